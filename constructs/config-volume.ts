@@ -1,0 +1,79 @@
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { Volume } from "@cdktf/provider-docker/lib/volume";
+import { Fn } from "cdktf";
+import { Construct } from "constructs";
+
+/** One file to place in a config volume. */
+export interface ConfigFile {
+  /** File name inside the volume (no directories). */
+  readonly name: string;
+  /** Content; may contain Terraform references (certificates, generated secrets). */
+  readonly content: string;
+  /** Octal mode. @default "0444" */
+  readonly mode?: string;
+}
+
+export interface ConfigVolumeProps {
+  /** Docker name of the volume, and prefix of the loader container's name. */
+  readonly name: string;
+  /** Image id for the loader (the service's own image: already pulled, never started). */
+  readonly imageId: string;
+  readonly files: ConfigFile[];
+}
+
+/** Where the loader mounts the volume; not a path any image ships. */
+const LOADER_MOUNT = "/zta-load";
+
+/**
+ * Configs and certificates for a read-only container.
+ *
+ * `upload` cannot write into a container whose root filesystem is read-only (the provider
+ * extracts its archive at `/` and the daemon refuses that on a read-only rootfs unless the
+ * destination is inside a volume). So each service gets a named volume, filled by uploading
+ * into a loader container that mounts it read-write and is created but never started
+ * (`start = false`, `must_run = false`, or every refresh would recreate it): the Docker
+ * equivalent of `docker create` + `docker cp` into a volume. It works against remote Docker
+ * hosts too, unlike bind-mounting files from the machine running Terraform.
+ * The service mounts the volume read-only and carries `contentHash` in a label, so changed
+ * content replaces it.
+ *
+ * Files arrive owned by root (the provider does not chown uploads). The volume is mounted into
+ * exactly one service container whose only process runs as the image's non-root user, so files
+ * are mode 0444 by default: "other" read is how that user reads them, and nothing else can.
+ */
+export class ConfigVolume extends Construct {
+  public readonly volume: Volume;
+  public readonly loader: Container;
+  /** sha256 over every uploaded file (name, mode, content); put it in the service's labels. */
+  public readonly contentHash: string;
+
+  constructor(scope: Construct, id: string, props: ConfigVolumeProps) {
+    super(scope, id);
+    this.volume = new Volume(this, "volume", { name: props.name });
+    this.loader = new Container(this, "loader", {
+      name: `${props.name}-loader`,
+      image: props.imageId,
+      start: false,
+      mustRun: false,
+      // Never started, but keep it inert even if someone runs `docker start` on it.
+      networkMode: "none",
+      entrypoint: ["/bin/false"],
+      capabilities: { drop: ["ALL"] },
+      securityOpts: ["no-new-privileges:true"],
+      labels: [{ label: "zta.role", value: "config-loader" }],
+      volumes: [{ volumeName: this.volume.name, containerPath: LOADER_MOUNT, readOnly: false }],
+      upload: props.files.map((f) => ({
+        file: `${LOADER_MOUNT}/${f.name}`,
+        content: f.content,
+        permissions: f.mode ?? "0444",
+      })),
+    });
+    // Hash exactly what the loader uploads (name, mode, content), as Terraform sees it.
+    this.contentHash = Fn.sha256(Fn.jsonencode(this.loader.interpolationForAttribute("upload")));
+  }
+
+  /** The read-only mount for the service container. */
+  public mountAt(containerPath: string): { volumeName: string; containerPath: string; readOnly: boolean } {
+    return { volumeName: this.volume.name, containerPath, readOnly: true };
+  }
+}

@@ -1,0 +1,219 @@
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { Network } from "@cdktf/provider-docker/lib/network";
+import { Lazy } from "cdktf";
+import { Construct } from "constructs";
+import { ClientCertMode, EdgeSite, renderEdgeCaddyfile } from "../lib/caddyfile";
+import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { hardenedContainer } from "../lib/hardening";
+import { CONFIG_DIR, EDGE_CLIENT_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
+import { IMAGES, checkImagePinned } from "../lib/images";
+import { isAllInterfaces, isBindAddress, isDnsName, isPort, isPositiveInt } from "../lib/validate";
+import { ConfigVolume } from "./config-volume";
+import { InternalCa, IssuedCertificate } from "./internal-ca";
+import { OidcGate } from "./oidc-gate";
+import { PinnedImages } from "./pinned-images";
+
+/** Port the edge's sites listen on inside the container (non-root cannot bind 443). */
+export const EDGE_PORT = 8443;
+/** Loopback port of the edge's healthcheck listener. */
+export const EDGE_HEALTH_PORT = 8081;
+
+export interface EdgeProxyProps {
+  readonly ca: InternalCa;
+  /** Docker name of the edge container (and prefix of its network and volume). */
+  readonly name: string;
+  /** Hostnames clients use; each is a SAN of the edge certificate and a site address. */
+  readonly hostnames: string[];
+  /** The internal network the upstreams and the gate are on. */
+  readonly internalNetwork: Network;
+  /** `host:port` of each upstream (the sidecars), all verified against `upstreamServerName`. */
+  readonly upstreams: string[];
+  /** The SAN every upstream certificate carries. */
+  readonly upstreamServerName: string;
+  /** Exact paths routed to the upstreams; everything else is 404. */
+  readonly routes: string[];
+  /** Active health check path on the upstreams. @default "/health" */
+  readonly healthUri?: string;
+  /** The OIDC gate. @default none: the verified client certificate is the identity */
+  readonly gate?: OidcGate;
+  /**
+   * Host address the edge's port is published on.
+   * @default "127.0.0.1" (reach it from elsewhere over a tailnet or tunnel)
+   */
+  readonly bindAddress?: string;
+  /** Allow `bindAddress` to be 0.0.0.0 / :: (every interface of the host). @default false */
+  readonly allowAllInterfaces?: boolean;
+  /** Host port. @default 443 */
+  readonly hostPort?: number;
+  /** @default ClientCertMode.REQUIRE_AND_VERIFY */
+  readonly clientCertMode?: ClientCertMode;
+  /** Edge request body limit in MB (a coarse guard; the sidecar enforces the exact limit). @default 16 */
+  readonly maxBodyMb?: number;
+  /** Your own server certificate (e.g. from a public CA) instead of one from the internal CA. @default issued by `ca` */
+  readonly serverCertificate?: IssuedCertificate;
+  /** @default the catalog's pinned Caddy */
+  readonly image?: string;
+  /** Accept an image that is not pinned by digest. @default false */
+  readonly allowUnpinnedImages?: boolean;
+  /** @default 256 */
+  readonly memoryMb?: number;
+  /** @default 512 */
+  readonly cpuShares?: number;
+}
+
+/**
+ * Caddy at the edge: the only container on a non-internal network and the only one that
+ * publishes a host port, bound to one address. TLS with client certificates, identity headers
+ * stripped, forward_auth to the gate, mTLS to the sidecars with its own client certificate.
+ */
+export class EdgeProxy extends Construct {
+  public readonly container: Container;
+  /** The edge's own non-internal network. */
+  public readonly network: Network;
+  /** The client certificate subject the edge presents to upstreams. */
+  public readonly clientSubjectDn = serviceSubjectDn(EDGE_CLIENT_CN);
+  public readonly bindAddress: string;
+  public readonly hostPort: number;
+  private readonly props: EdgeProxyProps;
+  private readonly hostnameList: string[];
+  private readonly extraSites: EdgeSite[] = [];
+
+  constructor(scope: Construct, id: string, props: EdgeProxyProps) {
+    super(scope, id);
+    this.props = props;
+    this.hostnameList = [...props.hostnames];
+    this.bindAddress = props.bindAddress ?? "127.0.0.1";
+    this.hostPort = props.hostPort ?? 443;
+    const mode = props.clientCertMode ?? ClientCertMode.REQUIRE_AND_VERIFY;
+    const image = props.image ?? IMAGES.caddy.reference;
+
+    const problems = new Problems(whereIs("EdgeProxy", this.node.path));
+    problems.check(props.hostnames.length > 0, "hostnames", props.hostnames, "Give at least one hostname clients use.");
+    for (const h of props.hostnames) {
+      if (!isUnresolved(h)) problems.check(isDnsName(h), "domain", h, 'Use a lowercase DNS name like "ai.example.internal" (no scheme, port or path).');
+    }
+    if (!isUnresolved(this.bindAddress)) {
+      problems.check(isBindAddress(this.bindAddress), "bindAddress", this.bindAddress, 'Use an IP literal such as "127.0.0.1" or a LAN/tailnet address of the host.');
+      problems.check(
+        !isAllInterfaces(this.bindAddress) || props.allowAllInterfaces === true,
+        "bindAddress",
+        this.bindAddress,
+        "Binding every interface exposes the edge to every network the host is on. Bind one address " +
+          '(default "127.0.0.1"), or set allowAllInterfaces: true if that is really intended.',
+      );
+    }
+    problems.check(isPort(this.hostPort), "hostPort", this.hostPort, "Use a port from 1 to 65535.");
+    problems.check(
+      mode === ClientCertMode.REQUIRE_AND_VERIFY || props.gate !== undefined,
+      "clientCertMode",
+      mode,
+      "Without client certificates nothing would authenticate callers: configure oidc, or keep REQUIRE_AND_VERIFY.",
+    );
+    const maxBodyMb = props.maxBodyMb ?? 16;
+    problems.check(isPositiveInt(maxBodyMb), "maxBodyMb", maxBodyMb, "Use a whole number of MB above 0.");
+    problems.check(props.upstreams.length > 0, "upstreams", props.upstreams, "Give at least one upstream.");
+    checkImagePinned(problems, "images.caddy", image, props.allowUnpinnedImages ?? false);
+    problems.throwIfAny();
+
+    this.network = new Network(this, "network", { name: `${props.name}-net`, internal: false });
+
+    const server =
+      props.serverCertificate ??
+      props.ca.issueServerCertificate(this, "server-cert", {
+        commonName: props.hostnames[0],
+        dnsNames: Lazy.listValue({ produce: () => this.hostnameList }),
+      });
+    const client = props.ca.issueClientCertificate(this, "client-cert", {
+      commonName: EDGE_CLIENT_CN,
+      organizationalUnit: SERVICE_OU,
+    });
+    const imageId = PinnedImages.of(this).imageId(image);
+    const config = new ConfigVolume(this, "config", {
+      name: `${props.name}-config`,
+      imageId,
+      files: [
+        { name: "Caddyfile", content: Lazy.stringValue({ produce: () => this.caddyfile }) },
+        { name: "ca.crt", content: props.ca.certPem },
+        { name: "server.crt", content: server.certPem },
+        { name: "server.key", content: server.privateKeyPem },
+        { name: "client.crt", content: client.certPem },
+        { name: "client.key", content: client.privateKeyPem },
+      ],
+    });
+
+    this.container = new Container(this, "container", {
+      name: props.name,
+      image: imageId,
+      ...hardenedContainer({
+        memoryMb: props.memoryMb ?? 256,
+        cpuShares: props.cpuShares ?? 512,
+        user: IMAGES.caddy.user,
+        // Caddy keeps its state under XDG_DATA_HOME=/data and XDG_CONFIG_HOME=/config.
+        tmpfsMb: { "/tmp": 32, "/data": 16, "/config": 16 },
+        healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${EDGE_HEALTH_PORT}/healthz`],
+      }),
+      capabilities: {
+        drop: ["ALL"],
+        // Not used: the edge listens on 8443 as a non-root user under no-new-privileges, so the
+        // process never holds it. The image's caddy binary carries this file capability, and the
+        // kernel refuses to exec such a binary (EPERM) when the capability is outside the
+        // bounding set; keeping it in the bounding set is what lets caddy start at all.
+        add: ["NET_BIND_SERVICE"],
+      },
+      command: ["caddy", "run", "--config", `${CONFIG_DIR}/Caddyfile`, "--adapter", "caddyfile"],
+      // The only published port of the stack, bound to one address (the provider's default ip is 0.0.0.0).
+      ports: [{ internal: EDGE_PORT, external: this.hostPort, ip: this.bindAddress, protocol: "tcp" }],
+      networksAdvanced: [{ name: this.network.name }, { name: props.internalNetwork.name, aliases: [props.name] }],
+      volumes: [config.mountAt(CONFIG_DIR)],
+      labels: [
+        { label: "zta.role", value: "edge" },
+        { label: "zta.config-sha256", value: config.contentHash },
+      ],
+      dependsOn: [config.loader],
+    });
+  }
+
+  /** Hostnames the edge answers on (SANs of its certificate). */
+  public get hostnames(): string[] {
+    return [...this.hostnameList];
+  }
+
+  /** Adds a hostname to the API site and the certificate (e.g. the tailnet name). */
+  public addHostname(hostname: string): void {
+    const problems = new Problems(whereIs("EdgeProxy.addHostname", this.node.path));
+    if (!isUnresolved(hostname)) {
+      problems.check(isDnsName(hostname), "hostname", hostname, 'Use a lowercase DNS name like "ai.tailnet-name.ts.net".');
+    }
+    problems.throwIfAny();
+    if (!this.hostnameList.includes(hostname)) this.hostnameList.push(hostname);
+  }
+
+  /** Adds a site (e.g. a browser app on its own hostname). Its hostnames join the certificate. */
+  public addSite(site: EdgeSite): void {
+    this.extraSites.push(site);
+    for (const h of site.hostnames) this.addHostname(h);
+  }
+
+  /** The rendered Caddyfile (no secrets: certificates and keys are files beside it). */
+  public get caddyfile(): string {
+    const p = this.props;
+    const apiHostnames = this.hostnameList.filter((h) => !this.extraSites.some((s) => s.hostnames.includes(h)));
+    const apiSite: EdgeSite = {
+      hostnames: apiHostnames,
+      paths: p.routes,
+      upstreams: p.upstreams,
+      upstreamServerName: p.upstreamServerName,
+      healthUri: p.healthUri ?? "/health",
+      browser: false,
+      clientCertMode: p.clientCertMode ?? ClientCertMode.REQUIRE_AND_VERIFY,
+    };
+    return renderEdgeCaddyfile({
+      listenPort: EDGE_PORT,
+      healthPort: EDGE_HEALTH_PORT,
+      configDir: CONFIG_DIR,
+      gate: p.gate ? { address: p.gate.address, serverName: p.gate.serverName } : undefined,
+      maxBodyMb: p.maxBodyMb ?? 16,
+      sites: [apiSite, ...this.extraSites],
+    });
+  }
+}

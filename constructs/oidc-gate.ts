@@ -1,0 +1,200 @@
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { Network } from "@cdktf/provider-docker/lib/network";
+import { Password } from "@cdktf/provider-random/lib/password";
+import { Fn } from "cdktf";
+import { Construct } from "constructs";
+import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { hardenedContainer } from "../lib/hardening";
+import { CONFIG_DIR, GATE_SERVER_NAME } from "../lib/identities";
+import { IMAGES, checkImagePinned } from "../lib/images";
+import { isDnsName } from "../lib/validate";
+import { ConfigVolume } from "./config-volume";
+import { InternalCa } from "./internal-ca";
+import { PinnedImages } from "./pinned-images";
+
+/** The gate's TLS port on the internal network. */
+export const GATE_PORT = 4443;
+/** Its loopback-only plain port, for the container healthcheck. */
+export const GATE_HEALTH_PORT = 4180;
+
+/** What the user says about their identity provider. */
+export interface OidcSettings {
+  /** The issuer, e.g. `https://idp.example.com/realms/prod` (discovery must be served under it). */
+  readonly issuerUrl: string;
+  readonly clientId: string;
+  /** The client secret: pass a sensitive variable's value, never a literal. */
+  readonly clientSecret: string;
+  /**
+   * Email domains allowed to sign in. `["*"]` allows every account the IdP authenticates.
+   * @default the domains of the operators' emails; an error if there are none and no allowedGroups
+   */
+  readonly emailDomains?: string[];
+  /** IdP groups allowed to sign in (from the `groups` claim). @default any group */
+  readonly allowedGroups?: string[];
+  /** More JWT issuers accepted for machine clients, as `issuer=audience`. @default only this client's issuer */
+  readonly extraJwtIssuers?: string[];
+  /** Session lifetime in hours. @default 8 */
+  readonly sessionHours?: number;
+}
+
+export interface OidcGateProps {
+  readonly ca: InternalCa;
+  /** Docker name of the gate container. */
+  readonly name: string;
+  /** The internal network the edge reaches the gate on. */
+  readonly internalNetwork: Network;
+  /** A network with outbound access for discovery, token and JWKS calls to the IdP (no inbound ports). */
+  readonly egressNetwork: Network;
+  /** The public hostname users sign in on (the callback is `https://<hostname>/oauth2/callback`). */
+  readonly publicHostname: string;
+  readonly oidc: OidcSettings;
+  /** Email domains derived from elsewhere (the operators), used when `oidc.emailDomains` is unset. */
+  readonly defaultEmailDomains?: string[];
+  /** @default the catalog's pinned oauth2-proxy (alpine variant: it has wget for the healthcheck) */
+  readonly image?: string;
+  /** Accept an image that is not pinned by digest. @default false */
+  readonly allowUnpinnedImages?: boolean;
+  /** @default 128 */
+  readonly memoryMb?: number;
+  /** @default 256 */
+  readonly cpuShares?: number;
+}
+
+/**
+ * oauth2-proxy as the edge's `forward_auth` endpoint: OIDC sign-in with PKCE, secure `__Host-`
+ * cookies with a generated secret, IdP-issued JWT bearer tokens for machine clients, and the
+ * verified identity handed back in `X-Auth-Request-*` headers. It serves TLS (a certificate from
+ * the internal CA) on the internal network only; its plain listener is bound to its own loopback.
+ */
+export class OidcGate extends Construct {
+  public readonly container: Container;
+  /** `host:port` the edge dials (TLS). */
+  public readonly address: string;
+  /** The name the gate's certificate carries. */
+  public readonly serverName = GATE_SERVER_NAME;
+  /** The oauth2-proxy arguments (no secret among them: those are in a config file on the volume). */
+  public readonly args: string[];
+
+  constructor(scope: Construct, id: string, props: OidcGateProps) {
+    super(scope, id);
+    const oidc = props.oidc;
+    const problems = new Problems(whereIs("OidcGate", this.node.path));
+    if (!isUnresolved(oidc.issuerUrl)) {
+      problems.check(
+        /^https:\/\/[^\s/]+(\/\S*)?$/.test(oidc.issuerUrl),
+        "oidc.issuerUrl",
+        oidc.issuerUrl,
+        "Use the issuer's https URL, e.g. https://idp.example.com/realms/prod (plain http would expose tokens).",
+      );
+    }
+    problems.check(oidc.clientId !== "", "oidc.clientId", oidc.clientId, "Use the client id registered at the IdP.");
+    problems.check(
+      isUnresolved(oidc.clientSecret),
+      "oidc.clientSecret",
+      oidc.clientSecret === "" ? "" : "a literal string",
+      "Pass a Terraform reference, e.g. new TerraformVariable(stack, 'oidc_client_secret', { sensitive: true }).value, " +
+        "so the secret never appears in the synthesized JSON.",
+    );
+    const emailDomains = oidc.emailDomains ?? props.defaultEmailDomains ?? [];
+    const groups = oidc.allowedGroups ?? [];
+    problems.check(
+      emailDomains.length > 0 || groups.length > 0,
+      "oidc.emailDomains",
+      oidc.emailDomains,
+      'Say who may sign in: emailDomains (e.g. ["example.com"], or ["*"] for every account of the IdP) or allowedGroups.',
+    );
+    for (const domain of emailDomains) {
+      problems.check(domain === "*" || isDnsName(domain), "oidc.emailDomains", domain, 'Use a domain like "example.com", or "*".');
+    }
+    for (const issuer of oidc.extraJwtIssuers ?? []) {
+      problems.check(/^https:\/\/\S+=\S+$/.test(issuer), "oidc.extraJwtIssuers", issuer, 'Use "https://issuer=audience".');
+    }
+    const sessionHours = oidc.sessionHours ?? 8;
+    problems.check(Number.isInteger(sessionHours) && sessionHours >= 1 && sessionHours <= 168, "oidc.sessionHours", sessionHours, "Use 1 to 168 hours.");
+    const image = props.image ?? IMAGES.oauth2Proxy.reference;
+    checkImagePinned(problems, "images.oauth2Proxy", image, props.allowUnpinnedImages ?? false);
+    problems.throwIfAny();
+
+    this.address = `${props.name}:${GATE_PORT}`;
+    const server = props.ca.issueServerCertificate(this, "server-cert", {
+      commonName: props.name,
+      dnsNames: [GATE_SERVER_NAME, props.name],
+    });
+    // 32 ASCII characters = a 32-byte AES key, as oauth2-proxy requires for cookie encryption.
+    const cookieSecret = new Password(this, "cookie-secret", { length: 32, special: false });
+
+    this.args = [
+      "--provider=oidc",
+      `--oidc-issuer-url=${oidc.issuerUrl}`,
+      `--client-id=${oidc.clientId}`,
+      `--redirect-url=https://${props.publicHostname}/oauth2/callback`,
+      `--whitelist-domain=${props.publicHostname}`,
+      ...(emailDomains.length > 0 ? emailDomains : ["*"]).map((d) => `--email-domain=${d}`),
+      ...groups.map((g) => `--allowed-group=${g}`),
+      "--oidc-groups-claim=groups",
+      "--code-challenge-method=S256",
+      "--skip-provider-button=true",
+      // Machine clients present IdP-issued JWTs (audience = this client) instead of a cookie.
+      "--skip-jwt-bearer-tokens=true",
+      ...(oidc.extraJwtIssuers && oidc.extraJwtIssuers.length > 0
+        ? [`--extra-jwt-issuers=${oidc.extraJwtIssuers.join(",")}`]
+        : []),
+      // forward_auth only: answer 202 with X-Auth-Request-* headers, proxy nothing.
+      "--upstream=static://202",
+      "--set-xauthrequest=true",
+      "--reverse-proxy=true",
+      // __Host- cookies are Secure, host-only and Path=/: no subdomain can set or read them.
+      "--cookie-name=__Host-zta-session",
+      "--cookie-secure=true",
+      "--cookie-httponly=true",
+      "--cookie-samesite=lax",
+      `--cookie-expire=${sessionHours}h`,
+      "--cookie-refresh=1h",
+      `--https-address=0.0.0.0:${GATE_PORT}`,
+      `--tls-cert-file=${CONFIG_DIR}/server.crt`,
+      `--tls-key-file=${CONFIG_DIR}/server.key`,
+      // The plain listener is needed for the healthcheck; loopback of the gate's own namespace only.
+      `--http-address=127.0.0.1:${GATE_HEALTH_PORT}`,
+      "--silence-ping-logging=true",
+      // Secrets come from a file on the config volume, not from arguments or environment.
+      `--config=${CONFIG_DIR}/oauth2-proxy.cfg`,
+    ];
+
+    const imageId = PinnedImages.of(this).imageId(image);
+    const config = new ConfigVolume(this, "config", {
+      name: `${props.name}-config`,
+      imageId,
+      files: [
+        {
+          name: "oauth2-proxy.cfg",
+          // jsonencode quotes and escapes the secret; a JSON string is a valid TOML basic string.
+          content: `client_secret = ${Fn.jsonencode(oidc.clientSecret)}\ncookie_secret = ${Fn.jsonencode(cookieSecret.result)}\n`,
+        },
+        { name: "server.crt", content: server.certPem },
+        { name: "server.key", content: server.privateKeyPem },
+      ],
+    });
+
+    this.container = new Container(this, "container", {
+      name: props.name,
+      image: imageId,
+      ...hardenedContainer({
+        memoryMb: props.memoryMb ?? 128,
+        cpuShares: props.cpuShares ?? 256,
+        user: IMAGES.oauth2Proxy.user,
+        healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${GATE_HEALTH_PORT}/ping`],
+      }),
+      command: this.args,
+      networksAdvanced: [
+        { name: props.internalNetwork.name, aliases: [props.name] },
+        { name: props.egressNetwork.name },
+      ],
+      volumes: [config.mountAt(CONFIG_DIR)],
+      labels: [
+        { label: "zta.role", value: "oidc-gate" },
+        { label: "zta.config-sha256", value: config.contentHash },
+      ],
+      dependsOn: [config.loader],
+    });
+  }
+}

@@ -1,0 +1,461 @@
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { Network } from "@cdktf/provider-docker/lib/network";
+import { Volume } from "@cdktf/provider-docker/lib/volume";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { Password } from "@cdktf/provider-random/lib/password";
+import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
+import { TerraformOutput, TerraformStack } from "cdktf";
+import { Construct, IConstruct } from "constructs";
+import { ClientCertMode } from "../lib/caddyfile";
+import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { METRICS_SCRAPER_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
+import { IMAGES, checkImagePinned } from "../lib/images";
+import { SidecarCaller } from "../lib/nginx";
+import { isCommitSha, isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
+import { EdgeProxy } from "./edge-proxy";
+import { InternalCa, InternalCaProps, IssuedCertificate } from "./internal-ca";
+import { MtlsSidecar } from "./mtls-sidecar";
+import { OidcGate, OidcSettings } from "./oidc-gate";
+import { PinnedImages } from "./pinned-images";
+import { ModelFetch, VllmServer } from "./vllm-server";
+
+/** Named sets of vLLM's OpenAI-compatible routes the chain forwards. */
+export class InferenceRoutes {
+  /** Chat, completions, embeddings and the model list. */
+  public static readonly DEFAULT: string[] = [
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/models",
+  ];
+  /** Every OpenAI-compatible route vLLM serves under /v1 that the library knows. */
+  public static readonly ALL_OPENAI: string[] = [
+    ...InferenceRoutes.DEFAULT,
+    "/v1/responses",
+    "/v1/audio/transcriptions",
+    "/v1/audio/translations",
+    "/v1/rerank",
+    "/v1/score",
+  ];
+}
+
+export interface ModelProps {
+  /** Hugging Face repository id, e.g. `meta-llama/Llama-3.1-8B-Instruct`. */
+  readonly name: string;
+  /** The 40-hex commit sha to serve (a branch or tag can move under you). */
+  readonly revision: string;
+  /** Accept a revision that is not a commit sha (a branch or tag). @default false */
+  readonly allowUnpinnedRevision?: boolean;
+  /** Name clients use in the `model` field. @default the repository id */
+  readonly servedModelName?: string;
+  /** Context length limit (`--max-model-len`). @default the model's own */
+  readonly maxModelLen?: number;
+  /**
+   * Run the repository's own Python code (`--trust-remote-code`), pinned to the same revision.
+   * A supply-chain risk: only for repositories you have reviewed. @default false
+   */
+  readonly trustRemoteCode?: boolean;
+  /**
+   * Download the revision with a one-shot job before vLLM starts. With false the cache volume
+   * must already hold it (vLLM always runs offline). @default true
+   */
+  readonly prefetch?: boolean;
+}
+
+export interface OperatorProps {
+  /** Lowercase name of the person or device, e.g. `devops-laptop`; the certificate's CN. */
+  readonly name: string;
+  /** Email, written into the certificate subject. @default none */
+  readonly email?: string;
+}
+
+export interface RateLimitProps {
+  /** Requests per minute per identity, per replica. @default 60 */
+  readonly requestsPerMinute?: number;
+  /** Requests above the rate admitted at once. @default 20 */
+  readonly burst?: number;
+  /** Concurrent requests per identity, per replica. @default 8 */
+  readonly maxConcurrent?: number;
+}
+
+export interface VllmProps {
+  /** Docker `gpus` for every replica, e.g. `"all"` or `"device=0"`; `"none"` runs on CPU. @default "all" */
+  readonly gpus?: string;
+  /** Per-replica `gpus` (one entry per replica); overrides `gpus`. @default none */
+  readonly replicaGpus?: string[];
+  /** Memory limit per replica in MB. @default 32768 */
+  readonly memoryMb?: number;
+  /** CPU weight per replica. @default 2048 */
+  readonly cpuShares?: number;
+  /** /dev/shm size in MB. @default 4096 */
+  readonly shmSizeMb?: number;
+  /** More `vllm serve` arguments (e.g. `["--gpu-memory-utilization", "0.85"]`). Security-relevant ones are refused. @default none */
+  readonly extraArgs?: string[];
+}
+
+export interface ImageOverrides {
+  /** @default IMAGES.vllm */
+  readonly vllm?: string;
+  /** @default IMAGES.caddy */
+  readonly caddy?: string;
+  /** @default IMAGES.nginx */
+  readonly nginx?: string;
+  /** @default IMAGES.oauth2Proxy */
+  readonly oauth2Proxy?: string;
+}
+
+export interface SecureInferenceProps {
+  readonly model: ModelProps;
+  /** The hostname clients use (a SAN of the edge certificate). */
+  readonly domain: string;
+  /** People or devices that get a client certificate for the edge. At least one. */
+  readonly operators: OperatorProps[];
+  /** OIDC sign-in in front of the API. @default none: the client certificate is the identity */
+  readonly oidc?: OidcSettings;
+  /** Prefix of every Docker name. @default the construct id */
+  readonly namePrefix?: string;
+  /** vLLM replicas, each with its own sidecar, load-balanced by the edge. @default 1 */
+  readonly replicas?: number;
+  /** Routes forwarded to vLLM. @default InferenceRoutes.DEFAULT */
+  readonly routes?: string[];
+  /** Host address the edge is published on. @default "127.0.0.1" */
+  readonly bindAddress?: string;
+  /** Allow bindAddress 0.0.0.0 / ::. @default false */
+  readonly allowAllInterfaces?: boolean;
+  /** Host port of the edge. @default 443 */
+  readonly hostPort?: number;
+  /** @default ClientCertMode.REQUIRE_AND_VERIFY */
+  readonly clientCertMode?: ClientCertMode;
+  /** Your own edge certificate instead of one from the internal CA. @default issued internally */
+  readonly edgeCertificate?: IssuedCertificate;
+  /** Issue a client certificate for a Prometheus scraper, the only identity that may read /metrics. @default false */
+  readonly metricsScraper?: boolean;
+  /** @default 60 per minute, burst 20, 8 concurrent, per identity and replica */
+  readonly rateLimit?: RateLimitProps;
+  /** Request body limit in MB (413 above it). @default 4 */
+  readonly maxRequestBodyMb?: number;
+  /** Longest generation in seconds before the sidecar gives up. @default 1800 */
+  readonly generationTimeoutSeconds?: number;
+  /** Hugging Face token for gated models: a sensitive variable's value. @default anonymous */
+  readonly hfToken?: string;
+  readonly vllm?: VllmProps;
+  readonly images?: ImageOverrides;
+  /** Accept image references that are not pinned by digest. @default false */
+  readonly allowUnpinnedImages?: boolean;
+  /** Validity and renewal of the internal CA's certificates. @default see InternalCaProps */
+  readonly certificates?: InternalCaProps;
+}
+
+/** vLLM arguments the construct owns; setting them through extraArgs would undo a guarantee. */
+const OWNED_VLLM_ARGS: Record<string, string> = {
+  "--host": "vLLM must listen on 127.0.0.1 only; the sidecar is its only client.",
+  "--port": "The sidecar expects vLLM on port 8000.",
+  "--api-key": "The key is generated and injected by the sidecar.",
+  "--revision": "Use model.revision.",
+  "--tokenizer-revision": "The tokenizer is pinned to model.revision.",
+  "--code-revision": "Remote code is pinned to model.revision.",
+  "--trust-remote-code": "Use model.trustRemoteCode.",
+  "--served-model-name": "Use model.servedModelName.",
+  "--max-model-len": "Use model.maxModelLen.",
+  "--allowed-origins": "Browsers never talk to vLLM directly.",
+  "--ssl-keyfile": "TLS is terminated by the sidecar.",
+  "--ssl-certfile": "TLS is terminated by the sidecar.",
+};
+
+const OPERATOR_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const HF_REPO = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
+
+function hasProvider(scope: IConstruct, type: new (...args: never[]) => unknown): boolean {
+  return TerraformStack.of(scope).node.findAll().some((c) => c instanceof type);
+}
+
+/**
+ * vLLM behind a Caddy edge with client-certificate mTLS, an optional OIDC gate and an nginx mTLS
+ * sidecar per replica, on an internal Docker network, every certificate issued by an internal CA.
+ *
+ *   client --TLS+client cert--> edge --forward_auth--> gate (OIDC)
+ *                                 '--mTLS--> sidecar --loopback--> vLLM (127.0.0.1:8000)
+ */
+export class SecureInference extends Construct {
+  public readonly ca: InternalCa;
+  public readonly edge: EdgeProxy;
+  /** One per replica, in replica order. */
+  public readonly sidecars: MtlsSidecar[];
+  /** The OIDC gate; undefined without `oidc`. */
+  public readonly gate?: OidcGate;
+  public readonly replicas: VllmServer[];
+  /** The internal network (no route out): vLLM, sidecars, gate, and the edge's second leg. */
+  public readonly internalNetwork: Network;
+  /** Operators' bundles: output names for `terraform output -json <name>`. */
+  public readonly operatorOutputs: string[];
+  /** The metrics scraper's client certificate, when `metricsScraper` is set. */
+  public readonly metricsScraperCertificate?: IssuedCertificate;
+  public readonly routes: string[];
+
+  constructor(scope: Construct, id: string, props: SecureInferenceProps) {
+    super(scope, id);
+    const prefix = props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
+    const replicaCount = props.replicas ?? 1;
+    this.routes = props.routes ?? InferenceRoutes.DEFAULT;
+    validate(this.node.path, props, prefix, replicaCount, this.routes);
+
+    // Providers are declared by the stack file; say so clearly instead of failing at `terraform init`.
+    this.node.addValidation({
+      validate: () =>
+        (
+          [
+            [DockerProvider, "DockerProvider", "@cdktf/provider-docker/lib/provider"],
+            [TlsProvider, "TlsProvider", "@cdktf/provider-tls/lib/provider"],
+            [RandomProvider, "RandomProvider", "@cdktf/provider-random/lib/provider"],
+          ] as const
+        )
+          .filter(([type]) => !hasProvider(this, type))
+          .map(
+            ([, name, module]) =>
+              `SecureInference "${this.node.path}" needs a ${name} in its stack: add ` +
+              `new ${name}(stack, "${name.replace("Provider", "").toLowerCase()}", {}) (import from "${module}").`,
+          ),
+    });
+
+    const allowUnpinned = props.allowUnpinnedImages ?? false;
+    const images = PinnedImages.of(this);
+    this.ca = new InternalCa(this, "ca", props.certificates);
+    this.internalNetwork = new Network(this, "internal-network", { name: `${prefix}-internal`, internal: true });
+    const modelCache = new Volume(this, "model-cache", { name: `${prefix}-models` });
+    const apiKey = new Password(this, "vllm-api-key", { length: 48, special: false });
+    const vllmImageId = images.imageId(props.images?.vllm ?? IMAGES.vllm.reference);
+
+    const fetch =
+      props.model.prefetch === false
+        ? undefined
+        : new ModelFetch(this, "model-fetch", {
+            name: `${prefix}-model-fetch`,
+            imageId: vllmImageId,
+            egressNetwork: new Network(this, "model-egress-network", { name: `${prefix}-model-egress` }),
+            modelCache,
+            modelName: props.model.name,
+            modelRevision: props.model.revision,
+            hfToken: props.hfToken,
+          });
+
+    const callers: SidecarCaller[] = [
+      { role: "edge", subjectDn: serviceSubjectDn("zta-edge"), forwardsIdentity: true, mayScrapeMetrics: false },
+    ];
+    if (props.metricsScraper) {
+      callers.push({
+        role: "metrics",
+        subjectDn: serviceSubjectDn(METRICS_SCRAPER_CN),
+        forwardsIdentity: false,
+        mayScrapeMetrics: true,
+      });
+      this.metricsScraperCertificate = this.ca.issueClientCertificate(this, "metrics-scraper", {
+        commonName: METRICS_SCRAPER_CN,
+        organizationalUnit: SERVICE_OU,
+      });
+      new TerraformOutput(this, "metrics-scraper-bundle", {
+        description: "mTLS client bundle for the Prometheus scraper (the only identity allowed on /metrics)",
+        sensitive: true,
+        value: {
+          certificate_pem: this.metricsScraperCertificate.certPem,
+          private_key_pem: this.metricsScraperCertificate.privateKeyPem,
+          ca_certificate_pem: this.ca.certPem,
+        },
+      });
+    }
+
+    const rate = props.rateLimit ?? {};
+    this.replicas = [];
+    this.sidecars = [];
+    for (let i = 0; i < replicaCount; i++) {
+      const vllm = new VllmServer(this, `vllm-${i}`, {
+        name: `${prefix}-vllm-${i}`,
+        imageId: vllmImageId,
+        internalNetwork: this.internalNetwork,
+        modelCache,
+        modelName: props.model.name,
+        modelRevision: props.model.revision,
+        apiKey: apiKey.result,
+        engineArgs: engineArgs(props),
+        gpus: gpusFor(props.vllm, i),
+        memoryMb: props.vllm?.memoryMb ?? 32768,
+        cpuShares: props.vllm?.cpuShares ?? 2048,
+        shmSizeMb: props.vllm?.shmSizeMb ?? 4096,
+        dependsOn: fetch?.container,
+      });
+      this.replicas.push(vllm);
+      this.sidecars.push(
+        new MtlsSidecar(this, `sidecar-${i}`, {
+          ca: this.ca,
+          name: `${prefix}-vllm-${i}-mtls`,
+          target: vllm.container,
+          targetHostname: `${prefix}-vllm-${i}`,
+          upstream: vllm.loopbackAddress,
+          upstreamApiKey: apiKey.result,
+          routes: this.routes,
+          callers,
+          maxBodyMb: props.maxRequestBodyMb ?? 4,
+          requestsPerMinute: rate.requestsPerMinute ?? 60,
+          burst: rate.burst ?? 20,
+          maxConcurrentPerIdentity: rate.maxConcurrent ?? 8,
+          generationTimeoutSeconds: props.generationTimeoutSeconds ?? 1800,
+          image: props.images?.nginx,
+        }),
+      );
+    }
+
+    if (props.oidc) {
+      this.gate = new OidcGate(this, "gate", {
+        ca: this.ca,
+        name: `${prefix}-gate`,
+        internalNetwork: this.internalNetwork,
+        egressNetwork: new Network(this, "gate-egress-network", { name: `${prefix}-gate-egress` }),
+        publicHostname: props.domain,
+        oidc: props.oidc,
+        defaultEmailDomains: operatorEmailDomains(props.operators),
+        image: props.images?.oauth2Proxy,
+        allowUnpinnedImages: allowUnpinned,
+      });
+    }
+
+    this.edge = new EdgeProxy(this, "edge", {
+      ca: this.ca,
+      name: `${prefix}-edge`,
+      hostnames: [props.domain],
+      internalNetwork: this.internalNetwork,
+      upstreams: this.sidecars.map((s) => s.address),
+      upstreamServerName: this.sidecars[0].serverName,
+      routes: this.routes,
+      gate: this.gate,
+      bindAddress: props.bindAddress,
+      allowAllInterfaces: props.allowAllInterfaces,
+      hostPort: props.hostPort,
+      clientCertMode: props.clientCertMode,
+      // A coarse guard with headroom: the sidecar enforces the exact limit and answers 413.
+      maxBodyMb: (props.maxRequestBodyMb ?? 4) * 2,
+      serverCertificate: props.edgeCertificate,
+      image: props.images?.caddy,
+      allowUnpinnedImages: allowUnpinned,
+    });
+
+    this.operatorOutputs = props.operators.map((op) => this.ca.addOperator(op.name, op.email).outputName);
+    new TerraformOutput(this, "ca-certificate", {
+      description: "The internal CA's root certificate (public): trust it in clients",
+      value: this.ca.certPem,
+    });
+    new TerraformOutput(this, "endpoint", {
+      description: "Where clients reach the API (with an operator's client certificate)",
+      value: `https://${props.domain}${(props.hostPort ?? 443) === 443 ? "" : `:${props.hostPort}`}/v1`,
+    });
+  }
+}
+
+function engineArgs(props: SecureInferenceProps): string[] {
+  const m = props.model;
+  return [
+    "--served-model-name",
+    m.servedModelName ?? m.name,
+    ...(m.maxModelLen !== undefined ? ["--max-model-len", String(m.maxModelLen)] : []),
+    ...(m.trustRemoteCode ? ["--trust-remote-code", "--code-revision", m.revision] : []),
+    ...(props.vllm?.extraArgs ?? []),
+  ];
+}
+
+function gpusFor(vllm: VllmProps | undefined, replica: number): string | undefined {
+  const gpus = vllm?.replicaGpus?.[replica] ?? vllm?.gpus ?? "all";
+  return gpus === "none" ? undefined : gpus;
+}
+
+function operatorEmailDomains(operators: OperatorProps[]): string[] {
+  const domains = operators
+    .map((o) => o.email)
+    .filter((e): e is string => e !== undefined && !isUnresolved(e) && e.includes("@"))
+    .map((e) => e.split("@")[1].toLowerCase());
+  return [...new Set(domains)];
+}
+
+function validate(path: string, props: SecureInferenceProps, prefix: string, replicas: number, routes: string[]): void {
+  const problems = new Problems(whereIs("SecureInference", path));
+  const m = props.model;
+  if (!isUnresolved(m.name)) {
+    problems.check(HF_REPO.test(m.name), "model.name", m.name, 'Use a Hugging Face repository id like "meta-llama/Llama-3.1-8B-Instruct".');
+  }
+  if (!isUnresolved(m.revision)) {
+    problems.check(
+      isCommitSha(m.revision) || (m.allowUnpinnedRevision === true && m.revision.length > 0),
+      "model.revision",
+      m.revision,
+      "Pin the model to a 40-hex commit sha (the repository's 'Files and versions' history lists them), " +
+        "or set model.allowUnpinnedRevision: true to follow a branch or tag.",
+    );
+  }
+  if (m.maxModelLen !== undefined) {
+    problems.check(isPositiveInt(m.maxModelLen), "model.maxModelLen", m.maxModelLen, "Use a whole number of tokens above 0.");
+  }
+  if (!isUnresolved(props.domain)) {
+    problems.check(isDnsName(props.domain), "domain", props.domain, 'Use a lowercase DNS name like "ai.example.internal" (no scheme, port or path).');
+  }
+  problems.check(isDockerName(prefix), "namePrefix", prefix, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+  problems.check(
+    props.operators.length > 0,
+    "operators",
+    props.operators,
+    'Add at least one operator, e.g. [{ name: "devops-laptop", email: "devops@example.com" }]: with no client certificate nobody can reach the edge.',
+  );
+  const seen = new Set<string>();
+  for (const op of props.operators) {
+    problems.check(OPERATOR_NAME.test(op.name), "operators[].name", op.name, "Use lowercase letters, digits and '-' (at most 63), e.g. \"devops-laptop\".");
+    problems.check(!op.name.startsWith("zta-"), "operators[].name", op.name, 'Names starting with "zta-" are reserved for the library\'s service identities.');
+    problems.check(!seen.has(op.name), "operators[].name", op.name, "Operator names must be unique.");
+    seen.add(op.name);
+  }
+  problems.check(Number.isInteger(replicas) && replicas >= 1 && replicas <= 64, "replicas", replicas, "Use a whole number from 1 to 64.");
+  problems.check(routes.length > 0, "routes", routes, "Forward at least one route, e.g. InferenceRoutes.DEFAULT.");
+  for (const route of routes) {
+    problems.check(
+      InferenceRoutes.ALL_OPENAI.includes(route),
+      "routes",
+      route,
+      `Use routes from InferenceRoutes.ALL_OPENAI (${InferenceRoutes.ALL_OPENAI.join(", ")}); vLLM's other routes ` +
+        "(/tokenize, /pause, /update_weights, ...) are administrative and stay unreachable.",
+    );
+  }
+  const rate = props.rateLimit ?? {};
+  for (const [prop, value] of [
+    ["rateLimit.requestsPerMinute", rate.requestsPerMinute],
+    ["rateLimit.burst", rate.burst],
+    ["rateLimit.maxConcurrent", rate.maxConcurrent],
+    ["maxRequestBodyMb", props.maxRequestBodyMb],
+    ["generationTimeoutSeconds", props.generationTimeoutSeconds],
+    ["vllm.memoryMb", props.vllm?.memoryMb],
+    ["vllm.cpuShares", props.vllm?.cpuShares],
+    ["vllm.shmSizeMb", props.vllm?.shmSizeMb],
+  ] as const) {
+    if (value !== undefined) problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
+  }
+  if (props.hfToken !== undefined) {
+    problems.check(
+      isUnresolved(props.hfToken),
+      "hfToken",
+      "a literal string",
+      "Pass a sensitive variable's value (new TerraformVariable(stack, 'hf_token', { sensitive: true }).value) so the token never appears in the synthesized JSON.",
+    );
+  }
+  if (props.vllm?.replicaGpus !== undefined) {
+    problems.check(
+      props.vllm.replicaGpus.length === replicas,
+      "vllm.replicaGpus",
+      props.vllm.replicaGpus,
+      `Give one entry per replica (${replicas}), e.g. ["device=0", "device=1"].`,
+    );
+  }
+  for (const arg of props.vllm?.extraArgs ?? []) {
+    const flag = arg.split("=")[0];
+    if (flag in OWNED_VLLM_ARGS) problems.add("vllm.extraArgs", arg, OWNED_VLLM_ARGS[flag]);
+  }
+  const allowUnpinned = props.allowUnpinnedImages ?? false;
+  const images = props.images ?? {};
+  for (const [key, image] of Object.entries(images)) {
+    if (image !== undefined) checkImagePinned(problems, `images.${key}`, image, allowUnpinned);
+  }
+  problems.throwIfAny();
+}

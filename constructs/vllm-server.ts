@@ -1,0 +1,213 @@
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { Network } from "@cdktf/provider-docker/lib/network";
+import { Volume } from "@cdktf/provider-docker/lib/volume";
+import { Construct } from "constructs";
+import { hardenedContainer } from "../lib/hardening";
+import { CONFIG_DIR } from "../lib/identities";
+import { ConfigVolume } from "./config-volume";
+
+/** vLLM's port, on the loopback of its own network namespace only. */
+export const VLLM_PORT = 8000;
+/** The model cache volume's mount point. */
+export const MODEL_CACHE_DIR = "/models";
+
+export interface VllmServerProps {
+  /** Docker name of the vLLM container (also its DNS name on the internal network). */
+  readonly name: string;
+  /** Image id of the (pinned) vLLM image. */
+  readonly imageId: string;
+  /** The internal network: vLLM's only network. */
+  readonly internalNetwork: Network;
+  /** The shared model cache (a named volume). */
+  readonly modelCache: Volume;
+  /** Hugging Face repository id. */
+  readonly modelName: string;
+  /** Commit sha (or, when the user opted out of pinning, a branch or tag). */
+  readonly modelRevision: string;
+  /** The generated API key (a Terraform reference); written to a file, never to the environment. */
+  readonly apiKey: string;
+  /** Arguments after `vllm serve <model>` chosen by the user (served name, max length, extra args). */
+  readonly engineArgs: string[];
+  /** Value of docker's `gpus`; undefined runs without GPUs. */
+  readonly gpus?: string;
+  readonly memoryMb: number;
+  readonly cpuShares: number;
+  readonly shmSizeMb: number;
+  /** Something that must finish before vLLM starts (the model fetch). */
+  readonly dependsOn?: Container;
+}
+
+/**
+ * Cache and compile directories. vLLM JIT-compiles kernels (Triton, torch.compile, FlashInfer)
+ * and loads them with dlopen, which a `noexec` tmpfs refuses, so every cache points into the
+ * model volume; HOME is the tmpfs for anything else that insists on writing there.
+ */
+export function vllmEnvironment(offline: boolean): string[] {
+  return [
+    `HF_HOME=${MODEL_CACHE_DIR}/hf`,
+    `XDG_CACHE_HOME=${MODEL_CACHE_DIR}/cache`,
+    `VLLM_CACHE_ROOT=${MODEL_CACHE_DIR}/cache/vllm`,
+    `TRITON_CACHE_DIR=${MODEL_CACHE_DIR}/cache/triton`,
+    `TORCHINDUCTOR_CACHE_DIR=${MODEL_CACHE_DIR}/cache/torchinductor`,
+    `CUDA_CACHE_PATH=${MODEL_CACHE_DIR}/cache/nv`,
+    "HOME=/tmp",
+    // No phoning home: usage statistics and Hugging Face telemetry off.
+    "VLLM_NO_USAGE_STATS=1",
+    "DO_NOT_TRACK=1",
+    "HF_HUB_DISABLE_TELEMETRY=1",
+    ...(offline ? ["HF_HUB_OFFLINE=1"] : []),
+  ];
+}
+
+/**
+ * Reads the API key from the config volume into VLLM_API_KEY (vLLM's own variable) and starts
+ * the server; the key never appears in `docker inspect`. Arguments are passed positionally, so
+ * nothing the user configures is interpreted by the shell.
+ */
+const LAUNCHER = `set -eu
+VLLM_API_KEY="$(cat ${CONFIG_DIR}/api-key)"
+export VLLM_API_KEY
+exec vllm serve "$@"`;
+
+/**
+ * One vLLM replica: internal network only, listening on its own loopback, the model loaded
+ * offline from the cache at a pinned revision, hardened like every other container. vLLM's
+ * image defines no non-root user and the cache volume is root-owned, so it runs as uid 0 with
+ * every capability dropped, no-new-privileges and a read-only root filesystem.
+ */
+export class VllmServer extends Construct {
+  public readonly container: Container;
+  /** `127.0.0.1:8000`, as seen from inside its network namespace (the sidecar's upstream). */
+  public readonly loopbackAddress = `127.0.0.1:${VLLM_PORT}`;
+
+  constructor(scope: Construct, id: string, props: VllmServerProps) {
+    super(scope, id);
+    const config = new ConfigVolume(this, "secrets", {
+      name: `${props.name}-secrets`,
+      imageId: props.imageId,
+      files: [{ name: "api-key", content: props.apiKey, mode: "0400" }],
+    });
+
+    const args = [
+      props.modelName,
+      "--revision",
+      props.modelRevision,
+      "--tokenizer-revision",
+      props.modelRevision,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(VLLM_PORT),
+      ...props.engineArgs,
+    ];
+
+    this.container = new Container(this, "container", {
+      name: props.name,
+      image: props.imageId,
+      ...hardenedContainer({
+        memoryMb: props.memoryMb,
+        cpuShares: props.cpuShares,
+        tmpfsMb: { "/tmp": 1024 },
+        // The image ships python3 (not always curl); probe vLLM's own /health on loopback.
+        healthcheck: [
+          "python3",
+          "-c",
+          `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${VLLM_PORT}/health', timeout=4)`,
+        ],
+        // Loading weights and compiling kernels takes minutes before /health answers.
+        healthStartPeriod: "900s",
+      }),
+      entrypoint: ["/bin/sh", "-c", LAUNCHER, "zta-vllm"],
+      command: args,
+      env: vllmEnvironment(true),
+      ...(props.gpus ? { gpus: props.gpus } : {}),
+      // PyTorch workers exchange tensors through /dev/shm; Docker's 64 MB default is too small.
+      shmSize: props.shmSizeMb,
+      networksAdvanced: [{ name: props.internalNetwork.name, aliases: [props.name] }],
+      volumes: [
+        config.mountAt(CONFIG_DIR),
+        { volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false },
+      ],
+      labels: [
+        { label: "zta.role", value: "inference" },
+        { label: "zta.model", value: props.modelName },
+        { label: "zta.model-revision", value: props.modelRevision },
+        { label: "zta.config-sha256", value: config.contentHash },
+      ],
+      // Let in-flight generations finish before the container is stopped.
+      destroyGraceSeconds: 30,
+      dependsOn: [config.loader, ...(props.dependsOn ? [props.dependsOn] : [])],
+    });
+  }
+}
+
+export interface ModelFetchProps {
+  readonly name: string;
+  readonly imageId: string;
+  /** A network with outbound access (no inbound ports), used by this job only. */
+  readonly egressNetwork: Network;
+  readonly modelCache: Volume;
+  readonly modelName: string;
+  readonly modelRevision: string;
+  /** Hugging Face token (a sensitive Terraform reference). @default anonymous */
+  readonly hfToken?: string;
+}
+
+/** Downloads exactly one revision into the cache; arguments are positional, never shell-parsed. */
+const FETCH_SCRIPT =
+  "import sys; from huggingface_hub import snapshot_download; " +
+  "print(snapshot_download(repo_id=sys.argv[1], revision=sys.argv[2]))";
+
+/**
+ * A one-shot job that downloads the pinned model revision into the cache volume, so the vLLM
+ * replicas never need a network path out (they run with HF_HUB_OFFLINE=1 on the internal network).
+ * Terraform waits for it to exit (`attach`); it is not restarted or recreated while the revision
+ * stays the same (`must_run = false`).
+ */
+export class ModelFetch extends Construct {
+  public readonly container: Container;
+
+  constructor(scope: Construct, id: string, props: ModelFetchProps) {
+    super(scope, id);
+    // The token, when there is one, is a file (HF_TOKEN_PATH), never an environment variable.
+    const config = props.hfToken
+      ? new ConfigVolume(this, "secrets", {
+          name: `${props.name}-secrets`,
+          imageId: props.imageId,
+          files: [{ name: "hf-token", content: props.hfToken, mode: "0400" }],
+        })
+      : undefined;
+    const hardened = hardenedContainer({
+      memoryMb: 4096,
+      cpuShares: 512,
+      tmpfsMb: { "/tmp": 256 },
+      healthcheck: ["true"],
+    });
+    this.container = new Container(this, "container", {
+      name: props.name,
+      image: props.imageId,
+      ...hardened,
+      // A job, not a service: run once, never restart, no healthcheck, Terraform waits for the exit.
+      restart: "no",
+      maxRetryCount: undefined,
+      healthcheck: undefined,
+      mustRun: false,
+      attach: true,
+      entrypoint: ["python3", "-c", FETCH_SCRIPT],
+      command: [props.modelName, props.modelRevision],
+      env: [...vllmEnvironment(false), ...(config ? [`HF_TOKEN_PATH=${CONFIG_DIR}/hf-token`] : [])],
+      networksAdvanced: [{ name: props.egressNetwork.name }],
+      volumes: [
+        ...(config ? [config.mountAt(CONFIG_DIR)] : []),
+        { volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false },
+      ],
+      labels: [
+        { label: "zta.role", value: "model-fetch" },
+        { label: "zta.model", value: props.modelName },
+        { label: "zta.model-revision", value: props.modelRevision },
+        ...(config ? [{ label: "zta.config-sha256", value: config.contentHash }] : []),
+      ],
+      ...(config ? { dependsOn: [config.loader] } : {}),
+    });
+  }
+}

@@ -1,0 +1,32 @@
+// Public API of cdktf-zero-trust-ai. Everything a stack file needs is exported from here.
+export { SecureInference, InferenceRoutes } from "./constructs/secure-inference";
+export type {
+  SecureInferenceProps,
+  ModelProps,
+  OperatorProps,
+  RateLimitProps,
+  VllmProps,
+  ImageOverrides,
+} from "./constructs/secure-inference";
+export { InternalCa } from "./constructs/internal-ca";
+export type {
+  InternalCaProps,
+  IssuedCertificate,
+  ServerCertificateOptions,
+  ClientCertificateOptions,
+  OperatorBundle,
+} from "./constructs/internal-ca";
+export { EdgeProxy } from "./constructs/edge-proxy";
+export type { EdgeProxyProps } from "./constructs/edge-proxy";
+export { MtlsSidecar } from "./constructs/mtls-sidecar";
+export type { MtlsSidecarProps } from "./constructs/mtls-sidecar";
+export { OidcGate } from "./constructs/oidc-gate";
+export type { OidcGateProps, OidcSettings } from "./constructs/oidc-gate";
+export { VllmServer, ModelFetch } from "./constructs/vllm-server";
+export type { VllmServerProps, ModelFetchProps } from "./constructs/vllm-server";
+export { ClientCertMode } from "./lib/caddyfile";
+export type { EdgeSite } from "./lib/caddyfile";
+export type { SidecarCaller } from "./lib/nginx";
+export { ConfigError } from "./lib/errors";
+export type { ConfigProblem } from "./lib/errors";
+export { IMAGES } from "./lib/images";

@@ -1,0 +1,9 @@
+/** Unit tests and the real-binary e2e suite run together; e2e needs caddy, nginx and openssl on PATH. */
+module.exports = {
+  preset: "ts-jest",
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true }] },
+  testTimeout: 30000,
+};

@@ -1,0 +1,222 @@
+/**
+ * Renders the Caddyfile of the edge proxy. Pure function of its options: the EdgeProxy
+ * construct and the e2e suite call it the same way.
+ *
+ * Written for the directive set both Caddy 2.6 (Debian's package, which the e2e suite runs)
+ * and Caddy 2.10 (the pinned image) accept; multi-line blocks only (one-line blocks do not parse).
+ *
+ * What the config guarantees (each is exercised against a real Caddy in test/e2e):
+ * - TLS 1.2+ with the edge's certificate; a client certificate from the internal CA is required
+ *   and verified (unless a site is explicitly relaxed for browsers, which then needs the gate).
+ * - Identity headers a client sends are deleted before anything else runs; only the gate's
+ *   answer (or the verified client certificate) sets `X-ZTA-Identity`.
+ * - `/oauth2/*` goes to the gate without `forward_auth` (the login callback would loop).
+ * - API routes answer 401 without a session; browser sites redirect to sign-in.
+ * - Upstream hops are TLS with the edge's own client certificate; no `encode` anywhere, and
+ *   responses are flushed immediately, so token streams are not held back.
+ * - Everything not routed is 404; access logs are JSON on stdout.
+ */
+import { CLIENT_CERT_HEADER, IDENTITY_HEADER } from "./nginx";
+
+export enum ClientCertMode {
+  /** Every client must present a certificate issued by the internal CA (the default). */
+  REQUIRE_AND_VERIFY = "require_and_verify",
+  /** A certificate is verified when presented, but not required (browser-facing sites; needs OIDC). */
+  VERIFY_IF_GIVEN = "verify_if_given",
+}
+
+/** One site block of the edge: a set of hostnames and what they route to. */
+export interface EdgeSite {
+  readonly hostnames: string[];
+  /** Exact paths routed to the upstreams; anything else is 404. Empty means every path (a web app). */
+  readonly paths: string[];
+  /** `host:port` of each upstream (all TLS, all verified against `upstreamServerName`). */
+  readonly upstreams: string[];
+  /** Name the upstream certificates must carry (a SAN shared by every replica). */
+  readonly upstreamServerName: string;
+  /** Active health check path on the upstreams. @default none */
+  readonly healthUri?: string;
+  /** Browser app: unauthenticated requests are redirected to sign-in instead of answered 401. */
+  readonly browser: boolean;
+  readonly clientCertMode: ClientCertMode;
+}
+
+export interface EdgeCaddyOptions {
+  /** Port the sites listen on inside the container. */
+  readonly listenPort: number;
+  /** Loopback-only plain HTTP port for the container healthcheck. */
+  readonly healthPort: number;
+  /** Directory holding ca.crt, server.crt, server.key, client.crt, client.key. */
+  readonly configDir: string;
+  /** The OIDC gate, if any: `host:port` (TLS) and the name its certificate carries. */
+  readonly gate?: { readonly address: string; readonly serverName: string };
+  readonly maxBodyMb: number;
+  readonly sites: EdgeSite[];
+}
+
+/** Client-supplied headers that could impersonate an identity; deleted at the edge. */
+export const SPOOFABLE_IDENTITY_HEADERS = [
+  "X-Auth-Request-User",
+  "X-Auth-Request-Email",
+  "X-Auth-Request-Groups",
+  "X-Auth-Request-Preferred-Username",
+  "X-Auth-Request-Access-Token",
+  "X-Forwarded-User",
+  "X-Forwarded-Email",
+  "X-Forwarded-Groups",
+  "X-Forwarded-Preferred-Username",
+  "X-Forwarded-Access-Token",
+  "Remote-User",
+  "Remote-Email",
+  "Remote-Groups",
+  IDENTITY_HEADER,
+  CLIENT_CERT_HEADER,
+];
+
+function indent(text: string, tabs: number): string {
+  const pad = "\t".repeat(tabs);
+  return text
+    .split("\n")
+    .map((line) => (line.length > 0 ? pad + line : line))
+    .join("\n");
+}
+
+function tlsBlock(o: EdgeCaddyOptions, mode: ClientCertMode): string {
+  return `tls ${o.configDir}/server.crt ${o.configDir}/server.key {
+	protocols tls1.2 tls1.3
+	client_auth {
+		mode ${mode}
+		trusted_ca_cert_file ${o.configDir}/ca.crt
+	}
+}`;
+}
+
+/** TLS to an internal hop: verify its certificate against our CA and the given name. */
+function upstreamTransport(o: EdgeCaddyOptions, serverName: string, presentClientCert: boolean): string {
+  const clientCert = presentClientCert
+    ? `\n\ttls_client_auth ${o.configDir}/client.crt ${o.configDir}/client.key`
+    : "";
+  return `transport http {
+	tls
+	tls_trusted_ca_certs ${o.configDir}/ca.crt
+	tls_server_name ${serverName}${clientCert}
+	versions 1.1
+	dial_timeout 5s
+}`;
+}
+
+function gateRoutes(o: EdgeCaddyOptions): string {
+  if (!o.gate) return "";
+  return `
+# Sign-in, callback and sign-out go to the gate itself, without forward_auth (it would loop).
+handle /oauth2/* {
+	reverse_proxy ${o.gate.address} {
+${indent(upstreamTransport(o, o.gate.serverName, true), 2)}
+	}
+}
+`;
+}
+
+/** Authentication and identity for one site, in order: ask the gate, then name the caller. */
+function authSteps(o: EdgeCaddyOptions, site: EdgeSite): string {
+  if (!o.gate) {
+    // No OIDC: the verified client certificate is the identity.
+    return `request_header ${IDENTITY_HEADER} {http.request.tls.client.subject}
+request_header ${CLIENT_CERT_HEADER} {http.request.tls.client.subject}`;
+  }
+  const browserRedirect = site.browser
+    ? `
+	# Browsers without a session are sent to sign in; API clients get the gate's 401.
+	@unauthenticated status 401
+	handle_response @unauthenticated {
+		redir * /oauth2/start?rd={http.request.scheme}://{http.request.host}{http.request.uri} 302
+	}`
+    : "";
+  return `forward_auth ${o.gate.address} {
+	uri /oauth2/auth
+	copy_headers X-Auth-Request-User X-Auth-Request-Email X-Auth-Request-Groups
+${indent(upstreamTransport(o, o.gate.serverName, true), 1)}${browserRedirect}
+}
+request_header ${IDENTITY_HEADER} {http.request.header.X-Auth-Request-User}
+@zta_has_email header X-Auth-Request-Email *
+request_header @zta_has_email ${IDENTITY_HEADER} {http.request.header.X-Auth-Request-Email}
+request_header ${CLIENT_CERT_HEADER} {http.request.tls.client.subject}`;
+}
+
+function proxyToUpstreams(o: EdgeCaddyOptions, site: EdgeSite): string {
+  const health = site.healthUri
+    ? `\n\thealth_uri ${site.healthUri}\n\thealth_interval 15s\n\thealth_timeout 5s`
+    : "";
+  return `reverse_proxy ${site.upstreams.join(" ")} {
+	lb_policy least_conn
+	lb_try_duration 5s${health}
+	# Write every chunk (every streamed token) to the client as soon as it arrives.
+	flush_interval -1
+${indent(upstreamTransport(o, site.upstreamServerName, true), 1)}
+}`;
+}
+
+function renderSite(o: EdgeCaddyOptions, site: EdgeSite): string {
+  const addresses = site.hostnames.map((h) => `https://${h}:${o.listenPort}`).join(", ");
+  const stripHeaders = SPOOFABLE_IDENTITY_HEADERS.map((h) => `request_header -${h}`).join("\n");
+  const matcher =
+    site.paths.length > 0 ? `@zta_routed path ${site.paths.join(" ")}\nhandle @zta_routed {` : "handle {";
+  const fallback = site.paths.length > 0 ? `\nhandle {\n\trespond 404\n}` : "";
+  const body = `${tlsBlock(o, site.clientCertMode)}
+
+log {
+	output stdout
+	format json
+}
+
+header {
+	-Server
+	Strict-Transport-Security "max-age=31536000"
+	X-Content-Type-Options nosniff
+}
+
+request_body {
+	max_size ${o.maxBodyMb}MB
+}
+
+# Identity headers are set by this edge alone: drop whatever the client sent, before anything else.
+${stripHeaders}
+${gateRoutes(o)}
+${matcher}
+	route {
+${indent(authSteps(o, site), 2)}
+${indent(proxyToUpstreams(o, site), 2)}
+	}
+}${fallback}`;
+  return `${addresses} {\n${indent(body, 1)}\n}\n`;
+}
+
+export function renderEdgeCaddyfile(o: EdgeCaddyOptions): string {
+  const sites = o.sites.map((s) => renderSite(o, s)).join("\n");
+  return `# Rendered by cdktf-zero-trust-ai (EdgeProxy). Do not edit: change the construct's props.
+{
+	admin off
+	auto_https off
+	servers {
+		protocols h1 h2
+		timeouts {
+			read_header 10s
+			read_body 60s
+			idle 2m
+		}
+	}
+}
+
+# Container healthcheck, reachable only inside the container's network namespace.
+http://127.0.0.1:${o.healthPort} {
+	bind 127.0.0.1
+	handle /healthz {
+		respond "ok" 200
+	}
+	handle {
+		respond 404
+	}
+}
+
+${sites}`;
+}

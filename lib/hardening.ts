@@ -1,0 +1,80 @@
+import type { ContainerConfig } from "@cdktf/provider-docker/lib/container";
+
+/**
+ * The hardening every long-running container of the library gets. One place, so the
+ * constructs cannot drift apart and the policy rules can point here as the fix.
+ *
+ * Provider facts (kreuzwerker/docker 3.6.2) that shaped it:
+ * - there is no `pids_limit` attribute in any release, so process limits use `ulimit nproc`;
+ * - `cpus` panics in 3.6.2, so CPU is limited with `cpu_shares` (relative weight) and,
+ *   when a hard cap is asked for, `cpu_period` + `cpu_quota`;
+ * - `memory` is in MB; setting `memory_swap` to the same value forbids swap.
+ */
+
+export interface HardeningOptions {
+  /** Memory limit in MB (also the memory+swap limit: no swap). */
+  readonly memoryMb: number;
+  /** Relative CPU weight (Docker's default is 1024). */
+  readonly cpuShares: number;
+  /** Hard CPU cap in whole or fractional CPUs, via cpu_period/cpu_quota. @default no hard cap */
+  readonly cpuLimit?: number;
+  /** `uid:gid` to run as. @default the image's own user */
+  readonly user?: string;
+  /** Writable paths as tmpfs mounts: path -> size in MB. @default { "/tmp": 64 } */
+  readonly tmpfsMb?: Record<string, number>;
+  /** The healthcheck command (exec form, without the leading "CMD"). */
+  readonly healthcheck: string[];
+  /** Grace period before failed healthchecks count, e.g. "30s". @default "20s" */
+  readonly healthStartPeriod?: string;
+}
+
+/** Restart on failure, a bounded number of times: a crash loop stops instead of spinning forever. */
+export const RESTART_POLICY = "on-failure";
+export const RESTART_MAX_RETRIES = 5;
+
+/** json-file with rotation: the default driver keeps logs forever. */
+export const LOG_OPTIONS: Record<string, string> = { "max-size": "10m", "max-file": "5" };
+
+export const CPU_PERIOD_US = 100000;
+
+/** Options for a tmpfs mount: writable, but nothing on it may be executed or be setuid. */
+export function tmpfsOptions(sizeMb: number): string {
+  return `rw,noexec,nosuid,nodev,size=${sizeMb}m`;
+}
+
+/** The hardened part of a container's config; callers add image, name, networks, mounts. */
+export function hardenedContainer(options: HardeningOptions): Partial<ContainerConfig> {
+  const tmpfs: Record<string, string> = {};
+  for (const [path, size] of Object.entries(options.tmpfsMb ?? { "/tmp": 64 })) {
+    tmpfs[path] = tmpfsOptions(size);
+  }
+  const cpuCap =
+    options.cpuLimit === undefined
+      ? {}
+      : { cpuPeriod: CPU_PERIOD_US, cpuQuota: Math.round(options.cpuLimit * CPU_PERIOD_US) };
+  return {
+    readOnly: true,
+    // Every capability dropped; a construct that needs one adds it at the line that needs it.
+    capabilities: { drop: ["ALL"] },
+    securityOpts: ["no-new-privileges:true"],
+    memory: options.memoryMb,
+    memorySwap: options.memoryMb,
+    cpuShares: options.cpuShares,
+    ...cpuCap,
+    ...(options.user === undefined ? {} : { user: options.user }),
+    restart: RESTART_POLICY,
+    maxRetryCount: RESTART_MAX_RETRIES,
+    logDriver: "json-file",
+    logOpts: { ...LOG_OPTIONS },
+    tmpfs,
+    healthcheck: {
+      test: ["CMD", ...options.healthcheck],
+      interval: "15s",
+      timeout: "5s",
+      retries: 3,
+      startPeriod: options.healthStartPeriod ?? "20s",
+    },
+    // Never detach from a container that failed to start; Terraform reports it.
+    mustRun: true,
+  };
+}

@@ -1,0 +1,60 @@
+import { Problems, isUnresolved } from "./errors";
+import { isDigestPinned } from "./validate";
+
+/**
+ * The image catalog: every image the library runs, pinned by digest, in one place.
+ * Update a tag and its digest together (the digest is the multi-arch index digest that
+ * `docker pull <repo>:<tag>` resolves to). See README "Supply chain" for how they were chosen.
+ */
+export interface CatalogImage {
+  /** `repo:tag@sha256:<digest>` */
+  readonly reference: string;
+  /** A non-root `uid:gid` the image works with, or undefined when the image needs root. */
+  readonly user?: string;
+}
+
+export const IMAGES = {
+  // vLLM's OpenAI server. The image defines no non-root user (see VllmServer).
+  vllm: {
+    reference:
+      "vllm/vllm-openai:v0.11.0@sha256:014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845c",
+  },
+  // Caddy on Alpine (busybox wget for the healthcheck). The image runs as root by default;
+  // nothing in our config needs it (the edge listens on 8443), so it runs as an unnamed uid.
+  caddy: {
+    reference: "caddy:2.10.2-alpine@sha256:4c6e91c6ed0e2fa03efd5b44747b625fec79bc9cd06ac5235a779726618e530d",
+    user: "65532:65532",
+  },
+  // nginx built to run as uid 101 (the "nginx" user of the image).
+  nginx: {
+    reference:
+      "nginxinc/nginx-unprivileged:1.28.0-alpine@sha256:c97ff0bf7cbae369953c6da1232ec14ad9f971d66360c5698db0856a4cd657a0",
+    user: "101:101",
+  },
+  // The alpine variant: the default one is distroless and has nothing to run a healthcheck with.
+  oauth2Proxy: {
+    reference:
+      "quay.io/oauth2-proxy/oauth2-proxy:v7.15.3-alpine@sha256:43025b934ab61cbb6792f397334d4ba6024325b4face53f69644b4688ff8e0db",
+    user: "65532:65532",
+  },
+} satisfies Record<string, CatalogImage>;
+
+/**
+ * Checks an image reference chosen by the user: it must be pinned by digest unless the user
+ * opted out by name (`allowUnpinnedImages`).
+ */
+export function checkImagePinned(
+  problems: Problems,
+  prop: string,
+  image: string,
+  allowUnpinned: boolean,
+): void {
+  if (isUnresolved(image) || allowUnpinned) return;
+  problems.check(
+    isDigestPinned(image),
+    prop,
+    image,
+    'Pin the image by digest ("repo:tag@sha256:<64 hex>"; `docker buildx imagetools inspect repo:tag` prints it), ' +
+      "or set allowUnpinnedImages: true to accept a mutable tag.",
+  );
+}

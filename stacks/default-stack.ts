@@ -1,0 +1,43 @@
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
+import { TerraformStack, TerraformVariable } from "cdktf";
+import { Construct } from "constructs";
+import { SecureInference } from "../index";
+
+/**
+ * The default stack: one vLLM replica of a small pinned model behind the full chain, published
+ * on 127.0.0.1:443 only, with OIDC. Synthesizes with no credentials: the OIDC client secret and
+ * the Hugging Face token are sensitive Terraform variables, asked for at plan time; everything
+ * else secret is generated.
+ */
+export class DefaultInferenceStack extends TerraformStack {
+  public readonly inference: SecureInference;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    new DockerProvider(this, "docker", {});
+    new TlsProvider(this, "tls", {});
+    new RandomProvider(this, "random", {});
+
+    const oidcClientSecret = new TerraformVariable(this, "oidc_client_secret", {
+      type: "string",
+      sensitive: true,
+      description: "Client secret of the 'local-ai' client at the identity provider",
+    });
+    this.inference = new SecureInference(this, "inference", {
+      model: {
+        name: "Qwen/Qwen2.5-0.5B-Instruct",
+        revision: "7ae557604adf67be50417f59c2c2f167def9a775",
+      },
+      domain: "ai.example.internal",
+      operators: [{ name: "devops-laptop", email: "devops@example.com" }],
+      oidc: {
+        issuerUrl: "https://idp.example.com/realms/prod",
+        clientId: "local-ai",
+        clientSecret: oidcClientSecret.value,
+      },
+      metricsScraper: true,
+    });
+  }
+}
