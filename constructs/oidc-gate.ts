@@ -14,8 +14,6 @@ import { PinnedImages } from "./pinned-images";
 
 /** The gate's TLS port on the internal network. */
 export const GATE_PORT = 4443;
-/** Its loopback-only plain port, for the container healthcheck. */
-export const GATE_HEALTH_PORT = 4180;
 
 /** What the user says about their identity provider. */
 export interface OidcSettings {
@@ -150,11 +148,11 @@ export class OidcGate extends Construct {
       "--cookie-samesite=lax",
       `--cookie-expire=${sessionHours}h`,
       "--cookie-refresh=1h",
+      // TLS only: with certificate files set, oauth2-proxy serves no plain HTTP listener at all.
       `--https-address=0.0.0.0:${GATE_PORT}`,
       `--tls-cert-file=${CONFIG_DIR}/server.crt`,
       `--tls-key-file=${CONFIG_DIR}/server.key`,
-      // The plain listener is needed for the healthcheck; loopback of the gate's own namespace only.
-      `--http-address=127.0.0.1:${GATE_HEALTH_PORT}`,
+      "--tls-min-version=TLS1.2",
       "--silence-ping-logging=true",
       // Secrets come from a file on the config volume, not from arguments or environment.
       `--config=${CONFIG_DIR}/oauth2-proxy.cfg`,
@@ -182,7 +180,8 @@ export class OidcGate extends Construct {
         memoryMb: props.memoryMb ?? 128,
         cpuShares: props.cpuShares ?? 256,
         user: IMAGES.oauth2Proxy.user,
-        healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${GATE_HEALTH_PORT}/ping`],
+        // Liveness on its own loopback; the certificate is ours and names gate.zta.internal, not 127.0.0.1.
+        healthcheck: ["wget", "--no-check-certificate", "-q", "-O", "/dev/null", `https://127.0.0.1:${GATE_PORT}/ping`],
       }),
       command: this.args,
       networksAdvanced: [

@@ -280,7 +280,7 @@ export class SecureInference extends Construct {
         memoryMb: props.vllm?.memoryMb ?? 32768,
         cpuShares: props.vllm?.cpuShares ?? 2048,
         shmSizeMb: props.vllm?.shmSizeMb ?? 4096,
-        dependsOn: fetch?.container,
+        fetch,
       });
       this.replicas.push(vllm);
       this.sidecars.push(
