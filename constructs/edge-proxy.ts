@@ -74,7 +74,14 @@ export class EdgeProxy extends Construct {
   public readonly clientSubjectDn = serviceSubjectDn(EDGE_CLIENT_CN);
   public readonly bindAddress: string;
   public readonly hostPort: number;
+  /** Docker name of the edge container (its DNS name on its networks). */
+  public readonly name: string;
+  /** The CA that issued the edge's certificates (what a client such as cloudflared trusts). */
+  public readonly caCertPem: string;
+  /** How the API site treats client certificates. */
+  public readonly clientCertMode: ClientCertMode;
   private readonly props: EdgeProxyProps;
+  private hostPortWithdrawn = false;
   private readonly hostnameList: string[];
   private readonly extraSites: EdgeSite[] = [];
 
@@ -84,7 +91,10 @@ export class EdgeProxy extends Construct {
     this.hostnameList = [...props.hostnames];
     this.bindAddress = props.bindAddress ?? "127.0.0.1";
     this.hostPort = props.hostPort ?? 443;
+    this.name = props.name;
+    this.caCertPem = props.ca.certPem;
     const mode = props.clientCertMode ?? ClientCertMode.REQUIRE_AND_VERIFY;
+    this.clientCertMode = mode;
     const image = props.image ?? IMAGES.caddy.reference;
 
     const problems = new Problems(whereIs("EdgeProxy", this.node.path));
@@ -171,6 +181,20 @@ export class EdgeProxy extends Construct {
       ],
       dependsOn: [config.loader],
     });
+  }
+
+  /**
+   * Publishes no host port at all (e.g. the edge is reached over a tailnet by a container on its
+   * network). Removes the `ports` block from the container; `publishesHostPort` turns false.
+   */
+  public withdrawHostPort(): void {
+    this.container.resetPorts();
+    this.hostPortWithdrawn = true;
+  }
+
+  /** False once `withdrawHostPort()` ran: nothing on the host's interfaces reaches the edge. */
+  public get publishesHostPort(): boolean {
+    return !this.hostPortWithdrawn;
   }
 
   /** Hostnames the edge answers on (SANs of its certificate). */

@@ -14,11 +14,15 @@ export const OPERATOR_OU = "zta-operators";
 /** Common names of the service identities. */
 export const EDGE_CLIENT_CN = "zta-edge";
 export const METRICS_SCRAPER_CN = "zta-metrics-scraper";
+/** The chat UI's client identity toward the inference sidecars. */
+export const CHAT_CLIENT_CN = "zta-chat";
 
 /** Every sidecar certificate carries this SAN, so the edge verifies one name for all replicas. */
 export const SIDECAR_SERVER_NAME = "sidecar.zta.internal";
 /** The gate's certificate carries this SAN. */
 export const GATE_SERVER_NAME = "gate.zta.internal";
+/** The chat UI's proxy certificate carries this SAN (the edge and cloudflared verify it). */
+export const CHAT_SERVER_NAME = "chat.zta.internal";
 
 /** Where configs and certificates are mounted (read-only) in every container. */
 export const CONFIG_DIR = "/etc/zta";
@@ -29,4 +33,4 @@ export function serviceSubjectDn(commonName: string): string {
 }
 
 /** Names an operator may not take: they would collide with service identities. */
-export const RESERVED_COMMON_NAMES = [EDGE_CLIENT_CN, METRICS_SCRAPER_CN];
+export const RESERVED_COMMON_NAMES = [EDGE_CLIENT_CN, METRICS_SCRAPER_CN, CHAT_CLIENT_CN];

@@ -37,6 +37,23 @@ export const IMAGES = {
       "quay.io/oauth2-proxy/oauth2-proxy:v7.15.3-alpine@sha256:43025b934ab61cbb6792f397334d4ba6024325b4face53f69644b4688ff8e0db",
     user: "65532:65532",
   },
+  // Tailscale's containerboot image (Alpine, busybox wget). It defines no user; it runs as root
+  // with every capability dropped in userspace mode (see TailscaleExposure for why not non-root).
+  tailscale: {
+    reference:
+      "tailscale/tailscale:v1.88.4@sha256:360e10ad95ad03950f66df03e0dab66287f9f89076ee4012d50bc6adceafcdf3",
+  },
+  // Distroless cloudflared: USER 65532, ENTRYPOINT ["cloudflared","--no-autoupdate"], no shell.
+  cloudflared: {
+    reference:
+      "cloudflare/cloudflared:2025.11.1@sha256:89ee50efb1e9cb2ae30281a8a404fed95eb8f02f0a972617526f8c5b417acae2",
+    user: "65532:65532",
+  },
+  // Open WebUI (python:3.11-slim base, curl present). Built with UID 0; see ChatUi for why it stays root.
+  openWebui: {
+    reference:
+      "ghcr.io/open-webui/open-webui:v0.6.36@sha256:dfe43b30a5474164b1a81e1cce298a6769bb22144f74df556beefee4ccca5394",
+  },
 } satisfies Record<string, CatalogImage>;
 
 /**

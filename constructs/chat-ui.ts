@@ -1,0 +1,299 @@
+import { Container, ContainerNetworksAdvanced } from "@cdktf/provider-docker/lib/container";
+import { Network } from "@cdktf/provider-docker/lib/network";
+import { Volume } from "@cdktf/provider-docker/lib/volume";
+import { Password } from "@cdktf/provider-random/lib/password";
+import { Lazy } from "cdktf";
+import { Construct } from "constructs";
+import { ClientCertMode } from "../lib/caddyfile";
+import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { hardenedContainer } from "../lib/hardening";
+import { CHAT_CLIENT_CN, CHAT_SERVER_NAME, CONFIG_DIR, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
+import { IMAGES, checkImagePinned } from "../lib/images";
+import { WEBUI_TRUSTED_EMAIL_HEADER, renderChatProxyNginxConfig } from "../lib/nginx-client";
+import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
+import { ConfigVolume } from "./config-volume";
+import { PinnedImages } from "./pinned-images";
+import { SecureInference } from "./secure-inference";
+
+/** Open WebUI's port, bound to 127.0.0.1 inside its own network namespace. */
+export const WEBUI_PORT = 8080;
+/** The proxy's loopback port Open WebUI calls for the OpenAI API. */
+export const CHAT_CLIENT_PORT = 8090;
+/** The proxy's TLS port for the edge (client certificate required). */
+export const CHAT_EDGE_PORT = 8443;
+/** The proxy's TLS port for cloudflared (tunnel network only). */
+export const CHAT_TUNNEL_PORT = 8444;
+/** The proxy's loopback healthcheck port. */
+export const CHAT_HEALTH_PORT = 8082;
+/** Where Open WebUI keeps its database, uploads and caches (the named volume). */
+export const WEBUI_DATA_DIR = "/app/backend/data";
+
+export interface ChatUiProps {
+  /** The inference service the UI talks to (through its sidecars, with the UI's own client certificate). */
+  readonly inference: SecureInference;
+  /** The public hostname users open (CORS origin, cookie scope, the edge site or the tunnel hostname). */
+  readonly hostname: string;
+  /** Docker name prefix. @default "<inference prefix>-chat" derived from the construct id */
+  readonly name?: string;
+  /**
+   * Publish the UI as its own site on the SecureInference edge. Turn off when only a tunnel reaches it.
+   * @default true
+   */
+  readonly publishOnEdge?: boolean;
+  /** @default the catalog's pinned Open WebUI */
+  readonly image?: string;
+  /** @default the catalog's pinned nginx-unprivileged */
+  readonly proxyImage?: string;
+  /** Accept images that are not pinned by digest. @default false */
+  readonly allowUnpinnedImages?: boolean;
+  /** Open WebUI memory limit, MB. @default 2048 */
+  readonly memoryMb?: number;
+  /** @default 512 */
+  readonly cpuShares?: number;
+  /** Upload limit through the proxy, MB. @default 25 */
+  readonly maxUploadMb?: number;
+}
+
+/** What a tunnel needs to reach an origin. */
+export interface TunnelOrigin {
+  /** `https://host:port` cloudflared dials. */
+  readonly service: string;
+  /** The name the origin certificate carries (cloudflared's originServerName). */
+  readonly serverName: string;
+  /** PEM of the CA that issued the origin certificate (cloudflared's caPool file). */
+  readonly caCertPem: string;
+}
+
+/**
+ * Open WebUI, hardened, on the internal network only. An nginx in its network namespace is its only
+ * way in and out: the edge reaches it over mTLS (and cloudflared over TLS, when a tunnel points
+ * here), and it reaches the inference sidecars over mTLS with its own identity (`zta-chat`),
+ * forwarding the signed-in user as `X-ZTA-Identity`. Nothing is published on a host port.
+ *
+ * Read-only root filesystem: yes, with these writable paths, nothing else:
+ * - `/app/backend/data` (named volume): SQLite database, uploads, vector store, model caches;
+ * - `/tmp` (tmpfs) and `/root/.cache` (tmpfs; HOME is /root in the image);
+ * Open WebUI also tries to copy branding files into `/app/backend/open_webui/static` at start; on a
+ * read-only root that copy fails with a logged permission error and the bundled files are served
+ * (tolerated since open-webui PR #2952; read, not run here). The image's `start.sh` is bypassed (it
+ * writes `.webui_secret_key` and `server.log` under /app/backend): uvicorn runs directly.
+ *
+ * Runs as root (uid 0) with every capability dropped and no-new-privileges: the image is built with
+ * UID 0, upstream calls non-root "untested", and a fresh named volume is root-owned, which a non-root
+ * uid could not write (the provider cannot chown a volume).
+ */
+export class ChatUi extends Construct {
+  public readonly webui: Container;
+  public readonly proxy: Container;
+  public readonly dataVolume: Volume;
+  public readonly hostname: string;
+  /** Docker name of the Open WebUI container (its DNS name on the internal network). */
+  public readonly name: string;
+  /** The client certificate subject the UI presents to the inference sidecars. */
+  public readonly clientSubjectDn = serviceSubjectDn(CHAT_CLIENT_CN);
+  private readonly inference: SecureInference;
+  private readonly networks: ContainerNetworksAdvanced[];
+  private readonly tunnelCidrs: string[] = [];
+  private readonly maxUploadMb: number;
+
+  constructor(scope: Construct, id: string, props: ChatUiProps) {
+    super(scope, id);
+    this.inference = props.inference;
+    this.hostname = props.hostname;
+    this.name = props.name ?? `${props.inference.edge.name.replace(/-edge$/, "")}-${id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
+    this.maxUploadMb = props.maxUploadMb ?? 25;
+    const image = props.image ?? IMAGES.openWebui.reference;
+    const proxyImage = props.proxyImage ?? IMAGES.nginx.reference;
+    const allowUnpinned = props.allowUnpinnedImages ?? false;
+
+    const problems = new Problems(whereIs("ChatUi", this.node.path));
+    if (!isUnresolved(props.hostname)) {
+      problems.check(isDnsName(props.hostname), "hostname", props.hostname, 'Use a lowercase DNS name like "chat.example.com" (no scheme, port or path).');
+    }
+    problems.check(isDockerName(this.name), "name", this.name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+    problems.check(isPositiveInt(this.maxUploadMb), "maxUploadMb", this.maxUploadMb, "Use a whole number of MB above 0.");
+    checkImagePinned(problems, "image", image, allowUnpinned);
+    checkImagePinned(problems, "proxyImage", proxyImage, allowUnpinned);
+    problems.throwIfAny();
+
+    const ca = props.inference.ca;
+    // The UI is one more caller of every sidecar, with its own identity; it forwards verified users.
+    for (const sidecar of props.inference.sidecars) {
+      sidecar.addCaller({ role: "chat", subjectDn: this.clientSubjectDn, forwardsIdentity: true, mayScrapeMetrics: false });
+    }
+    const client = ca.issueClientCertificate(this, "client-cert", { commonName: CHAT_CLIENT_CN, organizationalUnit: SERVICE_OU });
+    const server = ca.issueServerCertificate(this, "server-cert", { commonName: this.name, dnsNames: [CHAT_SERVER_NAME, this.name] });
+    // Open WebUI signs sessions with it. Open WebUI reads it from the environment only (start.sh's
+    // file fallback writes into the read-only image), so it is an env reference to a generated
+    // random_password: never a literal, sensitive in plans, present in state like every key here.
+    const secretKey = new Password(this, "secret-key", { length: 48, special: false });
+
+    const images = PinnedImages.of(this);
+    const webuiImageId = images.imageId(image);
+    const proxyImageId = images.imageId(proxyImage);
+    this.dataVolume = new Volume(this, "data", { name: `${this.name}-data` });
+    this.networks = [{ name: props.inference.internalNetwork.name, aliases: [this.name] }];
+
+    this.webui = new Container(this, "webui", {
+      name: this.name,
+      image: webuiImageId,
+      ...hardenedContainer({
+        memoryMb: props.memoryMb ?? 2048,
+        cpuShares: props.cpuShares ?? 512,
+        tmpfsMb: { "/tmp": 256, "/root/.cache": 64 },
+        healthcheck: ["curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${WEBUI_PORT}/health`],
+        healthStartPeriod: "120s",
+      }),
+      workingDir: "/app/backend",
+      // uvicorn directly (see class comment); 127.0.0.1 only: the proxy in this namespace is the sole client,
+      // and forwarded headers are trusted from it alone.
+      entrypoint: [
+        "uvicorn",
+        "open_webui.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(WEBUI_PORT),
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+        "--workers",
+        "1",
+      ],
+      env: Lazy.listValue({ produce: () => this.environment(secretKey.result) }),
+      networksAdvanced: this.networks,
+      volumes: [{ volumeName: this.dataVolume.name, containerPath: WEBUI_DATA_DIR, readOnly: false }],
+      labels: [{ label: "zta.role", value: "chat-ui" }],
+    });
+
+    const config = new ConfigVolume(this, "proxy-config", {
+      name: `${this.name}-proxy-config`,
+      imageId: proxyImageId,
+      files: [
+        { name: "nginx.conf", content: Lazy.stringValue({ produce: () => this.nginxConfig }) },
+        { name: "ca.crt", content: ca.certPem },
+        { name: "client.crt", content: client.certPem },
+        { name: "client.key", content: client.privateKeyPem },
+        { name: "server.crt", content: server.certPem },
+        { name: "server.key", content: server.privateKeyPem },
+      ],
+    });
+    this.proxy = new Container(this, "proxy", {
+      name: `${this.name}-proxy`,
+      image: proxyImageId,
+      ...hardenedContainer({
+        memoryMb: 128,
+        cpuShares: 256,
+        user: IMAGES.nginx.user,
+        tmpfsMb: { "/tmp": 64 },
+        healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${CHAT_HEALTH_PORT}/healthz`],
+      }),
+      // Open WebUI's namespace, by id: the only way into and out of the UI.
+      networkMode: `container:${this.webui.id}`,
+      entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
+      volumes: [config.mountAt(CONFIG_DIR)],
+      labels: [
+        { label: "zta.role", value: "chat-proxy" },
+        { label: "zta.config-sha256", value: config.contentHash },
+      ],
+      // nginx resolves upstream names at start: the sidecars must exist first.
+      dependsOn: [config.loader, ...props.inference.sidecars.map((s) => s.container)],
+    });
+
+    if (props.publishOnEdge ?? true) {
+      props.inference.edge.addSite({
+        hostnames: [props.hostname],
+        paths: [],
+        upstreams: [`${this.name}:${CHAT_EDGE_PORT}`],
+        upstreamServerName: CHAT_SERVER_NAME,
+        browser: true,
+        // Browsers without a client certificate only when OIDC stands in front; otherwise mTLS.
+        clientCertMode: props.inference.gate ? ClientCertMode.VERIFY_IF_GIVEN : ClientCertMode.REQUIRE_AND_VERIFY,
+      });
+    }
+  }
+
+  /**
+   * Connects a tunnel's network to the UI and opens the tunnel listener for sources in `cidr`.
+   * Called by CloudflareTunnel; returns what cloudflared needs to reach and verify the UI.
+   */
+  public attachTunnel(network: Network, cidr: string): TunnelOrigin {
+    this.networks.push({ name: network.name });
+    this.webui.putNetworksAdvanced(this.networks);
+    this.tunnelCidrs.push(cidr);
+    return { service: `https://${this.name}:${CHAT_TUNNEL_PORT}`, serverName: CHAT_SERVER_NAME, caCertPem: this.inference.ca.certPem };
+  }
+
+  /** True when some path in front of the UI vouches for users by email (OIDC gate or Cloudflare Access). */
+  public get trustsIdentityHeader(): boolean {
+    return this.inference.gate !== undefined || this.tunnelCidrs.length > 0;
+  }
+
+  /** The rendered proxy config (no secrets: keys are files beside it). */
+  public get nginxConfig(): string {
+    return renderChatProxyNginxConfig({
+      clientPort: CHAT_CLIENT_PORT,
+      inferenceUpstreams: this.inference.sidecars.map((s) => s.address),
+      inferenceServerName: this.inference.sidecars[0].serverName,
+      webuiUpstream: `127.0.0.1:${WEBUI_PORT}`,
+      edgeListenPort: CHAT_EDGE_PORT,
+      edgeSubjects: [this.inference.edge.clientSubjectDn],
+      tunnelListenPort: this.tunnelCidrs.length > 0 ? CHAT_TUNNEL_PORT : undefined,
+      tunnelSourceCidrs: this.tunnelCidrs,
+      healthPort: CHAT_HEALTH_PORT,
+      configDir: CONFIG_DIR,
+      runDir: "/tmp",
+      accessLog: "/dev/stdout",
+      errorLog: "/dev/stderr",
+      maxBodyMb: this.maxUploadMb,
+      generationTimeoutSeconds: 1800,
+    });
+  }
+
+  /**
+   * Open WebUI's environment: every day-one default that matters overridden. Names read in
+   * open_webui/env.py and config.py (see docs/exposure.md for what was verified and how).
+   */
+  private environment(secretKey: string): string[] {
+    const origin = `https://${this.hostname}`;
+    const env: Record<string, string> = {
+      ENV: "prod",
+      WEBUI_URL: origin,
+      WEBUI_AUTH: "True",
+      ENABLE_SIGNUP: "False",
+      // Only while no account exists: the first person the edge/Access let through becomes admin.
+      ENABLE_INITIAL_ADMIN_SIGNUP: "True",
+      DEFAULT_USER_ROLE: "pending",
+      WEBUI_SECRET_KEY: secretKey,
+      WEBUI_SESSION_COOKIE_SECURE: "True",
+      WEBUI_AUTH_COOKIE_SECURE: "True",
+      WEBUI_SESSION_COOKIE_SAME_SITE: "lax",
+      CORS_ALLOW_ORIGIN: origin,
+      ENABLE_COMMUNITY_SHARING: "False",
+      ENABLE_VERSION_UPDATE_CHECK: "False",
+      ENABLE_CODE_EXECUTION: "False",
+      ENABLE_CODE_INTERPRETER: "False",
+      // The environment wins over settings saved in the database.
+      ENABLE_PERSISTENT_CONFIG: "False",
+      ENABLE_OLLAMA_API: "False",
+      ENABLE_OPENAI_API: "True",
+      OPENAI_API_BASE_URL: `http://127.0.0.1:${CHAT_CLIENT_PORT}/v1`,
+      // Not a credential: the proxy drops Authorization and the sidecar injects vLLM's key.
+      OPENAI_API_KEY: "unused-the-mtls-proxy-authenticates",
+      ENABLE_FORWARD_USER_INFO_HEADERS: "True",
+      // The internal network has no route out: no update checks, no model downloads, no telemetry.
+      OFFLINE_MODE: "True",
+      HF_HUB_OFFLINE: "1",
+      ANONYMIZED_TELEMETRY: "False",
+      DO_NOT_TRACK: "True",
+      SCARF_NO_ANALYTICS: "True",
+      ENABLE_WEBSOCKET_SUPPORT: "True",
+      // Websocket pings every 25 s keep a long generation's connection under Cloudflare's ~100 s idle limit.
+      WEBSOCKET_SERVER_PING_INTERVAL: "25",
+    };
+    if (this.trustsIdentityHeader) {
+      // Set only by the proxy in this namespace, from the gate's or Access's verified email.
+      env.WEBUI_AUTH_TRUSTED_EMAIL_HEADER = WEBUI_TRUSTED_EMAIL_HEADER;
+    }
+    return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  }
+}

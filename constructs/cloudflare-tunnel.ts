@@ -1,0 +1,354 @@
+// Cloudflare classes by deep path: the package barrel loads ~560 modules per synth.
+import { DataCloudflareZeroTrustOrganization } from "@cdktf/provider-cloudflare/lib/data-cloudflare-zero-trust-organization";
+import { DataCloudflareZeroTrustTunnelCloudflaredToken } from "@cdktf/provider-cloudflare/lib/data-cloudflare-zero-trust-tunnel-cloudflared-token";
+import { DnsRecord } from "@cdktf/provider-cloudflare/lib/dns-record";
+import { CloudflareProvider } from "@cdktf/provider-cloudflare/lib/provider";
+import { ZeroTrustAccessApplication } from "@cdktf/provider-cloudflare/lib/zero-trust-access-application";
+import { ZeroTrustAccessPolicy, ZeroTrustAccessPolicyInclude } from "@cdktf/provider-cloudflare/lib/zero-trust-access-policy";
+import { ZeroTrustTunnelCloudflared } from "@cdktf/provider-cloudflare/lib/zero-trust-tunnel-cloudflared";
+import {
+  ZeroTrustTunnelCloudflaredConfigA,
+  ZeroTrustTunnelCloudflaredConfigConfigIngress,
+} from "@cdktf/provider-cloudflare/lib/zero-trust-tunnel-cloudflared-config";
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { Network } from "@cdktf/provider-docker/lib/network";
+import { Fn, TerraformStack } from "cdktf";
+import { Construct, IConstruct } from "constructs";
+import { ClientCertMode } from "../lib/caddyfile";
+import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { hardenedContainer } from "../lib/hardening";
+import { CONFIG_DIR } from "../lib/identities";
+import { IMAGES, checkImagePinned } from "../lib/images";
+import { isDnsName, isDockerName, isEmail } from "../lib/validate";
+import { ChatUi, TunnelOrigin } from "./chat-ui";
+import { ConfigVolume } from "./config-volume";
+import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
+import { MtlsSidecar } from "./mtls-sidecar";
+import { PinnedImages } from "./pinned-images";
+import { SecureInference } from "./secure-inference";
+
+/** cloudflared's metrics/readiness listener, on its own loopback only. */
+export const CLOUDFLARED_METRICS_ADDR = "127.0.0.1:2000";
+/** The catch-all rule every ingress list ends with. */
+export const CATCH_ALL_SERVICE = "http_status:404";
+
+/** Who may pass Cloudflare Access. At least one entry across the three lists. */
+export interface CloudflareAccessProps {
+  /** Email domains, e.g. ["example.com"]. @default none */
+  readonly emailDomains?: string[];
+  /** Single addresses, e.g. ["alice@example.org"]. @default none */
+  readonly emails?: string[];
+  /** Access group ids. @default none */
+  readonly groups?: string[];
+  /** How long an Access session lasts, e.g. "8h". @default "8h" */
+  readonly sessionDuration?: string;
+}
+
+export interface CloudflareTunnelProps {
+  readonly accountId: string;
+  readonly zoneId: string;
+  /** The public hostname (a proxied CNAME to the tunnel is created in the zone). */
+  readonly hostname: string;
+  /** What the tunnel reaches: a ChatUi. The inference API only with `allowInferenceApi`. */
+  readonly target: IConstruct;
+  readonly access: CloudflareAccessProps;
+  /**
+   * The Zero Trust team name (`<team>.cloudflareaccess.com`) cloudflared validates Access JWTs against.
+   * @default read from the account's Zero Trust organization (auth_domain)
+   */
+  readonly teamName?: string;
+  /**
+   * Route the raw inference API (SecureInference / EdgeProxy) through Cloudflare. Off by default:
+   * the tunnel is for browser apps. The edge must then accept requests without a client certificate
+   * (OIDC with ClientCertMode.VERIFY_IF_GIVEN); generations idle for ~100 s are cut by Cloudflare.
+   * @default false
+   */
+  readonly allowInferenceApi?: boolean;
+  /**
+   * Subnet of the network between cloudflared and the chat UI; the UI's tunnel listener admits only it.
+   * @default "172.31.253.0/28"
+   */
+  readonly tunnelSubnet?: string;
+  /** Docker name of the cloudflared container. @default "<target name>-cloudflared" */
+  readonly name?: string;
+  /** @default the catalog's pinned cloudflare/cloudflared */
+  readonly image?: string;
+  /** @default false */
+  readonly allowUnpinnedImages?: boolean;
+  /** @default 128 */
+  readonly memoryMb?: number;
+  /** @default 256 */
+  readonly cpuShares?: number;
+}
+
+const DURATION = /^\d+(h|m|s)$/;
+const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/(2[4-9]|3[0-2])$/;
+
+/**
+ * Browser access without a client, for the chat UI: a remotely managed Cloudflare Tunnel, a proxied
+ * DNS record, an Access application with a non-empty policy, and a hardened cloudflared that
+ * validates the Access JWT itself before anything reaches the origin.
+ *
+ * cloudflared sits on two networks: an egress network (outbound to Cloudflare; no ports published)
+ * and an internal network shared with the origin only. It reaches the origin over TLS it verifies
+ * against the internal CA (`caPool` + `originServerName`). The tunnel token comes from a data source,
+ * is wrapped in `sensitive()` and reaches cloudflared as a file (`--token-file`), never an env value.
+ *
+ * Server-sent events: Cloudflare closes a response idle for ~100 s. Open WebUI streams to browsers
+ * over its websocket, which pings every 25 s (ChatUi sets WEBSOCKET_SERVER_PING_INTERVAL), so chats
+ * survive long generations. The raw inference API (opt-in only) has no such keepalive: vLLM sends
+ * nothing while it prefills, so very long prompts can be cut; clients must retry or stay on the tailnet.
+ */
+export class CloudflareTunnel extends Construct {
+  public readonly tunnel: ZeroTrustTunnelCloudflared;
+  public readonly tunnelConfig: ZeroTrustTunnelCloudflaredConfigA;
+  public readonly dnsRecord: DnsRecord;
+  public readonly accessApplication: ZeroTrustAccessApplication;
+  public readonly accessPolicy: ZeroTrustAccessPolicy;
+  public readonly container: Container;
+  /** The ingress rules in order (the last is the catch-all 404). */
+  public readonly ingress: ZeroTrustTunnelCloudflaredConfigConfigIngress[];
+  /** True when the tunnel exposes the inference API (opted in by name). */
+  public readonly exposesInferenceApi: boolean;
+
+  constructor(scope: Construct, id: string, props: CloudflareTunnelProps) {
+    super(scope, id);
+    const image = props.image ?? IMAGES.cloudflared.reference;
+    const subnet = props.tunnelSubnet ?? "172.31.253.0/28";
+    const resolved = resolveTarget(props.target);
+    this.exposesInferenceApi = resolved.kind === "inference-api";
+    const name = props.name ?? `${resolved.dockerName}-cloudflared`;
+    validate(this.node.path, props, resolved, name, image, subnet);
+
+    this.node.addValidation({
+      validate: () =>
+        TerraformStack.of(this).node.findAll().some((c) => c instanceof CloudflareProvider)
+          ? []
+          : [
+              `CloudflareTunnel "${this.node.path}" needs a CloudflareProvider in its stack: add new CloudflareProvider(stack, "cloudflare", { apiToken: <sensitive variable>.value }) ` +
+                '(import from "@cdktf/provider-cloudflare/lib/provider").',
+            ],
+    });
+
+    // Networks: the origin side is internal (no route out) and shared with the origin only.
+    let networks: { name: string }[];
+    let origin: TunnelOrigin;
+    if (resolved.chat) {
+      const egress = new Network(this, "egress-network", { name: `${name}-egress`, internal: false });
+      const originNet = new Network(this, "origin-network", {
+        name: `${name}-origin`,
+        internal: true,
+        ipamConfig: [{ subnet }],
+      });
+      origin = resolved.chat.attachTunnel(originNet, subnet);
+      networks = [{ name: egress.name }, { name: originNet.name }];
+    } else {
+      // Opt-in: the edge's own network (it has egress); the edge verifies what cloudflared sends.
+      const edge = resolved.edge as EdgeProxy;
+      edge.addHostname(props.hostname);
+      origin = { service: `https://${edge.name}:${EDGE_PORT}`, serverName: props.hostname, caCertPem: resolved.caCertPem as string };
+      networks = [{ name: edge.network.name }];
+    }
+
+    this.tunnel = new ZeroTrustTunnelCloudflared(this, "tunnel", {
+      accountId: props.accountId,
+      name,
+      // Remotely managed: the ingress below lives at Cloudflare; cloudflared only needs the token.
+      configSrc: "cloudflare",
+    });
+
+    const include: ZeroTrustAccessPolicyInclude[] = [
+      ...(props.access.emails ?? []).map((email) => ({ email: { email } })),
+      ...(props.access.emailDomains ?? []).map((domain) => ({ emailDomain: { domain } })),
+      ...(props.access.groups ?? []).map((group) => ({ group: { id: group } })),
+    ];
+    const sessionDuration = props.access.sessionDuration ?? "8h";
+    this.accessPolicy = new ZeroTrustAccessPolicy(this, "access-policy", {
+      accountId: props.accountId,
+      name: `${name} users`,
+      decision: "allow",
+      include,
+      sessionDuration,
+    });
+    this.accessApplication = new ZeroTrustAccessApplication(this, "access-app", {
+      accountId: props.accountId,
+      name,
+      type: "self_hosted",
+      destinations: [{ type: "public", uri: props.hostname }],
+      sessionDuration,
+      policies: [{ id: this.accessPolicy.id, precedence: 1 }],
+      httpOnlyCookieAttribute: true,
+      sameSiteCookieAttribute: "lax",
+      appLauncherVisible: false,
+    });
+
+    const teamName =
+      props.teamName ??
+      Fn.element(Fn.split(".", new DataCloudflareZeroTrustOrganization(this, "organization", { accountId: props.accountId }).authDomain), 0);
+    this.ingress = [
+      {
+        hostname: props.hostname,
+        service: origin.service,
+        originRequest: {
+          // cloudflared refuses any request without a valid Access JWT for this application.
+          access: { required: true, teamName, audTag: [this.accessApplication.aud] },
+          caPool: `${CONFIG_DIR}/origin-ca.crt`,
+          originServerName: origin.serverName,
+          noTlsVerify: false,
+        },
+      },
+      { service: CATCH_ALL_SERVICE },
+    ];
+    this.tunnelConfig = new ZeroTrustTunnelCloudflaredConfigA(this, "config", {
+      accountId: props.accountId,
+      tunnelId: this.tunnel.id,
+      config: { ingress: this.ingress },
+    });
+
+    this.dnsRecord = new DnsRecord(this, "dns", {
+      zoneId: props.zoneId,
+      name: props.hostname,
+      type: "CNAME",
+      content: `${this.tunnel.id}.cfargotunnel.com`,
+      proxied: true,
+      ttl: 1,
+      comment: "cdktf-zero-trust-ai tunnel (Access-protected)",
+    });
+
+    // Not marked sensitive by the provider: wrap it so plans never show it.
+    const token = new DataCloudflareZeroTrustTunnelCloudflaredToken(this, "token", {
+      accountId: props.accountId,
+      tunnelId: this.tunnel.id,
+    });
+    const imageId = PinnedImages.of(this).imageId(image);
+    const config = new ConfigVolume(this, "config-volume", {
+      name: `${name}-config`,
+      imageId,
+      files: [
+        { name: "tunnel-token", content: Fn.sensitive(token.token) },
+        { name: "origin-ca.crt", content: origin.caCertPem },
+      ],
+    });
+
+    this.container = new Container(this, "container", {
+      name,
+      image: imageId,
+      ...hardenedContainer({
+        memoryMb: props.memoryMb ?? 128,
+        cpuShares: props.cpuShares ?? 256,
+        user: IMAGES.cloudflared.user,
+        tmpfsMb: { "/tmp": 16 },
+        // Distroless: no shell or wget; cloudflared asks its own metrics listener for readiness.
+        healthcheck: ["cloudflared", "tunnel", "--metrics", CLOUDFLARED_METRICS_ADDR, "ready"],
+      }),
+      entrypoint: [
+        "cloudflared",
+        "--no-autoupdate",
+        "tunnel",
+        "--metrics",
+        CLOUDFLARED_METRICS_ADDR,
+        "run",
+        "--token-file",
+        `${CONFIG_DIR}/tunnel-token`,
+      ],
+      networksAdvanced: networks,
+      volumes: [config.mountAt(CONFIG_DIR)],
+      labels: [
+        { label: "zta.role", value: "cloudflared" },
+        { label: "zta.tunnel-target", value: resolved.kind },
+        { label: "zta.config-sha256", value: config.contentHash },
+      ],
+      dependsOn: [config.loader],
+    });
+  }
+}
+
+interface ResolvedTarget {
+  readonly kind: "chat-ui" | "inference-api" | "sidecar" | "unknown";
+  readonly dockerName: string;
+  readonly chat?: ChatUi;
+  readonly edge?: EdgeProxy;
+  readonly caCertPem?: string;
+}
+
+function resolveTarget(target: IConstruct): ResolvedTarget {
+  if (target instanceof ChatUi) return { kind: "chat-ui", dockerName: target.name, chat: target };
+  if (target instanceof SecureInference) {
+    return { kind: "inference-api", dockerName: target.edge.name, edge: target.edge, caCertPem: target.ca.certPem };
+  }
+  if (target instanceof EdgeProxy) {
+    return { kind: "inference-api", dockerName: target.name, edge: target, caCertPem: target.caCertPem };
+  }
+  if (target instanceof MtlsSidecar) return { kind: "sidecar", dockerName: "sidecar" };
+  return { kind: "unknown", dockerName: "tunnel" };
+}
+
+function validate(
+  path: string,
+  props: CloudflareTunnelProps,
+  target: ResolvedTarget,
+  name: string,
+  image: string,
+  subnet: string,
+): void {
+  const problems = new Problems(whereIs("CloudflareTunnel", path));
+  for (const [prop, value] of [
+    ["accountId", props.accountId],
+    ["zoneId", props.zoneId],
+  ] as const) {
+    if (!isUnresolved(value)) problems.check(/^[0-9a-f]{32}$/.test(value), prop, value, "Use the 32-hex id from the Cloudflare dashboard (or a Terraform reference).");
+  }
+  if (!isUnresolved(props.hostname)) {
+    problems.check(isDnsName(props.hostname), "hostname", props.hostname, 'Use a lowercase DNS name in the zone, like "chat.example.com".');
+  }
+  if (target.kind === "unknown") {
+    problems.add("target", props.target.node.path, "Point the tunnel at a ChatUi (browser access); it reaches nothing else by default.");
+  }
+  if (target.kind === "sidecar") {
+    problems.add(
+      "target",
+      props.target.node.path,
+      "An mTLS sidecar requires a client certificate cloudflared cannot present; point the tunnel at a ChatUi.",
+    );
+  }
+  if (target.kind === "inference-api" && props.allowInferenceApi !== true) {
+    problems.add(
+      "target",
+      props.target.node.path,
+      "The tunnel is for browser apps: point it at a ChatUi, keep the API on the tailnet. To route the raw " +
+        "inference API through Cloudflare anyway, set allowInferenceApi: true (the policy engine reports it).",
+    );
+  }
+  if (target.kind === "inference-api" && props.allowInferenceApi === true && target.edge) {
+    problems.check(
+      target.edge.clientCertMode === ClientCertMode.VERIFY_IF_GIVEN,
+      "target",
+      props.target.node.path,
+      "The edge requires client certificates, which cloudflared cannot present: configure oidc on " +
+        "SecureInference with clientCertMode: ClientCertMode.VERIFY_IF_GIVEN, or point the tunnel at a ChatUi.",
+    );
+  }
+  const a = props.access;
+  const count = (a.emails?.length ?? 0) + (a.emailDomains?.length ?? 0) + (a.groups?.length ?? 0);
+  problems.check(
+    count > 0,
+    "access",
+    a,
+    'Say who may pass Access: emails, emailDomains or groups (e.g. emailDomains: ["example.com"]). An empty include set would admit nobody or, worse, be widened by hand later.',
+  );
+  for (const email of a.emails ?? []) problems.check(isEmail(email), "access.emails", email, "Use a plain address like alice@example.org.");
+  for (const domain of a.emailDomains ?? []) {
+    problems.check(isDnsName(domain), "access.emailDomains", domain, 'Use a domain like "example.com" (no "@", no wildcard).');
+  }
+  for (const group of a.groups ?? []) problems.check(group.length > 0, "access.groups", group, "Use the Access group's id.");
+  if (a.sessionDuration !== undefined) {
+    problems.check(DURATION.test(a.sessionDuration), "access.sessionDuration", a.sessionDuration, 'Use a duration like "8h" or "30m".');
+  }
+  if (props.teamName !== undefined && !isUnresolved(props.teamName)) {
+    problems.check(/^[a-z0-9][a-z0-9-]*$/.test(props.teamName), "teamName", props.teamName, 'Use the team name only, e.g. "acme" for acme.cloudflareaccess.com.');
+  }
+  problems.check(CIDR.test(subnet), "tunnelSubnet", subnet, 'Use a small private IPv4 CIDR (/24 to /32) no other Docker network uses, e.g. "172.31.253.0/28".');
+  problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+  checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
+  problems.throwIfAny();
+}

@@ -1,0 +1,265 @@
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { Volume } from "@cdktf/provider-docker/lib/volume";
+import { Fn, TerraformOutput, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { hardenedContainer } from "../lib/hardening";
+import { CONFIG_DIR } from "../lib/identities";
+import { IMAGES, checkImagePinned } from "../lib/images";
+import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
+import { ConfigVolume } from "./config-volume";
+import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
+import { PinnedImages } from "./pinned-images";
+import { TailscaleAcl } from "./tailscale/acl";
+import { TailscaleProvider } from "./tailscale/provider";
+import { TailnetKey } from "./tailscale/tailnet-key";
+
+/** The port the node serves on the tailnet (forwarded to the edge's TLS port). */
+export const TAILNET_PORT = 443;
+/** containerboot's health listener, pinned to loopback (its default is every interface, [::]:9002). */
+export const TAILSCALE_HEALTH_ADDR = "127.0.0.1:9002";
+const STATE_DIR = "/var/lib/tailscale";
+const TAG = /^tag:[a-z0-9][a-z0-9-]*$/;
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Ask the tailscale provider to create the node's auth key (instead of passing one in). */
+export interface TailnetKeyRequest {
+  /** Tags the node takes on. @default the exposure's `tags` */
+  readonly tags?: string[];
+  /** Seconds the key stays usable; the node keeps its identity after. @default 3600 */
+  readonly expirySeconds?: number;
+  /** Skip device approval. @default true */
+  readonly preauthorized?: boolean;
+  /** Let the key register more than one node. @default false */
+  readonly reusable?: boolean;
+  /** Remove the node shortly after it goes offline. @default false */
+  readonly ephemeral?: boolean;
+}
+
+/** A suggested tailnet policy: only these users/groups reach the tagged node, on port 443 only. */
+export interface TailnetAclProps {
+  /** ACL sources, e.g. `["group:ai-users", "alice@example.com"]`. */
+  readonly allow: string[];
+  /**
+   * Create a `tailscale_acl` resource with it. That REPLACES the whole tailnet policy, so only when
+   * this stack owns the policy. @default false (the JSON is available as `suggestedAcl`)
+   */
+  readonly apply?: boolean;
+}
+
+export interface TailscaleExposureProps {
+  /** The edge to put on the tailnet; it stops publishing any host port. */
+  readonly target: EdgeProxy;
+  /** The node's tailnet hostname (MagicDNS name), e.g. "ai". */
+  readonly hostname: string;
+  /** An auth key as a Terraform reference (a sensitive variable's value). Exactly one of authKey/createAuthKey. */
+  readonly authKey?: string;
+  /** Create a short-lived, single-use, tagged, preauthorized key with the tailscale provider. */
+  readonly createAuthKey?: TailnetKeyRequest;
+  /** ACL tags the node advertises. @default ["tag:zta-ai"] */
+  readonly tags?: string[];
+  /**
+   * The tailnet's MagicDNS domain, e.g. "tailnet-abc.ts.net": `<hostname>.<tailnetDomain>` joins the
+   * edge certificate and an output names the URL. @default only the short name joins the certificate
+   */
+  readonly tailnetDomain?: string;
+  /**
+   * Kernel networking (a TUN device, NET_ADMIN and NET_RAW). Userspace networking needs neither and
+   * is all this exposure uses (serve forwards TCP). @default false
+   */
+  readonly kernelNetworking?: boolean;
+  /** A suggested ACL for the tagged node. @default none */
+  readonly acl?: TailnetAclProps;
+  /** Docker name. @default "<edge name>-tailscale" */
+  readonly name?: string;
+  /** @default the catalog's pinned tailscale/tailscale */
+  readonly image?: string;
+  /** @default false */
+  readonly allowUnpinnedImages?: boolean;
+  /** @default 128 */
+  readonly memoryMb?: number;
+  /** @default 256 */
+  readonly cpuShares?: number;
+}
+
+/**
+ * The homelab default: the edge is reachable on a tailnet and on no host port at all.
+ *
+ * A hardened `tailscale/tailscale` container joins the edge's own network (which has egress to the
+ * tailnet's coordination and relay servers) and forwards TCP 443 on its tailnet address to the
+ * edge's 8443 with a serve config (`TCPForward`). TLS and client certificates stay terminated by
+ * Caddy: tailscaled only moves bytes, it sees no plaintext. Chosen over sharing the edge's network
+ * namespace because the edge keeps its own namespace and no tailscaled runs next to its keys.
+ *
+ * Userspace networking by default: no NET_ADMIN, no /dev/net/tun. Health on 127.0.0.1:9002 only.
+ * State (the node key) on a named volume, so restarts reuse the identity and the auth key is used
+ * once (`TS_AUTH_ONCE`); the key reaches tailscale as a file on the config volume
+ * (`TS_AUTHKEY=file:...`, which `tailscale up --auth-key` reads), never as an environment value.
+ *
+ * Runs as root with every capability dropped: the image defines no user, and a fresh named volume
+ * for the state is root-owned (the provider cannot chown it).
+ */
+export class TailscaleExposure extends Construct {
+  /** A tailnet policy granting `allow` access to the tagged node's port 443 and nothing else. */
+  public static suggestedAcl(tags: string[], allow: string[]): string {
+    const policy = {
+      tagOwners: Object.fromEntries(tags.map((t) => [t, ["autogroup:admin"]])),
+      acls: [{ action: "accept", src: [...allow], dst: tags.map((t) => `${t}:${TAILNET_PORT}`) }],
+    };
+    return JSON.stringify(policy, null, 2);
+  }
+
+  public readonly container: Container;
+  public readonly stateVolume: Volume;
+  /** The generated key, when `createAuthKey` was given. */
+  public readonly tailnetKey?: TailnetKey;
+  public readonly tags: string[];
+  /** The serve config tailscale applies (JSON). */
+  public readonly serveConfig: string;
+  /** The suggested ACL, when `acl` was given. */
+  public readonly suggestedAcl?: string;
+
+  constructor(scope: Construct, id: string, props: TailscaleExposureProps) {
+    super(scope, id);
+    const edge = props.target;
+    const name = props.name ?? `${edge.name}-tailscale`;
+    this.tags = props.tags ?? props.createAuthKey?.tags ?? ["tag:zta-ai"];
+    const image = props.image ?? IMAGES.tailscale.reference;
+    const kernel = props.kernelNetworking ?? false;
+    validate(this.node.path, props, name, this.tags, image);
+
+    if (props.createAuthKey) {
+      this.node.addValidation({
+        validate: () =>
+          TerraformStack.of(this).node.findAll().some((c) => c instanceof TailscaleProvider)
+            ? []
+            : [
+                `TailscaleExposure "${this.node.path}" creates its auth key with the tailscale provider: add ` +
+                  'new TailscaleProvider(stack, "tailscale", { oauthClientId: ..., oauthClientSecret: ... }) (import from "cdktf-zero-trust-ai").',
+              ],
+      });
+      const req = props.createAuthKey;
+      this.tailnetKey = new TailnetKey(this, "auth-key", {
+        reusable: req.reusable ?? false,
+        ephemeral: req.ephemeral ?? false,
+        preauthorized: req.preauthorized ?? true,
+        tags: req.tags ?? this.tags,
+        expiry: req.expirySeconds ?? 3600,
+        description: `cdktf-zero-trust-ai ${name}`.slice(0, 50),
+      });
+    }
+    const authKey = this.tailnetKey ? this.tailnetKey.key : (props.authKey as string);
+
+    // The edge is reached only through this node: no host port, and the tailnet names join its certificate.
+    edge.withdrawHostPort();
+    edge.addHostname(props.hostname);
+    if (props.tailnetDomain) edge.addHostname(`${props.hostname}.${props.tailnetDomain}`);
+
+    this.serveConfig = JSON.stringify({ TCP: { [String(TAILNET_PORT)]: { TCPForward: `${edge.name}:${EDGE_PORT}` } } }, null, 2);
+    if (props.acl) {
+      this.suggestedAcl = TailscaleExposure.suggestedAcl(this.tags, props.acl.allow);
+      if (props.acl.apply) new TailscaleAcl(this, "acl", { acl: this.suggestedAcl });
+    }
+
+    const imageId = PinnedImages.of(this).imageId(image);
+    const config = new ConfigVolume(this, "config", {
+      name: `${name}-config`,
+      imageId,
+      files: [
+        // Sensitive end to end: a reference here, sensitive() in plans, a 0444 file only this container mounts.
+        { name: "authkey", content: Fn.sensitive(authKey) },
+        { name: "serve.json", content: this.serveConfig },
+      ],
+    });
+    this.stateVolume = new Volume(this, "state", { name: `${name}-state` });
+
+    const env = [
+      `TS_HOSTNAME=${props.hostname}`,
+      `TS_AUTHKEY=file:${CONFIG_DIR}/authkey`,
+      // Log in with the key only when the state holds no identity yet (the key may have expired since).
+      "TS_AUTH_ONCE=true",
+      `TS_STATE_DIR=${STATE_DIR}`,
+      `TS_USERSPACE=${kernel ? "false" : "true"}`,
+      `TS_EXTRA_ARGS=--advertise-tags=${this.tags.join(",")}`,
+      "TS_ACCEPT_DNS=false",
+      `TS_SERVE_CONFIG=${CONFIG_DIR}/serve.json`,
+      "TS_ENABLE_HEALTH_CHECK=true",
+      `TS_LOCAL_ADDR_PORT=${TAILSCALE_HEALTH_ADDR}`,
+      "TS_SOCKET=/tmp/tailscaled.sock",
+    ];
+
+    this.container = new Container(this, "container", {
+      name,
+      image: imageId,
+      ...hardenedContainer({
+        memoryMb: props.memoryMb ?? 128,
+        cpuShares: props.cpuShares ?? 256,
+        tmpfsMb: { "/tmp": 16 },
+        healthcheck: ["wget", "-q", "-O", "/dev/null", `http://${TAILSCALE_HEALTH_ADDR}/healthz`],
+        healthStartPeriod: "60s",
+      }),
+      // Userspace: nothing. Kernel mode: a TUN device and exactly NET_ADMIN (routes, interface, netfilter)
+      // + NET_RAW (raw sockets netfilter tooling needs); no SYS_MODULE: load the tun module on the host.
+      capabilities: kernel ? { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW"] } : { drop: ["ALL"] },
+      devices: kernel ? [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun", permissions: "rwm" }] : undefined,
+      env,
+      networksAdvanced: [{ name: edge.network.name }],
+      volumes: [
+        config.mountAt(CONFIG_DIR),
+        { volumeName: this.stateVolume.name, containerPath: STATE_DIR, readOnly: false },
+      ],
+      labels: [
+        { label: "zta.role", value: "tailscale" },
+        { label: "zta.config-sha256", value: config.contentHash },
+      ],
+      dependsOn: [config.loader],
+    });
+
+    if (props.tailnetDomain) {
+      new TerraformOutput(this, "tailnet-url", {
+        description: "The edge on the tailnet (mTLS as before; no host port is published)",
+        value: `https://${props.hostname}.${props.tailnetDomain}`,
+      });
+    }
+  }
+}
+
+function validate(path: string, props: TailscaleExposureProps, name: string, tags: string[], image: string): void {
+  const problems = new Problems(whereIs("TailscaleExposure", path));
+  problems.check(LABEL.test(props.hostname), "hostname", props.hostname, 'Use one lowercase DNS label like "ai" (the tailnet adds its domain).');
+  if (props.tailnetDomain !== undefined && !isUnresolved(props.tailnetDomain)) {
+    problems.check(isDnsName(props.tailnetDomain), "tailnetDomain", props.tailnetDomain, 'Use the MagicDNS domain like "tailnet-abc.ts.net".');
+  }
+  problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+  const given = [props.authKey !== undefined, props.createAuthKey !== undefined].filter(Boolean).length;
+  problems.check(
+    given === 1,
+    "authKey",
+    given === 0 ? undefined : "both authKey and createAuthKey",
+    "Give exactly one: authKey (a sensitive variable's value) or createAuthKey: {} to have the tailscale provider create a short-lived key.",
+  );
+  if (props.authKey !== undefined) {
+    problems.check(
+      isUnresolved(props.authKey),
+      "authKey",
+      "a literal string",
+      "Pass a Terraform reference, e.g. new TerraformVariable(stack, 'ts_auth_key', { type: 'string', sensitive: true }).value, so the key never appears in the synthesized JSON.",
+    );
+  }
+  problems.check(tags.length > 0, "tags", tags, 'Advertise at least one tag, e.g. ["tag:zta-ai"]: ACLs grant access by tag.');
+  for (const tag of [...tags, ...(props.createAuthKey?.tags ?? [])]) {
+    problems.check(TAG.test(tag), "tags", tag, 'Use "tag:" followed by lowercase letters, digits or "-", e.g. "tag:zta-ai".');
+  }
+  const expiry = props.createAuthKey?.expirySeconds;
+  if (expiry !== undefined) {
+    problems.check(isPositiveInt(expiry) && expiry <= 86400, "createAuthKey.expirySeconds", expiry, "Use 1 to 86400 seconds: the key is only needed for the first login.");
+  }
+  if (props.acl) {
+    problems.check(props.acl.allow.length > 0, "acl.allow", props.acl.allow, 'Name who may connect, e.g. ["group:ai-users"]; an empty list grants nobody.');
+    for (const src of props.acl.allow) {
+      problems.check(src !== "*", "acl.allow", src, 'Name users or groups; "*" would grant every device in the tailnet.');
+    }
+  }
+  checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
+  problems.throwIfAny();
+}
