@@ -11,7 +11,7 @@ import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { METRICS_SCRAPER_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SidecarCaller } from "../lib/nginx";
-import { isCommitSha, isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
+import { isCommitSha, isDnsName, isDockerName, isEmail, isPositiveInt } from "../lib/validate";
 import { EdgeProxy } from "./edge-proxy";
 import { InternalCa, InternalCaProps, IssuedCertificate } from "./internal-ca";
 import { MtlsSidecar } from "./mtls-sidecar";
@@ -407,6 +407,9 @@ function validate(path: string, props: SecureInferenceProps, prefix: string, rep
     problems.check(!op.name.startsWith("zta-"), "operators[].name", op.name, 'Names starting with "zta-" are reserved for the library\'s service identities.');
     problems.check(!seen.has(op.name), "operators[].name", op.name, "Operator names must be unique.");
     seen.add(op.name);
+    if (op.email !== undefined && !isUnresolved(op.email)) {
+      problems.check(isEmail(op.email), "operators[].email", op.email, 'Use a plain address like "devops@example.com".');
+    }
   }
   problems.check(Number.isInteger(replicas) && replicas >= 1 && replicas <= 64, "replicas", replicas, "Use a whole number from 1 to 64.");
   problems.check(routes.length > 0, "routes", routes, "Forward at least one route, e.g. InferenceRoutes.DEFAULT.");
