@@ -219,7 +219,8 @@ export class SecureInference extends Construct {
 
     const allowUnpinned = props.allowUnpinnedImages ?? false;
     const images = PinnedImages.of(this);
-    this.ca = new InternalCa(this, "ca", props.certificates);
+    const outputPrefix = prefix.replace(/[^A-Za-z0-9_]/g, "_");
+    this.ca = new InternalCa(this, "ca", { outputPrefix, ...props.certificates });
     this.internalNetwork = new Network(this, "internal-network", { name: `${prefix}-internal`, internal: true });
     const modelCache = new Volume(this, "model-cache", { name: `${prefix}-models` });
     const apiKey = new Password(this, "vllm-api-key", { length: 48, special: false });
@@ -252,7 +253,7 @@ export class SecureInference extends Construct {
         commonName: METRICS_SCRAPER_CN,
         organizationalUnit: SERVICE_OU,
       });
-      new TerraformOutput(this, "metrics-scraper-bundle", {
+      new TerraformOutput(this, "metrics_scraper_bundle", {
         description: "mTLS client bundle for the Prometheus scraper (the only identity allowed on /metrics)",
         sensitive: true,
         value: {
@@ -260,7 +261,7 @@ export class SecureInference extends Construct {
           private_key_pem: this.metricsScraperCertificate.privateKeyPem,
           ca_certificate_pem: this.ca.certPem,
         },
-      });
+      }).overrideLogicalId(`${outputPrefix}_metrics_scraper_bundle`);
     }
 
     const rate = props.rateLimit ?? {};
@@ -338,14 +339,14 @@ export class SecureInference extends Construct {
     });
 
     this.operatorOutputs = props.operators.map((op) => this.ca.addOperator(op.name, op.email).outputName);
-    new TerraformOutput(this, "ca-certificate", {
+    new TerraformOutput(this, "ca_certificate", {
       description: "The internal CA's root certificate (public): trust it in clients",
       value: this.ca.certPem,
-    });
+    }).overrideLogicalId(`${outputPrefix}_ca_certificate`);
     new TerraformOutput(this, "endpoint", {
       description: "Where clients reach the API (with an operator's client certificate)",
       value: `https://${props.domain}${(props.hostPort ?? 443) === 443 ? "" : `:${props.hostPort}`}/v1`,
-    });
+    }).overrideLogicalId(`${outputPrefix}_endpoint`);
   }
 }
 
