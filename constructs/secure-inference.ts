@@ -300,6 +300,7 @@ export class SecureInference extends Construct {
           maxConcurrentPerIdentity: rate.maxConcurrent ?? 8,
           generationTimeoutSeconds: props.generationTimeoutSeconds ?? 1800,
           image: props.images?.nginx,
+          allowUnpinnedImages: allowUnpinned,
         }),
       );
     }

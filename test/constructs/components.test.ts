@@ -71,6 +71,30 @@ describe("MtlsSidecar", () => {
     ).toThrow(/already allowed/);
   });
 
+  test("an unpinned image or empty allowlist is refused", () => {
+    const s = stackWithProviders();
+    const target = new Container(s, "t", { name: "t", image: "t" });
+    expect(
+      () =>
+        new MtlsSidecar(s, "sc", {
+          ca: new InternalCa(s, "ca"),
+          name: "t-mtls",
+          target,
+          targetHostname: "t",
+          upstream: "127.0.0.1:8000",
+          upstreamApiKey: secretVariable(s, "k"),
+          routes: [],
+          callers: [],
+          maxBodyMb: 1,
+          requestsPerMinute: 1,
+          burst: 0,
+          maxConcurrentPerIdentity: 1,
+          generationTimeoutSeconds: 1,
+          image: "nginx:latest",
+        }),
+    ).toThrow(/routes: received an empty list[\s\S]*callers: received an empty list[\s\S]*images\.nginx: received "nginx:latest"/);
+  });
+
   test("snapshot", () => expect(containerNamed(json, "app-mtls")).toMatchSnapshot());
 });
 
@@ -155,6 +179,23 @@ describe("EdgeProxy", () => {
     });
     expect(edge.caddyfile).toContain("https://chat.example.internal:8443 {");
     expect(edge.hostnames).toContain("chat.example.internal");
+  });
+
+  test("without a gate, a browser site may not relax client certificates", () => {
+    const s = stackWithProviders();
+    const lone = new EdgeProxy(s, "edge", {
+      ca: new InternalCa(s, "ca"),
+      name: "lone",
+      hostnames: ["ai.example.internal"],
+      internalNetwork: new Network(s, "n", { name: "n", internal: true }),
+      upstreams: ["x:8443"],
+      upstreamServerName: "sidecar.zta.internal",
+      routes: ["/v1/models"],
+    });
+    const site = { hostnames: ["chat.example.internal"], paths: [], upstreams: ["chat:8443"], upstreamServerName: "c", browser: true };
+    expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.VERIFY_IF_GIVEN })).toThrow(/clientCertMode: received "verify_if_given"/);
+    expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.REQUIRE_AND_VERIFY })).not.toThrow();
+    expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.REQUIRE_AND_VERIFY })).toThrow(/Each hostname belongs to one site/);
   });
 
   test("snapshot", () => expect(c).toMatchSnapshot());
