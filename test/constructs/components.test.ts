@@ -146,6 +146,15 @@ describe("OidcGate", () => {
     ).toThrow(/oidc\.issuerUrl: received "http:\/\/idp\.example\.com"[\s\S]*oidc\.clientSecret: received "a literal string"[\s\S]*oidc\.emailDomains/);
   });
 
+  test("a second sign-in hostname drops the fixed callback URL and allows both redirect targets", () => {
+    const { gate: g } = parts();
+    expect(g.args).toContain("--redirect-url=https://ai.example.internal/oauth2/callback");
+    g.addHostname("chat.example.internal");
+    expect(g.args.filter((a) => a.startsWith("--redirect-url"))).toEqual([]);
+    expect(g.args).toEqual(expect.arrayContaining(["--whitelist-domain=ai.example.internal", "--whitelist-domain=chat.example.internal"]));
+    expect(() => g.addHostname("Chat!")).toThrow(/hostname: received "Chat!"/);
+  });
+
   test("snapshot", () => expect(c).toMatchSnapshot());
 });
 
