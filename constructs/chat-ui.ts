@@ -209,6 +209,8 @@ export class ChatUi extends Construct {
         // Browsers without a client certificate only when OIDC stands in front; otherwise mTLS.
         clientCertMode: props.inference.gate ? ClientCertMode.VERIFY_IF_GIVEN : ClientCertMode.REQUIRE_AND_VERIFY,
       });
+      // Users sign in on the chat hostname too (register https://<hostname>/oauth2/callback at the IdP).
+      props.inference.gate?.addHostname(props.hostname);
     }
   }
 

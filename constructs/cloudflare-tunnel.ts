@@ -19,6 +19,7 @@ import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
+import { CATCH_ALL_SERVICE, ingressProblems } from "../lib/tunnel-ingress";
 import { isDnsName, isDockerName, isEmail } from "../lib/validate";
 import { ChatUi, TunnelOrigin } from "./chat-ui";
 import { ConfigVolume } from "./config-volume";
@@ -29,8 +30,6 @@ import { SecureInference } from "./secure-inference";
 
 /** cloudflared's metrics/readiness listener, on its own loopback only. */
 export const CLOUDFLARED_METRICS_ADDR = "127.0.0.1:2000";
-/** The catch-all rule every ingress list ends with. */
-export const CATCH_ALL_SERVICE = "http_status:404";
 
 /** Who may pass Cloudflare Access. At least one entry across the three lists. */
 export interface CloudflareAccessProps {
@@ -199,6 +198,10 @@ export class CloudflareTunnel extends Construct {
       },
       { service: CATCH_ALL_SERVICE },
     ];
+    const broken = ingressProblems(
+      this.ingress.map((r) => ({ hostname: r.hostname, service: r.service, accessRequired: r.originRequest?.access?.required === true })),
+    );
+    if (broken.length > 0) throw new Error(`CloudflareTunnel "${this.node.path}": ingress is unsound: ${broken.join("; ")}`);
     this.tunnelConfig = new ZeroTrustTunnelCloudflaredConfigA(this, "config", {
       accountId: props.accountId,
       tunnelId: this.tunnel.id,

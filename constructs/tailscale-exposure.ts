@@ -60,7 +60,8 @@ export interface TailscaleExposureProps {
   readonly tags?: string[];
   /**
    * The tailnet's MagicDNS domain, e.g. "tailnet-abc.ts.net": `<hostname>.<tailnetDomain>` joins the
-   * edge certificate and an output names the URL. @default only the short name joins the certificate
+   * edge's API site and certificate (unless a site such as a chat UI's already owns it) and an output
+   * names the URL. @default the short name joins the API site
    */
   readonly tailnetDomain?: string;
   /**
@@ -70,7 +71,7 @@ export interface TailscaleExposureProps {
   readonly kernelNetworking?: boolean;
   /** A suggested ACL for the tagged node. @default none */
   readonly acl?: TailnetAclProps;
-  /** Docker name. @default "<edge name>-tailscale" */
+  /** Docker name. @default "<edge name>-ts-<hostname>" */
   readonly name?: string;
   /** @default the catalog's pinned tailscale/tailscale */
   readonly image?: string;
@@ -118,11 +119,13 @@ export class TailscaleExposure extends Construct {
   public readonly serveConfig: string;
   /** The suggested ACL, when `acl` was given. */
   public readonly suggestedAcl?: string;
+  /** The name clients use on the tailnet (and a SAN of the edge certificate). */
+  public readonly tailnetName: string;
 
   constructor(scope: Construct, id: string, props: TailscaleExposureProps) {
     super(scope, id);
     const edge = props.target;
-    const name = props.name ?? `${edge.name}-tailscale`;
+    const name = props.name ?? `${edge.name}-ts-${props.hostname}`;
     this.tags = props.tags ?? props.createAuthKey?.tags ?? ["tag:zta-ai"];
     const image = props.image ?? IMAGES.tailscale.reference;
     const kernel = props.kernelNetworking ?? false;
@@ -151,9 +154,11 @@ export class TailscaleExposure extends Construct {
     const authKey = this.tailnetKey ? this.tailnetKey.key : (props.authKey as string);
 
     // The edge is reached only through this node: no host port, and the tailnet names join its certificate.
+    // With a tailnet domain only the full name joins (a name another site already owns, e.g. a chat
+    // UI's, stays with that site); without one, the MagicDNS short name does.
     edge.withdrawHostPort();
-    edge.addHostname(props.hostname);
-    if (props.tailnetDomain) edge.addHostname(`${props.hostname}.${props.tailnetDomain}`);
+    this.tailnetName = props.tailnetDomain ? `${props.hostname}.${props.tailnetDomain}` : props.hostname;
+    if (!edge.hostnames.includes(this.tailnetName)) edge.addHostname(this.tailnetName);
 
     this.serveConfig = JSON.stringify({ TCP: { [String(TAILNET_PORT)]: { TCPForward: `${edge.name}:${EDGE_PORT}` } } }, null, 2);
     if (props.acl) {
@@ -216,10 +221,10 @@ export class TailscaleExposure extends Construct {
     });
 
     if (props.tailnetDomain) {
-      new TerraformOutput(this, "tailnet-url", {
+      new TerraformOutput(this, "tailnet_url", {
         description: "The edge on the tailnet (mTLS as before; no host port is published)",
         value: `https://${props.hostname}.${props.tailnetDomain}`,
-      });
+      }).overrideLogicalId(`${name.replace(/[^A-Za-z0-9_]/g, "_")}_tailnet_url`);
     }
   }
 }

@@ -1,0 +1,29 @@
+import { App, TerraformStack, Testing } from "cdktf";
+import { HomelabStack } from "../../examples/homelab";
+import { TeamStack } from "../../examples/team";
+import { StackJson, containerNamed, runningContainers } from "../helpers";
+
+/** The README's two stacks, exactly as users write them, synthesize with every construct validation run. */
+function synthExample(make: (app: App) => TerraformStack): StackJson {
+  const stack = make(Testing.app());
+  return JSON.parse(Testing.synth(stack, true)) as StackJson;
+}
+
+describe("examples", () => {
+  test("homelab: two tailnet names, no host port anywhere, chat through the edge", () => {
+    const json = synthExample((app) => new HomelabStack(app, "homelab"));
+    for (const c of runningContainers(json)) expect(c.ports ?? []).toEqual([]);
+    expect(containerNamed(json, "inference-edge-ts-ai").env).toContain("TS_HOSTNAME=ai");
+    expect(containerNamed(json, "inference-edge-ts-chat").env).toContain("TS_HOSTNAME=chat");
+    expect(containerNamed(json, "inference-chat").read_only).toBe(true);
+    expect(json.resource.tailscale_tailnet_key).toBeDefined();
+  });
+
+  test("team: API on the tailnet, chat UI behind Cloudflare Access", () => {
+    const json = synthExample((app) => new TeamStack(app, "team"));
+    for (const c of runningContainers(json)) expect(c.ports ?? []).toEqual([]);
+    expect(Object.keys(json.resource.cloudflare_zero_trust_access_policy)).toHaveLength(1);
+    expect(containerNamed(json, "inference-chat-cloudflared").entrypoint).toContain("--token-file");
+    expect(json.resource.tailscale_tailnet_key).toBeUndefined();
+  });
+});
