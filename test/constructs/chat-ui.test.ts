@@ -1,0 +1,163 @@
+import { ChatUi, ClientCertMode, IMAGES } from "../../index";
+import { containerNamed, label, resources, synth, uploaded } from "../helpers";
+import { allInterfaceAddresses, expectConfigError, hardeningGaps, inferenceStack } from "../exposure-helpers";
+
+/** Env as a map; `KEY=VALUE` entries. */
+function envOf(c: Record<string, any>): Record<string, string> {
+  return Object.fromEntries((c.env as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
+function chatStack(inferenceOverrides = {}, chatOverrides = {}) {
+  const { stack, ai } = inferenceStack(inferenceOverrides);
+  const chat = new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com", ...chatOverrides });
+  return { stack, ai, chat, json: synth(stack) };
+}
+
+describe("ChatUi: Open WebUI's defaults", () => {
+  const { json } = chatStack();
+  const env = envOf(containerNamed(json, "inference-chat"));
+
+  test.each([
+    ["WEBUI_AUTH", "True"],
+    ["ENABLE_SIGNUP", "False"],
+    ["WEBUI_SESSION_COOKIE_SECURE", "True"],
+    ["WEBUI_AUTH_COOKIE_SECURE", "True"],
+    ["CORS_ALLOW_ORIGIN", "https://chat.example.com"],
+    ["ENABLE_COMMUNITY_SHARING", "False"],
+    ["ENABLE_VERSION_UPDATE_CHECK", "False"],
+    ["ENABLE_CODE_EXECUTION", "False"],
+    ["ENABLE_CODE_INTERPRETER", "False"],
+    ["ENABLE_PERSISTENT_CONFIG", "False"],
+    ["ENABLE_OLLAMA_API", "False"],
+    ["OFFLINE_MODE", "True"],
+    ["ENABLE_FORWARD_USER_INFO_HEADERS", "True"],
+    ["OPENAI_API_BASE_URL", "http://127.0.0.1:8090/v1"],
+  ])("%s=%s", (key, value) => {
+    expect(env[key]).toBe(value);
+  });
+
+  test("the secret key is a generated random_password reference, never a literal", () => {
+    expect(env.WEBUI_SECRET_KEY).toMatch(/^\$\{random_password\.[^.]+\.result\}$/);
+    const pw = Object.values(resources(json, "random_password")).find((p) => p.length === 48);
+    expect(pw?.special).toBe(false);
+  });
+
+  test("the OpenAI key Open WebUI holds is not a credential: the proxy drops Authorization", () => {
+    expect(env.OPENAI_API_KEY).toBe("unused-the-mtls-proxy-authenticates");
+    expect(uploaded(json, "inference-chat-proxy-config-loader", "nginx.conf")).toContain('proxy_set_header Authorization "";');
+  });
+
+  test("trusted identity header: set with an OIDC gate (the edge strips client copies and sets it)", () => {
+    expect(env.WEBUI_AUTH_TRUSTED_EMAIL_HEADER).toBe("X-ZTA-Webui-User");
+  });
+
+  test("trusted identity header: absent when nothing in front vouches for an email", () => {
+    const { json: noGate } = chatStack({ oidc: undefined });
+    expect(envOf(containerNamed(noGate, "inference-chat")).WEBUI_AUTH_TRUSTED_EMAIL_HEADER).toBeUndefined();
+  });
+});
+
+describe("ChatUi: containers", () => {
+  const { json, ai, chat } = chatStack();
+  const webui = containerNamed(json, "inference-chat");
+  const proxy = containerNamed(json, "inference-chat-proxy");
+
+  test("both containers are hardened; Open WebUI's root filesystem is read-only with exactly these writable paths", () => {
+    expect(hardeningGaps(webui)).toEqual([]);
+    expect(hardeningGaps(proxy)).toEqual([]);
+    expect(Object.keys(webui.tmpfs).sort()).toEqual(["/root/.cache", "/tmp"]);
+    expect(webui.volumes).toEqual([expect.objectContaining({ container_path: "/app/backend/data", read_only: false })]);
+    expect(proxy.user).toBe(IMAGES.nginx.user);
+  });
+
+  test("the hardening check itself fails on a writable, capable container", () => {
+    expect(hardeningGaps({ ...webui, read_only: false, capabilities: { drop: ["ALL"], add: ["SYS_ADMIN"] }, ports: [{ internal: 8080 }] })).toEqual(
+      expect.arrayContaining(["read_only", "publishes a host port"]),
+    );
+  });
+
+  test("pinned images on the internal network only, no host port, Open WebUI bound to loopback", () => {
+    expect(webui.ports ?? []).toEqual([]);
+    expect(webui.networks_advanced).toEqual([{ name: expect.stringContaining("internal-network"), aliases: ["inference-chat"] }]);
+    expect(webui.entrypoint).toEqual(expect.arrayContaining(["--host", "127.0.0.1", "--forwarded-allow-ips", "127.0.0.1"]));
+    expect(proxy.network_mode).toMatch(/^container:\$\{docker_container\.chat_webui_[^.]+\.id\}$/);
+    const images = Object.values(resources(json, "docker_image")).map((i) => i.name);
+    expect(images).toEqual(expect.arrayContaining([IMAGES.openWebui.reference, IMAGES.nginx.reference]));
+    expect(allInterfaceAddresses(json)).toEqual([]);
+  });
+
+  test("every sidecar accepts the chat identity and trusts the user it forwards", () => {
+    for (const sidecar of ai.sidecars) {
+      expect(sidecar.nginxConfig).toContain(`"${chat.clientSubjectDn}" chat;`);
+      expect(sidecar.nginxConfig).toContain('"~^chat:(?<id>.+)$" $id;');
+    }
+    expect(chat.clientSubjectDn).toBe("CN=zta-chat,OU=zta-services,O=cdktf-zero-trust-ai");
+  });
+
+  test("its own client certificate (CN zta-chat, OU zta-services) and a server certificate for chat.zta.internal", () => {
+    const requests = JSON.stringify(resources(json, "tls_cert_request"));
+    expect(requests).toContain('"common_name":"zta-chat"');
+    expect(requests).toContain('"dns_names":["chat.zta.internal","inference-chat"]');
+    for (const f of ["client.crt", "client.key", "server.crt", "server.key", "ca.crt"]) {
+      expect(uploaded(json, "inference-chat-proxy-config-loader", f)).toMatch(/^\$\{/);
+    }
+  });
+
+  test("the proxy config on the volume is the construct's nginxConfig, with every replica as an upstream", () => {
+    expect(uploaded(json, "inference-chat-proxy-config-loader", "nginx.conf")).toBe(chat.nginxConfig);
+    expect(label(proxy, "zta.config-sha256")).toMatch(/^\$\{sha256\(/);
+    const { chat: two } = chatStack({ replicas: 2 });
+    expect(two.nginxConfig).toContain("server inference-vllm-0:8443;\n        server inference-vllm-1:8443;");
+  });
+});
+
+describe("ChatUi: publishing", () => {
+  test("with a gate: its own edge site for browsers (client certificate optional, OIDC sign-in on its hostname)", () => {
+    const { ai } = chatStack();
+    const caddyfile = ai.edge.caddyfile;
+    expect(caddyfile).toContain("https://chat.example.com:8443 {");
+    const site = caddyfile.slice(caddyfile.indexOf("https://chat.example.com:8443 {"));
+    expect(site).toContain("mode verify_if_given");
+    expect(site).toContain("reverse_proxy inference-chat:8443");
+    expect(site).toContain("tls_server_name chat.zta.internal");
+    expect(ai.gate?.hostnames).toContain("chat.example.com");
+    expect(ai.edge.hostnames).toContain("chat.example.com");
+  });
+
+  test("without a gate: the chat site requires a client certificate like the API", () => {
+    const { ai } = chatStack({ oidc: undefined });
+    const site = ai.edge.caddyfile.slice(ai.edge.caddyfile.indexOf("https://chat.example.com:8443 {"));
+    expect(site).toContain(`mode ${ClientCertMode.REQUIRE_AND_VERIFY}`);
+  });
+
+  test("publishOnEdge: false adds no site (a tunnel is then the only way in)", () => {
+    const { ai } = chatStack({}, { publishOnEdge: false });
+    expect(ai.edge.caddyfile).not.toContain("chat.example.com");
+  });
+});
+
+describe("ChatUi: bad props", () => {
+  test("a hostname with a scheme, an unpinned image, a bad upload limit", () => {
+    const { stack, ai } = inferenceStack();
+    expectConfigError(() => new ChatUi(stack, "c1", { inference: ai, hostname: "https://chat.example.com" }), "hostname", /lowercase DNS name/);
+    expectConfigError(() => new ChatUi(stack, "c2", { inference: ai, hostname: "chat.example.com", image: "ghcr.io/open-webui/open-webui:main" }), "image", /Pin the image by digest/);
+    expectConfigError(() => new ChatUi(stack, "c3", { inference: ai, hostname: "chat.example.com", maxUploadMb: 0 }), "maxUploadMb");
+  });
+
+  test("a second ChatUi on the same sidecars is refused (one chat identity per sidecar)", () => {
+    const { stack, ai } = inferenceStack();
+    new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com" });
+    expect(() => new ChatUi(stack, "chat2", { inference: ai, hostname: "chat2.example.com" })).toThrow(/already allowed/);
+  });
+});
+
+describe("ChatUi: snapshot", () => {
+  test("default props", () => {
+    const { stack, ai } = inferenceStack();
+    const chat = new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com" });
+    const json = synth(stack);
+    const own = (type: string) =>
+      Object.fromEntries(Object.entries(resources(json, type)).filter(([id]) => id.startsWith("chat_")));
+    expect({ containers: own("docker_container"), volumes: own("docker_volume"), nginx: chat.nginxConfig }).toMatchSnapshot();
+  });
+});
