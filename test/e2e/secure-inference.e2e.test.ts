@@ -221,6 +221,16 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     expect(chain.auditLog().filter((l) => JSON.stringify(l).includes("attacker"))).toEqual([]);
   });
 
+  test("a gate answer without an email (machine token): the gate's user name is the identity", async () => {
+    const id = caseId("no-email");
+    const ex = await send(toEdge(id, { headers: { Authorization: "Bearer valid-noemail-ci" } }));
+    check(ex.status === 200, "200 for a valid token without an email claim", ex, logs);
+    const seen = mock.requestsFor(id);
+    check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
+    const line = await auditLineFor(String(seen[0].headers["x-request-id"]));
+    check(line.identity === "noemail-ci", `audit identity "noemail-ci", got ${JSON.stringify(line)}`, ex, logs);
+  });
+
   test("/oauth2/* reaches the gate without forward_auth", async () => {
     for (const route of ["/oauth2/start", "/oauth2/callback"]) {
       const id = caseId("oauth2");
