@@ -885,6 +885,8 @@ export interface ClientRequest {
   readonly method?: string;
   readonly headers?: Record<string, string>;
   readonly body?: string | Buffer;
+  /** Send the body with chunked transfer encoding (no Content-Length). @default false */
+  readonly chunked?: boolean;
   /** Client certificate to present. @default none */
   readonly clientCert?: CertificateFiles;
   /** CA to verify the server against. */
@@ -902,7 +904,7 @@ export interface Exchange {
 
 function requestOptions(r: ClientRequest): https.RequestOptions {
   const headers: Record<string, string | number> = { Host: r.servername, ...(r.headers ?? {}) };
-  if (r.body !== undefined) headers["Content-Length"] = Buffer.byteLength(r.body);
+  if (r.body !== undefined && !r.chunked) headers["Content-Length"] = Buffer.byteLength(r.body);
   return {
     host: "127.0.0.1",
     port: r.port,
@@ -994,7 +996,8 @@ function clip(text: string, max = 2000): string {
 /** What was sent and what came back, for assertion messages. */
 export function formatExchange(ex: Exchange): string {
   const r = ex.request;
-  const sentBody = r.body === undefined ? "" : `\n  body: ${clip(r.body.toString(), 300)}`;
+  const sentBody =
+    r.body === undefined ? "" : `\n  body (${r.body.length} bytes${r.chunked ? ", chunked" : ""}): ${clip(r.body.toString(), 300)}`;
   return [
     `sent: ${r.method ?? "GET"} https://${r.servername}:${r.port}${r.path}`,
     `  client cert: ${r.clientCert ? path.basename(r.clientCert.certPath) : "none"}`,
