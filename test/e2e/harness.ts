@@ -100,6 +100,8 @@ export interface TestPki {
   /** A CA nobody configured, and a client certificate it issued. */
   readonly foreignCa: CertificateFiles;
   readonly foreignClient: CertificateFiles;
+  /** A server certificate with the sidecar's names, issued by the foreign CA. */
+  readonly foreignSidecarServer: CertificateFiles;
 }
 
 function openssl(args: string[]): void {
@@ -182,8 +184,11 @@ export function createPki(dir: string, names: PkiNames): TestPki {
       ca,
     ),
     foreignCa,
-    // Same subject as the edge's client identity: only the issuer differs.
+    // Same subjects and names as the chain's own: only the issuer differs.
     foreignClient: issueWithOpenssl(dir, "foreign-client", "client", service(EDGE_CLIENT_CN), [], foreignCa),
+    foreignSidecarServer: issueWithOpenssl(
+      dir, "foreign-sidecar-server", "server", service(names.sidecarHostname), [SIDECAR_SERVER_NAME, names.sidecarHostname], foreignCa,
+    ),
   };
 }
 
@@ -513,12 +518,20 @@ export interface MockVllmOptions {
   readonly tokenIntervalMs?: number;
 }
 
-/** Holds a stream after its first token until released. */
+/** Holds streams after their first token until released. */
 export interface StreamHold {
   /** Resolves when a stream has written its first token and is waiting. */
   readonly reached: Promise<void>;
+  /** How many streams are waiting now. */
+  readonly holding: () => number;
+  /** Lets every held stream finish, and stops holding new ones. */
   readonly release: () => void;
   readonly isReleased: () => boolean;
+}
+
+interface ActiveHold {
+  readonly wait: () => Promise<void>;
+  readonly release: () => void;
 }
 
 export const MOCK_MODEL = "Qwen/Qwen2.5-0.5B-Instruct";
@@ -531,7 +544,7 @@ export const MOCK_MODEL = "Qwen/Qwen2.5-0.5B-Instruct";
 export class MockVllm {
   public readonly requests: RecordedRequest[] = [];
   private server?: http.Server;
-  private hold?: { release: () => void; released: Promise<void>; reachedResolve: () => void; isReleased: boolean };
+  private hold?: ActiveHold;
 
   constructor(private readonly options: MockVllmOptions = {}) {}
 
@@ -548,15 +561,29 @@ export class MockVllm {
     return (this.server!.address() as net.AddressInfo).port;
   }
 
-  /** The next streamed answer writes its first token and then waits for `release()`. */
-  holdNextStream(): StreamHold {
-    let release!: () => void;
-    let reachedResolve!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const reached = new Promise<void>((resolve) => (reachedResolve = resolve));
-    const hold = { release: () => { hold.isReleased = true; release(); }, released, reachedResolve, isReleased: false };
+  /** Every streamed answer that starts from now on writes its first token, then waits for `release()`. */
+  holdStreams(): StreamHold {
+    let resolveReleased!: () => void;
+    let resolveReached!: () => void;
+    const released = new Promise<void>((resolve) => (resolveReleased = resolve));
+    const reached = new Promise<void>((resolve) => (resolveReached = resolve));
+    let holding = 0;
+    let isReleased = false;
+    const hold: ActiveHold = {
+      wait: async () => {
+        holding++;
+        resolveReached();
+        await released;
+        holding--;
+      },
+      release: () => {
+        isReleased = true;
+        if (this.hold === hold) this.hold = undefined;
+        resolveReleased();
+      },
+    };
     this.hold = hold;
-    return { reached, release: hold.release, isReleased: () => hold.isReleased };
+    return { reached, holding: () => holding, release: hold.release, isReleased: () => isReleased };
   }
 
   /** Requests whose `x-e2e-case` header is `id`. */
@@ -632,7 +659,6 @@ export class MockVllm {
   /** SSE as vLLM writes it: one `data: {json}\n\n` event per token, then `data: [DONE]`. No X-Accel-Buffering header. */
   private async stream(chat: boolean, res: http.ServerResponse): Promise<void> {
     const hold = this.hold;
-    this.hold = undefined;
     res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
     const interval = this.options.tokenIntervalMs ?? 0;
     const texts = this.tokenTexts();
@@ -643,8 +669,7 @@ export class MockVllm {
         : { id: "cmpl-mock", object: "text_completion", model: MOCK_MODEL, choices: [{ index: 0, text: texts[i] }] };
       res.write(`data: ${JSON.stringify(event)}\n\n`);
       if (i === 0 && hold) {
-        hold.reachedResolve();
-        await hold.released;
+        await hold.wait();
       } else if (interval > 0 && i < texts.length - 1) {
         await sleep(interval);
       }
@@ -679,13 +704,15 @@ export class StubGate {
   constructor(
     private readonly pki: TestPki,
     private readonly sessionCookieName: string,
+    /** The certificate the gate serves. @default pki.gateServer */
+    private readonly serverCert: CertificateFiles = pki.gateServer,
   ) {}
 
   async start(port = 0): Promise<number> {
     this.server = https.createServer(
       {
-        cert: this.pki.gateServer.certPem,
-        key: this.pki.gateServer.keyPem,
+        cert: this.serverCert.certPem,
+        key: this.serverCert.keyPem,
         ca: this.pki.ca.certPem,
         requestCert: true,
         rejectUnauthorized: false,
@@ -759,6 +786,8 @@ export interface StartChainOptions extends ChainProps {
   readonly gate?: StubGate;
   /** The vLLM API key the sidecar injects (written to upstream-auth.conf). */
   readonly apiKey: string;
+  /** The certificate the sidecar serves (negative controls). @default pki.sidecarServer */
+  readonly sidecarServerCert?: CertificateFiles;
   /** Changes the localized nginx.conf before it is written (negative controls). Must change something. */
   readonly transformNginxConfig?: (conf: string) => string;
 }
@@ -808,8 +837,9 @@ export async function startChain(options: StartChainOptions): Promise<Chain> {
   write(edgeDir, "client.crt", pki.edgeClient.certPem);
   write(edgeDir, "client.key", pki.edgeClient.keyPem);
   write(sidecarDir, "ca.crt", pki.ca.certPem);
-  write(sidecarDir, "server.crt", pki.sidecarServer.certPem);
-  write(sidecarDir, "server.key", pki.sidecarServer.keyPem);
+  const sidecarServerCert = options.sidecarServerCert ?? pki.sidecarServer;
+  write(sidecarDir, "server.crt", sidecarServerCert.certPem);
+  write(sidecarDir, "server.key", sidecarServerCert.keyPem);
   write(sidecarDir, "upstream-auth.conf", renderUpstreamAuthInclude(options.apiKey));
 
   const caddyfilePath = path.join(edgeDir, "Caddyfile");

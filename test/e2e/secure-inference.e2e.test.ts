@@ -16,6 +16,7 @@ import {
   Exchange,
   GATE_MARKER,
   MockVllm,
+  StartChainOptions,
   StubGate,
   TestPki,
   caddyValidate,
@@ -118,6 +119,23 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     check(mock.requestsFor(id).length === 0, `the mock vLLM to see nothing of ${id}, it saw ${JSON.stringify(mock.requestsFor(id))}`, ex, logs);
   const auditLineFor = (requestId: string) =>
     eventually(() => chain.auditLog().find((l) => l.request_id === requestId), `the audit line of request ${requestId}`);
+  /** A streamed chat completion as `user`, through the edge. */
+  const streamRequest = (id: string, user: string): ClientRequest =>
+    toEdge(id, {
+      method: "POST",
+      path: "/v1/chat/completions",
+      headers: { ...session(user), "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+  /** Runs `use` against a variant of the chain (same PKI, mock and gate), stopped afterwards. */
+  const withVariant = async (options: Partial<StartChainOptions>, use: (variant: Chain) => Promise<void>): Promise<void> => {
+    const variant = await startChain({ pki, mock, gate, apiKey: API_KEY, rateLimit: RATE_LIMIT, ...options });
+    try {
+      await use(variant);
+    } finally {
+      await variant.stop();
+    }
+  };
 
   test("caddy validate and nginx -t pass on the localized configs, and fail on a broken one", () => {
     expect(caddyValidate(chain.caddyfilePath, path.join(chain.dir, "caddy-state"))).toMatch(/Valid configuration/);
@@ -131,6 +149,13 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     expect(() => nginxTest(path.join(broken, "nginx.conf"), broken, path.join(broken, "error.log"))).toThrow(/proxy_buffering/);
     fs.writeFileSync(path.join(broken, "Caddyfile"), fs.readFileSync(chain.caddyfilePath, "utf8").replace("flush_interval -1", "flush_interval soon"));
     expect(() => caddyValidate(path.join(broken, "Caddyfile"), broken)).toThrow(/bad duration value 'soon'/);
+  });
+
+  test("the edge's active health check passes the sidecar (edge identity) and reaches vLLM's /health", async () => {
+    const probe = await eventually(() => mock.requests.find((r) => r.path === "/health"), "Caddy's health check at the mock");
+    expect(probe.method).toBe("GET");
+    expect(probe.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    expect(String(probe.headers["user-agent"])).toMatch(/^Go-http-client/);
   });
 
   test("no client certificate: the edge refuses the TLS handshake", async () => {
@@ -345,65 +370,116 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     }
     check(statuses[0] === 200 && statuses.includes(429), `200 then 429 within 6 requests, got ${JSON.stringify(statuses)}`, last, logs);
     check(mock.requestsFor(id).length === statuses.filter((s) => s === 200).length, "vLLM to see only the admitted requests", last);
+    check(
+      /limiting requests, excess: [\d.]+ by zone "zta_rate"/.test(fs.readFileSync(chain.paths.sidecarErrorLog, "utf8")),
+      "nginx to log the rate limit",
+      last,
+      logs,
+    );
 
     const other = await send(toEdge(caseId("rate-other"), { headers: session("ivan") }));
     check(other.status === 200, "another identity still admitted", other, logs);
   });
 
   test("the first streamed token reaches the client while vLLM still holds the rest", async () => {
-    const id = caseId("stream");
-    const hold = mock.holdNextStream();
-    const stream = sendStreaming(
-      toEdge(id, {
-        method: "POST",
-        path: "/v1/chat/completions",
-        headers: { ...session("judy"), "Content-Type": "application/json" },
-        body: JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] }),
-      }),
-    );
-    const first = await stream.firstEvent;
-    // Deterministic: the mock has not written token 1 yet; it waits for release().
-    expect(hold.isReleased()).toBe(false);
-    expect(first).toContain('"content":"tok0 "');
-    hold.release();
-    const ex = await stream.done;
-    check(ex.status === 200 && ex.body.includes("tok4 ") && ex.body.trimEnd().endsWith("data: [DONE]"), "the whole stream after release", ex, logs);
-    check(String(ex.headers["content-type"]).startsWith("text/event-stream"), "an SSE content type", ex);
+    const hold = mock.holdStreams();
+    try {
+      const stream = sendStreaming(streamRequest(caseId("stream"), "judy"));
+      const first = await stream.firstEvent;
+      // Deterministic: the mock has not written token 1 yet; it waits for release().
+      expect(hold.isReleased()).toBe(false);
+      expect(hold.holding()).toBe(1);
+      expect(first).toContain('"content":"tok0 "');
+      hold.release();
+      const ex = await stream.done;
+      check(ex.status === 200 && ex.body.includes("tok4 ") && ex.body.trimEnd().endsWith("data: [DONE]"), "the whole stream after release", ex, logs);
+      check(String(ex.headers["content-type"]).startsWith("text/event-stream"), "an SSE content type", ex);
+    } finally {
+      hold.release();
+    }
   });
 
   test("negative control: with proxy_buffering on, the first token does NOT arrive before release", async () => {
-    const buffered = await startChain({
-      pki,
-      mock,
-      gate,
-      apiKey: API_KEY,
-      rateLimit: RATE_LIMIT,
-      transformNginxConfig: (conf) =>
-        localize(conf, [{ from: "proxy_buffering off;", to: "proxy_buffering on;", why: "negative control" }], "buffered nginx.conf"),
+    const buffering = (conf: string): string =>
+      localize(conf, [{ from: "proxy_buffering off;", to: "proxy_buffering on;", why: "negative control" }], "buffered nginx.conf");
+    await withVariant({ transformNginxConfig: buffering }, async (buffered) => {
+      const hold = mock.holdStreams();
+      try {
+        const stream = sendStreaming({ ...streamRequest(caseId("stream-buffered"), "kim"), port: buffered.ports.edge });
+        // The mock has written the first token and is holding the rest...
+        expect(await within(hold.reached.then(() => "reached"), 10000)).toBe("reached");
+        // ...and within a bounded wait the client still has nothing: the buffering hop holds it.
+        const early = await within(stream.firstEvent, 1000);
+        check(early === undefined, `no token before release with buffering on, got ${JSON.stringify(early)}`, undefined, () => buffered.logs());
+        expect(hold.isReleased()).toBe(false);
+        hold.release();
+        const ex = await stream.done;
+        check(ex.status === 200 && ex.body.includes("tok0 ") && ex.body.includes("data: [DONE]"), "the whole stream after release", ex, () => buffered.logs());
+      } finally {
+        hold.release();
+      }
     });
-    try {
-      const id = caseId("stream-buffered");
-      const hold = mock.holdNextStream();
-      const stream = sendStreaming({
-        ...toEdge(id, {
-          method: "POST",
-          path: "/v1/chat/completions",
-          headers: { ...session("kim"), "Content-Type": "application/json" },
-          body: JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] }),
+  });
+
+  test("concurrent requests over maxConcurrent per identity get 429; other identities are unaffected", async () => {
+    await withVariant({ rateLimit: { requestsPerMinute: 600, burst: 20, maxConcurrent: 2 } }, async (variant) => {
+      const at = (r: ClientRequest): ClientRequest => ({ ...r, port: variant.ports.edge });
+      const hold = mock.holdStreams();
+      try {
+        const streams = [1, 2].map((n) => sendStreaming(at(streamRequest(caseId(`concurrent-${n}`), "leo"))));
+        await eventually(() => (hold.holding() >= 2 ? true : undefined), "two streams held at the mock", 200);
+        const third = await send(at(toEdge(caseId("concurrent-3"), { headers: session("leo") })));
+        check(third.status === 429, "429 for a third concurrent request of the same identity", third, () => variant.logs());
+        check(
+          fs.readFileSync(variant.paths.sidecarErrorLog, "utf8").includes('limiting connections by zone "zta_conn"'),
+          "nginx to log the connection limit (not the rate limit)",
+          third,
+          () => variant.logs(),
+        );
+        const other = await send(at(toEdge(caseId("concurrent-other"), { headers: session("mallory") })));
+        check(other.status === 200, "another identity admitted meanwhile", other, () => variant.logs());
+        hold.release();
+        for (const s of streams) expect((await s.done).status).toBe(200);
+        const after = await send(at(toEdge(caseId("concurrent-after"), { headers: session("leo") })));
+        check(after.status === 200, "the identity admitted again once its streams ended", after, () => variant.logs());
+      } finally {
+        hold.release();
+      }
+    });
+  });
+
+  test("the edge refuses sidecars it cannot verify: a CA-valid certificate without the sidecar name, or another CA", async () => {
+    const cases = [
+      { cert: pki.gateServer, user: "nina", log: /x509: certificate is valid for .*not sidecar\.zta\.internal/ },
+      { cert: pki.foreignSidecarServer, user: "olga", log: /x509: certificate signed by unknown authority/ },
+    ];
+    // In parallel: each waits out the edge's lb_try_duration (5 s) before answering.
+    await Promise.all(
+      cases.map((c) =>
+        withVariant({ sidecarServerCert: c.cert }, async (variant) => {
+          const id = caseId("sidecar-unverifiable");
+          const ex = await send({ ...toEdge(id, { headers: session(c.user) }), port: variant.ports.edge });
+          check(ex.status === 502 || ex.status === 503, "502/503: the edge will not talk to that upstream", ex, () => variant.logs());
+          sawNothing(id, ex);
+          check(c.log.test(variant.caddy.logs()), `Caddy to log ${c.log}`, ex, () => variant.logs());
         }),
-        port: buffered.ports.edge,
+      ),
+    );
+  });
+
+  test("forward_auth refuses a gate whose certificate lacks the gate name", async () => {
+    const impostor = new StubGate(pki, cookieName, pki.sidecarServer);
+    await impostor.start();
+    try {
+      await withVariant({ gate: impostor }, async (variant) => {
+        const id = caseId("gate-wrong-name");
+        const ex = await send({ ...toEdge(id, { headers: session("pat") }), port: variant.ports.edge });
+        check(ex.status === 502, "502: no answer from a gate the edge cannot verify", ex, () => variant.logs());
+        check(impostor.requests.length === 0, `no HTTP request to the impostor, saw ${JSON.stringify(impostor.requests)}`, ex);
+        sawNothing(id, ex);
       });
-      // The mock has written the first token and is holding the rest...
-      expect(await within(hold.reached.then(() => "reached"), 10000)).toBe("reached");
-      expect(hold.isReleased()).toBe(false);
-      // ...and within a bounded wait the client still has nothing: the buffering hop holds it.
-      const early = await within(stream.firstEvent, 1000);
-      check(early === undefined, `no token before release with buffering on, got ${JSON.stringify(early)}`, undefined, () => buffered.logs());
-      hold.release();
-      const ex = await stream.done;
-      check(ex.status === 200 && ex.body.includes("tok0 ") && ex.body.includes("data: [DONE]"), "the whole stream after release", ex, () => buffered.logs());
     } finally {
-      await buffered.stop();
+      await impostor.stop();
     }
   });
 });
@@ -477,7 +553,7 @@ describe("SecureInference without OIDC: the client certificate subject is the id
   });
 
   test("streaming works without the gate too", async () => {
-    const hold = mock.holdNextStream();
+    const hold = mock.holdStreams();
     const stream = sendStreaming(
       toEdge(caseId("no-oidc-stream"), {
         method: "POST",
