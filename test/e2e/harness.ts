@@ -17,6 +17,7 @@ import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import * as tls from "tls";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
@@ -511,6 +512,20 @@ export interface RecordedRequest {
   readonly bodyBytes: number;
 }
 
+/** Reads a request's body and records what arrived. */
+function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("error", reject);
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const record = { method: req.method ?? "", path: (req.url ?? "/").split("?")[0], headers: req.headers, bodyBytes: body.length };
+      resolve({ record, body });
+    });
+  });
+}
+
 export interface MockVllmOptions {
   /** Tokens per streamed answer. @default 5 */
   readonly tokens?: number;
@@ -549,7 +564,7 @@ export class MockVllm {
   constructor(private readonly options: MockVllmOptions = {}) {}
 
   async start(port = 0): Promise<number> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server = http.createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
     await new Promise<void>((resolve, reject) => {
       this.server!.once("error", reject);
       this.server!.listen(port, "127.0.0.1", () => resolve());
@@ -598,15 +613,10 @@ export class MockVllm {
     await new Promise((resolve) => this.server!.close(resolve));
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      const urlPath = (req.url ?? "/").split("?")[0];
-      this.requests.push({ method: req.method ?? "", path: urlPath, headers: req.headers, bodyBytes: body.length });
-      void this.answer(req.method ?? "GET", urlPath, body, res);
-    });
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { record, body } = await receive(req);
+    this.requests.push(record);
+    await this.answer(record.method, record.path, body, res);
   }
 
   private async answer(method: string, urlPath: string, body: Buffer, res: http.ServerResponse): Promise<void> {
@@ -717,7 +727,7 @@ export class StubGate {
         requestCert: true,
         rejectUnauthorized: false,
       },
-      (req, res) => this.handle(req, res),
+      (req, res) => void this.handle(req, res).catch(() => res.destroy()),
     );
     await new Promise<void>((resolve, reject) => {
       this.server!.once("error", reject);
@@ -736,32 +746,29 @@ export class StubGate {
     await new Promise((resolve) => this.server!.close(resolve));
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const socket = req.socket as import("tls").TLSSocket;
-    const peer = socket.getPeerCertificate();
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const peer = (req.socket as tls.TLSSocket).getPeerCertificate();
     const subject = peer && peer.subject ? `CN=${peer.subject.CN},OU=${peer.subject.OU},O=${peer.subject.O}` : undefined;
-    const urlPath = (req.url ?? "/").split("?")[0];
-    req.resume();
-    req.on("end", () => {
-      this.requests.push({ method: req.method ?? "", path: urlPath, headers: req.headers, bodyBytes: 0, clientCertSubject: subject });
-      if (urlPath === "/oauth2/auth") {
-        const user = this.userOf(req.headers);
-        if (user) {
-          // Like oauth2-proxy for a token without an email claim: users named noemail-* get no email header.
-          const email = user.startsWith("noemail-") ? {} : { "X-Auth-Request-Email": `${user}@example.com` };
-          res.writeHead(202, { "X-Auth-Request-User": user, ...email, "Content-Length": 0 });
-        } else {
-          res.writeHead(401, { "Content-Type": "text/plain" });
-        }
-        res.end();
-      } else if (urlPath === "/oauth2/start" || urlPath === "/oauth2/callback") {
-        res.writeHead(200, { "Content-Type": "text/plain" });
-        res.end(`${GATE_MARKER} ${urlPath}`);
+    const { record } = await receive(req);
+    this.requests.push({ ...record, clientCertSubject: subject });
+    const urlPath = record.path;
+    if (urlPath === "/oauth2/auth") {
+      const user = this.userOf(req.headers);
+      if (user) {
+        // Like oauth2-proxy for a token without an email claim: users named noemail-* get no email header.
+        const email = user.startsWith("noemail-") ? {} : { "X-Auth-Request-Email": `${user}@example.com` };
+        res.writeHead(202, { "X-Auth-Request-User": user, ...email, "Content-Length": 0 });
       } else {
-        res.writeHead(404, { "Content-Type": "text/plain" });
-        res.end(`${GATE_MARKER}: no route ${urlPath}`);
+        res.writeHead(401, { "Content-Type": "text/plain" });
       }
-    });
+      res.end();
+    } else if (urlPath === "/oauth2/start" || urlPath === "/oauth2/callback") {
+      res.writeHead(200, { "Content-Type": "text/plain" });
+      res.end(`${GATE_MARKER} ${urlPath}`);
+    } else {
+      res.writeHead(404, { "Content-Type": "text/plain" });
+      res.end(`${GATE_MARKER}: no route ${urlPath}`);
+    }
   }
 
   private userOf(headers: http.IncomingHttpHeaders): string | undefined {

@@ -384,7 +384,9 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
   test("the first streamed token reaches the client while vLLM still holds the rest", async () => {
     const hold = mock.holdStreams();
     try {
-      const stream = sendStreaming(streamRequest(caseId("stream"), "judy"));
+      const id = caseId("stream");
+      const request = streamRequest(id, "judy");
+      const stream = sendStreaming(request);
       const first = await stream.firstEvent;
       // Deterministic: the mock has not written token 1 yet; it waits for release().
       expect(hold.isReleased()).toBe(false);
@@ -394,6 +396,10 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       const ex = await stream.done;
       check(ex.status === 200 && ex.body.includes("tok4 ") && ex.body.trimEnd().endsWith("data: [DONE]"), "the whole stream after release", ex, logs);
       check(String(ex.headers["content-type"]).startsWith("text/event-stream"), "an SSE content type", ex);
+      // forward_auth asks the gate without the body; vLLM gets all of it.
+      const atGate = gate.requests.filter((r) => r.headers["x-e2e-case"] === id);
+      check(atGate.length === 1 && atGate[0].bodyBytes === 0, `a bodiless /oauth2/auth call, saw ${JSON.stringify(atGate)}`, ex);
+      check(mock.requestsFor(id)[0]?.bodyBytes === Buffer.byteLength(request.body!), "vLLM to get the whole request body", ex);
     } finally {
       hold.release();
     }
