@@ -25,6 +25,10 @@ export const CHAT_EDGE_PORT = 8443;
 export const CHAT_TUNNEL_PORT = 8444;
 /** The proxy's loopback healthcheck port. */
 export const CHAT_HEALTH_PORT = 8082;
+/** Why Open WebUI runs as uid 0 (for a policy suppression of the runs-as-root rule). */
+export const OPEN_WEBUI_ROOT_REASON =
+  "Open WebUI's image is built for UID 0 (non-root is untested upstream) and its fresh data volume is root-owned; " +
+  "it runs with every capability dropped, no-new-privileges, a read-only root and no published port.";
 /** Where Open WebUI keeps its database, uploads and caches (the named volume). */
 export const WEBUI_DATA_DIR = "/app/backend/data";
 
@@ -279,8 +283,9 @@ export class ChatUi extends Construct {
       ENABLE_OLLAMA_API: "False",
       ENABLE_OPENAI_API: "True",
       OPENAI_API_BASE_URL: `http://127.0.0.1:${CHAT_CLIENT_PORT}/v1`,
-      // Not a credential: the proxy drops Authorization and the sidecar injects vLLM's key.
-      OPENAI_API_KEY: "unused-the-mtls-proxy-authenticates",
+      // Empty on purpose: the mTLS proxy is the credential, it drops Authorization, and the sidecar
+      // injects vLLM's key. (A placeholder literal would look like a leaked secret to the policy rules.)
+      OPENAI_API_KEY: "",
       ENABLE_FORWARD_USER_INFO_HEADERS: "True",
       // The internal network has no route out: no update checks, no model downloads, no telemetry.
       OFFLINE_MODE: "True",

@@ -18,6 +18,10 @@ import { TailnetKey } from "./tailscale/tailnet-key";
 export const TAILNET_PORT = 443;
 /** containerboot's health listener, pinned to loopback (its default is every interface, [::]:9002). */
 export const TAILSCALE_HEALTH_ADDR = "127.0.0.1:9002";
+/** Why tailscale runs as uid 0 (for a policy suppression of the runs-as-root rule). */
+export const TAILSCALE_ROOT_REASON =
+  "The tailscale image defines no user and its fresh state volume is root-owned; in userspace mode it runs with " +
+  "every capability dropped, no-new-privileges, a read-only root and no published port.";
 const STATE_DIR = "/var/lib/tailscale";
 const TAG = /^tag:[a-z0-9][a-z0-9-]*$/;
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

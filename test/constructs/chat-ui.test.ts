@@ -42,8 +42,8 @@ describe("ChatUi: Open WebUI's defaults", () => {
     expect(pw?.special).toBe(false);
   });
 
-  test("the OpenAI key Open WebUI holds is not a credential: the proxy drops Authorization", () => {
-    expect(env.OPENAI_API_KEY).toBe("unused-the-mtls-proxy-authenticates");
+  test("Open WebUI holds no OpenAI key at all: the proxy drops Authorization and the sidecar injects vLLM's", () => {
+    expect(env.OPENAI_API_KEY).toBe("");
     expect(uploaded(json, "inference-chat-proxy-config-loader", "nginx.conf")).toContain('proxy_set_header Authorization "";');
   });
 
