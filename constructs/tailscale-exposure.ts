@@ -60,7 +60,11 @@ export interface TailscaleExposureProps {
   readonly authKey?: string;
   /** Create a short-lived, single-use, tagged, preauthorized key with the tailscale provider. */
   readonly createAuthKey?: TailnetKeyRequest;
-  /** ACL tags the node advertises. @default ["tag:zta-ai"] */
+  /**
+   * ACL tags of the node. They come from the auth key (a node registered with a tagged key takes the
+   * key's tags): a created key carries them; a passed key must have been created with them. They also
+   * shape the suggested ACL. @default ["tag:zta-ai"]
+   */
   readonly tags?: string[];
   /**
    * The tailnet's MagicDNS domain, e.g. "tailnet-abc.ts.net": `<hostname>.<tailnetDomain>` joins the
@@ -103,6 +107,10 @@ export interface TailscaleExposureProps {
  *
  * Runs as root with every capability dropped: the image defines no user, and a fresh named volume
  * for the state is root-owned (the provider cannot chown it).
+ *
+ * Tags are not passed as `--advertise-tags` in TS_EXTRA_ARGS: containerboot hands TS_EXTRA_ARGS to
+ * `tailscale up` in some releases and to `tailscale set` (which has no such flag) in later ones
+ * (cmd/containerboot/tailscaled.go, both read). The key's tags apply either way.
  */
 export class TailscaleExposure extends Construct {
   /** A tailnet policy granting `allow` access to the tagged node's port 443 and nothing else. */
@@ -189,7 +197,6 @@ export class TailscaleExposure extends Construct {
       "TS_AUTH_ONCE=true",
       `TS_STATE_DIR=${STATE_DIR}`,
       `TS_USERSPACE=${kernel ? "false" : "true"}`,
-      `TS_EXTRA_ARGS=--advertise-tags=${this.tags.join(",")}`,
       "TS_ACCEPT_DNS=false",
       `TS_SERVE_CONFIG=${CONFIG_DIR}/serve.json`,
       "TS_ENABLE_HEALTH_CHECK=true",

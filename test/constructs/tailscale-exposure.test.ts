@@ -75,11 +75,13 @@ describe("TailscaleExposure: the container", () => {
     expect(label(c, "zta.role")).toBe("tailscale");
   });
 
-  test("state on a named volume; tags advertised; on the edge's own network only", () => {
-    const { json } = exposed({ tags: ["tag:zta-ai", "tag:gpu"] });
+  test("state on a named volume; tags come from the key (created with them); on the edge's own network only", () => {
+    const { json } = exposed({ tags: ["tag:zta-ai", "tag:gpu"], authKey: undefined, createAuthKey: {} });
     const c = containerNamed(json, "inference-edge-ts-ai");
     expect(c.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ container_path: "/var/lib/tailscale", read_only: false })]));
-    expect(c.env).toContain("TS_EXTRA_ARGS=--advertise-tags=tag:zta-ai,tag:gpu");
+    expect(Object.values(resources(json, "tailscale_tailnet_key"))[0].tags).toEqual(["tag:zta-ai", "tag:gpu"]);
+    // Not TS_EXTRA_ARGS: some containerboot releases hand it to `tailscale set`, which has no --advertise-tags.
+    expect(c.env.some((e: string) => e.startsWith("TS_EXTRA_ARGS="))).toBe(false);
     expect(c.networks_advanced).toEqual([{ name: expect.stringMatching(/edge_network/) }]);
   });
 
