@@ -1,0 +1,25 @@
+import { hostPathsOf } from "../docker";
+import { engineSocketIn, sensitiveHostPath } from "../sensitive";
+import { PolicyRule, RuleSeverity, compliant, nonCompliant } from "../types";
+import { CIS, OWASP_LLM } from "./common";
+
+export const sensitiveHostPathMounted: PolicyRule = {
+  meta: {
+    id: "ZTA-CTR-010",
+    title: "Sensitive host path mounted",
+    explanation:
+      "Host directories such as `/`, `/etc`, `/root`, home directories, `~/.ssh`, `~/.aws`, `~/.config/gcloud`, `~/.kube`, `/var/run`, `/proc` or `/var/lib/docker` hold credentials and host configuration; a container that can read them can impersonate you, and one that can write them owns the host.",
+    fix: "Mount only a dedicated project directory (e.g. /srv/agent/repo), read-only where possible; pass credentials as files from a secret store, not by mounting your home directory.",
+    severity: RuleSeverity.HIGH,
+    references: [CIS("5.5", "Ensure sensitive host system directories are not mounted on containers"), OWASP_LLM("LLM02", "Sensitive Information Disclosure")],
+    resourceTypes: ["docker_container"],
+  },
+  check(c) {
+    // Engine sockets are ZTA-CTR-009's finding; do not report them twice.
+    const bad = hostPathsOf(c)
+      .filter((p) => engineSocketIn(p) === undefined || p === "/")
+      .map((p) => ({ p, why: sensitiveHostPath(p) }))
+      .filter((x) => x.why !== undefined);
+    return bad.length ? nonCompliant(bad.map((x) => `${x.p}: ${x.why}`).join("; ")) : compliant();
+  },
+};
