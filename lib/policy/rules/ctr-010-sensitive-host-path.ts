@@ -15,9 +15,10 @@ export const sensitiveHostPathMounted: PolicyRule = {
     resourceTypes: ["docker_container"],
   },
   check(c) {
-    // Engine sockets are ZTA-CTR-009's finding; do not report them twice.
+    // A socket file itself is ZTA-CTR-009's finding; do not report it twice. Directories that
+    // contain a socket (/var/run, /) are reported by both: they expose more than the socket.
     const bad = hostPathsOf(c)
-      .filter((p) => engineSocketIn(p) === undefined || p === "/")
+      .filter((p) => !(engineSocketIn(p) !== undefined && p.endsWith(".sock")))
       .map((p) => ({ p, why: sensitiveHostPath(p) }))
       .filter((x) => x.why !== undefined);
     return bad.length ? nonCompliant(bad.map((x) => `${x.p}: ${x.why}`).join("; ")) : compliant();
