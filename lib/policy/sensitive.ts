@@ -102,11 +102,15 @@ export function sensitiveHostPath(hostPath: string): string | undefined {
 }
 
 /** Environment variable names that conventionally carry secrets. */
-const SECRET_NAME = /(^|_)(TOKEN|SECRET|KEY|PASSWORD|PASSWD|PASS|CREDENTIALS?|APIKEY|PRIVATE)($|_)|^AWS_|^GITHUB_TOKEN$|^GH_TOKEN$|^HF_TOKEN$/i;
+const SECRET_NAME = /(^|_)(TOKEN|SECRET|KEY|PASSWORD|PASSWD|PASS|CREDENTIALS?|APIKEY|PRIVATE)($|_)/i;
 /** Names that match the pattern above but carry no secret (paths to secret files, public ids). */
-const NOT_SECRET_NAME = /(_PATH|_FILE|_DIR|_ID|_REGION|_ENDPOINT|_URL|_HOST|_PORT|_NAME)$|^AWS_(DEFAULT_)?REGION$|^AWS_PROFILE$/i;
+const NOT_SECRET_NAME = /(_PATH|_FILE|_DIR|_ID|_REGION|_ENDPOINT|_URL|_HOST|_PORT|_NAME)$/i;
+/** Every AWS_* variable is treated as a credential except these settings. */
+const AWS_SETTINGS = /^AWS_(DEFAULT_)?REGION$|^AWS_PROFILE$|^AWS_ENDPOINT_URL(_[A-Z0-9_]+)?$/i;
 
 export function looksLikeSecretName(name: string): boolean {
+  if (/^AWS_/i.test(name)) return !AWS_SETTINGS.test(name);
+  if (/^(GITHUB_TOKEN|GH_TOKEN|HF_TOKEN)$/i.test(name)) return true;
   return SECRET_NAME.test(name) && !NOT_SECRET_NAME.test(name);
 }
 
