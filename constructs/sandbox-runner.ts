@@ -237,7 +237,7 @@ export class SandboxRunner extends Construct {
       ],
       tmpfs: { "/tmp": tmpfsOptions(scratchMb) },
       ...(props.egressNetwork === undefined ? { networkMode: "none" } : { networksAdvanced: [{ name: props.egressNetwork }] }),
-      ...(props.ipcMode ? { ipcMode: props.ipcMode } : {}),
+      ipcMode: props.ipcMode ?? "private",
       ...(props.runtime ? { runtime: props.runtime } : {}),
       mounts: mounts.map((m) => ({ type: "bind", source: m.hostPath, target: m.containerPath, readOnly: !m.writable })),
       env: ["HOME=/tmp", ...env.map((e) => `${e.name}=${e.value}`)],

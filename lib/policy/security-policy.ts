@@ -110,11 +110,8 @@ export class SecurityPolicy implements IAspect {
   public visit(node: IConstruct): void {
     // Only the construct the aspect was added to starts an evaluation; that happens once per synth.
     if (!Aspects.of(node).all.includes(this)) return;
-    const stacks = TerraformStack.isStack(node)
-      ? [node]
-      : node.node.findAll().filter(TerraformStack.isStack);
-    const roots = stacks.length > 0 ? stacks.map((stack) => ({ stack, scope: stack as IConstruct })) : [{ stack: TerraformStack.of(node), scope: node }];
-    for (const { stack, scope } of roots) this.check(stack, scope);
+    // cdktf invokes aspects per stack, from the stack down: one added to the App never runs.
+    this.check(TerraformStack.of(node), node);
   }
 
   private check(stack: TerraformStack, scope: IConstruct): void {

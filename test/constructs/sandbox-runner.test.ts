@@ -40,6 +40,7 @@ describe("SandboxRunner defaults", () => {
     const c = containerOf(stack);
     expect(c).toMatchObject({
       network_mode: "none",
+      ipc_mode: "private",
       read_only: true,
       capabilities: { drop: ["ALL"] },
       security_opts: ["no-new-privileges:true"],

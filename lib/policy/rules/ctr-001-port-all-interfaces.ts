@@ -1,5 +1,5 @@
 import { isAllInterfaces } from "../../validate";
-import { list, record } from "../docker";
+import { isExpression, list, record } from "../docker";
 import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { CIS } from "./common";
 
@@ -17,7 +17,10 @@ export const portAllInterfaces: PolicyRule = {
   check(c) {
     const ports = list(c.config.ports).map(record);
     if (ports.length === 0) return notApplicable("publishes no port");
-    const open = ports.filter((p) => typeof p.ip !== "string" || isAllInterfaces(p.ip));
+    // An address Terraform computes cannot be judged here; the others still can.
+    const known = ports.filter((p) => !isExpression(p.ip));
+    if (known.length === 0) return notApplicable("every port's ip is a Terraform expression");
+    const open = known.filter((p) => typeof p.ip !== "string" || isAllInterfaces(p.ip));
     if (open.length === 0) return compliant();
     return nonCompliant(`port(s) ${open.map((p) => p.external ?? p.internal).join(", ")} bound to ${open.map((p) => p.ip ?? "0.0.0.0 (default)").join(", ")}`);
   },

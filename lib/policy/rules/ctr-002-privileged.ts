@@ -1,4 +1,5 @@
-import { PolicyRule, RuleSeverity, compliant, nonCompliant } from "../types";
+import { isExpression } from "../docker";
+import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { CIS, OWASP_LLM } from "./common";
 
 export const privileged: PolicyRule = {
@@ -13,6 +14,7 @@ export const privileged: PolicyRule = {
     resourceTypes: ["docker_container"],
   },
   check(c) {
+    if (isExpression(c.config.privileged)) return notApplicable("privileged is a Terraform expression");
     return c.config.privileged === true ? nonCompliant("privileged = true") : compliant();
   },
 };

@@ -1,4 +1,5 @@
-import { PolicyRule, RuleSeverity, compliant, nonCompliant } from "../types";
+import { isExpression } from "../docker";
+import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { CIS, skipNeverStarted } from "./common";
 
 export const writableRootfs: PolicyRule = {
@@ -13,6 +14,9 @@ export const writableRootfs: PolicyRule = {
     resourceTypes: ["docker_container"],
   },
   check(c) {
-    return skipNeverStarted(c) ?? (c.config.read_only === true ? compliant() : nonCompliant("read_only is not true"));
+    const skip = skipNeverStarted(c);
+    if (skip) return skip;
+    if (isExpression(c.config.read_only)) return notApplicable("read_only is a Terraform expression");
+    return c.config.read_only === true ? compliant() : nonCompliant("read_only is not true");
   },
 };

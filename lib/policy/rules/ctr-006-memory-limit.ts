@@ -1,4 +1,5 @@
-import { PolicyRule, RuleSeverity, compliant, nonCompliant } from "../types";
+import { isExpression } from "../docker";
+import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { CIS, OWASP_LLM, skipNeverStarted } from "./common";
 
 export const memoryLimit: PolicyRule = {
@@ -16,6 +17,7 @@ export const memoryLimit: PolicyRule = {
     const skip = skipNeverStarted(c);
     if (skip) return skip;
     const memory = c.config.memory;
+    if (isExpression(memory)) return notApplicable("memory is a Terraform expression");
     return typeof memory === "number" && memory > 0 ? compliant() : nonCompliant("memory is not set");
   },
 };

@@ -1,4 +1,5 @@
-import { PolicyRule, RuleSeverity, compliant, nonCompliant } from "../types";
+import { isExpression } from "../docker";
+import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { CIS, OWASP_LLM, skipNeverStarted } from "./common";
 
 function positive(value: unknown): boolean {
@@ -20,6 +21,7 @@ export const cpuLimit: PolicyRule = {
     const skip = skipNeverStarted(c);
     if (skip) return skip;
     const cfg = c.config;
+    if ([cfg.cpu_shares, cfg.cpu_quota, cfg.cpu_set].some(isExpression)) return notApplicable("a CPU setting is a Terraform expression");
     return positive(cfg.cpu_shares) || positive(cfg.cpu_quota) || (typeof cfg.cpu_set === "string" && cfg.cpu_set !== "")
       ? compliant()
       : nonCompliant("none of cpu_shares, cpu_quota, cpu_set is set");

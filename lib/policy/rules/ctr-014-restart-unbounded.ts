@@ -1,4 +1,5 @@
-import { PolicyRule, RuleSeverity, compliant, nonCompliant } from "../types";
+import { isExpression } from "../docker";
+import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { CIS, skipNonServices } from "./common";
 
 export const restartUnbounded: PolicyRule = {
@@ -15,6 +16,7 @@ export const restartUnbounded: PolicyRule = {
   check(c) {
     const skip = skipNonServices(c);
     if (skip) return skip;
+    if (isExpression(c.config.restart) || isExpression(c.config.max_retry_count)) return notApplicable("the restart policy is a Terraform expression");
     const restart = typeof c.config.restart === "string" ? c.config.restart : "no";
     if (restart === "always" || restart === "unless-stopped") return nonCompliant(`restart = "${restart}"`);
     if (restart === "on-failure") {

@@ -19,6 +19,7 @@ import { healthcheck } from "./ctr-013-healthcheck";
 import { restartUnbounded } from "./ctr-014-restart-unbounded";
 import { logRotation } from "./ctr-015-log-rotation";
 import { unpinnedImage } from "./img-001-unpinned-image";
+import { lanDriverNetwork } from "./net-001-lan-driver";
 
 /** Every rule, in id order. Adding a rule: one file, one line here, one test file. */
 export const ALL_RULES: PolicyRule[] = [
@@ -38,6 +39,7 @@ export const ALL_RULES: PolicyRule[] = [
   restartUnbounded,
   logRotation,
   unpinnedImage,
+  lanDriverNetwork,
   inferenceExposed,
   metricsUnauthenticated,
   tunnelToInference,

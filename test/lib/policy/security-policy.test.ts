@@ -6,6 +6,11 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { AnnotationMetadataEntryType, App, Aspects, TerraformStack, Testing } from "cdktf";
 import { Construct } from "constructs";
 import { ConfigError } from "../../../lib/errors";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
+import { TerraformVariable } from "cdktf";
+import { SecureInference } from "../../../constructs/secure-inference";
+import { blocking } from "../../../lib/policy/engine";
 import { PolicyProfile } from "../../../lib/policy/profiles";
 import { ALL_RULES } from "../../../lib/policy/rules";
 import { PolicyViolationError, SecurityPolicy } from "../../../lib/policy/security-policy";
@@ -62,7 +67,69 @@ describe("SecurityPolicy on the library's default stack", () => {
   });
 });
 
+describe("SecurityPolicy on other SecureInference shapes", () => {
+  test("two replicas, no OIDC, no prefetch, a custom bind address: production still passes", () => {
+    const stack = newStack();
+    new TlsProvider(stack, "tls", {});
+    new RandomProvider(stack, "random", {});
+    new SecureInference(stack, "ai", {
+      model: { name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "7ae557604adf67be50417f59c2c2f167def9a775", prefetch: false },
+      domain: "ai.example.internal",
+      operators: [{ name: "ops" }],
+      replicas: 2,
+      bindAddress: "100.64.0.10",
+    });
+    const policy = new SecurityPolicy({ profile: "production" });
+    synthWith(stack, policy);
+    const findings = policy.results[0].findings;
+    expect(findings.filter((f) => !f.suppression)).toEqual([]);
+    expect(findings.map((f) => f.ruleId).sort()).toEqual(["ZTA-CTR-003", "ZTA-CTR-011", "ZTA-CTR-011"]);
+  });
+
+  test("a branch as model revision (allowed by the construct) is caught by the policy", () => {
+    const stack = newStack();
+    new TlsProvider(stack, "tls", {});
+    new RandomProvider(stack, "random", {});
+    new SecureInference(stack, "ai", {
+      model: { name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "main", allowUnpinnedRevision: true },
+      domain: "ai.example.internal",
+      operators: [{ name: "ops" }],
+    });
+    const policy = new SecurityPolicy({ profile: "production" });
+    expect(() => synthWith(stack, policy)).toThrow(/ZTA-AI-004/);
+    expect(blocking(policy.results[0].findings).map((f) => `${f.ruleId} ${f.path}`).sort()).toEqual([
+      "ZTA-AI-004 stack/ai/model-fetch/container",
+      "ZTA-AI-004 stack/ai/vllm-0/container",
+    ]);
+  });
+});
+
 describe("SecurityPolicy engine", () => {
+  test("Terraform expressions in attributes never crash a rule nor count as violations", () => {
+    const stack = newStack();
+    const num = new TerraformVariable(stack, "n", { type: "number" });
+    const flag = new TerraformVariable(stack, "b", { type: "bool" });
+    const text = new TerraformVariable(stack, "s", { type: "string" });
+    compliantContainer(stack, "tokens", {
+      memory: num.numberValue,
+      memorySwap: num.numberValue,
+      cpuShares: num.numberValue,
+      readOnly: flag.booleanValue,
+      privileged: flag.booleanValue,
+      user: text.stringValue,
+      restart: text.stringValue,
+      maxRetryCount: num.numberValue,
+      ports: [{ internal: 80, external: num.numberValue, ip: text.stringValue }],
+      env: [`A=${text.stringValue}`],
+    });
+    compliantContainer(stack, "model", {
+      labels: [{ label: "zta.role", value: "inference" }, { label: "zta.model-revision", value: text.stringValue }],
+    });
+    const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+    synthWith(stack, policy);
+    expect(policy.results[0].findings).toEqual([]);
+  });
+
   test("checks containers declared directly with the provider classes; the error names path, rule and fix", () => {
     const stack = newStack();
     sloppy(stack);
@@ -203,7 +270,7 @@ describe("rule metadata", () => {
     const testDir = path.join(__dirname, "rules");
     const srcDir = path.join(__dirname, "..", "..", "..", "lib", "policy", "rules");
     for (const { meta } of ALL_RULES) {
-      expect(meta.id).toMatch(/^ZTA-(CTR|IMG|AI)-\d{3}$/);
+      expect(meta.id).toMatch(/^ZTA-(CTR|IMG|NET|AI)-\d{3}$/);
       expect(meta.title).not.toContain("\n");
       expect(meta.explanation.length).toBeGreaterThan(40);
       expect(meta.fix.length).toBeGreaterThan(10);
