@@ -50,6 +50,15 @@ describe("SecurityPolicy on the library's default stack", () => {
     }
   });
 
+  test("the default stack adds the production policy itself, so `cdktf synth` writes the reports", () => {
+    const app = Testing.app();
+    const stack = new DefaultInferenceStack(app, "zta");
+    const own = Aspects.of(stack).all.filter((a): a is SecurityPolicy => a instanceof SecurityPolicy);
+    expect(own.map((p) => p.profile.name)).toEqual(["production"]);
+    Testing.synth(stack);
+    expect(fs.readdirSync(path.join(app.outdir, "stacks", "zta")).sort()).toEqual(["security-report.json", "security-report.sarif"]);
+  });
+
   test("fails production when a hardening invariant of the library is broken by an override", () => {
     const stack = new DefaultInferenceStack(Testing.app(), "zta");
     stack.inference.edge.container.addOverride("read_only", false);
