@@ -63,8 +63,9 @@ describe("SecurityPolicy on the library's default stack", () => {
     const stack = new DefaultInferenceStack(Testing.app(), "zta");
     stack.inference.edge.container.addOverride("read_only", false);
     stack.inference.replicas[0].container.addOverride("ports", [{ internal: 8000, external: 8000, ip: "127.0.0.1" }]);
-    const policy = new SecurityPolicy({ profile: "production" });
-    expect(() => synthWith(stack, policy)).toThrow(PolicyViolationError);
+    // The stack's own production policy is the one that fails the synth.
+    const policy = Aspects.of(stack).all.find((a): a is SecurityPolicy => a instanceof SecurityPolicy)!;
+    expect(() => Testing.synth(stack)).toThrow(PolicyViolationError);
     const open = policy.results[0].findings.filter((f) => !f.suppression).map((f) => `${f.ruleId} ${f.path}`);
     expect(open).toEqual(
       expect.arrayContaining([
