@@ -18,15 +18,13 @@ export const ENGINE_SOCKETS = [
 
 /**
  * Host directories whose contents are credentials, host configuration or the engine's own state.
- * Mounting any of them, anything under them, or anything that contains them (e.g. `/`, `/home`,
- * `/var`) is refused.
+ * Mounting any of them, anything under them, or anything that contains them (e.g. `/`, `/var`)
+ * is refused.
  */
 export const SENSITIVE_HOST_DIRS = [
   "/",
   "/etc",
   "/root",
-  "/home",
-  "/Users",
   "/var/run",
   "/run",
   "/var/lib/docker",
@@ -38,6 +36,16 @@ export const SENSITIVE_HOST_DIRS = [
   "/boot",
   "/lib/modules",
 ];
+
+/**
+ * Parents of home directories: the parent and each home directory itself are refused (they hold
+ * `.ssh`, `.aws`, shell history...), a project directory deeper inside is not (unless it is a
+ * credential directory).
+ */
+export const HOME_PARENTS = ["/home", "/Users"];
+
+/** Shared scratch directories: refused as a whole (other users' ssh-agent and X11 sockets live there). */
+export const SHARED_TMP_DIRS = ["/tmp", "/var/tmp"];
 
 /** Per-user credential directories and files, wherever the home directory is. */
 export const CREDENTIAL_NAMES = [
@@ -92,11 +100,19 @@ export function sensitiveHostPath(hostPath: string): string | undefined {
       if (parts.every((part, j) => segments[i + j] === part)) return `it is or is inside ${name} (credentials)`;
     }
   }
+  for (const parent of HOME_PARENTS) {
+    if (p === parent) return `it is ${parent}, which holds every user's home directory`;
+    if (p.startsWith(`${parent}/`) && p.split("/").length === parent.split("/").length + 1) return `it is a home directory (${p})`;
+  }
+  for (const dir of SHARED_TMP_DIRS) {
+    if (p === dir) return `it is ${dir}, shared with other users' sockets (ssh-agent, X11)`;
+    if (p.startsWith(`${dir}/ssh-`)) return "it is an ssh-agent socket directory";
+  }
   for (const dir of SENSITIVE_HOST_DIRS) {
     if (dir === "/" ? p === "/" : within(p, dir)) return `it is or is inside ${dir}`;
   }
   // A parent of a sensitive directory (e.g. /var contains /var/run and /var/lib/docker).
-  const contained = SENSITIVE_HOST_DIRS.find((dir) => dir !== "/" && p !== "/" && within(dir, p));
+  const contained = [...SENSITIVE_HOST_DIRS, ...HOME_PARENTS, ...SHARED_TMP_DIRS].find((dir) => dir !== "/" && p !== "/" && within(dir, p));
   if (contained) return `it contains ${contained}`;
   return undefined;
 }

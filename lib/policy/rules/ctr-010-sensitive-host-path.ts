@@ -8,7 +8,7 @@ export const sensitiveHostPathMounted: PolicyRule = {
     id: "ZTA-CTR-010",
     title: "Sensitive host path mounted",
     explanation:
-      "Host directories such as `/`, `/etc`, `/root`, home directories, `~/.ssh`, `~/.aws`, `~/.config/gcloud`, `~/.kube`, `/var/run`, `/proc` or `/var/lib/docker` hold credentials and host configuration; a container that can read them can impersonate you, and one that can write them owns the host.",
+      "Host directories such as `/`, `/etc`, `/root`, `/home` and each home directory itself, the shared `/tmp`, `~/.ssh`, `~/.aws`, `~/.config/gcloud`, `~/.kube`, `/var/run`, `/proc` or `/var/lib/docker` hold credentials and host configuration; a container that can read them can impersonate you, and one that can write them owns the host.",
     fix: "Mount only a dedicated project directory (e.g. /srv/agent/repo), read-only where possible; pass credentials as files from a secret store, not by mounting your home directory.",
     severity: RuleSeverity.HIGH,
     references: [CIS("5.5", "Ensure sensitive host system directories are not mounted on containers"), OWASP_LLM("LLM02", "Sensitive Information Disclosure")],
