@@ -48,7 +48,7 @@ export interface SandboxRunnerProps {
   readonly command: string[];
   /** @default no workspace */
   readonly workspace?: SandboxWorkspace;
-  /** Docker name of the container. @default the construct id, lowercased */
+  /** Docker name of the container. @default derived from the construct path (unique in the app), e.g. `stack-agent` */
   readonly name?: string;
   /**
    * Name of a Docker network with outbound access to attach to (e.g. a `docker_network`'s `name`).
@@ -94,6 +94,12 @@ export interface SandboxRunnerProps {
 
 const MIN_REASON = 10;
 
+/** A Docker name from the construct path: readable, unique in the app, at most 63 characters. */
+function defaultName(path: string, addr: string): string {
+  const readable = path.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").replace(/^[^a-z0-9]+/, "");
+  return readable.length <= 63 ? readable : `${readable.slice(0, 54)}-${addr.slice(0, 8)}`;
+}
+
 /**
  * Runs an agent's code (tests, generated scripts) once, in a locked box: no network unless an
  * egress network is named, read-only root filesystem and (by default) read-only workspace, a
@@ -112,7 +118,7 @@ export class SandboxRunner extends Construct {
 
   constructor(scope: Construct, id: string, props: SandboxRunnerProps) {
     super(scope, id);
-    const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
+    const name = props.name ?? defaultName(this.node.path, this.node.addr);
     this.containerName = name;
     const user = props.user ?? "61000:61000";
     const memoryMb = props.memoryMb ?? 1024;

@@ -1,5 +1,6 @@
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Aspects, TerraformStack, TerraformVariable, Testing } from "cdktf";
+import { Construct } from "constructs";
 import { SandboxRunner, SandboxRunnerProps } from "../../constructs/sandbox-runner";
 import { ConfigError } from "../../lib/errors";
 import { SecurityPolicy } from "../../lib/policy/security-policy";
@@ -91,6 +92,16 @@ describe("SandboxRunner defaults", () => {
     expect(c.provider).toBe("docker.rootless");
     const image = Object.values(json.resource.docker_image)[0] as Record<string, any>;
     expect(image.provider).toBe("docker.rootless");
+  });
+
+  test("default Docker names come from the construct path, so two runners never collide", () => {
+    const stack = newStack();
+    const a = new SandboxRunner(stack, "agent", BASE);
+    const b = new SandboxRunner(new Construct(stack, "team"), "Agent Two", BASE);
+    expect(a.containerName).toBe("stack-agent");
+    expect(b.containerName).toBe("stack-team-agent-two");
+    const long = new SandboxRunner(stack, "x".repeat(80), BASE);
+    expect(long.containerName).toHaveLength(63);
   });
 
   test("passes the production policy with zero findings", () => {
