@@ -29,12 +29,15 @@ export interface SecurityPolicyProps {
 
 /** Thrown at synth when findings at the profile's error level are not suppressed. */
 export class PolicyViolationError extends Error {
-  constructor(
-    message: string,
-    public readonly findings: Finding[],
-  ) {
+  /** The open error findings (the message already lists them). */
+  public readonly findings!: Finding[];
+
+  constructor(message: string, findings: Finding[]) {
     super(message);
     this.name = "PolicyViolationError";
+    // Not enumerable: Node prints an error's own enumerable properties after its message, and the
+    // CLI output would repeat every finding as an object dump.
+    Object.defineProperty(this, "findings", { value: findings, enumerable: false });
   }
 }
 
