@@ -198,6 +198,18 @@ export class EdgeProxy extends Construct {
 
   /** Adds a site (e.g. a browser app on its own hostname). Its hostnames join the certificate. */
   public addSite(site: EdgeSite): void {
+    const problems = new Problems(whereIs("EdgeProxy.addSite", this.node.path));
+    problems.check(
+      site.clientCertMode === ClientCertMode.REQUIRE_AND_VERIFY || this.props.gate !== undefined,
+      "clientCertMode",
+      site.clientCertMode,
+      "Without client certificates nothing would authenticate callers: give the edge an OIDC gate, or keep REQUIRE_AND_VERIFY.",
+    );
+    problems.check(site.upstreams.length > 0, "upstreams", site.upstreams, "Give at least one upstream.");
+    for (const h of site.hostnames) {
+      problems.check(!this.hostnameList.includes(h), "hostnames", h, "Each hostname belongs to one site; use another hostname.");
+    }
+    problems.throwIfAny();
     this.extraSites.push(site);
     for (const h of site.hostnames) this.addHostname(h);
   }

@@ -19,6 +19,8 @@ export interface InternalCaProps {
   readonly leafValidityHours?: number;
   /** A plan this close to a leaf's expiry re-issues it. @default 240 (10 days) */
   readonly leafEarlyRenewalHours?: number;
+  /** Prefix of the Terraform output names this CA creates. @default the construct path, with `_` for other characters */
+  readonly outputPrefix?: string;
 }
 
 /** A certificate and its private key, as Terraform references (the key is sensitive). */
@@ -72,6 +74,7 @@ export class InternalCa extends Construct {
   private readonly caKey: PrivateKey;
   private readonly leafValidityHours: number;
   private readonly leafEarlyRenewalHours: number;
+  private readonly outputPrefix: string;
 
   constructor(scope: Construct, id: string, props: InternalCaProps = {}) {
     super(scope, id);
@@ -79,6 +82,7 @@ export class InternalCa extends Construct {
     const caEarly = props.caEarlyRenewalHours ?? 720;
     this.leafValidityHours = props.leafValidityHours ?? 720;
     this.leafEarlyRenewalHours = props.leafEarlyRenewalHours ?? 240;
+    this.outputPrefix = outputSafe(props.outputPrefix ?? this.node.path);
 
     const problems = new Problems(whereIs("InternalCa", this.node.path));
     const windows: [string, number, string, number][] = [
@@ -179,7 +183,7 @@ export class InternalCa extends Construct {
         ca_certificate_pem: this.certPem,
       },
     });
-    const outputName = outputSafe(`${this.node.path}_operator_${name}`);
+    const outputName = outputSafe(`${this.outputPrefix}_operator_${name}`);
     output.overrideLogicalId(outputName);
     return { outputName, certificate };
   }

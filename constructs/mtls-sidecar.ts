@@ -3,7 +3,9 @@ import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR, SIDECAR_SERVER_NAME } from "../lib/identities";
-import { IMAGES } from "../lib/images";
+import { Problems, whereIs } from "../lib/errors";
+import { IMAGES, checkImagePinned } from "../lib/images";
+import { isPositiveInt } from "../lib/validate";
 import { SidecarCaller, renderSidecarNginxConfig, renderUpstreamAuthInclude } from "../lib/nginx";
 import { ConfigVolume } from "./config-volume";
 import { InternalCa } from "./internal-ca";
@@ -45,6 +47,8 @@ export interface MtlsSidecarProps {
   readonly generationTimeoutSeconds: number;
   /** Image reference. @default the catalog's pinned nginx-unprivileged */
   readonly image?: string;
+  /** Accept an image that is not pinned by digest. @default false */
+  readonly allowUnpinnedImages?: boolean;
   /** @default 256 */
   readonly memoryMb?: number;
   /** @default 512 */
@@ -70,12 +74,27 @@ export class MtlsSidecar extends Construct {
     this.props = props;
     this.callers = [...props.callers];
     this.address = `${props.targetHostname}:${SIDECAR_PORT}`;
+    const image = props.image ?? IMAGES.nginx.reference;
+    const problems = new Problems(whereIs("MtlsSidecar", this.node.path));
+    problems.check(props.routes.length > 0, "routes", props.routes, "Forward at least one route.");
+    problems.check(props.callers.length > 0, "callers", props.callers, "Allow at least one caller (the edge).");
+    for (const [prop, value] of [
+      ["maxBodyMb", props.maxBodyMb],
+      ["requestsPerMinute", props.requestsPerMinute],
+      ["maxConcurrentPerIdentity", props.maxConcurrentPerIdentity],
+      ["generationTimeoutSeconds", props.generationTimeoutSeconds],
+    ] as const) {
+      problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
+    }
+    problems.check(Number.isInteger(props.burst) && props.burst >= 0, "burst", props.burst, "Use a whole number, 0 or more.");
+    checkImagePinned(problems, "images.nginx", image, props.allowUnpinnedImages ?? false);
+    problems.throwIfAny();
 
     const server = props.ca.issueServerCertificate(this, "server-cert", {
       commonName: props.targetHostname,
       dnsNames: [SIDECAR_SERVER_NAME, props.targetHostname],
     });
-    const imageId = PinnedImages.of(this).imageId(props.image ?? IMAGES.nginx.reference);
+    const imageId = PinnedImages.of(this).imageId(image);
     const config = new ConfigVolume(this, "config", {
       name: `${props.name}-config`,
       imageId,
@@ -114,9 +133,15 @@ export class MtlsSidecar extends Construct {
 
   /** Allows another client certificate identity (e.g. a chat UI's proxy) to call this sidecar. */
   public addCaller(caller: SidecarCaller): void {
-    if (this.callers.some((c) => c.role === caller.role || c.subjectDn === caller.subjectDn)) {
-      throw new Error(`MtlsSidecar "${this.node.path}": a caller with role "${caller.role}" or subject "${caller.subjectDn}" is already allowed`);
-    }
+    const problems = new Problems(whereIs("MtlsSidecar.addCaller", this.node.path));
+    problems.check(
+      !this.callers.some((c) => c.role === caller.role || c.subjectDn === caller.subjectDn),
+      "caller",
+      caller,
+      "A caller with this role or subject is already allowed: give each service its own role and certificate.",
+    );
+    problems.check(/^[a-z][a-z0-9-]*$/.test(caller.role), "caller.role", caller.role, "Use lowercase letters, digits and '-'.");
+    problems.throwIfAny();
     this.callers.push(caller);
   }
 

@@ -1,7 +1,7 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Password } from "@cdktf/provider-random/lib/password";
-import { Fn } from "cdktf";
+import { Fn, Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
@@ -14,8 +14,6 @@ import { PinnedImages } from "./pinned-images";
 
 /** The gate's TLS port on the internal network. */
 export const GATE_PORT = 4443;
-/** Its loopback-only plain port, for the container healthcheck. */
-export const GATE_HEALTH_PORT = 4180;
 
 /** What the user says about their identity provider. */
 export interface OidcSettings {
@@ -72,8 +70,8 @@ export class OidcGate extends Construct {
   public readonly address: string;
   /** The name the gate's certificate carries. */
   public readonly serverName = GATE_SERVER_NAME;
-  /** The oauth2-proxy arguments (no secret among them: those are in a config file on the volume). */
-  public readonly args: string[];
+  private readonly staticArgs: string[];
+  private readonly hostnameList: string[];
 
   constructor(scope: Construct, id: string, props: OidcGateProps) {
     super(scope, id);
@@ -123,12 +121,11 @@ export class OidcGate extends Construct {
     // 32 ASCII characters = a 32-byte AES key, as oauth2-proxy requires for cookie encryption.
     const cookieSecret = new Password(this, "cookie-secret", { length: 32, special: false });
 
-    this.args = [
+    this.hostnameList = [props.publicHostname];
+    this.staticArgs = [
       "--provider=oidc",
       `--oidc-issuer-url=${oidc.issuerUrl}`,
       `--client-id=${oidc.clientId}`,
-      `--redirect-url=https://${props.publicHostname}/oauth2/callback`,
-      `--whitelist-domain=${props.publicHostname}`,
       ...(emailDomains.length > 0 ? emailDomains : ["*"]).map((d) => `--email-domain=${d}`),
       ...groups.map((g) => `--allowed-group=${g}`),
       "--oidc-groups-claim=groups",
@@ -150,11 +147,11 @@ export class OidcGate extends Construct {
       "--cookie-samesite=lax",
       `--cookie-expire=${sessionHours}h`,
       "--cookie-refresh=1h",
+      // TLS only: with certificate files set, oauth2-proxy serves no plain HTTP listener at all.
       `--https-address=0.0.0.0:${GATE_PORT}`,
       `--tls-cert-file=${CONFIG_DIR}/server.crt`,
       `--tls-key-file=${CONFIG_DIR}/server.key`,
-      // The plain listener is needed for the healthcheck; loopback of the gate's own namespace only.
-      `--http-address=127.0.0.1:${GATE_HEALTH_PORT}`,
+      "--tls-min-version=TLS1.2",
       "--silence-ping-logging=true",
       // Secrets come from a file on the config volume, not from arguments or environment.
       `--config=${CONFIG_DIR}/oauth2-proxy.cfg`,
@@ -182,9 +179,10 @@ export class OidcGate extends Construct {
         memoryMb: props.memoryMb ?? 128,
         cpuShares: props.cpuShares ?? 256,
         user: IMAGES.oauth2Proxy.user,
-        healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${GATE_HEALTH_PORT}/ping`],
+        // Liveness on its own loopback; the certificate is ours and names gate.zta.internal, not 127.0.0.1.
+        healthcheck: ["wget", "--no-check-certificate", "-q", "-O", "/dev/null", `https://127.0.0.1:${GATE_PORT}/ping`],
       }),
-      command: this.args,
+      command: Lazy.listValue({ produce: () => this.args }),
       networksAdvanced: [
         { name: props.internalNetwork.name, aliases: [props.name] },
         { name: props.egressNetwork.name },
@@ -196,5 +194,33 @@ export class OidcGate extends Construct {
       ],
       dependsOn: [config.loader],
     });
+  }
+
+  /** Hostnames users sign in on. */
+  public get hostnames(): string[] {
+    return [...this.hostnameList];
+  }
+
+  /**
+   * Lets users sign in on another hostname of the edge (e.g. a chat UI's). Register
+   * `https://<hostname>/oauth2/callback` at the IdP too.
+   */
+  public addHostname(hostname: string): void {
+    const problems = new Problems(whereIs("OidcGate.addHostname", this.node.path));
+    if (!isUnresolved(hostname)) problems.check(isDnsName(hostname), "hostname", hostname, "Use a lowercase DNS name.");
+    problems.throwIfAny();
+    if (!this.hostnameList.includes(hostname)) this.hostnameList.push(hostname);
+  }
+
+  /**
+   * The oauth2-proxy arguments (no secret among them: those are in a config file on the volume).
+   * With one hostname the callback URL is fixed; with several it is left out, so oauth2-proxy
+   * builds it from the request's Host (which the edge checks against the TLS SNI), and every
+   * hostname is allowed as a post-sign-in redirect target.
+   */
+  public get args(): string[] {
+    const hosts = this.hostnameList;
+    const callback = hosts.length === 1 ? [`--redirect-url=https://${hosts[0]}/oauth2/callback`] : [];
+    return [...this.staticArgs.slice(0, 3), ...callback, ...hosts.map((h) => `--whitelist-domain=${h}`), ...this.staticArgs.slice(3)];
   }
 }

@@ -11,7 +11,7 @@ import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { METRICS_SCRAPER_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SidecarCaller } from "../lib/nginx";
-import { isCommitSha, isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
+import { isCommitSha, isDnsName, isDockerName, isEmail, isPositiveInt } from "../lib/validate";
 import { EdgeProxy } from "./edge-proxy";
 import { InternalCa, InternalCaProps, IssuedCertificate } from "./internal-ca";
 import { MtlsSidecar } from "./mtls-sidecar";
@@ -219,7 +219,8 @@ export class SecureInference extends Construct {
 
     const allowUnpinned = props.allowUnpinnedImages ?? false;
     const images = PinnedImages.of(this);
-    this.ca = new InternalCa(this, "ca", props.certificates);
+    const outputPrefix = prefix.replace(/[^A-Za-z0-9_]/g, "_");
+    this.ca = new InternalCa(this, "ca", { outputPrefix, ...props.certificates });
     this.internalNetwork = new Network(this, "internal-network", { name: `${prefix}-internal`, internal: true });
     const modelCache = new Volume(this, "model-cache", { name: `${prefix}-models` });
     const apiKey = new Password(this, "vllm-api-key", { length: 48, special: false });
@@ -252,7 +253,7 @@ export class SecureInference extends Construct {
         commonName: METRICS_SCRAPER_CN,
         organizationalUnit: SERVICE_OU,
       });
-      new TerraformOutput(this, "metrics-scraper-bundle", {
+      new TerraformOutput(this, "metrics_scraper_bundle", {
         description: "mTLS client bundle for the Prometheus scraper (the only identity allowed on /metrics)",
         sensitive: true,
         value: {
@@ -260,7 +261,7 @@ export class SecureInference extends Construct {
           private_key_pem: this.metricsScraperCertificate.privateKeyPem,
           ca_certificate_pem: this.ca.certPem,
         },
-      });
+      }).overrideLogicalId(`${outputPrefix}_metrics_scraper_bundle`);
     }
 
     const rate = props.rateLimit ?? {};
@@ -280,7 +281,7 @@ export class SecureInference extends Construct {
         memoryMb: props.vllm?.memoryMb ?? 32768,
         cpuShares: props.vllm?.cpuShares ?? 2048,
         shmSizeMb: props.vllm?.shmSizeMb ?? 4096,
-        dependsOn: fetch?.container,
+        fetch,
       });
       this.replicas.push(vllm);
       this.sidecars.push(
@@ -299,6 +300,7 @@ export class SecureInference extends Construct {
           maxConcurrentPerIdentity: rate.maxConcurrent ?? 8,
           generationTimeoutSeconds: props.generationTimeoutSeconds ?? 1800,
           image: props.images?.nginx,
+          allowUnpinnedImages: allowUnpinned,
         }),
       );
     }
@@ -338,14 +340,14 @@ export class SecureInference extends Construct {
     });
 
     this.operatorOutputs = props.operators.map((op) => this.ca.addOperator(op.name, op.email).outputName);
-    new TerraformOutput(this, "ca-certificate", {
+    new TerraformOutput(this, "ca_certificate", {
       description: "The internal CA's root certificate (public): trust it in clients",
       value: this.ca.certPem,
-    });
+    }).overrideLogicalId(`${outputPrefix}_ca_certificate`);
     new TerraformOutput(this, "endpoint", {
       description: "Where clients reach the API (with an operator's client certificate)",
       value: `https://${props.domain}${(props.hostPort ?? 443) === 443 ? "" : `:${props.hostPort}`}/v1`,
-    });
+    }).overrideLogicalId(`${outputPrefix}_endpoint`);
   }
 }
 
@@ -407,6 +409,9 @@ function validate(path: string, props: SecureInferenceProps, prefix: string, rep
     problems.check(!op.name.startsWith("zta-"), "operators[].name", op.name, 'Names starting with "zta-" are reserved for the library\'s service identities.');
     problems.check(!seen.has(op.name), "operators[].name", op.name, "Operator names must be unique.");
     seen.add(op.name);
+    if (op.email !== undefined && !isUnresolved(op.email)) {
+      problems.check(isEmail(op.email), "operators[].email", op.email, 'Use a plain address like "devops@example.com".');
+    }
   }
   problems.check(Number.isInteger(replicas) && replicas >= 1 && replicas <= 64, "replicas", replicas, "Use a whole number from 1 to 64.");
   problems.check(routes.length > 0, "routes", routes, "Forward at least one route, e.g. InferenceRoutes.DEFAULT.");

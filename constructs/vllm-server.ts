@@ -39,8 +39,8 @@ export interface VllmServerProps {
   readonly memoryMb: number;
   readonly cpuShares: number;
   readonly shmSizeMb: number;
-  /** Something that must finish before vLLM starts (the model fetch). */
-  readonly dependsOn?: Container;
+  /** The fetch job, when the revision is downloaded by one: the replica waits for its marker. */
+  readonly fetch?: ModelFetch;
 }
 
 /**
@@ -65,12 +65,27 @@ export function vllmEnvironment(offline: boolean): string[] {
   ];
 }
 
+/** Where the fetch job records that a revision is complete (on the model volume). */
+export function fetchMarkerPath(modelName: string, revision: string): string {
+  return `${MODEL_CACHE_DIR}/zta-fetched/${modelName.replace(/\//g, "--")}@${revision}`;
+}
+
+/** How long a replica waits for the fetch job before giving up (exit 1, restarted on failure). */
+const FETCH_WAIT_SECONDS = 24 * 3600;
+
 /**
- * Reads the API key from the config volume into VLLM_API_KEY (vLLM's own variable) and starts
- * the server; the key never appears in `docker inspect`. Arguments are passed positionally, so
- * nothing the user configures is interpreted by the shell.
+ * Waits for the fetch job's marker (when there is a fetch job), reads the API key from the config
+ * volume into VLLM_API_KEY (vLLM's own variable; it never appears in `docker inspect`) and starts
+ * the server. Arguments are passed positionally, so nothing the user configures is shell-parsed.
  */
 const LAUNCHER = `set -eu
+if [ -n "$ZTA_WAIT_FOR" ]; then
+  waited=0
+  while [ ! -f "$ZTA_WAIT_FOR" ]; do
+    if [ "$waited" -ge ${FETCH_WAIT_SECONDS} ]; then echo "model not fetched: $ZTA_WAIT_FOR" >&2; exit 1; fi
+    sleep 10; waited=$((waited + 10))
+  done
+fi
 VLLM_API_KEY="$(cat ${CONFIG_DIR}/api-key)"
 export VLLM_API_KEY
 exec vllm serve "$@"`;
@@ -125,7 +140,11 @@ export class VllmServer extends Construct {
       }),
       entrypoint: ["/bin/sh", "-c", LAUNCHER, "zta-vllm"],
       command: args,
-      env: vllmEnvironment(true),
+      env: [
+        ...vllmEnvironment(true),
+        // Empty when there is no fetch job. (No "\${...}" in the script: Terraform would interpolate it.)
+        `ZTA_WAIT_FOR=${props.fetch ? fetchMarkerPath(props.modelName, props.modelRevision) : ""}`,
+      ],
       ...(props.gpus ? { gpus: props.gpus } : {}),
       // PyTorch workers exchange tensors through /dev/shm; Docker's 64 MB default is too small.
       shmSize: props.shmSizeMb,
@@ -142,7 +161,7 @@ export class VllmServer extends Construct {
       ],
       // Let in-flight generations finish before the container is stopped.
       destroyGraceSeconds: 30,
-      dependsOn: [config.loader, ...(props.dependsOn ? [props.dependsOn] : [])],
+      dependsOn: [config.loader, ...(props.fetch ? [props.fetch.container] : [])],
     });
     SecurityPolicy.suppress(this.container, "ZTA-CTR-011", VLLM_ROOT_REASON);
   }
@@ -160,16 +179,27 @@ export interface ModelFetchProps {
   readonly hfToken?: string;
 }
 
-/** Downloads exactly one revision into the cache; arguments are positional, never shell-parsed. */
-const FETCH_SCRIPT =
-  "import sys; from huggingface_hub import snapshot_download; " +
-  "print(snapshot_download(repo_id=sys.argv[1], revision=sys.argv[2]))";
+/**
+ * Downloads exactly one revision into the cache, then writes the marker the replicas wait for.
+ * Arguments are positional, never shell-parsed.
+ */
+const FETCH_SCRIPT = [
+  "import os, sys",
+  "from huggingface_hub import snapshot_download",
+  "print(snapshot_download(repo_id=sys.argv[1], revision=sys.argv[2]), flush=True)",
+  "os.makedirs(os.path.dirname(sys.argv[3]), exist_ok=True)",
+  "open(sys.argv[3], 'w').close()",
+].join("\n");
 
 /**
  * A one-shot job that downloads the pinned model revision into the cache volume, so the vLLM
  * replicas never need a network path out (they run with HF_HUB_OFFLINE=1 on the internal network).
- * Terraform waits for it to exit (`attach`); it is not restarted or recreated while the revision
- * stays the same (`must_run = false`).
+ *
+ * It is not attached: `attach = true` would hold `terraform apply` inside the provider's 20-minute
+ * create timeout, which a large model outlasts, and a non-zero exit would not fail the apply
+ * anyway. Instead it retries on failure a bounded number of times, marks completion with a file,
+ * and the replicas wait for that file. `must_run = false` keeps Terraform from recreating it after
+ * it exits; a new revision (a new command) replaces it.
  */
 export class ModelFetch extends Construct {
   public readonly container: Container;
@@ -194,14 +224,11 @@ export class ModelFetch extends Construct {
       name: props.name,
       image: props.imageId,
       ...hardened,
-      // A job, not a service: run once, never restart, no healthcheck, Terraform waits for the exit.
-      restart: "no",
-      maxRetryCount: undefined,
+      // A job, not a service: runs to completion (retried on failure), no healthcheck.
       healthcheck: undefined,
       mustRun: false,
-      attach: true,
       entrypoint: ["python3", "-c", FETCH_SCRIPT],
-      command: [props.modelName, props.modelRevision],
+      command: [props.modelName, props.modelRevision, fetchMarkerPath(props.modelName, props.modelRevision)],
       env: [...vllmEnvironment(false), ...(config ? [`HF_TOKEN_PATH=${CONFIG_DIR}/hf-token`] : [])],
       networksAdvanced: [{ name: props.egressNetwork.name }],
       volumes: [

@@ -129,7 +129,7 @@ request_header ${CLIENT_CERT_HEADER} {http.request.tls.client.subject}`;
 	# Browsers without a session are sent to sign in; API clients get the gate's 401.
 	@unauthenticated status 401
 	handle_response @unauthenticated {
-		redir * /oauth2/start?rd={http.request.scheme}://{http.request.host}{http.request.uri} 302
+		redir * /oauth2/start?rd={http.request.scheme}://{http.request.hostport}{http.request.uri} 302
 	}`
     : "";
   return `forward_auth ${o.gate.address} {
@@ -199,6 +199,8 @@ export function renderEdgeCaddyfile(o: EdgeCaddyOptions): string {
 	auto_https off
 	servers {
 		protocols h1 h2
+		# A request's Host must match the TLS SNI: no routing into a client-auth site via another name.
+		strict_sni_host on
 		timeouts {
 			read_header 10s
 			read_body 60s

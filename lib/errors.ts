@@ -32,8 +32,9 @@ export class ConfigError extends Error {
 /** Renders a value for an error message without dumping secrets or huge objects. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing (the prop is missing)";
+  // A variable's `.value` is a token object, not a string: check before looking at the type.
+  if (Token.isUnresolved(value)) return "a Terraform reference";
   if (typeof value === "string") {
-    if (Token.isUnresolved(value)) return "a Terraform reference";
     return JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value);
   }
   if (Array.isArray(value)) return value.length === 0 ? "an empty list" : JSON.stringify(value);

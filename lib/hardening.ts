@@ -26,6 +26,8 @@ export interface HardeningOptions {
   readonly healthcheck: string[];
   /** Grace period before failed healthchecks count, e.g. "30s". @default "20s" */
   readonly healthStartPeriod?: string;
+  /** Seconds between SIGTERM and SIGKILL when the container is replaced or destroyed. @default 10 */
+  readonly stopGraceSeconds?: number;
 }
 
 /** Restart on failure, a bounded number of times: a crash loop stops instead of spinning forever. */
@@ -76,5 +78,7 @@ export function hardenedContainer(options: HardeningOptions): Partial<ContainerC
     },
     // Never detach from a container that failed to start; Terraform reports it.
     mustRun: true,
+    // Without it the provider kills the container at once on destroy or replace.
+    destroyGraceSeconds: options.stopGraceSeconds ?? 10,
   };
 }

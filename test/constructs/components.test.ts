@@ -1,0 +1,211 @@
+import { Network } from "@cdktf/provider-docker/lib/network";
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { ClientCertMode, EdgeProxy, InternalCa, MtlsSidecar, OidcGate } from "../../index";
+import { containerNamed, label, secretVariable, stackWithProviders, synth, uploaded } from "../helpers";
+
+/** EdgeProxy, MtlsSidecar and OidcGate used on their own, the way a user composing them would. */
+function parts() {
+  const stack = stackWithProviders();
+  const ca = new InternalCa(stack, "ca");
+  const internal = new Network(stack, "internal", { name: "internal", internal: true });
+  const egress = new Network(stack, "egress", { name: "egress" });
+  const app = new Container(stack, "app", { name: "app", image: "app" });
+  const sidecar = new MtlsSidecar(stack, "sidecar", {
+    ca,
+    name: "app-mtls",
+    target: app,
+    targetHostname: "app",
+    upstream: "127.0.0.1:8000",
+    upstreamApiKey: secretVariable(stack, "app_key"),
+    routes: ["/v1/models"],
+    callers: [{ role: "edge", subjectDn: "CN=zta-edge,OU=zta-services,O=cdktf-zero-trust-ai", forwardsIdentity: true, mayScrapeMetrics: false }],
+    maxBodyMb: 1,
+    requestsPerMinute: 10,
+    burst: 1,
+    maxConcurrentPerIdentity: 1,
+    generationTimeoutSeconds: 60,
+  });
+  const gate = new OidcGate(stack, "gate", {
+    ca,
+    name: "gate",
+    internalNetwork: internal,
+    egressNetwork: egress,
+    publicHostname: "ai.example.internal",
+    oidc: { issuerUrl: "https://idp.example.com", clientId: "c", clientSecret: secretVariable(stack, "cs"), emailDomains: ["example.com"] },
+  });
+  const edge = new EdgeProxy(stack, "edge", {
+    ca,
+    name: "edge",
+    hostnames: ["ai.example.internal"],
+    internalNetwork: internal,
+    upstreams: [sidecar.address],
+    upstreamServerName: sidecar.serverName,
+    routes: ["/v1/models"],
+    gate,
+  });
+  return { stack, ca, internal, egress, app, sidecar, gate, edge };
+}
+
+describe("MtlsSidecar", () => {
+  const { stack, sidecar } = parts();
+  const json = synth(stack);
+
+  test("joins its target's namespace and nothing else", () => {
+    const c = containerNamed(json, "app-mtls");
+    expect(c.network_mode).toMatch(/^container:\$\{docker_container\.app\.id\}$/);
+    expect(c.entrypoint).toEqual(["nginx", "-c", "/etc/zta/nginx.conf", "-g", "daemon off;"]);
+    expect(label(c, "zta.role")).toBe("mtls-sidecar");
+  });
+
+  test("its certificate names the target and the shared sidecar name", () => {
+    expect(sidecar.address).toBe("app:8443");
+    expect(JSON.stringify(json.resource.tls_cert_request)).toContain('"dns_names":["sidecar.zta.internal","app"]');
+  });
+
+  test("callers can be added later (a chat UI) but never twice", () => {
+    sidecar.addCaller({ role: "chat", subjectDn: "CN=zta-chat,OU=zta-services,O=cdktf-zero-trust-ai", forwardsIdentity: true, mayScrapeMetrics: false });
+    expect(sidecar.nginxConfig).toContain('"CN=zta-chat,OU=zta-services,O=cdktf-zero-trust-ai" chat;');
+    expect(uploaded(synth(stack), "app-mtls-config-loader", "nginx.conf")).toBe(sidecar.nginxConfig);
+    expect(() =>
+      sidecar.addCaller({ role: "chat", subjectDn: "CN=other", forwardsIdentity: false, mayScrapeMetrics: false }),
+    ).toThrow(/already allowed/);
+  });
+
+  test("an unpinned image or empty allowlist is refused", () => {
+    const s = stackWithProviders();
+    const target = new Container(s, "t", { name: "t", image: "t" });
+    expect(
+      () =>
+        new MtlsSidecar(s, "sc", {
+          ca: new InternalCa(s, "ca"),
+          name: "t-mtls",
+          target,
+          targetHostname: "t",
+          upstream: "127.0.0.1:8000",
+          upstreamApiKey: secretVariable(s, "k"),
+          routes: [],
+          callers: [],
+          maxBodyMb: 1,
+          requestsPerMinute: 1,
+          burst: 0,
+          maxConcurrentPerIdentity: 1,
+          generationTimeoutSeconds: 1,
+          image: "nginx:latest",
+        }),
+    ).toThrow(/routes: received an empty list[\s\S]*callers: received an empty list[\s\S]*images\.nginx: received "nginx:latest"/);
+  });
+
+  test("snapshot", () => expect(containerNamed(json, "app-mtls")).toMatchSnapshot());
+});
+
+describe("OidcGate", () => {
+  const { stack, gate } = parts();
+  const json = synth(stack);
+  const c = containerNamed(json, "gate");
+
+  test("secure cookies, PKCE, JWT bearer for machines, TLS only, secrets from a file", () => {
+    for (const arg of [
+      "--cookie-secure=true",
+      "--cookie-httponly=true",
+      "--cookie-name=__Host-zta-session",
+      "--code-challenge-method=S256",
+      "--skip-jwt-bearer-tokens=true",
+      "--set-xauthrequest=true",
+      "--email-domain=example.com",
+      "--redirect-url=https://ai.example.internal/oauth2/callback",
+      "--config=/etc/zta/oauth2-proxy.cfg",
+    ]) {
+      expect(c.command).toContain(arg);
+    }
+    expect(c.command.some((a: string) => a.startsWith("--http-address"))).toBe(false);
+    expect(JSON.stringify([c.command, c.env ?? []])).not.toMatch(/var\.cs|random_password/);
+    const cfg = uploaded(json, "gate-config-loader", "oauth2-proxy.cfg");
+    expect(cfg).toMatch(/^client_secret = \$\{jsonencode\(var\.cs\)\}\ncookie_secret = \$\{jsonencode\(random_password\.gate_cookie-secret_[A-Z0-9]+\.result\)\}\n$/);
+    expect(Object.values(json.resource.random_password)[0]).toMatchObject({ length: 32, special: false });
+  });
+
+  test("on the internal network (as itself) and an egress network toward the IdP, no ports", () => {
+    expect(c.networks_advanced).toEqual([{ name: "${docker_network.internal.name}", aliases: ["gate"] }, { name: "${docker_network.egress.name}" }]);
+    expect(c.ports).toBeUndefined();
+    expect(gate.address).toBe("gate:4443");
+  });
+
+  test("who may sign in must be said; literals and plain-http issuers are refused", () => {
+    const s = stackWithProviders();
+    const net = new Network(s, "n", { name: "n", internal: true });
+    expect(
+      () =>
+        new OidcGate(s, "g", {
+          ca: new InternalCa(s, "ca"),
+          name: "g",
+          internalNetwork: net,
+          egressNetwork: net,
+          publicHostname: "ai.example.internal",
+          oidc: { issuerUrl: "http://idp.example.com", clientId: "c", clientSecret: "hunter2" },
+        }),
+    ).toThrow(/oidc\.issuerUrl: received "http:\/\/idp\.example\.com"[\s\S]*oidc\.clientSecret: received "a literal string"[\s\S]*oidc\.emailDomains/);
+  });
+
+  test("a second sign-in hostname drops the fixed callback URL and allows both redirect targets", () => {
+    const { gate: g } = parts();
+    expect(g.args).toContain("--redirect-url=https://ai.example.internal/oauth2/callback");
+    g.addHostname("chat.example.internal");
+    expect(g.args.filter((a) => a.startsWith("--redirect-url"))).toEqual([]);
+    expect(g.args).toEqual(expect.arrayContaining(["--whitelist-domain=ai.example.internal", "--whitelist-domain=chat.example.internal"]));
+    expect(() => g.addHostname("Chat!")).toThrow(/hostname: received "Chat!"/);
+  });
+
+  test("snapshot", () => expect(c).toMatchSnapshot());
+});
+
+describe("EdgeProxy", () => {
+  const { stack, edge } = parts();
+  edge.addHostname("ai.tailnet-1234.ts.net");
+  const json = synth(stack);
+  const c = containerNamed(json, "edge");
+
+  test("hostnames added later join the certificate and the site", () => {
+    expect(edge.caddyfile).toContain("https://ai.example.internal:8443, https://ai.tailnet-1234.ts.net:8443 {");
+    const requests = Object.entries(json.resource.tls_cert_request).filter(([id]) => id.startsWith("edge_server"));
+    expect(requests[0][1].dns_names).toEqual(["ai.example.internal", "ai.tailnet-1234.ts.net"]);
+    expect(() => edge.addHostname("bad host")).toThrow(/hostname: received "bad host"/);
+  });
+
+  test("runs caddy on the mounted config as a non-root user with its state on tmpfs", () => {
+    expect(c.command).toEqual(["caddy", "run", "--config", "/etc/zta/Caddyfile", "--adapter", "caddyfile"]);
+    expect(c.user).toBe("65532:65532");
+    expect(Object.keys(c.tmpfs).sort()).toEqual(["/config", "/data", "/tmp"]);
+  });
+
+  test("a browser site with a relaxed mode needs the gate, which this edge has", () => {
+    edge.addSite({
+      hostnames: ["chat.example.internal"],
+      paths: [],
+      upstreams: ["chat:8443"],
+      upstreamServerName: "chat.zta.internal",
+      browser: true,
+      clientCertMode: ClientCertMode.VERIFY_IF_GIVEN,
+    });
+    expect(edge.caddyfile).toContain("https://chat.example.internal:8443 {");
+    expect(edge.hostnames).toContain("chat.example.internal");
+  });
+
+  test("without a gate, a browser site may not relax client certificates", () => {
+    const s = stackWithProviders();
+    const lone = new EdgeProxy(s, "edge", {
+      ca: new InternalCa(s, "ca"),
+      name: "lone",
+      hostnames: ["ai.example.internal"],
+      internalNetwork: new Network(s, "n", { name: "n", internal: true }),
+      upstreams: ["x:8443"],
+      upstreamServerName: "sidecar.zta.internal",
+      routes: ["/v1/models"],
+    });
+    const site = { hostnames: ["chat.example.internal"], paths: [], upstreams: ["chat:8443"], upstreamServerName: "c", browser: true };
+    expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.VERIFY_IF_GIVEN })).toThrow(/clientCertMode: received "verify_if_given"/);
+    expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.REQUIRE_AND_VERIFY })).not.toThrow();
+    expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.REQUIRE_AND_VERIFY })).toThrow(/Each hostname belongs to one site/);
+  });
+
+  test("snapshot", () => expect(c).toMatchSnapshot());
+});
