@@ -110,6 +110,8 @@ function defaultName(path: string, addr: string): string {
  * its output in `container_logs` (`logs`); `must_run = false` and `restart = "no"` keep a finished
  * run from being restarted or recreated while nothing changed. (Provider behaviour read in
  * kreuzwerker/docker's resource_docker_container_funcs.go, not run here: no Docker engine.)
+ * Limits of attaching, as ModelFetch's note records: the run must end within the provider's
+ * create timeout (20 minutes), and a non-zero exit does not fail the apply — read `exitCode`.
  */
 export class SandboxRunner extends Construct {
   public readonly container: Container;

@@ -62,11 +62,13 @@ export function isNeverStarted(c: ResourceView): boolean {
 }
 
 /**
- * A one-shot job: Terraform waits for it to exit (`attach = true`) and does not insist it keeps
- * running (`must_run = false`). Service-only rules (healthcheck, restart) do not apply.
+ * A one-shot job: started, but Terraform does not insist it keeps running (`must_run = false`;
+ * the provider's default is true, and every long-running service of the library sets it). The
+ * library's model fetch (retried on failure, not attached) and SandboxRunner (attached) are jobs.
+ * The service-only rule (healthcheck) does not apply to them.
  */
 export function isJob(c: ResourceView): boolean {
-  return c.config.attach === true && c.config.must_run === false;
+  return c.config.must_run === false && c.config.start !== false;
 }
 
 /** The image reference a container runs: the `docker_image`'s name when it is referenced. */

@@ -12,8 +12,5 @@ export function skipNeverStarted(c: ResourceView): RuleOutcome | undefined {
 
 /** Not applicable to never-started containers and one-shot jobs (service-only rules). */
 export function skipNonServices(c: ResourceView): RuleOutcome | undefined {
-  return (
-    skipNeverStarted(c) ??
-    (isJob(c) ? notApplicable("a one-shot job (attach = true, must_run = false): it exits by design") : undefined)
-  );
+  return skipNeverStarted(c) ?? (isJob(c) ? notApplicable("a one-shot job (must_run = false): it exits by design") : undefined);
 }

@@ -7,7 +7,7 @@ export const healthcheck: PolicyRule = {
     id: "ZTA-CTR-013",
     title: "No healthcheck",
     explanation:
-      "Without a healthcheck Docker reports a hung service as running: the edge keeps routing to it and `wait = true` cannot work. One-shot jobs and never-started containers are not applicable.",
+      "Without a healthcheck Docker reports a hung service as running: the edge keeps routing to it and `wait = true` cannot work. One-shot jobs (`must_run = false`) and never-started containers are not applicable.",
     fix: "Add a `healthcheck` that probes the service on its own loopback (e.g. `wget -q -O /dev/null http://127.0.0.1:8081/healthz`).",
     severity: RuleSeverity.LOW,
     references: [CIS("5.26", "Ensure that container health is checked at runtime")],

@@ -34,8 +34,11 @@ export function compliantContainer(stack: TerraformStack, id: string, overrides:
   });
 }
 
-/** A one-shot job, configured like the library's model fetch. */
-export const JOB: Partial<ContainerConfig> = { attach: true, mustRun: false, restart: "no", healthcheck: undefined, maxRetryCount: undefined };
+/** A one-shot job, configured like the library's model fetch: retried a bounded number of times, not attached. */
+export const JOB: Partial<ContainerConfig> = { mustRun: false, healthcheck: undefined };
+
+/** A one-shot job that Terraform waits for, configured like SandboxRunner. */
+export const ATTACHED_JOB: Partial<ContainerConfig> = { attach: true, mustRun: false, restart: "no", healthcheck: undefined, maxRetryCount: undefined };
 
 /** A never-started container, configured like the library's config loaders. */
 export const NEVER_STARTED: Partial<ContainerConfig> = { start: false, mustRun: false, networkMode: "none", networksAdvanced: undefined };

@@ -1,5 +1,5 @@
 import { healthcheck as rule } from "../../../../lib/policy/rules/ctr-013-healthcheck";
-import { JOB, NEVER_STARTED, OutcomeStatus, compliantContainer, newStack, statusOf } from "../fixtures";
+import { ATTACHED_JOB, JOB, NEVER_STARTED, OutcomeStatus, compliantContainer, newStack, statusOf } from "../fixtures";
 
 describe("ZTA-CTR-013 no healthcheck", () => {
   test("a service with a healthcheck is compliant", () => {
@@ -19,8 +19,10 @@ describe("ZTA-CTR-013 no healthcheck", () => {
   test("jobs and never-started containers are not applicable", () => {
     const stack = newStack();
     compliantContainer(stack, "job", JOB);
+    compliantContainer(stack, "attached", ATTACHED_JOB);
     compliantContainer(stack, "loader", { ...NEVER_STARTED, healthcheck: undefined });
     expect(statusOf(rule, stack, "job")).toBe(OutcomeStatus.NOT_APPLICABLE);
+    expect(statusOf(rule, stack, "attached")).toBe(OutcomeStatus.NOT_APPLICABLE);
     expect(statusOf(rule, stack, "loader")).toBe(OutcomeStatus.NOT_APPLICABLE);
   });
 });

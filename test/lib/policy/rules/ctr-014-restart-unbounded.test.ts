@@ -1,5 +1,5 @@
 import { restartUnbounded as rule } from "../../../../lib/policy/rules/ctr-014-restart-unbounded";
-import { JOB, OutcomeStatus, compliantContainer, newStack, statusOf } from "../fixtures";
+import { JOB, NEVER_STARTED, OutcomeStatus, compliantContainer, newStack, statusOf } from "../fixtures";
 
 describe("ZTA-CTR-014 restart policy unbounded", () => {
   test("on-failure with a retry limit, or no restart, is compliant", () => {
@@ -18,9 +18,17 @@ describe("ZTA-CTR-014 restart policy unbounded", () => {
     for (const id of ["always", "unless", "forever"]) expect(statusOf(rule, stack, id)).toBe(OutcomeStatus.NON_COMPLIANT);
   });
 
-  test("a job is not applicable", () => {
+  test("jobs count too: bounded retries pass, always reruns a finished job forever", () => {
     const stack = newStack();
-    compliantContainer(stack, "job", { ...JOB, restart: "always" });
-    expect(statusOf(rule, stack, "job")).toBe(OutcomeStatus.NOT_APPLICABLE);
+    compliantContainer(stack, "retried", JOB);
+    compliantContainer(stack, "looping", { ...JOB, restart: "always", maxRetryCount: undefined });
+    expect(statusOf(rule, stack, "retried")).toBe(OutcomeStatus.COMPLIANT);
+    expect(statusOf(rule, stack, "looping")).toBe(OutcomeStatus.NON_COMPLIANT);
+  });
+
+  test("a never-started loader is not applicable", () => {
+    const stack = newStack();
+    compliantContainer(stack, "loader", { ...NEVER_STARTED, restart: "always" });
+    expect(statusOf(rule, stack, "loader")).toBe(OutcomeStatus.NOT_APPLICABLE);
   });
 });
