@@ -30,6 +30,19 @@ export type { SidecarCaller } from "./lib/nginx";
 export { ConfigError } from "./lib/errors";
 export type { ConfigProblem } from "./lib/errors";
 export { IMAGES } from "./lib/images";
+export { SandboxRunner } from "./constructs/sandbox-runner";
+export type {
+  SandboxRunnerProps,
+  SandboxWorkspace,
+  SandboxEnvVar,
+  SandboxSecretEnvOptIn,
+} from "./constructs/sandbox-runner";
+export { SecurityPolicy, PolicyViolationError } from "./lib/policy/security-policy";
+export type { SecurityPolicyProps, StackPolicyResult } from "./lib/policy/security-policy";
+export { PolicyProfile } from "./lib/policy/profiles";
+export { RuleSeverity, FindingLevel } from "./lib/policy/types";
+export type { RuleMetadata } from "./lib/policy/types";
+export type { Finding, Suppression } from "./lib/policy/engine";
 export { ChatUi } from "./constructs/chat-ui";
 export type { ChatUiProps, TunnelOrigin } from "./constructs/chat-ui";
 export { TailscaleExposure } from "./constructs/tailscale-exposure";

@@ -10,6 +10,7 @@ import { hardenedContainer } from "../lib/hardening";
 import { CHAT_CLIENT_CN, CHAT_SERVER_NAME, CONFIG_DIR, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { WEBUI_TRUSTED_EMAIL_HEADER, renderChatProxyNginxConfig } from "../lib/nginx-client";
+import { SecurityPolicy } from "../lib/policy/security-policy";
 import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
 import { ConfigVolume } from "./config-volume";
 import { PinnedImages } from "./pinned-images";
@@ -168,6 +169,9 @@ export class ChatUi extends Construct {
       volumes: [{ volumeName: this.dataVolume.name, containerPath: WEBUI_DATA_DIR, readOnly: false }],
       labels: [{ label: "zta.role", value: "chat-ui" }],
     });
+
+    // uid 0 is the one exception to the hardening here; the policy report records why.
+    SecurityPolicy.suppress(this.webui, "ZTA-CTR-011", OPEN_WEBUI_ROOT_REASON);
 
     const config = new ConfigVolume(this, "proxy-config", {
       name: `${this.name}-proxy-config`,

@@ -6,6 +6,7 @@ import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
+import { SecurityPolicy } from "../lib/policy/security-policy";
 import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
 import { ConfigVolume } from "./config-volume";
 import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
@@ -230,6 +231,16 @@ export class TailscaleExposure extends Construct {
       ],
       dependsOn: [config.loader],
     });
+
+    // uid 0 is the one exception to the hardening here; the policy report records why.
+    SecurityPolicy.suppress(this.container, "ZTA-CTR-011", TAILSCALE_ROOT_REASON);
+    if (kernel) {
+      SecurityPolicy.suppress(
+        this.container,
+        "ZTA-CTR-003",
+        "kernelNetworking: true was asked for by name: tailscaled then manages a TUN interface, routes and netfilter (NET_ADMIN, NET_RAW).",
+      );
+    }
 
     if (props.tailnetDomain) {
       new TerraformOutput(this, "tailnet_url", {

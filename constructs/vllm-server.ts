@@ -5,6 +5,12 @@ import { Construct } from "constructs";
 import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR } from "../lib/identities";
 import { ConfigVolume } from "./config-volume";
+import { SecurityPolicy } from "../lib/policy/security-policy";
+
+/** Why the vLLM image's containers run as uid 0; recorded in the policy report. */
+const VLLM_ROOT_REASON =
+  "The vLLM image defines no non-root user and the model cache volume is root-owned; compensated by dropping every " +
+  "capability, no-new-privileges, a read-only root filesystem and (for the server) an internal network only.";
 
 /** vLLM's port, on the loopback of its own network namespace only. */
 export const VLLM_PORT = 8000;
@@ -157,6 +163,7 @@ export class VllmServer extends Construct {
       destroyGraceSeconds: 30,
       dependsOn: [config.loader, ...(props.fetch ? [props.fetch.container] : [])],
     });
+    SecurityPolicy.suppress(this.container, "ZTA-CTR-011", VLLM_ROOT_REASON);
   }
 }
 
@@ -236,5 +243,6 @@ export class ModelFetch extends Construct {
       ],
       ...(config ? { dependsOn: [config.loader] } : {}),
     });
+    SecurityPolicy.suppress(this.container, "ZTA-CTR-011", VLLM_ROOT_REASON);
   }
 }

@@ -1,9 +1,9 @@
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
-import { TerraformStack, TerraformVariable } from "cdktf";
+import { Aspects, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { SecureInference } from "../index";
+import { SecureInference, SecurityPolicy } from "../index";
 
 /**
  * The default stack: one vLLM replica of a small pinned model behind the full chain, published
@@ -39,5 +39,8 @@ export class DefaultInferenceStack extends TerraformStack {
       },
       metricsScraper: true,
     });
+    // Every synth checks the stack against the production profile and writes
+    // security-report.json / .sarif next to cdk.tf.json.
+    Aspects.of(this).add(new SecurityPolicy({ profile: "production" }));
   }
 }

@@ -1,6 +1,6 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { TerraformOutput, Testing } from "cdktf";
-import { ChatUi, ClientCertMode, CloudflareTunnel, CloudflareTunnelProps, IMAGES, SecureInference } from "../../index";
+import { Aspects, TerraformOutput, Testing } from "cdktf";
+import { ChatUi, ClientCertMode, CloudflareTunnel, CloudflareTunnelProps, IMAGES, SecureInference, SecurityPolicy } from "../../index";
 import { CATCH_ALL_SERVICE } from "../../lib/tunnel-ingress";
 import { containerNamed, inferenceProps, label, resources, stackWithProviders, synth, uploaded } from "../helpers";
 import { allInterfaceAddresses, expectConfigError, hardeningGaps, inferenceStack } from "../exposure-helpers";
@@ -200,6 +200,39 @@ describe("CloudflareTunnel: never the inference API by default", () => {
       expect.objectContaining({ service: "https://inference-edge:8443" }),
     );
     expect(ai.edge.hostnames).toContain("ai.example.com");
+  });
+});
+
+describe("CloudflareTunnel: the policy engine", () => {
+  const withPolicy = (stack: import("cdktf").TerraformStack) => {
+    const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+    Aspects.of(stack).add(policy);
+    let error: unknown;
+    try {
+      Testing.synth(stack, true);
+    } catch (e) {
+      error = e;
+    }
+    const open = policy.results.flatMap((r) => r.findings).filter((f) => !f.suppression);
+    return { error, open };
+  };
+
+  test("a tunnel to the chat UI raises no finding", () => {
+    const { stack } = tunnelled();
+    const { error, open } = withPolicy(stack);
+    expect(open.map((f) => f.ruleId)).toEqual([]);
+    expect(error).toBeUndefined();
+  });
+
+  test("the opted-in tunnel to the inference API is flagged (ZTA-AI-003) and fails a production synth", () => {
+    const { stack, ai } = inferenceStack({ clientCertMode: ClientCertMode.VERIFY_IF_GIVEN });
+    new CloudflareTunnel(stack, "t", {
+      accountId: ACCOUNT, zoneId: ZONE, hostname: "ai.example.com", access: { emailDomains: ["example.com"] },
+      target: ai, allowInferenceApi: true,
+    });
+    const { error, open } = withPolicy(stack);
+    expect(open.map((f) => f.ruleId)).toContain("ZTA-AI-003");
+    expect(String(error)).toMatch(/ZTA-AI-003/);
   });
 });
 

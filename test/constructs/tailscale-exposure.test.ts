@@ -1,5 +1,5 @@
 import { TerraformOutput, Testing } from "cdktf";
-import { IMAGES, SecureInference, TailscaleExposure } from "../../index";
+import { IMAGES, SecureInference, SecurityPolicy, TailscaleExposure } from "../../index";
 import {
   containerNamed,
   inferenceProps,
@@ -91,6 +91,12 @@ describe("TailscaleExposure: the container", () => {
     expect(c.capabilities).toEqual({ drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW"] });
     expect(c.devices).toEqual([{ host_path: "/dev/net/tun", container_path: "/dev/net/tun", permissions: "rwm" }]);
     expect(c.env).toContain("TS_USERSPACE=false");
+  });
+
+  test("the policy report records both exceptions with their reasons; userspace mode needs only the root one", () => {
+    const suppressions = (ts: TailscaleExposure) => SecurityPolicy.suppressionsOn(ts.container).map((x) => x.ruleId).sort();
+    expect(suppressions(exposed({ kernelNetworking: true }).ts)).toEqual(["ZTA-CTR-003", "ZTA-CTR-011"]);
+    expect(suppressions(exposed().ts)).toEqual(["ZTA-CTR-011"]);
   });
 });
 

@@ -1,4 +1,5 @@
-import { App, TerraformStack, Testing } from "cdktf";
+import { Aspects, App, TerraformStack, Testing } from "cdktf";
+import { FindingLevel, SecurityPolicy } from "../../index";
 import { HomelabStack } from "../../examples/homelab";
 import { TeamStack } from "../../examples/team";
 import { StackJson, containerNamed, runningContainers } from "../helpers";
@@ -25,5 +26,21 @@ describe("examples", () => {
     expect(Object.keys(json.resource.cloudflare_zero_trust_access_policy)).toHaveLength(1);
     expect(containerNamed(json, "inference-chat-cloudflared").entrypoint).toContain("--token-file");
     expect(json.resource.tailscale_tailnet_key).toBeUndefined();
+  });
+
+  test.each([
+    ["homelab", (app: App) => new HomelabStack(app, "homelab"), ["chat/webui", "tailnet-api/container", "tailnet-chat/container"]],
+    ["team", (app: App) => new TeamStack(app, "team"), ["chat/webui", "tailnet/container"]],
+  ])("%s passes the production policy; its own exceptions are exactly the documented root-run ones", (_name, make, expected) => {
+    const stack = make(Testing.app());
+    const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+    Aspects.of(stack).add(policy);
+    expect(() => Testing.synth(stack, true)).not.toThrow();
+    const findings = policy.results.flatMap((r) => r.findings);
+    expect(findings.filter((f) => !f.suppression && f.level === FindingLevel.ERROR)).toEqual([]);
+    const ours = findings
+      .filter((f) => f.suppression && !f.path.split("/")[1].startsWith("inference"))
+      .map((f) => `${f.ruleId} ${f.path.split("/").slice(1).join("/")}`);
+    expect(ours.sort()).toEqual(expected.map((p) => `ZTA-CTR-011 ${p}`).sort());
   });
 });

@@ -1,0 +1,300 @@
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { Image } from "@cdktf/provider-docker/lib/image";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { CPU_PERIOD_US, LOG_OPTIONS, tmpfsOptions } from "../lib/hardening";
+import { checkImagePinned } from "../lib/images";
+import { isRootUser } from "../lib/policy/docker";
+import { engineSocketIn, looksLikeSecretName, normalizeHostPath, secretValueKind, sensitiveHostPath } from "../lib/policy/sensitive";
+import { SecurityPolicy } from "../lib/policy/security-policy";
+import { isDockerName, isPositiveInt } from "../lib/validate";
+import { PinnedImages } from "./pinned-images";
+
+/** The directory the agent works on, bind-mounted from the Docker host. */
+export interface SandboxWorkspace {
+  /** Absolute path on the Docker host, e.g. `/srv/agent/repo`. Credentials and system directories are refused. */
+  readonly hostPath: string;
+  /** Where it appears inside the sandbox. @default "/workspace" */
+  readonly containerPath?: string;
+  /** Let the sandbox write to it. @default false (mounted read-only) */
+  readonly writable?: boolean;
+}
+
+/** One environment variable. */
+export interface SandboxEnvVar {
+  readonly name: string;
+  /** A literal or a Terraform reference (e.g. a sensitive variable's value). */
+  readonly value: string;
+}
+
+/** An explicit opt-in for one secret-looking environment variable. */
+export interface SandboxSecretEnvOptIn {
+  /** The variable's exact name, e.g. `OPENAI_API_KEY`. */
+  readonly name: string;
+  /** Why the sandboxed code needs it (at least 10 characters); recorded in the policy report. */
+  readonly reason: string;
+}
+
+export interface SandboxRunnerProps {
+  /**
+   * The image, pinned by digest, e.g.
+   * `python:3.12-slim@sha256:05cda9777409a9c3ffddd94a4c476b79f0769a0b4857f0c7ed9226b6800b0d6f`.
+   * There is no default: you choose what runs the agent's code.
+   */
+  readonly image: string;
+  /** The command (exec form, never parsed by a shell), e.g. `["python", "/workspace/run_tests.py"]`. */
+  readonly command: string[];
+  /** @default no workspace */
+  readonly workspace?: SandboxWorkspace;
+  /** Docker name of the container. @default derived from the construct path (unique in the app), e.g. `stack-agent` */
+  readonly name?: string;
+  /**
+   * Name of a Docker network with outbound access to attach to (e.g. a `docker_network`'s `name`).
+   * `host` is refused.
+   * @default none: `network_mode = "none"`, the sandbox has no network at all
+   */
+  readonly egressNetwork?: string;
+  /** Environment variables. Secret-looking names or values are refused unless listed in `allowedSecretEnv`. @default none */
+  readonly env?: SandboxEnvVar[];
+  /** Secret-looking variables allowed on purpose, each with a reason. @default none */
+  readonly allowedSecretEnv?: SandboxSecretEnvOptIn[];
+  /**
+   * Non-root `uid:gid` to run as. Pick ids no other workload on the host uses: the process limit
+   * (`ulimit nproc`) counts every process of that uid on the host, not only this container's.
+   * @default "61000:61000"
+   */
+  readonly user?: string;
+  /** Memory limit in MB (no swap). @default 1024 */
+  readonly memoryMb?: number;
+  /** Hard CPU cap in CPUs (cpu_period + cpu_quota). @default 1 */
+  readonly cpuLimit?: number;
+  /** Relative CPU weight under contention. @default 512 */
+  readonly cpuShares?: number;
+  /** Size of the writable scratch tmpfs at /tmp (noexec, nosuid, nodev), MB. @default 256 */
+  readonly scratchMb?: number;
+  /** Process limit (`ulimit nproc`; the provider has no pids_limit). @default 256 */
+  readonly maxProcesses?: number;
+  /** Open file limit (`ulimit nofile`). @default 1024 */
+  readonly maxOpenFiles?: number;
+  /** OCI runtime, e.g. `runsc` (gVisor) for a kernel boundary between the agent and the host. @default the daemon's default (runc) */
+  readonly runtime?: string;
+  /** A separate Docker provider, e.g. one pointing at a rootless daemon. @default the stack's default docker provider */
+  readonly dockerProvider?: DockerProvider;
+  /** Accept an image that is not pinned by digest. @default false */
+  readonly allowUnpinnedImage?: boolean;
+  /** Refused when true; present so a setting ported from `docker run --privileged` gets a clear answer. @default false */
+  readonly privileged?: boolean;
+  /** Refused when "host" or "container:..."; present for the same reason. @default a private PID namespace */
+  readonly pidMode?: string;
+  /** Only "private" or "none" are accepted; "host" is refused. @default "private" */
+  readonly ipcMode?: string;
+}
+
+const MIN_REASON = 10;
+
+/** A Docker name from the construct path: readable, unique in the app, at most 63 characters. */
+function defaultName(path: string, addr: string): string {
+  const readable = path.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").replace(/^[^a-z0-9]+/, "");
+  return readable.length <= 63 ? readable : `${readable.slice(0, 54)}-${addr.slice(0, 8)}`;
+}
+
+/**
+ * Runs an agent's code (tests, generated scripts) once, in a locked box: no network unless an
+ * egress network is named, read-only root filesystem and (by default) read-only workspace, a
+ * small noexec scratch tmpfs, every capability dropped, no-new-privileges, a non-root uid, memory
+ * and CPU limits, process and open-file ulimits, optionally gVisor and a rootless daemon.
+ *
+ * It is a one-shot job: Terraform creates and starts it, waits for it to exit (`attach`) and keeps
+ * its output in `container_logs` (`logs`); `must_run = false` and `restart = "no"` keep a finished
+ * run from being restarted or recreated while nothing changed. (Provider behaviour read in
+ * kreuzwerker/docker's resource_docker_container_funcs.go, not run here: no Docker engine.)
+ * Limits of attaching, as ModelFetch's note records: the run must end within the provider's
+ * create timeout (20 minutes), and a non-zero exit does not fail the apply — read `exitCode`.
+ */
+export class SandboxRunner extends Construct {
+  public readonly container: Container;
+  /** The container's Docker name. */
+  public readonly containerName: string;
+
+  constructor(scope: Construct, id: string, props: SandboxRunnerProps) {
+    super(scope, id);
+    const name = props.name ?? defaultName(this.node.path, this.node.addr);
+    this.containerName = name;
+    const user = props.user ?? "61000:61000";
+    const memoryMb = props.memoryMb ?? 1024;
+    const cpuLimit = props.cpuLimit ?? 1;
+    const cpuShares = props.cpuShares ?? 512;
+    const scratchMb = props.scratchMb ?? 256;
+    const maxProcesses = props.maxProcesses ?? 256;
+    const maxOpenFiles = props.maxOpenFiles ?? 1024;
+    const env = props.env ?? [];
+    const optIns = props.allowedSecretEnv ?? [];
+    const workspacePath = props.workspace?.containerPath ?? "/workspace";
+
+    const problems = new Problems(whereIs("SandboxRunner", this.node.path));
+    checkImagePinned(problems, "image", props.image, props.allowUnpinnedImage ?? false);
+    problems.check(props.command.length > 0, "command", props.command, 'Give the command in exec form, e.g. ["python", "/workspace/run_tests.py"].');
+    problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+    problems.check(
+      props.privileged !== true,
+      "privileged",
+      props.privileged,
+      "A privileged container is root on the host. Remove it; add a single capability or device only if the workload really needs it.",
+    );
+    if (props.pidMode !== undefined) {
+      problems.add("pidMode", props.pidMode, "Sharing the host's (or another container's) PID namespace lets the sandbox see and signal those processes. Remove pidMode.");
+    }
+    if (props.ipcMode !== undefined) {
+      problems.check(["private", "none"].includes(props.ipcMode), "ipcMode", props.ipcMode, 'Use "private" (the default) or "none"; sharing host IPC exposes host shared memory.');
+    }
+    if (props.egressNetwork !== undefined && !isUnresolved(props.egressNetwork)) {
+      problems.check(
+        props.egressNetwork !== "host" && !props.egressNetwork.startsWith("container:"),
+        "egressNetwork",
+        props.egressNetwork,
+        "The host's network (or another container's) gives the sandbox every loopback service of the host. Name a docker_network created for the sandbox's egress.",
+      );
+      problems.check(isDockerName(props.egressNetwork), "egressNetwork", props.egressNetwork, "Use the name of a Docker network.");
+    }
+    if (!isUnresolved(user)) {
+      problems.check(/^\d+:\d+$/.test(user) && !isRootUser(user), "user", user, 'Use a numeric non-root "uid:gid", e.g. "61000:61000".');
+    }
+    for (const [prop, value] of [
+      ["memoryMb", memoryMb],
+      ["cpuShares", cpuShares],
+      ["scratchMb", scratchMb],
+      ["maxProcesses", maxProcesses],
+      ["maxOpenFiles", maxOpenFiles],
+    ] as const) {
+      problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
+    }
+    problems.check(cpuLimit > 0 && cpuLimit <= 256, "cpuLimit", cpuLimit, "Use a number of CPUs above 0, e.g. 1 or 0.5.");
+
+    const mounts: { hostPath: string; containerPath: string; writable: boolean; prop: string }[] = [];
+    if (props.workspace) {
+      mounts.push({ hostPath: props.workspace.hostPath, containerPath: workspacePath, writable: props.workspace.writable ?? false, prop: "workspace.hostPath" });
+      problems.check(
+        normalizeHostPath(workspacePath) !== undefined && normalizeHostPath(workspacePath) !== "/",
+        "workspace.containerPath",
+        workspacePath,
+        'Use an absolute directory other than "/", e.g. "/workspace".',
+      );
+    }
+    for (const m of mounts) {
+      if (isUnresolved(m.hostPath)) continue;
+      const socket = engineSocketIn(m.hostPath);
+      const why = sensitiveHostPath(m.hostPath);
+      if (socket !== undefined) {
+        problems.add(m.prop, m.hostPath, `It is or contains the container engine socket (${socket}): whoever holds it is root on the host. Mount a project directory instead.`);
+      } else if (why !== undefined) {
+        problems.add(m.prop, m.hostPath, `Refused because ${why}. Mount a dedicated project directory such as /srv/agent/repo; pass credentials as files, never by mounting them.`);
+      }
+    }
+
+    for (const e of env) {
+      const literal = !isUnresolved(e.value);
+      const kind = literal ? secretValueKind(e.value) : undefined;
+      const secretName = looksLikeSecretName(e.name);
+      if (!kind && !secretName) continue;
+      const optIn = optIns.find((o) => o.name === e.name);
+      if (!optIn) {
+        problems.add(
+          `env.${e.name}`,
+          kind ? `a value that looks like ${kind}` : "a secret-looking name",
+          "Agent code can read and exfiltrate every variable it is given. Leave it out, or allow it by name with a reason: " +
+            `allowedSecretEnv: [{ name: "${e.name}", reason: "..." }].`,
+        );
+      }
+    }
+    for (const o of optIns) {
+      problems.check(
+        typeof o.reason === "string" && o.reason.trim().length >= MIN_REASON,
+        `allowedSecretEnv.${o.name}.reason`,
+        o.reason,
+        `Say why the sandboxed code needs this secret (at least ${MIN_REASON} characters); it goes into the policy report.`,
+      );
+      problems.check(env.some((e) => e.name === o.name), "allowedSecretEnv", o.name, "Remove the opt-in: no env entry has this name.");
+    }
+    problems.throwIfAny();
+
+    const imageId = props.dockerProvider
+      ? // The image must be pulled by the daemon that runs the container.
+        new Image(this, "image", { name: props.image, keepLocally: true, provider: props.dockerProvider }).imageId
+      : PinnedImages.of(this).imageId(props.image);
+
+    this.container = new Container(this, "container", {
+      ...(props.dockerProvider ? { provider: props.dockerProvider } : {}),
+      name,
+      image: imageId,
+      command: props.command,
+      user,
+      readOnly: true,
+      capabilities: { drop: ["ALL"] },
+      securityOpts: ["no-new-privileges:true"],
+      memory: memoryMb,
+      memorySwap: memoryMb,
+      cpuShares,
+      cpuPeriod: CPU_PERIOD_US,
+      cpuQuota: Math.round(cpuLimit * CPU_PERIOD_US),
+      // No pids_limit exists in the provider (any release): nproc and nofile ulimits are what it offers.
+      ulimit: [
+        { name: "nproc", soft: maxProcesses, hard: maxProcesses },
+        { name: "nofile", soft: maxOpenFiles, hard: maxOpenFiles },
+      ],
+      tmpfs: { "/tmp": tmpfsOptions(scratchMb) },
+      ...(props.egressNetwork === undefined ? { networkMode: "none" } : { networksAdvanced: [{ name: props.egressNetwork }] }),
+      ipcMode: props.ipcMode ?? "private",
+      ...(props.runtime ? { runtime: props.runtime } : {}),
+      mounts: mounts.map((m) => ({ type: "bind", source: m.hostPath, target: m.containerPath, readOnly: !m.writable })),
+      env: ["HOME=/tmp", ...env.map((e) => `${e.name}=${e.value}`)],
+      workingDir: props.workspace ? workspacePath : undefined,
+      logDriver: "json-file",
+      logOpts: { ...LOG_OPTIONS },
+      // A job: run once, wait for the exit, keep the output; never restart or recreate a finished run.
+      attach: true,
+      logs: true,
+      mustRun: false,
+      restart: "no",
+      labels: [{ label: "zta.role", value: "sandbox" }],
+    });
+
+    const literalOptIns = optIns.filter((o) => env.some((e) => e.name === o.name && !isUnresolved(e.value)));
+    if (literalOptIns.length > 0) {
+      SecurityPolicy.suppress(
+        this.container,
+        "ZTA-CTR-012",
+        `allowed by SandboxRunner.allowedSecretEnv: ${literalOptIns.map((o) => `${o.name} (${o.reason.trim()})`).join("; ")}`,
+      );
+    }
+    // Escape hatches (addOverride) can undo any of the above; re-check what will be synthesized.
+    this.node.addValidation({ validate: () => this.validateSynthesized() });
+  }
+
+  /** Output of the run (stdout and stderr), once Terraform has applied it. */
+  public get logs(): string {
+    return this.container.containerLogs;
+  }
+
+  /** Exit code of the run, once Terraform has applied it. */
+  public get exitCode(): number {
+    return this.container.exitCode;
+  }
+
+  private validateSynthesized(): string[] {
+    const stack = TerraformStack.of(this);
+    const json = stack.toTerraform() as { resource: { docker_container: Record<string, Record<string, unknown>> } };
+    const config = json.resource.docker_container[this.container.friendlyUniqueId];
+    const errors: string[] = [];
+    const where = `SandboxRunner "${this.node.path}"`;
+    if (config.privileged === true) errors.push(`${where}: the container was made privileged (an override?). Remove it.`);
+    for (const attr of ["network_mode", "pid_mode", "ipc_mode", "userns_mode"]) {
+      if (config[attr] === "host") errors.push(`${where}: ${attr} = "host" (an override?). Remove it.`);
+    }
+    if (config.read_only !== true) errors.push(`${where}: the root filesystem was made writable (an override?). Keep read_only = true.`);
+    const drop = ((config.capabilities as { drop?: string[] } | undefined)?.drop ?? []).map((d) => d.toUpperCase());
+    if (!drop.includes("ALL")) errors.push(`${where}: capabilities.drop no longer holds "ALL" (an override?).`);
+    return errors;
+  }
+}

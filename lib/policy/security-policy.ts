@@ -1,0 +1,173 @@
+import * as fs from "fs";
+import * as path from "path";
+import { Annotations, App, Aspects, IAspect, TerraformStack } from "cdktf";
+import { IConstruct } from "constructs";
+import { Problems, whereIs } from "../errors";
+import { Finding, Suppression, blocking, describeFinding, evaluate, stackViewOf } from "./engine";
+import { PolicyProfile } from "./profiles";
+import { JSON_REPORT_FILE, SARIF_REPORT_FILE, jsonReport, sarifReport } from "./report";
+import { ALL_RULES } from "./rules";
+import { FindingLevel, RuleMetadata } from "./types";
+
+export interface SecurityPolicyProps {
+  /**
+   * The preset of rule levels: "homelab", "team" or "production" (see PolicyProfile).
+   * @default "production"
+   */
+  readonly profile?: string;
+  /**
+   * Write `security-report.json` and `security-report.sarif` for every checked stack.
+   * @default true
+   */
+  readonly writeReports?: boolean;
+  /**
+   * Where the reports go.
+   * @default the stack's output folder, `<app outdir>/stacks/<stack id>/` (next to cdk.tf.json)
+   */
+  readonly reportDirectory?: string;
+}
+
+/** Thrown at synth when findings at the profile's error level are not suppressed. */
+export class PolicyViolationError extends Error {
+  /** The open error findings (the message already lists them). */
+  public readonly findings!: Finding[];
+
+  constructor(message: string, findings: Finding[]) {
+    super(message);
+    this.name = "PolicyViolationError";
+    // Not enumerable: Node prints an error's own enumerable properties after its message, and the
+    // CLI output would repeat every finding as an object dump.
+    Object.defineProperty(this, "findings", { value: findings, enumerable: false });
+  }
+}
+
+/** The checked result of one stack, kept on the aspect for tests and tooling. */
+export interface StackPolicyResult {
+  readonly stackPath: string;
+  readonly findings: Finding[];
+  /** Files written, empty when reports are off. */
+  readonly reportFiles: string[];
+}
+
+const SUPPRESS_METADATA = "zta:policy-suppress";
+const MIN_REASON_LENGTH = 10;
+
+/**
+ * A cdktf Aspect that checks every `docker_container`, `docker_image` and Cloudflare tunnel
+ * config in the scope it is added to — the library's own and those declared directly with the
+ * provider classes — against the rules in `lib/policy/rules`.
+ *
+ * Rules read the resolved Terraform JSON (`stack.toTerraform()`), not construct props, so a
+ * resource is judged by what Terraform will actually be asked to create. The whole scope is
+ * evaluated once, when the aspect visits the construct it was added to (aspects visit top-down,
+ * after every construct exists); findings at the profile's error level fail synth with one
+ * error listing all of them, lower ones become warning annotations, and the reports are written
+ * before anything is thrown.
+ *
+ *   Aspects.of(stack).add(new SecurityPolicy({ profile: "production" }));
+ *   SecurityPolicy.suppress(container, "ZTA-CTR-005", "vendor image writes /var/cache; OPS-12");
+ */
+export class SecurityPolicy implements IAspect {
+  /** Metadata of every rule, in id order (the README's table is generated from it). */
+  public static get rules(): RuleMetadata[] {
+    return ALL_RULES.map((r) => r.meta);
+  }
+
+  /**
+   * Accepts a rule's finding on `scope` and everything under it, for a reason that goes into the
+   * reports. The reason must say why (at least 10 characters).
+   */
+  public static suppress(scope: IConstruct, ruleId: string, reason: string): void {
+    const problems = new Problems(whereIs("SecurityPolicy.suppress", scope.node.path));
+    const known = ALL_RULES.map((r) => r.meta.id);
+    problems.check(known.includes(ruleId), "ruleId", ruleId, `Use one of the rule ids: ${known.join(", ")}.`);
+    problems.check(
+      typeof reason === "string" && reason.trim().length >= MIN_REASON_LENGTH,
+      "reason",
+      reason,
+      `Say why the exception is acceptable (at least ${MIN_REASON_LENGTH} characters), e.g. a ticket and the compensating control.`,
+    );
+    problems.throwIfAny();
+    scope.node.addMetadata(SUPPRESS_METADATA, { ruleId, reason: reason.trim() });
+  }
+
+  /** Suppressions attached to this construct itself (not its ancestors). */
+  public static suppressionsOn(scope: IConstruct): Suppression[] {
+    return scope.node.metadata
+      .filter((m) => m.type === SUPPRESS_METADATA)
+      .map((m) => ({ ...(m.data as { ruleId: string; reason: string }), path: scope.node.path }));
+  }
+
+  public readonly profile: PolicyProfile;
+  /** Results of the latest evaluation, one per stack checked. */
+  public readonly results: StackPolicyResult[] = [];
+  private readonly writeReports: boolean;
+  private readonly reportDirectory?: string;
+
+  constructor(props: SecurityPolicyProps = {}) {
+    this.profile = PolicyProfile.named(props.profile ?? PolicyProfile.PRODUCTION.name);
+    this.writeReports = props.writeReports ?? true;
+    this.reportDirectory = props.reportDirectory;
+  }
+
+  public visit(node: IConstruct): void {
+    // Only the construct the aspect was added to starts an evaluation; that happens once per synth.
+    if (!Aspects.of(node).all.includes(this)) return;
+    // cdktf invokes aspects per stack, from the stack down: one added to the App never runs.
+    this.check(TerraformStack.of(node), node);
+  }
+
+  private check(stack: TerraformStack, scope: IConstruct): void {
+    const view = stackViewOf(stack.toTerraform() as Record<string, unknown>);
+    const constructs = new Map<string, IConstruct>(stack.node.findAll().map((c) => [c.node.path, c]));
+    const prefix = scope.node.path;
+    const inScope = (path: string) => path === prefix || path.startsWith(`${prefix}/`) || scope === stack;
+    const findings = evaluate(
+      ALL_RULES,
+      view,
+      this.profile,
+      (resource, ruleId) => {
+        const construct = constructs.get(resource.path);
+        const chain = construct ? [...construct.node.scopes].reverse() : [];
+        for (const c of chain) {
+          const found = SecurityPolicy.suppressionsOn(c).find((s) => s.ruleId === ruleId);
+          if (found) return found;
+        }
+        return undefined;
+      },
+      (resource) => inScope(resource.path),
+    );
+
+    const reportFiles = this.writeReports ? this.write(stack, findings, view.resources.filter((r) => inScope(r.path)).length) : [];
+    const index = this.results.findIndex((r) => r.stackPath === stack.node.path);
+    if (index >= 0) this.results.splice(index, 1);
+    this.results.push({ stackPath: stack.node.path, findings, reportFiles });
+
+    for (const f of findings.filter((x) => x.level === FindingLevel.WARNING && x.suppression === undefined)) {
+      const target = constructs.get(f.path) ?? stack;
+      const message = `SecurityPolicy (${this.profile.name}): ${describeFinding(f)}`;
+      // Aspects run on every synth of the same tree; do not repeat a warning already recorded.
+      if (!target.node.metadata.some((m) => m.data === message)) Annotations.of(target).addWarning(message);
+    }
+    const errors = blocking(findings);
+    if (errors.length > 0) {
+      throw new PolicyViolationError(
+        `SecurityPolicy (profile ${this.profile.name}) found ${errors.length} error finding${errors.length === 1 ? "" : "s"} in stack "${stack.node.path}":\n` +
+          errors.map((f) => `  - ${describeFinding(f)}`).join("\n") +
+          (reportFiles.length ? `\nReports: ${reportFiles.join(", ")}` : "") +
+          "\nFix them, or suppress one with SecurityPolicy.suppress(construct, ruleId, reason).",
+        errors,
+      );
+    }
+  }
+
+  private write(stack: TerraformStack, findings: Finding[], resourcesChecked: number): string[] {
+    const dir = this.reportDirectory ?? path.join(App.of(stack).outdir, "stacks", stack.node.id);
+    fs.mkdirSync(dir, { recursive: true });
+    const input = { stack: stack.node.path, profile: this.profile.name, rules: ALL_RULES, findings, resourcesChecked };
+    const files = [path.join(dir, JSON_REPORT_FILE), path.join(dir, SARIF_REPORT_FILE)];
+    fs.writeFileSync(files[0], `${JSON.stringify(jsonReport(input), null, 2)}\n`);
+    fs.writeFileSync(files[1], `${JSON.stringify(sarifReport(input), null, 2)}\n`);
+    return files;
+  }
+}

@@ -1,0 +1,148 @@
+import * as path from "path";
+
+/**
+ * What counts as sensitive on a Docker host, shared by SandboxRunner's prop validation and the
+ * policy rules so the two cannot disagree.
+ */
+
+/** Sockets that control a container engine: mounting one is root on the host. */
+export const ENGINE_SOCKETS = [
+  "/var/run/docker.sock",
+  "/run/docker.sock",
+  "/run/containerd/containerd.sock",
+  "/var/run/containerd/containerd.sock",
+  "/run/podman/podman.sock",
+  "/var/run/crio/crio.sock",
+  "/run/user",
+];
+
+/**
+ * Host directories whose contents are credentials, host configuration or the engine's own state.
+ * Mounting any of them, anything under them, or anything that contains them (e.g. `/`, `/var`)
+ * is refused.
+ */
+export const SENSITIVE_HOST_DIRS = [
+  "/",
+  "/etc",
+  "/root",
+  "/var/run",
+  "/run",
+  "/var/lib/docker",
+  "/var/lib/containerd",
+  "/var/lib/kubelet",
+  "/proc",
+  "/sys",
+  "/dev",
+  "/boot",
+  "/lib/modules",
+];
+
+/**
+ * Parents of home directories: the parent and each home directory itself are refused (they hold
+ * `.ssh`, `.aws`, shell history...), a project directory deeper inside is not (unless it is a
+ * credential directory).
+ */
+export const HOME_PARENTS = ["/home", "/Users"];
+
+/** Shared scratch directories: refused as a whole (other users' ssh-agent and X11 sockets live there). */
+export const SHARED_TMP_DIRS = ["/tmp", "/var/tmp"];
+
+/** Per-user credential directories and files, wherever the home directory is. */
+export const CREDENTIAL_NAMES = [
+  ".ssh",
+  ".aws",
+  ".azure",
+  ".config/gcloud",
+  ".kube",
+  ".docker",
+  ".gnupg",
+  ".netrc",
+  ".git-credentials",
+  ".npmrc",
+  ".pypirc",
+  ".vault-token",
+  ".terraform.d",
+  ".huggingface",
+  ".cache/huggingface",
+];
+
+/** Normalizes a POSIX host path; undefined for relative or `~` paths (Docker does not expand `~`). */
+export function normalizeHostPath(hostPath: string): string | undefined {
+  if (!hostPath.startsWith("/")) return undefined;
+  const normalized = path.posix.normalize(hostPath);
+  return normalized.length > 1 ? normalized.replace(/\/+$/, "") : normalized;
+}
+
+/** True when `inner` is `outer` or lies under it. */
+function within(inner: string, outer: string): boolean {
+  return outer === "/" ? inner === "/" : inner === outer || inner.startsWith(`${outer}/`);
+}
+
+/** The engine socket a path is or contains, if any. */
+export function engineSocketIn(hostPath: string): string | undefined {
+  const p = normalizeHostPath(hostPath);
+  if (p === undefined) return undefined;
+  if (p.endsWith(".sock")) return p;
+  return ENGINE_SOCKETS.find((s) => within(s, p) || within(p, s));
+}
+
+/**
+ * Why a host path must not be mounted, or undefined when it may be. Paths that are not absolute
+ * are refused too: Docker would treat them as a volume name or fail, and `~` is never expanded.
+ */
+export function sensitiveHostPath(hostPath: string): string | undefined {
+  const p = normalizeHostPath(hostPath);
+  if (p === undefined) return "it is not an absolute path (Docker does not expand ~)";
+  const segments = p.split("/");
+  for (const name of CREDENTIAL_NAMES) {
+    const parts = name.split("/");
+    for (let i = 0; i + parts.length <= segments.length; i++) {
+      if (parts.every((part, j) => segments[i + j] === part)) return `it is or is inside ${name} (credentials)`;
+    }
+  }
+  for (const parent of HOME_PARENTS) {
+    if (p === parent) return `it is ${parent}, which holds every user's home directory`;
+    if (p.startsWith(`${parent}/`) && p.split("/").length === parent.split("/").length + 1) return `it is a home directory (${p})`;
+  }
+  for (const dir of SHARED_TMP_DIRS) {
+    if (p === dir) return `it is ${dir}, shared with other users' sockets (ssh-agent, X11)`;
+    if (p.startsWith(`${dir}/ssh-`)) return "it is an ssh-agent socket directory";
+  }
+  for (const dir of SENSITIVE_HOST_DIRS) {
+    if (dir === "/" ? p === "/" : within(p, dir)) return `it is or is inside ${dir}`;
+  }
+  // A parent of a sensitive directory (e.g. /var contains /var/run and /var/lib/docker).
+  const contained = [...SENSITIVE_HOST_DIRS, ...HOME_PARENTS, ...SHARED_TMP_DIRS].find((dir) => dir !== "/" && p !== "/" && within(dir, p));
+  if (contained) return `it contains ${contained}`;
+  return undefined;
+}
+
+/** Environment variable names that conventionally carry secrets. */
+const SECRET_NAME = /(^|_)(TOKEN|SECRET|KEY|PASSWORD|PASSWD|PASS|CREDENTIALS?|APIKEY|PRIVATE)($|_)/i;
+/** Names that match the pattern above but carry no secret (paths to secret files, public ids). */
+const NOT_SECRET_NAME = /(_PATH|_FILE|_DIR|_ID|_REGION|_ENDPOINT|_URL|_HOST|_PORT|_NAME)$/i;
+/** Every AWS_* variable is treated as a credential except these settings. */
+const AWS_SETTINGS = /^AWS_(DEFAULT_)?REGION$|^AWS_PROFILE$|^AWS_ENDPOINT_URL(_[A-Z0-9_]+)?$/i;
+
+export function looksLikeSecretName(name: string): boolean {
+  if (/^AWS_/i.test(name)) return !AWS_SETTINGS.test(name);
+  if (/^(GITHUB_TOKEN|GH_TOKEN|HF_TOKEN)$/i.test(name)) return true;
+  return SECRET_NAME.test(name) && !NOT_SECRET_NAME.test(name);
+}
+
+/** Shapes of well-known credentials. */
+const SECRET_VALUES: [string, RegExp][] = [
+  ["an AWS access key id", /\b(AKIA|ASIA)[0-9A-Z]{16}\b/],
+  ["a GitHub token", /\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})\b/],
+  ["an OpenAI-style API key", /\bsk-[A-Za-z0-9_-]{20,}\b/],
+  ["a Hugging Face token", /\bhf_[A-Za-z0-9]{30,}\b/],
+  ["a Slack token", /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/],
+  ["a Google API key", /\bAIza[0-9A-Za-z_-]{35}\b/],
+  ["a private key", /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
+  ["a JSON Web Token", /\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+/],
+];
+
+/** What kind of credential a literal value looks like, or undefined. */
+export function secretValueKind(value: string): string | undefined {
+  return SECRET_VALUES.find(([, re]) => re.test(value))?.[0];
+}

@@ -1,0 +1,201 @@
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { Aspects, TerraformStack, TerraformVariable, Testing } from "cdktf";
+import { Construct } from "constructs";
+import { SandboxRunner, SandboxRunnerProps } from "../../constructs/sandbox-runner";
+import { ConfigError } from "../../lib/errors";
+import { SecurityPolicy } from "../../lib/policy/security-policy";
+
+const IMAGE = "python:3.12-slim@sha256:05cda9777409a9c3ffddd94a4c476b79f0769a0b4857f0c7ed9226b6800b0d6f";
+const BASE: SandboxRunnerProps = {
+  image: IMAGE,
+  command: ["python", "/workspace/run_tests.py"],
+  workspace: { hostPath: "/srv/agent/repo" },
+};
+
+function newStack(): TerraformStack {
+  const stack = new TerraformStack(Testing.app(), "stack");
+  new DockerProvider(stack, "docker", {});
+  return stack;
+}
+
+/** The synthesized docker_container of the runner. */
+function containerOf(stack: TerraformStack): Record<string, any> {
+  const json = JSON.parse(Testing.synth(stack));
+  return Object.values(json.resource.docker_container)[0] as Record<string, any>;
+}
+
+function errorOf(props: Partial<SandboxRunnerProps>): ConfigError {
+  try {
+    new SandboxRunner(newStack(), "agent", { ...BASE, ...props });
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("SandboxRunner defaults", () => {
+  test("no network, read-only rootfs and workspace, scratch tmpfs, caps dropped, non-root, limits, a one-shot job", () => {
+    const stack = newStack();
+    new SandboxRunner(stack, "agent", BASE);
+    const c = containerOf(stack);
+    expect(c).toMatchObject({
+      network_mode: "none",
+      ipc_mode: "private",
+      read_only: true,
+      capabilities: { drop: ["ALL"] },
+      security_opts: ["no-new-privileges:true"],
+      user: "61000:61000",
+      memory: 1024,
+      memory_swap: 1024,
+      cpu_shares: 512,
+      cpu_period: 100000,
+      cpu_quota: 100000,
+      tmpfs: { "/tmp": "rw,noexec,nosuid,nodev,size=256m" },
+      mounts: [{ type: "bind", source: "/srv/agent/repo", target: "/workspace", read_only: true }],
+      working_dir: "/workspace",
+      attach: true,
+      logs: true,
+      must_run: false,
+      restart: "no",
+      log_driver: "json-file",
+      command: ["python", "/workspace/run_tests.py"],
+    });
+    expect(c.ulimit).toEqual(
+      expect.arrayContaining([
+        { name: "nproc", soft: 256, hard: 256 },
+        { name: "nofile", soft: 1024, hard: 1024 },
+      ]),
+    );
+    expect(c.networks_advanced).toBeUndefined();
+    expect(c.runtime).toBeUndefined();
+    const json = JSON.parse(Testing.synth(stack));
+    expect(Object.values(json.resource.docker_image)).toEqual([expect.objectContaining({ name: IMAGE })]);
+  });
+
+  test("an egress network by name, a writable workspace, gVisor and a separate (rootless) Docker provider when asked", () => {
+    const stack = newStack();
+    const rootless = new DockerProvider(stack, "rootless", { alias: "rootless", host: "unix:///run/user/1000/docker.sock" });
+    new SandboxRunner(stack, "agent", {
+      ...BASE,
+      workspace: { hostPath: "/srv/agent/repo", writable: true },
+      egressNetwork: "agent-egress",
+      runtime: "runsc",
+      dockerProvider: rootless,
+    });
+    const json = JSON.parse(Testing.synth(stack));
+    const c = Object.values(json.resource.docker_container)[0] as Record<string, any>;
+    expect(c.network_mode).toBeUndefined();
+    expect(c.networks_advanced).toEqual([{ name: "agent-egress" }]);
+    expect(c.mounts[0].read_only).toBe(false);
+    expect(c.runtime).toBe("runsc");
+    expect(c.provider).toBe("docker.rootless");
+    const image = Object.values(json.resource.docker_image)[0] as Record<string, any>;
+    expect(image.provider).toBe("docker.rootless");
+  });
+
+  test("default Docker names come from the construct path, so two runners never collide", () => {
+    const stack = newStack();
+    const a = new SandboxRunner(stack, "agent", BASE);
+    const b = new SandboxRunner(new Construct(stack, "team"), "Agent Two", BASE);
+    expect(a.containerName).toBe("stack-agent");
+    expect(b.containerName).toBe("stack-team-agent-two");
+    const long = new SandboxRunner(stack, "x".repeat(80), BASE);
+    expect(long.containerName).toHaveLength(63);
+  });
+
+  test("passes the production policy with zero findings", () => {
+    const stack = newStack();
+    new SandboxRunner(stack, "agent", BASE);
+    const policy = new SecurityPolicy({ profile: "production" });
+    Aspects.of(stack).add(policy);
+    Testing.synth(stack);
+    expect(policy.results[0].findings).toEqual([]);
+  });
+
+  test("snapshot (safety net)", () => {
+    const stack = newStack();
+    new SandboxRunner(stack, "agent", BASE);
+    expect(Testing.synth(stack)).toMatchSnapshot();
+  });
+});
+
+describe("SandboxRunner refusals", () => {
+  test("privileged, host PID, host IPC and the host network are refused", () => {
+    expect(errorOf({ privileged: true }).problems[0].prop).toBe("privileged");
+    expect(errorOf({ pidMode: "host" }).problems[0].prop).toBe("pidMode");
+    expect(errorOf({ ipcMode: "host" }).problems[0].prop).toBe("ipcMode");
+    expect(errorOf({ egressNetwork: "host" }).problems[0].prop).toBe("egressNetwork");
+  });
+
+  test.each([
+    ["/var/run/docker.sock", /engine socket/],
+    ["/run", /engine socket/],
+    ["/", /engine socket|inside \//],
+    ["/home/dev/.ssh", /\.ssh/],
+    ["/root/.aws", /\.aws|\/root/],
+    ["/home/dev/.config/gcloud", /gcloud/],
+    ["/home/dev/.kube", /\.kube/],
+    ["/etc", /\/etc/],
+    ["/home/dev", /\/home/],
+    ["~/project", /absolute/],
+  ])("workspace %s is refused", (hostPath, why) => {
+    const err = errorOf({ workspace: { hostPath } });
+    expect(err.problems[0].prop).toBe("workspace.hostPath");
+    expect(err.problems[0].fix).toMatch(why);
+  });
+
+  test("secret-looking env names and values are refused unless opted in by name with a reason", () => {
+    for (const [name, value] of [
+      ["GITHUB_TOKEN", "x"],
+      ["OPENAI_API_KEY", "x"],
+      ["AWS_ACCESS_KEY_ID", "x"],
+      ["DB_SECRET", "x"],
+      ["HARMLESS", "ghp_0123456789abcdefghijklmnopqrstuvwxyz01"],
+    ]) {
+      const err = errorOf({ env: [{ name, value }] });
+      expect(err.problems[0].prop).toBe(`env.${name}`);
+      expect(err.message).not.toContain("ghp_");
+    }
+    const short = errorOf({ env: [{ name: "OPENAI_API_KEY", value: "x" }], allowedSecretEnv: [{ name: "OPENAI_API_KEY", reason: "needed" }] });
+    expect(short.problems[0].prop).toBe("allowedSecretEnv.OPENAI_API_KEY.reason");
+  });
+
+  test("an opted-in secret is accepted; a literal one is recorded as a suppression in the policy report", () => {
+    const stack = newStack();
+    const key = new TerraformVariable(stack, "openai_key", { type: "string", sensitive: true });
+    new SandboxRunner(stack, "ref", {
+      ...BASE,
+      env: [{ name: "OPENAI_API_KEY", value: key.value }, { name: "LOG_LEVEL", value: "debug" }],
+      allowedSecretEnv: [{ name: "OPENAI_API_KEY", reason: "the eval harness calls the hosted model under test" }],
+    });
+    new SandboxRunner(stack, "literal", {
+      ...BASE,
+      env: [{ name: "TEST_DB_PASSWORD", value: "throwaway-test-db" }],
+      allowedSecretEnv: [{ name: "TEST_DB_PASSWORD", reason: "throwaway database inside the sandbox test fixture" }],
+    });
+    const policy = new SecurityPolicy({ profile: "production" });
+    Aspects.of(stack).add(policy);
+    Testing.synth(stack);
+    expect(policy.results[0].findings).toEqual([
+      expect.objectContaining({
+        ruleId: "ZTA-CTR-012",
+        path: "stack/literal/container",
+        suppression: expect.objectContaining({ reason: expect.stringContaining("throwaway database") }),
+      }),
+    ]);
+  });
+
+  test("unpinned image, root user, bad limits: every problem at once", () => {
+    const err = errorOf({ image: "python:3.12-slim", user: "0:0", memoryMb: 0, cpuLimit: 0 });
+    expect(err.problems.map((p) => p.prop).sort()).toEqual(["cpuLimit", "image", "memoryMb", "user"]);
+  });
+
+  test("an escape-hatch override that undoes the box fails synth validation", () => {
+    const stack = newStack();
+    const runner = new SandboxRunner(stack, "agent", BASE);
+    runner.container.addOverride("privileged", true);
+    runner.container.addOverride("network_mode", "host");
+    expect(() => Testing.synth(stack, true)).toThrow(/privileged[\s\S]*network_mode = "host"/);
+  });
+});

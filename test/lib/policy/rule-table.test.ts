@@ -1,0 +1,45 @@
+import * as fs from "fs";
+import * as path from "path";
+import { PolicyProfile } from "../../../lib/policy/profiles";
+import { RULES_END, RULES_START, renderRuleTable, replaceRuleTable } from "../../../lib/policy/rule-table";
+import { SecurityPolicy } from "../../../lib/policy/security-policy";
+import { RuleSeverity } from "../../../lib/policy/types";
+
+const ROOT = path.join(__dirname, "..", "..", "..");
+
+/** Markdown files that carry the generated table (README.md once the lead merges the section). */
+const DOCUMENTS = ["docs/security-policy.md", "README.md"].filter((f) => {
+  const file = path.join(ROOT, f);
+  return fs.existsSync(file) && fs.readFileSync(file, "utf8").includes(RULES_START);
+});
+
+describe("the documented rule table", () => {
+  test("docs/security-policy.md carries the markers", () => {
+    expect(DOCUMENTS).toContain("docs/security-policy.md");
+  });
+
+  test.each(DOCUMENTS)("%s equals the table rendered from the rules (run scripts/rule-table.ts --write to refresh)", (doc) => {
+    const text = fs.readFileSync(path.join(ROOT, doc), "utf8");
+    expect(text).toBe(replaceRuleTable(text, SecurityPolicy.rules));
+  });
+
+  test("one row per rule, pipes escaped", () => {
+    const table = renderRuleTable(SecurityPolicy.rules);
+    expect(table.split("\n")).toHaveLength(SecurityPolicy.rules.length + 2);
+    expect(renderRuleTable([{ ...SecurityPolicy.rules[0], title: "a | b" }])).toContain("a \\| b");
+  });
+
+  test("a document without markers is an error, not a silent no-op", () => {
+    expect(() => replaceRuleTable("# README\n", SecurityPolicy.rules)).toThrow(RULES_START);
+    expect(replaceRuleTable(`x\n${RULES_START}\nold\n${RULES_END}\ny`, SecurityPolicy.rules)).not.toContain("old");
+  });
+
+  test("the documented profile table matches the presets", () => {
+    const text = fs.readFileSync(path.join(ROOT, "docs/security-policy.md"), "utf8");
+    for (const profile of PolicyProfile.ALL) {
+      const row = text.split("\n").find((l) => l.startsWith(`| \`${profile.name}\``));
+      const levels = [RuleSeverity.HIGH, RuleSeverity.MEDIUM, RuleSeverity.LOW].map((s) => profile.levelFor(s));
+      expect(row?.split("|").slice(2, 5).map((c) => c.trim())).toEqual(levels);
+    }
+  });
+});
