@@ -57,6 +57,13 @@ export interface ChatUiProps {
   readonly cpuShares?: number;
   /** Upload limit through the proxy, MB. @default 25 */
   readonly maxUploadMb?: number;
+  /**
+   * Create an Open WebUI account (role "pending": an admin approves it) for anyone the edge's OIDC gate
+   * or Cloudflare Access lets through. Open WebUI creates trusted-header users through its signup
+   * path, so this turns ENABLE_SIGNUP on. @default false: signup is off and an admin adds each user
+   * (same email) before their first sign-in
+   */
+  readonly autoProvisionUsers?: boolean;
 }
 
 /** What a tunnel needs to reach an origin. */
@@ -100,6 +107,7 @@ export class ChatUi extends Construct {
   private readonly networks: ContainerNetworksAdvanced[];
   private readonly tunnelCidrs: string[] = [];
   private readonly maxUploadMb: number;
+  private readonly autoProvisionUsers: boolean;
 
   constructor(scope: Construct, id: string, props: ChatUiProps) {
     super(scope, id);
@@ -107,6 +115,7 @@ export class ChatUi extends Construct {
     this.hostname = props.hostname;
     this.name = props.name ?? `${props.inference.edge.name.replace(/-edge$/, "")}-${id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
     this.maxUploadMb = props.maxUploadMb ?? 25;
+    this.autoProvisionUsers = props.autoProvisionUsers ?? false;
     const image = props.image ?? IMAGES.openWebui.reference;
     const proxyImage = props.proxyImage ?? IMAGES.nginx.reference;
     const allowUnpinned = props.allowUnpinnedImages ?? false;
@@ -269,8 +278,11 @@ export class ChatUi extends Construct {
       ENV: "prod",
       WEBUI_URL: origin,
       WEBUI_AUTH: "True",
-      ENABLE_SIGNUP: "False",
-      // Only while no account exists: the first person the edge/Access let through becomes admin.
+      // Off: nobody self-registers. Trusted-header sign-in creates accounts through the same signup
+      // path (routers/auths.py), so with it off an admin adds users first, unless autoProvisionUsers.
+      ENABLE_SIGNUP: this.autoProvisionUsers ? "True" : "False",
+      // Only while no account exists (releases that gate the first admin on ENABLE_SIGNUP need it):
+      // the first person the edge/Access let through becomes admin.
       ENABLE_INITIAL_ADMIN_SIGNUP: "True",
       DEFAULT_USER_ROLE: "pending",
       WEBUI_SECRET_KEY: secretKey,

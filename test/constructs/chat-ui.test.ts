@@ -51,6 +51,13 @@ describe("ChatUi: Open WebUI's defaults", () => {
     expect(env.WEBUI_AUTH_TRUSTED_EMAIL_HEADER).toBe("X-ZTA-Webui-User");
   });
 
+  test("signup stays off unless autoProvisionUsers opts in (new users then wait as pending)", () => {
+    expect(env.ENABLE_SIGNUP).toBe("False");
+    expect(env.DEFAULT_USER_ROLE).toBe("pending");
+    const { json: open } = chatStack({}, { autoProvisionUsers: true });
+    expect(envOf(containerNamed(open, "inference-chat")).ENABLE_SIGNUP).toBe("True");
+  });
+
   test("trusted identity header: absent when nothing in front vouches for an email", () => {
     const { json: noGate } = chatStack({ oidc: undefined });
     expect(envOf(containerNamed(noGate, "inference-chat")).WEBUI_AUTH_TRUSTED_EMAIL_HEADER).toBeUndefined();
