@@ -1054,6 +1054,32 @@ export function check(condition: boolean, expectation: string, ex?: Exchange, co
   throw new Error(parts.join("\n"));
 }
 
+/** A request to the chain's edge as the operator (valid client certificate), tagged with a case id. */
+export function edgeRequest(chain: Chain, pki: TestPki, id: string, r: Partial<ClientRequest> = {}): ClientRequest {
+  return {
+    port: chain.ports.edge,
+    ca: pki.ca.certPem,
+    servername: chain.rendered.pkiNames.domain,
+    path: "/v1/models",
+    clientCert: pki.operator,
+    ...r,
+    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
+  };
+}
+
+/** A request straight to the chain's sidecar as the edge dials it (the edge's client certificate by default). */
+export function sidecarRequest(chain: Chain, pki: TestPki, id: string, r: Partial<ClientRequest> = {}): ClientRequest {
+  return {
+    port: chain.ports.sidecar,
+    ca: pki.ca.certPem,
+    servername: SIDECAR_SERVER_NAME,
+    path: "/v1/models",
+    clientCert: pki.edgeClient,
+    ...r,
+    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
+  };
+}
+
 /** A unique id for one test's requests (sent as `x-e2e-case`, recorded by the mock). */
 export function caseId(name: string): string {
   return `${name}-${randomBytes(4).toString("hex")}`;

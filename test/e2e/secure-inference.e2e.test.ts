@@ -8,11 +8,9 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { SIDECAR_SERVER_NAME } from "../../lib/identities";
 import {
   Chain,
   ClientRequest,
-  E2E_DOMAIN,
   Exchange,
   GATE_MARKER,
   MockVllm,
@@ -23,6 +21,7 @@ import {
   caseId,
   check,
   createPki,
+  edgeRequest,
   eventually,
   formatExchange,
   localize,
@@ -30,6 +29,7 @@ import {
   nginxTest,
   renderChain,
   requireBinary,
+  sidecarRequest,
   send,
   sendStreaming,
   startChain,
@@ -50,10 +50,6 @@ async function expectRefused(pending: Promise<Exchange>): Promise<NodeJS.ErrnoEx
     return err as NodeJS.ErrnoException;
   }
   throw new Error(`expected the TLS handshake to be refused, but the server answered\n${formatExchange(answered)}`);
-}
-
-function headerValues(headers: Record<string, unknown>): string {
-  return JSON.stringify(headers);
 }
 
 test("the real binaries are on PATH (missing ones fail the suite)", () => {
@@ -95,26 +91,8 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
 
   const logs = (): string => chain.logs();
   const session = (user: string): Record<string, string> => ({ Cookie: `${cookieName}=valid-${user}` });
-  /** A request to the edge as the operator (valid client certificate), tagged with a case id. */
-  const toEdge = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => ({
-    port: chain.ports.edge,
-    ca: pki.ca.certPem,
-    servername: E2E_DOMAIN,
-    path: "/v1/models",
-    clientCert: pki.operator,
-    ...r,
-    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
-  });
-  /** A request straight to the sidecar, as the edge would dial it (edge's client certificate by default). */
-  const toSidecar = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => ({
-    port: chain.ports.sidecar,
-    ca: pki.ca.certPem,
-    servername: SIDECAR_SERVER_NAME,
-    path: "/v1/models",
-    clientCert: pki.edgeClient,
-    ...r,
-    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
-  });
+  const toEdge = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => edgeRequest(chain, pki, id, r);
+  const toSidecar = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => sidecarRequest(chain, pki, id, r);
   const sawNothing = (id: string, ex?: Exchange): void =>
     check(mock.requestsFor(id).length === 0, `the mock vLLM to see nothing of ${id}, it saw ${JSON.stringify(mock.requestsFor(id))}`, ex, logs);
   const auditLineFor = (requestId: string) =>
@@ -190,8 +168,8 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     check(ex.status === 200 && ex.body.includes('"object":"list"'), "200 with the model list", ex, logs);
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
-    check(seen[0].headers.authorization === `Bearer ${API_KEY}`, `Authorization: Bearer <test key>, got ${headerValues(seen[0].headers)}`, ex);
-    check(seen[0].headers.cookie === undefined, `no Cookie upstream, got ${headerValues(seen[0].headers)}`, ex);
+    check(seen[0].headers.authorization === `Bearer ${API_KEY}`, `Authorization: Bearer <test key>, got ${JSON.stringify(seen[0].headers)}`, ex);
+    check(seen[0].headers.cookie === undefined, `no Cookie upstream, got ${JSON.stringify(seen[0].headers)}`, ex);
   });
 
   test("with a JWT bearer token: 200, and vLLM sees the vLLM key, not the client's bearer", async () => {
@@ -230,9 +208,9 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
     const upstream = seen[0].headers;
-    check(!JSON.stringify(upstream).includes("attacker"), `no spoofed value upstream, got ${headerValues(upstream)}`, ex);
-    check(upstream["x-zta-identity"] === undefined && upstream["x-zta-client-cert"] === undefined, `the sidecar to strip X-ZTA-*, got ${headerValues(upstream)}`, ex);
-    check(upstream["x-auth-request-email"] === "carol@example.com", `the gate's email upstream, got ${headerValues(upstream)}`, ex);
+    check(!JSON.stringify(upstream).includes("attacker"), `no spoofed value upstream, got ${JSON.stringify(upstream)}`, ex);
+    check(upstream["x-zta-identity"] === undefined && upstream["x-zta-client-cert"] === undefined, `the sidecar to strip X-ZTA-*, got ${JSON.stringify(upstream)}`, ex);
+    check(upstream["x-auth-request-email"] === "carol@example.com", `the gate's email upstream, got ${JSON.stringify(upstream)}`, ex);
 
     const line = await auditLineFor(String(upstream["x-request-id"]));
     expect(line).toMatchObject({
@@ -510,15 +488,7 @@ describe("SecureInference without OIDC: the client certificate subject is the id
   });
 
   const logs = (): string => chain.logs();
-  const toEdge = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => ({
-    port: chain.ports.edge,
-    ca: pki.ca.certPem,
-    servername: E2E_DOMAIN,
-    path: "/v1/models",
-    clientCert: pki.operator,
-    ...r,
-    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
-  });
+  const toEdge = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => edgeRequest(chain, pki, id, r);
 
   test("the rendered Caddyfile has no forward_auth and no /oauth2 route", () => {
     expect(chain.rendered.gateAddress).toBeUndefined();
@@ -532,8 +502,8 @@ describe("SecureInference without OIDC: the client certificate subject is the id
     check(ex.status === 200, "200 with a valid client certificate", ex, logs);
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
-    check(seen[0].headers.authorization === `Bearer ${API_KEY}`, `Bearer <test key> upstream, got ${headerValues(seen[0].headers)}`, ex);
-    check(!JSON.stringify(seen[0].headers).includes("attacker"), `no spoofed value upstream, got ${headerValues(seen[0].headers)}`, ex);
+    check(seen[0].headers.authorization === `Bearer ${API_KEY}`, `Bearer <test key> upstream, got ${JSON.stringify(seen[0].headers)}`, ex);
+    check(!JSON.stringify(seen[0].headers).includes("attacker"), `no spoofed value upstream, got ${JSON.stringify(seen[0].headers)}`, ex);
 
     const line = await eventually(
       () => chain.auditLog().find((l) => l.request_id === seen[0].headers["x-request-id"]),
