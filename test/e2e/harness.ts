@@ -13,6 +13,7 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
+import * as http2 from "http2";
 import * as https from "https";
 import * as net from "net";
 import * as os from "os";
@@ -930,6 +931,8 @@ export interface ClientRequest {
   readonly ca: string;
   /** SNI and the name the server certificate must carry; also the Host header. */
   readonly servername: string;
+  /** Speak HTTP/2 (the edge offers h1 and h2). @default false: HTTP/1.1 */
+  readonly http2?: boolean;
 }
 
 export interface Exchange {
@@ -939,37 +942,93 @@ export interface Exchange {
   readonly body: string;
 }
 
-function requestOptions(r: ClientRequest): https.RequestOptions {
-  const headers: Record<string, string | number> = { Host: r.servername, ...(r.headers ?? {}) };
-  if (r.body !== undefined && !r.chunked) headers["Content-Length"] = Buffer.byteLength(r.body);
-  return {
-    host: "127.0.0.1",
-    port: r.port,
-    path: r.path,
-    method: r.method ?? "GET",
-    headers,
+/** What a response delivers, in order: `head`, `data`*, `end`; or `error` at any point. */
+interface ResponseHandlers {
+  head(status: number, headers: http.IncomingHttpHeaders): void;
+  data(chunk: Buffer): void;
+  end(): void;
+  error(err: Error): void;
+}
+
+function contentLength(r: ClientRequest): Record<string, number> {
+  return r.body !== undefined && !r.chunked ? { "content-length": Buffer.byteLength(r.body) } : {};
+}
+
+/** HTTP/1.1 on a fresh connection (no pooled TLS session hides a handshake outcome). */
+function dispatchHttp1(r: ClientRequest, h: ResponseHandlers): void {
+  const req = https.request(
+    {
+      host: "127.0.0.1",
+      port: r.port,
+      path: r.path,
+      method: r.method ?? "GET",
+      headers: { Host: r.servername, ...(r.headers ?? {}), ...contentLength(r) },
+      ca: r.ca,
+      servername: r.servername,
+      cert: r.clientCert?.certPem,
+      key: r.clientCert?.keyPem,
+      agent: false,
+    },
+    (res) => {
+      h.head(res.statusCode ?? 0, res.headers);
+      res.on("data", (c: Buffer) => h.data(c));
+      res.on("end", () => h.end());
+      res.on("error", (err) => h.error(err));
+    },
+  );
+  req.on("error", (err) => h.error(err));
+  req.end(r.body);
+}
+
+/** HTTP/2 (ALPN h2) on its own session, closed when the response ends. */
+function dispatchHttp2(r: ClientRequest, h: ResponseHandlers): void {
+  const session = http2.connect(`https://127.0.0.1:${r.port}`, {
     ca: r.ca,
     servername: r.servername,
     cert: r.clientCert?.certPem,
     key: r.clientCert?.keyPem,
-    // A fresh connection per request: no pooled TLS session hides a handshake outcome.
-    agent: false,
-  };
+  });
+  session.on("error", (err) => h.error(err));
+  const lowercased = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const stream = session.request({
+    ":method": r.method ?? "GET",
+    ":path": r.path,
+    ":authority": r.servername,
+    ...lowercased,
+    ...contentLength(r),
+  });
+  stream.on("response", (headers) => {
+    const { ":status": status, ...rest } = headers;
+    h.head(Number(status), rest as http.IncomingHttpHeaders);
+  });
+  stream.on("data", (c: Buffer) => h.data(c));
+  stream.on("end", () => {
+    session.close();
+    h.end();
+  });
+  stream.on("error", (err) => {
+    session.destroy();
+    h.error(err);
+  });
+  stream.end(r.body);
+}
+
+function dispatch(r: ClientRequest, h: ResponseHandlers): void {
+  (r.http2 ? dispatchHttp2 : dispatchHttp1)(r, h);
 }
 
 /** One HTTPS request; rejects on TLS or connection errors (e.g. a refused client certificate). */
 export function send(r: ClientRequest): Promise<Exchange> {
   return new Promise((resolve, reject) => {
-    const req = https.request(requestOptions(r), (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () =>
-        resolve({ request: r, status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-      res.on("error", reject);
+    let status = 0;
+    let headers: http.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    dispatch(r, {
+      head: (s, hs) => ((status = s), (headers = hs)),
+      data: (c) => chunks.push(c),
+      end: () => resolve({ request: r, status, headers, body: Buffer.concat(chunks).toString() }),
+      error: reject,
     });
-    req.on("error", reject);
-    req.end(r.body);
   });
 }
 
@@ -989,25 +1048,26 @@ export function sendStreaming(r: ClientRequest): StreamingExchange {
     rejectFirst = reject;
   });
   const done = new Promise<Exchange>((resolve, reject) => {
-    const req = https.request(requestOptions(r), (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => {
+    let status = 0;
+    let headers: http.IncomingHttpHeaders = {};
+    let body = "";
+    dispatch(r, {
+      head: (s, hs) => ((status = s), (headers = hs)),
+      data: (c) => {
         body += c.toString();
         // A complete event: "data: ...\n\n" at the start of the body or after a blank line.
         const event = /(?:^|\n\n)(data:[^\n]*)\n\n/.exec(body);
         if (event) resolveFirst(event[1]);
-      });
-      res.on("end", () => {
-        rejectFirst(new Error(`stream ended without a data event: status ${res.statusCode}, body ${JSON.stringify(body)}`));
-        resolve({ request: r, status: res.statusCode ?? 0, headers: res.headers, body });
-      });
-      res.on("error", reject);
+      },
+      end: () => {
+        rejectFirst(new Error(`stream ended without a data event: status ${status}, body ${JSON.stringify(body)}`));
+        resolve({ request: r, status, headers, body });
+      },
+      error: (err) => {
+        rejectFirst(err);
+        reject(err);
+      },
     });
-    req.on("error", (err) => {
-      rejectFirst(err);
-      reject(err);
-    });
-    req.end(r.body);
   });
   // Whoever awaits only one of them must not see an unhandled rejection from the other.
   firstEvent.catch(() => undefined);
@@ -1036,7 +1096,7 @@ export function formatExchange(ex: Exchange): string {
   const sentBody =
     r.body === undefined ? "" : `\n  body (${r.body.length} bytes${r.chunked ? ", chunked" : ""}): ${clip(r.body.toString(), 300)}`;
   return [
-    `sent: ${r.method ?? "GET"} https://${r.servername}:${r.port}${r.path}`,
+    `sent: ${r.method ?? "GET"} https://${r.servername}:${r.port}${r.path}${r.http2 ? " (HTTP/2)" : ""}`,
     `  client cert: ${r.clientCert ? path.basename(r.clientCert.certPath) : "none"}`,
     `  headers: ${JSON.stringify(r.headers ?? {})}${sentBody}`,
     `received: ${ex.status}`,

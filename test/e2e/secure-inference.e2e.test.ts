@@ -97,6 +97,19 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     check(mock.requestsFor(id).length === 0, `the mock vLLM to see nothing of ${id}, it saw ${JSON.stringify(mock.requestsFor(id))}`, ex, logs);
   const auditLineFor = (requestId: string) =>
     eventually(() => chain.auditLog().find((l) => l.request_id === requestId), `the audit line of request ${requestId}`);
+  /** Caddy's JSON access lines (its stdout), parsed; a line still being written is skipped. */
+  const edgeAccessLog = (): Array<Record<string, unknown>> =>
+    chain.caddy
+      .logs()
+      .split("\n")
+      .filter((l) => l.includes('"logger":"http.log.access"'))
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
   /** A streamed chat completion as `user`, through the edge. */
   const streamRequest = (id: string, user: string): ClientRequest =>
     toEdge(id, {
@@ -380,6 +393,39 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       check(mock.requestsFor(id)[0]?.bodyBytes === Buffer.byteLength(request.body!), "vLLM to get the whole request body", ex);
     } finally {
       hold.release();
+    }
+  });
+
+  test("streaming over HTTP/2 at the edge: the first token arrives while vLLM holds the rest", async () => {
+    const hold = mock.holdStreams();
+    try {
+      const id = caseId("stream-h2");
+      const stream = sendStreaming({ ...streamRequest(id, "judy-h2"), http2: true });
+      expect(await stream.firstEvent).toContain('"content":"tok0 "');
+      expect(hold.isReleased()).toBe(false);
+      expect(hold.holding()).toBe(1);
+      hold.release();
+      const ex = await stream.done;
+      check(ex.status === 200 && ex.body.trimEnd().endsWith("data: [DONE]"), "the whole stream after release", ex, logs);
+      const access = await eventually(
+        () => edgeAccessLog().find((l) => JSON.stringify(l).includes(id)),
+        "the edge's access line for the HTTP/2 request",
+      );
+      check((access.request as { proto?: string }).proto === "HTTP/2.0", `HTTP/2 at the edge, got ${JSON.stringify(access)}`, ex);
+    } finally {
+      hold.release();
+    }
+  });
+
+  test("access logs are JSON and hold no credentials: no session cookie, bearer token or vLLM key", async () => {
+    const id = caseId("log-secrets");
+    const ex = await send(toEdge(id, { headers: { Authorization: "Bearer valid-logcheck" } }));
+    check(ex.status === 200, "200 with a valid bearer token", ex, logs);
+    const access = await eventually(() => edgeAccessLog().find((l) => JSON.stringify(l).includes(id)), "the edge's access line");
+    expect(access).toMatchObject({ logger: "http.log.access", status: 200 });
+    const everything = `${chain.caddy.logs()}\n${chain.nginx.logs()}`;
+    for (const secret of ["valid-logcheck", "valid-alice", API_KEY]) {
+      check(!everything.includes(secret), `no ${secret === API_KEY ? "vLLM key" : secret} in any log`, ex, logs);
     }
   });
 
