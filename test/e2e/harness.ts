@@ -255,7 +255,8 @@ export function renderChain(props: ChainProps = {}): RenderedChain {
     pkiNames: {
       domain: E2E_DOMAIN,
       sidecarHostname: sidecar.address.split(":")[0],
-      gateHostname: ai.gate ? ai.gate.address.split(":")[0] : "inference-gate",
+      // Without a gate its certificate is never served; the name only has to be a valid SAN.
+      gateHostname: ai.gate ? ai.gate.address.split(":")[0] : GATE_SERVER_NAME,
       operatorName: E2E_OPERATOR.name,
       operatorEmail: E2E_OPERATOR.email,
     },
@@ -278,11 +279,10 @@ export function localize(text: string, replacements: Replacement[], what: string
   for (const r of replacements) {
     const pattern = typeof r.from === "string" ? new RegExp(escapeRegExp(r.from), "g") : r.from;
     if (!pattern.global) throw new Error(`localize(${what}): use a /g pattern for ${pattern}`);
-    const next = out.replace(pattern, r.to);
-    if (next === out && !pattern.test(out)) {
+    if (out.match(pattern) === null) {
       throw new Error(`localize(${what}): ${String(r.from)} matched nothing (${r.why}). Did the renderer change?\n${out}`);
     }
-    out = next;
+    out = out.replace(pattern, r.to);
   }
   return out;
 }
@@ -356,18 +356,24 @@ export function localizeNginxConfig(r: RenderedChain, ports: LoopbackPorts, path
 // Processes
 // ---------------------------------------------------------------------------------------------
 
-/** A free TCP port on 127.0.0.1 for each name (all held open until every one is chosen, so they differ). */
+/**
+ * `count` distinct free TCP ports on 127.0.0.1, for servers the harness does not bind itself.
+ * Drawn at random below Linux's ephemeral range (32768+), so a port released here is not handed
+ * to another process's port-0 listener or outgoing connection before nginx or caddy binds it.
+ */
 export async function freePorts(count: number): Promise<number[]> {
   const servers: net.Server[] = [];
   try {
-    for (let i = 0; i < count; i++) {
+    for (let attempt = 0; servers.length < count && attempt < 200; attempt++) {
+      const port = 20000 + Math.floor(Math.random() * 12000);
       const s = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => resolve());
+      const bound = await new Promise<boolean>((resolve) => {
+        s.once("error", () => resolve(false));
+        s.listen(port, "127.0.0.1", () => resolve(true));
       });
-      servers.push(s);
+      if (bound) servers.push(s);
     }
+    if (servers.length < count) throw new Error(`freePorts: found only ${servers.length} of ${count} free ports`);
     return servers.map((s) => (s.address() as net.AddressInfo).port);
   } finally {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
@@ -392,7 +398,7 @@ function canConnect(port: number): Promise<boolean> {
 /** A child process whose output is kept for failure messages. */
 export class ManagedProcess {
   private readonly child: ChildProcess;
-  private output = "";
+  private outputText = "";
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly exitPromise: Promise<void>;
 
@@ -405,29 +411,42 @@ export class ManagedProcess {
     private readonly logFiles: string[] = [],
   ) {
     this.child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout?.on("data", (d: Buffer) => (this.output += d.toString()));
-    this.child.stderr?.on("data", (d: Buffer) => (this.output += d.toString()));
+    this.child.stdout?.on("data", (d: Buffer) => (this.outputText += d.toString()));
+    this.child.stderr?.on("data", (d: Buffer) => (this.outputText += d.toString()));
     this.exitPromise = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => {
         this.exited = { code, signal };
         resolve();
       });
       this.child.once("error", (err) => {
-        this.output += `\nspawn error: ${err.message}`;
+        this.outputText += `\nspawn error: ${err.message}`;
         this.exited = { code: null, signal: null };
         resolve();
       });
     });
   }
 
-  /** Polls a TCP connect to `port`, a bounded number of times; throws with the logs if it never answers. */
-  async waitForPort(port: number, tries = 100, intervalMs = 50): Promise<void> {
+  /**
+   * Polls, a bounded number of times, until the process says it is serving (`started`, e.g. a log
+   * line: so a foreign listener on a reused port is not mistaken for it) and a TCP connect to
+   * `port` succeeds; throws with the logs if it exits or never gets there.
+   */
+  async waitForPort(port: number, started: () => boolean, tries = 100, intervalMs = 50): Promise<void> {
     for (let i = 0; i < tries; i++) {
       if (this.exited) throw new Error(`${this.name} exited (${JSON.stringify(this.exited)}) before listening on ${port}\n${this.logs()}`);
-      if (await canConnect(port)) return;
+      if (started() && (await canConnect(port))) return;
       await sleep(intervalMs);
     }
     throw new Error(`${this.name} did not listen on 127.0.0.1:${port} after ${tries} tries\n${this.logs()}`);
+  }
+
+  /** What the process wrote to stdout and stderr so far. */
+  get output(): string {
+    return this.outputText;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** stdout, stderr and the process's own log files. */
@@ -436,7 +455,7 @@ export class ManagedProcess {
       .filter((f) => fs.existsSync(f))
       .map((f) => `--- ${f} ---\n${fs.readFileSync(f, "utf8")}`)
       .join("\n");
-    return `=== ${this.name} (pid ${this.child.pid}) output ===\n${this.output}\n${files}`;
+    return `=== ${this.name} (pid ${this.child.pid}) output ===\n${this.outputText}\n${files}`;
   }
 
   /** SIGTERM, then SIGKILL if it has not exited after a bounded wait. */
@@ -821,6 +840,17 @@ export interface Chain {
 export async function startChain(options: StartChainOptions): Promise<Chain> {
   const rendered = renderChain(options);
   if (rendered.gateAddress && !options.gate) throw new Error("startChain: oidc is on; pass a StubGate");
+  // A port chosen free can still be taken by another process before nginx or caddy binds it: retry then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchChain(options, rendered);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(String(err))) throw err;
+    }
+  }
+}
+
+async function launchChain(options: StartChainOptions, rendered: RenderedChain): Promise<Chain> {
   const dir = makeTempDir("zta-e2e-chain-");
   const edgeDir = path.join(dir, "edge");
   const sidecarDir = path.join(dir, "sidecar");
@@ -883,9 +913,13 @@ export async function startChain(options: StartChainOptions): Promise<Chain> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+  // Ready signals of their own: nginx writes its pid file after binding, caddy logs once serving.
+  const pidFile = path.join(sidecarRunDir, "nginx.pid");
+  const nginxStarted = (): boolean => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() === String(nginx.pid);
+  const caddyStarted = (): boolean => caddy.output.includes('"msg":"serving initial configuration"');
   try {
-    await nginx.waitForPort(sidecar);
-    await caddy.waitForPort(edge);
+    await nginx.waitForPort(sidecar, nginxStarted);
+    await caddy.waitForPort(edge, caddyStarted);
   } catch (err) {
     await chain.stop();
     throw err;

@@ -7,12 +7,14 @@
  */
 import { randomBytes } from "crypto";
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import {
   Chain,
   ClientRequest,
   Exchange,
   GATE_MARKER,
+  ManagedProcess,
   MockVllm,
   StartChainOptions,
   StubGate,
@@ -24,6 +26,7 @@ import {
   edgeRequest,
   eventually,
   formatExchange,
+  freePorts,
   localize,
   makeTempDir,
   nginxTest,
@@ -62,6 +65,21 @@ test("localize refuses a replacement that matches nothing (renderer drift is cau
     /matched nothing/,
   );
   expect(localize("a /tmp/x /tmp/y", [{ from: /\/tmp\//g, to: "/r/", why: "test" }], "t")).toBe("a /r/x /r/y");
+});
+
+test("readiness needs the process's own signal: a foreign listener on its port is not taken for it", async () => {
+  const [port] = await freePorts(1);
+  const foreign = net.createServer().listen(port, "127.0.0.1");
+  const idle = new ManagedProcess("sleep", "sleep", ["30"]);
+  try {
+    // A bare TCP check is fooled by the foreign listener...
+    await expect(idle.waitForPort(port, () => true, 3, 10)).resolves.toBeUndefined();
+    // ...the process's own signal is not.
+    await expect(idle.waitForPort(port, () => false, 3, 10)).rejects.toThrow(/did not listen on 127\.0\.0\.1:\d+ after 3 tries/);
+  } finally {
+    await idle.stop();
+    foreign.close();
+  }
 });
 
 describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sidecar -> mock vLLM", () => {
@@ -435,9 +453,17 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     await withVariant({ transformNginxConfig: buffering }, async (buffered) => {
       const hold = mock.holdStreams();
       try {
-        const stream = sendStreaming({ ...streamRequest(caseId("stream-buffered"), "kim"), port: buffered.ports.edge });
+        const id = caseId("stream-buffered");
+        const stream = sendStreaming({ ...streamRequest(id, "kim"), port: buffered.ports.edge });
         // The mock has written the first token and is holding the rest...
-        expect(await within(hold.reached.then(() => "reached"), 10000)).toBe("reached");
+        const outcome = await within(
+          Promise.race([
+            hold.reached.then(() => "reached"),
+            stream.done.then((ex) => `answered before the mock held it:\n${formatExchange(ex)}`, (err) => `failed: ${err}`),
+          ]),
+          10000,
+        );
+        check(outcome === "reached", `the mock to hold the stream, got ${outcome ?? "nothing within 10 s"}; vLLM saw ${JSON.stringify(mock.requestsFor(id))}`, undefined, () => buffered.logs());
         // ...and within a bounded wait the client still has nothing: the buffering hop holds it.
         const early = await within(stream.firstEvent, 1000);
         check(early === undefined, `no token before release with buffering on, got ${JSON.stringify(early)}`, undefined, () => buffered.logs());
