@@ -895,7 +895,19 @@ async function launchChain(options: StartChainOptions, rendered: RenderedChain):
   nginxTest(nginxConfPath, sidecarRunDir, paths.sidecarErrorLog);
   caddyValidate(caddyfilePath, caddyState);
 
+  // Ready signals of their own: nginx writes its pid file after binding, caddy logs once serving.
   const nginx = startNginx(nginxConfPath, sidecarRunDir, paths.sidecarErrorLog, paths.sidecarAccessLog);
+  const pidFile = path.join(sidecarRunDir, "nginx.pid");
+  const nginxStarted = (): boolean => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() === String(nginx.pid);
+  try {
+    await nginx.waitForPort(sidecar, nginxStarted);
+  } catch (err) {
+    await nginx.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  // Only now: Caddy health-checks the sidecar at once, and in 2.6 one failed check keeps the
+  // upstream out (503 "no upstreams available") until the next check, health_interval later.
   const caddy = startCaddy(caddyfilePath, caddyState);
   const chain: Chain = {
     dir,
@@ -913,13 +925,8 @@ async function launchChain(options: StartChainOptions, rendered: RenderedChain):
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-  // Ready signals of their own: nginx writes its pid file after binding, caddy logs once serving.
-  const pidFile = path.join(sidecarRunDir, "nginx.pid");
-  const nginxStarted = (): boolean => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() === String(nginx.pid);
-  const caddyStarted = (): boolean => caddy.output.includes('"msg":"serving initial configuration"');
   try {
-    await nginx.waitForPort(sidecar, nginxStarted);
-    await caddy.waitForPort(edge, caddyStarted);
+    await caddy.waitForPort(edge, () => caddy.output.includes('"msg":"serving initial configuration"'));
   } catch (err) {
     await chain.stop();
     throw err;
