@@ -532,6 +532,11 @@ export interface RecordedRequest {
   readonly bodyBytes: number;
 }
 
+/** The recorded requests a test tagged with `x-e2e-case: id` (see caseId). */
+function taggedWith<T extends RecordedRequest>(requests: T[], id: string): T[] {
+  return requests.filter((r) => r.headers["x-e2e-case"] === id);
+}
+
 /** Reads a request's body and records what arrived. */
 function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -623,7 +628,7 @@ export class MockVllm {
 
   /** Requests whose `x-e2e-case` header is `id`. */
   requestsFor(id: string): RecordedRequest[] {
-    return this.requests.filter((r) => r.headers["x-e2e-case"] === id);
+    return taggedWith(this.requests, id);
   }
 
   async stop(): Promise<void> {
@@ -758,6 +763,11 @@ export class StubGate {
 
   get port(): number {
     return (this.server!.address() as net.AddressInfo).port;
+  }
+
+  /** Requests whose `x-e2e-case` header is `id`. */
+  requestsFor(id: string): GateRecordedRequest[] {
+    return taggedWith(this.requests, id);
   }
 
   async stop(): Promise<void> {

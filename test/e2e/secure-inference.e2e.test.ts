@@ -172,7 +172,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     const err = await expectRefused(send(toEdge(id, { clientCert: undefined })));
     expect(err.code ?? err.message).toMatch(/ALERT|ECONNRESET/);
     sawNothing(id);
-    expect(gate.requests.filter((r) => r.headers["x-e2e-case"] === id)).toEqual([]);
+    expect(gate.requestsFor(id)).toEqual([]);
   });
 
   test("a client certificate from another CA: the edge refuses the TLS handshake", async () => {
@@ -187,7 +187,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     const ex = await send(toEdge(id));
     check(ex.status === 401, "401 without a session", ex, logs);
     sawNothing(id, ex);
-    const asked = gate.requests.filter((r) => r.headers["x-e2e-case"] === id);
+    const asked = gate.requestsFor(id);
     check(asked.length === 1 && asked[0].path === "/oauth2/auth", `one /oauth2/auth call, got ${JSON.stringify(asked)}`, ex);
     // The edge presents its own client identity to the gate.
     expect(asked[0].clientCertSubject).toBe("CN=zta-edge,OU=zta-services,O=cdktf-zero-trust-ai");
@@ -234,7 +234,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       }),
     );
     check(ex.status === 200, "200 (the session is valid)", ex, logs);
-    const atGate = gate.requests.filter((r) => r.headers["x-e2e-case"] === id);
+    const atGate = gate.requestsFor(id);
     check(atGate.length === 1 && !JSON.stringify(atGate[0].headers).includes("attacker"), `the gate to see no spoofed header, saw ${JSON.stringify(atGate)}`, ex);
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
@@ -270,7 +270,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       const id = caseId("oauth2");
       const ex = await send(toEdge(id, { path: `${route}?rd=/v1/models` }));
       check(ex.status === 200 && ex.body === `${GATE_MARKER} ${route}`, `the gate stub's ${route} page`, ex, logs);
-      const atGate = gate.requests.filter((r) => r.headers["x-e2e-case"] === id).map((r) => r.path);
+      const atGate = gate.requestsFor(id).map((r) => r.path);
       check(JSON.stringify(atGate) === JSON.stringify([route]), `only ${route} at the gate (no /oauth2/auth), saw ${JSON.stringify(atGate)}`, ex);
       sawNothing(id, ex);
     }
@@ -406,7 +406,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       check(ex.status === 200 && ex.body.includes("tok4 ") && ex.body.trimEnd().endsWith("data: [DONE]"), "the whole stream after release", ex, logs);
       check(String(ex.headers["content-type"]).startsWith("text/event-stream"), "an SSE content type", ex);
       // forward_auth asks the gate without the body; vLLM gets all of it.
-      const atGate = gate.requests.filter((r) => r.headers["x-e2e-case"] === id);
+      const atGate = gate.requestsFor(id);
       check(atGate.length === 1 && atGate[0].bodyBytes === 0, `a bodiless /oauth2/auth call, saw ${JSON.stringify(atGate)}`, ex);
       check(mock.requestsFor(id)[0]?.bodyBytes === Buffer.byteLength(request.body!), "vLLM to get the whole request body", ex);
     } finally {
