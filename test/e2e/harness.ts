@@ -532,11 +532,6 @@ export interface RecordedRequest {
   readonly bodyBytes: number;
 }
 
-/** The recorded requests a test tagged with `x-e2e-case: id` (see caseId). */
-function taggedWith<T extends RecordedRequest>(requests: T[], id: string): T[] {
-  return requests.filter((r) => r.headers["x-e2e-case"] === id);
-}
-
 /** Reads a request's body and records what arrived. */
 function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -549,6 +544,40 @@ function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; 
       resolve({ record, body });
     });
   });
+}
+
+/** A loopback HTTP(S) server that records every request it receives. */
+abstract class RecordingServer<R extends RecordedRequest> {
+  public readonly requests: R[] = [];
+  private server?: http.Server;
+
+  get port(): number {
+    return (this.server!.address() as net.AddressInfo).port;
+  }
+
+  /** Requests whose `x-e2e-case` header is `id`. */
+  requestsFor(id: string): R[] {
+    return this.requests.filter((r) => r.headers["x-e2e-case"] === id);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server!.close(resolve));
+  }
+
+  protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+
+  /** Listens on 127.0.0.1 (port 0: any free one); returns the port. */
+  protected async listenWith(create: (listener: http.RequestListener) => http.Server, port: number): Promise<number> {
+    const server = create((req, res) => void this.handle(req, res).catch(() => res.destroy()));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+    return this.port;
+  }
 }
 
 export interface MockVllmOptions {
@@ -581,24 +610,15 @@ export const MOCK_MODEL = "Qwen/Qwen2.5-0.5B-Instruct";
  * unauthenticated admin routes (/tokenize, /pause, /update_weights, /metrics), so a 404 seen by a
  * client comes from the chain, not from here. Records every request.
  */
-export class MockVllm {
-  public readonly requests: RecordedRequest[] = [];
-  private server?: http.Server;
+export class MockVllm extends RecordingServer<RecordedRequest> {
   private hold?: ActiveHold;
 
-  constructor(private readonly options: MockVllmOptions = {}) {}
-
-  async start(port = 0): Promise<number> {
-    this.server = http.createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once("error", reject);
-      this.server!.listen(port, "127.0.0.1", () => resolve());
-    });
-    return this.port;
+  constructor(private readonly options: MockVllmOptions = {}) {
+    super();
   }
 
-  get port(): number {
-    return (this.server!.address() as net.AddressInfo).port;
+  start(port = 0): Promise<number> {
+    return this.listenWith((listener) => http.createServer(listener), port);
   }
 
   /** Every streamed answer that starts from now on writes its first token, then waits for `release()`. */
@@ -626,19 +646,12 @@ export class MockVllm {
     return { reached, holding: () => holding, release: hold.release, isReleased: () => isReleased };
   }
 
-  /** Requests whose `x-e2e-case` header is `id`. */
-  requestsFor(id: string): RecordedRequest[] {
-    return taggedWith(this.requests, id);
-  }
-
   async stop(): Promise<void> {
     this.hold?.release();
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server!.close(resolve));
+    await super.stop();
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const { record, body } = await receive(req);
     this.requests.push(record);
     await this.answer(record.method, record.path, body, res);
@@ -732,51 +745,28 @@ export const GATE_MARKER = "stub-gate";
  * `/oauth2/start` and `/oauth2/callback` answer 200 with a marker body. HTTPS with the gate's
  * certificate; the caller's certificate is requested (not required, as oauth2-proxy) and recorded.
  */
-export class StubGate {
-  public readonly requests: GateRecordedRequest[] = [];
-  private server?: https.Server;
-
+export class StubGate extends RecordingServer<GateRecordedRequest> {
   constructor(
     private readonly pki: TestPki,
     private readonly sessionCookieName: string,
     /** The certificate the gate serves. @default pki.gateServer */
     private readonly serverCert: CertificateFiles = pki.gateServer,
-  ) {}
-
-  async start(port = 0): Promise<number> {
-    this.server = https.createServer(
-      {
-        cert: this.serverCert.certPem,
-        key: this.serverCert.keyPem,
-        ca: this.pki.ca.certPem,
-        requestCert: true,
-        rejectUnauthorized: false,
-      },
-      (req, res) => void this.handle(req, res).catch(() => res.destroy()),
-    );
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once("error", reject);
-      this.server!.listen(port, "127.0.0.1", () => resolve());
-    });
-    return this.port;
+  ) {
+    super();
   }
 
-  get port(): number {
-    return (this.server!.address() as net.AddressInfo).port;
+  start(port = 0): Promise<number> {
+    const tlsOptions: https.ServerOptions = {
+      cert: this.serverCert.certPem,
+      key: this.serverCert.keyPem,
+      ca: this.pki.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+    };
+    return this.listenWith((listener) => https.createServer(tlsOptions, listener), port);
   }
 
-  /** Requests whose `x-e2e-case` header is `id`. */
-  requestsFor(id: string): GateRecordedRequest[] {
-    return taggedWith(this.requests, id);
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server!.close(resolve));
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const peer = (req.socket as tls.TLSSocket).getPeerCertificate();
     const subject = peer && peer.subject ? `CN=${peer.subject.CN},OU=${peer.subject.OU},O=${peer.subject.O}` : undefined;
     const { record } = await receive(req);
