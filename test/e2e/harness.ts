@@ -13,6 +13,7 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
+import * as http2 from "http2";
 import * as https from "https";
 import * as net from "net";
 import * as os from "os";
@@ -254,7 +255,8 @@ export function renderChain(props: ChainProps = {}): RenderedChain {
     pkiNames: {
       domain: E2E_DOMAIN,
       sidecarHostname: sidecar.address.split(":")[0],
-      gateHostname: ai.gate ? ai.gate.address.split(":")[0] : "inference-gate",
+      // Without a gate its certificate is never served; the name only has to be a valid SAN.
+      gateHostname: ai.gate ? ai.gate.address.split(":")[0] : GATE_SERVER_NAME,
       operatorName: E2E_OPERATOR.name,
       operatorEmail: E2E_OPERATOR.email,
     },
@@ -277,11 +279,10 @@ export function localize(text: string, replacements: Replacement[], what: string
   for (const r of replacements) {
     const pattern = typeof r.from === "string" ? new RegExp(escapeRegExp(r.from), "g") : r.from;
     if (!pattern.global) throw new Error(`localize(${what}): use a /g pattern for ${pattern}`);
-    const next = out.replace(pattern, r.to);
-    if (next === out && !pattern.test(out)) {
+    if (out.match(pattern) === null) {
       throw new Error(`localize(${what}): ${String(r.from)} matched nothing (${r.why}). Did the renderer change?\n${out}`);
     }
-    out = next;
+    out = out.replace(pattern, r.to);
   }
   return out;
 }
@@ -355,18 +356,24 @@ export function localizeNginxConfig(r: RenderedChain, ports: LoopbackPorts, path
 // Processes
 // ---------------------------------------------------------------------------------------------
 
-/** A free TCP port on 127.0.0.1 for each name (all held open until every one is chosen, so they differ). */
+/**
+ * `count` distinct free TCP ports on 127.0.0.1, for servers the harness does not bind itself.
+ * Drawn at random below Linux's ephemeral range (32768+), so a port released here is not handed
+ * to another process's port-0 listener or outgoing connection before nginx or caddy binds it.
+ */
 export async function freePorts(count: number): Promise<number[]> {
   const servers: net.Server[] = [];
   try {
-    for (let i = 0; i < count; i++) {
+    for (let attempt = 0; servers.length < count && attempt < 200; attempt++) {
+      const port = 20000 + Math.floor(Math.random() * 12000);
       const s = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => resolve());
+      const bound = await new Promise<boolean>((resolve) => {
+        s.once("error", () => resolve(false));
+        s.listen(port, "127.0.0.1", () => resolve(true));
       });
-      servers.push(s);
+      if (bound) servers.push(s);
     }
+    if (servers.length < count) throw new Error(`freePorts: found only ${servers.length} of ${count} free ports`);
     return servers.map((s) => (s.address() as net.AddressInfo).port);
   } finally {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
@@ -391,7 +398,7 @@ function canConnect(port: number): Promise<boolean> {
 /** A child process whose output is kept for failure messages. */
 export class ManagedProcess {
   private readonly child: ChildProcess;
-  private output = "";
+  private outputText = "";
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly exitPromise: Promise<void>;
 
@@ -404,29 +411,42 @@ export class ManagedProcess {
     private readonly logFiles: string[] = [],
   ) {
     this.child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout?.on("data", (d: Buffer) => (this.output += d.toString()));
-    this.child.stderr?.on("data", (d: Buffer) => (this.output += d.toString()));
+    this.child.stdout?.on("data", (d: Buffer) => (this.outputText += d.toString()));
+    this.child.stderr?.on("data", (d: Buffer) => (this.outputText += d.toString()));
     this.exitPromise = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => {
         this.exited = { code, signal };
         resolve();
       });
       this.child.once("error", (err) => {
-        this.output += `\nspawn error: ${err.message}`;
+        this.outputText += `\nspawn error: ${err.message}`;
         this.exited = { code: null, signal: null };
         resolve();
       });
     });
   }
 
-  /** Polls a TCP connect to `port`, a bounded number of times; throws with the logs if it never answers. */
-  async waitForPort(port: number, tries = 100, intervalMs = 50): Promise<void> {
+  /**
+   * Polls, a bounded number of times, until the process says it is serving (`started`, e.g. a log
+   * line: so a foreign listener on a reused port is not mistaken for it) and a TCP connect to
+   * `port` succeeds; throws with the logs if it exits or never gets there.
+   */
+  async waitForPort(port: number, started: () => boolean, tries = 100, intervalMs = 50): Promise<void> {
     for (let i = 0; i < tries; i++) {
       if (this.exited) throw new Error(`${this.name} exited (${JSON.stringify(this.exited)}) before listening on ${port}\n${this.logs()}`);
-      if (await canConnect(port)) return;
+      if (started() && (await canConnect(port))) return;
       await sleep(intervalMs);
     }
     throw new Error(`${this.name} did not listen on 127.0.0.1:${port} after ${tries} tries\n${this.logs()}`);
+  }
+
+  /** What the process wrote to stdout and stderr so far. */
+  get output(): string {
+    return this.outputText;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** stdout, stderr and the process's own log files. */
@@ -435,7 +455,7 @@ export class ManagedProcess {
       .filter((f) => fs.existsSync(f))
       .map((f) => `--- ${f} ---\n${fs.readFileSync(f, "utf8")}`)
       .join("\n");
-    return `=== ${this.name} (pid ${this.child.pid}) output ===\n${this.output}\n${files}`;
+    return `=== ${this.name} (pid ${this.child.pid}) output ===\n${this.outputText}\n${files}`;
   }
 
   /** SIGTERM, then SIGKILL if it has not exited after a bounded wait. */
@@ -526,6 +546,40 @@ function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; 
   });
 }
 
+/** A loopback HTTP(S) server that records every request it receives. */
+abstract class RecordingServer<R extends RecordedRequest> {
+  public readonly requests: R[] = [];
+  private server?: http.Server;
+
+  get port(): number {
+    return (this.server!.address() as net.AddressInfo).port;
+  }
+
+  /** Requests whose `x-e2e-case` header is `id`. */
+  requestsFor(id: string): R[] {
+    return this.requests.filter((r) => r.headers["x-e2e-case"] === id);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server!.close(resolve));
+  }
+
+  protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+
+  /** Listens on 127.0.0.1 (port 0: any free one); returns the port. */
+  protected async listenWith(create: (listener: http.RequestListener) => http.Server, port: number): Promise<number> {
+    const server = create((req, res) => void this.handle(req, res).catch(() => res.destroy()));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+    return this.port;
+  }
+}
+
 export interface MockVllmOptions {
   /** Tokens per streamed answer. @default 5 */
   readonly tokens?: number;
@@ -556,24 +610,15 @@ export const MOCK_MODEL = "Qwen/Qwen2.5-0.5B-Instruct";
  * unauthenticated admin routes (/tokenize, /pause, /update_weights, /metrics), so a 404 seen by a
  * client comes from the chain, not from here. Records every request.
  */
-export class MockVllm {
-  public readonly requests: RecordedRequest[] = [];
-  private server?: http.Server;
+export class MockVllm extends RecordingServer<RecordedRequest> {
   private hold?: ActiveHold;
 
-  constructor(private readonly options: MockVllmOptions = {}) {}
-
-  async start(port = 0): Promise<number> {
-    this.server = http.createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once("error", reject);
-      this.server!.listen(port, "127.0.0.1", () => resolve());
-    });
-    return this.port;
+  constructor(private readonly options: MockVllmOptions = {}) {
+    super();
   }
 
-  get port(): number {
-    return (this.server!.address() as net.AddressInfo).port;
+  start(port = 0): Promise<number> {
+    return this.listenWith((listener) => http.createServer(listener), port);
   }
 
   /** Every streamed answer that starts from now on writes its first token, then waits for `release()`. */
@@ -601,19 +646,12 @@ export class MockVllm {
     return { reached, holding: () => holding, release: hold.release, isReleased: () => isReleased };
   }
 
-  /** Requests whose `x-e2e-case` header is `id`. */
-  requestsFor(id: string): RecordedRequest[] {
-    return this.requests.filter((r) => r.headers["x-e2e-case"] === id);
-  }
-
   async stop(): Promise<void> {
     this.hold?.release();
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server!.close(resolve));
+    await super.stop();
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const { record, body } = await receive(req);
     this.requests.push(record);
     await this.answer(record.method, record.path, body, res);
@@ -707,46 +745,28 @@ export const GATE_MARKER = "stub-gate";
  * `/oauth2/start` and `/oauth2/callback` answer 200 with a marker body. HTTPS with the gate's
  * certificate; the caller's certificate is requested (not required, as oauth2-proxy) and recorded.
  */
-export class StubGate {
-  public readonly requests: GateRecordedRequest[] = [];
-  private server?: https.Server;
-
+export class StubGate extends RecordingServer<GateRecordedRequest> {
   constructor(
     private readonly pki: TestPki,
     private readonly sessionCookieName: string,
     /** The certificate the gate serves. @default pki.gateServer */
     private readonly serverCert: CertificateFiles = pki.gateServer,
-  ) {}
-
-  async start(port = 0): Promise<number> {
-    this.server = https.createServer(
-      {
-        cert: this.serverCert.certPem,
-        key: this.serverCert.keyPem,
-        ca: this.pki.ca.certPem,
-        requestCert: true,
-        rejectUnauthorized: false,
-      },
-      (req, res) => void this.handle(req, res).catch(() => res.destroy()),
-    );
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once("error", reject);
-      this.server!.listen(port, "127.0.0.1", () => resolve());
-    });
-    return this.port;
+  ) {
+    super();
   }
 
-  get port(): number {
-    return (this.server!.address() as net.AddressInfo).port;
+  start(port = 0): Promise<number> {
+    const tlsOptions: https.ServerOptions = {
+      cert: this.serverCert.certPem,
+      key: this.serverCert.keyPem,
+      ca: this.pki.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+    };
+    return this.listenWith((listener) => https.createServer(tlsOptions, listener), port);
   }
 
-  async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server!.close(resolve));
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const peer = (req.socket as tls.TLSSocket).getPeerCertificate();
     const subject = peer && peer.subject ? `CN=${peer.subject.CN},OU=${peer.subject.OU},O=${peer.subject.O}` : undefined;
     const { record } = await receive(req);
@@ -820,6 +840,17 @@ export interface Chain {
 export async function startChain(options: StartChainOptions): Promise<Chain> {
   const rendered = renderChain(options);
   if (rendered.gateAddress && !options.gate) throw new Error("startChain: oidc is on; pass a StubGate");
+  // A port chosen free can still be taken by another process before nginx or caddy binds it: retry then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchChain(options, rendered);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(String(err))) throw err;
+    }
+  }
+}
+
+async function launchChain(options: StartChainOptions, rendered: RenderedChain): Promise<Chain> {
   const dir = makeTempDir("zta-e2e-chain-");
   const edgeDir = path.join(dir, "edge");
   const sidecarDir = path.join(dir, "sidecar");
@@ -864,7 +895,19 @@ export async function startChain(options: StartChainOptions): Promise<Chain> {
   nginxTest(nginxConfPath, sidecarRunDir, paths.sidecarErrorLog);
   caddyValidate(caddyfilePath, caddyState);
 
+  // Ready signals of their own: nginx writes its pid file after binding, caddy logs once serving.
   const nginx = startNginx(nginxConfPath, sidecarRunDir, paths.sidecarErrorLog, paths.sidecarAccessLog);
+  const pidFile = path.join(sidecarRunDir, "nginx.pid");
+  const nginxStarted = (): boolean => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() === String(nginx.pid);
+  try {
+    await nginx.waitForPort(sidecar, nginxStarted);
+  } catch (err) {
+    await nginx.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  // Only now: Caddy health-checks the sidecar at once, and in 2.6 one failed check keeps the
+  // upstream out (503 "no upstreams available") until the next check, health_interval later.
   const caddy = startCaddy(caddyfilePath, caddyState);
   const chain: Chain = {
     dir,
@@ -883,8 +926,7 @@ export async function startChain(options: StartChainOptions): Promise<Chain> {
     },
   };
   try {
-    await nginx.waitForPort(sidecar);
-    await caddy.waitForPort(edge);
+    await caddy.waitForPort(edge, () => caddy.output.includes('"msg":"serving initial configuration"'));
   } catch (err) {
     await chain.stop();
     throw err;
@@ -930,6 +972,8 @@ export interface ClientRequest {
   readonly ca: string;
   /** SNI and the name the server certificate must carry; also the Host header. */
   readonly servername: string;
+  /** Speak HTTP/2 (the edge offers h1 and h2). @default false: HTTP/1.1 */
+  readonly http2?: boolean;
 }
 
 export interface Exchange {
@@ -939,37 +983,93 @@ export interface Exchange {
   readonly body: string;
 }
 
-function requestOptions(r: ClientRequest): https.RequestOptions {
-  const headers: Record<string, string | number> = { Host: r.servername, ...(r.headers ?? {}) };
-  if (r.body !== undefined && !r.chunked) headers["Content-Length"] = Buffer.byteLength(r.body);
-  return {
-    host: "127.0.0.1",
-    port: r.port,
-    path: r.path,
-    method: r.method ?? "GET",
-    headers,
+/** What a response delivers, in order: `head`, `data`*, `end`; or `error` at any point. */
+interface ResponseHandlers {
+  head(status: number, headers: http.IncomingHttpHeaders): void;
+  data(chunk: Buffer): void;
+  end(): void;
+  error(err: Error): void;
+}
+
+function contentLength(r: ClientRequest): Record<string, number> {
+  return r.body !== undefined && !r.chunked ? { "content-length": Buffer.byteLength(r.body) } : {};
+}
+
+/** HTTP/1.1 on a fresh connection (no pooled TLS session hides a handshake outcome). */
+function dispatchHttp1(r: ClientRequest, h: ResponseHandlers): void {
+  const req = https.request(
+    {
+      host: "127.0.0.1",
+      port: r.port,
+      path: r.path,
+      method: r.method ?? "GET",
+      headers: { Host: r.servername, ...(r.headers ?? {}), ...contentLength(r) },
+      ca: r.ca,
+      servername: r.servername,
+      cert: r.clientCert?.certPem,
+      key: r.clientCert?.keyPem,
+      agent: false,
+    },
+    (res) => {
+      h.head(res.statusCode ?? 0, res.headers);
+      res.on("data", (c: Buffer) => h.data(c));
+      res.on("end", () => h.end());
+      res.on("error", (err) => h.error(err));
+    },
+  );
+  req.on("error", (err) => h.error(err));
+  req.end(r.body);
+}
+
+/** HTTP/2 (ALPN h2) on its own session, closed when the response ends. */
+function dispatchHttp2(r: ClientRequest, h: ResponseHandlers): void {
+  const session = http2.connect(`https://127.0.0.1:${r.port}`, {
     ca: r.ca,
     servername: r.servername,
     cert: r.clientCert?.certPem,
     key: r.clientCert?.keyPem,
-    // A fresh connection per request: no pooled TLS session hides a handshake outcome.
-    agent: false,
-  };
+  });
+  session.on("error", (err) => h.error(err));
+  const lowercased = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const stream = session.request({
+    ":method": r.method ?? "GET",
+    ":path": r.path,
+    ":authority": r.servername,
+    ...lowercased,
+    ...contentLength(r),
+  });
+  stream.on("response", (headers) => {
+    const { ":status": status, ...rest } = headers;
+    h.head(Number(status), rest as http.IncomingHttpHeaders);
+  });
+  stream.on("data", (c: Buffer) => h.data(c));
+  stream.on("end", () => {
+    session.close();
+    h.end();
+  });
+  stream.on("error", (err) => {
+    session.destroy();
+    h.error(err);
+  });
+  stream.end(r.body);
+}
+
+function dispatch(r: ClientRequest, h: ResponseHandlers): void {
+  (r.http2 ? dispatchHttp2 : dispatchHttp1)(r, h);
 }
 
 /** One HTTPS request; rejects on TLS or connection errors (e.g. a refused client certificate). */
 export function send(r: ClientRequest): Promise<Exchange> {
   return new Promise((resolve, reject) => {
-    const req = https.request(requestOptions(r), (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () =>
-        resolve({ request: r, status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-      res.on("error", reject);
+    let status = 0;
+    let headers: http.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    dispatch(r, {
+      head: (s, hs) => ((status = s), (headers = hs)),
+      data: (c) => chunks.push(c),
+      end: () => resolve({ request: r, status, headers, body: Buffer.concat(chunks).toString() }),
+      error: reject,
     });
-    req.on("error", reject);
-    req.end(r.body);
   });
 }
 
@@ -989,25 +1089,26 @@ export function sendStreaming(r: ClientRequest): StreamingExchange {
     rejectFirst = reject;
   });
   const done = new Promise<Exchange>((resolve, reject) => {
-    const req = https.request(requestOptions(r), (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => {
+    let status = 0;
+    let headers: http.IncomingHttpHeaders = {};
+    let body = "";
+    dispatch(r, {
+      head: (s, hs) => ((status = s), (headers = hs)),
+      data: (c) => {
         body += c.toString();
         // A complete event: "data: ...\n\n" at the start of the body or after a blank line.
         const event = /(?:^|\n\n)(data:[^\n]*)\n\n/.exec(body);
         if (event) resolveFirst(event[1]);
-      });
-      res.on("end", () => {
-        rejectFirst(new Error(`stream ended without a data event: status ${res.statusCode}, body ${JSON.stringify(body)}`));
-        resolve({ request: r, status: res.statusCode ?? 0, headers: res.headers, body });
-      });
-      res.on("error", reject);
+      },
+      end: () => {
+        rejectFirst(new Error(`stream ended without a data event: status ${status}, body ${JSON.stringify(body)}`));
+        resolve({ request: r, status, headers, body });
+      },
+      error: (err) => {
+        rejectFirst(err);
+        reject(err);
+      },
     });
-    req.on("error", (err) => {
-      rejectFirst(err);
-      reject(err);
-    });
-    req.end(r.body);
   });
   // Whoever awaits only one of them must not see an unhandled rejection from the other.
   firstEvent.catch(() => undefined);
@@ -1036,7 +1137,7 @@ export function formatExchange(ex: Exchange): string {
   const sentBody =
     r.body === undefined ? "" : `\n  body (${r.body.length} bytes${r.chunked ? ", chunked" : ""}): ${clip(r.body.toString(), 300)}`;
   return [
-    `sent: ${r.method ?? "GET"} https://${r.servername}:${r.port}${r.path}`,
+    `sent: ${r.method ?? "GET"} https://${r.servername}:${r.port}${r.path}${r.http2 ? " (HTTP/2)" : ""}`,
     `  client cert: ${r.clientCert ? path.basename(r.clientCert.certPath) : "none"}`,
     `  headers: ${JSON.stringify(r.headers ?? {})}${sentBody}`,
     `received: ${ex.status}`,
@@ -1052,6 +1153,32 @@ export function check(condition: boolean, expectation: string, ex?: Exchange, co
   if (ex) parts.push(formatExchange(ex));
   if (context) parts.push(context());
   throw new Error(parts.join("\n"));
+}
+
+/** A request to the chain's edge as the operator (valid client certificate), tagged with a case id. */
+export function edgeRequest(chain: Chain, pki: TestPki, id: string, r: Partial<ClientRequest> = {}): ClientRequest {
+  return {
+    port: chain.ports.edge,
+    ca: pki.ca.certPem,
+    servername: chain.rendered.pkiNames.domain,
+    path: "/v1/models",
+    clientCert: pki.operator,
+    ...r,
+    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
+  };
+}
+
+/** A request straight to the chain's sidecar as the edge dials it (the edge's client certificate by default). */
+export function sidecarRequest(chain: Chain, pki: TestPki, id: string, r: Partial<ClientRequest> = {}): ClientRequest {
+  return {
+    port: chain.ports.sidecar,
+    ca: pki.ca.certPem,
+    servername: SIDECAR_SERVER_NAME,
+    path: "/v1/models",
+    clientCert: pki.edgeClient,
+    ...r,
+    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
+  };
 }
 
 /** A unique id for one test's requests (sent as `x-e2e-case`, recorded by the mock). */

@@ -7,14 +7,14 @@
  */
 import { randomBytes } from "crypto";
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
-import { SIDECAR_SERVER_NAME } from "../../lib/identities";
 import {
   Chain,
   ClientRequest,
-  E2E_DOMAIN,
   Exchange,
   GATE_MARKER,
+  ManagedProcess,
   MockVllm,
   StartChainOptions,
   StubGate,
@@ -23,13 +23,16 @@ import {
   caseId,
   check,
   createPki,
+  edgeRequest,
   eventually,
   formatExchange,
+  freePorts,
   localize,
   makeTempDir,
   nginxTest,
   renderChain,
   requireBinary,
+  sidecarRequest,
   send,
   sendStreaming,
   startChain,
@@ -52,10 +55,6 @@ async function expectRefused(pending: Promise<Exchange>): Promise<NodeJS.ErrnoEx
   throw new Error(`expected the TLS handshake to be refused, but the server answered\n${formatExchange(answered)}`);
 }
 
-function headerValues(headers: Record<string, unknown>): string {
-  return JSON.stringify(headers);
-}
-
 test("the real binaries are on PATH (missing ones fail the suite)", () => {
   for (const name of ["caddy", "nginx", "openssl"]) expect(requireBinary(name)).toMatch(new RegExp(`/${name}$`));
   expect(() => requireBinary("zta-no-such-binary")).toThrow(/needs the real 'zta-no-such-binary' binary on PATH/);
@@ -66,6 +65,21 @@ test("localize refuses a replacement that matches nothing (renderer drift is cau
     /matched nothing/,
   );
   expect(localize("a /tmp/x /tmp/y", [{ from: /\/tmp\//g, to: "/r/", why: "test" }], "t")).toBe("a /r/x /r/y");
+});
+
+test("readiness needs the process's own signal: a foreign listener on its port is not taken for it", async () => {
+  const [port] = await freePorts(1);
+  const foreign = net.createServer().listen(port, "127.0.0.1");
+  const idle = new ManagedProcess("sleep", "sleep", ["30"]);
+  try {
+    // A bare TCP check is fooled by the foreign listener...
+    await expect(idle.waitForPort(port, () => true, 3, 10)).resolves.toBeUndefined();
+    // ...the process's own signal is not.
+    await expect(idle.waitForPort(port, () => false, 3, 10)).rejects.toThrow(/did not listen on 127\.0\.0\.1:\d+ after 3 tries/);
+  } finally {
+    await idle.stop();
+    foreign.close();
+  }
 });
 
 describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sidecar -> mock vLLM", () => {
@@ -95,30 +109,25 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
 
   const logs = (): string => chain.logs();
   const session = (user: string): Record<string, string> => ({ Cookie: `${cookieName}=valid-${user}` });
-  /** A request to the edge as the operator (valid client certificate), tagged with a case id. */
-  const toEdge = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => ({
-    port: chain.ports.edge,
-    ca: pki.ca.certPem,
-    servername: E2E_DOMAIN,
-    path: "/v1/models",
-    clientCert: pki.operator,
-    ...r,
-    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
-  });
-  /** A request straight to the sidecar, as the edge would dial it (edge's client certificate by default). */
-  const toSidecar = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => ({
-    port: chain.ports.sidecar,
-    ca: pki.ca.certPem,
-    servername: SIDECAR_SERVER_NAME,
-    path: "/v1/models",
-    clientCert: pki.edgeClient,
-    ...r,
-    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
-  });
+  const toEdge = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => edgeRequest(chain, pki, id, r);
+  const toSidecar = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => sidecarRequest(chain, pki, id, r);
   const sawNothing = (id: string, ex?: Exchange): void =>
     check(mock.requestsFor(id).length === 0, `the mock vLLM to see nothing of ${id}, it saw ${JSON.stringify(mock.requestsFor(id))}`, ex, logs);
   const auditLineFor = (requestId: string) =>
     eventually(() => chain.auditLog().find((l) => l.request_id === requestId), `the audit line of request ${requestId}`);
+  /** Caddy's JSON access lines (its stdout), parsed; a line still being written is skipped. */
+  const edgeAccessLog = (): Array<Record<string, unknown>> =>
+    chain.caddy
+      .logs()
+      .split("\n")
+      .filter((l) => l.includes('"logger":"http.log.access"'))
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
   /** A streamed chat completion as `user`, through the edge. */
   const streamRequest = (id: string, user: string): ClientRequest =>
     toEdge(id, {
@@ -163,7 +172,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     const err = await expectRefused(send(toEdge(id, { clientCert: undefined })));
     expect(err.code ?? err.message).toMatch(/ALERT|ECONNRESET/);
     sawNothing(id);
-    expect(gate.requests.filter((r) => r.headers["x-e2e-case"] === id)).toEqual([]);
+    expect(gate.requestsFor(id)).toEqual([]);
   });
 
   test("a client certificate from another CA: the edge refuses the TLS handshake", async () => {
@@ -178,7 +187,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     const ex = await send(toEdge(id));
     check(ex.status === 401, "401 without a session", ex, logs);
     sawNothing(id, ex);
-    const asked = gate.requests.filter((r) => r.headers["x-e2e-case"] === id);
+    const asked = gate.requestsFor(id);
     check(asked.length === 1 && asked[0].path === "/oauth2/auth", `one /oauth2/auth call, got ${JSON.stringify(asked)}`, ex);
     // The edge presents its own client identity to the gate.
     expect(asked[0].clientCertSubject).toBe("CN=zta-edge,OU=zta-services,O=cdktf-zero-trust-ai");
@@ -190,8 +199,8 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     check(ex.status === 200 && ex.body.includes('"object":"list"'), "200 with the model list", ex, logs);
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
-    check(seen[0].headers.authorization === `Bearer ${API_KEY}`, `Authorization: Bearer <test key>, got ${headerValues(seen[0].headers)}`, ex);
-    check(seen[0].headers.cookie === undefined, `no Cookie upstream, got ${headerValues(seen[0].headers)}`, ex);
+    check(seen[0].headers.authorization === `Bearer ${API_KEY}`, `Authorization: Bearer <test key>, got ${JSON.stringify(seen[0].headers)}`, ex);
+    check(seen[0].headers.cookie === undefined, `no Cookie upstream, got ${JSON.stringify(seen[0].headers)}`, ex);
   });
 
   test("with a JWT bearer token: 200, and vLLM sees the vLLM key, not the client's bearer", async () => {
@@ -225,14 +234,14 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       }),
     );
     check(ex.status === 200, "200 (the session is valid)", ex, logs);
-    const atGate = gate.requests.filter((r) => r.headers["x-e2e-case"] === id);
+    const atGate = gate.requestsFor(id);
     check(atGate.length === 1 && !JSON.stringify(atGate[0].headers).includes("attacker"), `the gate to see no spoofed header, saw ${JSON.stringify(atGate)}`, ex);
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
     const upstream = seen[0].headers;
-    check(!JSON.stringify(upstream).includes("attacker"), `no spoofed value upstream, got ${headerValues(upstream)}`, ex);
-    check(upstream["x-zta-identity"] === undefined && upstream["x-zta-client-cert"] === undefined, `the sidecar to strip X-ZTA-*, got ${headerValues(upstream)}`, ex);
-    check(upstream["x-auth-request-email"] === "carol@example.com", `the gate's email upstream, got ${headerValues(upstream)}`, ex);
+    check(!JSON.stringify(upstream).includes("attacker"), `no spoofed value upstream, got ${JSON.stringify(upstream)}`, ex);
+    check(upstream["x-zta-identity"] === undefined && upstream["x-zta-client-cert"] === undefined, `the sidecar to strip X-ZTA-*, got ${JSON.stringify(upstream)}`, ex);
+    check(upstream["x-auth-request-email"] === "carol@example.com", `the gate's email upstream, got ${JSON.stringify(upstream)}`, ex);
 
     const line = await auditLineFor(String(upstream["x-request-id"]));
     expect(line).toMatchObject({
@@ -261,7 +270,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       const id = caseId("oauth2");
       const ex = await send(toEdge(id, { path: `${route}?rd=/v1/models` }));
       check(ex.status === 200 && ex.body === `${GATE_MARKER} ${route}`, `the gate stub's ${route} page`, ex, logs);
-      const atGate = gate.requests.filter((r) => r.headers["x-e2e-case"] === id).map((r) => r.path);
+      const atGate = gate.requestsFor(id).map((r) => r.path);
       check(JSON.stringify(atGate) === JSON.stringify([route]), `only ${route} at the gate (no /oauth2/auth), saw ${JSON.stringify(atGate)}`, ex);
       sawNothing(id, ex);
     }
@@ -397,11 +406,44 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       check(ex.status === 200 && ex.body.includes("tok4 ") && ex.body.trimEnd().endsWith("data: [DONE]"), "the whole stream after release", ex, logs);
       check(String(ex.headers["content-type"]).startsWith("text/event-stream"), "an SSE content type", ex);
       // forward_auth asks the gate without the body; vLLM gets all of it.
-      const atGate = gate.requests.filter((r) => r.headers["x-e2e-case"] === id);
+      const atGate = gate.requestsFor(id);
       check(atGate.length === 1 && atGate[0].bodyBytes === 0, `a bodiless /oauth2/auth call, saw ${JSON.stringify(atGate)}`, ex);
       check(mock.requestsFor(id)[0]?.bodyBytes === Buffer.byteLength(request.body!), "vLLM to get the whole request body", ex);
     } finally {
       hold.release();
+    }
+  });
+
+  test("streaming over HTTP/2 at the edge: the first token arrives while vLLM holds the rest", async () => {
+    const hold = mock.holdStreams();
+    try {
+      const id = caseId("stream-h2");
+      const stream = sendStreaming({ ...streamRequest(id, "judy-h2"), http2: true });
+      expect(await stream.firstEvent).toContain('"content":"tok0 "');
+      expect(hold.isReleased()).toBe(false);
+      expect(hold.holding()).toBe(1);
+      hold.release();
+      const ex = await stream.done;
+      check(ex.status === 200 && ex.body.trimEnd().endsWith("data: [DONE]"), "the whole stream after release", ex, logs);
+      const access = await eventually(
+        () => edgeAccessLog().find((l) => JSON.stringify(l).includes(id)),
+        "the edge's access line for the HTTP/2 request",
+      );
+      check((access.request as { proto?: string }).proto === "HTTP/2.0", `HTTP/2 at the edge, got ${JSON.stringify(access)}`, ex);
+    } finally {
+      hold.release();
+    }
+  });
+
+  test("access logs are JSON and hold no credentials: no session cookie, bearer token or vLLM key", async () => {
+    const id = caseId("log-secrets");
+    const ex = await send(toEdge(id, { headers: { Authorization: "Bearer valid-logcheck" } }));
+    check(ex.status === 200, "200 with a valid bearer token", ex, logs);
+    const access = await eventually(() => edgeAccessLog().find((l) => JSON.stringify(l).includes(id)), "the edge's access line");
+    expect(access).toMatchObject({ logger: "http.log.access", status: 200 });
+    const everything = `${chain.caddy.logs()}\n${chain.nginx.logs()}`;
+    for (const secret of ["valid-logcheck", "valid-alice", API_KEY]) {
+      check(!everything.includes(secret), `no ${secret === API_KEY ? "vLLM key" : secret} in any log`, ex, logs);
     }
   });
 
@@ -411,9 +453,17 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     await withVariant({ transformNginxConfig: buffering }, async (buffered) => {
       const hold = mock.holdStreams();
       try {
-        const stream = sendStreaming({ ...streamRequest(caseId("stream-buffered"), "kim"), port: buffered.ports.edge });
+        const id = caseId("stream-buffered");
+        const stream = sendStreaming({ ...streamRequest(id, "kim"), port: buffered.ports.edge });
         // The mock has written the first token and is holding the rest...
-        expect(await within(hold.reached.then(() => "reached"), 10000)).toBe("reached");
+        const outcome = await within(
+          Promise.race([
+            hold.reached.then(() => "reached"),
+            stream.done.then((ex) => `answered before the mock held it:\n${formatExchange(ex)}`, (err) => `failed: ${err}`),
+          ]),
+          10000,
+        );
+        check(outcome === "reached", `the mock to hold the stream, got ${outcome ?? "nothing within 10 s"}; vLLM saw ${JSON.stringify(mock.requestsFor(id))}`, undefined, () => buffered.logs());
         // ...and within a bounded wait the client still has nothing: the buffering hop holds it.
         const early = await within(stream.firstEvent, 1000);
         check(early === undefined, `no token before release with buffering on, got ${JSON.stringify(early)}`, undefined, () => buffered.logs());
@@ -510,15 +560,7 @@ describe("SecureInference without OIDC: the client certificate subject is the id
   });
 
   const logs = (): string => chain.logs();
-  const toEdge = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => ({
-    port: chain.ports.edge,
-    ca: pki.ca.certPem,
-    servername: E2E_DOMAIN,
-    path: "/v1/models",
-    clientCert: pki.operator,
-    ...r,
-    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
-  });
+  const toEdge = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => edgeRequest(chain, pki, id, r);
 
   test("the rendered Caddyfile has no forward_auth and no /oauth2 route", () => {
     expect(chain.rendered.gateAddress).toBeUndefined();
@@ -532,8 +574,8 @@ describe("SecureInference without OIDC: the client certificate subject is the id
     check(ex.status === 200, "200 with a valid client certificate", ex, logs);
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
-    check(seen[0].headers.authorization === `Bearer ${API_KEY}`, `Bearer <test key> upstream, got ${headerValues(seen[0].headers)}`, ex);
-    check(!JSON.stringify(seen[0].headers).includes("attacker"), `no spoofed value upstream, got ${headerValues(seen[0].headers)}`, ex);
+    check(seen[0].headers.authorization === `Bearer ${API_KEY}`, `Bearer <test key> upstream, got ${JSON.stringify(seen[0].headers)}`, ex);
+    check(!JSON.stringify(seen[0].headers).includes("attacker"), `no spoofed value upstream, got ${JSON.stringify(seen[0].headers)}`, ex);
 
     const line = await eventually(
       () => chain.auditLog().find((l) => l.request_id === seen[0].headers["x-request-id"]),
