@@ -39,6 +39,7 @@ import {
   RenderedChain,
   StubGate,
   TestPki,
+  caddyStarted,
   caddyValidate,
   caseId,
   check,
@@ -49,6 +50,7 @@ import {
   localizeCaddyfile,
   localizeNginxConfig,
   makeTempDir,
+  nginxStarted,
   nginxTest,
   renderChain,
   requireBinary,
@@ -242,8 +244,8 @@ async function startChatProxy(
   const accessLog = path.join(runDir, "access.log");
   nginxTest(confPath, runDir, errorLog);
   const process = startNginx(confPath, runDir, errorLog, accessLog);
-  await process.waitForPort(ports.client);
-  await process.waitForPort(ports.tunnel);
+  await process.waitForPort(ports.client, nginxStarted(process, runDir));
+  await process.waitForPort(ports.tunnel, nginxStarted(process, runDir));
   return { process, confPath, runDir, errorLog, accessLog, ports };
 }
 
@@ -269,7 +271,7 @@ async function startSidecar(base: string, name: string, r: RenderedChain, pki: T
   fs.writeFileSync(confPath, localizeNginxConfig(r, ports, paths));
   nginxTest(confPath, runDir, paths.sidecarErrorLog);
   const process = startNginx(confPath, runDir, paths.sidecarErrorLog, paths.sidecarAccessLog);
-  await process.waitForPort(sidecar);
+  await process.waitForPort(sidecar, nginxStarted(process, runDir));
   return { process, port: sidecar, accessLog: paths.sidecarAccessLog };
 }
 
@@ -358,7 +360,7 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
     fs.writeFileSync(caddyfilePath, caddyfile);
     caddyValidate(caddyfilePath, path.join(base, "caddy-state"));
     caddy = startCaddy(caddyfilePath, path.join(base, "caddy-state"));
-    await caddy.waitForPort(edge);
+    await caddy.waitForPort(edge, caddyStarted(caddy));
   });
 
   afterAll(async () => {

@@ -510,6 +510,17 @@ export function startCaddy(caddyfilePath: string, stateDir: string): ManagedProc
   );
 }
 
+/** nginx writes its pid file (`pid <runDir>/nginx.pid` in the rendered configs) after binding its listeners. */
+export function nginxStarted(nginx: ManagedProcess, runDir: string): () => boolean {
+  const pidFile = path.join(runDir, "nginx.pid");
+  return () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() === String(nginx.pid);
+}
+
+/** Caddy logs this once its servers are listening. */
+export function caddyStarted(caddy: ManagedProcess): () => boolean {
+  return () => caddy.output.includes('"msg":"serving initial configuration"');
+}
+
 /** The rendered config has no `daemon` directive (the container runs nginx in the foreground); so does this. */
 export function startNginx(confPath: string, prefixDir: string, errorLog: string, accessLog?: string): ManagedProcess {
   return new ManagedProcess(
@@ -897,10 +908,8 @@ async function launchChain(options: StartChainOptions, rendered: RenderedChain):
 
   // Ready signals of their own: nginx writes its pid file after binding, caddy logs once serving.
   const nginx = startNginx(nginxConfPath, sidecarRunDir, paths.sidecarErrorLog, paths.sidecarAccessLog);
-  const pidFile = path.join(sidecarRunDir, "nginx.pid");
-  const nginxStarted = (): boolean => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() === String(nginx.pid);
   try {
-    await nginx.waitForPort(sidecar, nginxStarted);
+    await nginx.waitForPort(sidecar, nginxStarted(nginx, sidecarRunDir));
   } catch (err) {
     await nginx.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -926,7 +935,7 @@ async function launchChain(options: StartChainOptions, rendered: RenderedChain):
     },
   };
   try {
-    await caddy.waitForPort(edge, () => caddy.output.includes('"msg":"serving initial configuration"'));
+    await caddy.waitForPort(edge, caddyStarted(caddy));
   } catch (err) {
     await chain.stop();
     throw err;
