@@ -1,5 +1,5 @@
 // Prints the SecurityPolicy rule table, or with `--write <file>` refreshes it between the
-// <!-- rules:start --> and <!-- rules:end --> markers of that file (README.md, docs/security-policy.md).
+// <!-- rules:start --> and <!-- rules:end --> markers of that file (README.md).
 import * as fs from "fs";
 import { SecurityPolicy } from "../lib/policy/security-policy";
 import { renderRuleTable, replaceRuleTable } from "../lib/policy/rule-table";
