@@ -148,7 +148,8 @@ export class OidcGate extends Construct {
       `--cookie-expire=${sessionHours}h`,
       "--cookie-refresh=1h",
       // TLS only: with certificate files set, oauth2-proxy serves no plain HTTP listener at all.
-      `--https-address=0.0.0.0:${GATE_PORT}`,
+      // Every interface of the gate's own namespace, i.e. the internal network: no host binding.
+      `--https-address=:${GATE_PORT}`,
       `--tls-cert-file=${CONFIG_DIR}/server.crt`,
       `--tls-key-file=${CONFIG_DIR}/server.key`,
       "--tls-min-version=TLS1.2",

@@ -49,12 +49,8 @@ export function inferenceStack(overrides: Partial<SecureInferenceProps> = {}): {
   return { stack, ai };
 }
 
-/**
- * Every string in the synthesized JSON that looks like an address bound to all interfaces.
- * One known exception is removed: the OIDC gate's `--https-address=0.0.0.0:4443`, a listener in
- * the gate's own network namespace (internal network only), not a host binding.
- */
+/** Every string in the synthesized JSON that looks like an address bound to all interfaces. */
 export function allInterfaceAddresses(json: unknown): string[] {
-  const text = JSON.stringify(json).replace(/--https-address=0\.0\.0\.0:4443/g, "");
+  const text = JSON.stringify(json);
   return [...text.matchAll(/0\.0\.0\.0|\[::\]:\d+/g)].map((m) => m[0]);
 }
