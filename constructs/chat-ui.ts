@@ -12,7 +12,7 @@ import { IMAGES, checkImagePinned } from "../lib/images";
 import { WEBUI_TRUSTED_EMAIL_HEADER, renderChatProxyNginxConfig } from "../lib/nginx-client";
 import { SecurityPolicy } from "../lib/policy/security-policy";
 import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
-import { ConfigVolume } from "./config-volume";
+import { ConfigVolume, serverTlsFiles } from "./config-volume";
 import { PinnedImages } from "./pinned-images";
 import { SecureInference } from "./secure-inference";
 
@@ -187,11 +187,9 @@ export class ChatUi extends Construct {
       imageId: proxyImageId,
       files: [
         { name: "nginx.conf", content: Lazy.stringValue({ produce: () => this.nginxConfig }) },
-        { name: "ca.crt", content: ca.certPem },
+        ...serverTlsFiles(ca.certPem, server),
         { name: "client.crt", content: client.certPem },
         { name: "client.key", content: client.privateKeyPem },
-        { name: "server.crt", content: server.certPem },
-        { name: "server.key", content: server.privateKeyPem },
       ],
     });
     this.proxy = new Container(this, "proxy", {
@@ -208,10 +206,7 @@ export class ChatUi extends Construct {
       networkMode: `container:${this.webui.id}`,
       entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
       volumes: [config.mountAt(CONFIG_DIR)],
-      labels: [
-        { label: "zta.role", value: "chat-proxy" },
-        { label: "zta.config-sha256", value: config.contentHash },
-      ],
+      labels: config.serviceLabels("chat-proxy"),
       // nginx resolves upstream names at start: the sidecars must exist first.
       dependsOn: [config.loader, ...props.inference.sidecars.map((s) => s.container)],
     });

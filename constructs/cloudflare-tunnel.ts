@@ -257,9 +257,8 @@ export class CloudflareTunnel extends Construct {
       networksAdvanced: networks,
       volumes: [config.mountAt(CONFIG_DIR)],
       labels: [
-        { label: "zta.role", value: "cloudflared" },
+        ...config.serviceLabels("cloudflared"),
         { label: "zta.tunnel-target", value: resolved.kind },
-        { label: "zta.config-sha256", value: config.contentHash },
       ],
       dependsOn: [config.loader],
     });

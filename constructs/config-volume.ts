@@ -2,6 +2,7 @@ import { Container } from "@cdktf/provider-docker/lib/container";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
+import type { IssuedCertificate } from "./internal-ca";
 
 /** One file to place in a config volume. */
 export interface ConfigFile {
@@ -19,6 +20,15 @@ export interface ConfigVolumeProps {
   /** Image id for the loader (the service's own image: already pulled, never started). */
   readonly imageId: string;
   readonly files: ConfigFile[];
+}
+
+/** The CA certificate plus a server certificate and key, under the names every renderer expects. */
+export function serverTlsFiles(caCertPem: string, server: IssuedCertificate): ConfigFile[] {
+  return [
+    { name: "ca.crt", content: caCertPem },
+    { name: "server.crt", content: server.certPem },
+    { name: "server.key", content: server.privateKeyPem },
+  ];
 }
 
 /** Where the loader mounts the volume; not a path any image ships. */
@@ -70,6 +80,14 @@ export class ConfigVolume extends Construct {
     });
     // Hash exactly what the loader uploads (name, mode, content), as Terraform sees it.
     this.contentHash = Fn.sha256(Fn.jsonencode(this.loader.interpolationForAttribute("upload")));
+  }
+
+  /** The labels of the service that mounts this volume: its role, and the content hash (a change replaces it). */
+  public serviceLabels(role: string): { label: string; value: string }[] {
+    return [
+      { label: "zta.role", value: role },
+      { label: "zta.config-sha256", value: this.contentHash },
+    ];
   }
 
   /** The read-only mount for the service container. */

@@ -8,7 +8,7 @@ import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR, EDGE_CLIENT_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { isAllInterfaces, isBindAddress, isDnsName, isPort, isPositiveInt } from "../lib/validate";
-import { ConfigVolume } from "./config-volume";
+import { ConfigVolume, serverTlsFiles } from "./config-volume";
 import { InternalCa, IssuedCertificate } from "./internal-ca";
 import { OidcGate } from "./oidc-gate";
 import { PinnedImages } from "./pinned-images";
@@ -144,9 +144,7 @@ export class EdgeProxy extends Construct {
       imageId,
       files: [
         { name: "Caddyfile", content: Lazy.stringValue({ produce: () => this.caddyfile }) },
-        { name: "ca.crt", content: props.ca.certPem },
-        { name: "server.crt", content: server.certPem },
-        { name: "server.key", content: server.privateKeyPem },
+        ...serverTlsFiles(props.ca.certPem, server),
         { name: "client.crt", content: client.certPem },
         { name: "client.key", content: client.privateKeyPem },
       ],
@@ -176,10 +174,7 @@ export class EdgeProxy extends Construct {
       ports: [{ internal: EDGE_PORT, external: this.hostPort, ip: this.bindAddress, protocol: "tcp" }],
       networksAdvanced: [{ name: this.network.name }, { name: props.internalNetwork.name, aliases: [props.name] }],
       volumes: [config.mountAt(CONFIG_DIR)],
-      labels: [
-        { label: "zta.role", value: "edge" },
-        { label: "zta.config-sha256", value: config.contentHash },
-      ],
+      labels: config.serviceLabels("edge"),
       dependsOn: [config.loader],
     });
     // The add-back above is in the bounding set only (see there); the report records why.

@@ -7,7 +7,7 @@ import { Problems, whereIs } from "../lib/errors";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { isPositiveInt } from "../lib/validate";
 import { SidecarCaller, renderSidecarNginxConfig, renderUpstreamAuthInclude } from "../lib/nginx";
-import { ConfigVolume } from "./config-volume";
+import { ConfigVolume, serverTlsFiles } from "./config-volume";
 import { InternalCa } from "./internal-ca";
 import { PinnedImages } from "./pinned-images";
 
@@ -100,9 +100,7 @@ export class MtlsSidecar extends Construct {
       imageId,
       files: [
         { name: "nginx.conf", content: Lazy.stringValue({ produce: () => this.nginxConfig }) },
-        { name: "ca.crt", content: props.ca.certPem },
-        { name: "server.crt", content: server.certPem },
-        { name: "server.key", content: server.privateKeyPem },
+        ...serverTlsFiles(props.ca.certPem, server),
         { name: "upstream-auth.conf", content: renderUpstreamAuthInclude(props.upstreamApiKey) },
       ],
     });
@@ -123,10 +121,7 @@ export class MtlsSidecar extends Construct {
       // The image's entrypoint script rewrites files under /etc/nginx; run nginx directly instead.
       entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
       volumes: [config.mountAt(CONFIG_DIR)],
-      labels: [
-        { label: "zta.role", value: "mtls-sidecar" },
-        { label: "zta.config-sha256", value: config.contentHash },
-      ],
+      labels: config.serviceLabels("mtls-sidecar"),
       dependsOn: [config.loader],
     });
   }

@@ -189,10 +189,7 @@ export class OidcGate extends Construct {
         { name: props.egressNetwork.name },
       ],
       volumes: [config.mountAt(CONFIG_DIR)],
-      labels: [
-        { label: "zta.role", value: "oidc-gate" },
-        { label: "zta.config-sha256", value: config.contentHash },
-      ],
+      labels: config.serviceLabels("oidc-gate"),
       dependsOn: [config.loader],
     });
   }

@@ -225,10 +225,7 @@ export class TailscaleExposure extends Construct {
         config.mountAt(CONFIG_DIR),
         { volumeName: this.stateVolume.name, containerPath: STATE_DIR, readOnly: false },
       ],
-      labels: [
-        { label: "zta.role", value: "tailscale" },
-        { label: "zta.config-sha256", value: config.contentHash },
-      ],
+      labels: config.serviceLabels("tailscale"),
       dependsOn: [config.loader],
     });
 

@@ -154,10 +154,9 @@ export class VllmServer extends Construct {
         { volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false },
       ],
       labels: [
-        { label: "zta.role", value: "inference" },
+        ...config.serviceLabels("inference"),
         { label: "zta.model", value: props.modelName },
         { label: "zta.model-revision", value: props.modelRevision },
-        { label: "zta.config-sha256", value: config.contentHash },
       ],
       // Let in-flight generations finish before the container is stopped.
       destroyGraceSeconds: 30,

@@ -18,7 +18,7 @@
  * On every listener the trusted header is set by nginx (an empty value removes it), so a client
  * copy never reaches Open WebUI. Streaming: `proxy_buffering off`, HTTP/1.1, long read timeouts.
  */
-import { CLIENT_CERT_HEADER, IDENTITY_HEADER } from "./nginx";
+import { CLIENT_CERT_HEADER, IDENTITY_HEADER, nginxPreamble } from "./nginx";
 
 /** The header Open WebUI trusts as the signed-in user's email (WEBUI_AUTH_TRUSTED_EMAIL_HEADER). */
 export const WEBUI_TRUSTED_EMAIL_HEADER = "X-ZTA-Webui-User";
@@ -126,24 +126,7 @@ ${webuiProxy(o, "$zta_tunnel_email")}
     }
 `;
 
-  return `# Rendered by cdktf-zero-trust-ai (ChatUi). Do not edit: change the construct's props.
-worker_processes 1;
-pid ${o.runDir}/nginx.pid;
-error_log ${o.errorLog} warn;
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    server_tokens off;
-    map_hash_bucket_size 128;
-    default_type application/octet-stream;
-    client_body_temp_path ${o.runDir}/client_body;
-    proxy_temp_path ${o.runDir}/proxy;
-    fastcgi_temp_path ${o.runDir}/fastcgi;
-    uwsgi_temp_path ${o.runDir}/uwsgi;
-    scgi_temp_path ${o.runDir}/scgi;
+  return `${nginxPreamble("ChatUi", "1", o)}
     gzip off;
 
     log_format zta_chat escape=json '{"time":"$time_iso8601","listener":"$server_port",'

@@ -68,6 +68,36 @@ function regexEscape(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/**
+ * The top of every nginx.conf the library renders, up to the inside of `http {`: foreground-safe
+ * paths for a read-only root filesystem (pid and temp files in `runDir`, a tmpfs), no version in
+ * headers. The caller continues inside the `http` block and closes it.
+ */
+export function nginxPreamble(
+  renderedBy: string,
+  workerProcesses: string,
+  o: { readonly runDir: string; readonly errorLog: string },
+): string {
+  return `# Rendered by cdktf-zero-trust-ai (${renderedBy}). Do not edit: change the construct's props.
+worker_processes ${workerProcesses};
+pid ${o.runDir}/nginx.pid;
+error_log ${o.errorLog} warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    server_tokens off;
+    map_hash_bucket_size 128;
+    default_type application/octet-stream;
+    client_body_temp_path ${o.runDir}/client_body;
+    proxy_temp_path ${o.runDir}/proxy;
+    fastcgi_temp_path ${o.runDir}/fastcgi;
+    uwsgi_temp_path ${o.runDir}/uwsgi;
+    scgi_temp_path ${o.runDir}/scgi;`;
+}
+
 export function renderSidecarNginxConfig(o: NginxSidecarOptions): string {
   const callerMap = o.callers.map((c) => `        ${nginxString(c.subjectDn)} ${c.role};`).join("\n");
   // Identity-forwarding callers: trust their header (fall back to the role when empty).
@@ -87,24 +117,7 @@ export function renderSidecarNginxConfig(o: NginxSidecarOptions): string {
     )
     .join("\n\n");
 
-  return `# Rendered by cdktf-zero-trust-ai (MtlsSidecar). Do not edit: change the construct's props.
-worker_processes auto;
-pid ${o.runDir}/nginx.pid;
-error_log ${o.errorLog} warn;
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    server_tokens off;
-    map_hash_bucket_size 128;
-    default_type application/octet-stream;
-    client_body_temp_path ${o.runDir}/client_body;
-    proxy_temp_path ${o.runDir}/proxy;
-    fastcgi_temp_path ${o.runDir}/fastcgi;
-    uwsgi_temp_path ${o.runDir}/uwsgi;
-    scgi_temp_path ${o.runDir}/scgi;
+  return `${nginxPreamble("MtlsSidecar", "auto", o)}
 
     # Which service is calling, from its verified client certificate subject.
     map $ssl_client_s_dn $zta_caller {
