@@ -1,0 +1,451 @@
+/**
+ * Request-path benchmark: the SecureInference chain (real Caddy edge + real nginx sidecar with the
+ * configs the constructs render, OIDC gate stubbed) and a reference nginx left at its defaults,
+ * each measured against the same mock vLLM reached directly, in the same run, on loopback.
+ *
+ *   direct     client --HTTP--> mock vLLM
+ *   chain      client --TLS+client cert--> caddy --forward_auth--> stub gate
+ *                                             '--mTLS--> nginx --HTTP--> mock vLLM
+ *   reference  client --HTTP--> nginx (proxy_pass and nothing else: HTTP/1.0 upstream, buffering on) --> mock vLLM
+ *
+ * The mock and the gate run in processes of their own (bench/servers.ts). Every request has a
+ * timeout; every process is stopped in `finally`.
+ */
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import * as https from "https";
+import * as path from "path";
+import { performance } from "perf_hooks";
+import {
+  Chain,
+  E2E_DOMAIN,
+  ManagedProcess,
+  MOCK_MODEL,
+  TestPki,
+  createPki,
+  freePorts,
+  makeTempDir,
+  nginxTest,
+  renderChain,
+  requireBinary,
+  startChain,
+  startNginx,
+} from "../test/e2e/harness";
+import { Summary, eventsPerChunk, summarize } from "./stats";
+
+export interface RequestPathOptions {
+  /** Tokens per streamed answer. */
+  readonly tokens: number;
+  /** Interval between streamed tokens at the mock, ms. */
+  readonly tokenIntervalMs: number;
+  /** Streamed requests per target (sequential, after warm-up). */
+  readonly streams: number;
+  /** Streamed requests through the reference proxy (each takes the whole generation time). */
+  readonly referenceStreams: number;
+  /** Sequential non-streamed requests at concurrency 1. */
+  readonly requestsC1: number;
+  /** Non-streamed requests at concurrency `concurrency`. */
+  readonly requestsConcurrent: number;
+  readonly concurrency: number;
+  /** Per-request timeout, ms. */
+  readonly timeoutMs: number;
+}
+
+export const DEFAULT_REQUEST_PATH_OPTIONS: RequestPathOptions = {
+  tokens: 20,
+  tokenIntervalMs: 20,
+  streams: 50,
+  referenceStreams: 20,
+  requestsC1: 500,
+  requestsConcurrent: 2000,
+  concurrency: 16,
+  timeoutMs: 10_000,
+};
+
+export interface StreamingFigures {
+  readonly streams: number;
+  /** Request written -> first complete token event received, ms. */
+  readonly ttftMs: Summary;
+  /** Between consecutive token events of one stream, ms, pooled over all streams. */
+  readonly interTokenGapMs: Summary;
+  /** Share of inter-token gaps shorter than half the mock's interval (tokens that arrived batched). */
+  readonly gapsUnderHalfInterval: number;
+  /** Request written -> end of response, ms. */
+  readonly totalMs: Summary;
+  /** Most token events the client received in one read (one socket `data` event). */
+  readonly maxTokenEventsPerChunk: number;
+  /** Of the reads that carried token events, the share carrying exactly one. */
+  readonly singleTokenChunkShare: number;
+  readonly tokenEvents: number;
+  readonly errors: number;
+}
+
+export interface LatencyFigures {
+  readonly concurrency: number;
+  readonly requests: number;
+  /** Request written -> response complete, ms. */
+  readonly latencyMs: Summary;
+  readonly requestsPerSecond: number;
+  readonly errors: number;
+}
+
+export interface TargetFigures {
+  readonly description: string;
+  readonly streaming: StreamingFigures;
+  readonly c1: LatencyFigures;
+  readonly concurrent: LatencyFigures;
+}
+
+export interface RequestPathResults {
+  readonly options: RequestPathOptions;
+  readonly targets: { direct: TargetFigures; chain: TargetFigures; reference: TargetFigures };
+  /** Sanity: requests sent to the chain (warm-ups included), and how many the sidecar's audit log holds. */
+  readonly chainRequestsSent: number;
+  readonly chainRequestsAudited: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets and one timed request
+// ---------------------------------------------------------------------------------------------
+
+interface Target {
+  readonly name: string;
+  readonly description: string;
+  readonly protocol: "http" | "https";
+  readonly port: number;
+  /** A keep-alive agent holding at most `maxSockets` connections. */
+  agent(maxSockets: number): http.Agent;
+  /** Headers for one request (the chain: a distinct identity per request, see below). */
+  headers(): Record<string, string>;
+}
+
+interface TimedResponse {
+  readonly status: number;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  /** When each read of the response arrived, and its bytes (decrypted for TLS), in order. */
+  readonly reads: { at: number; text: string }[];
+}
+
+function timedRequest(target: Target, agent: http.Agent, body: string, timeoutMs: number): Promise<TimedResponse> {
+  return new Promise((resolve, reject) => {
+    const reads: { at: number; text: string }[] = [];
+    const options: https.RequestOptions = {
+      host: "127.0.0.1",
+      port: target.port,
+      path: "/v1/chat/completions",
+      method: "POST",
+      agent,
+      headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), ...target.headers() },
+    };
+    const transport = target.protocol === "https" ? https : http;
+    let startedAt = 0;
+    const timer = setTimeout(() => req.destroy(new Error(`${target.name}: no complete response within ${timeoutMs} ms`)), timeoutMs);
+    const req = transport.request(options, (res) => {
+      res.on("data", () => undefined);
+      res.on("end", () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, startedAt, endedAt: performance.now(), reads });
+      });
+      res.on("error", reject);
+    });
+    // Every read the socket delivers during this exchange (raw HTTP/1.1 bytes, chunk framing included).
+    req.on("socket", (socket) => {
+      const onData = (d: Buffer): void => {
+        reads.push({ at: performance.now(), text: d.toString("latin1") });
+      };
+      socket.on("data", onData);
+      req.once("close", () => socket.off("data", onData));
+    });
+    req.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    startedAt = performance.now();
+    req.end(body);
+  });
+}
+
+const STREAM_BODY = JSON.stringify({ model: MOCK_MODEL, messages: [{ role: "user", content: "hi" }], stream: true });
+const PLAIN_BODY = JSON.stringify({ model: MOCK_MODEL, messages: [{ role: "user", content: "hi" }] });
+
+const isTokenEvent = (event: string): boolean => !event.startsWith("data: [DONE]");
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+// ---------------------------------------------------------------------------------------------
+
+async function measureStreaming(target: Target, count: number, o: RequestPathOptions): Promise<StreamingFigures> {
+  const agent = target.agent(1);
+  try {
+    for (let i = 0; i < 3; i++) await timedRequest(target, agent, STREAM_BODY, o.timeoutMs); // warm-up
+    const ttft: number[] = [];
+    const gaps: number[] = [];
+    const totals: number[] = [];
+    let maxPerChunk = 0;
+    let chunksWithTokens = 0;
+    let singleTokenChunks = 0;
+    let tokenEvents = 0;
+    let errors = 0;
+    for (let i = 0; i < count; i++) {
+      const r = await timedRequest(target, agent, STREAM_BODY, o.timeoutMs).catch(() => undefined);
+      const counts = r ? eventsPerChunk(r.reads.map((x) => x.text), isTokenEvent) : [];
+      const arrivals = r ? counts.flatMap((n, j) => Array<number>(n).fill(r.reads[j].at)) : [];
+      if (!r || r.status !== 200 || arrivals.length !== o.tokens) {
+        errors++;
+        continue;
+      }
+      ttft.push(arrivals[0] - r.startedAt);
+      for (let j = 1; j < arrivals.length; j++) gaps.push(arrivals[j] - arrivals[j - 1]);
+      totals.push(r.endedAt - r.startedAt);
+      for (const n of counts.filter((n) => n > 0)) {
+        chunksWithTokens++;
+        if (n === 1) singleTokenChunks++;
+        maxPerChunk = Math.max(maxPerChunk, n);
+      }
+      tokenEvents += arrivals.length;
+    }
+    if (ttft.length === 0) throw new Error(`${target.name}: every streamed request failed`);
+    return {
+      streams: ttft.length,
+      ttftMs: summarize(ttft),
+      interTokenGapMs: summarize(gaps),
+      gapsUnderHalfInterval: gaps.filter((g) => g < o.tokenIntervalMs / 2).length / gaps.length,
+      totalMs: summarize(totals),
+      maxTokenEventsPerChunk: maxPerChunk,
+      singleTokenChunkShare: singleTokenChunks / chunksWithTokens,
+      tokenEvents,
+      errors,
+    };
+  } finally {
+    agent.destroy();
+  }
+}
+
+async function measureLatency(target: Target, concurrency: number, count: number, o: RequestPathOptions): Promise<LatencyFigures> {
+  const agent = target.agent(concurrency);
+  try {
+    const run = async (n: number, record: boolean, latencies: number[]): Promise<number> => {
+      let next = 0;
+      let errors = 0;
+      const worker = async (): Promise<void> => {
+        while (next < n) {
+          next++;
+          try {
+            const r = await timedRequest(target, agent, PLAIN_BODY, o.timeoutMs);
+            if (r.status !== 200) errors++;
+            else if (record) latencies.push(r.endedAt - r.startedAt);
+          } catch {
+            errors++;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, worker));
+      return errors;
+    };
+    await run(Math.max(50, concurrency * 5), false, []); // warm-up: connections, TLS sessions, upstream pools
+    const latencies: number[] = [];
+    const started = performance.now();
+    const errors = await run(count, true, latencies);
+    const seconds = (performance.now() - started) / 1000;
+    if (latencies.length === 0) throw new Error(`${target.name}: every request failed at concurrency ${concurrency}`);
+    return { concurrency, requests: latencies.length, latencyMs: summarize(latencies), requestsPerSecond: latencies.length / seconds, errors };
+  } finally {
+    agent.destroy();
+  }
+}
+
+async function measureTarget(target: Target, streams: number, o: RequestPathOptions, log: (s: string) => void): Promise<TargetFigures> {
+  log(`  ${target.name}: ${streams} streamed requests`);
+  const streaming = await measureStreaming(target, streams, o);
+  log(`  ${target.name}: ${o.requestsC1} requests at concurrency 1`);
+  const c1 = await measureLatency(target, 1, o.requestsC1, o);
+  log(`  ${target.name}: ${o.requestsConcurrent} requests at concurrency ${o.concurrency}`);
+  const concurrent = await measureLatency(target, o.concurrency, o.requestsConcurrent, o);
+  return { description: target.description, streaming, c1, concurrent };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes: mock and gate in their own node processes, the reference nginx
+// ---------------------------------------------------------------------------------------------
+
+/** A child node process running bench/servers (compiled .js, or .ts through ts-node when run so). */
+class ServerProcess {
+  private readonly child: ChildProcess;
+  private stderr = "";
+  private exited = false;
+
+  constructor(args: string[]) {
+    const script = path.join(__dirname, `servers${path.extname(__filename)}`);
+    const loader = script.endsWith(".ts") ? ["-r", "ts-node/register/transpile-only"] : [];
+    this.child = spawn(process.execPath, [...loader, script, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    this.child.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
+    this.child.once("exit", () => (this.exited = true));
+  }
+
+  /** The port it printed once listening; bounded wait. */
+  port(timeoutMs = 20_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(() => reject(new Error(`server process gave no port within ${timeoutMs} ms\n${this.stderr}`)), timeoutMs);
+      this.child.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+        const line = out.split("\n")[0];
+        if (out.includes("\n")) {
+          clearTimeout(timer);
+          resolve((JSON.parse(line) as { port: number }).port);
+        }
+      });
+      this.child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server process exited (${code}) before listening\n${this.stderr}`));
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.stdin!.end();
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** nginx "the common way": proxy_pass and nothing else, so HTTP/1.0 to the upstream and proxy_buffering on (the defaults). */
+export function referenceNginxConfig(listenPort: number, upstreamPort: number, runDir: string): string {
+  return [
+    "# Reference proxy: nginx defaults (proxy_buffering on, proxy_http_version 1.0), plain HTTP.",
+    "worker_processes auto;", // as Debian's packaged nginx.conf, and the sidecar
+    `pid ${runDir}/nginx.pid;`,
+    "events {}",
+    "http {",
+    `    access_log ${runDir}/access.log;`,
+    "    server {",
+    `        listen 127.0.0.1:${listenPort};`,
+    "        location / {",
+    `            proxy_pass http://127.0.0.1:${upstreamPort};`,
+    "        }",
+    "    }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+async function startReferenceProxy(mockPort: number): Promise<{ port: number; process: ManagedProcess; dir: string }> {
+  const dir = makeTempDir("zta-bench-reference-");
+  const [port] = await freePorts(1);
+  const confPath = path.join(dir, "nginx.conf");
+  const errorLog = path.join(dir, "error.log");
+  fs.writeFileSync(confPath, referenceNginxConfig(port, mockPort, dir));
+  nginxTest(confPath, dir, errorLog);
+  const proc = startNginx(confPath, dir, errorLog);
+  try {
+    await proc.waitForPort(port);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { port, process: proc, dir };
+}
+
+export function toolVersions(): { caddy: string; nginx: string; node: string; openssl: string } {
+  const out = (cmd: string, args: string[]): string => {
+    const r = spawnSync(requireBinary(cmd), args, { encoding: "utf8" });
+    return `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
+  };
+  return {
+    caddy: out("caddy", ["version"]),
+    nginx: out("nginx", ["-v"]).replace(/^nginx version: /, ""),
+    node: process.version,
+    openssl: out("openssl", ["version"]),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------------------------
+
+export async function runRequestPath(
+  o: RequestPathOptions = DEFAULT_REQUEST_PATH_OPTIONS,
+  log: (s: string) => void = () => undefined,
+): Promise<RequestPathResults> {
+  const rendered = renderChain();
+  const cookieName = rendered.sessionCookieName;
+  if (!cookieName) throw new Error("the default chain has no OIDC gate session cookie; is oidc still on?");
+  let pki: TestPki | undefined;
+  let mock: ServerProcess | undefined;
+  let gate: ServerProcess | undefined;
+  let chain: Chain | undefined;
+  let reference: { port: number; process: ManagedProcess; dir: string } | undefined;
+  const cleanup = async (): Promise<void> => {
+    await chain?.stop().catch(() => undefined);
+    await reference?.process.stop().catch(() => undefined);
+    if (reference) fs.rmSync(reference.dir, { recursive: true, force: true });
+    await Promise.all([mock?.stop(), gate?.stop()].map((p) => p?.catch(() => undefined)));
+    if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
+  };
+  // Ctrl-C or a kill: caddy and nginx would outlive us (the mock and gate exit with their stdin).
+  const onSignal = (): void => void cleanup().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    pki = createPki(makeTempDir("zta-bench-pki-"), rendered.pkiNames);
+    const pkiFile = path.join(pki.dir, "pki.json");
+    fs.writeFileSync(pkiFile, JSON.stringify(pki));
+    mock = new ServerProcess(["mock", String(o.tokens), String(o.tokenIntervalMs)]);
+    gate = new ServerProcess(["gate", pkiFile, cookieName]);
+    const [mockPort, gatePort] = await Promise.all([mock.port(), gate.port()]);
+    chain = await startChain({ pki, mock: { port: mockPort }, gate: { port: gatePort }, apiKey: randomBytes(24).toString("hex") });
+    reference = await startReferenceProxy(mockPort);
+
+    const operator = pki.operator;
+    const ca = pki.ca.certPem;
+    let identity = 0;
+    const plainTarget = (name: string, port: number, description: string): Target => ({
+      name,
+      description,
+      protocol: "http",
+      port,
+      agent: (maxSockets) => new http.Agent({ keepAlive: true, maxSockets }),
+      headers: () => ({}),
+    });
+    const targets = {
+      direct: plainTarget("direct", mockPort, "client -> mock vLLM, plain HTTP/1.1 keep-alive"),
+      chain: {
+        name: "chain",
+        description:
+          "client -TLS+client cert-> caddy (forward_auth -> stub gate over mTLS) -mTLS-> nginx sidecar -HTTP-> mock vLLM; default stack configs",
+        protocol: "https",
+        port: chain.ports.edge,
+        agent: (maxSockets) =>
+          new https.Agent({ keepAlive: true, maxSockets, ca, cert: operator.certPem, key: operator.keyPem, servername: E2E_DOMAIN }),
+        // A distinct machine identity (bearer token the stub gate accepts) per request: the default
+        // per-identity limits (60/min, burst 20, 8 concurrent) stay in the path at full cost, but
+        // the benchmark measures the layers, not the limiter refusing it.
+        headers: () => ({ Host: E2E_DOMAIN, Authorization: `Bearer valid-bench-${identity++}` }),
+      } as Target,
+      reference: plainTarget("reference", reference.port, "client -HTTP-> nginx with default buffering (proxy_pass only, HTTP/1.0 upstream) -> mock vLLM"),
+    };
+    log("request path:");
+    const direct = await measureTarget(targets.direct, o.streams, o, log);
+    const chainFigures = await measureTarget(targets.chain, o.streams, o, log);
+    // Every chain request passed the gate and reached the sidecar, under its own identity.
+    const chainRequestsAudited = chain.auditLog().filter((l) => String(l.identity).startsWith("bench-")).length;
+    const referenceFigures = await measureTarget(targets.reference, o.referenceStreams, o, log);
+    return {
+      options: o,
+      targets: { direct, chain: chainFigures, reference: referenceFigures },
+      chainRequestsSent: identity,
+      chainRequestsAudited,
+    };
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await cleanup();
+  }
+}
