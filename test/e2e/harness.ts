@@ -13,10 +13,12 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
+import * as http2 from "http2";
 import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import * as tls from "tls";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
@@ -100,6 +102,8 @@ export interface TestPki {
   /** A CA nobody configured, and a client certificate it issued. */
   readonly foreignCa: CertificateFiles;
   readonly foreignClient: CertificateFiles;
+  /** A server certificate with the sidecar's names, issued by the foreign CA. */
+  readonly foreignSidecarServer: CertificateFiles;
 }
 
 function openssl(args: string[]): void {
@@ -182,8 +186,11 @@ export function createPki(dir: string, names: PkiNames): TestPki {
       ca,
     ),
     foreignCa,
-    // Same subject as the edge's client identity: only the issuer differs.
+    // Same subjects and names as the chain's own: only the issuer differs.
     foreignClient: issueWithOpenssl(dir, "foreign-client", "client", service(EDGE_CLIENT_CN), [], foreignCa),
+    foreignSidecarServer: issueWithOpenssl(
+      dir, "foreign-sidecar-server", "server", service(names.sidecarHostname), [SIDECAR_SERVER_NAME, names.sidecarHostname], foreignCa,
+    ),
   };
 }
 
@@ -506,6 +513,20 @@ export interface RecordedRequest {
   readonly bodyBytes: number;
 }
 
+/** Reads a request's body and records what arrived. */
+function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("error", reject);
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const record = { method: req.method ?? "", path: (req.url ?? "/").split("?")[0], headers: req.headers, bodyBytes: body.length };
+      resolve({ record, body });
+    });
+  });
+}
+
 export interface MockVllmOptions {
   /** Tokens per streamed answer. @default 5 */
   readonly tokens?: number;
@@ -513,12 +534,20 @@ export interface MockVllmOptions {
   readonly tokenIntervalMs?: number;
 }
 
-/** Holds a stream after its first token until released. */
+/** Holds streams after their first token until released. */
 export interface StreamHold {
   /** Resolves when a stream has written its first token and is waiting. */
   readonly reached: Promise<void>;
+  /** How many streams are waiting now. */
+  readonly holding: () => number;
+  /** Lets every held stream finish, and stops holding new ones. */
   readonly release: () => void;
   readonly isReleased: () => boolean;
+}
+
+interface ActiveHold {
+  readonly wait: () => Promise<void>;
+  readonly release: () => void;
 }
 
 export const MOCK_MODEL = "Qwen/Qwen2.5-0.5B-Instruct";
@@ -531,12 +560,12 @@ export const MOCK_MODEL = "Qwen/Qwen2.5-0.5B-Instruct";
 export class MockVllm {
   public readonly requests: RecordedRequest[] = [];
   private server?: http.Server;
-  private hold?: { release: () => void; released: Promise<void>; reachedResolve: () => void; isReleased: boolean };
+  private hold?: ActiveHold;
 
   constructor(private readonly options: MockVllmOptions = {}) {}
 
   async start(port = 0): Promise<number> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server = http.createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
     await new Promise<void>((resolve, reject) => {
       this.server!.once("error", reject);
       this.server!.listen(port, "127.0.0.1", () => resolve());
@@ -548,15 +577,29 @@ export class MockVllm {
     return (this.server!.address() as net.AddressInfo).port;
   }
 
-  /** The next streamed answer writes its first token and then waits for `release()`. */
-  holdNextStream(): StreamHold {
-    let release!: () => void;
-    let reachedResolve!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const reached = new Promise<void>((resolve) => (reachedResolve = resolve));
-    const hold = { release: () => { hold.isReleased = true; release(); }, released, reachedResolve, isReleased: false };
+  /** Every streamed answer that starts from now on writes its first token, then waits for `release()`. */
+  holdStreams(): StreamHold {
+    let resolveReleased!: () => void;
+    let resolveReached!: () => void;
+    const released = new Promise<void>((resolve) => (resolveReleased = resolve));
+    const reached = new Promise<void>((resolve) => (resolveReached = resolve));
+    let holding = 0;
+    let isReleased = false;
+    const hold: ActiveHold = {
+      wait: async () => {
+        holding++;
+        resolveReached();
+        await released;
+        holding--;
+      },
+      release: () => {
+        isReleased = true;
+        if (this.hold === hold) this.hold = undefined;
+        resolveReleased();
+      },
+    };
     this.hold = hold;
-    return { reached, release: hold.release, isReleased: () => hold.isReleased };
+    return { reached, holding: () => holding, release: hold.release, isReleased: () => isReleased };
   }
 
   /** Requests whose `x-e2e-case` header is `id`. */
@@ -571,15 +614,10 @@ export class MockVllm {
     await new Promise((resolve) => this.server!.close(resolve));
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      const urlPath = (req.url ?? "/").split("?")[0];
-      this.requests.push({ method: req.method ?? "", path: urlPath, headers: req.headers, bodyBytes: body.length });
-      void this.answer(req.method ?? "GET", urlPath, body, res);
-    });
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { record, body } = await receive(req);
+    this.requests.push(record);
+    await this.answer(record.method, record.path, body, res);
   }
 
   private async answer(method: string, urlPath: string, body: Buffer, res: http.ServerResponse): Promise<void> {
@@ -632,7 +670,6 @@ export class MockVllm {
   /** SSE as vLLM writes it: one `data: {json}\n\n` event per token, then `data: [DONE]`. No X-Accel-Buffering header. */
   private async stream(chat: boolean, res: http.ServerResponse): Promise<void> {
     const hold = this.hold;
-    this.hold = undefined;
     res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
     const interval = this.options.tokenIntervalMs ?? 0;
     const texts = this.tokenTexts();
@@ -643,8 +680,7 @@ export class MockVllm {
         : { id: "cmpl-mock", object: "text_completion", model: MOCK_MODEL, choices: [{ index: 0, text: texts[i] }] };
       res.write(`data: ${JSON.stringify(event)}\n\n`);
       if (i === 0 && hold) {
-        hold.reachedResolve();
-        await hold.released;
+        await hold.wait();
       } else if (interval > 0 && i < texts.length - 1) {
         await sleep(interval);
       }
@@ -679,18 +715,20 @@ export class StubGate {
   constructor(
     private readonly pki: TestPki,
     private readonly sessionCookieName: string,
+    /** The certificate the gate serves. @default pki.gateServer */
+    private readonly serverCert: CertificateFiles = pki.gateServer,
   ) {}
 
   async start(port = 0): Promise<number> {
     this.server = https.createServer(
       {
-        cert: this.pki.gateServer.certPem,
-        key: this.pki.gateServer.keyPem,
+        cert: this.serverCert.certPem,
+        key: this.serverCert.keyPem,
         ca: this.pki.ca.certPem,
         requestCert: true,
         rejectUnauthorized: false,
       },
-      (req, res) => this.handle(req, res),
+      (req, res) => void this.handle(req, res).catch(() => res.destroy()),
     );
     await new Promise<void>((resolve, reject) => {
       this.server!.once("error", reject);
@@ -709,32 +747,29 @@ export class StubGate {
     await new Promise((resolve) => this.server!.close(resolve));
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const socket = req.socket as import("tls").TLSSocket;
-    const peer = socket.getPeerCertificate();
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const peer = (req.socket as tls.TLSSocket).getPeerCertificate();
     const subject = peer && peer.subject ? `CN=${peer.subject.CN},OU=${peer.subject.OU},O=${peer.subject.O}` : undefined;
-    const urlPath = (req.url ?? "/").split("?")[0];
-    req.resume();
-    req.on("end", () => {
-      this.requests.push({ method: req.method ?? "", path: urlPath, headers: req.headers, bodyBytes: 0, clientCertSubject: subject });
-      if (urlPath === "/oauth2/auth") {
-        const user = this.userOf(req.headers);
-        if (user) {
-          // Like oauth2-proxy for a token without an email claim: users named noemail-* get no email header.
-          const email = user.startsWith("noemail-") ? {} : { "X-Auth-Request-Email": `${user}@example.com` };
-          res.writeHead(202, { "X-Auth-Request-User": user, ...email, "Content-Length": 0 });
-        } else {
-          res.writeHead(401, { "Content-Type": "text/plain" });
-        }
-        res.end();
-      } else if (urlPath === "/oauth2/start" || urlPath === "/oauth2/callback") {
-        res.writeHead(200, { "Content-Type": "text/plain" });
-        res.end(`${GATE_MARKER} ${urlPath}`);
+    const { record } = await receive(req);
+    this.requests.push({ ...record, clientCertSubject: subject });
+    const urlPath = record.path;
+    if (urlPath === "/oauth2/auth") {
+      const user = this.userOf(req.headers);
+      if (user) {
+        // Like oauth2-proxy for a token without an email claim: users named noemail-* get no email header.
+        const email = user.startsWith("noemail-") ? {} : { "X-Auth-Request-Email": `${user}@example.com` };
+        res.writeHead(202, { "X-Auth-Request-User": user, ...email, "Content-Length": 0 });
       } else {
-        res.writeHead(404, { "Content-Type": "text/plain" });
-        res.end(`${GATE_MARKER}: no route ${urlPath}`);
+        res.writeHead(401, { "Content-Type": "text/plain" });
       }
-    });
+      res.end();
+    } else if (urlPath === "/oauth2/start" || urlPath === "/oauth2/callback") {
+      res.writeHead(200, { "Content-Type": "text/plain" });
+      res.end(`${GATE_MARKER} ${urlPath}`);
+    } else {
+      res.writeHead(404, { "Content-Type": "text/plain" });
+      res.end(`${GATE_MARKER}: no route ${urlPath}`);
+    }
   }
 
   private userOf(headers: http.IncomingHttpHeaders): string | undefined {
@@ -765,6 +800,8 @@ export interface StartChainOptions extends ChainProps {
   readonly gate?: LoopbackListener;
   /** The vLLM API key the sidecar injects (written to upstream-auth.conf). */
   readonly apiKey: string;
+  /** The certificate the sidecar serves (negative controls). @default pki.sidecarServer */
+  readonly sidecarServerCert?: CertificateFiles;
   /** Changes the localized nginx.conf before it is written (negative controls). Must change something. */
   readonly transformNginxConfig?: (conf: string) => string;
 }
@@ -814,8 +851,9 @@ export async function startChain(options: StartChainOptions): Promise<Chain> {
   write(edgeDir, "client.crt", pki.edgeClient.certPem);
   write(edgeDir, "client.key", pki.edgeClient.keyPem);
   write(sidecarDir, "ca.crt", pki.ca.certPem);
-  write(sidecarDir, "server.crt", pki.sidecarServer.certPem);
-  write(sidecarDir, "server.key", pki.sidecarServer.keyPem);
+  const sidecarServerCert = options.sidecarServerCert ?? pki.sidecarServer;
+  write(sidecarDir, "server.crt", sidecarServerCert.certPem);
+  write(sidecarDir, "server.key", sidecarServerCert.keyPem);
   write(sidecarDir, "upstream-auth.conf", renderUpstreamAuthInclude(options.apiKey));
 
   const caddyfilePath = path.join(edgeDir, "Caddyfile");
@@ -891,12 +929,16 @@ export interface ClientRequest {
   readonly method?: string;
   readonly headers?: Record<string, string>;
   readonly body?: string | Buffer;
+  /** Send the body with chunked transfer encoding (no Content-Length). @default false */
+  readonly chunked?: boolean;
   /** Client certificate to present. @default none */
   readonly clientCert?: CertificateFiles;
   /** CA to verify the server against. */
   readonly ca: string;
   /** SNI and the name the server certificate must carry; also the Host header. */
   readonly servername: string;
+  /** Speak HTTP/2 (the edge offers h1 and h2). @default false: HTTP/1.1 */
+  readonly http2?: boolean;
 }
 
 export interface Exchange {
@@ -906,37 +948,93 @@ export interface Exchange {
   readonly body: string;
 }
 
-function requestOptions(r: ClientRequest): https.RequestOptions {
-  const headers: Record<string, string | number> = { Host: r.servername, ...(r.headers ?? {}) };
-  if (r.body !== undefined) headers["Content-Length"] = Buffer.byteLength(r.body);
-  return {
-    host: "127.0.0.1",
-    port: r.port,
-    path: r.path,
-    method: r.method ?? "GET",
-    headers,
+/** What a response delivers, in order: `head`, `data`*, `end`; or `error` at any point. */
+interface ResponseHandlers {
+  head(status: number, headers: http.IncomingHttpHeaders): void;
+  data(chunk: Buffer): void;
+  end(): void;
+  error(err: Error): void;
+}
+
+function contentLength(r: ClientRequest): Record<string, number> {
+  return r.body !== undefined && !r.chunked ? { "content-length": Buffer.byteLength(r.body) } : {};
+}
+
+/** HTTP/1.1 on a fresh connection (no pooled TLS session hides a handshake outcome). */
+function dispatchHttp1(r: ClientRequest, h: ResponseHandlers): void {
+  const req = https.request(
+    {
+      host: "127.0.0.1",
+      port: r.port,
+      path: r.path,
+      method: r.method ?? "GET",
+      headers: { Host: r.servername, ...(r.headers ?? {}), ...contentLength(r) },
+      ca: r.ca,
+      servername: r.servername,
+      cert: r.clientCert?.certPem,
+      key: r.clientCert?.keyPem,
+      agent: false,
+    },
+    (res) => {
+      h.head(res.statusCode ?? 0, res.headers);
+      res.on("data", (c: Buffer) => h.data(c));
+      res.on("end", () => h.end());
+      res.on("error", (err) => h.error(err));
+    },
+  );
+  req.on("error", (err) => h.error(err));
+  req.end(r.body);
+}
+
+/** HTTP/2 (ALPN h2) on its own session, closed when the response ends. */
+function dispatchHttp2(r: ClientRequest, h: ResponseHandlers): void {
+  const session = http2.connect(`https://127.0.0.1:${r.port}`, {
     ca: r.ca,
     servername: r.servername,
     cert: r.clientCert?.certPem,
     key: r.clientCert?.keyPem,
-    // A fresh connection per request: no pooled TLS session hides a handshake outcome.
-    agent: false,
-  };
+  });
+  session.on("error", (err) => h.error(err));
+  const lowercased = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const stream = session.request({
+    ":method": r.method ?? "GET",
+    ":path": r.path,
+    ":authority": r.servername,
+    ...lowercased,
+    ...contentLength(r),
+  });
+  stream.on("response", (headers) => {
+    const { ":status": status, ...rest } = headers;
+    h.head(Number(status), rest as http.IncomingHttpHeaders);
+  });
+  stream.on("data", (c: Buffer) => h.data(c));
+  stream.on("end", () => {
+    session.close();
+    h.end();
+  });
+  stream.on("error", (err) => {
+    session.destroy();
+    h.error(err);
+  });
+  stream.end(r.body);
+}
+
+function dispatch(r: ClientRequest, h: ResponseHandlers): void {
+  (r.http2 ? dispatchHttp2 : dispatchHttp1)(r, h);
 }
 
 /** One HTTPS request; rejects on TLS or connection errors (e.g. a refused client certificate). */
 export function send(r: ClientRequest): Promise<Exchange> {
   return new Promise((resolve, reject) => {
-    const req = https.request(requestOptions(r), (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () =>
-        resolve({ request: r, status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-      res.on("error", reject);
+    let status = 0;
+    let headers: http.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    dispatch(r, {
+      head: (s, hs) => ((status = s), (headers = hs)),
+      data: (c) => chunks.push(c),
+      end: () => resolve({ request: r, status, headers, body: Buffer.concat(chunks).toString() }),
+      error: reject,
     });
-    req.on("error", reject);
-    req.end(r.body);
   });
 }
 
@@ -956,25 +1054,26 @@ export function sendStreaming(r: ClientRequest): StreamingExchange {
     rejectFirst = reject;
   });
   const done = new Promise<Exchange>((resolve, reject) => {
-    const req = https.request(requestOptions(r), (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => {
+    let status = 0;
+    let headers: http.IncomingHttpHeaders = {};
+    let body = "";
+    dispatch(r, {
+      head: (s, hs) => ((status = s), (headers = hs)),
+      data: (c) => {
         body += c.toString();
         // A complete event: "data: ...\n\n" at the start of the body or after a blank line.
         const event = /(?:^|\n\n)(data:[^\n]*)\n\n/.exec(body);
         if (event) resolveFirst(event[1]);
-      });
-      res.on("end", () => {
-        rejectFirst(new Error(`stream ended without a data event: status ${res.statusCode}, body ${JSON.stringify(body)}`));
-        resolve({ request: r, status: res.statusCode ?? 0, headers: res.headers, body });
-      });
-      res.on("error", reject);
+      },
+      end: () => {
+        rejectFirst(new Error(`stream ended without a data event: status ${status}, body ${JSON.stringify(body)}`));
+        resolve({ request: r, status, headers, body });
+      },
+      error: (err) => {
+        rejectFirst(err);
+        reject(err);
+      },
     });
-    req.on("error", (err) => {
-      rejectFirst(err);
-      reject(err);
-    });
-    req.end(r.body);
   });
   // Whoever awaits only one of them must not see an unhandled rejection from the other.
   firstEvent.catch(() => undefined);
@@ -1000,9 +1099,10 @@ function clip(text: string, max = 2000): string {
 /** What was sent and what came back, for assertion messages. */
 export function formatExchange(ex: Exchange): string {
   const r = ex.request;
-  const sentBody = r.body === undefined ? "" : `\n  body: ${clip(r.body.toString(), 300)}`;
+  const sentBody =
+    r.body === undefined ? "" : `\n  body (${r.body.length} bytes${r.chunked ? ", chunked" : ""}): ${clip(r.body.toString(), 300)}`;
   return [
-    `sent: ${r.method ?? "GET"} https://${r.servername}:${r.port}${r.path}`,
+    `sent: ${r.method ?? "GET"} https://${r.servername}:${r.port}${r.path}${r.http2 ? " (HTTP/2)" : ""}`,
     `  client cert: ${r.clientCert ? path.basename(r.clientCert.certPath) : "none"}`,
     `  headers: ${JSON.stringify(r.headers ?? {})}${sentBody}`,
     `received: ${ex.status}`,
@@ -1018,6 +1118,32 @@ export function check(condition: boolean, expectation: string, ex?: Exchange, co
   if (ex) parts.push(formatExchange(ex));
   if (context) parts.push(context());
   throw new Error(parts.join("\n"));
+}
+
+/** A request to the chain's edge as the operator (valid client certificate), tagged with a case id. */
+export function edgeRequest(chain: Chain, pki: TestPki, id: string, r: Partial<ClientRequest> = {}): ClientRequest {
+  return {
+    port: chain.ports.edge,
+    ca: pki.ca.certPem,
+    servername: chain.rendered.pkiNames.domain,
+    path: "/v1/models",
+    clientCert: pki.operator,
+    ...r,
+    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
+  };
+}
+
+/** A request straight to the chain's sidecar as the edge dials it (the edge's client certificate by default). */
+export function sidecarRequest(chain: Chain, pki: TestPki, id: string, r: Partial<ClientRequest> = {}): ClientRequest {
+  return {
+    port: chain.ports.sidecar,
+    ca: pki.ca.certPem,
+    servername: SIDECAR_SERVER_NAME,
+    path: "/v1/models",
+    clientCert: pki.edgeClient,
+    ...r,
+    headers: { "X-E2E-Case": id, ...(r.headers ?? {}) },
+  };
 }
 
 /** A unique id for one test's requests (sent as `x-e2e-case`, recorded by the mock). */
