@@ -420,6 +420,11 @@ export class ManagedProcess {
     });
   }
 
+  /** The OS process id (the benchmarks read its CPU time from /proc); undefined if it failed to spawn. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Polls a TCP connect to `port`, a bounded number of times; throws with the logs if it never answers. */
   async waitForPort(port: number, tries = 100, intervalMs = 50): Promise<void> {
     for (let i = 0; i < tries; i++) {
