@@ -33,6 +33,7 @@ import {
   startChain,
   startNginx,
 } from "../test/e2e/harness";
+import { canMeasureCpu, selfCpuMs, treeCpuMs } from "./cpu";
 import { Summary, eventsPerChunk, summarize } from "./stats";
 
 export interface RequestPathOptions {
@@ -49,6 +50,8 @@ export interface RequestPathOptions {
   /** Non-streamed requests at concurrency `concurrency`. */
   readonly requestsConcurrent: number;
   readonly concurrency: number;
+  /** Each measurement is split into this many rounds, targets taking turns within a round. */
+  readonly rounds: number;
   /** Per-request timeout, ms. */
   readonly timeoutMs: number;
 }
@@ -61,6 +64,7 @@ export const DEFAULT_REQUEST_PATH_OPTIONS: RequestPathOptions = {
   requestsC1: 500,
   requestsConcurrent: 2000,
   concurrency: 16,
+  rounds: 5,
   timeoutMs: 10_000,
 };
 
@@ -88,6 +92,12 @@ export interface LatencyFigures {
   /** Request written -> response complete, ms. */
   readonly latencyMs: Summary;
   readonly requestsPerSecond: number;
+  /**
+   * CPU ms per request of every server process of the run (mock, gate, caddy, both nginx, workers
+   * included; idle ones add ~nothing), and of the client. Undefined where /proc is missing.
+   */
+  readonly serverCpuMsPerRequest?: number;
+  readonly clientCpuMsPerRequest?: number;
   readonly errors: number;
 }
 
@@ -174,97 +184,157 @@ const PLAIN_BODY = JSON.stringify({ model: MOCK_MODEL, messages: [{ role: "user"
 const isTokenEvent = (event: string): boolean => !event.startsWith("data: [DONE]");
 
 // ---------------------------------------------------------------------------------------------
-// Measurements
+// Measurements: targets interleaved in rounds, so background load and drift hit all of them alike
 // ---------------------------------------------------------------------------------------------
 
-async function measureStreaming(target: Target, count: number, o: RequestPathOptions): Promise<StreamingFigures> {
-  const agent = target.agent(1);
-  try {
-    for (let i = 0; i < 3; i++) await timedRequest(target, agent, STREAM_BODY, o.timeoutMs); // warm-up
-    const ttft: number[] = [];
-    const gaps: number[] = [];
-    const totals: number[] = [];
-    let maxPerChunk = 0;
-    let chunksWithTokens = 0;
-    let singleTokenChunks = 0;
-    let tokenEvents = 0;
-    let errors = 0;
-    for (let i = 0; i < count; i++) {
-      const r = await timedRequest(target, agent, STREAM_BODY, o.timeoutMs).catch(() => undefined);
-      const counts = r ? eventsPerChunk(r.reads.map((x) => x.text), isTokenEvent) : [];
-      const arrivals = r ? counts.flatMap((n, j) => Array<number>(n).fill(r.reads[j].at)) : [];
-      if (!r || r.status !== 200 || arrivals.length !== o.tokens) {
-        errors++;
-        continue;
-      }
-      ttft.push(arrivals[0] - r.startedAt);
-      for (let j = 1; j < arrivals.length; j++) gaps.push(arrivals[j] - arrivals[j - 1]);
-      totals.push(r.endedAt - r.startedAt);
-      for (const n of counts.filter((n) => n > 0)) {
-        chunksWithTokens++;
-        if (n === 1) singleTokenChunks++;
-        maxPerChunk = Math.max(maxPerChunk, n);
-      }
-      tokenEvents += arrivals.length;
+/** How many of `total` items round `round` of `rounds` takes (the rounds add up to `total`). */
+function share(total: number, round: number, rounds: number): number {
+  return Math.floor(((round + 1) * total) / rounds) - Math.floor((round * total) / rounds);
+}
+
+class StreamingSamples {
+  readonly ttft: number[] = [];
+  readonly gaps: number[] = [];
+  readonly totals: number[] = [];
+  maxPerChunk = 0;
+  chunksWithTokens = 0;
+  singleTokenChunks = 0;
+  tokenEvents = 0;
+  errors = 0;
+
+  add(r: TimedResponse | undefined, o: RequestPathOptions): void {
+    const counts = r ? eventsPerChunk(r.reads.map((x) => x.text), isTokenEvent) : [];
+    const arrivals = r ? counts.flatMap((n, j) => Array<number>(n).fill(r.reads[j].at)) : [];
+    if (!r || r.status !== 200 || arrivals.length !== o.tokens) {
+      this.errors++;
+      return;
     }
-    if (ttft.length === 0) throw new Error(`${target.name}: every streamed request failed`);
+    this.ttft.push(arrivals[0] - r.startedAt);
+    for (let j = 1; j < arrivals.length; j++) this.gaps.push(arrivals[j] - arrivals[j - 1]);
+    this.totals.push(r.endedAt - r.startedAt);
+    for (const n of counts.filter((c) => c > 0)) {
+      this.chunksWithTokens++;
+      if (n === 1) this.singleTokenChunks++;
+      this.maxPerChunk = Math.max(this.maxPerChunk, n);
+    }
+    this.tokenEvents += arrivals.length;
+  }
+
+  figures(name: string, o: RequestPathOptions): StreamingFigures {
+    if (this.ttft.length === 0) throw new Error(`${name}: every streamed request failed`);
     return {
-      streams: ttft.length,
-      ttftMs: summarize(ttft),
-      interTokenGapMs: summarize(gaps),
-      gapsUnderHalfInterval: gaps.filter((g) => g < o.tokenIntervalMs / 2).length / gaps.length,
-      totalMs: summarize(totals),
-      maxTokenEventsPerChunk: maxPerChunk,
-      singleTokenChunkShare: singleTokenChunks / chunksWithTokens,
-      tokenEvents,
-      errors,
+      streams: this.ttft.length,
+      ttftMs: summarize(this.ttft),
+      interTokenGapMs: summarize(this.gaps),
+      gapsUnderHalfInterval: this.gaps.filter((g) => g < o.tokenIntervalMs / 2).length / this.gaps.length,
+      totalMs: summarize(this.totals),
+      maxTokenEventsPerChunk: this.maxPerChunk,
+      singleTokenChunkShare: this.singleTokenChunks / this.chunksWithTokens,
+      tokenEvents: this.tokenEvents,
+      errors: this.errors,
     };
-  } finally {
-    agent.destroy();
   }
 }
 
-async function measureLatency(target: Target, concurrency: number, count: number, o: RequestPathOptions): Promise<LatencyFigures> {
-  const agent = target.agent(concurrency);
+class LatencySamples {
+  readonly latencies: number[] = [];
+  errors = 0;
+  seconds = 0;
+  serverCpuMs = 0;
+  clientCpuMs = 0;
+
+  figures(name: string, concurrency: number, cpuMeasured: boolean): LatencyFigures {
+    if (this.latencies.length === 0) throw new Error(`${name}: every request failed at concurrency ${concurrency}`);
+    const requests = this.latencies.length;
+    const all = requests + this.errors;
+    return {
+      concurrency,
+      requests,
+      latencyMs: summarize(this.latencies),
+      requestsPerSecond: requests / this.seconds,
+      serverCpuMsPerRequest: cpuMeasured ? this.serverCpuMs / all : undefined,
+      clientCpuMsPerRequest: cpuMeasured ? this.clientCpuMs / all : undefined,
+      errors: this.errors,
+    };
+  }
+}
+
+
+/**
+ * `n` non-streamed requests from `concurrency` workers; records into `samples` unless it is a
+ * warm-up, with the CPU time of the process trees `serverPids` (none: CPU not measured).
+ */
+async function latencyBatch(
+  target: Target, agent: http.Agent, concurrency: number, n: number, o: RequestPathOptions, serverPids: number[], samples?: LatencySamples,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      next++;
+      try {
+        const r = await timedRequest(target, agent, PLAIN_BODY, o.timeoutMs);
+        if (r.status !== 200) {
+          if (samples) samples.errors++;
+        } else samples?.latencies.push(r.endedAt - r.startedAt);
+      } catch {
+        if (samples) samples.errors++;
+      }
+    }
+  };
+  const measureCpu = samples !== undefined && serverPids.length > 0;
+  const serverCpuBefore = measureCpu ? treeCpuMs(serverPids) : 0;
+  const clientCpuBefore = selfCpuMs();
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  if (!samples) return;
+  samples.seconds += (performance.now() - started) / 1000;
+  if (measureCpu) {
+    samples.serverCpuMs += treeCpuMs(serverPids) - serverCpuBefore;
+    samples.clientCpuMs += selfCpuMs() - clientCpuBefore;
+  }
+}
+
+/** Streamed requests, sequential on one keep-alive connection per target. */
+async function measureStreaming(targets: Target[], counts: number[], o: RequestPathOptions): Promise<StreamingFigures[]> {
+  const agents = targets.map((t) => t.agent(1));
   try {
-    const run = async (n: number, record: boolean, latencies: number[]): Promise<number> => {
-      let next = 0;
-      let errors = 0;
-      const worker = async (): Promise<void> => {
-        while (next < n) {
-          next++;
-          try {
-            const r = await timedRequest(target, agent, PLAIN_BODY, o.timeoutMs);
-            if (r.status !== 200) errors++;
-            else if (record) latencies.push(r.endedAt - r.startedAt);
-          } catch {
-            errors++;
-          }
+    const samples = targets.map(() => new StreamingSamples());
+    for (let i = 0; i < targets.length; i++) {
+      for (let k = 0; k < 3; k++) await timedRequest(targets[i], agents[i], STREAM_BODY, o.timeoutMs); // warm-up
+    }
+    for (let round = 0; round < o.rounds; round++) {
+      for (let i = 0; i < targets.length; i++) {
+        // Untimed: reopens the connection if the server closed it while the other targets ran.
+        await timedRequest(targets[i], agents[i], PLAIN_BODY, o.timeoutMs);
+        for (let k = 0; k < share(counts[i], round, o.rounds); k++) {
+          samples[i].add(await timedRequest(targets[i], agents[i], STREAM_BODY, o.timeoutMs).catch(() => undefined), o);
         }
-      };
-      await Promise.all(Array.from({ length: concurrency }, worker));
-      return errors;
-    };
-    await run(Math.max(50, concurrency * 5), false, []); // warm-up: connections, TLS sessions, upstream pools
-    const latencies: number[] = [];
-    const started = performance.now();
-    const errors = await run(count, true, latencies);
-    const seconds = (performance.now() - started) / 1000;
-    if (latencies.length === 0) throw new Error(`${target.name}: every request failed at concurrency ${concurrency}`);
-    return { concurrency, requests: latencies.length, latencyMs: summarize(latencies), requestsPerSecond: latencies.length / seconds, errors };
+      }
+    }
+    return samples.map((s, i) => s.figures(targets[i].name, o));
   } finally {
-    agent.destroy();
+    agents.forEach((a) => a.destroy());
   }
 }
 
-async function measureTarget(target: Target, streams: number, o: RequestPathOptions, log: (s: string) => void): Promise<TargetFigures> {
-  log(`  ${target.name}: ${streams} streamed requests`);
-  const streaming = await measureStreaming(target, streams, o);
-  log(`  ${target.name}: ${o.requestsC1} requests at concurrency 1`);
-  const c1 = await measureLatency(target, 1, o.requestsC1, o);
-  log(`  ${target.name}: ${o.requestsConcurrent} requests at concurrency ${o.concurrency}`);
-  const concurrent = await measureLatency(target, o.concurrency, o.requestsConcurrent, o);
-  return { description: target.description, streaming, c1, concurrent };
+/** Non-streamed requests at `concurrency`, each worker on its own keep-alive connection. */
+async function measureLatency(
+  targets: Target[], concurrency: number, count: number, o: RequestPathOptions, serverPids: number[],
+): Promise<LatencyFigures[]> {
+  const agents = targets.map((t) => t.agent(concurrency));
+  try {
+    const samples = targets.map(() => new LatencySamples());
+    // Warm-up: connections, TLS sessions, upstream pools.
+    for (let i = 0; i < targets.length; i++) await latencyBatch(targets[i], agents[i], concurrency, Math.max(50, concurrency * 5), o, []);
+    for (let round = 0; round < o.rounds; round++) {
+      for (let i = 0; i < targets.length; i++) {
+        await latencyBatch(targets[i], agents[i], concurrency, share(count, round, o.rounds), o, serverPids, samples[i]);
+      }
+    }
+    return samples.map((s, i) => s.figures(targets[i].name, concurrency, serverPids.length > 0));
+  } finally {
+    agents.forEach((a) => a.destroy());
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,6 +353,10 @@ class ServerProcess {
     this.child = spawn(process.execPath, [...loader, script, ...args], { stdio: ["pipe", "pipe", "pipe"] });
     this.child.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
     this.child.once("exit", () => (this.exited = true));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** The port it printed once listening; bounded wait. */
@@ -431,12 +505,19 @@ export async function runRequestPath(
       } as Target,
       reference: plainTarget("reference", reference.port, "client -HTTP-> nginx with default buffering (proxy_pass only, HTTP/1.0 upstream) -> mock vLLM"),
     };
-    log("request path:");
-    const direct = await measureTarget(targets.direct, o.streams, o, log);
-    const chainFigures = await measureTarget(targets.chain, o.streams, o, log);
+    const list = [targets.direct, targets.chain, targets.reference];
+    const pids = [mock.pid, gate.pid, chain.caddy.pid, chain.nginx.pid, reference.process.pid];
+    const serverPids = canMeasureCpu() && pids.every((p) => p !== undefined) ? (pids as number[]) : [];
+    log(`request path: streamed requests (${o.streams}/${o.streams}/${o.referenceStreams}), ${o.rounds} interleaved rounds`);
+    const streaming = await measureStreaming(list, [o.streams, o.streams, o.referenceStreams], o);
+    log(`request path: ${o.requestsC1} requests per target at concurrency 1`);
+    const c1 = await measureLatency(list, 1, o.requestsC1, o, serverPids);
+    log(`request path: ${o.requestsConcurrent} requests per target at concurrency ${o.concurrency}`);
+    const concurrent = await measureLatency(list, o.concurrency, o.requestsConcurrent, o, serverPids);
+    const figures = list.map((t, i): TargetFigures => ({ description: t.description, streaming: streaming[i], c1: c1[i], concurrent: concurrent[i] }));
+    const [direct, chainFigures, referenceFigures] = figures;
     // Every chain request passed the gate and reached the sidecar, under its own identity.
     const chainRequestsAudited = chain.auditLog().filter((l) => String(l.identity).startsWith("bench-")).length;
-    const referenceFigures = await measureTarget(targets.reference, o.referenceStreams, o, log);
     return {
       options: o,
       targets: { direct, chain: chainFigures, reference: referenceFigures },

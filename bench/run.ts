@@ -59,6 +59,8 @@ function requestTable(rp: RequestPathResults): string {
   };
   const ratio = (label: string, value: (t: TargetFigures) => number): string =>
     `| ${label} | ${f1(value(direct))} | ${f1(value(chain))} (${f2(value(chain) / value(direct))}x) | ${f1(value(reference))} (${f2(value(reference) / value(direct))}x) |`;
+  const cpu = (label: string, value: (t: TargetFigures) => number): string =>
+    `| ${label} | ${f2(value(direct))} | ${f2(value(chain))} (${f1(value(chain) / value(direct))}x) | ${f2(value(reference))} (${f1(value(reference) / value(direct))}x) |`;
   const text = (label: string, value: (t: TargetFigures) => string): string =>
     `| ${label} | ${value(direct)} | ${value(chain)} | ${value(reference)} |`;
   return [
@@ -80,6 +82,13 @@ function requestTable(rp: RequestPathResults): string {
     row(`latency p50, concurrency ${o.concurrency}`, (t) => t.concurrent.latencyMs.p50),
     row(`latency p99, concurrency ${o.concurrency}`, (t) => t.concurrent.latencyMs.p99),
     ratio(`throughput req/s, concurrency ${o.concurrency} (x direct)`, (t) => t.concurrent.requestsPerSecond),
+    ...(direct.c1.serverCpuMsPerRequest === undefined
+      ? []
+      : [
+          cpu("server CPU ms per request, concurrency 1 (x direct)", (t) => t.c1.serverCpuMsPerRequest!),
+          cpu(`server CPU ms per request, concurrency ${o.concurrency} (x direct)`, (t) => t.concurrent.serverCpuMsPerRequest!),
+          cpu(`client CPU ms per request, concurrency ${o.concurrency} (x direct)`, (t) => t.concurrent.clientCpuMsPerRequest!),
+        ]),
     text("failed requests", (t) => String(t.streaming.errors + t.c1.errors + t.concurrent.errors)),
   ].join("\n");
 }
@@ -115,7 +124,16 @@ function targetTable(checks: TargetCheck[]): string {
   ].join("\n");
 }
 
-function machine(): Record<string, unknown> {
+interface Machine {
+  readonly cores: number;
+  readonly cpuModel: string;
+  readonly memoryMb: number;
+  readonly platform: string;
+  readonly release: string;
+  readonly arch: string;
+}
+
+function machine(): Machine {
   return {
     cores: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? "unknown",
@@ -130,13 +148,16 @@ async function main(): Promise<void> {
   const started = Date.now();
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const tools = toolVersions();
+  // Other work on the machine skews every figure; the load average shows whether there was some.
+  const loadBefore = os.loadavg()[0];
   const requestPath = await runRequestPath(DEFAULT_REQUEST_PATH_OPTIONS, log);
   const synthPath = runSynthPath(DEFAULT_SYNTH_OPTIONS, log);
   const targets = checkTargets(requestPath, synthPath);
-  const m = machine();
+  const m = { ...machine(), loadAverage1mBefore: loadBefore, loadAverage1mAfter: os.loadavg()[0] };
   const table = [
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryMb} MB; ${m.platform} ${m.release}. ` +
-      `Caddy ${tools.caddy.split(" ")[0]}, nginx ${tools.nginx}, node ${tools.node}. Client, Caddy, nginx, mock and gate share these cores.`,
+      `Caddy ${tools.caddy.split(" ")[0]}, nginx ${tools.nginx}, node ${tools.node}. Client, Caddy, nginx, mock and gate share these cores; ` +
+      `1-minute load average ${f2(loadBefore)} before, ${f2(m.loadAverage1mAfter)} after the run.`,
     "",
     requestTable(requestPath),
     "",

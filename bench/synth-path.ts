@@ -32,7 +32,7 @@ export interface SynthOptions {
   readonly timeoutMs: number;
 }
 
-export const DEFAULT_SYNTH_OPTIONS: SynthOptions = { inProcessRounds: 7, nodeProcessRounds: 5, tsNodeProcessRounds: 3, timeoutMs: 120_000 };
+export const DEFAULT_SYNTH_OPTIONS: SynthOptions = { inProcessRounds: 7, nodeProcessRounds: 5, tsNodeProcessRounds: 5, timeoutMs: 120_000 };
 
 export interface SynthKindFigures {
   readonly kind: string;
