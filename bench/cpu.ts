@@ -38,22 +38,24 @@ export function canMeasureCpu(): boolean {
   return fs.existsSync("/proc/self/stat");
 }
 
-/** User + system CPU ms of the processes `roots` and all their descendants (e.g. nginx's workers). */
-export function treeCpuMs(roots: readonly number[]): number {
+/** User + system CPU ms of each process in `roots` together with all its descendants (e.g. nginx's workers). */
+export function treeCpuMsEach(roots: readonly number[]): number[] {
   const table = readProcTable();
   const children = new Map<number, number[]>();
   for (const [pid, [ppid]] of table) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-  let ticks = 0;
-  const seen = new Set<number>();
-  const stack = [...roots];
-  while (stack.length > 0) {
-    const pid = stack.pop()!;
-    if (seen.has(pid)) continue;
-    seen.add(pid);
-    ticks += table.get(pid)?.[1] ?? 0;
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return (ticks * 1000) / clockTicks();
+  return roots.map((root) => {
+    let ticks = 0;
+    const seen = new Set<number>();
+    const stack = [root];
+    while (stack.length > 0) {
+      const pid = stack.pop()!;
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      ticks += table.get(pid)?.[1] ?? 0;
+      stack.push(...(children.get(pid) ?? []));
+    }
+    return (ticks * 1000) / clockTicks();
+  });
 }
 
 /** This process's user + system CPU ms. */

@@ -33,7 +33,7 @@ import {
   startChain,
   startNginx,
 } from "../test/e2e/harness";
-import { canMeasureCpu, selfCpuMs, treeCpuMs } from "./cpu";
+import { canMeasureCpu, selfCpuMs, treeCpuMsEach } from "./cpu";
 import { Summary, eventsPerChunk, summarize } from "./stats";
 
 export interface RequestPathOptions {
@@ -97,6 +97,8 @@ export interface LatencyFigures {
    * included; idle ones add ~nothing), and of the client. Undefined where /proc is missing.
    */
   readonly serverCpuMsPerRequest?: number;
+  /** The same, per server process (with its children): where the CPU goes. */
+  readonly serverCpuMsPerRequestByProcess?: Record<string, number>;
   readonly clientCpuMsPerRequest?: number;
   readonly errors: number;
 }
@@ -240,10 +242,15 @@ class LatencySamples {
   readonly latencies: number[] = [];
   errors = 0;
   seconds = 0;
-  serverCpuMs = 0;
+  readonly serverCpuMs: number[];
   clientCpuMs = 0;
 
-  figures(name: string, concurrency: number, cpuMeasured: boolean): LatencyFigures {
+  constructor(private readonly servers: readonly ServerPid[]) {
+    this.serverCpuMs = servers.map(() => 0);
+  }
+
+  figures(name: string, concurrency: number): LatencyFigures {
+    const cpuMeasured = this.servers.length > 0;
     if (this.latencies.length === 0) throw new Error(`${name}: every request failed at concurrency ${concurrency}`);
     const requests = this.latencies.length;
     const all = requests + this.errors;
@@ -252,20 +259,28 @@ class LatencySamples {
       requests,
       latencyMs: summarize(this.latencies),
       requestsPerSecond: requests / this.seconds,
-      serverCpuMsPerRequest: cpuMeasured ? this.serverCpuMs / all : undefined,
+      serverCpuMsPerRequest: cpuMeasured ? this.serverCpuMs.reduce((a, b) => a + b, 0) / all : undefined,
+      serverCpuMsPerRequestByProcess: cpuMeasured
+        ? Object.fromEntries(this.servers.map((s, i) => [s.name, this.serverCpuMs[i] / all]))
+        : undefined,
       clientCpuMsPerRequest: cpuMeasured ? this.clientCpuMs / all : undefined,
       errors: this.errors,
     };
   }
 }
 
+/** A server process whose CPU time (with its children's) is read around every measured batch. */
+interface ServerPid {
+  readonly name: string;
+  readonly pid: number;
+}
 
 /**
  * `n` non-streamed requests from `concurrency` workers; records into `samples` unless it is a
- * warm-up, with the CPU time of the process trees `serverPids` (none: CPU not measured).
+ * warm-up, with the CPU time of the server process trees (none given: CPU not measured).
  */
 async function latencyBatch(
-  target: Target, agent: http.Agent, concurrency: number, n: number, o: RequestPathOptions, serverPids: number[], samples?: LatencySamples,
+  target: Target, agent: http.Agent, concurrency: number, n: number, o: RequestPathOptions, servers: readonly ServerPid[], samples?: LatencySamples,
 ): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -281,15 +296,16 @@ async function latencyBatch(
       }
     }
   };
-  const measureCpu = samples !== undefined && serverPids.length > 0;
-  const serverCpuBefore = measureCpu ? treeCpuMs(serverPids) : 0;
+  const pids = servers.map((s) => s.pid);
+  const measureCpu = samples !== undefined && pids.length > 0;
+  const serverCpuBefore = measureCpu ? treeCpuMsEach(pids) : [];
   const clientCpuBefore = selfCpuMs();
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, worker));
   if (!samples) return;
   samples.seconds += (performance.now() - started) / 1000;
   if (measureCpu) {
-    samples.serverCpuMs += treeCpuMs(serverPids) - serverCpuBefore;
+    treeCpuMsEach(pids).forEach((ms, i) => (samples.serverCpuMs[i] += ms - serverCpuBefore[i]));
     samples.clientCpuMs += selfCpuMs() - clientCpuBefore;
   }
 }
@@ -319,19 +335,19 @@ async function measureStreaming(targets: Target[], counts: number[], o: RequestP
 
 /** Non-streamed requests at `concurrency`, each worker on its own keep-alive connection. */
 async function measureLatency(
-  targets: Target[], concurrency: number, count: number, o: RequestPathOptions, serverPids: number[],
+  targets: Target[], concurrency: number, count: number, o: RequestPathOptions, servers: readonly ServerPid[],
 ): Promise<LatencyFigures[]> {
   const agents = targets.map((t) => t.agent(concurrency));
   try {
-    const samples = targets.map(() => new LatencySamples());
+    const samples = targets.map(() => new LatencySamples(servers));
     // Warm-up: connections, TLS sessions, upstream pools.
     for (let i = 0; i < targets.length; i++) await latencyBatch(targets[i], agents[i], concurrency, Math.max(50, concurrency * 5), o, []);
     for (let round = 0; round < o.rounds; round++) {
       for (let i = 0; i < targets.length; i++) {
-        await latencyBatch(targets[i], agents[i], concurrency, share(count, round, o.rounds), o, serverPids, samples[i]);
+        await latencyBatch(targets[i], agents[i], concurrency, share(count, round, o.rounds), o, servers, samples[i]);
       }
     }
-    return samples.map((s, i) => s.figures(targets[i].name, concurrency, serverPids.length > 0));
+    return samples.map((s, i) => s.figures(targets[i].name, concurrency));
   } finally {
     agents.forEach((a) => a.destroy());
   }
@@ -434,7 +450,7 @@ export function toolVersions(): { caddy: string; nginx: string; node: string; op
   };
   return {
     caddy: out("caddy", ["version"]),
-    nginx: out("nginx", ["-v"]).replace(/^nginx version: /, ""),
+    nginx: out("nginx", ["-v"]).replace(/^nginx version: (nginx\/)?/, ""),
     node: process.version,
     openssl: out("openssl", ["version"]),
   };
@@ -506,14 +522,21 @@ export async function runRequestPath(
       reference: plainTarget("reference", reference.port, "client -HTTP-> nginx with default buffering (proxy_pass only, HTTP/1.0 upstream) -> mock vLLM"),
     };
     const list = [targets.direct, targets.chain, targets.reference];
-    const pids = [mock.pid, gate.pid, chain.caddy.pid, chain.nginx.pid, reference.process.pid];
-    const serverPids = canMeasureCpu() && pids.every((p) => p !== undefined) ? (pids as number[]) : [];
+    const named: [string, number | undefined][] = [
+      ["mock vLLM", mock.pid],
+      ["stub gate", gate.pid],
+      ["caddy edge", chain.caddy.pid],
+      ["nginx sidecar", chain.nginx.pid],
+      ["reference nginx", reference.process.pid],
+    ];
+    const servers: ServerPid[] =
+      canMeasureCpu() && named.every(([, pid]) => pid !== undefined) ? named.map(([name, pid]) => ({ name, pid: pid! })) : [];
     log(`request path: streamed requests (${o.streams}/${o.streams}/${o.referenceStreams}), ${o.rounds} interleaved rounds`);
     const streaming = await measureStreaming(list, [o.streams, o.streams, o.referenceStreams], o);
     log(`request path: ${o.requestsC1} requests per target at concurrency 1`);
-    const c1 = await measureLatency(list, 1, o.requestsC1, o, serverPids);
+    const c1 = await measureLatency(list, 1, o.requestsC1, o, servers);
     log(`request path: ${o.requestsConcurrent} requests per target at concurrency ${o.concurrency}`);
-    const concurrent = await measureLatency(list, o.concurrency, o.requestsConcurrent, o, serverPids);
+    const concurrent = await measureLatency(list, o.concurrency, o.requestsConcurrent, o, servers);
     const figures = list.map((t, i): TargetFigures => ({ description: t.description, streaming: streaming[i], c1: c1[i], concurrent: concurrent[i] }));
     const [direct, chainFigures, referenceFigures] = figures;
     // Every chain request passed the gate and reached the sidecar, under its own identity.

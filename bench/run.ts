@@ -93,6 +93,20 @@ function requestTable(rp: RequestPathResults): string {
   ].join("\n");
 }
 
+/** Where the server CPU per request goes at the higher concurrency, per target (processes above 0.005 ms). */
+function cpuBreakdown(rp: RequestPathResults): string[] {
+  const lines = Object.entries(rp.targets).flatMap(([name, t]) => {
+    const by = t.concurrent.serverCpuMsPerRequestByProcess;
+    if (!by) return [];
+    const parts = Object.entries(by)
+      .filter(([, ms]) => ms >= 0.005)
+      .map(([process, ms]) => `${process} ${f2(ms)}`);
+    return [`- ${name}: ${parts.join(", ")}`];
+  });
+  if (lines.length === 0) return [];
+  return [`Server CPU ms per request at concurrency ${rp.options.concurrency}, by process:`, ...lines, ""];
+}
+
 function synthTable(sp: SynthResults): string {
   const header = `| stack | ${sp.modes.map((m) => `${m.mode} ms (x empty)`).join(" | ")} |`;
   const kinds = sp.modes[0].kinds.map((k) => k.kind);
@@ -161,6 +175,7 @@ async function main(): Promise<void> {
     "",
     requestTable(requestPath),
     "",
+    ...cpuBreakdown(requestPath),
     `Chain requests sent (warm-ups included): ${requestPath.chainRequestsSent}; in the sidecar's audit log: ${requestPath.chainRequestsAudited}.`,
     "",
     synthTable(synthPath),
