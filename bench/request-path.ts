@@ -434,10 +434,14 @@ async function startReferenceProxy(mockPort: number): Promise<{ port: number; pr
   fs.writeFileSync(confPath, referenceNginxConfig(port, mockPort, dir));
   nginxTest(confPath, dir, errorLog);
   const proc = startNginx(confPath, dir, errorLog);
+  // Ready on its own signal, as the harness's sidecar: nginx writes its pid file after binding.
+  const pidFile = path.join(dir, "nginx.pid");
+  const started = (): boolean => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() === String(proc.pid);
   try {
-    await proc.waitForPort(port);
+    await proc.waitForPort(port, started);
   } catch (err) {
     await proc.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return { port, process: proc, dir };

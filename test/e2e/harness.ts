@@ -255,7 +255,8 @@ export function renderChain(props: ChainProps = {}): RenderedChain {
     pkiNames: {
       domain: E2E_DOMAIN,
       sidecarHostname: sidecar.address.split(":")[0],
-      gateHostname: ai.gate ? ai.gate.address.split(":")[0] : "inference-gate",
+      // Without a gate its certificate is never served; the name only has to be a valid SAN.
+      gateHostname: ai.gate ? ai.gate.address.split(":")[0] : GATE_SERVER_NAME,
       operatorName: E2E_OPERATOR.name,
       operatorEmail: E2E_OPERATOR.email,
     },
@@ -278,11 +279,10 @@ export function localize(text: string, replacements: Replacement[], what: string
   for (const r of replacements) {
     const pattern = typeof r.from === "string" ? new RegExp(escapeRegExp(r.from), "g") : r.from;
     if (!pattern.global) throw new Error(`localize(${what}): use a /g pattern for ${pattern}`);
-    const next = out.replace(pattern, r.to);
-    if (next === out && !pattern.test(out)) {
+    if (out.match(pattern) === null) {
       throw new Error(`localize(${what}): ${String(r.from)} matched nothing (${r.why}). Did the renderer change?\n${out}`);
     }
-    out = next;
+    out = out.replace(pattern, r.to);
   }
   return out;
 }
@@ -356,18 +356,24 @@ export function localizeNginxConfig(r: RenderedChain, ports: LoopbackPorts, path
 // Processes
 // ---------------------------------------------------------------------------------------------
 
-/** A free TCP port on 127.0.0.1 for each name (all held open until every one is chosen, so they differ). */
+/**
+ * `count` distinct free TCP ports on 127.0.0.1, for servers the harness does not bind itself.
+ * Drawn at random below Linux's ephemeral range (32768+), so a port released here is not handed
+ * to another process's port-0 listener or outgoing connection before nginx or caddy binds it.
+ */
 export async function freePorts(count: number): Promise<number[]> {
   const servers: net.Server[] = [];
   try {
-    for (let i = 0; i < count; i++) {
+    for (let attempt = 0; servers.length < count && attempt < 200; attempt++) {
+      const port = 20000 + Math.floor(Math.random() * 12000);
       const s = net.createServer();
-      await new Promise<void>((resolve, reject) => {
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => resolve());
+      const bound = await new Promise<boolean>((resolve) => {
+        s.once("error", () => resolve(false));
+        s.listen(port, "127.0.0.1", () => resolve(true));
       });
-      servers.push(s);
+      if (bound) servers.push(s);
     }
+    if (servers.length < count) throw new Error(`freePorts: found only ${servers.length} of ${count} free ports`);
     return servers.map((s) => (s.address() as net.AddressInfo).port);
   } finally {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
@@ -392,7 +398,7 @@ function canConnect(port: number): Promise<boolean> {
 /** A child process whose output is kept for failure messages. */
 export class ManagedProcess {
   private readonly child: ChildProcess;
-  private output = "";
+  private outputText = "";
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly exitPromise: Promise<void>;
 
@@ -405,34 +411,42 @@ export class ManagedProcess {
     private readonly logFiles: string[] = [],
   ) {
     this.child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout?.on("data", (d: Buffer) => (this.output += d.toString()));
-    this.child.stderr?.on("data", (d: Buffer) => (this.output += d.toString()));
+    this.child.stdout?.on("data", (d: Buffer) => (this.outputText += d.toString()));
+    this.child.stderr?.on("data", (d: Buffer) => (this.outputText += d.toString()));
     this.exitPromise = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => {
         this.exited = { code, signal };
         resolve();
       });
       this.child.once("error", (err) => {
-        this.output += `\nspawn error: ${err.message}`;
+        this.outputText += `\nspawn error: ${err.message}`;
         this.exited = { code: null, signal: null };
         resolve();
       });
     });
   }
 
-  /** The OS process id (the benchmarks read its CPU time from /proc); undefined if it failed to spawn. */
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  /** Polls a TCP connect to `port`, a bounded number of times; throws with the logs if it never answers. */
-  async waitForPort(port: number, tries = 100, intervalMs = 50): Promise<void> {
+  /**
+   * Polls, a bounded number of times, until the process says it is serving (`started`, e.g. a log
+   * line: so a foreign listener on a reused port is not mistaken for it) and a TCP connect to
+   * `port` succeeds; throws with the logs if it exits or never gets there.
+   */
+  async waitForPort(port: number, started: () => boolean, tries = 100, intervalMs = 50): Promise<void> {
     for (let i = 0; i < tries; i++) {
       if (this.exited) throw new Error(`${this.name} exited (${JSON.stringify(this.exited)}) before listening on ${port}\n${this.logs()}`);
-      if (await canConnect(port)) return;
+      if (started() && (await canConnect(port))) return;
       await sleep(intervalMs);
     }
     throw new Error(`${this.name} did not listen on 127.0.0.1:${port} after ${tries} tries\n${this.logs()}`);
+  }
+
+  /** What the process wrote to stdout and stderr so far. */
+  get output(): string {
+    return this.outputText;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** stdout, stderr and the process's own log files. */
@@ -441,7 +455,7 @@ export class ManagedProcess {
       .filter((f) => fs.existsSync(f))
       .map((f) => `--- ${f} ---\n${fs.readFileSync(f, "utf8")}`)
       .join("\n");
-    return `=== ${this.name} (pid ${this.child.pid}) output ===\n${this.output}\n${files}`;
+    return `=== ${this.name} (pid ${this.child.pid}) output ===\n${this.outputText}\n${files}`;
   }
 
   /** SIGTERM, then SIGKILL if it has not exited after a bounded wait. */
@@ -532,6 +546,40 @@ function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; 
   });
 }
 
+/** A loopback HTTP(S) server that records every request it receives. */
+abstract class RecordingServer<R extends RecordedRequest> {
+  public readonly requests: R[] = [];
+  private server?: http.Server;
+
+  get port(): number {
+    return (this.server!.address() as net.AddressInfo).port;
+  }
+
+  /** Requests whose `x-e2e-case` header is `id`. */
+  requestsFor(id: string): R[] {
+    return this.requests.filter((r) => r.headers["x-e2e-case"] === id);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server!.close(resolve));
+  }
+
+  protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+
+  /** Listens on 127.0.0.1 (port 0: any free one); returns the port. */
+  protected async listenWith(create: (listener: http.RequestListener) => http.Server, port: number): Promise<number> {
+    const server = create((req, res) => void this.handle(req, res).catch(() => res.destroy()));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+    return this.port;
+  }
+}
+
 export interface MockVllmOptions {
   /** Tokens per streamed answer. @default 5 */
   readonly tokens?: number;
@@ -562,24 +610,15 @@ export const MOCK_MODEL = "Qwen/Qwen2.5-0.5B-Instruct";
  * unauthenticated admin routes (/tokenize, /pause, /update_weights, /metrics), so a 404 seen by a
  * client comes from the chain, not from here. Records every request.
  */
-export class MockVllm {
-  public readonly requests: RecordedRequest[] = [];
-  private server?: http.Server;
+export class MockVllm extends RecordingServer<RecordedRequest> {
   private hold?: ActiveHold;
 
-  constructor(private readonly options: MockVllmOptions = {}) {}
-
-  async start(port = 0): Promise<number> {
-    this.server = http.createServer((req, res) => void this.handle(req, res).catch(() => res.destroy()));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once("error", reject);
-      this.server!.listen(port, "127.0.0.1", () => resolve());
-    });
-    return this.port;
+  constructor(private readonly options: MockVllmOptions = {}) {
+    super();
   }
 
-  get port(): number {
-    return (this.server!.address() as net.AddressInfo).port;
+  start(port = 0): Promise<number> {
+    return this.listenWith((listener) => http.createServer(listener), port);
   }
 
   /** Every streamed answer that starts from now on writes its first token, then waits for `release()`. */
@@ -607,19 +646,12 @@ export class MockVllm {
     return { reached, holding: () => holding, release: hold.release, isReleased: () => isReleased };
   }
 
-  /** Requests whose `x-e2e-case` header is `id`. */
-  requestsFor(id: string): RecordedRequest[] {
-    return this.requests.filter((r) => r.headers["x-e2e-case"] === id);
-  }
-
   async stop(): Promise<void> {
     this.hold?.release();
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server!.close(resolve));
+    await super.stop();
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const { record, body } = await receive(req);
     this.requests.push(record);
     await this.answer(record.method, record.path, body, res);
@@ -713,46 +745,28 @@ export const GATE_MARKER = "stub-gate";
  * `/oauth2/start` and `/oauth2/callback` answer 200 with a marker body. HTTPS with the gate's
  * certificate; the caller's certificate is requested (not required, as oauth2-proxy) and recorded.
  */
-export class StubGate {
-  public readonly requests: GateRecordedRequest[] = [];
-  private server?: https.Server;
-
+export class StubGate extends RecordingServer<GateRecordedRequest> {
   constructor(
     private readonly pki: TestPki,
     private readonly sessionCookieName: string,
     /** The certificate the gate serves. @default pki.gateServer */
     private readonly serverCert: CertificateFiles = pki.gateServer,
-  ) {}
-
-  async start(port = 0): Promise<number> {
-    this.server = https.createServer(
-      {
-        cert: this.serverCert.certPem,
-        key: this.serverCert.keyPem,
-        ca: this.pki.ca.certPem,
-        requestCert: true,
-        rejectUnauthorized: false,
-      },
-      (req, res) => void this.handle(req, res).catch(() => res.destroy()),
-    );
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once("error", reject);
-      this.server!.listen(port, "127.0.0.1", () => resolve());
-    });
-    return this.port;
+  ) {
+    super();
   }
 
-  get port(): number {
-    return (this.server!.address() as net.AddressInfo).port;
+  start(port = 0): Promise<number> {
+    const tlsOptions: https.ServerOptions = {
+      cert: this.serverCert.certPem,
+      key: this.serverCert.keyPem,
+      ca: this.pki.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+    };
+    return this.listenWith((listener) => https.createServer(tlsOptions, listener), port);
   }
 
-  async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server!.close(resolve));
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const peer = (req.socket as tls.TLSSocket).getPeerCertificate();
     const subject = peer && peer.subject ? `CN=${peer.subject.CN},OU=${peer.subject.OU},O=${peer.subject.O}` : undefined;
     const { record } = await receive(req);
@@ -832,6 +846,17 @@ export interface Chain {
 export async function startChain(options: StartChainOptions): Promise<Chain> {
   const rendered = renderChain(options);
   if (rendered.gateAddress && !options.gate) throw new Error("startChain: oidc is on; pass a StubGate");
+  // A port chosen free can still be taken by another process before nginx or caddy binds it: retry then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchChain(options, rendered);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(String(err))) throw err;
+    }
+  }
+}
+
+async function launchChain(options: StartChainOptions, rendered: RenderedChain): Promise<Chain> {
   const dir = makeTempDir("zta-e2e-chain-");
   const edgeDir = path.join(dir, "edge");
   const sidecarDir = path.join(dir, "sidecar");
@@ -876,7 +901,19 @@ export async function startChain(options: StartChainOptions): Promise<Chain> {
   nginxTest(nginxConfPath, sidecarRunDir, paths.sidecarErrorLog);
   caddyValidate(caddyfilePath, caddyState);
 
+  // Ready signals of their own: nginx writes its pid file after binding, caddy logs once serving.
   const nginx = startNginx(nginxConfPath, sidecarRunDir, paths.sidecarErrorLog, paths.sidecarAccessLog);
+  const pidFile = path.join(sidecarRunDir, "nginx.pid");
+  const nginxStarted = (): boolean => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() === String(nginx.pid);
+  try {
+    await nginx.waitForPort(sidecar, nginxStarted);
+  } catch (err) {
+    await nginx.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  // Only now: Caddy health-checks the sidecar at once, and in 2.6 one failed check keeps the
+  // upstream out (503 "no upstreams available") until the next check, health_interval later.
   const caddy = startCaddy(caddyfilePath, caddyState);
   const chain: Chain = {
     dir,
@@ -895,8 +932,7 @@ export async function startChain(options: StartChainOptions): Promise<Chain> {
     },
   };
   try {
-    await nginx.waitForPort(sidecar);
-    await caddy.waitForPort(edge);
+    await caddy.waitForPort(edge, () => caddy.output.includes('"msg":"serving initial configuration"'));
   } catch (err) {
     await chain.stop();
     throw err;

@@ -7,12 +7,14 @@
  */
 import { randomBytes } from "crypto";
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import {
   Chain,
   ClientRequest,
   Exchange,
   GATE_MARKER,
+  ManagedProcess,
   MockVllm,
   StartChainOptions,
   StubGate,
@@ -24,6 +26,7 @@ import {
   edgeRequest,
   eventually,
   formatExchange,
+  freePorts,
   localize,
   makeTempDir,
   nginxTest,
@@ -62,6 +65,21 @@ test("localize refuses a replacement that matches nothing (renderer drift is cau
     /matched nothing/,
   );
   expect(localize("a /tmp/x /tmp/y", [{ from: /\/tmp\//g, to: "/r/", why: "test" }], "t")).toBe("a /r/x /r/y");
+});
+
+test("readiness needs the process's own signal: a foreign listener on its port is not taken for it", async () => {
+  const [port] = await freePorts(1);
+  const foreign = net.createServer().listen(port, "127.0.0.1");
+  const idle = new ManagedProcess("sleep", "sleep", ["30"]);
+  try {
+    // A bare TCP check is fooled by the foreign listener...
+    await expect(idle.waitForPort(port, () => true, 3, 10)).resolves.toBeUndefined();
+    // ...the process's own signal is not.
+    await expect(idle.waitForPort(port, () => false, 3, 10)).rejects.toThrow(/did not listen on 127\.0\.0\.1:\d+ after 3 tries/);
+  } finally {
+    await idle.stop();
+    foreign.close();
+  }
 });
 
 describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sidecar -> mock vLLM", () => {
@@ -154,7 +172,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     const err = await expectRefused(send(toEdge(id, { clientCert: undefined })));
     expect(err.code ?? err.message).toMatch(/ALERT|ECONNRESET/);
     sawNothing(id);
-    expect(gate.requests.filter((r) => r.headers["x-e2e-case"] === id)).toEqual([]);
+    expect(gate.requestsFor(id)).toEqual([]);
   });
 
   test("a client certificate from another CA: the edge refuses the TLS handshake", async () => {
@@ -169,7 +187,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     const ex = await send(toEdge(id));
     check(ex.status === 401, "401 without a session", ex, logs);
     sawNothing(id, ex);
-    const asked = gate.requests.filter((r) => r.headers["x-e2e-case"] === id);
+    const asked = gate.requestsFor(id);
     check(asked.length === 1 && asked[0].path === "/oauth2/auth", `one /oauth2/auth call, got ${JSON.stringify(asked)}`, ex);
     // The edge presents its own client identity to the gate.
     expect(asked[0].clientCertSubject).toBe("CN=zta-edge,OU=zta-services,O=cdktf-zero-trust-ai");
@@ -216,7 +234,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       }),
     );
     check(ex.status === 200, "200 (the session is valid)", ex, logs);
-    const atGate = gate.requests.filter((r) => r.headers["x-e2e-case"] === id);
+    const atGate = gate.requestsFor(id);
     check(atGate.length === 1 && !JSON.stringify(atGate[0].headers).includes("attacker"), `the gate to see no spoofed header, saw ${JSON.stringify(atGate)}`, ex);
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
@@ -252,7 +270,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       const id = caseId("oauth2");
       const ex = await send(toEdge(id, { path: `${route}?rd=/v1/models` }));
       check(ex.status === 200 && ex.body === `${GATE_MARKER} ${route}`, `the gate stub's ${route} page`, ex, logs);
-      const atGate = gate.requests.filter((r) => r.headers["x-e2e-case"] === id).map((r) => r.path);
+      const atGate = gate.requestsFor(id).map((r) => r.path);
       check(JSON.stringify(atGate) === JSON.stringify([route]), `only ${route} at the gate (no /oauth2/auth), saw ${JSON.stringify(atGate)}`, ex);
       sawNothing(id, ex);
     }
@@ -388,7 +406,7 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       check(ex.status === 200 && ex.body.includes("tok4 ") && ex.body.trimEnd().endsWith("data: [DONE]"), "the whole stream after release", ex, logs);
       check(String(ex.headers["content-type"]).startsWith("text/event-stream"), "an SSE content type", ex);
       // forward_auth asks the gate without the body; vLLM gets all of it.
-      const atGate = gate.requests.filter((r) => r.headers["x-e2e-case"] === id);
+      const atGate = gate.requestsFor(id);
       check(atGate.length === 1 && atGate[0].bodyBytes === 0, `a bodiless /oauth2/auth call, saw ${JSON.stringify(atGate)}`, ex);
       check(mock.requestsFor(id)[0]?.bodyBytes === Buffer.byteLength(request.body!), "vLLM to get the whole request body", ex);
     } finally {
@@ -435,9 +453,17 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     await withVariant({ transformNginxConfig: buffering }, async (buffered) => {
       const hold = mock.holdStreams();
       try {
-        const stream = sendStreaming({ ...streamRequest(caseId("stream-buffered"), "kim"), port: buffered.ports.edge });
+        const id = caseId("stream-buffered");
+        const stream = sendStreaming({ ...streamRequest(id, "kim"), port: buffered.ports.edge });
         // The mock has written the first token and is holding the rest...
-        expect(await within(hold.reached.then(() => "reached"), 10000)).toBe("reached");
+        const outcome = await within(
+          Promise.race([
+            hold.reached.then(() => "reached"),
+            stream.done.then((ex) => `answered before the mock held it:\n${formatExchange(ex)}`, (err) => `failed: ${err}`),
+          ]),
+          10000,
+        );
+        check(outcome === "reached", `the mock to hold the stream, got ${outcome ?? "nothing within 10 s"}; vLLM saw ${JSON.stringify(mock.requestsFor(id))}`, undefined, () => buffered.logs());
         // ...and within a bounded wait the client still has nothing: the buffering hop holds it.
         const early = await within(stream.firstEvent, 1000);
         check(early === undefined, `no token before release with buffering on, got ${JSON.stringify(early)}`, undefined, () => buffered.logs());
