@@ -137,11 +137,11 @@ interface TimedResponse {
   readonly status: number;
   readonly startedAt: number;
   readonly endedAt: number;
-  /** When each read of the response arrived, and its bytes (decrypted for TLS), in order. */
+  /** When each read of the response arrived, and its bytes (decrypted for TLS), in order; streamed requests only. */
   readonly reads: { at: number; text: string }[];
 }
 
-function timedRequest(target: Target, agent: http.Agent, body: string, timeoutMs: number): Promise<TimedResponse> {
+function timedRequest(target: Target, agent: http.Agent, body: string, timeoutMs: number, recordReads = false): Promise<TimedResponse> {
   return new Promise((resolve, reject) => {
     const reads: { at: number; text: string }[] = [];
     const options: https.RequestOptions = {
@@ -165,6 +165,7 @@ function timedRequest(target: Target, agent: http.Agent, body: string, timeoutMs
     });
     // Every read the socket delivers during this exchange (raw HTTP/1.1 bytes, chunk framing included).
     req.on("socket", (socket) => {
+      if (!recordReads) return;
       const onData = (d: Buffer): void => {
         reads.push({ at: performance.now(), text: d.toString("latin1") });
       };
@@ -323,7 +324,7 @@ async function measureStreaming(targets: Target[], counts: number[], o: RequestP
         // Untimed: reopens the connection if the server closed it while the other targets ran.
         await timedRequest(targets[i], agents[i], PLAIN_BODY, o.timeoutMs);
         for (let k = 0; k < share(counts[i], round, o.rounds); k++) {
-          samples[i].add(await timedRequest(targets[i], agents[i], STREAM_BODY, o.timeoutMs).catch(() => undefined), o);
+          samples[i].add(await timedRequest(targets[i], agents[i], STREAM_BODY, o.timeoutMs, true).catch(() => undefined), o);
         }
       }
     }
