@@ -817,11 +817,17 @@ export class StubGate extends RecordingServer<GateRecordedRequest> {
 // The chain
 // ---------------------------------------------------------------------------------------------
 
+/** A server the chain dials on 127.0.0.1; MockVllm and StubGate are ones, so is one running in another process. */
+export interface LoopbackListener {
+  readonly port: number;
+}
+
 export interface StartChainOptions extends ChainProps {
   readonly pki: TestPki;
-  readonly mock: MockVllm;
-  /** Required when oidc is on. */
-  readonly gate?: StubGate;
+  /** The mock vLLM (a MockVllm, or one started in another process, as the benchmarks do). */
+  readonly mock: LoopbackListener;
+  /** The stub gate (a StubGate or one in another process). Required when oidc is on. */
+  readonly gate?: LoopbackListener;
   /** The vLLM API key the sidecar injects (written to upstream-auth.conf). */
   readonly apiKey: string;
   /** The certificate the sidecar serves (negative controls). @default pki.sidecarServer */
