@@ -18,7 +18,7 @@
  * On every listener the trusted header is set by nginx (an empty value removes it), so a client
  * copy never reaches Open WebUI. Streaming: `proxy_buffering off`, HTTP/1.1, long read timeouts.
  */
-import { CLIENT_CERT_HEADER, IDENTITY_HEADER, nginxPreamble } from "./nginx";
+import { CLIENT_CERT_HEADER, IDENTITY_HEADER, nginxHealthServer, nginxPreamble } from "./nginx";
 
 /** The header Open WebUI trusts as the signed-in user's email (WEBUI_AUTH_TRUSTED_EMAIL_HEADER). */
 export const WEBUI_TRUSTED_EMAIL_HEADER = "X-ZTA-Webui-User";
@@ -223,17 +223,7 @@ ${webuiProxy(o, "$zta_edge_email")}
         }
     }
 ${tunnel}
-    # Container healthcheck, reachable only inside the shared network namespace.
-    server {
-        listen 127.0.0.1:${o.healthPort};
-        access_log off;
-        location = /healthz {
-            return 200 "ok\\n";
-        }
-        location / {
-            return 404;
-        }
-    }
+${nginxHealthServer(o.healthPort)}
 }
 `;
 }

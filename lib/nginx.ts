@@ -98,6 +98,21 @@ http {
     scgi_temp_path ${o.runDir}/scgi;`;
 }
 
+/** The loopback-only healthcheck server, inside the `http` block (reachable only in the container's namespace). */
+export function nginxHealthServer(healthPort: number): string {
+  return `    # Container healthcheck, reachable only inside the shared network namespace.
+    server {
+        listen 127.0.0.1:${healthPort};
+        access_log off;
+        location = /healthz {
+            return 200 "ok\\n";
+        }
+        location / {
+            return 404;
+        }
+    }`;
+}
+
 export function renderSidecarNginxConfig(o: NginxSidecarOptions): string {
   const callerMap = o.callers.map((c) => `        ${nginxString(c.subjectDn)} ${c.role};`).join("\n");
   // Identity-forwarding callers: trust their header (fall back to the role when empty).
@@ -213,17 +228,7 @@ ${routes}
         }
     }
 
-    # Container healthcheck, reachable only inside the shared network namespace.
-    server {
-        listen 127.0.0.1:${o.healthPort};
-        access_log off;
-        location = /healthz {
-            return 200 "ok\\n";
-        }
-        location / {
-            return 404;
-        }
-    }
+${nginxHealthServer(o.healthPort)}
 }
 `;
 }
