@@ -2,7 +2,7 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { TerraformStack, TerraformVariable, Testing } from "cdktf";
-import { SecureInference, SecureInferenceProps } from "../index";
+import { ConfigError, SecureInference, SecureInferenceProps } from "../index";
 
 /** A 40-hex commit sha for tests. */
 export const REVISION = "0e9e39f249a16976918f6564b8830bc894c89659";
@@ -90,4 +90,40 @@ export function uploaded(json: StackJson, loaderName: string, file: string): str
   const entry = (loader.upload ?? []).find((u: { file: string }) => u.file.endsWith(`/${file}`));
   if (!entry) throw new Error(`${loaderName} uploads no ${file}`);
   return entry.content;
+}
+
+/**
+ * What a hardened service container must have; returns the missing items (empty = hardened).
+ * The model fetch is a one-shot job: it alone has no healthcheck. Only the edge publishes a port.
+ */
+export function hardeningGaps(c: Record<string, any>): string[] {
+  const gaps: string[] = [];
+  const job = label(c, "zta.role") === "model-fetch";
+  if (c.read_only !== true) gaps.push("read_only");
+  if (JSON.stringify(c.capabilities?.drop) !== '["ALL"]') gaps.push("capabilities.drop ALL");
+  if (!(c.security_opts ?? []).includes("no-new-privileges:true")) gaps.push("no-new-privileges");
+  if (!(c.memory > 0) || c.memory_swap !== c.memory) gaps.push("memory (and no swap)");
+  if (!(c.cpu_shares > 0)) gaps.push("cpu_shares");
+  if (c.restart !== "on-failure" || !(c.max_retry_count > 0)) gaps.push("bounded restart");
+  if (c.log_driver !== "json-file" || !c.log_opts?.["max-size"] || !c.log_opts?.["max-file"]) gaps.push("log rotation");
+  if (!c.tmpfs || Object.keys(c.tmpfs).length === 0) gaps.push("tmpfs");
+  if (!job && !(c.healthcheck?.test?.length > 1)) gaps.push("healthcheck");
+  if (c.privileged === true) gaps.push("privileged");
+  if ((c.ports ?? []).length > 0 && label(c, "zta.role") !== "edge") gaps.push("publishes a host port");
+  return gaps;
+}
+
+/** Runs `fn`, expects a ConfigError with a problem on `prop` whose text matches `fragment`. */
+export function expectConfigError(fn: () => unknown, prop: string, fragment?: RegExp): ConfigError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  if (!(caught instanceof ConfigError)) throw new Error(`expected a ConfigError, got: ${String(caught)}`);
+  const problem = caught.problems.find((p) => p.prop === prop);
+  if (!problem) throw new Error(`expected a problem with ${prop}, got:\n${caught.message}`);
+  if (fragment) expect(`${problem.received} ${problem.fix}`).toMatch(fragment);
+  return caught;
 }

@@ -1,10 +1,11 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { TerraformStack, Testing } from "cdktf";
-import { ClientCertMode, ConfigError, InferenceRoutes, SecureInference } from "../../index";
+import { ClientCertMode, InferenceRoutes, SecureInference } from "../../index";
 import {
   REVISION,
-  StackJson,
   containerNamed,
+  expectConfigError,
+  hardeningGaps,
   inferenceProps,
   label,
   resources,
@@ -15,38 +16,6 @@ import {
   synthInference,
   uploaded,
 } from "../helpers";
-
-/** What a hardened service container must have; returns the missing items (empty = hardened). */
-function hardeningGaps(c: Record<string, any>): string[] {
-  const gaps: string[] = [];
-  const job = label(c, "zta.role") === "model-fetch";
-  if (c.read_only !== true) gaps.push("read_only");
-  if (JSON.stringify(c.capabilities?.drop) !== '["ALL"]') gaps.push("capabilities.drop ALL");
-  if (!(c.security_opts ?? []).includes("no-new-privileges:true")) gaps.push("no-new-privileges");
-  if (!(c.memory > 0) || c.memory_swap !== c.memory) gaps.push("memory (and no swap)");
-  if (!(c.cpu_shares > 0)) gaps.push("cpu_shares");
-  if (c.restart !== "on-failure" || !(c.max_retry_count > 0)) gaps.push("bounded restart");
-  if (c.log_driver !== "json-file" || !c.log_opts?.["max-size"] || !c.log_opts?.["max-file"]) gaps.push("log rotation");
-  if (!c.tmpfs || Object.keys(c.tmpfs).length === 0) gaps.push("tmpfs");
-  if (!job && !(c.healthcheck?.test?.length > 1)) gaps.push("healthcheck");
-  if (c.privileged === true) gaps.push("privileged");
-  return gaps;
-}
-
-function expectConfigError(fn: () => unknown, prop: string, fragment?: RegExp): ConfigError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(ConfigError);
-  const err = caught as ConfigError;
-  const problem = err.problems.find((p) => p.prop === prop);
-  if (!problem) throw new Error(`expected a problem with ${prop}, got:\n${err.message}`);
-  if (fragment) expect(`${problem.received} ${problem.fix}`).toMatch(fragment);
-  return err;
-}
 
 describe("SecureInference: networks and exposure", () => {
   const { json } = synthInference();
@@ -437,7 +406,3 @@ describe("SecureInference: snapshot", () => {
     expect(json).toMatchSnapshot();
   });
 });
-
-// Exported for the policy and exposure tests, which check the same invariants on their containers.
-export { hardeningGaps, expectConfigError };
-export type { StackJson };
