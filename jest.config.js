@@ -4,6 +4,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
+  // test/engine runs in its own pass against a real engine (jest.engine.config.js).
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/engine/"],
   transform: { "^.+\\.ts$": ["ts-jest", {}] },
   testTimeout: 30000,
 };

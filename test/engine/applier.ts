@@ -1,0 +1,537 @@
+/**
+ * A test-only applier: takes a synthesized cdk.tf.json and creates its docker_network, docker_volume,
+ * docker_image and docker_container resources on the suite's engine, in dependency order, the way the
+ * kreuzwerker/docker provider 3.6.2 does. It is not Terraform: no plan, no state file, no diff. It is
+ * what a first `terraform apply` asks of the engine, so the containers the library describes really run.
+ *
+ * The container steps follow internal/provider/resource_docker_container_funcs.go at tag v3.6.2:
+ * - L49-L420 resourceDockerContainerCreate builds container.Config + HostConfig from the attributes
+ *   (env L74, command L78, entrypoint L87, user L91, ports L98 via portSetToDockerPorts, ulimit L112,
+ *   volumes L116 via volumeSetToDockerVolumes: `volume_name:container_path:ro|rw` binds, labels L130,
+ *   healthcheck L134, mounts L163-L239, restart/max_retry_count L247, read_only L254, log_driver L256,
+ *   tmpfs L261, capabilities L281, security_opts L306, memory (MB) L310, memory_swap L314, shm_size L322,
+ *   cpu_period/cpu_quota L338-L344, cpu_shares L347, log_opts L355, network_mode L360, gpus L380, init L410-L411);
+ * - L420 ContainerCreate, then with networks_advanced (L427): L428 NetworkDisconnect("bridge"), L431-L453
+ *   NetworkConnect for each with its aliases;
+ * - L456-L533 every upload as its own tar (one file, header Name = file, Mode = permissions) copied
+ *   to "/" with CopyToContainer;
+ * - L535 ContainerStart unless start = false; L542 wait polls health until healthy (wait_timeout);
+ * - L634-L690 the Read after create: a container that is not running although must_run = true is
+ *   deleted and the apply fails ("failed to be in running state").
+ * - L929-L976 delete: ContainerStop with destroy_grace_seconds, then ContainerRemove(force).
+ * Networks follow resource_docker_network_funcs.go L24-L78 (driver, options, internal, attachable,
+ * ipv6, ipam_config). `gpus` is skipped (no GPU here) and reported in `notes`.
+ *
+ * `${...}` references are resolved from the values of the other resources (terraform-values.ts for
+ * tls_*, random_password, variables and placeholder provider resources). Everything it creates carries
+ * the label zta.engine-test=<run>; `destroy` removes it, `removeLeftovers` removes a crashed run's.
+ */
+import { createHash } from "crypto";
+import { call, inspectContainer, request, sleep } from "./docker-api";
+import { placeholder, randomPassword, tlsCertRequest, tlsLocallySignedCert, tlsPrivateKey, tlsSelfSignedCert } from "./terraform-values";
+
+export const TEST_LABEL = "zta.engine-test";
+
+type Attrs = Record<string, any>;
+
+export interface StackJson {
+  resource: Record<string, Record<string, Attrs>>;
+  data?: Record<string, Record<string, Attrs>>;
+  variable?: Record<string, Attrs>;
+}
+
+export interface ApplyOptions {
+  /** Catalog reference (`repo:tag@sha256:...`) -> local stand-in tag. */
+  readonly standins: Map<string, string>;
+  /** Test values for Terraform variables. @default "engine-test-<name>" */
+  readonly variables?: Record<string, string>;
+  /** Values to reuse (e.g. the certificates of a previous apply) by address `type.name`. */
+  readonly reuse?: Map<string, Attrs>;
+}
+
+export interface AppliedContainer {
+  readonly address: string;
+  readonly id: string;
+  readonly name: string;
+  readonly config: Attrs;
+}
+
+export interface Deployment {
+  /** Resolved attributes by address, e.g. "tls_private_key.x" -> { private_key_pem }. */
+  readonly values: Map<string, Attrs>;
+  readonly containers: AppliedContainer[];
+  readonly networks: { address: string; id: string; name: string }[];
+  readonly volumes: { address: string; name: string }[];
+  /** Attributes the engine cannot honour here (gpus), one line each. */
+  readonly notes: string[];
+  readonly json: StackJson;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Expressions: the subset of HCL our stacks synthesize: references, string/number literals and
+// jsonencode, sha256, sensitive, element, split.
+// ------------------------------------------------------------------------------------------------
+
+type Lookup = (ref: string) => unknown;
+
+function parseExpression(src: string, lookup: Lookup): unknown {
+  let i = 0;
+  const ws = () => {
+    while (/\s/.test(src[i] ?? "")) i++;
+  };
+  const expr = (): unknown => {
+    ws();
+    if (src[i] === '"') {
+      i++;
+      let s = "";
+      while (src[i] !== '"') {
+        if (src[i] === "\\") {
+          i++;
+          s += { n: "\n", t: "\t", '"': '"', "\\": "\\" }[src[i]] ?? src[i];
+        } else s += src[i];
+        i++;
+      }
+      i++;
+      return s;
+    }
+    const num = /^-?\d+(\.\d+)?/.exec(src.slice(i));
+    if (num) {
+      i += num[0].length;
+      return Number(num[0]);
+    }
+    const id = /^[A-Za-z_][\w\-.]*/.exec(src.slice(i));
+    if (!id) throw new Error(`cannot parse expression at ${i}: ${src}`);
+    i += id[0].length;
+    ws();
+    if (src[i] === "(") {
+      i++;
+      const args: unknown[] = [];
+      ws();
+      while (src[i] !== ")") {
+        args.push(expr());
+        ws();
+        if (src[i] === ",") i++;
+        ws();
+      }
+      i++;
+      return callFunction(id[0], args);
+    }
+    return lookup(id[0]);
+  };
+  const value = expr();
+  ws();
+  if (i !== src.length) throw new Error(`unparsed rest of expression: ${src.slice(i)}`);
+  return value;
+}
+
+function callFunction(name: string, args: unknown[]): unknown {
+  switch (name) {
+    case "jsonencode":
+      return JSON.stringify(args[0]);
+    case "sha256":
+      return createHash("sha256").update(String(args[0])).digest("hex");
+    case "sensitive":
+      return args[0];
+    case "split":
+      return String(args[1]).split(String(args[0]));
+    case "element":
+      return (args[0] as unknown[])[Number(args[1])];
+    default:
+      throw new Error(`function ${name}() is not supported by the test applier`);
+  }
+}
+
+/** Splits a string into literal text and `${...}` interpolations (braces and strings inside counted). */
+function interpolations(s: string): { text?: string; expr?: string }[] {
+  const parts: { text?: string; expr?: string }[] = [];
+  let i = 0;
+  while (i < s.length) {
+    const start = s.indexOf("${", i);
+    if (start < 0) {
+      parts.push({ text: s.slice(i) });
+      break;
+    }
+    if (start > i) parts.push({ text: s.slice(i, start) });
+    let depth = 1;
+    let j = start + 2;
+    let inString = false;
+    while (j < s.length && depth > 0) {
+      const c = s[j];
+      if (inString) {
+        if (c === "\\") j++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === "{") depth++;
+      else if (c === "}") depth--;
+      j++;
+    }
+    parts.push({ expr: s.slice(start + 2, j - 1) });
+    i = j;
+  }
+  return parts;
+}
+
+/** Every resource address a value refers to (`type.name` or `data.type.name`, `var.x`). */
+function references(value: unknown, out = new Set<string>()): Set<string> {
+  if (typeof value === "string") {
+    for (const p of interpolations(value)) {
+      if (!p.expr) continue;
+      for (const m of p.expr.matchAll(/(?<![\w"])((?:data\.)?[a-z][a-z0-9_]*\.[\w-]+)(?:\.[\w]+)?/g)) {
+        if (!m[1].startsWith("var.")) out.add(m[1]);
+      }
+    }
+  } else if (Array.isArray(value)) value.forEach((v) => references(v, out));
+  else if (value && typeof value === "object") Object.entries(value).forEach(([k, v]) => k !== "//" && references(v, out));
+  return out;
+}
+
+function resolve(value: unknown, lookup: Lookup): unknown {
+  if (typeof value === "string") {
+    const parts = interpolations(value);
+    if (parts.length === 1 && parts[0].expr !== undefined) return parseExpression(parts[0].expr, lookup);
+    return parts.map((p) => (p.expr !== undefined ? String(parseExpression(p.expr, lookup)) : p.text)).join("");
+  }
+  if (Array.isArray(value)) return value.map((v) => resolve(v, lookup));
+  if (value && typeof value === "object") {
+    const out: Attrs = {};
+    for (const [k, v] of Object.entries(value)) if (k !== "//" && k !== "depends_on" && k !== "lifecycle") out[k] = resolve(v, lookup);
+    return out;
+  }
+  return value;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Order
+// ------------------------------------------------------------------------------------------------
+
+interface Node {
+  address: string;
+  type: string;
+  attrs: Attrs;
+  deps: Set<string>;
+}
+
+function nodesOf(json: StackJson): Node[] {
+  const nodes: Node[] = [];
+  for (const [type, byName] of Object.entries(json.resource)) {
+    for (const [name, attrs] of Object.entries(byName)) {
+      const deps = references(attrs);
+      for (const d of (attrs.depends_on ?? []) as string[]) deps.add(d);
+      nodes.push({ address: `${type}.${name}`, type, attrs, deps });
+    }
+  }
+  for (const [type, byName] of Object.entries(json.data ?? {})) {
+    for (const [name, attrs] of Object.entries(byName)) {
+      nodes.push({ address: `data.${type}.${name}`, type: `data.${type}`, attrs, deps: references(attrs) });
+    }
+  }
+  return nodes;
+}
+
+/** Dependency order (Kahn); throws on a cycle. */
+export function applyOrder(json: StackJson): string[] {
+  const nodes = nodesOf(json);
+  const known = new Set(nodes.map((n) => n.address));
+  const done = new Set<string>();
+  const order: string[] = [];
+  while (order.length < nodes.length) {
+    const ready = nodes.filter((n) => !done.has(n.address) && [...n.deps].every((d) => done.has(d) || !known.has(d)));
+    if (ready.length === 0) throw new Error("dependency cycle among: " + nodes.filter((n) => !done.has(n.address)).map((n) => n.address).join(", "));
+    for (const n of ready) {
+      done.add(n.address);
+      order.push(n.address);
+    }
+  }
+  return order;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Docker resources
+// ------------------------------------------------------------------------------------------------
+
+function durationNs(s: string | undefined): number | undefined {
+  if (!s) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(s);
+  if (!m) throw new Error(`unsupported duration ${s}`);
+  return Math.round(Number(m[1]) * { ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }[m[2] as "s"]);
+}
+
+/** A one-file tar archive, as the provider writes it for each upload (Go's archive/tar, ustar header). */
+export function tarOneFile(name: string, content: Buffer, mode: number): Buffer {
+  const header = Buffer.alloc(512, 0);
+  let file = name;
+  let prefix = "";
+  if (Buffer.byteLength(file) > 100) {
+    const cut = name.lastIndexOf("/", 155);
+    prefix = name.slice(0, cut);
+    file = name.slice(cut + 1);
+  }
+  header.write(file, 0, 100, "utf8");
+  header.write(mode.toString(8).padStart(7, "0") + "\0", 100, 8, "ascii");
+  header.write("0000000\0", 108, 8, "ascii");
+  header.write("0000000\0", 116, 8, "ascii");
+  header.write(content.length.toString(8).padStart(11, "0") + "\0", 124, 12, "ascii");
+  header.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, "0") + "\0", 136, 12, "ascii");
+  header.write("        ", 148, 8, "ascii");
+  header.write("0", 156, 1, "ascii");
+  header.write("ustar\u000000", 257, 8, "ascii");
+  header.write(prefix, 345, 155, "utf8");
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "ascii");
+  const pad = Buffer.alloc((512 - (content.length % 512)) % 512, 0);
+  return Buffer.concat([header, content, pad, Buffer.alloc(1024, 0)]);
+}
+
+function containerBody(a: Attrs, notes: string[], runLabel: string): Attrs {
+  const config: Attrs = { Image: a.image, Labels: { [TEST_LABEL]: runLabel }, HostConfig: {} };
+  const host = config.HostConfig;
+  if (a.hostname) config.Hostname = a.hostname;
+  if (a.env) config.Env = a.env;
+  if (a.command) config.Cmd = a.command;
+  if (a.entrypoint) config.Entrypoint = a.entrypoint;
+  if (a.user) config.User = a.user;
+  if (a.working_dir) config.WorkingDir = a.working_dir;
+  if (a.stop_signal) config.StopSignal = a.stop_signal;
+  if (a.stop_timeout) config.StopTimeout = a.stop_timeout;
+  for (const l of a.labels ?? []) config.Labels[l.label] = l.value;
+  if (a.ports) {
+    config.ExposedPorts = {};
+    host.PortBindings = {};
+    for (const p of a.ports) {
+      const key = `${p.internal}/${p.protocol ?? "tcp"}`;
+      config.ExposedPorts[key] = {};
+      // The provider's schema default for ip is 0.0.0.0 (portSetToDockerPorts takes what is set).
+      (host.PortBindings[key] ??= []).push({ HostIp: p.ip ?? "0.0.0.0", HostPort: p.external === undefined ? "" : String(p.external) });
+    }
+  }
+  if (a.healthcheck) {
+    const h = a.healthcheck;
+    config.Healthcheck = {
+      Test: h.test,
+      Interval: durationNs(h.interval),
+      Timeout: durationNs(h.timeout),
+      StartPeriod: durationNs(h.start_period),
+      Retries: h.retries,
+    };
+  }
+  const binds: string[] = [];
+  config.Volumes = {};
+  for (const v of a.volumes ?? []) {
+    config.Volumes[v.container_path] = {};
+    const source = v.volume_name ?? v.host_path;
+    if (source) binds.push(`${source}:${v.container_path}:${v.read_only ? "ro" : "rw"}`);
+  }
+  if (binds.length) host.Binds = binds;
+  if (a.mounts) {
+    host.Mounts = a.mounts.map((m: Attrs) => ({
+      Type: m.type,
+      Target: m.target,
+      Source: m.source,
+      ReadOnly: m.read_only ?? false,
+      ...(m.tmpfs_options ? { TmpfsOptions: { SizeBytes: m.tmpfs_options[0]?.size_bytes, Mode: m.tmpfs_options[0]?.mode } } : {}),
+    }));
+  }
+  host.RestartPolicy = { Name: a.restart ?? "no", MaximumRetryCount: a.max_retry_count ?? 0 };
+  host.ReadonlyRootfs = a.read_only ?? false;
+  host.LogConfig = { Type: a.log_driver ?? "json-file", Config: a.log_opts ?? {} };
+  if (a.tmpfs) host.Tmpfs = a.tmpfs;
+  if (a.ulimit) host.Ulimits = a.ulimit.map((u: Attrs) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }));
+  if (a.capabilities) {
+    host.CapAdd = a.capabilities.add ?? [];
+    host.CapDrop = a.capabilities.drop ?? [];
+  }
+  if (a.security_opts) host.SecurityOpt = a.security_opts;
+  if (a.memory) host.Memory = a.memory * 1024 * 1024;
+  if (a.memory_swap) host.MemorySwap = a.memory_swap > 0 ? a.memory_swap * 1024 * 1024 : a.memory_swap;
+  if (a.shm_size) host.ShmSize = a.shm_size * 1024 * 1024;
+  if (a.cpu_period) host.CpuPeriod = a.cpu_period;
+  if (a.cpu_quota) host.CpuQuota = a.cpu_quota;
+  if (a.cpu_shares) host.CpuShares = a.cpu_shares;
+  if (a.cpu_set) host.CpusetCpus = a.cpu_set;
+  if (a.network_mode) host.NetworkMode = a.network_mode;
+  if (a.sysctls) host.Sysctls = a.sysctls;
+  if (a.group_add) host.GroupAdd = a.group_add;
+  if (a.dns) host.Dns = a.dns;
+  if (a.gpus) notes.push(`${a.name}: gpus = "${a.gpus}" not requested (no GPU on this machine)`);
+  host.Init = a.init ?? false;
+  return config;
+}
+
+async function createContainer(address: string, a: Attrs, notes: string[], runLabel: string): Promise<AppliedContainer> {
+  const created = await call("POST", `/containers/create?name=${encodeURIComponent(a.name)}`, containerBody(a, notes, runLabel));
+  const id = created.json().Id as string;
+  if (a.networks_advanced) {
+    const res = await request("POST", `/networks/bridge/disconnect`, { Container: id, Force: false });
+    if (res.status !== 200 && !/is not connected/.test(res.body.toString())) throw new Error(`disconnect bridge: ${res.body}`);
+    for (const n of a.networks_advanced) {
+      await call("POST", `/networks/${encodeURIComponent(n.name)}/connect`, {
+        Container: id,
+        EndpointConfig: { Aliases: n.aliases ?? [], IPAMConfig: { IPv4Address: n.ipv4_address ?? "", IPv6Address: n.ipv6_address ?? "" } },
+      });
+    }
+  }
+  for (const u of a.upload ?? []) {
+    const content = u.content_base64 !== undefined ? Buffer.from(u.content_base64, "base64") : Buffer.from(u.content ?? "", "utf8");
+    const mode = u.permissions ? parseInt(u.permissions, 8) : u.executable ? 0o744 : 0o644;
+    await call("PUT", `/containers/${id}/archive?path=/`, tarOneFile(u.file, content, mode));
+  }
+  if (a.start !== false) {
+    await call("POST", `/containers/${id}/start`);
+    if (a.wait) await waitHealthy(id, a.wait_timeout ?? 60);
+    if (a.must_run !== false) {
+      // The provider's Read right after create (L634-L690): a must_run container that is not running fails the apply.
+      await sleep(500);
+      const state = (await inspectContainer(id)).State;
+      if (!state.Running) {
+        throw new Error(`${a.name} is not running after start (exit ${state.ExitCode}, error "${state.Error}")`);
+      }
+    }
+  }
+  return { address, id, name: a.name, config: a };
+}
+
+async function waitHealthy(id: string, timeoutSeconds: number): Promise<void> {
+  for (let i = 0; i < timeoutSeconds; i++) {
+    const health = (await inspectContainer(id)).State.Health;
+    if (!health) throw new Error("wait = true but the container has no healthcheck");
+    if (health.Status === "healthy") return;
+    await sleep(1000);
+  }
+  throw new Error(`container ${id} not healthy within ${timeoutSeconds} s`);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Apply / destroy
+// ------------------------------------------------------------------------------------------------
+
+export async function apply(json: StackJson, options: ApplyOptions, runLabel = "1"): Promise<Deployment> {
+  const values = new Map<string, Attrs>();
+  const deployment: Deployment = { values, containers: [], networks: [], volumes: [], notes: [], json };
+  const lookup: Lookup = (ref) => {
+    const parts = ref.split(".");
+    if (parts[0] === "var") return options.variables?.[parts[1]] ?? `engine-test-${parts[1]}`;
+    const isData = parts[0] === "data";
+    const address = parts.slice(0, isData ? 3 : 2).join(".");
+    const attrPath = parts.slice(isData ? 3 : 2);
+    let v: any = values.get(address);
+    if (v === undefined) throw new Error(`reference to ${address} before it was applied`);
+    for (const p of attrPath) v = v?.[p];
+    if (v === undefined) throw new Error(`${ref} has no value`);
+    return v;
+  };
+  try {
+    for (const address of applyOrder(json)) {
+      const isData = address.startsWith("data.");
+      const [type, name] = isData ? [`data.${address.split(".")[1]}`, address.split(".")[2]] : address.split(".");
+      const raw = isData ? json.data![type.slice(5)][name] : json.resource[type][name];
+      const a = resolve(raw, lookup) as Attrs;
+      const reused = options.reuse?.get(address);
+      if (reused && !type.startsWith("docker_")) {
+        values.set(address, reused);
+        continue;
+      }
+      switch (type) {
+        case "tls_private_key":
+          values.set(address, tlsPrivateKey(a));
+          break;
+        case "tls_self_signed_cert":
+          values.set(address, tlsSelfSignedCert(a));
+          break;
+        case "tls_cert_request":
+          values.set(address, tlsCertRequest(a));
+          break;
+        case "tls_locally_signed_cert": {
+          const requestAddress = [...references(raw.cert_request_pem)][0];
+          values.set(address, tlsLocallySignedCert(a, values.get(requestAddress)));
+          break;
+        }
+        case "random_password":
+          values.set(address, randomPassword(a));
+          break;
+        case "docker_image": {
+          const tag = options.standins.get(a.name);
+          if (!tag) throw new Error(`no stand-in image for ${a.name}`);
+          const id = (await call("GET", `/images/${encodeURIComponent(tag)}/json`)).json().Id;
+          values.set(address, { ...a, image_id: id, id });
+          break;
+        }
+        case "docker_network": {
+          const body: Attrs = {
+            Name: a.name,
+            CheckDuplicate: true,
+            Driver: a.driver ?? "bridge",
+            Options: a.options ?? {},
+            Internal: a.internal ?? false,
+            Attachable: a.attachable ?? false,
+            EnableIPv6: a.ipv6 ?? false,
+            Labels: { [TEST_LABEL]: runLabel },
+          };
+          if (a.ipam_config) {
+            body.IPAM = { Driver: a.ipam_driver ?? "default", Config: a.ipam_config.map((c: Attrs) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ip_range })) };
+          }
+          const id = (await call("POST", "/networks/create", body)).json().Id;
+          deployment.networks.push({ address, id, name: a.name });
+          values.set(address, { ...a, id });
+          break;
+        }
+        case "docker_volume": {
+          await call("POST", "/volumes/create", { Name: a.name, Driver: a.driver ?? "local", Labels: { [TEST_LABEL]: runLabel } });
+          deployment.volumes.push({ address, name: a.name });
+          values.set(address, { ...a, id: a.name });
+          break;
+        }
+        case "docker_container": {
+          const c = await createContainer(address, a, deployment.notes, runLabel);
+          deployment.containers.push(c);
+          values.set(address, { ...a, id: c.id });
+          break;
+        }
+        default:
+          // Providers with an account behind them (cloudflare, tailscale): placeholders.
+          values.set(address, { ...a, ...placeholder(type) });
+      }
+    }
+  } catch (err) {
+    // Leave nothing half-made behind.
+    await destroy(deployment).catch(() => undefined);
+    throw err;
+  }
+  return deployment;
+}
+
+/** Removes one container the way the provider's delete does (stop with the grace period, then force-remove). */
+export async function destroyContainer(c: AppliedContainer): Promise<void> {
+  const t = c.config.destroy_grace_seconds ?? 0;
+  await request("POST", `/containers/${c.id}/stop?t=${t}`, undefined, (t + 30) * 1000);
+  await request("DELETE", `/containers/${c.id}?force=1`);
+}
+
+export async function destroy(d: Deployment): Promise<void> {
+  for (const c of [...d.containers].reverse()) await destroyContainer(c);
+  for (const n of [...d.networks].reverse()) await request("DELETE", `/networks/${n.id}`);
+  for (const v of [...d.volumes].reverse()) await request("DELETE", `/volumes/${encodeURIComponent(v.name)}`);
+}
+
+/** What is left on the engine with the suite's label (containers, networks, volumes). */
+export async function leftovers(): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
+  const filter = encodeURIComponent(JSON.stringify({ label: [TEST_LABEL] }));
+  const containers = (await call("GET", `/containers/json?all=1&filters=${filter}`)).json().map((c: any) => c.Names[0]);
+  const networks = (await call("GET", `/networks?filters=${filter}`)).json().map((n: any) => n.Name);
+  const volumes = ((await call("GET", `/volumes?filters=${filter}`)).json().Volumes ?? []).map((v: any) => v.Name);
+  return { containers, networks, volumes };
+}
+
+/** Removes a crashed run's leftovers (anything with the suite's label). */
+export async function removeLeftovers(): Promise<void> {
+  const filter = encodeURIComponent(JSON.stringify({ label: [TEST_LABEL] }));
+  for (const c of (await call("GET", `/containers/json?all=1&filters=${filter}`)).json()) await request("DELETE", `/containers/${c.Id}?force=1&v=1`);
+  for (const n of (await call("GET", `/networks?filters=${filter}`)).json()) await request("DELETE", `/networks/${n.Id}`);
+  for (const v of (await call("GET", `/volumes?filters=${filter}`)).json().Volumes ?? []) await request("DELETE", `/volumes/${encodeURIComponent(v.Name)}`);
+}
+
+export function container(d: Deployment, name: string): AppliedContainer {
+  const c = d.containers.find((x) => x.name === name);
+  if (!c) throw new Error(`no container ${name}; have ${d.containers.map((x) => x.name).join(", ")}`);
+  return c;
+}

@@ -1,0 +1,309 @@
+/**
+ * Stand-in images, built locally (no registry is reachable): one per image of lib/images.ts, each a
+ * root filesystem assembled from this host's Debian binaries plus their `ldd` libraries, imported with
+ * the Engine API's `images/create?fromSrc=-` (what `docker import` does) and the Dockerfile changes
+ * (USER, ENV, VOLUME, WORKDIR, ENTRYPOINT, CMD) that mimic the real image. docs/engine.md has the table
+ * property -> real image -> stand-in. Real caddy and nginx run in theirs; vLLM, oauth2-proxy, Open WebUI,
+ * tailscale and cloudflared are small Python mocks (test/engine/standins/*.py) of what our configs use.
+ *
+ * Builds are cached by a hash of their inputs (the spec, the mock files, the host binaries' size and
+ * mtime): an image whose tag carries that hash is not built again.
+ */
+import { execFileSync } from "child_process";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { IMAGES } from "../../lib/images";
+import { call, request } from "./docker-api";
+
+const MOCKS = path.join(__dirname, "standins");
+const BUSYBOX = "/bin/busybox";
+
+export type CatalogKey = keyof typeof IMAGES | "tool";
+
+interface Spec {
+  /** Host binaries: host path -> path in the image. */
+  binaries: Record<string, string>;
+  /** Mock scripts from test/engine/standins: file -> path in the image (mode 0755). */
+  mocks?: Record<string, string>;
+  /** Busybox applets linked into /bin (sh, cat, ...). @default none */
+  busybox?: string[];
+  python?: boolean;
+  /** Extra files: path -> content. */
+  files?: Record<string, string>;
+  /** Directories: path -> [uid, gid, mode]. */
+  dirs?: Record<string, [number, number, number]>;
+  /** Symlinks: path -> target. */
+  links?: Record<string, string>;
+  /** File capabilities to set with setcap: path in image -> capability text. */
+  caps?: Record<string, string>;
+  passwd: string[];
+  group: string[];
+  /** Dockerfile instructions `docker import --change` accepts. */
+  changes: string[];
+}
+
+const SHELL_APPLETS = ["sh", "cat", "ls", "id", "sleep", "timeout", "test", "mkdir", "rm", "stat", "echo", "env", "nc", "touch", "head", "grep"];
+const ROOT_PASSWD = ["root:x:0:0:root:/root:/bin/sh"];
+const ROOT_GROUP = ["root:x:0:"];
+
+/** What each stand-in contains; comments name the real image's property it mimics. */
+export const SPECS: Record<CatalogKey, Spec> = {
+  // vllm/vllm-openai: Ubuntu base with python3, runs as root, ENTRYPOINT ["vllm", "serve"].
+  vllm: {
+    binaries: {},
+    mocks: { "vllm.py": "/usr/local/bin/vllm", "huggingface_hub.py": "/usr/local/lib/python3.11/dist-packages/huggingface_hub.py" },
+    busybox: SHELL_APPLETS,
+    python: true,
+    dirs: { "/vllm-workspace": [0, 0, 0o755] },
+    passwd: ROOT_PASSWD,
+    group: ROOT_GROUP,
+    changes: ["WORKDIR /vllm-workspace", 'ENTRYPOINT ["vllm", "serve"]'],
+  },
+  // caddy:2.10-alpine: /usr/bin/caddy with cap_net_bind_service=+ep, /config and /data root-owned,
+  // XDG_CONFIG_HOME=/config, XDG_DATA_HOME=/data, WORKDIR /srv, busybox wget, runs as root.
+  // (The caddy-docker Dockerfile declares no VOLUME in 2.10; the Docker Hub image inherits none.)
+  caddy: {
+    binaries: { "/usr/bin/caddy": "/usr/bin/caddy" },
+    busybox: [...SHELL_APPLETS, "wget"],
+    dirs: {
+      "/config/caddy": [0, 0, 0o755],
+      "/data/caddy": [0, 0, 0o755],
+      "/etc/caddy": [0, 0, 0o755],
+      "/usr/share/caddy": [0, 0, 0o755],
+      "/srv": [0, 0, 0o755],
+    },
+    files: { "/etc/caddy/Caddyfile": ":80 {\n\troot * /usr/share/caddy\n\tfile_server\n}\n", "/usr/share/caddy/index.html": "caddy stand-in\n" },
+    caps: { "/usr/bin/caddy": "cap_net_bind_service=+ep" },
+    passwd: ROOT_PASSWD,
+    group: ROOT_GROUP,
+    changes: [
+      "ENV XDG_CONFIG_HOME=/config",
+      "ENV XDG_DATA_HOME=/data",
+      "EXPOSE 80 443 2019",
+      "WORKDIR /srv",
+      'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]',
+    ],
+  },
+  // nginxinc/nginx-unprivileged:alpine: USER 101 (nginx), pid and *_temp_path under /tmp, logs linked to
+  // stdout/stderr, ENTRYPOINT /docker-entrypoint.sh, CMD nginx -g 'daemon off;', busybox wget.
+  nginx: {
+    binaries: { "/usr/sbin/nginx": "/usr/sbin/nginx" },
+    busybox: [...SHELL_APPLETS, "wget"],
+    files: {
+      "/etc/nginx/nginx.conf": "pid /tmp/nginx.pid;\nevents {}\nhttp { server { listen 8080; } }\n",
+      "/etc/nginx/mime.types": fs.existsSync("/etc/nginx/mime.types") ? fs.readFileSync("/etc/nginx/mime.types", "utf8") : "types {}\n",
+      "/docker-entrypoint.sh": '#!/bin/sh\nexec "$@"\n',
+    },
+    dirs: { "/var/cache/nginx": [101, 101, 0o755], "/var/log/nginx": [0, 0, 0o755] },
+    // Debian's nginx has its temp paths compiled in under /var/lib/nginx; the real image's are /tmp/*.
+    links: { "/var/lib/nginx": "/tmp", "/var/log/nginx/access.log": "/dev/stdout", "/var/log/nginx/error.log": "/dev/stderr" },
+    passwd: [...ROOT_PASSWD, "nginx:x:101:101:nginx:/nonexistent:/sbin/nologin"],
+    group: [...ROOT_GROUP, "nginx:x:101:nginx"],
+    changes: ["USER 101", "EXPOSE 8080", 'ENTRYPOINT ["/docker-entrypoint.sh"]', 'CMD ["nginx", "-g", "daemon off;"]'],
+  },
+  // quay.io/oauth2-proxy/oauth2-proxy:*-alpine: /bin/oauth2-proxy as ENTRYPOINT, USER 65532:65532; its
+  // wget does HTTPS (Alpine's busybox uses ssl_client), so the stand-in carries GNU wget for the healthcheck.
+  oauth2Proxy: {
+    binaries: { "/usr/bin/wget": "/usr/bin/wget" },
+    mocks: { "oauth2_proxy.py": "/bin/oauth2-proxy" },
+    busybox: SHELL_APPLETS,
+    python: true,
+    passwd: [...ROOT_PASSWD, "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"],
+    group: [...ROOT_GROUP, "nonroot:x:65532:"],
+    changes: ["USER 65532:65532", 'ENTRYPOINT ["/bin/oauth2-proxy"]'],
+  },
+  // tailscale/tailscale: Alpine, binaries in /usr/local/bin, CMD containerboot, root, busybox wget.
+  tailscale: {
+    binaries: {},
+    mocks: { "containerboot.py": "/usr/local/bin/containerboot" },
+    busybox: [...SHELL_APPLETS, "wget"],
+    python: true,
+    dirs: { "/var/lib/tailscale": [0, 0, 0o755] },
+    passwd: ROOT_PASSWD,
+    group: ROOT_GROUP,
+    changes: ['CMD ["/usr/local/bin/containerboot"]'],
+  },
+  // cloudflare/cloudflared: distroless nonroot (USER 65532), no shell, ENTRYPOINT cloudflared --no-autoupdate.
+  // The stand-in has no shell either, but a Python interpreter to run the mock.
+  cloudflared: {
+    binaries: {},
+    mocks: { "cloudflared.py": "/usr/local/bin/cloudflared" },
+    python: true,
+    passwd: [...ROOT_PASSWD, "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"],
+    group: [...ROOT_GROUP, "nonroot:x:65532:"],
+    changes: ["USER 65532", 'ENTRYPOINT ["cloudflared", "--no-autoupdate"]', 'CMD ["version"]'],
+  },
+  // ghcr.io/open-webui/open-webui: python:3.11-slim, root, WORKDIR /app/backend, curl, DATA_DIR data volume.
+  openWebui: {
+    binaries: { "/usr/bin/curl": "/usr/bin/curl" },
+    mocks: { "open_webui.py": "/usr/local/bin/uvicorn" },
+    busybox: SHELL_APPLETS,
+    python: true,
+    dirs: { "/app/backend/data": [0, 0, 0o755], "/root": [0, 0, 0o700] },
+    passwd: ROOT_PASSWD,
+    group: ROOT_GROUP,
+    changes: ["ENV ENV=prod", "ENV PORT=8080", "ENV HOME=/root", "WORKDIR /app/backend", 'VOLUME ["/app/backend/data"]', 'CMD ["bash", "start.sh"]'],
+  },
+  // The suite's own probe: busybox (nc, wget) and curl for TLS with client certificates.
+  tool: {
+    binaries: { "/usr/bin/curl": "/usr/bin/curl" },
+    busybox: [...SHELL_APPLETS, "wget", "nc", "ip", "cut", "sed", "wc", "tr", "seq", "sha256sum"],
+    passwd: [...ROOT_PASSWD, "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin"],
+    group: [...ROOT_GROUP, "nogroup:x:65534:"],
+    changes: ['CMD ["sh"]'],
+  },
+};
+
+const PYTHON = "/usr/bin/python3.11";
+const PYTHON_LIB = "/usr/lib/python3.11";
+const PYTHON_SKIP = new Set(["test", "tkinter", "idlelib", "ensurepip", "lib2to3", "turtledemo", "pydoc_data", "__pycache__", "unittest", "distutils"]);
+
+function requireFile(p: string, why: string): void {
+  if (!fs.existsSync(p)) throw new Error(`stand-in images need ${p} (${why}); scripts/docker-engine.sh installs it`);
+}
+
+/** The shared libraries `ldd` lists for a binary (including the loader). */
+function libraries(binary: string): string[] {
+  const out = execFileSync("ldd", [binary], { encoding: "utf8" });
+  const libs: string[] = [];
+  for (const line of out.split("\n")) {
+    const m = line.match(/=>\s+(\/\S+)/) ?? line.match(/^\s+(\/\S+)\s+\(/);
+    if (m) libs.push(m[1]);
+  }
+  return libs;
+}
+
+function copyFile(from: string, root: string, to: string, mode?: number): void {
+  const dest = path.join(root, to);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.copyFileSync(fs.realpathSync(from), dest);
+  fs.chmodSync(dest, mode ?? fs.statSync(fs.realpathSync(from)).mode & 0o7777);
+}
+
+function copyWithLibraries(from: string, root: string, to: string): void {
+  copyFile(from, root, to);
+  for (const lib of libraries(from)) {
+    if (!fs.existsSync(path.join(root, lib))) copyFile(lib, root, lib);
+  }
+}
+
+function copyPythonLib(src: string, root: string): void {
+  for (const entry of fs.readdirSync(src, { withFileTypes: true })) {
+    if (PYTHON_SKIP.has(entry.name)) continue;
+    const from = path.join(src, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name === "dist-packages" || entry.name === "site-packages") continue;
+      copyPythonLib(from, root);
+    } else if (entry.isFile()) {
+      copyFile(from, root, from);
+      if (entry.name.endsWith(".so")) {
+        for (const lib of libraries(from)) if (!fs.existsSync(path.join(root, lib))) copyFile(lib, root, lib);
+      }
+    }
+  }
+}
+
+function hostInputs(spec: Spec): string[] {
+  const files = [...Object.keys(spec.binaries), ...(spec.busybox ? [BUSYBOX] : []), ...(spec.python ? [PYTHON] : [])];
+  return files.map((f) => {
+    const s = fs.statSync(f);
+    return `${f}:${s.size}:${s.mtimeMs}`;
+  });
+}
+
+/** The tag of a stand-in: its catalog key and the hash of everything that goes into it. */
+export function standinTag(key: CatalogKey): string {
+  const spec = SPECS[key];
+  const h = createHash("sha256");
+  h.update(JSON.stringify(spec));
+  h.update(JSON.stringify(hostInputs(spec)));
+  for (const mock of Object.keys(spec.mocks ?? {})) h.update(fs.readFileSync(path.join(MOCKS, mock)));
+  return `zta-standin/${key.toLowerCase()}:${h.digest("hex").slice(0, 16)}`;
+}
+
+function assemble(spec: Spec, root: string): void {
+  for (const d of ["bin", "etc", "tmp", "proc", "sys", "dev", "root", "usr/bin", "usr/local/bin"]) fs.mkdirSync(path.join(root, d), { recursive: true });
+  fs.chmodSync(path.join(root, "tmp"), 0o1777);
+  for (const [from, to] of Object.entries(spec.binaries)) {
+    requireFile(from, "a binary of a stand-in");
+    copyWithLibraries(from, root, to);
+  }
+  if (spec.busybox) {
+    requireFile(BUSYBOX, "busybox-static");
+    copyFile(BUSYBOX, root, "/bin/busybox");
+    for (const applet of spec.busybox) {
+      const link = path.join(root, "bin", applet);
+      if (!fs.existsSync(link) && !fs.existsSync(path.join(root, "usr/bin", applet))) fs.symlinkSync("busybox", link);
+    }
+  }
+  if (spec.python) {
+    requireFile(PYTHON, "python3.11 for the mocks");
+    copyWithLibraries(PYTHON, root, PYTHON);
+    fs.symlinkSync("python3.11", path.join(root, "usr/bin/python3"));
+    copyPythonLib(PYTHON_LIB, root);
+  }
+  for (const [mock, to] of Object.entries(spec.mocks ?? {})) copyFile(path.join(MOCKS, mock), root, to, to.endsWith(".py") ? 0o644 : 0o755);
+  for (const [dir, [uid, gid, mode]] of Object.entries(spec.dirs ?? {})) {
+    const p = path.join(root, dir);
+    fs.mkdirSync(p, { recursive: true });
+    fs.chownSync(p, uid, gid);
+    fs.chmodSync(p, mode);
+  }
+  for (const [file, content] of Object.entries(spec.files ?? {})) {
+    const p = path.join(root, file);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content, { mode: file.endsWith(".sh") ? 0o755 : 0o644 });
+  }
+  for (const [link, target] of Object.entries(spec.links ?? {})) {
+    fs.mkdirSync(path.dirname(path.join(root, link)), { recursive: true });
+    fs.symlinkSync(target, path.join(root, link));
+  }
+  fs.writeFileSync(path.join(root, "etc/passwd"), spec.passwd.join("\n") + "\n");
+  fs.writeFileSync(path.join(root, "etc/group"), spec.group.join("\n") + "\n");
+  for (const [file, cap] of Object.entries(spec.caps ?? {})) {
+    execFileSync("setcap", [cap, path.join(root, file)]);
+  }
+}
+
+async function imageExists(tag: string): Promise<boolean> {
+  return (await request("GET", `/images/${encodeURIComponent(tag)}/json`)).status === 200;
+}
+
+/** Builds one stand-in unless an image with its tag exists; returns the tag. */
+export async function buildStandin(key: CatalogKey): Promise<string> {
+  const tag = standinTag(key);
+  if (await imageExists(tag)) return tag;
+  const spec = SPECS[key];
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `zta-standin-${key}-`));
+  try {
+    assemble(spec, root);
+    // --xattrs keeps security.capability (caddy's cap_net_bind_service); the engine applies it on import.
+    const tar = execFileSync("tar", ["--xattrs", "--xattrs-include=security.capability", "--numeric-owner", "-C", root, "-cf", "-", "."], {
+      maxBuffer: 1 << 30,
+    });
+    const [repo, version] = tag.split(":");
+    const changes = spec.changes.map((c) => `&changes=${encodeURIComponent(c)}`).join("");
+    const res = await call("POST", `/images/create?fromSrc=-&repo=${encodeURIComponent(repo)}&tag=${version}${changes}`, tar);
+    if (/"error"/.test(res.body.toString())) throw new Error(`import of ${tag} failed: ${res.body.toString()}`);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  if (!(await imageExists(tag))) throw new Error(`stand-in ${tag} was not created`);
+  return tag;
+}
+
+/** Builds every stand-in (sequentially: the machine has 2 cores) and maps catalog references to tags. */
+export async function buildAllStandins(): Promise<Map<string, string>> {
+  const byReference = new Map<string, string>();
+  for (const key of Object.keys(SPECS) as CatalogKey[]) {
+    const tag = await buildStandin(key);
+    if (key !== "tool") byReference.set(IMAGES[key].reference, tag);
+  }
+  return byReference;
+}
+
+export function toolImage(): string {
+  return standinTag("tool");
+}
