@@ -16,7 +16,7 @@ import { Fn, TerraformStack } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
-import { hardenedContainer } from "../lib/hardening";
+import { hardenedContainer, INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { CATCH_ALL_SERVICE, ingressProblems } from "../lib/tunnel-ingress";
@@ -137,6 +137,7 @@ export class CloudflareTunnel extends Construct {
       const originNet = new Network(this, "origin-network", {
         name: `${name}-origin`,
         internal: true,
+        options: INTERNAL_NETWORK_OPTIONS,
         ipamConfig: [{ subnet }],
       });
       origin = resolved.chat.attachTunnel(originNet, subnet);

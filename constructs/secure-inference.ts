@@ -1,3 +1,4 @@
+import { INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
@@ -221,7 +222,11 @@ export class SecureInference extends Construct {
     const images = PinnedImages.of(this);
     const outputPrefix = prefix.replace(/[^A-Za-z0-9_]/g, "_");
     this.ca = new InternalCa(this, "ca", { outputPrefix, ...props.certificates });
-    this.internalNetwork = new Network(this, "internal-network", { name: `${prefix}-internal`, internal: true });
+    this.internalNetwork = new Network(this, "internal-network", {
+      name: `${prefix}-internal`,
+      internal: true,
+      options: INTERNAL_NETWORK_OPTIONS,
+    });
     const modelCache = new Volume(this, "model-cache", { name: `${prefix}-models` });
     const apiKey = new Password(this, "vllm-api-key", { length: 48, special: false });
     const vllmImageId = images.imageId(props.images?.vllm ?? IMAGES.vllm.reference);

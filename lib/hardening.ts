@@ -39,16 +39,32 @@ export const LOG_OPTIONS: Record<string, string> = { "max-size": "10m", "max-fil
 
 export const CPU_PERIOD_US = 100000;
 
-/** Options for a tmpfs mount: writable, but nothing on it may be executed or be setuid. */
-export function tmpfsOptions(sizeMb: number): string {
-  return `rw,noexec,nosuid,nodev,size=${sizeMb}m`;
+/**
+ * Bridge driver options for every `internal = true` network. Docker (20.10 at least) still gives an
+ * internal network a gateway address on the host's side of its bridge: forwarding off the network is
+ * dropped, but the host itself answers there, so any host service bound to all interfaces is reachable
+ * from inside. `inhibit_ipv4` makes libnetwork's bridge driver assign no IPv4 address to the bridge, so
+ * nothing on the host holds that address (proved on the engine: test/engine/internal-gateway.engine.test.ts).
+ */
+export const INTERNAL_NETWORK_OPTIONS: Record<string, string> = { "com.docker.network.bridge.inhibit_ipv4": "true" };
+
+/**
+ * Options for a tmpfs mount: writable, but nothing on it may be executed or be setuid.
+ * tmpfs mounts are root-owned: for a non-root `owner` ("uid:gid") the mount belongs to that user,
+ * or the service cannot write it (Caddy's /config and /data autosave, measured on the engine).
+ */
+export function tmpfsOptions(sizeMb: number, owner?: string): string {
+  const base = `rw,noexec,nosuid,nodev,size=${sizeMb}m`;
+  const ids = owner === undefined ? undefined : /^(\d+):(\d+)$/.exec(owner);
+  if (!ids || (ids[1] === "0" && ids[2] === "0")) return base;
+  return `${base},uid=${ids[1]},gid=${ids[2]},mode=0700`;
 }
 
 /** The hardened part of a container's config; callers add image, name, networks, mounts. */
 export function hardenedContainer(options: HardeningOptions): Partial<ContainerConfig> {
   const tmpfs: Record<string, string> = {};
   for (const [path, size] of Object.entries(options.tmpfsMb ?? { "/tmp": 64 })) {
-    tmpfs[path] = tmpfsOptions(size);
+    tmpfs[path] = tmpfsOptions(size, options.user);
   }
   const cpuCap =
     options.cpuLimit === undefined

@@ -131,3 +131,17 @@ export async function runTool(options: {
     await request("DELETE", `/containers/${id}?force=1&v=1`);
   }
 }
+
+/** Runs `cmd` inside a running container (as its own user unless `user` is given), bounded. */
+export async function execIn(id: string, cmd: string[], user?: string): Promise<RunResult> {
+  const created = await call("POST", `/containers/${id}/exec`, {
+    Cmd: ["timeout", "-s", "KILL", "15", ...cmd],
+    AttachStdout: true,
+    AttachStderr: true,
+    ...(user ? { User: user } : {}),
+  });
+  const execId = created.json().Id as string;
+  const res = await call("POST", `/exec/${execId}/start`, { Detach: false, Tty: false });
+  const info = (await call("GET", `/exec/${execId}/json`)).json();
+  return { exitCode: info.ExitCode as number, output: demux(res.body) };
+}

@@ -1,0 +1,114 @@
+/**
+ * Probes from inside the engine: a throwaway tool container (busybox + curl, test/engine/standins.ts)
+ * attached to a network the suite created, or sharing a container's network namespace
+ * (`container:<id>`, which models that container being compromised). Every probe is bounded
+ * (curl --max-time, the tool container's own timeout) and goes only to the suite's own networks.
+ */
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { Deployment } from "./applier";
+import { call, runTool } from "./docker-api";
+import { toolImage } from "./standins";
+
+/** PEM files the probes present: the CA, an operator and a service identity, and a foreign CA's cert. */
+export interface ProbePki {
+  readonly dir: string;
+}
+
+/** Writes the deployment's CA, the given client identities and a wrong (foreign-CA) identity to a dir. */
+export function probePki(d: Deployment, identities: Record<string, { key: string; cert: string }>): ProbePki {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-probe-pki-"));
+  fs.chmodSync(dir, 0o755);
+  const ca = [...d.values.entries()].find(([a]) => a.startsWith("tls_self_signed_cert."));
+  if (!ca) throw new Error("no CA in the deployment");
+  fs.writeFileSync(path.join(dir, "ca.crt"), ca[1].cert_pem);
+  for (const [name, { key, cert }] of Object.entries(identities)) {
+    fs.writeFileSync(path.join(dir, `${name}.key`), d.values.get(key)!.private_key_pem, { mode: 0o644 });
+    fs.writeFileSync(path.join(dir, `${name}.crt`), d.values.get(cert)!.cert_pem);
+  }
+  // A client certificate from another CA with the edge's own subject: "the wrong certificate".
+  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "wrong-ca.key", "-out", "wrong-ca.crt", "-subj", "/O=evil/CN=evil CA", "-days", "1"]);
+  run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "wrong.key", "-out", "wrong.csr", "-subj", "/O=cdktf-zero-trust-ai/OU=zta-services/CN=zta-edge"]);
+  fs.writeFileSync(path.join(dir, "ext.cnf"), "[e]\nextendedKeyUsage=clientAuth\n");
+  run(["x509", "-req", "-in", "wrong.csr", "-CA", "wrong-ca.crt", "-CAkey", "wrong-ca.key", "-set_serial", "7", "-days", "1", "-extfile", "ext.cnf", "-extensions", "e", "-out", "wrong.crt"]);
+  for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o644);
+  return { dir };
+}
+
+export interface HttpProbe {
+  /** HTTP status, or 0 when no HTTP answer came (refused, TLS alert, timeout). */
+  readonly status: number;
+  readonly output: string;
+}
+
+/**
+ * One HTTP(S) request with curl from `where` (a network name, or `container:<id>`).
+ * `identity`: a client identity in the probe PKI dir ("wrong" = the foreign CA's), or none.
+ */
+export async function curlFrom(
+  where: string,
+  url: string,
+  options: { pki?: ProbePki; identity?: string; headers?: string[]; insecure?: boolean; user?: string } = {},
+): Promise<HttpProbe> {
+  const args = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--connect-timeout", "3"];
+  if (options.pki) {
+    args.push("--cacert", "/pki/ca.crt");
+    if (options.identity) args.push("--cert", `/pki/${options.identity}.crt`, "--key", `/pki/${options.identity}.key`);
+  }
+  if (options.insecure) args.push("-k");
+  for (const h of options.headers ?? []) args.push("-H", h);
+  args.push(url);
+  const r = await runTool({
+    image: toolImage(),
+    cmd: args,
+    networkMode: where,
+    binds: options.pki ? [`${options.pki.dir}:/pki:ro`] : [],
+    user: options.user ?? "65534:65534",
+    timeoutSeconds: 15,
+  });
+  const m = /(\d{3})\s*$/.exec(r.output.trim());
+  const status = m ? Number(m[1]) : 0;
+  return { status, output: r.output.trim() };
+}
+
+/** Whether a plain TCP connection to host:port opens from `where` (busybox nc, bounded). */
+export async function tcpOpens(where: string, host: string, port: number): Promise<boolean> {
+  const r = await runTool({ image: toolImage(), cmd: ["nc", "-z", "-w", "3", host, String(port)], networkMode: where, user: "65534:65534", timeoutSeconds: 10 });
+  return r.exitCode === 0;
+}
+
+/** The gateway address Docker's IPAM gave a network (the host side of its bridge, unless inhibited). */
+export async function gatewayOf(network: string): Promise<string> {
+  const n = (await call("GET", `/networks/${encodeURIComponent(network)}`)).json();
+  const gw = n.IPAM?.Config?.[0]?.Gateway;
+  if (!gw) throw new Error(`network ${network} has no IPAM gateway: ${JSON.stringify(n.IPAM)}`);
+  return gw;
+}
+
+/**
+ * A TCP service on the host bound to all interfaces (like an sshd or a database), on a free high port,
+ * answering a marker line; closed by `close()`. It stands in for "any host service".
+ */
+export async function hostServiceOnAllInterfaces(): Promise<{ port: number; close: () => Promise<void>; connections: () => number }> {
+  let count = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    count++;
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => undefined);
+    s.end("HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhost-service");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return { port, connections: () => count, close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
