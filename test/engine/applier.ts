@@ -508,7 +508,11 @@ export async function destroyContainer(c: AppliedContainer): Promise<void> {
 }
 
 export async function destroy(d: Deployment): Promise<void> {
-  for (const c of [...d.containers].reverse()) await destroyContainer(c);
+  // Terraform destroys independent resources in parallel; the namespace users (network_mode container:)
+  // and the loaders first, then the rest.
+  const dependents = d.containers.filter((c) => String(c.config.network_mode ?? "").startsWith("container:"));
+  await Promise.all(dependents.map(destroyContainer));
+  await Promise.all(d.containers.filter((c) => !dependents.includes(c)).map(destroyContainer));
   for (const n of [...d.networks].reverse()) await request("DELETE", `/networks/${n.id}`);
   for (const v of [...d.volumes].reverse()) await request("DELETE", `/volumes/${encodeURIComponent(v.name)}`);
 }

@@ -5,6 +5,11 @@
   serves /ready (200) and /metrics on ADDR only.
 - `cloudflared tunnel --metrics ADDR ready`: exit 0 when ADDR/ready answers 200 (the healthcheck).
 """
+import signal
+import sys as _sys
+
+signal.signal(signal.SIGTERM, lambda *_: _sys.exit(0))  # the real program stops on SIGTERM; PID 1 would ignore it
+
 import sys, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

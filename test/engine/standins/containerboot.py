@@ -6,6 +6,11 @@
 - TS_ENABLE_HEALTH_CHECK + TS_LOCAL_ADDR_PORT: /healthz on that address only.
 - Userspace networking, as TS_USERSPACE=true: nothing listens on the container's own interfaces.
 """
+import signal
+import sys as _sys
+
+signal.signal(signal.SIGTERM, lambda *_: _sys.exit(0))  # the real program stops on SIGTERM; PID 1 would ignore it
+
 import json, os, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

@@ -8,6 +8,11 @@
   (stands in for an IdP-signed JWT with --skip-jwt-bearer-tokens), else 401. /oauth2/start|callback:
   a marker page. Anything else: 202 for a valid bearer (--upstream=static://202), else 401.
 """
+import signal
+import sys as _sys
+
+signal.signal(signal.SIGTERM, lambda *_: _sys.exit(0))  # the real program stops on SIGTERM; PID 1 would ignore it
+
 import re, ssl, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

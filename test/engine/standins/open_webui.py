@@ -6,6 +6,11 @@
 - /api/models relays GET {OPENAI_API_BASE_URL}/models, /api/chat relays a streamed POST to
   {OPENAI_API_BASE_URL}/chat/completions: the path our chat proxy (nginx in its namespace) carries to vLLM.
 """
+import signal
+import sys as _sys
+
+signal.signal(signal.SIGTERM, lambda *_: _sys.exit(0))  # the real program stops on SIGTERM; PID 1 would ignore it
+
 import os, sys, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

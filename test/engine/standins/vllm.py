@@ -7,6 +7,11 @@
   /metrics too, as in the real server.
 - chat/completions and completions stream SSE `data:` events, one token per event, 20 ms apart.
 """
+import signal
+import sys as _sys
+
+signal.signal(signal.SIGTERM, lambda *_: _sys.exit(0))  # the real program stops on SIGTERM; PID 1 would ignore it
+
 import json, os, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

@@ -1,0 +1,215 @@
+/**
+ * The default stack (stacks/default-stack.ts) on a real Docker engine with stand-in images: it comes
+ * up, serves the request path from the host, and refuses every attack the allowed-flows table does not list.
+ */
+import { App, Testing } from "cdktf";
+import * as fs from "fs";
+import * as path from "path";
+import { apply, container, destroy, Deployment, leftovers } from "./applier";
+import { execIn, inspectContainer } from "./docker-api";
+import { allowed } from "./flows";
+import { curlFrom, gatewayOf, hostServiceOnAllInterfaces, probePki, ProbePki, tcpOpens } from "./probe";
+import { canRead, configVolumeOf, hostRequest, jobs, loaders, readsItsFiles, services, settle } from "./stack-checks";
+import { buildAllStandins } from "./standins";
+import { DefaultInferenceStack } from "../../stacks/default-stack";
+
+const DOMAIN = "ai.example.internal";
+let d: Deployment;
+let pki: ProbePki;
+const addr = (type: string, prefix: string) => {
+  const a = [...d.values.keys()].find((k) => k.startsWith(`${type}.${prefix}`));
+  if (!a) throw new Error(`no ${type}.${prefix}*`);
+  return a;
+};
+
+beforeAll(async () => {
+  const json = JSON.parse(Testing.synth(new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai"), true));
+  d = await apply(json, { standins: await buildAllStandins() });
+  pki = probePki(d, {
+    operator: { key: addr("tls_private_key", "inference_ca_operator-devops-laptop_key"), cert: addr("tls_locally_signed_cert", "inference_ca_operator-devops-laptop_cert") },
+    edge: { key: addr("tls_private_key", "inference_edge_client-cert_key"), cert: addr("tls_locally_signed_cert", "inference_edge_client-cert") },
+  });
+  await settle(d);
+});
+
+afterAll(async () => {
+  if (d) await destroy(d);
+  if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
+});
+
+const operator = () => ({
+  port: 443,
+  servername: DOMAIN,
+  ca: fs.readFileSync(path.join(pki.dir, "ca.crt"), "utf8"),
+  cert: fs.readFileSync(path.join(pki.dir, "operator.crt"), "utf8"),
+  key: fs.readFileSync(path.join(pki.dir, "operator.key"), "utf8"),
+  headers: { Authorization: "Bearer valid-alice" },
+});
+
+describe("default stack: lifecycle", () => {
+  it("every config loader is created and never started", async () => {
+    expect(loaders(d).length).toBe(4);
+    for (const c of loaders(d)) {
+      const s = (await inspectContainer(c.id)).State;
+      expect({ name: c.name, status: s.Status, started: s.StartedAt }).toEqual({ name: c.name, status: "created", started: "0001-01-01T00:00:00Z" });
+    }
+  });
+
+  it("every service is running and healthy, with no restarts", async () => {
+    expect(services(d).map((c) => c.name).sort()).toEqual(["inference-edge", "inference-gate", "inference-vllm-0", "inference-vllm-0-mtls"]);
+    for (const c of services(d)) {
+      const i = await inspectContainer(c.id);
+      expect({ name: c.name, status: i.State.Status, health: i.State.Health?.Status, restarts: i.RestartCount }).toEqual({
+        name: c.name,
+        status: "running",
+        health: "healthy",
+        restarts: 0,
+      });
+    }
+  });
+
+  it("every job exited 0", async () => {
+    expect(jobs(d).map((c) => c.name)).toEqual(["inference-model-fetch"]);
+    for (const c of jobs(d)) {
+      const s = (await inspectContainer(c.id)).State;
+      expect({ name: c.name, status: s.Status, exit: s.ExitCode }).toEqual({ name: c.name, status: "exited", exit: 0 });
+    }
+  });
+
+  it("the engine got what the stack asked for: read-only, no capabilities but the edge's one, limits", async () => {
+    for (const c of services(d)) {
+      const h = (await inspectContainer(c.id)).HostConfig;
+      expect(h.ReadonlyRootfs).toBe(true);
+      expect(h.CapDrop).toEqual(["ALL"]);
+      expect(h.SecurityOpt).toEqual(["no-new-privileges:true"]);
+      expect(h.Memory).toBe(c.config.memory * 1024 * 1024);
+    }
+    expect((await inspectContainer(container(d, "inference-edge").id)).HostConfig.CapAdd).toEqual(["NET_BIND_SERVICE"]);
+    expect(d.notes).toEqual(['inference-vllm-0: gpus = "all" not requested (no GPU on this machine)']);
+  });
+});
+
+describe("default stack: files", () => {
+  it("each service reads every file of its config volume", async () => {
+    for (const c of services(d)) {
+      for (const r of await readsItsFiles(c, d)) expect({ service: c.name, ...r }).toEqual({ service: c.name, file: r.file, ok: true });
+    }
+  });
+
+  it("vLLM's API key (0400, root) is readable by vLLM only, not by the sidecar's or the edge's user", async () => {
+    const secrets = configVolumeOf(container(d, "inference-vllm-0"))!;
+    expect(await canRead(secrets, "api-key", "0:0")).toBe(true);
+    expect(await canRead(secrets, "api-key", "101:101")).toBe(false);
+    expect(await canRead(secrets, "api-key", "65532:65532")).toBe(false);
+  });
+
+  it("the edge (65532) can write its /config and /data (tmpfs owned by its user) and Caddy logged no autosave error", async () => {
+    const edge = container(d, "inference-edge");
+    const r = await execIn(edge.id, ["touch", "/config/probe", "/data/probe"]);
+    expect({ exit: r.exitCode, output: r.output }).toEqual({ exit: 0, output: "" });
+    const logs = await (await import("./docker-api")).containerLogs(edge.id);
+    expect(logs).not.toMatch(/permission denied/i);
+  });
+});
+
+describe("default stack: the request path from the host", () => {
+  it("the sidecar, in vLLM's namespace, reaches vLLM on 127.0.0.1:8000", async () => {
+    const r = await curlFrom(`container:${container(d, "inference-vllm-0-mtls").id}`, "http://127.0.0.1:8000/health");
+    expect(r.status).toBe(200);
+  });
+
+  it("GET /v1/models with the operator's certificate and a token: 200 with the served model", async () => {
+    const r = await hostRequest({ ...operator(), path: "/v1/models" });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).data[0].id).toBe("Qwen/Qwen2.5-0.5B-Instruct");
+  });
+
+  it("a streamed completion arrives token by token, not all at once", async () => {
+    const r = await hostRequest({
+      ...operator(),
+      method: "POST",
+      path: "/v1/chat/completions",
+      headers: { ...operator().headers, "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "Qwen/Qwen2.5-0.5B-Instruct", stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(r.status).toBe(200);
+    // All 11 token events arrive, spread over many reads: a buffering hop would deliver them in one.
+    const total = r.eventsPerRead.reduce((a, b) => a + b, 0);
+    expect({ total, reads: r.eventsPerRead.length >= 6 ? "many" : r.eventsPerRead }).toEqual({ total: 11, reads: "many" });
+    expect(r.body).toContain("data: [DONE]");
+  });
+
+  it("refusals: no certificate, a certificate of another CA, no token, /tokenize", async () => {
+    const { cert, key, ...noCert } = operator();
+    await expect(hostRequest({ ...noCert, path: "/v1/models" })).rejects.toThrow();
+    await expect(
+      hostRequest({ ...noCert, path: "/v1/models", cert: fs.readFileSync(path.join(pki.dir, "wrong.crt"), "utf8"), key: fs.readFileSync(path.join(pki.dir, "wrong.key"), "utf8") }),
+    ).rejects.toThrow();
+    expect((await hostRequest({ ...operator(), headers: {}, path: "/v1/models" })).status).toBe(401);
+    expect((await hostRequest({ ...operator(), method: "POST", path: "/tokenize", body: "{}" })).status).toBe(404);
+    expect(cert && key).toBeTruthy();
+  });
+});
+
+describe("default stack: attacks", () => {
+  const networks = () => d.networks.map((n) => n.name);
+  const namespaces = () => services(d).map((c) => ({ name: c.name, where: `container:${c.id}` }));
+
+  it("vLLM's port 8000 is closed to every network and to every container outside vLLM's namespace", async () => {
+    for (const n of networks()) expect({ from: n, open: await tcpOpens(n, "inference-vllm-0", 8000) }).toEqual({ from: n, open: false });
+    for (const ns of namespaces().filter((x) => !x.name.startsWith("inference-vllm-0"))) {
+      expect({ from: ns.name, open: await tcpOpens(ns.where, "inference-vllm-0", 8000) }).toEqual({ from: ns.name, open: false });
+    }
+  });
+
+  it("the sidecar refuses callers without a certificate and with another CA's certificate, from every network", async () => {
+    for (const n of networks()) {
+      for (const identity of [undefined, "wrong"]) {
+        const r = await curlFrom(n, "https://inference-vllm-0:8443/v1/models", { pki, identity });
+        expect({ from: n, identity, status: r.status }).toEqual({ from: n, identity, status: r.status >= 200 && r.status < 300 ? "a refusal" : r.status });
+      }
+    }
+  });
+
+  it("the edge's own certificate is the one the sidecar accepts (positive control for the refusals)", async () => {
+    const r = await curlFrom("inference-internal", "https://inference-vllm-0:8443/v1/models", { pki, identity: "edge" });
+    expect(r.status).toBe(200);
+    expect(allowed("default", "inference-edge", "inference-vllm-0", 8443)).toBe(true);
+  });
+
+  it("the edge refuses callers without a client certificate on the internal network", async () => {
+    const r = await curlFrom("inference-internal", `https://inference-edge:8443/v1/models`, { pki, headers: [`Host: ${DOMAIN}`] });
+    expect(r.status).toBe(0);
+  });
+
+  it("a host service bound to all interfaces is unreachable through the internal network's gateway, from the network and from vLLM's namespace", async () => {
+    const host = await hostServiceOnAllInterfaces();
+    try {
+      const gw = await gatewayOf("inference-internal");
+      expect((await curlFrom("inference-internal", `http://${gw}:${host.port}/`)).status).toBe(0);
+      expect((await curlFrom(`container:${container(d, "inference-vllm-0").id}`, `http://${gw}:${host.port}/`)).status).toBe(0);
+      expect(host.connections()).toBe(0);
+    } finally {
+      await host.close();
+    }
+  });
+
+  // fixed by issue 15 segmentation: today every container on the internal network reaches oauth2-proxy.
+  it.failing("only the edge may reach the gate: an attacker on any network of the gate gets no answer from it", async () => {
+    const gateNetworks = (container(d, "inference-gate").config.networks_advanced as { name: string }[]).map((n) => n.name);
+    for (const n of gateNetworks) {
+      const r = await curlFrom(n, "https://inference-gate:4443/oauth2/auth", { pki, headers: ["Authorization: Bearer valid-stolen"] });
+      expect({ from: n, status: r.status }).toEqual({ from: n, status: 0 });
+    }
+    expect(allowed("default", "attacker", "inference-gate", 4443)).toBe(false);
+  });
+});
+
+describe("default stack: destroy", () => {
+  it("leaves nothing behind", async () => {
+    await destroy(d);
+    const left = await leftovers();
+    d = undefined as unknown as Deployment;
+    expect(left).toEqual({ containers: [], networks: [], volumes: [] });
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * examples/homelab.ts (ChatUi + two TailscaleExposures) and examples/team.ts (ChatUi + TailscaleExposure +
+ * CloudflareTunnel) on the engine: they come up, and what the allowed-flows table does not list is refused.
+ */
+import { App, TerraformStack, Testing } from "cdktf";
+import * as fs from "fs";
+import { apply, destroy, Deployment, leftovers } from "./applier";
+import { inspectContainer } from "./docker-api";
+import { ALLOWED_FLOWS, allowed } from "./flows";
+import { curlFrom, probePki, tcpOpens } from "./probe";
+import { jobs, loaders, readsItsFiles, services, settle } from "./stack-checks";
+import { buildAllStandins } from "./standins";
+import { HomelabStack } from "../../examples/homelab";
+import { TeamStack } from "../../examples/team";
+
+const STACKS: [keyof typeof ALLOWED_FLOWS, (app: App) => TerraformStack][] = [
+  ["homelab", (app) => new HomelabStack(app, "homelab")],
+  ["team", (app) => new TeamStack(app, "team")],
+];
+
+describe.each(STACKS)("%s on the engine", (name, make) => {
+  let d: Deployment;
+  let pkiDir: string | undefined;
+
+  beforeAll(async () => {
+    const json = JSON.parse(Testing.synth(make(Testing.app() as App), true));
+    d = await apply(json, { standins: await buildAllStandins() });
+    await settle(d);
+  });
+  afterAll(async () => {
+    if (d) await destroy(d);
+    if (pkiDir) fs.rmSync(pkiDir, { recursive: true, force: true });
+  });
+
+  it("loaders created and never started, services healthy without restarts, jobs exited 0", async () => {
+    expect(loaders(d).length).toBeGreaterThan(0);
+    for (const c of loaders(d)) expect({ c: c.name, s: (await inspectContainer(c.id)).State.Status }).toEqual({ c: c.name, s: "created" });
+    for (const c of services(d)) {
+      const i = await inspectContainer(c.id);
+      expect({ c: c.name, s: i.State.Status, h: i.State.Health?.Status, r: i.RestartCount }).toEqual({ c: c.name, s: "running", h: "healthy", r: 0 });
+    }
+    for (const c of jobs(d)) {
+      const s = (await inspectContainer(c.id)).State;
+      expect({ c: c.name, s: s.Status, e: s.ExitCode }).toEqual({ c: c.name, s: "exited", e: 0 });
+    }
+  });
+
+  it("each service reads every file of its config volume", async () => {
+    for (const c of services(d)) {
+      for (const r of await readsItsFiles(c, d)) expect({ service: c.name, ...r }).toEqual({ service: c.name, file: r.file, ok: true });
+    }
+  });
+
+  it("the chat UI reaches vLLM through its own proxy and the sidecar (its allowed flow)", async () => {
+    expect(allowed(name, "inference-chat", "inference-vllm-0", 8443)).toBe(true);
+    const chat = d.containers.find((c) => c.name === "inference-chat")!;
+    const r = await curlFrom(`container:${chat.id}`, "http://127.0.0.1:8080/api/models");
+    expect(r.status).toBe(200);
+  });
+
+  it("vLLM's port is closed, and the sidecar refuses no certificate and another CA's, from every network", async () => {
+    const ca = [...d.values.keys()].find((k) => k.startsWith("tls_locally_signed_cert.inference_edge_client-cert"))!;
+    const key = [...d.values.keys()].find((k) => k.startsWith("tls_private_key.inference_edge_client-cert_key"))!;
+    const pki = probePki(d, { edge: { key, cert: ca } });
+    pkiDir = pki.dir;
+    for (const n of d.networks.map((x) => x.name)) {
+      expect({ from: n, open: await tcpOpens(n, "inference-vllm-0", 8000) }).toEqual({ from: n, open: false });
+      for (const identity of [undefined, "wrong"]) {
+        const r = await curlFrom(n, "https://inference-vllm-0:8443/v1/models", { pki, identity });
+        expect({ from: n, identity, refused: r.status < 200 || r.status >= 300 }).toEqual({ from: n, identity, refused: true });
+      }
+    }
+  });
+
+  it("destroy leaves nothing behind", async () => {
+    await destroy(d);
+    d = undefined as unknown as Deployment;
+    expect(await leftovers()).toEqual({ containers: [], networks: [], volumes: [] });
+  });
+});

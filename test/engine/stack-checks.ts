@@ -1,0 +1,101 @@
+/** Checks shared by the engine tests of each stack: lifecycle, files, attacks. */
+import * as https from "https";
+import { AppliedContainer, Deployment } from "./applier";
+import { inspectContainer, runTool, sleep } from "./docker-api";
+import { toolImage } from "./standins";
+
+export const loaders = (d: Deployment) => d.containers.filter((c) => c.config.start === false);
+export const jobs = (d: Deployment) => d.containers.filter((c) => c.config.start !== false && c.config.must_run === false);
+export const services = (d: Deployment) => d.containers.filter((c) => c.config.start !== false && c.config.must_run !== false);
+
+/** Waits (bounded: 90 polls of 1 s) until every service is healthy and every job has exited. */
+export async function settle(d: Deployment): Promise<void> {
+  for (let i = 0; i < 90; i++) {
+    const states = await Promise.all(d.containers.map((c) => inspectContainer(c.id)));
+    const pending = states.filter((s, n) => {
+      const c = d.containers[n];
+      if (c.config.start === false) return false;
+      if (c.config.must_run === false) return s.State.Running;
+      return s.State.Health?.Status === "starting";
+    });
+    if (pending.length === 0) return;
+    await sleep(1000);
+  }
+}
+
+/**
+ * Every file of the container's read-only config volume (`/etc/zta`), read as the container's own user
+ * (from a tool container mounting the same volume: some images, like cloudflared's, have no shell to exec).
+ */
+export async function readsItsFiles(c: AppliedContainer, d: Deployment): Promise<{ file: string; ok: boolean }[]> {
+  const loader = d.containers.find((l) => l.config.start === false && l.config.volumes?.[0]?.volume_name === configVolumeOf(c));
+  if (!loader) return [];
+  const results: { file: string; ok: boolean }[] = [];
+  const user = (await inspectContainer(c.id)).Config.User || "0:0";
+  for (const u of loader.config.upload ?? []) {
+    const file = (u.file as string).replace(/^\/zta-load\//, "");
+    results.push({ file: `/etc/zta/${file}`, ok: await canRead(configVolumeOf(c)!, file, user) });
+  }
+  return results;
+}
+
+export function configVolumeOf(c: AppliedContainer): string | undefined {
+  return (c.config.volumes ?? []).find((v: any) => v.container_path === "/etc/zta")?.volume_name;
+}
+
+/** Whether `user` can read `file` in volume `volume` (a tool container mounting it read-only). */
+export async function canRead(volume: string, file: string, user: string): Promise<boolean> {
+  const r = await runTool({ image: toolImage(), cmd: ["cat", `/v/${file}`], binds: [`${volume}:/v:ro`], user, timeoutSeconds: 10 });
+  return r.exitCode === 0;
+}
+
+export interface HostExchange {
+  status: number;
+  body: string;
+  /** Token events per socket read, for streamed responses. */
+  eventsPerRead: number[];
+}
+
+/** A request from the host to the published edge port (127.0.0.1 only), bounded. */
+export function hostRequest(options: {
+  port: number;
+  servername: string;
+  path: string;
+  method?: string;
+  body?: string;
+  ca: string;
+  cert?: string;
+  key?: string;
+  headers?: Record<string, string>;
+}): Promise<HostExchange> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: "127.0.0.1",
+        port: options.port,
+        servername: options.servername,
+        method: options.method ?? "GET",
+        path: options.path,
+        ca: options.ca,
+        cert: options.cert,
+        key: options.key,
+        headers: { Host: options.servername, ...(options.headers ?? {}) },
+        timeout: 10000,
+      },
+      (res) => {
+        let body = "";
+        const eventsPerRead: number[] = [];
+        res.on("data", (c: Buffer) => {
+          const text = c.toString();
+          body += text;
+          const events = (text.match(/data: \{/g) ?? []).length;
+          if (events) eventsPerRead.push(events);
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, eventsPerRead }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
