@@ -41,12 +41,16 @@ start() {
     mkdir -p "$ENGINE_DIR/data" "$ENGINE_DIR/exec"
     rm -f "$PIDFILE" "$SOCKET"
     # Debian's defaults otherwise (overlay2, iptables on, userland proxy on), as a user's engine has them.
+    # Auto-assigned subnets come from 10.213.0.0/16: with Docker's default pools (172.17-172.31/16) a
+    # run that created many networks gets 172.31.0.0/16, which overlaps CloudflareTunnel's fixed origin
+    # subnet 172.31.253.0/28 ("Pool overlaps"): a real collision on a busy engine, reported, not hidden.
     nohup dockerd \
       --data-root "$ENGINE_DIR/data" \
       --exec-root "$ENGINE_DIR/exec" \
       --pidfile "$PIDFILE" \
       --host "unix://$SOCKET" \
       --storage-driver overlay2 \
+      --default-address-pool base=10.213.0.0/16,size=24 \
       >"$LOG" 2>&1 </dev/null &
   fi
   # Bounded wait: 60 x 0.5 s.
