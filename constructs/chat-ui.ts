@@ -107,6 +107,7 @@ export class ChatUi extends Construct {
   private readonly networks: ContainerNetworksAdvanced[];
   private readonly tunnelCidrs: string[] = [];
   private readonly maxUploadMb: number;
+  private readonly publishOnEdge: boolean;
   private readonly autoProvisionUsers: boolean;
 
   constructor(scope: Construct, id: string, props: ChatUiProps) {
@@ -115,6 +116,7 @@ export class ChatUi extends Construct {
     this.hostname = props.hostname;
     this.name = props.name ?? `${props.inference.edge.name.replace(/-edge$/, "")}-${id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
     this.maxUploadMb = props.maxUploadMb ?? 25;
+    this.publishOnEdge = props.publishOnEdge ?? true;
     this.autoProvisionUsers = props.autoProvisionUsers ?? false;
     const image = props.image ?? IMAGES.openWebui.reference;
     const proxyImage = props.proxyImage ?? IMAGES.nginx.reference;
@@ -211,7 +213,7 @@ export class ChatUi extends Construct {
       dependsOn: [config.loader, ...props.inference.sidecars.map((s) => s.container)],
     });
 
-    if (props.publishOnEdge ?? true) {
+    if (this.publishOnEdge) {
       props.inference.edge.addSite({
         hostnames: [props.hostname],
         paths: [],
@@ -249,7 +251,8 @@ export class ChatUi extends Construct {
       inferenceUpstreams: this.inference.sidecars.map((s) => s.address),
       inferenceServerName: this.inference.sidecars[0].serverName,
       webuiUpstream: `127.0.0.1:${WEBUI_PORT}`,
-      edgeListenPort: CHAT_EDGE_PORT,
+      // Only when the edge routes here: with publishOnEdge false the edge's certificate opens nothing.
+      edgeListenPort: this.publishOnEdge ? CHAT_EDGE_PORT : undefined,
       edgeSubjects: [this.inference.edge.clientSubjectDn],
       tunnelListenPort: this.tunnelCidrs.length > 0 ? CHAT_TUNNEL_PORT : undefined,
       tunnelSourceCidrs: this.tunnelCidrs,

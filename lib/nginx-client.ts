@@ -45,8 +45,8 @@ export interface ChatProxyNginxOptions {
   readonly inferenceServerName: string;
   /** Open WebUI's loopback address, `127.0.0.1:8080`. */
   readonly webuiUpstream: string;
-  /** TLS port for the edge (client certificate required). */
-  readonly edgeListenPort: number;
+  /** TLS port for the edge (client certificate required); omitted when the UI is not published on the edge. */
+  readonly edgeListenPort?: number;
   /** Subjects (RFC 2253, as `$ssl_client_s_dn` prints them) allowed on the edge listener. */
   readonly edgeSubjects: string[];
   /** TLS port for cloudflared; omitted when no tunnel points here. */
@@ -101,10 +101,34 @@ function webuiProxy(o: ChatProxyNginxOptions, identityVar: string): string {
 
 export function renderChatProxyNginxConfig(o: ChatProxyNginxOptions): string {
   if (o.inferenceUpstreams.length === 0) throw new Error("renderChatProxyNginxConfig: no inference upstreams");
-  if (o.edgeSubjects.length === 0) throw new Error("renderChatProxyNginxConfig: no edge subjects");
+  if (o.edgeListenPort !== undefined && o.edgeSubjects.length === 0) throw new Error("renderChatProxyNginxConfig: no edge subjects");
   const servers = o.inferenceUpstreams.map((u) => `        server ${u};`).join("\n");
   const edgeMap = o.edgeSubjects.map((s) => `        ${nginxString(s)} 1;`).join("\n");
   const stripForwarded = WEBUI_FORWARDED_HEADERS.map((h) => `            proxy_set_header ${h} "";`).join("\n");
+  // No edge listener unless the UI is published on the edge: nothing else may call it there.
+  const edgeListener =
+    o.edgeListenPort === undefined
+      ? ""
+      : `    # The edge (Caddy) -> here: mTLS, the edge's certificate subject only.
+    server {
+        listen ${o.edgeListenPort} ssl;
+        ssl_certificate ${o.configDir}/server.crt;
+        ssl_certificate_key ${o.configDir}/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_client_certificate ${o.configDir}/ca.crt;
+        ssl_verify_client on;
+        ssl_verify_depth 1;
+        client_max_body_size ${o.maxBodyMb}m;
+
+        if ($zta_edge_caller = 0) {
+            return 403;
+        }
+
+        location / {
+${webuiProxy(o, "$zta_edge_email")}
+        }
+    }
+`;
   const tunnel =
     o.tunnelListenPort === undefined
       ? ""
@@ -203,26 +227,7 @@ ${stripForwarded}
         }
     }
 
-    # The edge (Caddy) -> here: mTLS, the edge's certificate subject only.
-    server {
-        listen ${o.edgeListenPort} ssl;
-        ssl_certificate ${o.configDir}/server.crt;
-        ssl_certificate_key ${o.configDir}/server.key;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_client_certificate ${o.configDir}/ca.crt;
-        ssl_verify_client on;
-        ssl_verify_depth 1;
-        client_max_body_size ${o.maxBodyMb}m;
-
-        if ($zta_edge_caller = 0) {
-            return 403;
-        }
-
-        location / {
-${webuiProxy(o, "$zta_edge_email")}
-        }
-    }
-${tunnel}
+${edgeListener}${tunnel}
 ${nginxHealthServer(o.healthPort)}
 }
 `;

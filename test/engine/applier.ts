@@ -405,9 +405,26 @@ async function waitHealthy(id: string, timeoutSeconds: number): Promise<void> {
 // Apply / destroy
 // ------------------------------------------------------------------------------------------------
 
-export async function apply(json: StackJson, options: ApplyOptions, runLabel = "1"): Promise<Deployment> {
+/**
+ * Applies `json`. With `previous` (a deployment of the same stack), it is a second apply: resources whose
+ * resolved attributes are unchanged are kept; a docker_container whose attributes changed is replaced
+ * (destroyed, then created), as every docker_container attribute our stacks set is ForceNew in the
+ * provider's schema (labels and upload included, so a changed config hash label replaces the service);
+ * containers no longer in the stack are destroyed. tls/random values come from `previous` unless their
+ * address is in `reissue`.
+ */
+export async function apply(json: StackJson, options: ApplyOptions, runLabel = "1", previous?: Deployment, reissue: string[] = []): Promise<Deployment> {
   const values = new Map<string, Attrs>();
   const deployment: Deployment = { values, containers: [], networks: [], volumes: [], notes: [], json };
+  const old = {
+    containers: new Map((previous?.containers ?? []).map((c) => [c.address, c])),
+    networks: new Map((previous?.networks ?? []).map((n) => [n.address, n])),
+    volumes: new Map((previous?.volumes ?? []).map((v) => [v.address, v])),
+  };
+  const reuse = new Map(options.reuse ?? []);
+  for (const [address, v] of previous?.values ?? []) {
+    if (!address.startsWith("docker_") && !reissue.some((r) => address.startsWith(r))) reuse.set(address, v);
+  }
   const lookup: Lookup = (ref) => {
     const parts = ref.split(".");
     if (parts[0] === "var") return options.variables?.[parts[1]] ?? `engine-test-${parts[1]}`;
@@ -426,7 +443,7 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
       const [type, name] = isData ? [`data.${address.split(".")[1]}`, address.split(".")[2]] : address.split(".");
       const raw = isData ? json.data![type.slice(5)][name] : json.resource[type][name];
       const a = resolve(raw, lookup) as Attrs;
-      const reused = options.reuse?.get(address);
+      const reused = reuse.get(address);
       if (reused && !type.startsWith("docker_")) {
         values.set(address, reused);
         continue;
@@ -457,6 +474,13 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
           break;
         }
         case "docker_network": {
+          const kept = old.networks.get(address);
+          if (kept && JSON.stringify(previous!.values.get(address)) === JSON.stringify({ ...a, id: kept.id })) {
+            old.networks.delete(address);
+            deployment.networks.push(kept);
+            values.set(address, { ...a, id: kept.id });
+            break;
+          }
           const body: Attrs = {
             Name: a.name,
             CheckDuplicate: true,
@@ -476,12 +500,29 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
           break;
         }
         case "docker_volume": {
+          if (old.volumes.has(address)) {
+            deployment.volumes.push(old.volumes.get(address)!);
+            old.volumes.delete(address);
+            values.set(address, { ...a, id: a.name });
+            break;
+          }
           await call("POST", "/volumes/create", { Name: a.name, Driver: a.driver ?? "local", Labels: { [TEST_LABEL]: runLabel } });
           deployment.volumes.push({ address, name: a.name });
           values.set(address, { ...a, id: a.name });
           break;
         }
         case "docker_container": {
+          const kept = old.containers.get(address);
+          if (kept) {
+            old.containers.delete(address);
+            if (JSON.stringify(kept.config) === JSON.stringify(a)) {
+              deployment.containers.push(kept);
+              values.set(address, { ...a, id: kept.id });
+              break;
+            }
+            deployment.notes.push(`replaced ${a.name}`);
+            await destroyContainer(kept);
+          }
           const c = await createContainer(address, a, deployment.notes, runLabel);
           deployment.containers.push(c);
           values.set(address, { ...a, id: c.id });
@@ -492,6 +533,10 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
           values.set(address, { ...a, ...placeholder(type) });
       }
     }
+    // Whatever the new configuration no longer has.
+    for (const c of old.containers.values()) await destroyContainer(c);
+    for (const n of old.networks.values()) await request("DELETE", `/networks/${n.id}`);
+    for (const v of old.volumes.values()) await request("DELETE", `/volumes/${encodeURIComponent(v.name)}`);
   } catch (err) {
     // Leave nothing half-made behind.
     await destroy(deployment).catch(() => undefined);

@@ -162,8 +162,8 @@ describe("default stack: attacks", () => {
     }
   });
 
-  it("the sidecar refuses callers without a certificate and with another CA's certificate, from every network", async () => {
-    for (const n of networks()) {
+  it("the sidecar refuses callers without a certificate and with another CA's certificate, from every network and namespace", async () => {
+    for (const n of [...networks(), ...namespaces().map((x) => x.where)]) {
       for (const identity of [undefined, "wrong"]) {
         const r = await curlFrom(n, "https://inference-vllm-0:8443/v1/models", { pki, identity });
         expect({ from: n, identity, status: r.status }).toEqual({ from: n, identity, status: r.status >= 200 && r.status < 300 ? "a refusal" : r.status });
@@ -187,6 +187,7 @@ describe("default stack: attacks", () => {
     try {
       const gw = await gatewayOf("inference-internal");
       expect((await curlFrom("inference-internal", `http://${gw}:${host.port}/`)).status).toBe(0);
+      // From the namespace of every container that is on the internal network only (vLLM and its sidecar).
       expect((await curlFrom(`container:${container(d, "inference-vllm-0").id}`, `http://${gw}:${host.port}/`)).status).toBe(0);
       expect(host.connections()).toBe(0);
     } finally {

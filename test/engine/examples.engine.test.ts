@@ -6,7 +6,8 @@ import { App, TerraformStack, Testing } from "cdktf";
 import * as fs from "fs";
 import { apply, destroy, Deployment, leftovers } from "./applier";
 import { inspectContainer } from "./docker-api";
-import { ALLOWED_FLOWS, allowed } from "./flows";
+import { ALLOWED_FLOWS, allowed, TUNNEL_ORIGIN_NETWORK } from "./flows";
+import { exposureStack } from "./exposure-stack";
 import { curlFrom, probePki, tcpOpens } from "./probe";
 import { jobs, loaders, readsItsFiles, services, settle } from "./stack-checks";
 import { buildAllStandins } from "./standins";
@@ -16,6 +17,7 @@ import { TeamStack } from "../../examples/team";
 const STACKS: [keyof typeof ALLOWED_FLOWS, (app: App) => TerraformStack][] = [
   ["homelab", (app) => new HomelabStack(app, "homelab")],
   ["team", (app) => new TeamStack(app, "team")],
+  ["exposure", () => exposureStack()],
 ];
 
 describe.each(STACKS)("%s on the engine", (name, make) => {
@@ -69,6 +71,46 @@ describe.each(STACKS)("%s on the engine", (name, make) => {
         const r = await curlFrom(n, "https://inference-vllm-0:8443/v1/models", { pki, identity });
         expect({ from: n, identity, refused: r.status < 200 || r.status >= 300 }).toEqual({ from: n, identity, refused: true });
       }
+    }
+  });
+
+  it("the tunnel listener (chat :8444) answers only on the tunnel's origin network", async () => {
+    const tunnel = ALLOWED_FLOWS[name].find((f) => f.port === 8444);
+    if (!tunnel) {
+      // No tunnel in this stack: nothing may listen there.
+      expect(d.networks.map((n) => n.name)).not.toContain(TUNNEL_ORIGIN_NETWORK);
+      return;
+    }
+    expect(tunnel.caller).toBe("inference-chat-cloudflared");
+    const pki = probePki(d, {});
+    try {
+      for (const n of d.networks.map((x) => x.name)) {
+        const r = await curlFrom(n, "https://inference-chat:8444/", { pki, headers: ["Host: chat.zta.internal"], insecure: true });
+        const answered = r.status >= 200 && r.status < 400;
+        expect({ from: n, answered }).toEqual({ from: n, answered: n === TUNNEL_ORIGIN_NETWORK });
+      }
+    } finally {
+      fs.rmSync(pki.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the chat site on the edge listener (chat :8443) needs the edge's certificate, and only where the edge may call it", async () => {
+    const cert = [...d.values.keys()].find((k) => k.startsWith("tls_locally_signed_cert.inference_edge_client-cert"))!;
+    const key = [...d.values.keys()].find((k) => k.startsWith("tls_private_key.inference_edge_client-cert_key"))!;
+    const pki = probePki(d, { edge: { key, cert } });
+    try {
+      const without = await curlFrom("inference-internal", "https://inference-chat:8443/", { pki, insecure: true });
+      const wrong = await curlFrom("inference-internal", "https://inference-chat:8443/", { pki, identity: "wrong", insecure: true });
+      const edge = await curlFrom("inference-internal", "https://inference-chat:8443/", { pki, identity: "edge", insecure: true });
+      // Where the flow is not listed (team: the UI is on the tunnel only), even the edge gets no page.
+      const edgeExpected = allowed(name, "inference-edge", "inference-chat", 8443) ? 200 : "refused";
+      expect({
+        without: without.status < 200 || without.status >= 400,
+        wrong: wrong.status < 200 || wrong.status >= 400,
+        edge: edge.status >= 200 && edge.status < 400 ? edge.status : "refused",
+      }).toEqual({ without: true, wrong: true, edge: edgeExpected });
+    } finally {
+      fs.rmSync(pki.dir, { recursive: true, force: true });
     }
   });
 

@@ -21,12 +21,13 @@ const CORE: Flow[] = [
   { caller: "inference-edge", service: "inference-vllm-0", port: 8443, auth: "client-cert" },
 ];
 
-export const ALLOWED_FLOWS: Record<"default" | "homelab" | "team", Flow[]> = {
+export const ALLOWED_FLOWS: Record<"default" | "homelab" | "team" | "exposure", Flow[]> = {
   default: CORE,
   homelab: [
     { caller: "inference-edge-ts-ai", service: "inference-edge", port: 8443, auth: "client-cert" },
     { caller: "inference-edge-ts-chat", service: "inference-edge", port: 8443, auth: "client-cert" },
     { caller: "inference-edge", service: "inference-vllm-0", port: 8443, auth: "client-cert" },
+    { caller: "inference-edge", service: "inference-chat", port: 8443, auth: "client-cert" },
     { caller: "inference-chat", service: "inference-vllm-0", port: 8443, auth: "client-cert" },
   ],
   team: [
@@ -35,7 +36,18 @@ export const ALLOWED_FLOWS: Record<"default" | "homelab" | "team", Flow[]> = {
     { caller: "inference-chat", service: "inference-vllm-0", port: 8443, auth: "client-cert" },
     { caller: "inference-chat-cloudflared", service: "inference-chat", port: 8444, auth: "none" },
   ],
+  // test/engine/exposure-stack.ts: the chat UI both on the edge and through the tunnel, the edge on a tailnet.
+  exposure: [
+    ...CORE.filter((f) => f.caller !== "host"),
+    { caller: "inference-edge-ts-ai", service: "inference-edge", port: 8443, auth: "client-cert" },
+    { caller: "inference-edge", service: "inference-chat", port: 8443, auth: "client-cert" },
+    { caller: "inference-chat", service: "inference-vllm-0", port: 8443, auth: "client-cert" },
+    { caller: "inference-chat-cloudflared", service: "inference-chat", port: 8444, auth: "none" },
+  ],
 };
+
+/** The network a caller's traffic to the tunnel listener must come from (its source CIDR is admitted). */
+export const TUNNEL_ORIGIN_NETWORK = "inference-chat-cloudflared-origin";
 
 /** Whether `caller` may call `service:port` in `stack`. */
 export function allowed(stack: keyof typeof ALLOWED_FLOWS, caller: string, service: string, port: number): boolean {

@@ -96,6 +96,16 @@ describe("renderChatProxyNginxConfig", () => {
     }
   });
 
+  test("renders the edge listener only with an edge port (ChatUi publishOnEdge: false leaves it out)", () => {
+    const withEdge = renderChatProxyNginxConfig(options());
+    const { edgeListenPort, ...rest } = options();
+    const withoutEdge = renderChatProxyNginxConfig({ ...rest });
+    expect(withEdge).toContain(`listen ${edgeListenPort} ssl;`);
+    expect(withoutEdge).not.toContain(`listen ${edgeListenPort} ssl;`);
+    expect(withoutEdge).not.toContain("$zta_edge_caller = 0");
+    expect(() => renderChatProxyNginxConfig({ ...rest, edgeSubjects: [] })).not.toThrow();
+  });
+
   test("refuses an empty upstream or edge-subject list, and subjects that would break out of a string", () => {
     expect(() => renderChatProxyNginxConfig(options({ inferenceUpstreams: [] }))).toThrow(/no inference upstreams/);
     expect(() => renderChatProxyNginxConfig(options({ edgeSubjects: [] }))).toThrow(/no edge subjects/);

@@ -92,6 +92,8 @@ class Handler(BaseHTTPRequestHandler):
                     self.chunk(b"")
                     return
                 self.send_json(200, {"model": served, "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(TOKENS)}}]}); return
+            if path in ("/v1/rerank", "/v1/score") and method == "POST":
+                self.send_json(200, {"results": [{"index": 0, "relevance_score": 0.5}]}); return
             if path == "/v1/embeddings" and method == "POST":
                 self.send_json(200, {"data": [{"embedding": [0.1, 0.2], "index": 0}]}); return
         self.send_json(404, {"error": "Not Found", "path": path})
