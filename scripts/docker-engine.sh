@@ -55,9 +55,11 @@ start() {
   fi
   # Bounded wait: 60 x 0.5 s.
   for _ in $(seq 1 60); do
-    if DOCKER_HOST="unix://$SOCKET" docker info >/dev/null 2>&1; then
+    # The Engine API itself (not the docker CLI, whose version differs between machines).
+    if [ "$(curl -s --max-time 2 --unix-socket "$SOCKET" http://engine/_ping 2>/dev/null)" = "OK" ]; then
       echo "DOCKER_HOST=unix://$SOCKET" >"$ENGINE_DIR/env"
-      echo "dockerd $(DOCKER_HOST="unix://$SOCKET" docker version --format '{{.Server.Version}}') ready: DOCKER_HOST=unix://$SOCKET"
+      version="$(curl -s --max-time 2 --unix-socket "$SOCKET" http://engine/version | sed -n 's/.*"Version":"\([^"]*\)".*/\1/p' | head -n1)"
+      echo "dockerd $version ready: DOCKER_HOST=unix://$SOCKET"
       return 0
     fi
     sleep 0.5
