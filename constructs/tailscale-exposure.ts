@@ -7,6 +7,7 @@ import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SecurityPolicy } from "../lib/policy/security-policy";
+import { readString } from "../lib/shape";
 import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
 import { ConfigVolume } from "./config-volume";
 import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
@@ -123,26 +124,28 @@ export class TailscaleExposure extends Construct {
     return JSON.stringify(policy, null, 2);
   }
 
-  public readonly container: Container;
-  public readonly stateVolume: Volume;
+  public readonly container!: Container;
+  public readonly stateVolume!: Volume;
   /** The generated key, when `createAuthKey` was given. */
   public readonly tailnetKey?: TailnetKey;
   public readonly tags: string[];
   /** The serve config tailscale applies (JSON). */
-  public readonly serveConfig: string;
+  public readonly serveConfig!: string;
   /** The suggested ACL, when `acl` was given. */
   public readonly suggestedAcl?: string;
   /** The name clients use on the tailnet (and a SAN of the edge certificate). */
-  public readonly tailnetName: string;
+  public readonly tailnetName!: string;
 
   constructor(scope: Construct, id: string, props: TailscaleExposureProps) {
     super(scope, id);
     const edge = props.target;
-    const name = props.name ?? `${edge.name}-ts-${props.hostname}`;
+    const name = props.name ?? `${edge instanceof EdgeProxy ? edge.name : id}-ts-${props.hostname}`;
     this.tags = props.tags ?? props.createAuthKey?.tags ?? ["tag:zta-ai"];
     const image = props.image ?? IMAGES.tailscale.reference;
     const kernel = props.kernelNetworking ?? false;
-    validate(this.node.path, props, name, this.tags, image);
+    // An edge is what it attaches to: without one nothing can be built (synth reports why).
+    const valid = validate(this, props, name, this.tags, image);
+    if (!valid && !(edge instanceof EdgeProxy)) return;
 
     if (props.createAuthKey) {
       this.node.addValidation({
@@ -171,7 +174,7 @@ export class TailscaleExposure extends Construct {
     // UI's, stays with that site); without one, the MagicDNS short name does.
     edge.withdrawHostPort();
     this.tailnetName = props.tailnetDomain ? `${props.hostname}.${props.tailnetDomain}` : props.hostname;
-    if (!edge.hostnames.includes(this.tailnetName)) edge.addHostname(this.tailnetName);
+    if (valid && !edge.hostnames.includes(this.tailnetName)) edge.addHostname(this.tailnetName);
 
     this.serveConfig = JSON.stringify({ TCP: { [String(TAILNET_PORT)]: { TCPForward: `${edge.name}:${EDGE_PORT}` } } }, null, 2);
     if (props.acl) {
@@ -248,9 +251,18 @@ export class TailscaleExposure extends Construct {
   }
 }
 
-function validate(path: string, props: TailscaleExposureProps, name: string, tags: string[], image: string): void {
-  const problems = new Problems(whereIs("TailscaleExposure", path));
-  problems.check(LABEL.test(props.hostname), "hostname", props.hostname, 'Use one lowercase DNS label like "ai" (the tailnet adds its domain).');
+function validate(scope: Construct, props: TailscaleExposureProps, name: string, tags: string[], image: string): boolean {
+  const problems = new Problems(whereIs("TailscaleExposure", scope.node.path), scope);
+  if (!(props.target instanceof EdgeProxy)) {
+    const inference = (props.target as { edge?: unknown } | undefined)?.edge instanceof EdgeProxy;
+    problems.add(
+      "target",
+      props.target,
+      inference ? "Pass the SecureInference's edge: target: ai.edge (the edge is what joins the tailnet)." : "Pass an EdgeProxy, e.g. target: ai.edge.",
+    );
+  }
+  readString(problems, "hostname", props.hostname, true, '"ai"');
+  problems.check(typeof props.hostname !== "string" || LABEL.test(props.hostname), "hostname", props.hostname, 'Use one lowercase DNS label like "ai" (the tailnet adds its domain).');
   if (props.tailnetDomain !== undefined && !isUnresolved(props.tailnetDomain)) {
     problems.check(isDnsName(props.tailnetDomain), "tailnetDomain", props.tailnetDomain, 'Use the MagicDNS domain like "tailnet-abc.ts.net".');
   }
@@ -285,5 +297,5 @@ function validate(path: string, props: TailscaleExposureProps, name: string, tag
     }
   }
   checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
-  problems.throwIfAny();
+  return problems.report();
 }
