@@ -11,7 +11,7 @@ import { CHAT_CLIENT_CN, CHAT_SERVER_NAME, CONFIG_DIR, SERVICE_OU, serviceSubjec
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { WEBUI_TRUSTED_EMAIL_HEADER, renderChatProxyNginxConfig } from "../lib/nginx-client";
 import { SecurityPolicy } from "../lib/policy/security-policy";
-import { readNumber, readString } from "../lib/shape";
+import { checkNoCredentialLiterals, readNumber, readString } from "../lib/shape";
 import { dnsNameFix, isDnsName, isDockerName } from "../lib/validate";
 import { ConfigVolume, serverTlsFiles } from "./config-volume";
 import { PinnedImages } from "./pinned-images";
@@ -153,6 +153,7 @@ export class ChatUi extends Construct {
     problems.check(isDockerName(this.name), "name", this.name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
     checkImagePinned(problems, "image", image, allowUnpinned);
     checkImagePinned(problems, "proxyImage", proxyImage, allowUnpinned);
+    checkNoCredentialLiterals(problems, rawProps, ["inference"]);
     // Other constructs (the sidecars, the edge, the gate) are changed only with valid props.
     const valid = problems.report();
 

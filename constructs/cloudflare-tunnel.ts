@@ -20,7 +20,7 @@ import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { CATCH_ALL_SERVICE, ingressProblems } from "../lib/tunnel-ingress";
-import { readObject, readString, readStrings } from "../lib/shape";
+import { checkNoCredentialLiterals, readObject, readString, readStrings } from "../lib/shape";
 import { dnsNameFix, isDnsName, isDockerName, isEmail } from "../lib/validate";
 import { ChatUi, TunnelOrigin } from "./chat-ui";
 import { ConfigVolume } from "./config-volume";
@@ -378,5 +378,6 @@ function validate(
   problems.check(CIDR.test(subnet), "tunnelSubnet", subnet, 'Use a small private IPv4 CIDR (/24 to /32) no other Docker network uses, e.g. "172.31.253.0/28".');
   problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
   checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
+  checkNoCredentialLiterals(problems, props, ["target"]);
   return problems.report();
 }

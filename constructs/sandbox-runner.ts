@@ -9,7 +9,7 @@ import { checkImagePinned } from "../lib/images";
 import { isRootUser } from "../lib/policy/docker";
 import { engineSocketIn, looksLikeSecretName, normalizeHostPath, secretValueKind, secretsInCommand, sensitiveHostPath } from "../lib/policy/sensitive";
 import { SecurityPolicy } from "../lib/policy/security-policy";
-import { readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
+import { checkNoCredentialLiterals, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
 import { isDockerName, isPositiveInt } from "../lib/validate";
 import { PinnedImages } from "./pinned-images";
 
@@ -269,6 +269,7 @@ export class SandboxRunner extends Construct {
       );
       problems.check(env.some((e) => e.name === o.name), "allowedSecretEnv", o.name, "Remove the opt-in: no env entry has this name.");
     }
+    checkNoCredentialLiterals(problems, rawProps, ["env[].value", "command", "allowedSecretEnv"]);
     problems.report();
 
     const imageId = props.dockerProvider

@@ -9,7 +9,7 @@ import { Construct, IConstruct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { secretValueKind, secretsInCommand } from "../lib/policy/sensitive";
-import { readBoolean, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
+import { checkNoCredentialLiterals, readBoolean, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
 import { flagHasWhitespace, selectsFlag, vllmFlagName } from "../lib/vllm-args";
 import { METRICS_SCRAPER_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
@@ -424,11 +424,14 @@ interface Checked {
 function validate(scope: Construct, id: string, raw: SecureInferenceProps): Checked {
   const problems = new Problems(whereIs("SecureInference", scope.node.path), scope);
   const props = readObject<SecureInferenceProps>(problems, "props", raw, true, "{ model, domain, operators }") as SecureInferenceProps;
+  const before = problems.count;
   const rawModel = readObject<ModelProps>(problems, "model", props.model, true, '{ name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "<40-hex commit>" }') as ModelProps;
+  // A model of the wrong shape is one problem, not one per missing field.
+  const modelShaped = problems.count === before;
   const model: ModelProps = {
     ...rawModel,
-    name: readString(problems, "model.name", rawModel.name, true, '"meta-llama/Llama-3.1-8B-Instruct"') as string,
-    revision: readString(problems, "model.revision", rawModel.revision, true, "a 40-hex commit sha") as string,
+    name: modelShaped ? (readString(problems, "model.name", rawModel.name, true, '"meta-llama/Llama-3.1-8B-Instruct"') as string) : "",
+    revision: modelShaped ? (readString(problems, "model.revision", rawModel.revision, true, "a 40-hex commit sha") as string) : "",
     servedModelName: readString(problems, "model.servedModelName", rawModel.servedModelName, false, '"llama-8b"'),
     maxModelLen: rawModel.maxModelLen === undefined ? undefined : readNumber(problems, "model.maxModelLen", rawModel.maxModelLen, 4096, LIMITS.maxModelLen),
     allowUnpinnedRevision: readBoolean(problems, "model.allowUnpinnedRevision", rawModel.allowUnpinnedRevision, false),
@@ -605,6 +608,7 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
     oidc = o === undefined ? undefined : o;
   }
 
+  checkNoCredentialLiterals(problems, props, ["vllm.extraArgs", "hfToken", "oidc.clientSecret"]);
   problems.report();
   return {
     props: {

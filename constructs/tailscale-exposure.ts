@@ -7,7 +7,7 @@ import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SecurityPolicy } from "../lib/policy/security-policy";
-import { readString } from "../lib/shape";
+import { checkNoCredentialLiterals, readString } from "../lib/shape";
 import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
 import { ConfigVolume } from "./config-volume";
 import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
@@ -297,5 +297,6 @@ function validate(scope: Construct, props: TailscaleExposureProps, name: string,
     }
   }
   checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
+  checkNoCredentialLiterals(problems, props, ["target", "authKey"]);
   return problems.report();
 }

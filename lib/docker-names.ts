@@ -20,7 +20,8 @@ export function duplicateDockerNames(stack: TerraformStack): ConfigProblem[] {
     if (!TerraformResource.isTerraformResource(node)) continue;
     const kind = NAMED_TYPES[node.terraformResourceType];
     if (!kind) continue;
-    const name = (node as unknown as { name?: unknown }).name;
+    // The generated `name` getter is a reference to the attribute; `nameInput` is what was set.
+    const name = (node as unknown as { nameInput?: unknown }).nameInput;
     if (typeof name !== "string" || Token.isUnresolved(name)) continue;
     const key = `${kind}:${name}`;
     const first = seen.get(key);

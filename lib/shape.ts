@@ -1,4 +1,5 @@
 import { Problems, isUnresolved } from "./errors";
+import { secretValueKind } from "./policy/sensitive";
 
 /**
  * Run-time shape checks for props. TypeScript checks shapes at compile time, but stacks run with
@@ -104,4 +105,36 @@ function shortValue(value: unknown): string {
     text = String(value);
   }
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * Every string in a props object (nested objects and lists, not constructs or Terraform
+ * references) that has the shape of a credential: a literal there would land in the synthesized
+ * JSON and the state. `skip` lists props a construct checks more precisely itself.
+ */
+export function checkNoCredentialLiterals(problems: Problems, props: unknown, skip: string[] = []): void {
+  const walk = (value: unknown, path: string, depth: number): void => {
+    // `skip` entries write list indexes as [] ("env[].value").
+    if (depth > 6 || skip.includes(path.replace(/\[\d+\]/g, "[]")) || isUnresolved(value)) return;
+    if (typeof value === "string") {
+      const kind = secretValueKind(value);
+      if (kind) {
+        problems.addDescribed(
+          path,
+          `a value that looks like ${kind}`,
+          "A literal credential would be written into the synthesized JSON and the Terraform state. " +
+            "Pass credentials as a sensitive variable's value where the construct takes one, or leave it out.",
+        );
+      }
+      return;
+    }
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, `${path}[${i}]`, depth + 1));
+      return;
+    }
+    if (value !== null && typeof value === "object" && !("node" in value)) {
+      for (const [key, item] of Object.entries(value)) walk(item, path === "" ? key : `${path}.${key}`, depth + 1);
+    }
+  };
+  walk(props, "", 0);
 }
