@@ -1,4 +1,4 @@
-import { TerraformElement, TerraformStack, Token } from "cdktf";
+import { App, Aspects, TerraformElement, TerraformStack, Token } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { duplicateDockerNames } from "./docker-names";
 
@@ -218,10 +218,41 @@ export class Problems {
     }
     const registry = problemsOf(TerraformStack.of(this.scope));
     if (!registry.checks.has("docker-names")) registry.checks.set("docker-names", duplicateDockerNames);
+    if (!registry.checks.has("app-policy")) registry.checks.set("app-policy", policyOnTheApp);
     for (const problem of this.found) registry.found.push({ path: this.scope.node.path, problem });
     if (!this.scope.node.tryFindChild(GUARD_ID)) new ConfigGuard(this.scope, GUARD_ID);
     return this.found.length === 0;
   }
+}
+
+/** Marks SecurityPolicy instances (a symbol, so this file need not import the policy). */
+export const SECURITY_POLICY_MARK = Symbol.for("cdktf-zero-trust-ai.SecurityPolicy");
+
+/**
+ * cdktf invokes aspects per stack, starting at the stack: an aspect added to the App never runs.
+ * A SecurityPolicy there would check nothing and write no report while looking enforced, so it
+ * is refused loudly instead.
+ */
+function policyOnTheApp(stack: TerraformStack): ConfigProblem[] {
+  let app: App;
+  try {
+    app = App.of(stack);
+  } catch {
+    return [];
+  }
+  const onApp = Aspects.of(app).all.some((a) => (a as unknown as Record<symbol, unknown>)[SECURITY_POLICY_MARK] === true);
+  return onApp
+    ? [
+        {
+          prop: "Aspects.of(app)",
+          received: "a SecurityPolicy added to the App",
+          fix:
+            "cdktf never runs aspects added to the App, so it would check nothing. Add it to each stack: " +
+            "Aspects.of(stack).add(new SecurityPolicy({ profile: \"production\" })).",
+          where: "SecurityPolicy",
+        },
+      ]
+    : [];
 }
 
 /** The `where` part of error messages: construct type plus its path. */

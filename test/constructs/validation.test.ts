@@ -252,3 +252,22 @@ describe("problems are listed together, each once", () => {
     expect(() => synth(stackWithProviders())).not.toThrow();
   });
 });
+
+describe("a SecurityPolicy on the App", () => {
+  test("is refused loudly (cdktf never runs App-level aspects); on the stack it runs", () => {
+    const { Aspects } = require("cdktf");
+    const { SecurityPolicy } = require("../../index");
+    const stack = stackWithProviders();
+    new SecureInference(stack, "inference", inferenceProps(stack));
+    const app = stack.node.scope!;
+    Aspects.of(app).add(new SecurityPolicy({ writeReports: false }));
+    expectConfigError(() => stack, "Aspects.of(app)", /Add it to each stack/);
+
+    const ok = stackWithProviders();
+    new SecureInference(ok, "inference", inferenceProps(ok));
+    const policy = new SecurityPolicy({ writeReports: false });
+    Aspects.of(ok).add(policy);
+    Testing.synth(ok);
+    expect(policy.results).toHaveLength(1);
+  });
+});
