@@ -364,9 +364,9 @@ function validate(
     a,
     'Say who may pass Access: emails, emailDomains or groups (e.g. emailDomains: ["example.com"]). An empty include set would admit nobody or, worse, be widened by hand later.',
   );
-  for (const email of a.emails ?? []) problems.check(isEmail(email), "access.emails", email, "Use a plain address like alice@example.org.");
+  for (const email of a.emails ?? []) problems.check(isUnresolved(email) || isEmail(email), "access.emails", email, "Use a plain address like alice@example.org.");
   for (const domain of a.emailDomains ?? []) {
-    problems.check(isDnsName(domain), "access.emailDomains", domain, 'Use a domain like "example.com" (no "@", no wildcard).');
+    problems.check(isUnresolved(domain) || isDnsName(domain), "access.emailDomains", domain, 'Use a domain like "example.com" (no "@", no wildcard).');
   }
   for (const group of a.groups ?? []) problems.check(group.length > 0, "access.groups", group, "Use the Access group's id.");
   if (a.sessionDuration !== undefined) {

@@ -7,7 +7,7 @@ import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
-import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
 import { secretValueKind, secretsInCommand } from "../lib/policy/sensitive";
 import { checkNoCredentialLiterals, readBoolean, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
 import { flagHasWhitespace, selectsFlag, vllmFlagName } from "../lib/vllm-args";
@@ -233,22 +233,25 @@ export class SecureInference extends Construct {
     this.routes = routes;
 
     // Providers are declared by the stack file; say so clearly instead of failing at `terraform init`.
-    this.node.addValidation({
-      validate: () =>
-        (
-          [
-            [DockerProvider, "DockerProvider", "@cdktf/provider-docker/lib/provider"],
-            [TlsProvider, "TlsProvider", "@cdktf/provider-tls/lib/provider"],
-            [RandomProvider, "RandomProvider", "@cdktf/provider-random/lib/provider"],
-          ] as const
-        )
-          .filter(([type]) => !hasProvider(this, type))
-          .map(
-            ([, name, module]) =>
-              `SecureInference "${this.node.path}" needs a ${name} in its stack: add ` +
-              `new ${name}(stack, "${name.replace("Provider", "").toLowerCase()}", {}) (import from "${module}").`,
-          ),
-    });
+    // (A ConfigError problem, listed with the others, instead of cdktf's generic provider message.)
+    addStackCheck(this, `providers:${this.node.path}`, () =>
+      (
+        [
+          [DockerProvider, "DockerProvider", "@cdktf/provider-docker/lib/provider"],
+          [TlsProvider, "TlsProvider", "@cdktf/provider-tls/lib/provider"],
+          [RandomProvider, "RandomProvider", "@cdktf/provider-random/lib/provider"],
+        ] as const
+      )
+        .filter(([type]) => !hasProvider(this, type))
+        .map(([, name, module]) => ({
+          prop: "stack",
+          received: `no ${name}`,
+          fix:
+            `SecureInference "${this.node.path}" needs a ${name} in its stack: add ` +
+            `new ${name}(stack, "${name.replace("Provider", "").toLowerCase()}", {}) (import from "${module}").`,
+          where: whereIs("SecureInference", this.node.path),
+        })),
+    );
 
     const allowUnpinned = props.allowUnpinnedImages ?? false;
     const images = PinnedImages.of(this);

@@ -262,7 +262,7 @@ function validate(scope: Construct, props: TailscaleExposureProps, name: string,
     );
   }
   readString(problems, "hostname", props.hostname, true, '"ai"');
-  problems.check(typeof props.hostname !== "string" || LABEL.test(props.hostname), "hostname", props.hostname, 'Use one lowercase DNS label like "ai" (the tailnet adds its domain).');
+  problems.check(typeof props.hostname !== "string" || isUnresolved(props.hostname) || LABEL.test(props.hostname), "hostname", props.hostname, 'Use one lowercase DNS label like "ai" (the tailnet adds its domain).');
   if (props.tailnetDomain !== undefined && !isUnresolved(props.tailnetDomain)) {
     problems.check(isDnsName(props.tailnetDomain), "tailnetDomain", props.tailnetDomain, 'Use the MagicDNS domain like "tailnet-abc.ts.net".');
   }

@@ -127,8 +127,17 @@ const REGISTRY = new WeakMap<TerraformStack, StackProblems>();
 function problemsOf(stack: TerraformStack): StackProblems {
   let found = REGISTRY.get(stack);
   if (!found) {
-    found = new StackProblems(stack);
-    REGISTRY.set(stack, found);
+    const registry = new StackProblems(stack);
+    REGISTRY.set(stack, registry);
+    // Validations run before the JSON is resolved (Testing.synth(stack, true), app.synth()):
+    // throw the ConfigError there too, before cdktf's generic messages (e.g. its provider check).
+    stack.node.addValidation({
+      validate: () => {
+        registry.throwIfAny();
+        return [];
+      },
+    });
+    found = registry;
   }
   return found;
 }

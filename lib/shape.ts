@@ -45,7 +45,7 @@ export function readStrings(problems: Problems, prop: string, value: unknown, re
   const items = readList<unknown>(problems, prop, value, required, example);
   const out: string[] = [];
   items.forEach((item, i) => {
-    if (typeof item === "string") out.push(item);
+    if (typeof item === "string" || isUnresolved(item)) out.push(item as string);
     else problems.addDescribed(`${prop}[${i}]`, kindOf(item), `Give strings only, e.g. ${example}.`);
   });
   return out;

@@ -271,3 +271,16 @@ describe("a SecurityPolicy on the App", () => {
     expect(policy.results).toHaveLength(1);
   });
 });
+
+test("unresolved tokens are not judged as literals: a tailnet hostname and Access emails from variables", () => {
+  const { TerraformVariable } = require("cdktf");
+  const stack = stackWithProviders();
+  new CloudflareProvider(stack, "cloudflare", {});
+  const ai = new SecureInference(stack, "inference", inferenceProps(stack));
+  const hostname = new TerraformVariable(stack, "ts_host", { type: "string" }).value;
+  new TailscaleExposure(stack, "ts", { target: ai.edge, hostname, name: "ai-ts", authKey: secretVariable(stack, "k") });
+  const chat = new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com", publishOnEdge: false });
+  const email = new TerraformVariable(stack, "who", { type: "string" }).value;
+  new CloudflareTunnel(stack, "tunnel", { accountId: ACCOUNT, zoneId: ACCOUNT, hostname: "chat.example.com", target: chat, access: { emails: [email] } });
+  expect(() => synth(stack)).not.toThrow();
+});
