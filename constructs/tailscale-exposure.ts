@@ -7,7 +7,7 @@ import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SecurityPolicy } from "../lib/policy/security-policy";
-import { checkNoCredentialLiterals, readString } from "../lib/shape";
+import { checkNoCredentialLiterals, readString, readStrings } from "../lib/shape";
 import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
 import { ConfigVolume } from "./config-volume";
 import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
@@ -140,7 +140,9 @@ export class TailscaleExposure extends Construct {
     super(scope, id);
     const edge = props.target;
     const name = props.name ?? `${edge instanceof EdgeProxy ? edge.name : id}-ts-${props.hostname}`;
-    this.tags = props.tags ?? props.createAuthKey?.tags ?? ["tag:zta-ai"];
+    const givenTags = props.tags ?? props.createAuthKey?.tags ?? ["tag:zta-ai"];
+    // A list of the wrong shape is reported by validate(); build from a safe one meanwhile.
+    this.tags = Array.isArray(givenTags) ? givenTags : [];
     const image = props.image ?? IMAGES.tailscale.reference;
     const kernel = props.kernelNetworking ?? false;
     // An edge is what it attaches to: without one nothing can be built (synth reports why).
@@ -178,7 +180,7 @@ export class TailscaleExposure extends Construct {
 
     this.serveConfig = JSON.stringify({ TCP: { [String(TAILNET_PORT)]: { TCPForward: `${edge.name}:${EDGE_PORT}` } } }, null, 2);
     if (props.acl) {
-      this.suggestedAcl = TailscaleExposure.suggestedAcl(this.tags, props.acl.allow);
+      this.suggestedAcl = TailscaleExposure.suggestedAcl(this.tags, Array.isArray(props.acl.allow) ? props.acl.allow : []);
       if (props.acl.apply) new TailscaleAcl(this, "acl", { acl: this.suggestedAcl });
     }
 
@@ -282,8 +284,10 @@ function validate(scope: Construct, props: TailscaleExposureProps, name: string,
       "Pass a Terraform reference, e.g. new TerraformVariable(stack, 'ts_auth_key', { type: 'string', sensitive: true }).value, so the key never appears in the synthesized JSON.",
     );
   }
-  problems.check(tags.length > 0, "tags", tags, 'Advertise at least one tag, e.g. ["tag:zta-ai"]: ACLs grant access by tag.');
-  for (const tag of [...tags, ...(props.createAuthKey?.tags ?? [])]) {
+  problems.check(tags.length > 0 || !Array.isArray(props.tags ?? props.createAuthKey?.tags ?? []), "tags", tags, 'Advertise at least one tag, e.g. ["tag:zta-ai"]: ACLs grant access by tag.');
+  readStrings(problems, "tags", props.tags, false, '["tag:zta-ai"]');
+  const keyTags = readStrings(problems, "createAuthKey.tags", props.createAuthKey?.tags, false, '["tag:zta-ai"]');
+  for (const tag of [...tags, ...keyTags]) {
     problems.check(TAG.test(tag), "tags", tag, 'Use "tag:" followed by lowercase letters, digits or "-", e.g. "tag:zta-ai".');
   }
   const expiry = props.createAuthKey?.expirySeconds;
@@ -291,8 +295,11 @@ function validate(scope: Construct, props: TailscaleExposureProps, name: string,
     problems.check(isPositiveInt(expiry) && expiry <= 86400, "createAuthKey.expirySeconds", expiry, "Use 1 to 86400 seconds: the key is only needed for the first login.");
   }
   if (props.acl) {
-    problems.check(props.acl.allow.length > 0, "acl.allow", props.acl.allow, 'Name who may connect, e.g. ["group:ai-users"]; an empty list grants nobody.');
-    for (const src of props.acl.allow) {
+    const allow = readStrings(problems, "acl.allow", props.acl.allow, true, '["group:ai-users"]');
+    if (Array.isArray(props.acl.allow)) {
+      problems.check(allow.length > 0, "acl.allow", allow, 'Name who may connect, e.g. ["group:ai-users"]; an empty list grants nobody.');
+    }
+    for (const src of allow) {
       problems.check(src !== "*", "acl.allow", src, 'Name users or groups; "*" would grant every device in the tailnet.');
     }
   }

@@ -284,3 +284,12 @@ test("unresolved tokens are not judged as literals: a tailnet hostname and Acces
   new CloudflareTunnel(stack, "tunnel", { accountId: ACCOUNT, zoneId: ACCOUNT, hostname: "chat.example.com", target: chat, access: { emails: [email] } });
   expect(() => synth(stack)).not.toThrow();
 });
+
+test("TailscaleExposure: tags and acl.allow given as strings are one problem each, not one per character", () => {
+  const stack = stackWithProviders();
+  const ai = new SecureInference(stack, "inference", inferenceProps(stack));
+  const err = errorOf(
+    () => new TailscaleExposure(stack, "ts", { target: ai.edge, hostname: "ai", authKey: secretVariable(stack, "k"), tags: "tag:zta-ai", acl: { allow: "group:ai" } } as any),
+  );
+  expect(err.problems.map((p) => p.prop)).toEqual(["tags", "acl.allow"]);
+});
