@@ -27,7 +27,7 @@ export type { VllmServerProps, ModelFetchProps } from "./constructs/vllm-server"
 export { ClientCertMode } from "./lib/caddyfile";
 export type { EdgeSite } from "./lib/caddyfile";
 export type { SidecarCaller } from "./lib/nginx";
-export { ConfigError } from "./lib/errors";
+export { ConfigError, stackProblems, synthOrExit } from "./lib/errors";
 export type { ConfigProblem } from "./lib/errors";
 export { IMAGES } from "./lib/images";
 export { SandboxRunner } from "./constructs/sandbox-runner";

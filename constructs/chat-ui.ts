@@ -11,7 +11,8 @@ import { CHAT_CLIENT_CN, CHAT_SERVER_NAME, CONFIG_DIR, SERVICE_OU, serviceSubjec
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { WEBUI_TRUSTED_EMAIL_HEADER, renderChatProxyNginxConfig } from "../lib/nginx-client";
 import { SecurityPolicy } from "../lib/policy/security-policy";
-import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
+import { checkNoCredentialLiterals, readNumber, readString } from "../lib/shape";
+import { dnsNameFix, isDnsName, isDockerName } from "../lib/validate";
 import { ConfigVolume, serverTlsFiles } from "./config-volume";
 import { PinnedImages } from "./pinned-images";
 import { SecureInference } from "./secure-inference";
@@ -95,9 +96,9 @@ export interface TunnelOrigin {
  * uid could not write (the provider cannot chown a volume).
  */
 export class ChatUi extends Construct {
-  public readonly webui: Container;
-  public readonly proxy: Container;
-  public readonly dataVolume: Volume;
+  public readonly webui!: Container;
+  public readonly proxy!: Container;
+  public readonly dataVolume!: Volume;
   public readonly hostname: string;
   /** Docker name of the Open WebUI container (its DNS name on the internal network). */
   public readonly name: string;
@@ -110,10 +111,28 @@ export class ChatUi extends Construct {
   private readonly publishOnEdge: boolean;
   private readonly autoProvisionUsers: boolean;
 
-  constructor(scope: Construct, id: string, props: ChatUiProps) {
+  constructor(scope: Construct, id: string, rawProps: ChatUiProps) {
     super(scope, id);
+    const problems = new Problems(whereIs("ChatUi", this.node.path), this);
+    const props: ChatUiProps = {
+      ...rawProps,
+      hostname: readString(problems, "hostname", rawProps.hostname, true, '"chat.example.com"') as string,
+      name: readString(problems, "name", rawProps.name, false, '"ai-chat"'),
+      maxUploadMb: readNumber(problems, "maxUploadMb", rawProps.maxUploadMb, 25, { min: 1, max: 1024, unit: "MB" }),
+    };
+    this.networks = [];
     this.inference = props.inference;
     this.hostname = props.hostname;
+    if (!(props.inference instanceof SecureInference)) {
+      problems.add("inference", props.inference, "Pass the SecureInference the UI talks to (new ChatUi(stack, \"chat\", { inference: ai, ... })).");
+      this.name = props.name ?? id;
+      this.maxUploadMb = 25;
+      this.autoProvisionUsers = false;
+      this.publishOnEdge = false;
+      // Nothing can be built without it; synth reports this with every other problem.
+      problems.report();
+      return;
+    }
     this.name = props.name ?? `${props.inference.edge.name.replace(/-edge$/, "")}-${id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
     this.maxUploadMb = props.maxUploadMb ?? 25;
     this.publishOnEdge = props.publishOnEdge ?? true;
@@ -122,19 +141,28 @@ export class ChatUi extends Construct {
     const proxyImage = props.proxyImage ?? IMAGES.nginx.reference;
     const allowUnpinned = props.allowUnpinnedImages ?? false;
 
-    const problems = new Problems(whereIs("ChatUi", this.node.path));
-    if (!isUnresolved(props.hostname)) {
-      problems.check(isDnsName(props.hostname), "hostname", props.hostname, 'Use a lowercase DNS name like "chat.example.com" (no scheme, port or path).');
+    if (props.hostname !== "" && !isUnresolved(props.hostname)) {
+      problems.check(isDnsName(props.hostname), "hostname", props.hostname, dnsNameFix(props.hostname, "chat.example.com"));
+    }
+    const publish = props.publishOnEdge ?? true;
+    if (publish) {
+      problems.check(
+        !props.inference.edge.hostnames.includes(props.hostname),
+        "hostname",
+        props.hostname,
+        "That is a hostname of the inference API's site on the edge; give the UI its own, e.g. \"chat.example.com\".",
+      );
     }
     problems.check(isDockerName(this.name), "name", this.name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
-    problems.check(isPositiveInt(this.maxUploadMb), "maxUploadMb", this.maxUploadMb, "Use a whole number of MB above 0.");
     checkImagePinned(problems, "image", image, allowUnpinned);
     checkImagePinned(problems, "proxyImage", proxyImage, allowUnpinned);
-    problems.throwIfAny();
+    checkNoCredentialLiterals(problems, rawProps, ["inference"]);
+    // Other constructs (the sidecars, the edge, the gate) are changed only with valid props.
+    const valid = problems.report();
 
     const ca = props.inference.ca;
     // The UI is one more caller of every sidecar, with its own identity; it forwards verified users.
-    for (const sidecar of props.inference.sidecars) {
+    for (const sidecar of valid ? props.inference.sidecars : []) {
       sidecar.addCaller({ role: "chat", subjectDn: this.clientSubjectDn, forwardsIdentity: true, mayScrapeMetrics: false });
     }
     const client = ca.issueClientCertificate(this, "client-cert", { commonName: CHAT_CLIENT_CN, organizationalUnit: SERVICE_OU });
@@ -148,7 +176,7 @@ export class ChatUi extends Construct {
     const webuiImageId = images.imageId(image);
     const proxyImageId = images.imageId(proxyImage);
     this.dataVolume = new Volume(this, "data", { name: `${this.name}-data` });
-    this.networks = [{ name: props.inference.internalNetwork.name, aliases: [this.name] }];
+    this.networks.push({ name: props.inference.internalNetwork.name, aliases: [this.name] });
 
     this.webui = new Container(this, "webui", {
       name: this.name,
@@ -213,7 +241,7 @@ export class ChatUi extends Construct {
       dependsOn: [config.loader, ...props.inference.sidecars.map((s) => s.container)],
     });
 
-    if (this.publishOnEdge) {
+    if (publish && valid) {
       props.inference.edge.addSite({
         hostnames: [props.hostname],
         paths: [],

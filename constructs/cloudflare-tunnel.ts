@@ -20,7 +20,8 @@ import { hardenedContainer, INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { CATCH_ALL_SERVICE, ingressProblems } from "../lib/tunnel-ingress";
-import { isDnsName, isDockerName, isEmail } from "../lib/validate";
+import { checkNoCredentialLiterals, readObject, readString, readStrings } from "../lib/shape";
+import { dnsNameFix, isDnsName, isDockerName, isEmail } from "../lib/validate";
 import { ChatUi, TunnelOrigin } from "./chat-ui";
 import { ConfigVolume } from "./config-volume";
 import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
@@ -99,14 +100,14 @@ const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/(2[4-9]|3[0-2])$/;
  * nothing while it prefills, so very long prompts can be cut; clients must retry or stay on the tailnet.
  */
 export class CloudflareTunnel extends Construct {
-  public readonly tunnel: ZeroTrustTunnelCloudflared;
-  public readonly tunnelConfig: ZeroTrustTunnelCloudflaredConfigA;
-  public readonly dnsRecord: DnsRecord;
-  public readonly accessApplication: ZeroTrustAccessApplication;
-  public readonly accessPolicy: ZeroTrustAccessPolicy;
-  public readonly container: Container;
+  public readonly tunnel!: ZeroTrustTunnelCloudflared;
+  public readonly tunnelConfig!: ZeroTrustTunnelCloudflaredConfigA;
+  public readonly dnsRecord!: DnsRecord;
+  public readonly accessApplication!: ZeroTrustAccessApplication;
+  public readonly accessPolicy!: ZeroTrustAccessPolicy;
+  public readonly container!: Container;
   /** The ingress rules in order (the last is the catch-all 404). */
-  public readonly ingress: ZeroTrustTunnelCloudflaredConfigConfigIngress[];
+  public readonly ingress!: ZeroTrustTunnelCloudflaredConfigConfigIngress[];
   /** True when the tunnel exposes the inference API (opted in by name). */
   public readonly exposesInferenceApi: boolean;
 
@@ -117,7 +118,9 @@ export class CloudflareTunnel extends Construct {
     const resolved = resolveTarget(props.target);
     this.exposesInferenceApi = resolved.kind === "inference-api";
     const name = props.name ?? `${resolved.dockerName}-cloudflared`;
-    validate(this.node.path, props, resolved, name, image, subnet);
+    const valid = validate(this, props, resolved, name, image, subnet);
+    // Without a target it can reach, nothing can be built; synth reports the problems.
+    if (!valid && !resolved.chat && !resolved.edge) return;
 
     this.node.addValidation({
       validate: () =>
@@ -157,12 +160,13 @@ export class CloudflareTunnel extends Construct {
       configSrc: "cloudflare",
     });
 
+    const access: CloudflareAccessProps = props.access !== null && typeof props.access === "object" ? props.access : {};
     const include: ZeroTrustAccessPolicyInclude[] = [
-      ...(props.access.emails ?? []).map((email) => ({ email: { email } })),
-      ...(props.access.emailDomains ?? []).map((domain) => ({ emailDomain: { domain } })),
-      ...(props.access.groups ?? []).map((group) => ({ group: { id: group } })),
+      ...listOf(access.emails).map((email) => ({ email: { email } })),
+      ...listOf(access.emailDomains).map((domain) => ({ emailDomain: { domain } })),
+      ...listOf(access.groups).map((group) => ({ group: { id: group } })),
     ];
-    const sessionDuration = props.access.sessionDuration ?? "8h";
+    const sessionDuration = access.sessionDuration ?? "8h";
     this.accessPolicy = new ZeroTrustAccessPolicy(this, "access-policy", {
       accountId: props.accountId,
       name: `${name} users`,
@@ -266,6 +270,10 @@ export class CloudflareTunnel extends Construct {
   }
 }
 
+function listOf(value: string[] | undefined): string[] {
+  return Array.isArray(value) ? value.filter((v) => typeof v === "string") : [];
+}
+
 interface ResolvedTarget {
   readonly kind: "chat-ui" | "inference-api" | "sidecar" | "unknown";
   readonly dockerName: string;
@@ -287,25 +295,38 @@ function resolveTarget(target: IConstruct): ResolvedTarget {
 }
 
 function validate(
-  path: string,
+  scope: Construct,
   props: CloudflareTunnelProps,
   target: ResolvedTarget,
   name: string,
   image: string,
   subnet: string,
-): void {
-  const problems = new Problems(whereIs("CloudflareTunnel", path));
+): boolean {
+  const problems = new Problems(whereIs("CloudflareTunnel", scope.node.path), scope);
+  readString(problems, "hostname", props.hostname, true, '"chat.example.com"');
+  readObject(problems, "access", props.access, true, '{ emailDomains: ["example.com"] }');
+  const access = props.access !== null && typeof props.access === "object" && !Array.isArray(props.access) ? props.access : {};
+  for (const key of ["emails", "emailDomains", "groups"] as const) readStrings(problems, `access.${key}`, access[key], false, '["example.com"]');
+  if (target.chat && typeof props.hostname === "string" && !isUnresolved(props.hostname) && !isUnresolved(target.chat.hostname)) {
+    problems.check(
+      props.hostname === target.chat.hostname,
+      "hostname",
+      props.hostname,
+      `The chat UI's origin (WEBUI_URL, CORS_ALLOW_ORIGIN, cookies) is its own hostname "${target.chat.hostname}": ` +
+        "use the same hostname here (and publishOnEdge: false on the ChatUi if only the tunnel reaches it).",
+    );
+  }
   for (const [prop, value] of [
     ["accountId", props.accountId],
     ["zoneId", props.zoneId],
   ] as const) {
     if (!isUnresolved(value)) problems.check(/^[0-9a-f]{32}$/.test(value), prop, value, "Use the 32-hex id from the Cloudflare dashboard (or a Terraform reference).");
   }
-  if (!isUnresolved(props.hostname)) {
-    problems.check(isDnsName(props.hostname), "hostname", props.hostname, 'Use a lowercase DNS name in the zone, like "chat.example.com".');
+  if (typeof props.hostname === "string" && props.hostname !== "" && !isUnresolved(props.hostname)) {
+    problems.check(isDnsName(props.hostname), "hostname", props.hostname, dnsNameFix(props.hostname, "chat.example.com"));
   }
   if (target.kind === "unknown") {
-    problems.add("target", props.target.node.path, "Point the tunnel at a ChatUi (browser access); it reaches nothing else by default.");
+    problems.add("target", props.target, "Point the tunnel at a ChatUi (browser access); it reaches nothing else by default.");
   }
   if (target.kind === "sidecar") {
     problems.add(
@@ -331,7 +352,12 @@ function validate(
         "SecureInference with clientCertMode: ClientCertMode.VERIFY_IF_GIVEN, or point the tunnel at a ChatUi.",
     );
   }
-  const a = props.access;
+  const a = {
+    emails: Array.isArray(access.emails) ? access.emails : undefined,
+    emailDomains: Array.isArray(access.emailDomains) ? access.emailDomains : undefined,
+    groups: Array.isArray(access.groups) ? access.groups : undefined,
+    sessionDuration: access.sessionDuration,
+  };
   const count = (a.emails?.length ?? 0) + (a.emailDomains?.length ?? 0) + (a.groups?.length ?? 0);
   problems.check(
     count > 0,
@@ -339,9 +365,9 @@ function validate(
     a,
     'Say who may pass Access: emails, emailDomains or groups (e.g. emailDomains: ["example.com"]). An empty include set would admit nobody or, worse, be widened by hand later.',
   );
-  for (const email of a.emails ?? []) problems.check(isEmail(email), "access.emails", email, "Use a plain address like alice@example.org.");
+  for (const email of a.emails ?? []) problems.check(isUnresolved(email) || isEmail(email), "access.emails", email, "Use a plain address like alice@example.org.");
   for (const domain of a.emailDomains ?? []) {
-    problems.check(isDnsName(domain), "access.emailDomains", domain, 'Use a domain like "example.com" (no "@", no wildcard).');
+    problems.check(isUnresolved(domain) || isDnsName(domain), "access.emailDomains", domain, 'Use a domain like "example.com" (no "@", no wildcard).');
   }
   for (const group of a.groups ?? []) problems.check(group.length > 0, "access.groups", group, "Use the Access group's id.");
   if (a.sessionDuration !== undefined) {
@@ -353,5 +379,6 @@ function validate(
   problems.check(CIDR.test(subnet), "tunnelSubnet", subnet, 'Use a small private IPv4 CIDR (/24 to /32) no other Docker network uses, e.g. "172.31.253.0/28".');
   problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
   checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
-  problems.throwIfAny();
+  checkNoCredentialLiterals(problems, props, ["target"]);
+  return problems.report();
 }

@@ -7,7 +7,8 @@ import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR, EDGE_CLIENT_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
-import { isAllInterfaces, isBindAddress, isDnsName, isPort, isPositiveInt } from "../lib/validate";
+import { readNumber, readString, readStrings } from "../lib/shape";
+import { dnsNameFix, isAllInterfaces, isBindAddress, isDnsName, isPort } from "../lib/validate";
 import { ConfigVolume, serverTlsFiles } from "./config-volume";
 import { InternalCa, IssuedCertificate } from "./internal-ca";
 import { OidcGate } from "./oidc-gate";
@@ -86,8 +87,23 @@ export class EdgeProxy extends Construct {
   private readonly hostnameList: string[];
   private readonly extraSites: EdgeSite[] = [];
 
-  constructor(scope: Construct, id: string, props: EdgeProxyProps) {
+  constructor(scope: Construct, id: string, rawProps: EdgeProxyProps) {
     super(scope, id);
+    const problems = new Problems(whereIs("EdgeProxy", this.node.path), this);
+    const hostnames = readStrings(problems, "hostnames", rawProps.hostnames, true, '["ai.example.internal"]');
+    const upstreams = readStrings(problems, "upstreams", rawProps.upstreams, true, '["sidecar:8443"]');
+    const routes = readStrings(problems, "routes", rawProps.routes, true, "InferenceRoutes.DEFAULT");
+    const props: EdgeProxyProps = {
+      ...rawProps,
+      name: readString(problems, "name", rawProps.name, true, '"ai-edge"') as string,
+      hostnames,
+      upstreams,
+      routes,
+      bindAddress: readString(problems, "bindAddress", rawProps.bindAddress, false, '"127.0.0.1"'),
+      hostPort: readNumber(problems, "hostPort", rawProps.hostPort, 443, { min: 1, max: 65535 }),
+      maxBodyMb: readNumber(problems, "maxBodyMb", rawProps.maxBodyMb, 16, { min: 1, max: 1024, unit: "MB" }),
+      image: readString(problems, "image", rawProps.image, false, "a digest-pinned reference"),
+    };
     this.props = props;
     this.hostnameList = [...props.hostnames];
     this.bindAddress = props.bindAddress ?? "127.0.0.1";
@@ -98,10 +114,11 @@ export class EdgeProxy extends Construct {
     this.clientCertMode = mode;
     const image = props.image ?? IMAGES.caddy.reference;
 
-    const problems = new Problems(whereIs("EdgeProxy", this.node.path));
-    problems.check(props.hostnames.length > 0, "hostnames", props.hostnames, "Give at least one hostname clients use.");
+    if (Array.isArray(rawProps.hostnames)) {
+      problems.check(props.hostnames.length > 0, "hostnames", props.hostnames, "Give at least one hostname clients use.");
+    }
     for (const h of props.hostnames) {
-      if (!isUnresolved(h)) problems.check(isDnsName(h), "domain", h, 'Use a lowercase DNS name like "ai.example.internal" (no scheme, port or path).');
+      if (!isUnresolved(h)) problems.check(isDnsName(h), "hostnames", h, dnsNameFix(h, "ai.example.internal"));
     }
     if (!isUnresolved(this.bindAddress)) {
       problems.check(isBindAddress(this.bindAddress), "bindAddress", this.bindAddress, 'Use an IP literal such as "127.0.0.1" or a LAN/tailnet address of the host.');
@@ -120,18 +137,16 @@ export class EdgeProxy extends Construct {
       mode,
       "Without client certificates nothing would authenticate callers: configure oidc, or keep REQUIRE_AND_VERIFY.",
     );
-    const maxBodyMb = props.maxBodyMb ?? 16;
-    problems.check(isPositiveInt(maxBodyMb), "maxBodyMb", maxBodyMb, "Use a whole number of MB above 0.");
-    problems.check(props.upstreams.length > 0, "upstreams", props.upstreams, "Give at least one upstream.");
-    checkImagePinned(problems, "images.caddy", image, props.allowUnpinnedImages ?? false);
-    problems.throwIfAny();
+    if (Array.isArray(rawProps.upstreams)) problems.check(props.upstreams.length > 0, "upstreams", props.upstreams, "Give at least one upstream.");
+    checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
+    problems.report();
 
     this.network = new Network(this, "network", { name: `${props.name}-net`, internal: false });
 
     const server =
       props.serverCertificate ??
       props.ca.issueServerCertificate(this, "server-cert", {
-        commonName: props.hostnames[0],
+        commonName: props.hostnames[0] ?? "invalid.invalid",
         dnsNames: Lazy.listValue({ produce: () => this.hostnameList }),
       });
     const client = props.ca.issueClientCertificate(this, "client-cert", {

@@ -84,7 +84,7 @@ export class InternalCa extends Construct {
     this.leafEarlyRenewalHours = props.leafEarlyRenewalHours ?? 240;
     this.outputPrefix = outputSafe(props.outputPrefix ?? this.node.path);
 
-    const problems = new Problems(whereIs("InternalCa", this.node.path));
+    const problems = new Problems(whereIs("InternalCa", this.node.path), this);
     const windows: [string, number, string, number][] = [
       ["caValidityHours", caValidity, "caEarlyRenewalHours", caEarly],
       ["leafValidityHours", this.leafValidityHours, "leafEarlyRenewalHours", this.leafEarlyRenewalHours],
@@ -104,7 +104,7 @@ export class InternalCa extends Construct {
       this.leafValidityHours,
       `Leaves may not outlive the root: use at most caValidityHours (${caValidity}).`,
     );
-    problems.throwIfAny();
+    problems.report();
 
     this.caKey = new PrivateKey(this, "root-key", KEY_ALGORITHM);
     const root = new SelfSignedCert(this, "root", {

@@ -75,7 +75,7 @@ export class MtlsSidecar extends Construct {
     this.callers = [...props.callers];
     this.address = `${props.targetHostname}:${SIDECAR_PORT}`;
     const image = props.image ?? IMAGES.nginx.reference;
-    const problems = new Problems(whereIs("MtlsSidecar", this.node.path));
+    const problems = new Problems(whereIs("MtlsSidecar", this.node.path), this);
     problems.check(props.routes.length > 0, "routes", props.routes, "Forward at least one route.");
     problems.check(props.callers.length > 0, "callers", props.callers, "Allow at least one caller (the edge).");
     for (const [prop, value] of [
@@ -87,8 +87,8 @@ export class MtlsSidecar extends Construct {
       problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
     }
     problems.check(Number.isInteger(props.burst) && props.burst >= 0, "burst", props.burst, "Use a whole number, 0 or more.");
-    checkImagePinned(problems, "images.nginx", image, props.allowUnpinnedImages ?? false);
-    problems.throwIfAny();
+    checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
+    problems.report();
 
     const server = props.ca.issueServerCertificate(this, "server-cert", {
       commonName: props.targetHostname,

@@ -7,6 +7,7 @@ import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR, GATE_SERVER_NAME } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
+import { readObject, readString, readStrings } from "../lib/shape";
 import { isDnsName } from "../lib/validate";
 import { ConfigVolume } from "./config-volume";
 import { InternalCa } from "./internal-ca";
@@ -75,21 +76,35 @@ export class OidcGate extends Construct {
 
   constructor(scope: Construct, id: string, props: OidcGateProps) {
     super(scope, id);
-    const oidc = props.oidc;
-    const problems = new Problems(whereIs("OidcGate", this.node.path));
-    if (!isUnresolved(oidc.issuerUrl)) {
+    const problems = new Problems(whereIs("OidcGate", this.node.path), this);
+    const raw = readObject<OidcSettings>(problems, "oidc", props.oidc, true, "{ issuerUrl, clientId, clientSecret }") as OidcSettings;
+    const oidc: OidcSettings = {
+      ...raw,
+      issuerUrl: readString(problems, "oidc.issuerUrl", raw.issuerUrl, true, '"https://idp.example.com/realms/prod"') as string,
+      clientId: readString(problems, "oidc.clientId", raw.clientId, true, '"local-ai"') as string,
+      clientSecret: raw.clientSecret,
+      emailDomains: raw.emailDomains === undefined ? undefined : readStrings(problems, "oidc.emailDomains", raw.emailDomains, false, '["example.com"]'),
+      allowedGroups: raw.allowedGroups === undefined ? undefined : readStrings(problems, "oidc.allowedGroups", raw.allowedGroups, false, '["ai-users"]'),
+      extraJwtIssuers: raw.extraJwtIssuers === undefined ? undefined : readStrings(problems, "oidc.extraJwtIssuers", raw.extraJwtIssuers, false, '["https://issuer=audience"]'),
+    };
+    if (oidc.issuerUrl !== "" && !isUnresolved(oidc.issuerUrl)) {
       problems.check(
-        /^https:\/\/[^\s/]+(\/\S*)?$/.test(oidc.issuerUrl),
+        /^https:\/\/[^\s/@?#]+(\/[^\s?#]*)?$/.test(oidc.issuerUrl),
         "oidc.issuerUrl",
         oidc.issuerUrl,
-        "Use the issuer's https URL, e.g. https://idp.example.com/realms/prod (plain http would expose tokens).",
+        "Use the issuer's https URL, e.g. https://idp.example.com/realms/prod (plain http would expose tokens; no query, fragment or credentials).",
+      );
+      problems.check(
+        !/\/\.well-known(\/|$)/.test(oidc.issuerUrl),
+        "oidc.issuerUrl",
+        oidc.issuerUrl,
+        `That is a discovery document, not the issuer: use the URL before "/.well-known/" (${oidc.issuerUrl.split("/.well-known")[0]}); oauth2-proxy appends the discovery path itself.`,
       );
     }
-    problems.check(oidc.clientId !== "", "oidc.clientId", oidc.clientId, "Use the client id registered at the IdP.");
     problems.check(
       isUnresolved(oidc.clientSecret),
       "oidc.clientSecret",
-      oidc.clientSecret === "" ? "" : "a literal string",
+      oidc.clientSecret === undefined ? undefined : oidc.clientSecret === "" ? "" : typeof oidc.clientSecret === "string" ? "a literal string" : `a ${typeof oidc.clientSecret}`,
       "Pass a Terraform reference, e.g. new TerraformVariable(stack, 'oidc_client_secret', { sensitive: true }).value, " +
         "so the secret never appears in the synthesized JSON.",
     );
@@ -110,8 +125,8 @@ export class OidcGate extends Construct {
     const sessionHours = oidc.sessionHours ?? 8;
     problems.check(Number.isInteger(sessionHours) && sessionHours >= 1 && sessionHours <= 168, "oidc.sessionHours", sessionHours, "Use 1 to 168 hours.");
     const image = props.image ?? IMAGES.oauth2Proxy.reference;
-    checkImagePinned(problems, "images.oauth2Proxy", image, props.allowUnpinnedImages ?? false);
-    problems.throwIfAny();
+    checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
+    problems.report();
 
     this.address = `${props.name}:${GATE_PORT}`;
     const server = props.ca.issueServerCertificate(this, "server-cert", {

@@ -3,12 +3,13 @@ import { Image } from "@cdktf/provider-docker/lib/image";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
 import { CPU_PERIOD_US, LOG_OPTIONS, tmpfsOptions } from "../lib/hardening";
 import { checkImagePinned } from "../lib/images";
 import { isRootUser } from "../lib/policy/docker";
-import { engineSocketIn, looksLikeSecretName, normalizeHostPath, secretValueKind, sensitiveHostPath } from "../lib/policy/sensitive";
+import { engineSocketIn, looksLikeSecretName, normalizeHostPath, secretValueKind, secretsInCommand, sensitiveHostPath } from "../lib/policy/sensitive";
 import { SecurityPolicy } from "../lib/policy/security-policy";
+import { checkNoCredentialLiterals, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
 import { isDockerName, isPositiveInt } from "../lib/validate";
 import { PinnedImages } from "./pinned-images";
 
@@ -118,24 +119,75 @@ export class SandboxRunner extends Construct {
   /** The container's Docker name. */
   public readonly containerName: string;
 
-  constructor(scope: Construct, id: string, props: SandboxRunnerProps) {
+  constructor(scope: Construct, id: string, rawProps: SandboxRunnerProps) {
     super(scope, id);
+    const problems = new Problems(whereIs("SandboxRunner", this.node.path), this);
+    // Shapes first (stacks may be plain JavaScript); what follows builds from safe values.
+    const envExample = '[{ name: "LOG_LEVEL", value: "debug" }]';
+    const rawEnv = readList<SandboxEnvVar>(problems, "env", rawProps.env, false, envExample);
+    const envEntries: SandboxEnvVar[] = [];
+    rawEnv.forEach((e, i) => {
+      const entry = readObject<SandboxEnvVar>(problems, `env[${i}]`, e, true, '{ name: "LOG_LEVEL", value: "debug" }') as SandboxEnvVar;
+      const n = readString(problems, `env[${i}].name`, entry.name, true, '"LOG_LEVEL"');
+      const v = readString(problems, `env[${i}].value`, entry.value, false, '"debug"') ?? "";
+      if (n) envEntries.push({ name: n, value: v });
+    });
+    const rawWorkspace = readObject<SandboxWorkspace>(problems, "workspace", rawProps.workspace, false, '{ hostPath: "/srv/agent/repo" }');
+    const props: SandboxRunnerProps = {
+      ...rawProps,
+      image: readString(problems, "image", rawProps.image, true, "a digest-pinned reference") as string,
+      command: readStrings(problems, "command", rawProps.command, true, '["python", "/workspace/run_tests.py"]'),
+      name: readString(problems, "name", rawProps.name, false, '"agent-tests"'),
+      env: envEntries,
+      allowedSecretEnv: readList<SandboxSecretEnvOptIn>(problems, "allowedSecretEnv", rawProps.allowedSecretEnv, false, '[{ name: "OPENAI_API_KEY", reason: "..." }]'),
+      workspace: rawWorkspace && {
+        ...rawWorkspace,
+        hostPath: readString(problems, "workspace.hostPath", rawWorkspace.hostPath, true, '"/srv/agent/repo"') as string,
+        containerPath: readString(problems, "workspace.containerPath", rawWorkspace.containerPath, false, '"/workspace"'),
+      },
+      egressNetwork: readString(problems, "egressNetwork", rawProps.egressNetwork, false, "a docker_network's name"),
+      user: readString(problems, "user", rawProps.user, false, '"61000:61000"'),
+      runtime: readString(problems, "runtime", rawProps.runtime, false, '"runsc"'),
+    };
     const name = props.name ?? defaultName(this.node.path, this.node.addr);
     this.containerName = name;
     const user = props.user ?? "61000:61000";
-    const memoryMb = props.memoryMb ?? 1024;
-    const cpuLimit = props.cpuLimit ?? 1;
-    const cpuShares = props.cpuShares ?? 512;
-    const scratchMb = props.scratchMb ?? 256;
-    const maxProcesses = props.maxProcesses ?? 256;
-    const maxOpenFiles = props.maxOpenFiles ?? 1024;
+    const memoryMb = readNumber(problems, "memoryMb", props.memoryMb, 1024, { min: 6, max: 4194304, unit: "MB" });
+    const cpuLimit = readNumber(problems, "cpuLimit", props.cpuLimit, 1, { min: 0.01, max: 256, integer: false, unit: "CPUs" });
+    const cpuShares = readNumber(problems, "cpuShares", props.cpuShares, 512, { min: 2, max: 262144 });
+    const scratchMb = readNumber(problems, "scratchMb", props.scratchMb, 256, { min: 1, max: 65536, unit: "MB" });
+    const maxProcesses = readNumber(problems, "maxProcesses", props.maxProcesses, 256, { min: 1, max: 1048576 });
+    const maxOpenFiles = readNumber(problems, "maxOpenFiles", props.maxOpenFiles, 1024, { min: 1, max: 1048576 });
     const env = props.env ?? [];
     const optIns = props.allowedSecretEnv ?? [];
     const workspacePath = props.workspace?.containerPath ?? "/workspace";
 
-    const problems = new Problems(whereIs("SandboxRunner", this.node.path));
+    if (!props.dockerProvider) {
+      addStackCheck(this, "sandbox-docker-provider", (stack) =>
+        stack.node.findAll().some((c) => c instanceof DockerProvider)
+          ? []
+          : [
+              {
+                prop: "dockerProvider",
+                received: "no DockerProvider in the stack",
+                fix: 'SandboxRunner needs one: add new DockerProvider(stack, "docker", {}) (import from "@cdktf/provider-docker/lib/provider"), or pass dockerProvider.',
+                where: whereIs("SandboxRunner", this.node.path),
+              },
+            ],
+      );
+    }
     checkImagePinned(problems, "image", props.image, props.allowUnpinnedImage ?? false);
-    problems.check(props.command.length > 0, "command", props.command, 'Give the command in exec form, e.g. ["python", "/workspace/run_tests.py"].');
+    if (Array.isArray(rawProps.command)) {
+      problems.check(props.command.length > 0, "command", props.command, 'Give the command in exec form, e.g. ["python", "/workspace/run_tests.py"].');
+    }
+    for (const finding of secretsInCommand(props.command)) {
+      problems.addDescribed(
+        "command",
+        finding,
+        "Agent code can read its own command line, and the literal lands in the synthesized JSON and the state. " +
+          "Pass the credential as an env entry from a sensitive variable, allowed with allowedSecretEnv, or leave it out.",
+      );
+    }
     problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
     problems.check(
       props.privileged !== true,
@@ -217,7 +269,8 @@ export class SandboxRunner extends Construct {
       );
       problems.check(env.some((e) => e.name === o.name), "allowedSecretEnv", o.name, "Remove the opt-in: no env entry has this name.");
     }
-    problems.throwIfAny();
+    checkNoCredentialLiterals(problems, rawProps, ["env[].value", "command", "allowedSecretEnv"]);
+    problems.report();
 
     const imageId = props.dockerProvider
       ? // The image must be pulled by the daemon that runs the container.

@@ -8,11 +8,14 @@ import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
-import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
+import { secretValueKind, secretsInCommand } from "../lib/policy/sensitive";
+import { checkNoCredentialLiterals, readBoolean, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
+import { flagHasWhitespace, selectsFlag, vllmFlagName } from "../lib/vllm-args";
 import { METRICS_SCRAPER_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SidecarCaller } from "../lib/nginx";
-import { isCommitSha, isDnsName, isDockerName, isEmail, isPositiveInt } from "../lib/validate";
+import { dnsNameFix, isCommitSha, isDnsName, isDockerName, isEmail } from "../lib/validate";
 import { EdgeProxy } from "./edge-proxy";
 import { InternalCa, InternalCaProps, IssuedCertificate } from "./internal-ca";
 import { MtlsSidecar } from "./mtls-sidecar";
@@ -147,20 +150,51 @@ export interface SecureInferenceProps {
   readonly certificates?: InternalCaProps;
 }
 
-/** vLLM arguments the construct owns; setting them through extraArgs would undo a guarantee. */
+/**
+ * vLLM arguments the construct owns; setting them through extraArgs would undo a guarantee.
+ * Matched the way vLLM reads flags (lib/vllm-args.ts): `--a_b`, `--a-b=x`, `--a.key` and
+ * abbreviations all select the owned flag.
+ */
 const OWNED_VLLM_ARGS: Record<string, string> = {
   "--host": "vLLM must listen on 127.0.0.1 only; the sidecar is its only client.",
   "--port": "The sidecar expects vLLM on port 8000.",
+  "--uds": "The sidecar expects vLLM on 127.0.0.1:8000, not a unix socket.",
   "--api-key": "The key is generated and injected by the sidecar.",
+  "--model": "Use model.name.",
+  "--tokenizer": "The tokenizer comes from model.name at model.revision.",
   "--revision": "Use model.revision.",
   "--tokenizer-revision": "The tokenizer is pinned to model.revision.",
   "--code-revision": "Remote code is pinned to model.revision.",
   "--trust-remote-code": "Use model.trustRemoteCode.",
   "--served-model-name": "Use model.servedModelName.",
   "--max-model-len": "Use model.maxModelLen.",
+  "--hf-token": "Use hfToken (a sensitive variable's value); it reaches vLLM as a file.",
+  "--download-dir": "Models live in the cache volume the fetch job fills.",
+  "--config": "A YAML config file can set any flag, the owned ones included: pass flags in extraArgs instead.",
   "--allowed-origins": "Browsers never talk to vLLM directly.",
+  "--allowed-methods": "Browsers never talk to vLLM directly.",
+  "--allowed-headers": "Browsers never talk to vLLM directly.",
+  "--allow-credentials": "Browsers never talk to vLLM directly.",
   "--ssl-keyfile": "TLS is terminated by the sidecar.",
   "--ssl-certfile": "TLS is terminated by the sidecar.",
+  "--ssl-ca-certs": "TLS is terminated by the sidecar.",
+  "--ssl-cert-reqs": "TLS is terminated by the sidecar.",
+  "--enable-ssl-refresh": "TLS is terminated by the sidecar.",
+};
+
+/** Upper bounds that keep a typo from becoming a denial of service (or a 10 GB request body). */
+const LIMITS = {
+  replicas: { min: 1, max: 64 },
+  requestsPerMinute: { min: 1, max: 60000 },
+  burst: { min: 0, max: 10000 },
+  maxConcurrent: { min: 1, max: 1024 },
+  maxRequestBodyMb: { min: 1, max: 512, unit: "MB" },
+  generationTimeoutSeconds: { min: 1, max: 86400, unit: "seconds" },
+  memoryMb: { min: 256, max: 4194304, unit: "MB" },
+  cpuShares: { min: 2, max: 262144 },
+  shmSizeMb: { min: 64, max: 1048576, unit: "MB" },
+  maxModelLen: { min: 1, max: 16777216, unit: "tokens" },
+  hostPort: { min: 1, max: 65535 },
 };
 
 const OPERATOR_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -193,30 +227,32 @@ export class SecureInference extends Construct {
   public readonly metricsScraperCertificate?: IssuedCertificate;
   public readonly routes: string[];
 
-  constructor(scope: Construct, id: string, props: SecureInferenceProps) {
+  constructor(scope: Construct, id: string, rawProps: SecureInferenceProps) {
     super(scope, id);
-    const prefix = props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
-    const replicaCount = props.replicas ?? 1;
-    this.routes = props.routes ?? InferenceRoutes.DEFAULT;
-    validate(this.node.path, props, prefix, replicaCount, this.routes);
+    // Checked props: problems are recorded for synth, and what follows builds from safe values.
+    const { props, prefix, replicas: replicaCount, routes, operatorEmails } = validate(this, id, rawProps);
+    this.routes = routes;
 
     // Providers are declared by the stack file; say so clearly instead of failing at `terraform init`.
-    this.node.addValidation({
-      validate: () =>
-        (
-          [
-            [DockerProvider, "DockerProvider", "@cdktf/provider-docker/lib/provider"],
-            [TlsProvider, "TlsProvider", "@cdktf/provider-tls/lib/provider"],
-            [RandomProvider, "RandomProvider", "@cdktf/provider-random/lib/provider"],
-          ] as const
-        )
-          .filter(([type]) => !hasProvider(this, type))
-          .map(
-            ([, name, module]) =>
-              `SecureInference "${this.node.path}" needs a ${name} in its stack: add ` +
-              `new ${name}(stack, "${name.replace("Provider", "").toLowerCase()}", {}) (import from "${module}").`,
-          ),
-    });
+    // (A ConfigError problem, listed with the others, instead of cdktf's generic provider message.)
+    addStackCheck(this, `providers:${this.node.path}`, () =>
+      (
+        [
+          [DockerProvider, "DockerProvider", "@cdktf/provider-docker/lib/provider"],
+          [TlsProvider, "TlsProvider", "@cdktf/provider-tls/lib/provider"],
+          [RandomProvider, "RandomProvider", "@cdktf/provider-random/lib/provider"],
+        ] as const
+      )
+        .filter(([type]) => !hasProvider(this, type))
+        .map(([, name, module]) => ({
+          prop: "stack",
+          received: `no ${name}`,
+          fix:
+            `SecureInference "${this.node.path}" needs a ${name} in its stack: add ` +
+            `new ${name}(stack, "${name.replace("Provider", "").toLowerCase()}", {}) (import from "${module}").`,
+          where: whereIs("SecureInference", this.node.path),
+        })),
+    );
 
     const allowUnpinned = props.allowUnpinnedImages ?? false;
     const images = PinnedImages.of(this);
@@ -318,7 +354,7 @@ export class SecureInference extends Construct {
         egressNetwork: new Network(this, "gate-egress-network", { name: `${prefix}-gate-egress` }),
         publicHostname: props.domain,
         oidc: props.oidc,
-        defaultEmailDomains: operatorEmailDomains(props.operators),
+        defaultEmailDomains: operatorEmailDomains(operatorEmails),
         image: props.images?.oauth2Proxy,
         allowUnpinnedImages: allowUnpinned,
       });
@@ -380,92 +416,230 @@ function operatorEmailDomains(operators: OperatorProps[]): string[] {
   return [...new Set(domains)];
 }
 
-function validate(path: string, props: SecureInferenceProps, prefix: string, replicas: number, routes: string[]): void {
-  const problems = new Problems(whereIs("SecureInference", path));
-  const m = props.model;
-  if (!isUnresolved(m.name)) {
+interface Checked {
+  readonly props: SecureInferenceProps;
+  readonly prefix: string;
+  readonly replicas: number;
+  readonly routes: string[];
+  /** Every operator with an email, valid or not: the gate's default email domains come from them. */
+  readonly operatorEmails: OperatorProps[];
+}
+
+/**
+ * Checks every prop (shapes first: stacks may be plain JavaScript), records the problems in the
+ * stack (synth throws them all at once) and returns props the constructor can build from safely.
+ */
+function validate(scope: Construct, id: string, raw: SecureInferenceProps): Checked {
+  const problems = new Problems(whereIs("SecureInference", scope.node.path), scope);
+  const props = readObject<SecureInferenceProps>(problems, "props", raw, true, "{ model, domain, operators }") as SecureInferenceProps;
+  const before = problems.count;
+  const rawModel = readObject<ModelProps>(problems, "model", props.model, true, '{ name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "<40-hex commit>" }') as ModelProps;
+  // A model of the wrong shape is one problem, not one per missing field.
+  const modelShaped = problems.count === before;
+  const model: ModelProps = {
+    ...rawModel,
+    name: modelShaped ? (readString(problems, "model.name", rawModel.name, true, '"meta-llama/Llama-3.1-8B-Instruct"') as string) : "",
+    revision: modelShaped ? (readString(problems, "model.revision", rawModel.revision, true, "a 40-hex commit sha") as string) : "",
+    servedModelName: readString(problems, "model.servedModelName", rawModel.servedModelName, false, '"llama-8b"'),
+    maxModelLen: rawModel.maxModelLen === undefined ? undefined : readNumber(problems, "model.maxModelLen", rawModel.maxModelLen, 4096, LIMITS.maxModelLen),
+    allowUnpinnedRevision: readBoolean(problems, "model.allowUnpinnedRevision", rawModel.allowUnpinnedRevision, false),
+    trustRemoteCode: readBoolean(problems, "model.trustRemoteCode", rawModel.trustRemoteCode, false),
+    prefetch: readBoolean(problems, "model.prefetch", rawModel.prefetch, true),
+  };
+  const m = model;
+  if (m.name !== "" && !isUnresolved(m.name)) {
     problems.check(HF_REPO.test(m.name), "model.name", m.name, 'Use a Hugging Face repository id like "meta-llama/Llama-3.1-8B-Instruct".');
   }
-  if (!isUnresolved(m.revision)) {
+  if (m.revision !== "" && !isUnresolved(m.revision)) {
     problems.check(
-      isCommitSha(m.revision) || (m.allowUnpinnedRevision === true && m.revision.length > 0),
+      isCommitSha(m.revision) || (m.allowUnpinnedRevision === true && /^[\w./-]+$/.test(m.revision)),
       "model.revision",
       m.revision,
       "Pin the model to a 40-hex commit sha (the repository's 'Files and versions' history lists them), " +
         "or set model.allowUnpinnedRevision: true to follow a branch or tag.",
     );
   }
-  if (m.maxModelLen !== undefined) {
-    problems.check(isPositiveInt(m.maxModelLen), "model.maxModelLen", m.maxModelLen, "Use a whole number of tokens above 0.");
+  const domain = readString(problems, "domain", props.domain, true, '"ai.example.internal"') as string;
+  if (domain !== "" && !isUnresolved(domain)) {
+    problems.check(isDnsName(domain), "domain", domain, dnsNameFix(domain, "ai.example.internal"));
   }
-  if (!isUnresolved(props.domain)) {
-    problems.check(isDnsName(props.domain), "domain", props.domain, 'Use a lowercase DNS name like "ai.example.internal" (no scheme, port or path).');
-  }
+  const prefix = readString(problems, "namePrefix", props.namePrefix, false, '"ai"') ?? id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
   problems.check(isDockerName(prefix), "namePrefix", prefix, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
-  problems.check(
-    props.operators.length > 0,
-    "operators",
-    props.operators,
-    'Add at least one operator, e.g. [{ name: "devops-laptop", email: "devops@example.com" }]: with no client certificate nobody can reach the edge.',
-  );
-  const seen = new Set<string>();
-  for (const op of props.operators) {
-    problems.check(OPERATOR_NAME.test(op.name), "operators[].name", op.name, "Use lowercase letters, digits and '-' (at most 63), e.g. \"devops-laptop\".");
-    problems.check(!op.name.startsWith("zta-"), "operators[].name", op.name, 'Names starting with "zta-" are reserved for the library\'s service identities.');
-    problems.check(!seen.has(op.name), "operators[].name", op.name, "Operator names must be unique.");
-    seen.add(op.name);
-    if (op.email !== undefined && !isUnresolved(op.email)) {
-      problems.check(isEmail(op.email), "operators[].email", op.email, 'Use a plain address like "devops@example.com".');
-    }
-  }
-  problems.check(Number.isInteger(replicas) && replicas >= 1 && replicas <= 64, "replicas", replicas, "Use a whole number from 1 to 64.");
-  problems.check(routes.length > 0, "routes", routes, "Forward at least one route, e.g. InferenceRoutes.DEFAULT.");
-  for (const route of routes) {
+
+  const operatorExample = '[{ name: "devops-laptop", email: "devops@example.com" }]';
+  const rawOperators = readList<OperatorProps>(problems, "operators", props.operators, true, operatorExample);
+  if (Array.isArray(props.operators)) {
     problems.check(
-      InferenceRoutes.ALL_OPENAI.includes(route),
-      "routes",
-      route,
-      `Use routes from InferenceRoutes.ALL_OPENAI (${InferenceRoutes.ALL_OPENAI.join(", ")}); vLLM's other routes ` +
-        "(/tokenize, /pause, /update_weights, ...) are administrative and stay unreachable.",
+      rawOperators.length > 0,
+      "operators",
+      rawOperators,
+      `Add at least one operator, e.g. ${operatorExample}: with no client certificate nobody can reach the edge.`,
     );
   }
-  const rate = props.rateLimit ?? {};
-  for (const [prop, value] of [
-    ["rateLimit.requestsPerMinute", rate.requestsPerMinute],
-    ["rateLimit.burst", rate.burst],
-    ["rateLimit.maxConcurrent", rate.maxConcurrent],
-    ["maxRequestBodyMb", props.maxRequestBodyMb],
-    ["generationTimeoutSeconds", props.generationTimeoutSeconds],
-    ["vllm.memoryMb", props.vllm?.memoryMb],
-    ["vllm.cpuShares", props.vllm?.cpuShares],
-    ["vllm.shmSizeMb", props.vllm?.shmSizeMb],
-  ] as const) {
-    if (value !== undefined) problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
+  const operators: OperatorProps[] = [];
+  const operatorEmails: OperatorProps[] = [];
+  const seen = new Set<string>();
+  rawOperators.forEach((raw, i) => {
+    const op = readObject<OperatorProps>(problems, `operators[${i}]`, raw, true, '{ name: "devops-laptop" }') as OperatorProps;
+    const name = readString(problems, `operators[${i}].name`, op.name, true, '"devops-laptop"') as string;
+    const email = readString(problems, `operators[${i}].email`, op.email, false, '"devops@example.com"');
+    let ok = name !== "";
+    if (name !== "") {
+      const nameOk = OPERATOR_NAME.test(name) && !name.startsWith("zta-") && !seen.has(name);
+      problems.check(OPERATOR_NAME.test(name), `operators[${i}].name`, name, "Use lowercase letters, digits and '-' (at most 63), e.g. \"devops-laptop\".");
+      problems.check(!name.startsWith("zta-"), `operators[${i}].name`, name, 'Names starting with "zta-" are reserved for the library\'s service identities.');
+      problems.check(!seen.has(name), `operators[${i}].name`, name, "Operator names must be unique.");
+      seen.add(name);
+      ok = ok && nameOk;
+    }
+    if (email !== undefined && !isUnresolved(email)) {
+      problems.check(isEmail(email), `operators[${i}].email`, email, 'Use a plain address like "devops@example.com".');
+      ok = ok && isEmail(email);
+    }
+    // Only valid operators get a certificate: the CA would refuse the others.
+    if (ok) operators.push({ name, email });
+    if (email !== undefined) operatorEmails.push({ name, email });
+  });
+
+  const replicas = readNumber(problems, "replicas", props.replicas, 1, LIMITS.replicas);
+  let routes = InferenceRoutes.DEFAULT;
+  if (props.routes !== undefined) {
+    routes = readStrings(problems, "routes", props.routes, false, "InferenceRoutes.DEFAULT");
+    if (Array.isArray(props.routes)) {
+      problems.check(routes.length > 0, "routes", routes, "Forward at least one route, e.g. InferenceRoutes.DEFAULT.");
+    }
+    for (const route of routes) {
+      problems.check(
+        InferenceRoutes.ALL_OPENAI.includes(route),
+        "routes",
+        route,
+        `Use routes from InferenceRoutes.ALL_OPENAI (${InferenceRoutes.ALL_OPENAI.join(", ")}); vLLM's other routes ` +
+          "(/tokenize, /pause, /update_weights, ...) are administrative and stay unreachable.",
+      );
+    }
+    routes = routes.filter((r) => InferenceRoutes.ALL_OPENAI.includes(r));
+    if (routes.length === 0) routes = InferenceRoutes.DEFAULT;
   }
-  if (props.hfToken !== undefined) {
+
+  const rawRate = readObject<RateLimitProps>(problems, "rateLimit", props.rateLimit, false, "{ requestsPerMinute: 60 }") ?? {};
+  const rateLimit: RateLimitProps = {
+    requestsPerMinute: readNumber(problems, "rateLimit.requestsPerMinute", rawRate.requestsPerMinute, 60, LIMITS.requestsPerMinute),
+    burst: readNumber(problems, "rateLimit.burst", rawRate.burst, 20, LIMITS.burst),
+    maxConcurrent: readNumber(problems, "rateLimit.maxConcurrent", rawRate.maxConcurrent, 8, LIMITS.maxConcurrent),
+  };
+  const maxRequestBodyMb = readNumber(problems, "maxRequestBodyMb", props.maxRequestBodyMb, 4, LIMITS.maxRequestBodyMb);
+  const generationTimeoutSeconds = readNumber(problems, "generationTimeoutSeconds", props.generationTimeoutSeconds, 1800, LIMITS.generationTimeoutSeconds);
+  const hostPort = readNumber(problems, "hostPort", props.hostPort, 443, LIMITS.hostPort);
+
+  const hfToken = readString(problems, "hfToken", props.hfToken, false, "a sensitive variable's value");
+  if (hfToken !== undefined) {
     problems.check(
-      isUnresolved(props.hfToken),
+      isUnresolved(hfToken),
       "hfToken",
-      "a literal string",
+      hfToken === "" ? "" : "a literal string",
       "Pass a sensitive variable's value (new TerraformVariable(stack, 'hf_token', { sensitive: true }).value) so the token never appears in the synthesized JSON.",
     );
   }
-  if (props.vllm?.replicaGpus !== undefined) {
-    problems.check(
-      props.vllm.replicaGpus.length === replicas,
-      "vllm.replicaGpus",
-      props.vllm.replicaGpus,
-      `Give one entry per replica (${replicas}), e.g. ["device=0", "device=1"].`,
+
+  const rawVllm = readObject<VllmProps>(problems, "vllm", props.vllm, false, '{ gpus: "all" }') ?? {};
+  const replicaGpus =
+    rawVllm.replicaGpus === undefined ? undefined : readStrings(problems, "vllm.replicaGpus", rawVllm.replicaGpus, false, '["device=0", "device=1"]');
+  const gpus = readString(problems, "vllm.gpus", rawVllm.gpus, false, '"all"') ?? "all";
+  const extraArgs = readStrings(problems, "vllm.extraArgs", rawVllm.extraArgs, false, '["--gpu-memory-utilization", "0.85"]');
+  const vllm: VllmProps = {
+    gpus,
+    replicaGpus: replicaGpus && replicaGpus.length === replicas ? replicaGpus : undefined,
+    memoryMb: readNumber(problems, "vllm.memoryMb", rawVllm.memoryMb, 32768, LIMITS.memoryMb),
+    cpuShares: readNumber(problems, "vllm.cpuShares", rawVllm.cpuShares, 2048, LIMITS.cpuShares),
+    shmSizeMb: readNumber(problems, "vllm.shmSizeMb", rawVllm.shmSizeMb, 4096, LIMITS.shmSizeMb),
+    extraArgs: [],
+  };
+  if (replicaGpus !== undefined) {
+    problems.check(replicaGpus.length === replicas, "vllm.replicaGpus", replicaGpus, `Give one entry per replica (${replicas}), e.g. ["device=0", "device=1"].`);
+    const shared = replicaGpus.filter((g, i) => g !== "none" && replicaGpus.indexOf(g) !== i);
+    problems.check(shared.length === 0, "vllm.replicaGpus", replicaGpus, "Give each replica its own GPUs: two replicas on one device fight over its memory.");
+  } else if (replicas > 1 && gpus !== "none") {
+    problems.add(
+      "vllm.gpus",
+      gpus,
+      `Every one of the ${replicas} replicas would claim the same GPUs (they run on one Docker host). ` +
+        'Give each its own with vllm.replicaGpus (e.g. ["device=0", "device=1"]), or use gpus: "none".',
     );
   }
-  for (const arg of props.vllm?.extraArgs ?? []) {
-    const flag = arg.split("=")[0];
-    if (flag in OWNED_VLLM_ARGS) problems.add("vllm.extraArgs", arg, OWNED_VLLM_ARGS[flag]);
+  const acceptedArgs: string[] = [];
+  extraArgs.forEach((arg, i) => {
+    const prop = "vllm.extraArgs";
+    if (isUnresolved(arg)) {
+      acceptedArgs.push(arg);
+      return;
+    }
+    if (flagHasWhitespace(arg)) {
+      problems.add(prop, arg, 'Give each argument as its own element: ["--gpu-memory-utilization", "0.85"] (vLLM gets them as they are; no shell splits them).');
+      return;
+    }
+    const flag = vllmFlagName(arg);
+    const owned = flag ? Object.keys(OWNED_VLLM_ARGS).find((o) => selectsFlag(flag, o)) : undefined;
+    if (owned) {
+      const spelled = flag === owned ? "" : ` (vLLM reads ${JSON.stringify(arg.split("=", 1)[0])} as ${owned})`;
+      // Do not echo a value that may be a secret (e.g. --api_key=sk-...).
+      problems.addDescribed(prop, JSON.stringify(arg.split("=", 1)[0] + (arg.includes("=") ? "=..." : "")) + ` (element ${i})`, `${owned} is owned by SecureInference${spelled}: ${OWNED_VLLM_ARGS[owned]}`);
+      return;
+    }
+    const secret = secretValueKind(arg);
+    if (secret) {
+      problems.addDescribed(prop, `a value that looks like ${secret}`, "A literal credential would be written into the synthesized JSON and the state. Leave it out.");
+      return;
+    }
+    acceptedArgs.push(arg);
+  });
+  for (const f of secretsInCommand(acceptedArgs)) {
+    problems.addDescribed("vllm.extraArgs", f, "A literal credential would be written into the synthesized JSON and the state. Leave it out.");
   }
-  const allowUnpinned = props.allowUnpinnedImages ?? false;
-  const images = props.images ?? {};
-  for (const [key, image] of Object.entries(images)) {
-    if (image !== undefined) checkImagePinned(problems, `images.${key}`, image, allowUnpinned);
+
+  const allowUnpinned = readBoolean(problems, "allowUnpinnedImages", props.allowUnpinnedImages, false);
+  const rawImages = readObject<ImageOverrides>(problems, "images", props.images, false, "{ vllm: IMAGES.vllm.reference }") ?? {};
+  const images: ImageOverrides = {};
+  for (const key of ["vllm", "caddy", "nginx", "oauth2Proxy"] as const) {
+    const image = readString(problems, `images.${key}`, rawImages[key], false, "a digest-pinned reference");
+    if (image === undefined) continue;
+    const before = problems.count;
+    checkImagePinned(problems, `images.${key}`, image, allowUnpinned);
+    if (problems.count === before) (images as Record<string, string>)[key] = image;
   }
-  problems.throwIfAny();
+  for (const key of Object.keys(rawImages).filter((k) => !["vllm", "caddy", "nginx", "oauth2Proxy"].includes(k))) {
+    problems.add(`images.${key}`, key, "Override only vllm, caddy, nginx or oauth2Proxy.");
+  }
+
+  let oidc = props.oidc;
+  if (props.oidc !== undefined) {
+    const o = readObject<OidcSettings>(problems, "oidc", props.oidc, false, "{ issuerUrl, clientId, clientSecret }");
+    oidc = o === undefined ? undefined : o;
+  }
+
+  checkNoCredentialLiterals(problems, props, ["vllm.extraArgs", "hfToken", "oidc.clientSecret"]);
+  problems.report();
+  return {
+    props: {
+      ...props,
+      model,
+      domain: domain === "" ? "invalid.invalid" : domain,
+      operators,
+      namePrefix: prefix,
+      replicas,
+      routes,
+      rateLimit,
+      maxRequestBodyMb,
+      generationTimeoutSeconds,
+      hostPort,
+      hfToken,
+      vllm: { ...vllm, extraArgs: acceptedArgs },
+      images,
+      allowUnpinnedImages: allowUnpinned,
+      oidc,
+    },
+    prefix: isDockerName(prefix) ? prefix : "invalid",
+    replicas,
+    routes,
+    operatorEmails,
+  };
 }

@@ -7,6 +7,7 @@ import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SecurityPolicy } from "../lib/policy/security-policy";
+import { checkNoCredentialLiterals, readString, readStrings } from "../lib/shape";
 import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
 import { ConfigVolume } from "./config-volume";
 import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
@@ -123,26 +124,30 @@ export class TailscaleExposure extends Construct {
     return JSON.stringify(policy, null, 2);
   }
 
-  public readonly container: Container;
-  public readonly stateVolume: Volume;
+  public readonly container!: Container;
+  public readonly stateVolume!: Volume;
   /** The generated key, when `createAuthKey` was given. */
   public readonly tailnetKey?: TailnetKey;
   public readonly tags: string[];
   /** The serve config tailscale applies (JSON). */
-  public readonly serveConfig: string;
+  public readonly serveConfig!: string;
   /** The suggested ACL, when `acl` was given. */
   public readonly suggestedAcl?: string;
   /** The name clients use on the tailnet (and a SAN of the edge certificate). */
-  public readonly tailnetName: string;
+  public readonly tailnetName!: string;
 
   constructor(scope: Construct, id: string, props: TailscaleExposureProps) {
     super(scope, id);
     const edge = props.target;
-    const name = props.name ?? `${edge.name}-ts-${props.hostname}`;
-    this.tags = props.tags ?? props.createAuthKey?.tags ?? ["tag:zta-ai"];
+    const name = props.name ?? `${edge instanceof EdgeProxy ? edge.name : id}-ts-${props.hostname}`;
+    const givenTags = props.tags ?? props.createAuthKey?.tags ?? ["tag:zta-ai"];
+    // A list of the wrong shape is reported by validate(); build from a safe one meanwhile.
+    this.tags = Array.isArray(givenTags) ? givenTags : [];
     const image = props.image ?? IMAGES.tailscale.reference;
     const kernel = props.kernelNetworking ?? false;
-    validate(this.node.path, props, name, this.tags, image);
+    // An edge is what it attaches to: without one nothing can be built (synth reports why).
+    const valid = validate(this, props, name, this.tags, image);
+    if (!valid && !(edge instanceof EdgeProxy)) return;
 
     if (props.createAuthKey) {
       this.node.addValidation({
@@ -171,11 +176,11 @@ export class TailscaleExposure extends Construct {
     // UI's, stays with that site); without one, the MagicDNS short name does.
     edge.withdrawHostPort();
     this.tailnetName = props.tailnetDomain ? `${props.hostname}.${props.tailnetDomain}` : props.hostname;
-    if (!edge.hostnames.includes(this.tailnetName)) edge.addHostname(this.tailnetName);
+    if (valid && !edge.hostnames.includes(this.tailnetName)) edge.addHostname(this.tailnetName);
 
     this.serveConfig = JSON.stringify({ TCP: { [String(TAILNET_PORT)]: { TCPForward: `${edge.name}:${EDGE_PORT}` } } }, null, 2);
     if (props.acl) {
-      this.suggestedAcl = TailscaleExposure.suggestedAcl(this.tags, props.acl.allow);
+      this.suggestedAcl = TailscaleExposure.suggestedAcl(this.tags, Array.isArray(props.acl.allow) ? props.acl.allow : []);
       if (props.acl.apply) new TailscaleAcl(this, "acl", { acl: this.suggestedAcl });
     }
 
@@ -248,9 +253,18 @@ export class TailscaleExposure extends Construct {
   }
 }
 
-function validate(path: string, props: TailscaleExposureProps, name: string, tags: string[], image: string): void {
-  const problems = new Problems(whereIs("TailscaleExposure", path));
-  problems.check(LABEL.test(props.hostname), "hostname", props.hostname, 'Use one lowercase DNS label like "ai" (the tailnet adds its domain).');
+function validate(scope: Construct, props: TailscaleExposureProps, name: string, tags: string[], image: string): boolean {
+  const problems = new Problems(whereIs("TailscaleExposure", scope.node.path), scope);
+  if (!(props.target instanceof EdgeProxy)) {
+    const inference = (props.target as { edge?: unknown } | undefined)?.edge instanceof EdgeProxy;
+    problems.add(
+      "target",
+      props.target,
+      inference ? "Pass the SecureInference's edge: target: ai.edge (the edge is what joins the tailnet)." : "Pass an EdgeProxy, e.g. target: ai.edge.",
+    );
+  }
+  readString(problems, "hostname", props.hostname, true, '"ai"');
+  problems.check(typeof props.hostname !== "string" || isUnresolved(props.hostname) || LABEL.test(props.hostname), "hostname", props.hostname, 'Use one lowercase DNS label like "ai" (the tailnet adds its domain).');
   if (props.tailnetDomain !== undefined && !isUnresolved(props.tailnetDomain)) {
     problems.check(isDnsName(props.tailnetDomain), "tailnetDomain", props.tailnetDomain, 'Use the MagicDNS domain like "tailnet-abc.ts.net".');
   }
@@ -270,8 +284,10 @@ function validate(path: string, props: TailscaleExposureProps, name: string, tag
       "Pass a Terraform reference, e.g. new TerraformVariable(stack, 'ts_auth_key', { type: 'string', sensitive: true }).value, so the key never appears in the synthesized JSON.",
     );
   }
-  problems.check(tags.length > 0, "tags", tags, 'Advertise at least one tag, e.g. ["tag:zta-ai"]: ACLs grant access by tag.');
-  for (const tag of [...tags, ...(props.createAuthKey?.tags ?? [])]) {
+  problems.check(tags.length > 0 || !Array.isArray(props.tags ?? props.createAuthKey?.tags ?? []), "tags", tags, 'Advertise at least one tag, e.g. ["tag:zta-ai"]: ACLs grant access by tag.');
+  readStrings(problems, "tags", props.tags, false, '["tag:zta-ai"]');
+  const keyTags = readStrings(problems, "createAuthKey.tags", props.createAuthKey?.tags, false, '["tag:zta-ai"]');
+  for (const tag of [...tags, ...keyTags]) {
     problems.check(TAG.test(tag), "tags", tag, 'Use "tag:" followed by lowercase letters, digits or "-", e.g. "tag:zta-ai".');
   }
   const expiry = props.createAuthKey?.expirySeconds;
@@ -279,11 +295,15 @@ function validate(path: string, props: TailscaleExposureProps, name: string, tag
     problems.check(isPositiveInt(expiry) && expiry <= 86400, "createAuthKey.expirySeconds", expiry, "Use 1 to 86400 seconds: the key is only needed for the first login.");
   }
   if (props.acl) {
-    problems.check(props.acl.allow.length > 0, "acl.allow", props.acl.allow, 'Name who may connect, e.g. ["group:ai-users"]; an empty list grants nobody.');
-    for (const src of props.acl.allow) {
+    const allow = readStrings(problems, "acl.allow", props.acl.allow, true, '["group:ai-users"]');
+    if (Array.isArray(props.acl.allow)) {
+      problems.check(allow.length > 0, "acl.allow", allow, 'Name who may connect, e.g. ["group:ai-users"]; an empty list grants nobody.');
+    }
+    for (const src of allow) {
       problems.check(src !== "*", "acl.allow", src, 'Name users or groups; "*" would grant every device in the tailnet.');
     }
   }
   checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
-  problems.throwIfAny();
+  checkNoCredentialLiterals(problems, props, ["target", "authKey"]);
+  return problems.report();
 }

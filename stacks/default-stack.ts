@@ -1,7 +1,7 @@
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
-import { Aspects, TerraformStack, TerraformVariable } from "cdktf";
+import { Aspects, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { SecureInference, SecurityPolicy } from "../index";
 
@@ -16,6 +16,11 @@ export class DefaultInferenceStack extends TerraformStack {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
+    // State holds every private key (the CA's too). cdktf's LocalBackend default is an absolute
+    // path in the project root (process.cwd()/terraform.<id>.tfstate), one `git add -A` from a
+    // commit. Relative to where terraform runs (cdktf.out/stacks/<id>/), this is
+    // <project>/.terraform-state/, which .gitignore excludes; use a remote backend for real work.
+    new LocalBackend(this, { path: `../../../.terraform-state/${id}.tfstate` });
     new DockerProvider(this, "docker", {});
     new TlsProvider(this, "tls", {});
     new RandomProvider(this, "random", {});

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Annotations, App, Aspects, IAspect, TerraformStack } from "cdktf";
 import { IConstruct } from "constructs";
-import { Problems, whereIs } from "../errors";
+import { Problems, SECURITY_POLICY_MARK, whereIs } from "../errors";
 import { Finding, Suppression, blocking, describeFinding, evaluate, stackViewOf } from "./engine";
 import { PolicyProfile } from "./profiles";
 import { JSON_REPORT_FILE, SARIF_REPORT_FILE, jsonReport, sarifReport } from "./report";
@@ -105,6 +105,7 @@ export class SecurityPolicy implements IAspect {
   private readonly reportDirectory?: string;
 
   constructor(props: SecurityPolicyProps = {}) {
+    Object.defineProperty(this, SECURITY_POLICY_MARK, { value: true });
     this.profile = PolicyProfile.named(props.profile ?? PolicyProfile.PRODUCTION.name);
     this.writeReports = props.writeReports ?? true;
     this.reportDirectory = props.reportDirectory;

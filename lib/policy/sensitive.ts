@@ -140,9 +140,60 @@ const SECRET_VALUES: [string, RegExp][] = [
   ["a Google API key", /\bAIza[0-9A-Za-z_-]{35}\b/],
   ["a private key", /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
   ["a JSON Web Token", /\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+/],
+  ["a bearer token", /\bBearer\s+[A-Za-z0-9._~+/-]{16,}=*/],
 ];
+
+/** `scheme://user:password@host`: a URL carrying a password (not a `$VAR` or `${...}` placeholder). */
+const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:([^\s@/]+)@/i;
 
 /** What kind of credential a literal value looks like, or undefined. */
 export function secretValueKind(value: string): string | undefined {
-  return SECRET_VALUES.find(([, re]) => re.test(value))?.[0];
+  if (typeof value !== "string") return undefined;
+  const known = SECRET_VALUES.find(([, re]) => re.test(value))?.[0];
+  if (known) return known;
+  const url = URL_WITH_PASSWORD.exec(value);
+  if (url && !url[1].startsWith("$")) return "a URL with a password";
+  return undefined;
+}
+
+/** A literal (not empty, not a shell or Terraform placeholder) after quotes are removed. */
+function isLiteralValue(value: string): boolean {
+  const v = value.replace(/^["']|["']$/g, "");
+  return v !== "" && !v.startsWith("$");
+}
+
+/** `--api-key` -> `API_KEY`, for the name patterns above. */
+function flagAsName(flag: string): string {
+  return flag.replace(/^-+/, "").replace(/-/g, "_").toUpperCase();
+}
+
+/**
+ * Credentials written into a command (exec form, or a shell script in one element): known
+ * credential shapes anywhere, `--secret-flag=value` / `--secret-flag value`, and shell assignments
+ * `SECRET_NAME=value`. Returns a description per finding; values are never echoed.
+ */
+export function secretsInCommand(args: string[]): string[] {
+  const found: string[] = [];
+  args.forEach((arg, i) => {
+    if (typeof arg !== "string" || arg.includes("${")) return;
+    const kind = secretValueKind(arg);
+    if (kind) {
+      found.push(`argument ${i + 1} holds what looks like ${kind}`);
+      return;
+    }
+    if (arg.startsWith("-")) {
+      const eq = arg.indexOf("=");
+      const flag = eq < 0 ? arg : arg.slice(0, eq);
+      if (!/^--?[A-Za-z][A-Za-z0-9_-]*$/.test(flag) || !looksLikeSecretName(flagAsName(flag))) return;
+      const value = eq < 0 ? args[i + 1] : arg.slice(eq + 1);
+      if (typeof value === "string" && !value.includes("${") && !(eq < 0 && value.startsWith("-")) && isLiteralValue(value)) {
+        found.push(`argument ${i + 1} (${flag}) is given a literal value`);
+      }
+      return;
+    }
+    for (const m of arg.matchAll(/(?:^|[\s;&|(])([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s;&|]+)/g)) {
+      if (looksLikeSecretName(m[1]) && isLiteralValue(m[2])) found.push(`argument ${i + 1} assigns a literal to ${m[1]}`);
+    }
+  });
+  return found;
 }

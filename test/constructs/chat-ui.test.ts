@@ -113,7 +113,7 @@ describe("ChatUi: containers", () => {
   test("the proxy config on the volume is the construct's nginxConfig, with every replica as an upstream", () => {
     expect(uploaded(json, "inference-chat-proxy-config-loader", "nginx.conf")).toBe(chat.nginxConfig);
     expect(label(proxy, "zta.config-sha256")).toMatch(/^\$\{sha256\(/);
-    const { chat: two } = chatStack({ replicas: 2 });
+    const { chat: two } = chatStack({ replicas: 2, vllm: { replicaGpus: ["device=0", "device=1"] } });
     expect(two.nginxConfig).toContain("server inference-vllm-0:8443;\n        server inference-vllm-1:8443;");
   });
 });

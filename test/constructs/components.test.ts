@@ -2,6 +2,7 @@ import { Network } from "@cdktf/provider-docker/lib/network";
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { ClientCertMode, EdgeProxy, InternalCa, MtlsSidecar, OidcGate } from "../../index";
 import { containerNamed, label, secretVariable, stackWithProviders, synth, uploaded } from "../helpers";
+import { synthOf } from "../helpers";
 
 /** EdgeProxy, MtlsSidecar and OidcGate used on their own, the way a user composing them would. */
 function parts() {
@@ -76,7 +77,7 @@ describe("MtlsSidecar", () => {
     const target = new Container(s, "t", { name: "t", image: "t" });
     expect(
       () =>
-        new MtlsSidecar(s, "sc", {
+        synthOf(new MtlsSidecar(s, "sc", {
           ca: new InternalCa(s, "ca"),
           name: "t-mtls",
           target,
@@ -91,8 +92,8 @@ describe("MtlsSidecar", () => {
           maxConcurrentPerIdentity: 1,
           generationTimeoutSeconds: 1,
           image: "nginx:latest",
-        }),
-    ).toThrow(/routes: received an empty list[\s\S]*callers: received an empty list[\s\S]*images\.nginx: received "nginx:latest"/);
+        })),
+    ).toThrow(/routes: received an empty list[\s\S]*callers: received an empty list[\s\S]*image: received "nginx:latest"/);
   });
 
   test("snapshot", () => expect(containerNamed(json, "app-mtls")).toMatchSnapshot());
@@ -135,14 +136,14 @@ describe("OidcGate", () => {
     const net = new Network(s, "n", { name: "n", internal: true });
     expect(
       () =>
-        new OidcGate(s, "g", {
+        synthOf(new OidcGate(s, "g", {
           ca: new InternalCa(s, "ca"),
           name: "g",
           internalNetwork: net,
           egressNetwork: net,
           publicHostname: "ai.example.internal",
           oidc: { issuerUrl: "http://idp.example.com", clientId: "c", clientSecret: "hunter2" },
-        }),
+        })),
     ).toThrow(/oidc\.issuerUrl: received "http:\/\/idp\.example\.com"[\s\S]*oidc\.clientSecret: received "a literal string"[\s\S]*oidc\.emailDomains/);
   });
 

@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { ConfigError, InternalCa } from "../../index";
 import { resources, stackWithProviders, synth } from "../helpers";
+import { synthOf } from "../helpers";
 
 describe("InternalCa", () => {
   const stack = stackWithProviders();
@@ -59,7 +60,7 @@ describe("InternalCa", () => {
     const s = stackWithProviders();
     let err: ConfigError | undefined;
     try {
-      new InternalCa(s, "ca", { leafValidityHours: 48, leafEarlyRenewalHours: 48, caValidityHours: 24 });
+      synthOf(new InternalCa(s, "ca", { leafValidityHours: 48, leafEarlyRenewalHours: 48, caValidityHours: 24 }));
     } catch (e) {
       err = e as ConfigError;
     }

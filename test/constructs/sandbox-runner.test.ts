@@ -3,6 +3,7 @@ import { Aspects, TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { Construct } from "constructs";
 import { SandboxRunner, SandboxRunnerProps } from "../../constructs/sandbox-runner";
 import { ConfigError } from "../../lib/errors";
+import { synthOf } from "../helpers";
 import { SecurityPolicy } from "../../lib/policy/security-policy";
 
 const IMAGE = "python:3.12-slim@sha256:05cda9777409a9c3ffddd94a4c476b79f0769a0b4857f0c7ed9226b6800b0d6f";
@@ -26,7 +27,7 @@ function containerOf(stack: TerraformStack): Record<string, any> {
 
 function errorOf(props: Partial<SandboxRunnerProps>): ConfigError {
   try {
-    new SandboxRunner(newStack(), "agent", { ...BASE, ...props });
+    synthOf(new SandboxRunner(newStack(), "agent", { ...BASE, ...props }));
   } catch (e) {
     if (e instanceof ConfigError) return e;
     throw e;

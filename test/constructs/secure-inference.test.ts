@@ -206,7 +206,7 @@ describe("SecureInference: vLLM", () => {
         })),
       "vllm.extraArgs",
     );
-    expect(err.problems.filter((p) => p.prop === "vllm.extraArgs").map((p) => p.received)).toEqual(['"--host"', '"--api-key=x"']);
+    expect(err.problems.filter((p) => p.prop === "vllm.extraArgs").map((p) => p.received)).toEqual(['"--host" (element 0)', '"--api-key=..." (element 2)']);
   });
 
   test("GPUs: all by default, per replica when asked, none on request", () => {
@@ -302,7 +302,7 @@ describe("SecureInference: sidecar and edge configs", () => {
   });
 
   test("replicas each get a sidecar and the edge balances over all of them", () => {
-    const { json, ai } = synthInference({ replicas: 3 });
+    const { json, ai } = synthInference({ replicas: 3, vllm: { replicaGpus: ["device=0", "device=1", "device=2"] } });
     expect(ai.sidecars).toHaveLength(3);
     expect(ai.replicas).toHaveLength(3);
     for (let i = 0; i < 3; i++) containerNamed(json, `inference-vllm-${i}-mtls`);
@@ -346,7 +346,7 @@ describe("SecureInference: secrets and supply chain", () => {
   });
 
   test("one docker_image per distinct reference, shared by replicas, fetch job and loaders", () => {
-    const { json } = synthInference({ replicas: 2 });
+    const { json } = synthInference({ replicas: 2, vllm: { replicaGpus: ["device=0", "device=1"] } });
     expect(Object.keys(resources(json, "docker_image"))).toHaveLength(4);
   });
 });
@@ -363,7 +363,8 @@ describe("SecureInference: props validation", () => {
         })),
       "model.revision",
     );
-    expect(err.problems.map((p) => p.prop)).toEqual(["model.name", "model.revision", "domain", "operators"]);
+    // The gate's problem (no operator email to take domains from) is listed with the rest, not after a fix.
+    expect(err.problems.map((p) => p.prop)).toEqual(["model.name", "model.revision", "domain", "operators", "oidc.emailDomains"]);
     expect(err.message).toContain('domain: received "https://ai.example.internal". Use a lowercase DNS name');
   });
 
@@ -374,13 +375,15 @@ describe("SecureInference: props validation", () => {
         new SecureInference(stack, "inference", inferenceProps(stack, {
           operators: [{ name: "zta-edge" }, { name: "Alice" }, { name: "bob" }, { name: "bob", email: "not-an-email" }],
         })),
-      "operators[].name",
+      "operators[0].name",
     );
     expect(err.problems.map((p) => `${p.prop}=${p.received}`)).toEqual([
-      'operators[].name="zta-edge"',
-      'operators[].name="Alice"',
-      'operators[].name="bob"',
-      'operators[].email="not-an-email"',
+      'operators[0].name="zta-edge"',
+      'operators[1].name="Alice"',
+      'operators[3].name="bob"',
+      'operators[3].email="not-an-email"',
+      // No operator has a valid email to derive the gate's domains from: listed together.
+      "oidc.emailDomains=nothing (the prop is missing)",
     ]);
   });
 

@@ -1,4 +1,4 @@
-import { isAllInterfaces, isBindAddress, isCommitSha, isDigestPinned, isDnsName, isEmail } from "../../lib/validate";
+import { dnsNameFix, isAllInterfaces, isBindAddress, isCommitSha, isDigestPinned, isDnsName, isEmail, parseIp } from "../../lib/validate";
 
 test.each([
   ["0e9e39f249a16976918f6564b8830bc894c89659", true],
@@ -40,3 +40,38 @@ test.each([
   ["devops@example", false],
   ["Dev Ops <devops@example.com>", false],
 ])("isEmail(%s) = %s", (value, expected) => expect(isEmail(value)).toBe(expected));
+
+describe("addresses are compared parsed, not spelled", () => {
+  test.each([
+    ["0.0.0.0", true],
+    ["0.0.0.00", true],
+    ["::", true],
+    ["[::]", true],
+    ["0:0:0:0:0:0:0:0", true],
+    ["0000:0000:0000:0000:0000:0000:0000:0000", true],
+    ["::0", true],
+    ["::ffff:0.0.0.0", true],
+    ["", true],
+    ["127.0.0.1", false],
+    ["::1", false],
+    ["0:0:0:0:0:0:0:1", false],
+    ["fd7a:115c:a1e0::1", false],
+  ])("%s binds every interface: %s", (value, expected) => expect(isAllInterfaces(value)).toBe(expected));
+
+  test.each([
+    ["::1", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]],
+    ["1.2.3.4", [1, 2, 3, 4]],
+    ["::ffff:1.2.3.4", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 1, 2, 3, 4]],
+  ])("parseIp(%s)", (value, bytes) => expect(parseIp(value)).toEqual(bytes));
+
+  test.each(["1.2.3", "256.1.1.1", "1::2::3", "1:2:3:4:5:6:7:8:9", "localhost", "::g"])("%s is not an address", (value) => {
+    expect(parseIp(value)).toBeUndefined();
+    expect(isBindAddress(value)).toBe(false);
+  });
+
+  test("an IP address is not a DNS name, and the fix says why", () => {
+    expect(isDnsName("10.0.0.5")).toBe(false);
+    expect(isDnsName("ai.example.internal")).toBe(true);
+    expect(dnsNameFix("10.0.0.5", "ai.example.internal")).toMatch(/IP address is not a DNS name/);
+  });
+});

@@ -87,6 +87,7 @@ describe("SecurityPolicy on other SecureInference shapes", () => {
       domain: "ai.example.internal",
       operators: [{ name: "ops" }],
       replicas: 2,
+      vllm: { replicaGpus: ["device=0", "device=1"] },
       bindAddress: "100.64.0.10",
     });
     const policy = new SecurityPolicy({ profile: "production" });
