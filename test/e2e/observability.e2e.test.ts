@@ -8,6 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ALERTS, DEFAULT_ALERT_THRESHOLDS, renderAlertRules, ResolvedAlertThresholds } from "../../lib/alert-rules";
+import { VLLM_DASHBOARD_PANELS } from "../../lib/grafana";
 import { PROMETHEUS_FILES, PROMETHEUS_SELF_USER } from "../../lib/prometheus";
 import { toYaml } from "../../lib/yaml";
 import { Chain, MockVllm, TestPki, createPki, freePorts, makeTempDir, requireBinary, startChain, E2E_DOMAIN, E2E_OPERATOR } from "./harness";
@@ -103,6 +104,15 @@ describe("promtool 2.42 accepts the rendered files, and refuses broken ones", ()
   test("check rules: every rule parses", () => {
     const d = filesDir("check-rules");
     expect(promtool(["check", "rules", path.join(d, PROMETHEUS_FILES.rules)])).toMatch(/SUCCESS: \d+ rules found/);
+  });
+
+  test("check rules: every query of the Grafana dashboard is valid PromQL (as recording rules)", () => {
+    const d = path.join(dir, "check-dashboard");
+    fs.mkdirSync(d, { recursive: true });
+    const exprs = VLLM_DASHBOARD_PANELS.flatMap((p) => p.targets.map((t) => t.expr.replace(/\$__rate_interval/g, "5m")));
+    const file = toYaml({ groups: [{ name: "dashboard", rules: exprs.map((expr, i) => ({ record: `zta:dashboard_query_${i}`, expr })) }] });
+    fs.writeFileSync(path.join(d, "dashboard-queries.yml"), file);
+    expect(promtool(["check", "rules", path.join(d, "dashboard-queries.yml")])).toMatch(new RegExp(`SUCCESS: ${exprs.length} rules found`));
   });
 
   test("check config: the healthcheck's HTTP client config is a valid http config (via a scrape job that uses its credentials)", () => {
