@@ -1,31 +1,42 @@
 /**
- * Renders Grafana's files: grafana.ini, the Prometheus datasource, the dashboard provider and the
- * vLLM dashboard. Pure functions of their options.
+ * Renders Grafana's files: grafana.ini, the Prometheus datasource, the dashboard provider, the vLLM
+ * dashboard, and the nginx.conf of the proxy in Grafana's network namespace. Pure functions.
  *
- * Grafana cannot run on this machine (no Debian package, no registry): these files are checked
+ * Grafana cannot run on this machine (no Debian package, no registry): its files are checked
  * structurally by test/lib/grafana.test.ts, and each setting below was checked by reading Grafana's
- * configuration and provisioning documentation (docs/observability.md lists which).
+ * configuration and provisioning documentation and source (docs/observability.md lists which). The
+ * proxy's nginx.conf runs in the real nginx in test/e2e/observability.e2e.test.ts.
  *
- * Sign-in: Grafana is a site of the edge behind the OIDC gate and trusts the identity header the
- * edge sets (`[auth.proxy]`). Why not Grafana's own OIDC: one sign-in for the whole stack, with the
+ * Sign-in: Grafana is a site of the edge behind the OIDC gate and trusts the identity the edge
+ * passes on (`[auth.proxy]`). Why not Grafana's own OIDC: one sign-in for the whole stack, with the
  * gate's allowed domains and groups; Grafana needs no route to the identity provider and no second
- * client secret. What makes the header trustworthy: the edge deletes any client-sent copy before
- * asking the gate, and the only network that reaches Grafana is the one it shares with the edge.
+ * client secret. What makes the header trustworthy, hop by hop:
+ * - the edge deletes any client-sent copy of the identity headers before asking the gate;
+ * - Grafana listens on 127.0.0.1 only, inside its own network namespace, and accepts the auth-proxy
+ *   header from 127.0.0.1 alone (`whitelist`);
+ * - the only way into that namespace is an nginx proxy that requires the edge's client certificate
+ *   (mTLS, subject checked) and sets Grafana's header itself from the edge's email-shaped identity
+ *   (a client's copy is overwritten or removed).
  * Self sign-up, the login form, basic auth and anonymous access are all off; the admin account gets
  * a generated password from a file (GF_SECURITY_ADMIN_PASSWORD__FILE), never admin/admin.
  */
+import { CLIENT_CERT_HEADER, IDENTITY_HEADER, nginxHealthServer, nginxPreamble } from "./nginx";
 import { toYaml } from "./yaml";
 
-/** Grafana's HTTPS port inside its container (not published on the host). */
+/** Grafana's HTTP port, on 127.0.0.1 inside its own network namespace (the proxy is its only client). */
 export const GRAFANA_PORT = 3000;
+/** The proxy's TLS port for the edge (client certificate required). */
+export const GRAFANA_PROXY_PORT = 8443;
+/** The proxy's loopback healthcheck port. */
+export const GRAFANA_PROXY_HEALTH_PORT = 8081;
+/** The header Grafana's auth proxy reads; set by the proxy alone. */
+export const GRAFANA_USER_HEADER = "X-ZTA-Grafana-User";
 /** The datasource's uid; the dashboard refers to it. */
 export const GRAFANA_DATASOURCE_UID = "zta-prometheus";
 /** The dashboard's uid (its URL is /d/<uid>). */
 export const GRAFANA_DASHBOARD_UID = "zta-vllm";
 
 export interface GrafanaIniOptions {
-  /** Directory holding server.crt and server.key. */
-  readonly configDir: string;
   /** Directory with datasources/ and dashboards/ (each its own read-only volume). */
   readonly provisioningDir: string;
   /** The writable data volume (sqlite database, sessions). */
@@ -34,8 +45,6 @@ export interface GrafanaIniOptions {
   readonly publicHostname: string;
   /** The edge's host port, for links Grafana renders (443 is left out). */
   readonly publicPort: number;
-  /** The request header carrying the verified user, set by the edge from the gate's answer. */
-  readonly identityHeader: string;
   /** The gate identity that is Grafana's admin (matched by email). */
   readonly adminEmail: string;
   /** Create a Viewer account for every identity the gate lets through on first visit. */
@@ -55,12 +64,12 @@ export function renderGrafanaIni(o: GrafanaIniOptions): string {
     [
       "server",
       {
-        protocol: "https",
+        // Plain HTTP on loopback: TLS ends at the proxy in this namespace, which nothing bypasses.
+        protocol: "http",
+        http_addr: "127.0.0.1",
         http_port: GRAFANA_PORT,
         domain: o.publicHostname,
         root_url: `${origin}/`,
-        cert_file: `${o.configDir}/server.crt`,
-        cert_key: `${o.configDir}/server.key`,
         enable_gzip: false,
         router_logging: false,
       },
@@ -88,9 +97,11 @@ export function renderGrafanaIni(o: GrafanaIniOptions): string {
       "auth.proxy",
       {
         enabled: true,
-        header_name: o.identityHeader,
+        header_name: GRAFANA_USER_HEADER,
         header_property: "email",
         auto_sign_up: o.autoSignUp,
+        // Only the proxy in this namespace may assert a user.
+        whitelist: "127.0.0.1, ::1",
         enable_login_token: false,
       },
     ],
@@ -275,4 +286,94 @@ export function renderVllmDashboard(): string {
     panels,
   };
   return `${JSON.stringify(dashboard, null, 2)}\n`;
+}
+
+export interface GrafanaProxyNginxOptions {
+  /** TLS port for the edge. */
+  readonly listenPort: number;
+  readonly healthPort: number;
+  /** Grafana's loopback address, `127.0.0.1:3000`. */
+  readonly grafanaUpstream: string;
+  /** Subjects (RFC 2253, as `$ssl_client_s_dn` prints them) allowed to connect: the edge's. */
+  readonly edgeSubjects: string[];
+  /** Directory holding ca.crt, server.crt, server.key. */
+  readonly configDir: string;
+  readonly runDir: string;
+  readonly accessLog: string;
+  readonly errorLog: string;
+}
+
+function nginxQuoted(value: string): string {
+  if (/["\\\n\r$]/.test(value)) throw new Error(`nginx string may not contain quotes, backslashes, newlines or '$': ${value}`);
+  return `"${value}"`;
+}
+
+const IDENTITY_VAR = `$http_${IDENTITY_HEADER.toLowerCase().replace(/-/g, "_")}`;
+
+/** The proxy in Grafana's network namespace: mTLS from the edge only, Grafana's user header set here alone. */
+export function renderGrafanaProxyNginxConfig(o: GrafanaProxyNginxOptions): string {
+  if (o.edgeSubjects.length === 0) throw new Error("renderGrafanaProxyNginxConfig: no edge subjects");
+  const edgeMap = o.edgeSubjects.map((s) => `        ${nginxQuoted(s)} 1;`).join("\n");
+  return `${nginxPreamble("Observability", "1", o)}
+    gzip off;
+
+    log_format zta_grafana escape=json '{"time":"$time_iso8601","client_cert":"$ssl_client_s_dn",'
+        '"user":"$zta_grafana_user","method":"$request_method","uri":"$uri","status":$status,'
+        '"request_bytes":$request_length,"response_bytes":$bytes_sent,"request_time":$request_time}';
+    access_log ${o.accessLog} zta_grafana;
+
+    map $http_upgrade $zta_connection_upgrade {
+        default upgrade;
+        "" "";
+    }
+
+    # Only an email-shaped identity from the edge signs a user in (a certificate subject is not an email).
+    map ${IDENTITY_VAR} $zta_grafana_user {
+        default "";
+        "~^[^@\\s,;=]+@[^@\\s,;=]+$" ${IDENTITY_VAR};
+    }
+    map $ssl_client_s_dn $zta_edge_caller {
+        default 0;
+${edgeMap}
+    }
+
+    upstream zta_grafana {
+        server ${o.grafanaUpstream};
+        keepalive 8;
+    }
+
+    # The edge (Caddy) -> here: mTLS, the edge's certificate subject only.
+    server {
+        listen ${o.listenPort} ssl;
+        ssl_certificate ${o.configDir}/server.crt;
+        ssl_certificate_key ${o.configDir}/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_client_certificate ${o.configDir}/ca.crt;
+        ssl_verify_client on;
+        ssl_verify_depth 1;
+        client_max_body_size 8m;
+
+        if ($zta_edge_caller = 0) {
+            return 403;
+        }
+
+        location / {
+            proxy_pass http://zta_grafana;
+            proxy_http_version 1.1;
+            # Grafana Live runs over a websocket.
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $zta_connection_upgrade;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-Proto https;
+            # The only source of the user Grafana trusts; a client copy is overwritten (or removed when empty).
+            proxy_set_header ${GRAFANA_USER_HEADER} $zta_grafana_user;
+            proxy_set_header ${IDENTITY_HEADER} "";
+            proxy_set_header ${CLIENT_CERT_HEADER} "";
+            proxy_read_timeout 300s;
+        }
+    }
+
+${nginxHealthServer(o.healthPort)}
+}
+`;
 }

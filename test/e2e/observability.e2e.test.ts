@@ -6,12 +6,40 @@
  * Prometheus' own API refuses requests without both a CA-issued client certificate and the password.
  */
 import * as fs from "fs";
+import * as http from "http";
 import * as path from "path";
 import { ALERTS, DEFAULT_ALERT_THRESHOLDS, renderAlertRules, ResolvedAlertThresholds } from "../../lib/alert-rules";
-import { VLLM_DASHBOARD_PANELS } from "../../lib/grafana";
+import {
+  GRAFANA_PORT,
+  GRAFANA_PROXY_HEALTH_PORT,
+  GRAFANA_PROXY_PORT,
+  GRAFANA_USER_HEADER,
+  VLLM_DASHBOARD_PANELS,
+  renderGrafanaProxyNginxConfig,
+} from "../../lib/grafana";
+import { CERT_ORGANIZATION, EDGE_CLIENT_CN, GRAFANA_SERVER_NAME, SERVICE_OU, serviceSubjectDn } from "../../lib/identities";
+import { IDENTITY_HEADER } from "../../lib/nginx";
 import { PROMETHEUS_FILES, PROMETHEUS_SELF_USER } from "../../lib/prometheus";
 import { toYaml } from "../../lib/yaml";
-import { Chain, MockVllm, TestPki, createPki, freePorts, makeTempDir, requireBinary, startChain, E2E_DOMAIN, E2E_OPERATOR } from "./harness";
+import {
+  Chain,
+  E2E_DOMAIN,
+  E2E_OPERATOR,
+  ManagedProcess,
+  MockVllm,
+  TestPki,
+  createPki,
+  freePorts,
+  issueWithOpenssl,
+  localize,
+  makeTempDir,
+  nginxStarted,
+  nginxTest,
+  requireBinary,
+  send,
+  startChain,
+  startNginx,
+} from "./harness";
 import {
   ObservabilityPki,
   RunningPrometheus,
@@ -458,5 +486,104 @@ describe("Prometheus 2.42 scraping the real nginx sidecar over mTLS", () => {
     } finally {
       await prom.stop();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The proxy in Grafana's namespace, in the real nginx, in front of a stub Grafana
+// ---------------------------------------------------------------------------------------------
+
+describe("Grafana's proxy (real nginx): the edge's certificate only, Grafana's user header set by the proxy alone", () => {
+  let stub: http.Server;
+  const seen: http.IncomingHttpHeaders[] = [];
+  let nginx: ManagedProcess;
+  let port: number;
+  let proxyDir: string;
+
+  beforeAll(async () => {
+    stub = http.createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { "Content-Type": "text/plain" });
+      res.end("stub grafana");
+    });
+    await new Promise<void>((resolve) => stub.listen(0, "127.0.0.1", () => resolve()));
+    const stubPort = (stub.address() as { port: number }).port;
+    proxyDir = path.join(dir, "grafana-proxy");
+    const runDir = path.join(proxyDir, "run");
+    fs.mkdirSync(runDir, { recursive: true, mode: 0o755 });
+    fs.writeFileSync(path.join(proxyDir, "ca.crt"), pki.ca.certPem);
+    const server = issueWithOpenssl(pki.dir, "grafana-server", "server", [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", "obs-grafana"]], [GRAFANA_SERVER_NAME, "obs-grafana"], pki.ca);
+    fs.writeFileSync(path.join(proxyDir, "server.crt"), server.certPem);
+    fs.writeFileSync(path.join(proxyDir, "server.key"), server.keyPem);
+    const [listen, health] = await freePorts(2);
+    port = listen;
+    const errorLog = path.join(proxyDir, "error.log");
+    const rendered = renderGrafanaProxyNginxConfig({
+      listenPort: GRAFANA_PROXY_PORT,
+      healthPort: GRAFANA_PROXY_HEALTH_PORT,
+      grafanaUpstream: `127.0.0.1:${GRAFANA_PORT}`,
+      edgeSubjects: [serviceSubjectDn(EDGE_CLIENT_CN)],
+      configDir: proxyDir,
+      runDir,
+      accessLog: path.join(proxyDir, "access.log"),
+      errorLog,
+    });
+    const conf = localize(
+      rendered,
+      [
+        { from: `listen ${GRAFANA_PROXY_PORT} ssl;`, to: `listen 127.0.0.1:${listen} ssl;`, why: "proxy listen port" },
+        { from: `listen 127.0.0.1:${GRAFANA_PROXY_HEALTH_PORT};`, to: `listen 127.0.0.1:${health};`, why: "health port" },
+        { from: `server 127.0.0.1:${GRAFANA_PORT};`, to: `server 127.0.0.1:${stubPort};`, why: "Grafana's loopback port" },
+      ],
+      "grafana proxy nginx.conf",
+    );
+    const confPath = path.join(proxyDir, "nginx.conf");
+    fs.writeFileSync(confPath, conf);
+    nginxTest(confPath, runDir, errorLog);
+    nginx = startNginx(confPath, runDir, errorLog);
+    await nginx.waitForPort(listen, nginxStarted(nginx, runDir));
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+    await new Promise((resolve) => stub?.close(resolve));
+  });
+
+  const request = (clientCert: TestPki["edgeClient"] | undefined, headers: Record<string, string>) =>
+    send({ port, path: "/d/zta-vllm", ca: pki.ca.certPem, servername: GRAFANA_SERVER_NAME, clientCert, headers });
+
+  test("the edge's identity becomes Grafana's user; a client-sent copy of Grafana's header is overwritten", async () => {
+    const before = seen.length;
+    const ex = await request(pki.edgeClient, { [IDENTITY_HEADER]: "devops@example.com", [GRAFANA_USER_HEADER]: "admin@evil.example" });
+    expect(ex.status).toBe(200);
+    expect(seen.length).toBe(before + 1);
+    const got = seen[seen.length - 1];
+    expect(got[GRAFANA_USER_HEADER.toLowerCase()]).toBe("devops@example.com");
+    expect(got[IDENTITY_HEADER.toLowerCase()]).toBeUndefined();
+  });
+
+  test("no email from the edge: Grafana's header is removed, whatever the client sent", async () => {
+    const ex = await request(pki.edgeClient, { [IDENTITY_HEADER]: "CN=devops-laptop,OU=zta-operators", [GRAFANA_USER_HEADER]: "admin@evil.example" });
+    expect(ex.status).toBe(200);
+    expect(seen[seen.length - 1][GRAFANA_USER_HEADER.toLowerCase()]).toBeUndefined();
+  });
+
+  test("another CA-issued identity (an operator, the scraper) gets 403 and never reaches Grafana", async () => {
+    const before = seen.length;
+    for (const cert of [pki.operator, pki.metricsScraper]) {
+      const ex = await request(cert, { [GRAFANA_USER_HEADER]: "admin@evil.example" });
+      expect(ex.status).toBe(403);
+    }
+    expect(seen.length).toBe(before);
+  });
+
+  test("no client certificate, or one from another CA: refused (400 from nginx), never reaching Grafana", async () => {
+    const before = seen.length;
+    for (const cert of [undefined, pki.foreignClient]) {
+      const ex = await request(cert, {}).catch((e: Error) => e);
+      if (ex instanceof Error) continue; // a TLS-level refusal is fine too
+      expect(ex.status).toBe(400);
+    }
+    expect(seen.length).toBe(before);
   });
 });

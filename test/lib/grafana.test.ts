@@ -5,6 +5,7 @@
 import {
   GRAFANA_DASHBOARD_UID,
   GRAFANA_DATASOURCE_UID,
+  GRAFANA_USER_HEADER,
   VLLM_DASHBOARD_PANELS,
   renderGrafanaDashboardProvider,
   renderGrafanaDatasource,
@@ -36,12 +37,10 @@ function parseIni(text: string): Record<string, Record<string, string>> {
 }
 
 const iniOptions = {
-  configDir: "/etc/zta",
   provisioningDir: "/etc/grafana-provisioning",
   dataDir: "/var/lib/grafana",
   publicHostname: "grafana.example.internal",
   publicPort: 443,
-  identityHeader: IDENTITY_HEADER,
   adminEmail: "devops@example.com",
   autoSignUp: true,
 };
@@ -55,7 +54,15 @@ describe("grafana.ini", () => {
     expect(ini.users.allow_org_create).toBe("false");
     expect(ini.auth.disable_login_form).toBe("true");
     expect(ini["auth.basic"].enabled).toBe("false");
-    expect(ini["auth.proxy"]).toMatchObject({ enabled: "true", header_name: IDENTITY_HEADER, header_property: "email", enable_login_token: "false" });
+    expect(ini["auth.proxy"]).toMatchObject({
+      enabled: "true",
+      header_name: GRAFANA_USER_HEADER,
+      header_property: "email",
+      whitelist: "127.0.0.1, ::1",
+      enable_login_token: "false",
+    });
+    // Not the edge's header: only the proxy in Grafana's namespace sets Grafana's.
+    expect(GRAFANA_USER_HEADER).not.toBe(IDENTITY_HEADER);
     expect(ini.users.auto_assign_org_role).toBe("Viewer");
     expect(ini.security.admin_email).toBe("devops@example.com");
   });
@@ -67,8 +74,8 @@ describe("grafana.ini", () => {
     expect(ini.snapshots.external_enabled).toBe("false");
   });
 
-  test("serves HTTPS with the internal CA's certificate, secure cookies, and the public URL of its edge site", () => {
-    expect(ini.server).toMatchObject({ protocol: "https", cert_file: "/etc/zta/server.crt", cert_key: "/etc/zta/server.key", root_url: "https://grafana.example.internal/" });
+  test("listens on loopback only (the proxy in its namespace terminates TLS), secure cookies, the public URL of its edge site", () => {
+    expect(ini.server).toMatchObject({ protocol: "http", http_addr: "127.0.0.1", root_url: "https://grafana.example.internal/" });
     expect(ini.security).toMatchObject({ cookie_secure: "true", cookie_samesite: "strict", allow_embedding: "false" });
     expect(ini.paths).toMatchObject({ data: "/var/lib/grafana", provisioning: "/etc/grafana-provisioning" });
     expect(parseIni(renderGrafanaIni({ ...iniOptions, publicPort: 8443, autoSignUp: false })).server.root_url).toBe("https://grafana.example.internal:8443/");
