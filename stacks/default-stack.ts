@@ -3,16 +3,18 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { Aspects, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { SecureInference, SecurityPolicy } from "../index";
+import { Observability, SecureInference, SecurityPolicy } from "../index";
 
 /**
  * The default stack: one vLLM replica of a small pinned model behind the full chain, published
- * on 127.0.0.1:443 only, with OIDC. Synthesizes with no credentials: the OIDC client secret and
+ * on 127.0.0.1:443 only, with OIDC, and observability (Prometheus scraping the sidecars over mTLS,
+ * alert rules, Grafana as its own site behind the gate): the production profile's default. Synthesizes with no credentials: the OIDC client secret and
  * the Hugging Face token are sensitive Terraform variables, asked for at plan time; everything
  * else secret is generated.
  */
 export class DefaultInferenceStack extends TerraformStack {
   public readonly inference: SecureInference;
+  public readonly observability: Observability;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -38,6 +40,12 @@ export class DefaultInferenceStack extends TerraformStack {
         clientSecret: oidcClientSecret.value,
       },
       metricsScraper: true,
+    });
+    this.observability = new Observability(this, "observability", {
+      inference: this.inference,
+      grafanaHostname: "grafana.example.internal",
+      retentionDays: 30,
+      grafanaAdminEmail: "devops@example.com",
     });
     // Every synth checks the stack against the production profile and writes
     // security-report.json / .sarif next to cdk.tf.json.
