@@ -1,4 +1,9 @@
-import { Observability, SecureInference } from "../../index";
+import { Aspects, Testing } from "cdktf";
+import { Observability, PolicyViolationError, SecureInference, SecurityPolicy } from "../../index";
+import { stackViewOf } from "../../lib/policy/engine";
+import { monitoringUnauthenticated } from "../../lib/policy/rules/ai-005-monitoring-unauthenticated";
+import { OutcomeStatus } from "../../lib/policy/types";
+import { DefaultInferenceStack } from "../../stacks/default-stack";
 import { CONFIG_DIR, GRAFANA_SERVER_NAME } from "../../lib/identities";
 import { IMAGES } from "../../lib/images";
 import { containerNamed, expectConfigError, hardeningGaps, inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
@@ -106,5 +111,45 @@ describe("Observability refuses what it cannot secure", () => {
     ["alerts.kvCacheUsage", { alerts: { kvCacheUsage: 95 } }, /fraction/],
   ])("%s", (prop, overrides, fix) => {
     expectConfigError(() => build(overrides as never), prop, fix);
+  });
+});
+
+describe("Observability under the production policy", () => {
+  function defaultStack() {
+    return new DefaultInferenceStack(Testing.app(), "zta");
+  }
+
+  test("the default stack (which includes it) has Prometheus and Grafana compliant with ZTA-AI-005", () => {
+    const stack = defaultStack();
+    Testing.synth(stack);
+    const policy = Aspects.of(stack).all.find((a): a is SecurityPolicy => a instanceof SecurityPolicy)!;
+    const ai005 = policy.results[0].findings.filter((f) => f.ruleId === "ZTA-AI-005");
+    expect(ai005).toEqual([]);
+    const view = stackViewOf(JSON.parse(Testing.synth(stack)));
+    const checked = view.resources
+      .filter((r) => r.type === "docker_container")
+      .map((r) => ({ path: r.path, outcome: monitoringUnauthenticated.check(r, view).status }))
+      .filter((r) => r.outcome !== OutcomeStatus.NOT_APPLICABLE);
+    expect(checked.map((c) => `${c.path} ${c.outcome}`).sort()).toEqual([
+      expect.stringMatching(new RegExp(`^docker_container\\.observability_grafana_\\w+ ${OutcomeStatus.COMPLIANT}$`)),
+      expect.stringMatching(new RegExp(`^docker_container\\.observability_prometheus_\\w+ ${OutcomeStatus.COMPLIANT}$`)),
+    ]);
+  });
+
+  test("a stack whose Prometheus runs without its web config, or whose Grafana allows anonymous access, fails the synth", () => {
+    const stack = defaultStack();
+    // The typed setters replace the lists (addOverride would append to them).
+    stack.observability.prometheus.command = ["--config.file=/etc/zta/prometheus.yml"];
+    stack.observability.grafana.env = ["GF_AUTH_ANONYMOUS_ENABLED=true", "GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/zta/admin-password"];
+    const policy = Aspects.of(stack).all.find((a): a is SecurityPolicy => a instanceof SecurityPolicy)!;
+    expect(() => Testing.synth(stack)).toThrow(PolicyViolationError);
+    const open = policy.results[0].findings.filter((f) => !f.suppression).map((f) => `${f.ruleId} ${f.path}`);
+    expect(open).toEqual(expect.arrayContaining(["ZTA-AI-005 zta/observability/prometheus", "ZTA-AI-005 zta/observability/grafana"]));
+  });
+
+  test("a Prometheus published on a host port fails too", () => {
+    const stack = defaultStack();
+    stack.observability.prometheus.addOverride("ports", [{ internal: 9090, external: 9090, ip: "127.0.0.1" }]);
+    expect(() => Testing.synth(stack)).toThrow(/ZTA-AI-005/);
   });
 });
