@@ -153,3 +153,11 @@ describe("Observability under the production policy", () => {
     expect(() => Testing.synth(stack)).toThrow(/ZTA-AI-005/);
   });
 });
+
+describe("Observability: snapshot", () => {
+  test("default props (a safety net; the assertions above are the tests)", () => {
+    const { json, obs } = build();
+    const own = (type: string) => Object.fromEntries(Object.entries(json.resource[type] ?? {}).filter(([id]) => id.startsWith("obs_")));
+    expect({ containers: own("docker_container"), volumes: own("docker_volume"), prometheusConfig: obs.prometheusConfig }).toMatchSnapshot();
+  });
+});
