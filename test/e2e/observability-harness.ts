@@ -34,11 +34,16 @@ export function promtool(args: string[], cwd?: string): string {
   return r.output;
 }
 
-/** A bcrypt hash of `password` ($2a$, as random_password.bcrypt_hash produces). */
+const hashes = new Map<string, string>();
+
+/** A bcrypt hash of `password` ($2a$, as random_password.bcrypt_hash produces); one per password (caddy's cost is 14: slow). */
 export function bcryptHash(password: string): string {
+  const known = hashes.get(password);
+  if (known) return known;
   const r = run("caddy", ["hash-password", "--plaintext", password]);
   const hash = r.output.trim();
   if (r.status !== 0 || !/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) throw new Error(`caddy hash-password failed:\n${r.output}`);
+  hashes.set(password, hash);
   return hash;
 }
 

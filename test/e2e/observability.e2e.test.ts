@@ -17,9 +17,12 @@ import {
   VLLM_DASHBOARD_PANELS,
   renderGrafanaProxyNginxConfig,
 } from "../../lib/grafana";
-import { CERT_ORGANIZATION, EDGE_CLIENT_CN, GRAFANA_SERVER_NAME, SERVICE_OU, serviceSubjectDn } from "../../lib/identities";
+import { CERT_ORGANIZATION, CONFIG_DIR, EDGE_CLIENT_CN, GRAFANA_SERVER_NAME, SERVICE_OU, serviceSubjectDn } from "../../lib/identities";
 import { IDENTITY_HEADER } from "../../lib/nginx";
+import { Observability } from "../../constructs/observability";
+import { SecureInference } from "../../constructs/secure-inference";
 import { PROMETHEUS_FILES, PROMETHEUS_SELF_USER } from "../../lib/prometheus";
+import { inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
 import { toYaml } from "../../lib/yaml";
 import {
   Chain,
@@ -43,6 +46,7 @@ import {
 import {
   ObservabilityPki,
   RunningPrometheus,
+  bcryptHash,
   createObservabilityPki,
   grafanaCredentials,
   promtool,
@@ -157,6 +161,39 @@ describe("promtool 2.42 accepts the rendered files, and refuses broken ones", ()
     const conf = `scrape_configs:\n  - job_name: "healthcheck"\n    scheme: "https"\n${job}\n    static_configs:\n      - targets: ["127.0.0.1:9090"]\n`;
     fs.writeFileSync(path.join(d, "healthcheck-as-job.yml"), conf);
     expect(promtool(["check", "config", path.join(d, "healthcheck-as-job.yml")])).toMatch(/SUCCESS/);
+  });
+});
+
+describe("promtool 2.42 on the files the Observability construct itself uploads", () => {
+  test("check config and check web-config, with Terraform's expressions replaced by values it would compute", () => {
+    const stack = stackWithProviders();
+    const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true, replicas: 2 }));
+    new Observability(stack, "obs", { inference: ai, grafanaHostname: "grafana.example.internal" });
+    const json = synth(stack);
+    const loader = "inference-obs-prometheus-config-loader";
+    const d = path.join(dir, "construct-files");
+    fs.mkdirSync(d, { recursive: true });
+    const local = (text: string): string => text.split(`${CONFIG_DIR}/`).join(`${d}/`);
+    const rules = uploaded(json, loader, PROMETHEUS_FILES.rules);
+    const expressions = rules.match(/\$\{formatdate\([^\n]*?\)\)\}/g) ?? [];
+    expect(expressions.length).toBeGreaterThan(5);
+    fs.writeFileSync(path.join(d, PROMETHEUS_FILES.config), local(uploaded(json, loader, PROMETHEUS_FILES.config)));
+    fs.writeFileSync(path.join(d, PROMETHEUS_FILES.rules), expressions.reduce((t, e) => t.split(e).join("202701010000"), rules));
+    const web = uploaded(json, loader, PROMETHEUS_FILES.webConfig).replace(/\$\{random_password\.[\w-]+\.bcrypt_hash\}/g, bcryptHash(GRAFANA_PASSWORD));
+    fs.writeFileSync(path.join(d, PROMETHEUS_FILES.webConfig), local(web));
+    for (const [name, content] of [
+      [PROMETHEUS_FILES.caCert, pki.ca.certPem],
+      [PROMETHEUS_FILES.serverCert, obsPki.prometheusServer.certPem],
+      [PROMETHEUS_FILES.serverKey, obsPki.prometheusServer.keyPem],
+      [PROMETHEUS_FILES.clientCert, pki.metricsScraper.certPem],
+      [PROMETHEUS_FILES.clientKey, pki.metricsScraper.keyPem],
+      [PROMETHEUS_FILES.selfPassword, SELF_PASSWORD],
+    ]) {
+      fs.writeFileSync(path.join(d, name), content);
+    }
+    const out = promtool(["check", "config", path.join(d, PROMETHEUS_FILES.config)]);
+    expect(out).toMatch(new RegExp(`SUCCESS: ${7 + expressions.length} rules found`));
+    expect(promtool(["check", "web-config", path.join(d, PROMETHEUS_FILES.webConfig)])).toMatch(/SUCCESS/);
   });
 });
 
