@@ -7,22 +7,14 @@
  * A Terraform reference inside a string stays inside its quotes; one that resolves to text with
  * quotes or newlines (a PEM) must be passed through `Fn.jsonencode` by the caller instead.
  */
-export type YamlValue = string | number | boolean | YamlValue[] | { [key: string]: YamlValue | undefined };
-
-/** A value emitted verbatim (e.g. a Terraform expression that resolves to a number). */
-export class YamlRaw {
-  constructor(public readonly text: string) {}
-}
-
-function scalar(value: string | number | boolean | YamlRaw): string {
-  if (value instanceof YamlRaw) return value.text;
+function scalar(value: string | number | boolean): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" && !Number.isFinite(value)) throw new Error(`YAML: not a finite number: ${value}`);
   return String(value);
 }
 
-function isScalar(value: unknown): value is string | number | boolean | YamlRaw {
-  return typeof value !== "object" || value instanceof YamlRaw;
+function isScalar(value: unknown): value is string | number | boolean {
+  return typeof value !== "object";
 }
 
 function keyText(key: string): string {
@@ -44,7 +36,7 @@ function emit(value: unknown, indent: string): string[] {
     }
     return lines;
   }
-  if (value !== null && typeof value === "object" && !(value instanceof YamlRaw)) {
+  if (value !== null && typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return [`${indent}{}`];
     const lines: string[] = [];
