@@ -104,6 +104,8 @@ export class Observability extends Construct {
   public readonly grafanaProxy: Container;
   public readonly prometheusData: Volume;
   public readonly grafanaData: Volume;
+  /** The nginx.conf of Grafana's proxy (no secrets). */
+  public readonly grafanaProxyNginxConfig: string;
   /** Docker names (DNS names on the internal network). */
   public readonly prometheusName: string;
   public readonly grafanaName: string;
@@ -344,23 +346,21 @@ export class Observability extends Construct {
       dnsNames: [GRAFANA_SERVER_NAME, this.grafanaName],
     });
     const proxyImageId = images.imageId(proxyImage);
+    this.grafanaProxyNginxConfig = renderGrafanaProxyNginxConfig({
+      listenPort: GRAFANA_PROXY_PORT,
+      healthPort: GRAFANA_PROXY_HEALTH_PORT,
+      grafanaUpstream: `127.0.0.1:${GRAFANA_PORT}`,
+      edgeSubjects: [ai.edge.clientSubjectDn],
+      configDir: CONFIG_DIR,
+      runDir: "/tmp",
+      accessLog: "/dev/stdout",
+      errorLog: "/dev/stderr",
+    });
     const proxyConfig = new ConfigVolume(this, "grafana-proxy-config", {
       name: `${this.grafanaName}-proxy-config`,
       imageId: proxyImageId,
       files: [
-        {
-          name: "nginx.conf",
-          content: renderGrafanaProxyNginxConfig({
-            listenPort: GRAFANA_PROXY_PORT,
-            healthPort: GRAFANA_PROXY_HEALTH_PORT,
-            grafanaUpstream: `127.0.0.1:${GRAFANA_PORT}`,
-            edgeSubjects: [ai.edge.clientSubjectDn],
-            configDir: CONFIG_DIR,
-            runDir: "/tmp",
-            accessLog: "/dev/stdout",
-            errorLog: "/dev/stderr",
-          }),
-        },
+        { name: "nginx.conf", content: this.grafanaProxyNginxConfig },
         ...serverTlsFiles(ca.certPem, proxyServer),
       ],
     });

@@ -15,9 +15,8 @@ import {
   GRAFANA_PROXY_PORT,
   GRAFANA_USER_HEADER,
   VLLM_DASHBOARD_PANELS,
-  renderGrafanaProxyNginxConfig,
 } from "../../lib/grafana";
-import { CERT_ORGANIZATION, CONFIG_DIR, EDGE_CLIENT_CN, GRAFANA_SERVER_NAME, SERVICE_OU, serviceSubjectDn } from "../../lib/identities";
+import { CERT_ORGANIZATION, CONFIG_DIR, GRAFANA_SERVER_NAME, SERVICE_OU } from "../../lib/identities";
 import { IDENTITY_HEADER } from "../../lib/nginx";
 import { Observability } from "../../constructs/observability";
 import { SecureInference } from "../../constructs/secure-inference";
@@ -25,24 +24,35 @@ import { PROMETHEUS_FILES, PROMETHEUS_SELF_USER } from "../../lib/prometheus";
 import { inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
 import { toYaml } from "../../lib/yaml";
 import {
+  CertificateFiles,
   Chain,
   E2E_DOMAIN,
   E2E_OPERATOR,
+  LocalPaths,
+  LoopbackPorts,
   ManagedProcess,
   MockVllm,
+  RenderedChain,
+  StubGate,
   TestPki,
+  caddyStarted,
+  caddyValidate,
+  check,
   createPki,
   freePorts,
   issueWithOpenssl,
   localize,
+  localizeCaddyfile,
   makeTempDir,
   nginxStarted,
   nginxTest,
   requireBinary,
   send,
+  startCaddy,
   startChain,
   startNginx,
 } from "./harness";
+import { EDGE_PORT } from "../../constructs/edge-proxy";
 import {
   ObservabilityPki,
   RunningPrometheus,
@@ -527,17 +537,53 @@ describe("Prometheus 2.42 scraping the real nginx sidecar over mTLS", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The proxy in Grafana's namespace, in the real nginx, in front of a stub Grafana
+// Grafana's site: browser -> real Caddy edge (+ stub gate) -> real nginx proxy -> stub Grafana
 // ---------------------------------------------------------------------------------------------
 
-describe("Grafana's proxy (real nginx): the edge's certificate only, Grafana's user header set by the proxy alone", () => {
+const GRAFANA_HOST = "grafana.example.internal";
+
+/** SecureInference + Observability, as a stack file builds them; what the edge and Grafana's proxy render. */
+function renderObservabilityStack(): { chain: RenderedChain; proxyConfig: string; grafanaName: string } {
+  const stack = stackWithProviders();
+  const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true, domain: E2E_DOMAIN, operators: [E2E_OPERATOR] }));
+  const obs = new Observability(stack, "obs", { inference: ai, grafanaHostname: GRAFANA_HOST });
+  const sidecar = ai.sidecars[0];
+  return {
+    chain: {
+      caddyfile: ai.edge.caddyfile,
+      nginxConfig: sidecar.nginxConfig,
+      sidecarAddress: sidecar.address,
+      vllmAddress: ai.replicas[0].loopbackAddress,
+      gateAddress: ai.gate!.address,
+      sessionCookieName: ai.gate!.args.find((a) => a.startsWith("--cookie-name="))!.slice("--cookie-name=".length),
+      pkiNames: {
+        domain: E2E_DOMAIN,
+        sidecarHostname: sidecar.address.split(":")[0],
+        gateHostname: ai.gate!.address.split(":")[0],
+        operatorName: E2E_OPERATOR.name,
+        operatorEmail: E2E_OPERATOR.email,
+      },
+    },
+    proxyConfig: obs.grafanaProxyNginxConfig,
+    grafanaName: obs.grafanaName,
+  };
+}
+
+describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the edge alone and sets Grafana's user header", () => {
+  const rendered = renderObservabilityStack();
+  let base: string;
+  let gpki: TestPki;
   let stub: http.Server;
   const seen: http.IncomingHttpHeaders[] = [];
+  let gate: StubGate;
   let nginx: ManagedProcess;
-  let port: number;
-  let proxyDir: string;
+  let caddy: ManagedProcess;
+  let proxyPort: number;
+  let edgePort: number;
 
   beforeAll(async () => {
+    base = makeTempDir("zta-e2e-grafana-");
+    gpki = createPki(path.join(base, "pki"), rendered.chain.pkiNames);
     stub = http.createServer((req, res) => {
       seen.push(req.headers);
       res.writeHead(200, { "Content-Type": "text/plain" });
@@ -545,32 +591,29 @@ describe("Grafana's proxy (real nginx): the edge's certificate only, Grafana's u
     });
     await new Promise<void>((resolve) => stub.listen(0, "127.0.0.1", () => resolve()));
     const stubPort = (stub.address() as { port: number }).port;
-    proxyDir = path.join(dir, "grafana-proxy");
-    const runDir = path.join(proxyDir, "run");
-    fs.mkdirSync(runDir, { recursive: true, mode: 0o755 });
-    fs.writeFileSync(path.join(proxyDir, "ca.crt"), pki.ca.certPem);
-    const server = issueWithOpenssl(pki.dir, "grafana-server", "server", [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", "obs-grafana"]], [GRAFANA_SERVER_NAME, "obs-grafana"], pki.ca);
+
+    // Grafana's proxy: the construct's nginx.conf, localized for loopback.
+    const proxyDir = path.join(base, "grafana-proxy");
+    const runDir = path.join(base, "grafana-proxy-run");
+    for (const d of [proxyDir, runDir]) fs.mkdirSync(d, { mode: 0o755 });
+    const server = issueWithOpenssl(gpki.dir, "grafana-server", "server", [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", rendered.grafanaName]], [GRAFANA_SERVER_NAME, rendered.grafanaName], gpki.ca);
+    fs.writeFileSync(path.join(proxyDir, "ca.crt"), gpki.ca.certPem);
     fs.writeFileSync(path.join(proxyDir, "server.crt"), server.certPem);
     fs.writeFileSync(path.join(proxyDir, "server.key"), server.keyPem);
-    const [listen, health] = await freePorts(2);
-    port = listen;
-    const errorLog = path.join(proxyDir, "error.log");
-    const rendered = renderGrafanaProxyNginxConfig({
-      listenPort: GRAFANA_PROXY_PORT,
-      healthPort: GRAFANA_PROXY_HEALTH_PORT,
-      grafanaUpstream: `127.0.0.1:${GRAFANA_PORT}`,
-      edgeSubjects: [serviceSubjectDn(EDGE_CLIENT_CN)],
-      configDir: proxyDir,
-      runDir,
-      accessLog: path.join(proxyDir, "access.log"),
-      errorLog,
-    });
+    const [listen, health, edge, edgeHealth] = await freePorts(4);
+    proxyPort = listen;
+    edgePort = edge;
+    const errorLog = path.join(runDir, "error.log");
     const conf = localize(
-      rendered,
+      rendered.proxyConfig,
       [
-        { from: `listen ${GRAFANA_PROXY_PORT} ssl;`, to: `listen 127.0.0.1:${listen} ssl;`, why: "proxy listen port" },
+        { from: `${CONFIG_DIR}/`, to: `${proxyDir}/`, why: "config volume mount point" },
+        { from: `listen ${GRAFANA_PROXY_PORT} ssl;`, to: `listen 127.0.0.1:${listen} ssl;`, why: "proxy listen port (all interfaces of Grafana's namespace)" },
         { from: `listen 127.0.0.1:${GRAFANA_PROXY_HEALTH_PORT};`, to: `listen 127.0.0.1:${health};`, why: "health port" },
         { from: `server 127.0.0.1:${GRAFANA_PORT};`, to: `server 127.0.0.1:${stubPort};`, why: "Grafana's loopback port" },
+        { from: "access_log /dev/stdout ", to: `access_log ${runDir}/access.log `, why: "container stdout" },
+        { from: "error_log /dev/stderr ", to: `error_log ${errorLog} `, why: "container stderr" },
+        { from: /(pid|_temp_path) \/tmp\//g, to: `$1 ${runDir}/`, why: "run dir (tmpfs /tmp)" },
       ],
       "grafana proxy nginx.conf",
     );
@@ -579,47 +622,87 @@ describe("Grafana's proxy (real nginx): the edge's certificate only, Grafana's u
     nginxTest(confPath, runDir, errorLog);
     nginx = startNginx(confPath, runDir, errorLog);
     await nginx.waitForPort(listen, nginxStarted(nginx, runDir));
+
+    // The edge with the Grafana site, as EdgeProxy renders it; its certificate names both sites.
+    gate = new StubGate(gpki, rendered.chain.sessionCookieName!);
+    await gate.start();
+    const edgeDir = path.join(base, "edge");
+    fs.mkdirSync(edgeDir, { mode: 0o755 });
+    const edgeServer = issueWithOpenssl(gpki.dir, "edge-both", "server", [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", E2E_DOMAIN]], [E2E_DOMAIN, GRAFANA_HOST], gpki.ca);
+    for (const [f, pem] of [
+      ["ca.crt", gpki.ca.certPem], ["server.crt", edgeServer.certPem], ["server.key", edgeServer.keyPem],
+      ["client.crt", gpki.edgeClient.certPem], ["client.key", gpki.edgeClient.keyPem],
+    ]) fs.writeFileSync(path.join(edgeDir, f), pem);
+    const unusedSidecarPort = health; // the API site is not exercised here; its upstream only has to parse
+    const ports: LoopbackPorts = { edge, edgeHealth, sidecar: unusedSidecarPort, sidecarHealth: 0, vllm: 0, gate: gate.port };
+    const paths: LocalPaths = { edgeDir, sidecarDir: "", sidecarRunDir: "", sidecarAccessLog: "", sidecarErrorLog: "" };
+    const caddyfile = localize(
+      localizeCaddyfile(rendered.chain, ports, paths),
+      [
+        { from: `https://${GRAFANA_HOST}:${EDGE_PORT} {`, to: `https://${GRAFANA_HOST}:${edge} {\n\tbind 127.0.0.1`, why: "Grafana site port" },
+        { from: `${rendered.grafanaName}:${GRAFANA_PROXY_PORT}`, to: `127.0.0.1:${listen}`, why: "Grafana proxy's Docker DNS name" },
+      ],
+      "Caddyfile",
+    );
+    const caddyfilePath = path.join(edgeDir, "Caddyfile");
+    fs.writeFileSync(caddyfilePath, caddyfile);
+    caddyValidate(caddyfilePath, path.join(base, "caddy-state"));
+    caddy = startCaddy(caddyfilePath, path.join(base, "caddy-state"));
+    await caddy.waitForPort(edge, caddyStarted(caddy));
   });
 
   afterAll(async () => {
-    await nginx?.stop();
+    await Promise.all([caddy?.stop(), nginx?.stop()]);
+    await gate?.stop();
     await new Promise((resolve) => stub?.close(resolve));
+    if (base) fs.rmSync(base, { recursive: true, force: true });
   });
 
-  const request = (clientCert: TestPki["edgeClient"] | undefined, headers: Record<string, string>) =>
-    send({ port, path: "/d/zta-vllm", ca: pki.ca.certPem, servername: GRAFANA_SERVER_NAME, clientCert, headers });
+  const logs = (): string => `${caddy?.logs() ?? ""}\n${nginx?.logs() ?? ""}`;
+  const viaEdge = (headers: Record<string, string>, clientCert?: CertificateFiles) =>
+    send({ port: edgePort, path: "/d/zta-vllm", ca: gpki.ca.certPem, servername: GRAFANA_HOST, clientCert, headers });
+  const direct = (clientCert: CertificateFiles | undefined, headers: Record<string, string>) =>
+    send({ port: proxyPort, path: "/d/zta-vllm", ca: gpki.ca.certPem, servername: GRAFANA_SERVER_NAME, clientCert, headers });
 
-  test("the edge's identity becomes Grafana's user; a client-sent copy of Grafana's header is overwritten", async () => {
+  test("through the edge: a browser without a session is sent to sign in and Grafana sees nothing", async () => {
     const before = seen.length;
-    const ex = await request(pki.edgeClient, { [IDENTITY_HEADER]: "devops@example.com", [GRAFANA_USER_HEADER]: "admin@evil.example" });
-    expect(ex.status).toBe(200);
-    expect(seen.length).toBe(before + 1);
-    const got = seen[seen.length - 1];
-    expect(got[GRAFANA_USER_HEADER.toLowerCase()]).toBe("devops@example.com");
-    expect(got[IDENTITY_HEADER.toLowerCase()]).toBeUndefined();
-  });
-
-  test("no email from the edge: Grafana's header is removed, whatever the client sent", async () => {
-    const ex = await request(pki.edgeClient, { [IDENTITY_HEADER]: "CN=devops-laptop,OU=zta-operators", [GRAFANA_USER_HEADER]: "admin@evil.example" });
-    expect(ex.status).toBe(200);
-    expect(seen[seen.length - 1][GRAFANA_USER_HEADER.toLowerCase()]).toBeUndefined();
-  });
-
-  test("another CA-issued identity (an operator, the scraper) gets 403 and never reaches Grafana", async () => {
-    const before = seen.length;
-    for (const cert of [pki.operator, pki.metricsScraper]) {
-      const ex = await request(cert, { [GRAFANA_USER_HEADER]: "admin@evil.example" });
-      expect(ex.status).toBe(403);
-    }
+    const ex = await viaEdge({ [GRAFANA_USER_HEADER]: "admin@evil.example" });
+    check(ex.status === 302 && String(ex.headers.location).includes("/oauth2/start"), "a redirect to sign in", ex, logs);
     expect(seen.length).toBe(before);
   });
 
-  test("no client certificate, or one from another CA: refused (400 from nginx), never reaching Grafana", async () => {
+  test("through the edge with a session: the gate's email becomes Grafana's user; spoofed identity headers never arrive", async () => {
+    const ex = await viaEdge({
+      Cookie: `${rendered.chain.sessionCookieName}=valid-alice`,
+      [GRAFANA_USER_HEADER]: "admin@evil.example",
+      [IDENTITY_HEADER]: "admin@evil.example",
+      "X-Auth-Request-Email": "admin@evil.example",
+    });
+    check(ex.status === 200 && ex.body === "stub grafana", "Grafana's answer", ex, logs);
+    const got = seen[seen.length - 1];
+    expect(got[GRAFANA_USER_HEADER.toLowerCase()]).toBe("alice@example.com");
+    expect(got[IDENTITY_HEADER.toLowerCase()]).toBeUndefined();
+    expect(got["x-auth-request-email"]).toBe("alice@example.com"); // the gate's answer, copied by forward_auth
+  });
+
+  test("a signed-in machine identity without an email claim signs nobody in at Grafana", async () => {
+    const ex = await viaEdge({ Cookie: `${rendered.chain.sessionCookieName}=valid-noemail-bot`, [GRAFANA_USER_HEADER]: "admin@evil.example" });
+    check(ex.status === 200, "Grafana's answer (it then shows its own 'not signed in' page)", ex, logs);
+    expect(seen[seen.length - 1][GRAFANA_USER_HEADER.toLowerCase()]).toBeUndefined();
+  });
+
+  test("straight to the proxy: the edge's certificate works, any other CA-issued identity gets 403, none or a foreign one is refused", async () => {
+    const ok = await direct(gpki.edgeClient, { [IDENTITY_HEADER]: "devops@example.com", [GRAFANA_USER_HEADER]: "admin@evil.example" });
+    expect(ok.status).toBe(200);
+    expect(seen[seen.length - 1][GRAFANA_USER_HEADER.toLowerCase()]).toBe("devops@example.com");
     const before = seen.length;
-    for (const cert of [undefined, pki.foreignClient]) {
-      const ex = await request(cert, {}).catch((e: Error) => e);
-      if (ex instanceof Error) continue; // a TLS-level refusal is fine too
-      expect(ex.status).toBe(400);
+    for (const cert of [gpki.operator, gpki.metricsScraper]) {
+      const refused = await direct(cert, { [GRAFANA_USER_HEADER]: "admin@evil.example" });
+      check(refused.status === 403, "403 for a CA-issued identity that is not the edge", refused, logs);
+    }
+    for (const cert of [undefined, gpki.foreignClient]) {
+      const refused = await direct(cert, {});
+      check(refused.status === 400, "400 (no or a foreign client certificate)", refused, logs);
     }
     expect(seen.length).toBe(before);
   });
