@@ -57,3 +57,6 @@ export { CloudflareTunnel } from "./constructs/cloudflare-tunnel";
 export type { CloudflareTunnelProps, CloudflareAccessProps } from "./constructs/cloudflare-tunnel";
 export { renderChatProxyNginxConfig } from "./lib/nginx-client";
 export type { ChatProxyNginxOptions } from "./lib/nginx-client";
+export { Observability } from "./constructs/observability";
+export type { ObservabilityProps } from "./constructs/observability";
+export type { AlertThresholds } from "./lib/alert-rules";

@@ -1,4 +1,4 @@
-/** Unit tests and the real-binary e2e suite run together; e2e needs caddy, nginx and openssl on PATH. */
+/** Unit tests and the real-binary e2e suite run together; e2e needs caddy, nginx, openssl, prometheus and promtool on PATH. */
 module.exports = {
   preset: "ts-jest",
   testEnvironment: "node",

@@ -33,4 +33,11 @@ export function serviceSubjectDn(commonName: string): string {
 }
 
 /** Names an operator may not take: they would collide with service identities. */
-export const RESERVED_COMMON_NAMES = [EDGE_CLIENT_CN, METRICS_SCRAPER_CN, CHAT_CLIENT_CN];
+export const RESERVED_COMMON_NAMES = [EDGE_CLIENT_CN, METRICS_SCRAPER_CN, CHAT_CLIENT_CN, "zta-grafana"];
+
+/** Prometheus' own server certificate carries this SAN (Grafana and its healthcheck verify it). */
+export const PROMETHEUS_SERVER_NAME = "prometheus.zta.internal";
+/** Grafana's server certificate carries this SAN (the edge verifies it). */
+export const GRAFANA_SERVER_NAME = "grafana.zta.internal";
+/** Grafana's client identity toward Prometheus' API. */
+export const GRAFANA_CLIENT_CN = "zta-grafana";

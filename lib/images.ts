@@ -54,6 +54,20 @@ export const IMAGES = {
     reference:
       "ghcr.io/open-webui/open-webui:v0.6.36@sha256:dfe43b30a5474164b1a81e1cce298a6769bb22144f74df556beefee4ccca5394",
   },
+  // Prometheus 3.5 (an LTS release), busybox-based: USER nobody (65534), ENTRYPOINT /bin/prometheus,
+  // VOLUME /prometheus, /bin/promtool for the healthcheck. Digest as pinned by several public
+  // repositories (found with code search); re-resolve with `docker buildx imagetools inspect` before release.
+  prometheus: {
+    reference:
+      "prom/prometheus:v3.5.0@sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996",
+    user: "65534:65534",
+  },
+  // Grafana OSS on Alpine (busybox wget for the healthcheck): USER 472 (group 0), VOLUME /var/lib/grafana.
+  // Digest as pinned by several public repositories; re-resolve before release.
+  grafana: {
+    reference: "grafana/grafana:12.1.1@sha256:a1701c2180249361737a99a01bc770db39381640e4d631825d38ff4535efa47d",
+    user: "472:0",
+  },
 } satisfies Record<string, CatalogImage>;
 
 /**

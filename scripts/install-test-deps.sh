@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the real binaries the e2e suite runs (Caddy, nginx, openssl) from Debian's packages when
+# Installs the real binaries the e2e suite runs (Caddy, nginx, openssl, Prometheus + promtool) from Debian's packages when
 # they are missing. Idempotent; needs root (or sudo). The tests fail, never skip, without them.
 set -euo pipefail
 missing=()
 command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# One package for both: the observability tests run prometheus and promtool (2.42 on bookworm).
+{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -14,4 +16,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # The package would start its own nginx service; the tests run their own instances on loopback.
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "caddy $(caddy version | cut -d' ' -f1), $(nginx -v 2>&1 | cut -d' ' -f3), $(openssl version | cut -d' ' -f1-2)"
+echo "caddy $(caddy version | cut -d' ' -f1), $(nginx -v 2>&1 | cut -d' ' -f3), $(openssl version | cut -d' ' -f1-2), $(prometheus --version 2>&1 | head -1 | cut -d' ' -f1-3)"

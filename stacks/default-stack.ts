@@ -3,18 +3,26 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { Aspects, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { SecureInference, SecurityPolicy } from "../index";
+import { Observability, SecureInference, SecurityPolicy } from "../index";
 
 /**
  * The default stack: one vLLM replica of a small pinned model behind the full chain, published
- * on 127.0.0.1:443 only, with OIDC. Synthesizes with no credentials: the OIDC client secret and
+ * on 127.0.0.1:443 only, with OIDC. With `observability: true` it adds Prometheus (scraping the sidecars
+ * over mTLS, alert rules) and Grafana as its own site behind the gate; off by default until those
+ * services run on the real-engine suite (no stand-in images for them yet). Synthesizes with no credentials: the OIDC client secret and
  * the Hugging Face token are sensitive Terraform variables, asked for at plan time; everything
  * else secret is generated.
  */
+export interface DefaultInferenceStackProps {
+  /** Add the Observability construct (Prometheus + Grafana). @default false */
+  readonly observability?: boolean;
+}
+
 export class DefaultInferenceStack extends TerraformStack {
   public readonly inference: SecureInference;
+  public readonly observability?: Observability;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: DefaultInferenceStackProps = {}) {
     super(scope, id);
     // State holds every private key (the CA's too). cdktf's LocalBackend default is an absolute
     // path in the project root (process.cwd()/terraform.<id>.tfstate), one `git add -A` from a
@@ -44,6 +52,14 @@ export class DefaultInferenceStack extends TerraformStack {
       },
       metricsScraper: true,
     });
+    if (props.observability) {
+      this.observability = new Observability(this, "observability", {
+        inference: this.inference,
+        grafanaHostname: "grafana.example.internal",
+        retentionDays: 30,
+        grafanaAdminEmail: "devops@example.com",
+      });
+    }
     // Every synth checks the stack against the production profile and writes
     // security-report.json / .sarif next to cdk.tf.json.
     Aspects.of(this).add(new SecurityPolicy({ profile: "production" }));

@@ -134,7 +134,8 @@ function extensions(kind: "ca" | "server" | "client", dnsNames: string[]): strin
   return `[ext]\n${lines.join("\n")}\n`;
 }
 
-function issueWithOpenssl(
+/** One certificate to the spec of constructs/internal-ca.ts (ECDSA P-256, the same key usages), signed by `issuer` or self-signed. */
+export function issueWithOpenssl(
   dir: string,
   name: string,
   kind: "ca" | "server" | "client",

@@ -3,6 +3,7 @@ import { inferenceExposed } from "./ai-001-inference-exposed";
 import { metricsUnauthenticated } from "./ai-002-metrics-unauthenticated";
 import { tunnelToInference } from "./ai-003-tunnel-to-inference";
 import { modelRevision } from "./ai-004-model-revision";
+import { monitoringUnauthenticated } from "./ai-005-monitoring-unauthenticated";
 import { portAllInterfaces } from "./ctr-001-port-all-interfaces";
 import { privileged } from "./ctr-002-privileged";
 import { capabilities } from "./ctr-003-capabilities";
@@ -44,4 +45,5 @@ export const ALL_RULES: PolicyRule[] = [
   metricsUnauthenticated,
   tunnelToInference,
   modelRevision,
+  monitoringUnauthenticated,
 ];

@@ -1,0 +1,427 @@
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { Volume } from "@cdktf/provider-docker/lib/volume";
+import { Password } from "@cdktf/provider-random/lib/password";
+import { LocallySignedCert } from "@cdktf/provider-tls/lib/locally-signed-cert";
+import { SelfSignedCert } from "@cdktf/provider-tls/lib/self-signed-cert";
+import { Fn, Lazy, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import { AlertThresholds, ResolvedAlertThresholds, WatchedCertificate, renderAlertRules, resolveAlertThresholds } from "../lib/alert-rules";
+import { ClientCertMode } from "../lib/caddyfile";
+import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import {
+  GRAFANA_PORT,
+  GRAFANA_PROXY_HEALTH_PORT,
+  GRAFANA_PROXY_PORT,
+  renderGrafanaDashboardProvider,
+  renderGrafanaDatasource,
+  renderGrafanaIni,
+  renderGrafanaProxyNginxConfig,
+  renderVllmDashboard,
+} from "../lib/grafana";
+import { hardenedContainer } from "../lib/hardening";
+import { CONFIG_DIR, GRAFANA_CLIENT_CN, GRAFANA_SERVER_NAME, PROMETHEUS_SERVER_NAME, SERVICE_OU } from "../lib/identities";
+import { IMAGES, checkImagePinned } from "../lib/images";
+import {
+  PROMETHEUS_FILES,
+  PROMETHEUS_GRAFANA_USER,
+  renderPrometheusConfig,
+  renderPrometheusHealthcheckHttpConfig,
+  renderPrometheusWebConfig,
+} from "../lib/prometheus";
+import { isDnsName, isDockerName, isEmail, isPositiveInt } from "../lib/validate";
+import { ConfigVolume, serverTlsFiles } from "./config-volume";
+import { PinnedImages } from "./pinned-images";
+import { SecureInference } from "./secure-inference";
+
+/** Prometheus' HTTPS port (TLS + client certificate + basic auth), on the internal network only. */
+export const PROMETHEUS_PORT = 9090;
+/** Where Prometheus keeps its TSDB (the image's VOLUME, owned by nobody). */
+export const PROMETHEUS_DATA_DIR = "/prometheus";
+/** Grafana's writable data volume (sqlite database, sessions; the image's VOLUME, owned by uid 472). */
+export const GRAFANA_DATA_DIR = "/var/lib/grafana";
+/** Grafana's provisioning root; datasources/ and dashboards/ below it are read-only volumes of their own. */
+export const GRAFANA_PROVISIONING_DIR = "/etc/grafana-provisioning";
+/** The Prometheus version of the catalog image, for Grafana's query editor. */
+const PROMETHEUS_IMAGE_VERSION = "3.5.0";
+
+export interface ObservabilityProps {
+  /** The inference service to watch. It must have `metricsScraper: true` and `oidc` (Grafana signs people in through its gate). */
+  readonly inference: SecureInference;
+  /** The hostname people open Grafana on: its own site on the edge, behind the OIDC gate. */
+  readonly grafanaHostname: string;
+  /** Keep samples this many days. @default 15 */
+  readonly retentionDays?: number;
+  /** ...and at most this many MB on disk (the older blocks go first). @default 8192 */
+  readonly retentionSizeMb?: number;
+  /** @default 15 */
+  readonly scrapeIntervalSeconds?: number;
+  /** Alert thresholds. @default DEFAULT_ALERT_THRESHOLDS (lib/alert-rules.ts) */
+  readonly alerts?: AlertThresholds;
+  /** The gate identity (email) that is Grafana's admin. @default none: everyone who signs in is a Viewer */
+  readonly grafanaAdminEmail?: string;
+  /**
+   * Create a Viewer account for anyone the OIDC gate lets through, on their first visit.
+   * @default true (the gate already decides who gets in); false: an admin creates each user first
+   */
+  readonly autoProvisionViewers?: boolean;
+  /** Docker name prefix. @default "<inference prefix>-<id>" */
+  readonly name?: string;
+  /** @default 2048 */
+  readonly prometheusMemoryMb?: number;
+  /** @default 512 */
+  readonly grafanaMemoryMb?: number;
+  /** @default 512 */
+  readonly cpuShares?: number;
+  /** @default IMAGES.prometheus */
+  readonly prometheusImage?: string;
+  /** @default IMAGES.grafana */
+  readonly grafanaImage?: string;
+  /** @default IMAGES.nginx (Grafana's proxy) */
+  readonly proxyImage?: string;
+  /** Accept images that are not pinned by digest. @default false */
+  readonly allowUnpinnedImages?: boolean;
+}
+
+/**
+ * Prometheus, its alert rules, and Grafana, for a SecureInference.
+ *
+ * - Prometheus scrapes every replica's sidecar `/metrics` over mTLS with the metrics-scraper
+ *   identity (the only one the sidecars answer /metrics to) and itself. Its API needs a client
+ *   certificate from the internal CA and a generated password (Grafana's), see lib/prometheus.ts.
+ *   Hardened: read-only root, no capabilities, nobody (65534), limits, a TSDB volume with retention
+ *   by time and size, no host port.
+ * - Grafana listens on 127.0.0.1 in its own namespace; an nginx in that namespace is the only way
+ *   in, from the edge's client certificate alone. The edge publishes it as a browser site behind the
+ *   OIDC gate; Grafana trusts the user the proxy passes on (see lib/grafana.ts for why this and not
+ *   Grafana's own OIDC). Admin password generated, passed as a file.
+ *
+ * Built from the existing pieces (ConfigVolume, hardenedContainer, PinnedImages) in the shape of
+ * the coming HardenedService; networks are today's shared internal network (see docs/observability.md).
+ */
+export class Observability extends Construct {
+  public readonly prometheus: Container;
+  public readonly grafana: Container;
+  public readonly grafanaProxy: Container;
+  public readonly prometheusData: Volume;
+  public readonly grafanaData: Volume;
+  /** The nginx.conf of Grafana's proxy (no secrets). */
+  public readonly grafanaProxyNginxConfig: string;
+  /** Docker names (DNS names on the internal network). */
+  public readonly prometheusName: string;
+  public readonly grafanaName: string;
+  private readonly thresholds: ResolvedAlertThresholds;
+  private readonly inference: SecureInference;
+  private readonly scrapeIntervalSeconds: number;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const ai = props.inference;
+    this.inference = ai;
+    const name = props.name ?? `${ai.edge.name.replace(/-edge$/, "")}-${id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
+    this.prometheusName = `${name}-prometheus`;
+    this.grafanaName = `${name}-grafana`;
+    const retentionDays = props.retentionDays ?? 15;
+    const retentionSizeMb = props.retentionSizeMb ?? 8192;
+    this.scrapeIntervalSeconds = props.scrapeIntervalSeconds ?? 15;
+    const allowUnpinned = props.allowUnpinnedImages ?? false;
+    const prometheusImage = props.prometheusImage ?? IMAGES.prometheus.reference;
+    const grafanaImage = props.grafanaImage ?? IMAGES.grafana.reference;
+    const proxyImage = props.proxyImage ?? IMAGES.nginx.reference;
+
+    const problems = new Problems(whereIs("Observability", this.node.path));
+    problems.check(
+      ai.metricsScraperCertificate !== undefined,
+      "inference",
+      "a SecureInference without metricsScraper",
+      "Set metricsScraper: true on the SecureInference: Prometheus scrapes with that identity, the only one the sidecars answer /metrics to.",
+    );
+    problems.check(
+      ai.gate !== undefined,
+      "inference",
+      "a SecureInference without oidc",
+      "Configure oidc on the SecureInference: people sign in to Grafana through its OIDC gate.",
+    );
+    if (!isUnresolved(props.grafanaHostname)) {
+      problems.check(isDnsName(props.grafanaHostname), "grafanaHostname", props.grafanaHostname, 'Use a lowercase DNS name like "grafana.example.internal" (no scheme, port or path).');
+    }
+    problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+    for (const [prop, value] of [
+      ["retentionDays", retentionDays],
+      ["retentionSizeMb", retentionSizeMb],
+      ["prometheusMemoryMb", props.prometheusMemoryMb],
+      ["grafanaMemoryMb", props.grafanaMemoryMb],
+      ["cpuShares", props.cpuShares],
+    ] as const) {
+      if (value !== undefined) problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
+    }
+    problems.check(
+      Number.isInteger(this.scrapeIntervalSeconds) && this.scrapeIntervalSeconds >= 5 && this.scrapeIntervalSeconds <= 300,
+      "scrapeIntervalSeconds",
+      this.scrapeIntervalSeconds,
+      "Use a whole number of seconds from 5 to 300.",
+    );
+    if (props.grafanaAdminEmail !== undefined && !isUnresolved(props.grafanaAdminEmail)) {
+      problems.check(isEmail(props.grafanaAdminEmail), "grafanaAdminEmail", props.grafanaAdminEmail, 'Use the email the OIDC gate reports for that person, e.g. "devops@example.com".');
+    }
+    checkImagePinned(problems, "prometheusImage", prometheusImage, allowUnpinned);
+    checkImagePinned(problems, "grafanaImage", grafanaImage, allowUnpinned);
+    checkImagePinned(problems, "proxyImage", proxyImage, allowUnpinned);
+    this.thresholds = resolveAlertThresholds(problems, props.alerts);
+    problems.throwIfAny();
+
+    const ca = ai.ca;
+    const images = PinnedImages.of(this);
+    const network = { name: ai.internalNetwork.name };
+
+    // --- Prometheus -------------------------------------------------------------------------
+    // Generated passwords; the web config holds only their bcrypt hashes.
+    const grafanaApiPassword = new Password(this, "grafana-api-password", { length: 40, special: false });
+    const selfApiPassword = new Password(this, "prometheus-self-password", { length: 40, special: false });
+    const prometheusServer = ca.issueServerCertificate(this, "prometheus-server-cert", {
+      commonName: this.prometheusName,
+      dnsNames: [PROMETHEUS_SERVER_NAME, this.prometheusName],
+    });
+    const scraper = ai.metricsScraperCertificate!;
+    const prometheusImageId = images.imageId(prometheusImage);
+    const prometheusConfig = new ConfigVolume(this, "prometheus-config", {
+      name: `${this.prometheusName}-config`,
+      imageId: prometheusImageId,
+      files: [
+        { name: PROMETHEUS_FILES.config, content: Lazy.stringValue({ produce: () => this.prometheusConfig }) },
+        {
+          name: PROMETHEUS_FILES.webConfig,
+          content: renderPrometheusWebConfig({
+            configDir: CONFIG_DIR,
+            grafanaPasswordBcrypt: grafanaApiPassword.bcryptHash,
+            selfPasswordBcrypt: selfApiPassword.bcryptHash,
+          }),
+        },
+        { name: PROMETHEUS_FILES.rules, content: Lazy.stringValue({ produce: () => this.alertRules }) },
+        { name: PROMETHEUS_FILES.healthcheckHttpConfig, content: renderPrometheusHealthcheckHttpConfig(CONFIG_DIR, PROMETHEUS_SERVER_NAME) },
+        { name: PROMETHEUS_FILES.selfPassword, content: selfApiPassword.result },
+        ...serverTlsFiles(ca.certPem, prometheusServer),
+        { name: PROMETHEUS_FILES.clientCert, content: scraper.certPem },
+        { name: PROMETHEUS_FILES.clientKey, content: scraper.privateKeyPem },
+      ],
+    });
+    this.prometheusData = new Volume(this, "prometheus-data", { name: `${this.prometheusName}-data` });
+    this.prometheus = new Container(this, "prometheus", {
+      name: this.prometheusName,
+      image: prometheusImageId,
+      ...hardenedContainer({
+        memoryMb: props.prometheusMemoryMb ?? 2048,
+        cpuShares: props.cpuShares ?? 512,
+        user: IMAGES.prometheus.user,
+        tmpfsMb: { "/tmp": 16 },
+        // The API needs credentials, /-/healthy too: promtool presents them from the config volume.
+        healthcheck: [
+          "/bin/promtool",
+          "check",
+          "healthy",
+          `--url=https://127.0.0.1:${PROMETHEUS_PORT}`,
+          `--http.config.file=${CONFIG_DIR}/${PROMETHEUS_FILES.healthcheckHttpConfig}`,
+        ],
+        healthStartPeriod: "60s",
+        // TSDB compaction and WAL flush on shutdown.
+        stopGraceSeconds: 60,
+      }),
+      // The image's entrypoint is /bin/prometheus; these replace its default flags.
+      command: [
+        `--config.file=${CONFIG_DIR}/${PROMETHEUS_FILES.config}`,
+        `--web.config.file=${CONFIG_DIR}/${PROMETHEUS_FILES.webConfig}`,
+        `--web.listen-address=:${PROMETHEUS_PORT}`,
+        `--storage.tsdb.path=${PROMETHEUS_DATA_DIR}`,
+        `--storage.tsdb.retention.time=${retentionDays}d`,
+        `--storage.tsdb.retention.size=${retentionSizeMb}MB`,
+      ],
+      networksAdvanced: [{ ...network, aliases: [this.prometheusName] }],
+      volumes: [
+        prometheusConfig.mountAt(CONFIG_DIR),
+        { volumeName: this.prometheusData.name, containerPath: PROMETHEUS_DATA_DIR, readOnly: false },
+      ],
+      labels: prometheusConfig.serviceLabels("prometheus"),
+      dependsOn: [prometheusConfig.loader],
+    });
+
+    // --- Grafana ----------------------------------------------------------------------------
+    const adminPassword = new Password(this, "grafana-admin-password", { length: 40, special: false });
+    const grafanaClient = ca.issueClientCertificate(this, "grafana-client-cert", { commonName: GRAFANA_CLIENT_CN, organizationalUnit: SERVICE_OU });
+    const grafanaImageId = images.imageId(grafanaImage);
+    const grafanaConfig = new ConfigVolume(this, "grafana-config", {
+      name: `${this.grafanaName}-config`,
+      imageId: grafanaImageId,
+      files: [
+        {
+          name: "grafana.ini",
+          content: renderGrafanaIni({
+            provisioningDir: GRAFANA_PROVISIONING_DIR,
+            dataDir: GRAFANA_DATA_DIR,
+            publicHostname: props.grafanaHostname,
+            publicPort: ai.edge.hostPort,
+            adminEmail: props.grafanaAdminEmail ?? "admin@localhost",
+            autoSignUp: props.autoProvisionViewers ?? true,
+          }),
+        },
+        { name: "admin-password", content: adminPassword.result },
+      ],
+    });
+    const datasources = new ConfigVolume(this, "grafana-datasources", {
+      name: `${this.grafanaName}-datasources`,
+      imageId: grafanaImageId,
+      files: [
+        {
+          name: "prometheus.yaml",
+          content: renderGrafanaDatasource({
+            url: `https://${this.prometheusName}:${PROMETHEUS_PORT}`,
+            serverName: PROMETHEUS_SERVER_NAME,
+            basicAuthUser: PROMETHEUS_GRAFANA_USER,
+            scrapeIntervalSeconds: this.scrapeIntervalSeconds,
+            prometheusVersion: PROMETHEUS_IMAGE_VERSION,
+            // Quoted by Terraform at apply time: PEMs hold newlines.
+            quoted: {
+              basicAuthPassword: Fn.jsonencode(grafanaApiPassword.result),
+              caCertPem: Fn.jsonencode(ca.certPem),
+              clientCertPem: Fn.jsonencode(grafanaClient.certPem),
+              clientKeyPem: Fn.jsonencode(grafanaClient.privateKeyPem),
+            },
+          }),
+        },
+      ],
+    });
+    const dashboardsDir = `${GRAFANA_PROVISIONING_DIR}/dashboards`;
+    const dashboards = new ConfigVolume(this, "grafana-dashboards", {
+      name: `${this.grafanaName}-dashboards`,
+      imageId: grafanaImageId,
+      files: [
+        { name: "provider.yaml", content: renderGrafanaDashboardProvider(dashboardsDir) },
+        { name: "vllm.json", content: renderVllmDashboard() },
+      ],
+    });
+    this.grafanaData = new Volume(this, "grafana-data", { name: `${this.grafanaName}-data` });
+    this.grafana = new Container(this, "grafana", {
+      name: this.grafanaName,
+      image: grafanaImageId,
+      ...hardenedContainer({
+        memoryMb: props.grafanaMemoryMb ?? 512,
+        cpuShares: props.cpuShares ?? 512,
+        user: IMAGES.grafana.user,
+        tmpfsMb: { "/tmp": 64 },
+        healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${GRAFANA_PORT}/api/health`],
+        healthStartPeriod: "60s",
+      }),
+      // grafana server directly: the image's run.sh is bypassed (it passes the image's default paths
+      // on the command line). The image also sets GF_PATHS_* in its environment, which override the
+      // ini: they are set here to the same values as grafana.ini.
+      entrypoint: ["grafana", "server", "--homepath=/usr/share/grafana", `--config=${CONFIG_DIR}/grafana.ini`, "--packaging=docker"],
+      env: [
+        `GF_PATHS_CONFIG=${CONFIG_DIR}/grafana.ini`,
+        `GF_PATHS_DATA=${GRAFANA_DATA_DIR}`,
+        `GF_PATHS_LOGS=${GRAFANA_DATA_DIR}/log`,
+        `GF_PATHS_PLUGINS=${GRAFANA_DATA_DIR}/plugins`,
+        `GF_PATHS_PROVISIONING=${GRAFANA_PROVISIONING_DIR}`,
+        // The admin password from a file, never an environment value.
+        `GF_SECURITY_ADMIN_PASSWORD__FILE=${CONFIG_DIR}/admin-password`,
+      ],
+      networksAdvanced: [{ ...network, aliases: [this.grafanaName] }],
+      volumes: [
+        grafanaConfig.mountAt(CONFIG_DIR),
+        datasources.mountAt(`${GRAFANA_PROVISIONING_DIR}/datasources`),
+        dashboards.mountAt(dashboardsDir),
+        { volumeName: this.grafanaData.name, containerPath: GRAFANA_DATA_DIR, readOnly: false },
+      ],
+      labels: [
+        { label: "zta.role", value: "grafana" },
+        // Any change of its files replaces it.
+        {
+          label: "zta.config-sha256",
+          value: Fn.sha256(Fn.join(",", [grafanaConfig.contentHash, datasources.contentHash, dashboards.contentHash])),
+        },
+      ],
+      dependsOn: [grafanaConfig.loader, datasources.loader, dashboards.loader],
+    });
+
+    // --- Grafana's proxy: the only way into Grafana's namespace ----------------------------
+    const proxyServer = ca.issueServerCertificate(this, "grafana-proxy-server-cert", {
+      commonName: this.grafanaName,
+      dnsNames: [GRAFANA_SERVER_NAME, this.grafanaName],
+    });
+    const proxyImageId = images.imageId(proxyImage);
+    this.grafanaProxyNginxConfig = renderGrafanaProxyNginxConfig({
+      listenPort: GRAFANA_PROXY_PORT,
+      healthPort: GRAFANA_PROXY_HEALTH_PORT,
+      grafanaUpstream: `127.0.0.1:${GRAFANA_PORT}`,
+      edgeSubjects: [ai.edge.clientSubjectDn],
+      configDir: CONFIG_DIR,
+      runDir: "/tmp",
+      accessLog: "/dev/stdout",
+      errorLog: "/dev/stderr",
+    });
+    const proxyConfig = new ConfigVolume(this, "grafana-proxy-config", {
+      name: `${this.grafanaName}-proxy-config`,
+      imageId: proxyImageId,
+      files: [
+        { name: "nginx.conf", content: this.grafanaProxyNginxConfig },
+        ...serverTlsFiles(ca.certPem, proxyServer),
+      ],
+    });
+    this.grafanaProxy = new Container(this, "grafana-proxy", {
+      name: `${this.grafanaName}-proxy`,
+      image: proxyImageId,
+      ...hardenedContainer({
+        memoryMb: 128,
+        cpuShares: 256,
+        user: IMAGES.nginx.user,
+        tmpfsMb: { "/tmp": 32 },
+        healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${GRAFANA_PROXY_HEALTH_PORT}/healthz`],
+      }),
+      networkMode: `container:${this.grafana.id}`,
+      entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
+      volumes: [proxyConfig.mountAt(CONFIG_DIR)],
+      labels: proxyConfig.serviceLabels("grafana-proxy"),
+      dependsOn: [proxyConfig.loader],
+    });
+
+    ai.edge.addSite({
+      hostnames: [props.grafanaHostname],
+      paths: [],
+      upstreams: [`${this.grafanaName}:${GRAFANA_PROXY_PORT}`],
+      upstreamServerName: GRAFANA_SERVER_NAME,
+      browser: true,
+      clientCertMode: ClientCertMode.VERIFY_IF_GIVEN,
+    });
+    // People sign in on the Grafana hostname too (register https://<hostname>/oauth2/callback at the IdP).
+    ai.gate!.addHostname(props.grafanaHostname);
+  }
+
+  /** The rendered prometheus.yml (no secrets: keys and the password are files beside it). */
+  public get prometheusConfig(): string {
+    return renderPrometheusConfig({
+      configDir: CONFIG_DIR,
+      scrapeIntervalSeconds: this.scrapeIntervalSeconds,
+      sidecarTargets: this.inference.sidecars.map((s) => s.address),
+      sidecarServerName: this.inference.sidecars[0].serverName,
+      selfTarget: `127.0.0.1:${PROMETHEUS_PORT}`,
+      selfServerName: PROMETHEUS_SERVER_NAME,
+    });
+  }
+
+  /** The rendered alert rules; one expiry alert per certificate of the stack (computed at synth). */
+  public get alertRules(): string {
+    return renderAlertRules({ thresholds: this.thresholds, certificates: this.watchedCertificates() });
+  }
+
+  /** Every certificate the stack issues (the CA's root included), with the time to start warning. */
+  private watchedCertificates(): WatchedCertificate[] {
+    const hours = this.thresholds.certificateWarningDays * 24;
+    const stack = TerraformStack.of(this);
+    const relative = (path: string): string => path.slice(stack.node.path.length + 1);
+    return stack.node
+      .findAll()
+      .filter((c): c is LocallySignedCert | SelfSignedCert => c instanceof LocallySignedCert || c instanceof SelfSignedCert)
+      .map((cert) => ({
+        // A leaf's construct (e.g. "inference/edge/server-cert"); the root by its own path.
+        name: relative(cert instanceof SelfSignedCert ? cert.node.path : cert.node.scope!.node.path),
+        warnAt: Fn.formatdate("YYYYMMDDhhmm", Fn.timeadd(cert.validityEndTime, `-${hours}h`)),
+      }));
+  }
+}

@@ -1,0 +1,163 @@
+import { Aspects, Testing } from "cdktf";
+import { Observability, PolicyViolationError, SecureInference, SecurityPolicy } from "../../index";
+import { stackViewOf } from "../../lib/policy/engine";
+import { monitoringUnauthenticated } from "../../lib/policy/rules/ai-005-monitoring-unauthenticated";
+import { OutcomeStatus } from "../../lib/policy/types";
+import { DefaultInferenceStack } from "../../stacks/default-stack";
+import { CONFIG_DIR, GRAFANA_SERVER_NAME } from "../../lib/identities";
+import { IMAGES } from "../../lib/images";
+import { containerNamed, expectConfigError, hardeningGaps, inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
+
+function build(overrides: Partial<ConstructorParameters<typeof Observability>[2]> = {}, inference: Partial<Parameters<typeof inferenceProps>[1]> = {}) {
+  const stack = stackWithProviders();
+  const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true, replicas: 2, vllm: { replicaGpus: ["device=0", "device=1"] }, ...inference }));
+  const obs = new Observability(stack, "obs", { inference: ai, grafanaHostname: "grafana.example.internal", retentionDays: 30, ...overrides });
+  return { stack, ai, obs, json: synth(stack) };
+}
+
+const PROM = "inference-obs-prometheus";
+const GRAFANA = "inference-obs-grafana";
+
+describe("Observability", () => {
+  const { json, ai } = build();
+  const prometheus = containerNamed(json, PROM);
+  const grafana = containerNamed(json, GRAFANA);
+  const proxy = containerNamed(json, `${GRAFANA}-proxy`);
+
+  test("Prometheus, Grafana and Grafana's proxy are hardened, non-root, and publish no host port", () => {
+    for (const c of [prometheus, grafana, proxy]) {
+      expect({ name: c.name, gaps: hardeningGaps(c) }).toEqual({ name: c.name, gaps: [] });
+      expect(c.ports).toBeUndefined();
+      expect(c.user).toMatch(/^[1-9]\d*:\d+$/);
+    }
+    expect(prometheus.user).toBe(IMAGES.prometheus.user);
+    expect(grafana.user).toBe(IMAGES.grafana.user);
+    expect(prometheus.image).toContain("docker_image");
+  });
+
+  test("Prometheus: TSDB volume, retention by time and size, its API behind the web config, a credentialed healthcheck", () => {
+    expect(prometheus.command).toEqual(
+      expect.arrayContaining([
+        `--web.config.file=${CONFIG_DIR}/web-config.yml`,
+        "--storage.tsdb.path=/prometheus",
+        "--storage.tsdb.retention.time=30d",
+        "--storage.tsdb.retention.size=8192MB",
+      ]),
+    );
+    expect(prometheus.volumes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ container_path: "/prometheus", read_only: false }),
+        expect.objectContaining({ container_path: CONFIG_DIR, read_only: true }),
+      ]),
+    );
+    expect(prometheus.healthcheck.test).toEqual(expect.arrayContaining(["/bin/promtool", "check", "healthy", `--http.config.file=${CONFIG_DIR}/healthcheck-http.yml`]));
+    const web = uploaded(json, `${PROM}-config-loader`, "web-config.yml");
+    expect(web).toContain('client_auth_type: "RequireAndVerifyClientCert"');
+    expect(web).toMatch(/grafana: "\$\{random_password\.[\w-]+\.bcrypt_hash\}"/);
+  });
+
+  test("scrapes every replica's sidecar with the scraper certificate and the sidecars' shared name", () => {
+    const conf = uploaded(json, `${PROM}-config-loader`, "prometheus.yml");
+    expect(conf).toContain('server_name: "sidecar.zta.internal"');
+    for (const s of ai.sidecars) expect(conf).toContain(JSON.stringify(s.address));
+    // The scraper identity's certificate (the same resource SecureInference issued for metricsScraper).
+    expect(uploaded(json, `${PROM}-config-loader`, "client.crt")).toMatch(/^\$\{tls_locally_signed_cert\.inference_metrics-scraper_cert_\w+\.cert_pem\}$/);
+    // The rendered config and keys are different files: no key material in prometheus.yml.
+    expect(conf).not.toMatch(/PRIVATE KEY|tls_private_key/);
+  });
+
+  test("alert rules include one expiry alert per certificate, computed by Terraform from validity_end_time", () => {
+    const rules = uploaded(json, `${PROM}-config-loader`, "alert-rules.yml");
+    const certs = Object.keys(json.resource.tls_locally_signed_cert).length + Object.keys(json.resource.tls_self_signed_cert).length;
+    expect(rules.match(/alert: "CertificateExpirySoon"/g)).toHaveLength(certs);
+    expect(rules).toMatch(/formatdate\("YYYYMMDDhhmm", timeadd\(tls_locally_signed_cert\.[\w-]+\.validity_end_time, "-168h"\)\)/);
+    expect(rules).toContain('certificate: "inference/edge/server-cert"');
+  });
+
+  test("Grafana: admin password from a file, no secret in its environment, provisioning mounted read-only", () => {
+    expect(grafana.env).toContain(`GF_SECURITY_ADMIN_PASSWORD__FILE=${CONFIG_DIR}/admin-password`);
+    for (const e of grafana.env as string[]) expect(e).not.toMatch(/random_password|PASSWORD=/);
+    expect(uploaded(json, `${GRAFANA}-config-loader`, "admin-password")).toMatch(/^\$\{random_password\.[\w-]+\.result\}$/);
+    const mounts = (grafana.volumes as { container_path: string; read_only: boolean }[]).map((v) => `${v.container_path}:${v.read_only}`);
+    expect(mounts.sort()).toEqual([`${CONFIG_DIR}:true`, "/etc/grafana-provisioning/dashboards:true", "/etc/grafana-provisioning/datasources:true", "/var/lib/grafana:false"].sort());
+    const ds = uploaded(json, `${GRAFANA}-datasources-loader`, "prometheus.yaml");
+    expect(ds).toContain(`url: "https://${PROM}:9090"`);
+    expect(ds).toMatch(/tlsClientKey: \$\{jsonencode\(tls_private_key\.[\w-]+\.private_key_pem\)\}/);
+  });
+
+  test("Grafana's proxy shares Grafana's namespace and is the edge's upstream for its own site behind the gate", () => {
+    expect(proxy.network_mode).toMatch(/^container:\$\{docker_container\.[\w-]+\.id\}$/);
+    expect(ai.edge.caddyfile).toContain("https://grafana.example.internal:8443 {");
+    expect(ai.edge.caddyfile).toContain(`reverse_proxy ${GRAFANA}:8443`);
+    expect(ai.edge.caddyfile).toContain(`tls_server_name ${GRAFANA_SERVER_NAME}`);
+    const site = ai.edge.caddyfile.slice(ai.edge.caddyfile.indexOf("https://grafana.example.internal:8443 {"));
+    expect(site).toContain("forward_auth");
+    expect(ai.gate!.args.join(" ")).toContain("grafana.example.internal");
+  });
+});
+
+describe("Observability refuses what it cannot secure", () => {
+  test("a SecureInference without the scraper identity or without OIDC", () => {
+    expectConfigError(() => build({}, { metricsScraper: false }), "inference", /metricsScraper: true/);
+    expectConfigError(() => build({}, { oidc: undefined }), "inference", /oidc/);
+  });
+
+  test.each([
+    ["grafanaHostname", { grafanaHostname: "https://grafana" }, /DNS name/],
+    ["retentionDays", { retentionDays: 0 }, /whole number/],
+    ["scrapeIntervalSeconds", { scrapeIntervalSeconds: 1 }, /5 to 300/],
+    ["grafanaAdminEmail", { grafanaAdminEmail: "devops" }, /email/],
+    ["prometheusImage", { prometheusImage: "prom/prometheus:latest" }, /digest/],
+    ["alerts.kvCacheUsage", { alerts: { kvCacheUsage: 95 } }, /fraction/],
+  ])("%s", (prop, overrides, fix) => {
+    expectConfigError(() => build(overrides as never), prop, fix);
+  });
+});
+
+describe("Observability under the production policy", () => {
+  function defaultStack() {
+    return new DefaultInferenceStack(Testing.app(), "zta", { observability: true });
+  }
+
+  test("the default stack with observability has Prometheus and Grafana compliant with ZTA-AI-005", () => {
+    const stack = defaultStack();
+    Testing.synth(stack);
+    const policy = Aspects.of(stack).all.find((a): a is SecurityPolicy => a instanceof SecurityPolicy)!;
+    const ai005 = policy.results[0].findings.filter((f) => f.ruleId === "ZTA-AI-005");
+    expect(ai005).toEqual([]);
+    const view = stackViewOf(JSON.parse(Testing.synth(stack)));
+    const checked = view.resources
+      .filter((r) => r.type === "docker_container")
+      .map((r) => ({ path: r.path, outcome: monitoringUnauthenticated.check(r, view).status }))
+      .filter((r) => r.outcome !== OutcomeStatus.NOT_APPLICABLE);
+    expect(checked.map((c) => `${c.path} ${c.outcome}`).sort()).toEqual([
+      expect.stringMatching(new RegExp(`^docker_container\\.observability_grafana_\\w+ ${OutcomeStatus.COMPLIANT}$`)),
+      expect.stringMatching(new RegExp(`^docker_container\\.observability_prometheus_\\w+ ${OutcomeStatus.COMPLIANT}$`)),
+    ]);
+  });
+
+  test("a stack whose Prometheus runs without its web config, or whose Grafana allows anonymous access, fails the synth", () => {
+    const stack = defaultStack();
+    // The typed setters replace the lists (addOverride would append to them).
+    stack.observability!.prometheus.command = ["--config.file=/etc/zta/prometheus.yml"];
+    stack.observability!.grafana.env = ["GF_AUTH_ANONYMOUS_ENABLED=true", "GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/zta/admin-password"];
+    const policy = Aspects.of(stack).all.find((a): a is SecurityPolicy => a instanceof SecurityPolicy)!;
+    expect(() => Testing.synth(stack)).toThrow(PolicyViolationError);
+    const open = policy.results[0].findings.filter((f) => !f.suppression).map((f) => `${f.ruleId} ${f.path}`);
+    expect(open).toEqual(expect.arrayContaining(["ZTA-AI-005 zta/observability/prometheus", "ZTA-AI-005 zta/observability/grafana"]));
+  });
+
+  test("a Prometheus published on a host port fails too", () => {
+    const stack = defaultStack();
+    stack.observability!.prometheus.addOverride("ports", [{ internal: 9090, external: 9090, ip: "127.0.0.1" }]);
+    expect(() => Testing.synth(stack)).toThrow(/ZTA-AI-005/);
+  });
+});
+
+describe("Observability: snapshot", () => {
+  test("default props (a safety net; the assertions above are the tests)", () => {
+    const { json, obs } = build();
+    const own = (type: string) => Object.fromEntries(Object.entries(json.resource[type] ?? {}).filter(([id]) => id.startsWith("obs_")));
+    expect({ containers: own("docker_container"), volumes: own("docker_volume"), prometheusConfig: obs.prometheusConfig }).toMatchSnapshot();
+  });
+});

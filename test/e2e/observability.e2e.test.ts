@@ -1,0 +1,715 @@
+/**
+ * The observability files against the real Prometheus 2.42 and promtool from Debian's `prometheus`
+ * package: `promtool check config/web-config/rules`, `promtool test rules` for every alert (fires at
+ * its time, not before its `for:`), and a real scrape of the real nginx sidecar (the e2e chain) over
+ * mTLS: the scraper identity gets the target up; another identity gets 404 and the target down.
+ * Prometheus' own API refuses requests without both a CA-issued client certificate and the password.
+ */
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import { ALERTS, DEFAULT_ALERT_THRESHOLDS, renderAlertRules, ResolvedAlertThresholds } from "../../lib/alert-rules";
+import {
+  GRAFANA_PORT,
+  GRAFANA_PROXY_HEALTH_PORT,
+  GRAFANA_PROXY_PORT,
+  GRAFANA_USER_HEADER,
+  VLLM_DASHBOARD_PANELS,
+} from "../../lib/grafana";
+import { CERT_ORGANIZATION, CONFIG_DIR, GRAFANA_SERVER_NAME, SERVICE_OU } from "../../lib/identities";
+import { IDENTITY_HEADER } from "../../lib/nginx";
+import { Observability } from "../../constructs/observability";
+import { SecureInference } from "../../constructs/secure-inference";
+import { PROMETHEUS_FILES, PROMETHEUS_SELF_USER } from "../../lib/prometheus";
+import { inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
+import { toYaml } from "../../lib/yaml";
+import {
+  CertificateFiles,
+  Chain,
+  E2E_DOMAIN,
+  E2E_OPERATOR,
+  LocalPaths,
+  LoopbackPorts,
+  ManagedProcess,
+  MockVllm,
+  RenderedChain,
+  StubGate,
+  TestPki,
+  caddyStarted,
+  caddyValidate,
+  check,
+  createPki,
+  freePorts,
+  issueWithOpenssl,
+  localize,
+  localizeCaddyfile,
+  makeTempDir,
+  nginxStarted,
+  nginxTest,
+  requireBinary,
+  send,
+  startCaddy,
+  startChain,
+  startNginx,
+} from "./harness";
+import { EDGE_PORT } from "../../constructs/edge-proxy";
+import {
+  ObservabilityPki,
+  RunningPrometheus,
+  bcryptHash,
+  createObservabilityPki,
+  grafanaCredentials,
+  promtool,
+  run,
+  startPrometheus,
+  writePrometheusFiles,
+} from "./observability-harness";
+
+const GRAFANA_PASSWORD = "grafana-e2e-password";
+const SELF_PASSWORD = "self-e2e-password";
+const CERT_WARN_SOON = "197001010030"; // 00:30 on the first day of the rule tests' clock
+const CERT_WARN_LATER = "197001020000";
+
+let dir: string;
+let pki: TestPki;
+let obsPki: ObservabilityPki;
+
+beforeAll(() => {
+  for (const b of ["prometheus", "promtool", "caddy", "openssl", "nginx"]) requireBinary(b);
+  dir = makeTempDir("zta-e2e-obs-");
+  pki = createPki(path.join(dir, "pki"), {
+    domain: E2E_DOMAIN,
+    sidecarHostname: "inference-vllm-0",
+    gateHostname: "inference-gate",
+    operatorName: E2E_OPERATOR.name,
+    operatorEmail: E2E_OPERATOR.email,
+  });
+  obsPki = createObservabilityPki(pki);
+});
+
+afterAll(() => {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function rules(thresholds: ResolvedAlertThresholds = DEFAULT_ALERT_THRESHOLDS): string {
+  return renderAlertRules({
+    thresholds,
+    certificates: [
+      { name: "inference/edge/server-cert", warnAt: CERT_WARN_SOON },
+      { name: "inference/sidecar-0/server-cert", warnAt: CERT_WARN_LATER },
+    ],
+    edgeMetrics: true,
+  });
+}
+
+function filesDir(name: string, overrides: Partial<Parameters<typeof writePrometheusFiles>[0]> = {}): string {
+  const d = path.join(dir, name);
+  writePrometheusFiles({
+    dir: d,
+    pki,
+    obsPki,
+    sidecarTargets: ["inference-vllm-0:8443", "inference-vllm-1:8443"],
+    selfTarget: "127.0.0.1:9090",
+    scrapeIntervalSeconds: 15,
+    grafanaPassword: GRAFANA_PASSWORD,
+    selfPassword: SELF_PASSWORD,
+    rules: rules(),
+    ...overrides,
+  });
+  return d;
+}
+
+describe("promtool 2.42 accepts the rendered files, and refuses broken ones", () => {
+  test("check config: prometheus.yml with its rule file and TLS files", () => {
+    const d = filesDir("check-config");
+    const out = promtool(["check", "config", path.join(d, PROMETHEUS_FILES.config)]);
+    expect(out).toMatch(/SUCCESS/);
+    expect(out).toMatch(/SUCCESS: \d+ rules found/);
+  });
+
+  test("check config fails when the scraper key file is missing (the files are really checked)", () => {
+    const d = filesDir("check-config-missing-key");
+    fs.rmSync(path.join(d, PROMETHEUS_FILES.clientKey));
+    const r = run("promtool", ["check", "config", path.join(d, PROMETHEUS_FILES.config)]);
+    expect(r.status).not.toBe(0);
+    expect(r.output).toMatch(/client\.key/);
+  });
+
+  test("check web-config: TLS with required client certificates and bcrypt basic auth", () => {
+    const d = filesDir("check-web");
+    expect(promtool(["check", "web-config", path.join(d, PROMETHEUS_FILES.webConfig)])).toMatch(/SUCCESS/);
+    fs.writeFileSync(path.join(d, "bad-web.yml"), fs.readFileSync(path.join(d, PROMETHEUS_FILES.webConfig), "utf8").replace("RequireAndVerifyClientCert", "RequireAndVerifyClientCertificate"));
+    const bad = run("promtool", ["check", "web-config", path.join(d, "bad-web.yml")]);
+    expect(bad.status).not.toBe(0);
+  });
+
+  test("check rules: every rule parses", () => {
+    const d = filesDir("check-rules");
+    expect(promtool(["check", "rules", path.join(d, PROMETHEUS_FILES.rules)])).toMatch(/SUCCESS: \d+ rules found/);
+  });
+
+  test("check rules: every query of the Grafana dashboard is valid PromQL (as recording rules)", () => {
+    const d = path.join(dir, "check-dashboard");
+    fs.mkdirSync(d, { recursive: true });
+    const exprs = VLLM_DASHBOARD_PANELS.flatMap((p) => p.targets.map((t) => t.expr.replace(/\$__rate_interval/g, "5m")));
+    const file = toYaml({ groups: [{ name: "dashboard", rules: exprs.map((expr, i) => ({ record: `zta:dashboard_query_${i}`, expr })) }] });
+    fs.writeFileSync(path.join(d, "dashboard-queries.yml"), file);
+    expect(promtool(["check", "rules", path.join(d, "dashboard-queries.yml")])).toMatch(new RegExp(`SUCCESS: ${exprs.length} rules found`));
+  });
+
+  test("check config: the healthcheck's HTTP client config is a valid http config (via a scrape job that uses its credentials)", () => {
+    // promtool 2.42 has no `check healthy`; the real image's promtool reads this file with
+    // --http.config.file. Its fields are the common HTTP client config that scrape jobs use,
+    // so a job built from it must pass `check config`.
+    const d = filesDir("check-healthcheck");
+    const httpConfig = fs.readFileSync(path.join(d, PROMETHEUS_FILES.healthcheckHttpConfig), "utf8");
+    const job = httpConfig
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => `    ${l}`)
+      .join("\n");
+    const conf = `scrape_configs:\n  - job_name: "healthcheck"\n    scheme: "https"\n${job}\n    static_configs:\n      - targets: ["127.0.0.1:9090"]\n`;
+    fs.writeFileSync(path.join(d, "healthcheck-as-job.yml"), conf);
+    expect(promtool(["check", "config", path.join(d, "healthcheck-as-job.yml")])).toMatch(/SUCCESS/);
+  });
+});
+
+describe("promtool 2.42 on the files the Observability construct itself uploads", () => {
+  test("check config and check web-config, with Terraform's expressions replaced by values it would compute", () => {
+    const stack = stackWithProviders();
+    const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true, replicas: 2, vllm: { replicaGpus: ["device=0", "device=1"] } }));
+    new Observability(stack, "obs", { inference: ai, grafanaHostname: "grafana.example.internal" });
+    const json = synth(stack);
+    const loader = "inference-obs-prometheus-config-loader";
+    const d = path.join(dir, "construct-files");
+    fs.mkdirSync(d, { recursive: true });
+    const local = (text: string): string => text.split(`${CONFIG_DIR}/`).join(`${d}/`);
+    const rules = uploaded(json, loader, PROMETHEUS_FILES.rules);
+    const expressions = rules.match(/\$\{formatdate\([^\n]*?\)\)\}/g) ?? [];
+    expect(expressions.length).toBeGreaterThan(5);
+    fs.writeFileSync(path.join(d, PROMETHEUS_FILES.config), local(uploaded(json, loader, PROMETHEUS_FILES.config)));
+    fs.writeFileSync(path.join(d, PROMETHEUS_FILES.rules), expressions.reduce((t, e) => t.split(e).join("202701010000"), rules));
+    const web = uploaded(json, loader, PROMETHEUS_FILES.webConfig).replace(/\$\{random_password\.[\w-]+\.bcrypt_hash\}/g, bcryptHash(GRAFANA_PASSWORD));
+    fs.writeFileSync(path.join(d, PROMETHEUS_FILES.webConfig), local(web));
+    for (const [name, content] of [
+      [PROMETHEUS_FILES.caCert, pki.ca.certPem],
+      [PROMETHEUS_FILES.serverCert, obsPki.prometheusServer.certPem],
+      [PROMETHEUS_FILES.serverKey, obsPki.prometheusServer.keyPem],
+      [PROMETHEUS_FILES.clientCert, pki.metricsScraper.certPem],
+      [PROMETHEUS_FILES.clientKey, pki.metricsScraper.keyPem],
+      [PROMETHEUS_FILES.selfPassword, SELF_PASSWORD],
+    ]) {
+      fs.writeFileSync(path.join(d, name), content);
+    }
+    const out = promtool(["check", "config", path.join(d, PROMETHEUS_FILES.config)]);
+    expect(out).toMatch(new RegExp(`SUCCESS: ${7 + expressions.length} rules found`));
+    expect(promtool(["check", "web-config", path.join(d, PROMETHEUS_FILES.webConfig)])).toMatch(/SUCCESS/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// promtool test rules: one scenario per alert
+// ---------------------------------------------------------------------------------------------
+
+interface AlertScenario {
+  readonly alert: string;
+  readonly series: { series: string; values: string }[];
+  /** Last evaluation at which the alert must not fire yet (inside its `for:`). */
+  readonly notYetAt: string;
+  /** Evaluation at which it must fire. */
+  readonly firingAt: string;
+  /** Labels of the firing alert(s). */
+  readonly firing: Record<string, string>[];
+}
+
+const HIST_LE = ["0.01", "0.05", "0.1", "0.5", "1", "2.5", "5", "+Inf"];
+
+/** Histogram buckets for one instance: `perMinute` observations a minute, all of them in the bucket `le` (and above). */
+function histogram(metric: string, instance: string, le: string, perMinute: number): { series: string; values: string }[] {
+  const from = HIST_LE.indexOf(le);
+  return HIST_LE.map((b, i) => ({
+    series: `${metric}_bucket{job="vllm",instance="${instance}",le="${b}"}`,
+    values: i >= from ? `0+${perMinute}x30` : "0x30",
+  }));
+}
+
+const A = "inference-vllm-0:8443";
+const B = "inference-vllm-1:8443";
+
+/** Scenarios at the default thresholds; in each, instance A is unhealthy and B healthy (B must never fire). */
+const SCENARIOS: AlertScenario[] = [
+  {
+    alert: ALERTS.replicaDown, // for: 2m
+    series: [
+      { series: `up{job="vllm",instance="${A}"}`, values: "0x10" },
+      { series: `up{job="vllm",instance="${B}"}`, values: "1x10" },
+    ],
+    notYetAt: "1m",
+    firingAt: "2m",
+    firing: [{ severity: "critical", job: "vllm", instance: A }],
+  },
+  {
+    alert: ALERTS.queueBacklog, // > 10 for 5m
+    series: [
+      { series: `vllm:num_requests_waiting{job="vllm",instance="${A}"}`, values: "25x10" },
+      { series: `vllm:num_requests_waiting{job="vllm",instance="${B}"}`, values: "10x10" },
+    ],
+    notYetAt: "4m",
+    firingAt: "5m",
+    firing: [{ severity: "warning", instance: A }],
+  },
+  {
+    alert: ALERTS.kvCacheSaturated, // > 0.9 for 10m
+    series: [
+      { series: `vllm:kv_cache_usage_perc{job="vllm",instance="${A}"}`, values: "0.97x15" },
+      { series: `vllm:kv_cache_usage_perc{job="vllm",instance="${B}"}`, values: "0.9x15" },
+    ],
+    notYetAt: "9m",
+    firingAt: "10m",
+    firing: [{ severity: "warning", instance: A }],
+  },
+  {
+    // p95 > 2s for 10m; a rate needs two samples, so the condition holds from 1m and fires at 11m.
+    alert: ALERTS.timeToFirstTokenHigh,
+    series: [
+      ...histogram("vllm:time_to_first_token_seconds", A, "5", 60),
+      ...histogram("vllm:time_to_first_token_seconds", B, "0.5", 60),
+    ],
+    notYetAt: "10m",
+    firingAt: "11m",
+    firing: [{ severity: "warning", instance: A }],
+  },
+  {
+    alert: ALERTS.interTokenLatencyHigh, // p95 > 0.2s for 10m
+    series: [
+      ...histogram("vllm:inter_token_latency_seconds", A, "0.5", 600),
+      ...histogram("vllm:inter_token_latency_seconds", B, "0.05", 600),
+    ],
+    notYetAt: "10m",
+    firingAt: "11m",
+    firing: [{ severity: "warning", instance: A }],
+  },
+  {
+    alert: ALERTS.abortRatioHigh, // > 5% for 10m; A aborts 10%, B 4%
+    series: [
+      { series: `vllm:request_success_total{job="vllm",instance="${A}",finished_reason="abort"}`, values: "0+10x30" },
+      { series: `vllm:request_success_total{job="vllm",instance="${A}",finished_reason="stop"}`, values: "0+90x30" },
+      { series: `vllm:request_success_total{job="vllm",instance="${B}",finished_reason="abort"}`, values: "0+4x30" },
+      { series: `vllm:request_success_total{job="vllm",instance="${B}",finished_reason="length"}`, values: "0+96x30" },
+    ],
+    notYetAt: "10m",
+    firingAt: "11m",
+    firing: [{ severity: "warning", instance: A }],
+  },
+  {
+    alert: ALERTS.serverErrorRatioHigh, // > 2% for 10m; A 10%, B 1%
+    series: [
+      { series: `http_requests_total{job="vllm",instance="${A}",handler="/v1/chat/completions",method="POST",status="5xx"}`, values: "0+10x30" },
+      { series: `http_requests_total{job="vllm",instance="${A}",handler="/v1/chat/completions",method="POST",status="2xx"}`, values: "0+90x30" },
+      { series: `http_requests_total{job="vllm",instance="${B}",handler="/v1/chat/completions",method="POST",status="5xx"}`, values: "0+1x30" },
+      { series: `http_requests_total{job="vllm",instance="${B}",handler="/v1/chat/completions",method="POST",status="2xx"}`, values: "0+99x30" },
+    ],
+    notYetAt: "10m",
+    firingAt: "11m",
+    firing: [{ severity: "critical", instance: A }],
+  },
+  {
+    // > 30/min for 5m: 160 401s + 80 403s a minute (high enough that the 5m rate window is over the
+    // threshold from the second sample on, so the `for:` starts at 1m); 200s do not count.
+    alert: ALERTS.authFailureBurst,
+    series: [
+      { series: `caddy_http_request_duration_seconds_count{job="edge",code="401",handler="reverse_proxy",method="POST",server="srv0"}`, values: "0+160x30" },
+      { series: `caddy_http_request_duration_seconds_count{job="edge",code="403",handler="reverse_proxy",method="GET",server="srv0"}`, values: "0+80x30" },
+      { series: `caddy_http_request_duration_seconds_count{job="edge",code="200",handler="reverse_proxy",method="POST",server="srv0"}`, values: "0+1000x30" },
+    ],
+    notYetAt: "5m",
+    firingAt: "6m",
+    firing: [{ severity: "warning" }],
+  },
+  {
+    alert: ALERTS.rateLimitBurst, // > 60/min for 5m; 400 a minute is over it from 1m on
+    series: [
+      { series: `caddy_http_request_duration_seconds_count{job="edge",code="429",handler="reverse_proxy",method="POST",server="srv0"}`, values: "0+400x30" },
+      { series: `caddy_http_request_duration_seconds_count{job="edge",code="401",handler="reverse_proxy",method="POST",server="srv0"}`, values: "0+1000x30" },
+    ],
+    notYetAt: "5m",
+    firingAt: "6m",
+    firing: [{ severity: "warning" }],
+  },
+  {
+    // No for: it fires at the first evaluation on or after the warning time, and only for that certificate.
+    alert: ALERTS.certificateExpiry,
+    series: [{ series: `up{job="prometheus",instance="127.0.0.1:9090"}`, values: "1x60" }],
+    notYetAt: "29m",
+    firingAt: "30m",
+    firing: [{ severity: "warning", certificate: "inference/edge/server-cert" }],
+  },
+];
+
+/** The annotations Prometheus renders for an alert with these labels (only `$labels` templates are used). */
+function expectedAnnotations(ruleText: string, alert: string, labels: Record<string, string>): Record<string, string> {
+  // The alert's annotations, read back from the rendered rules (JSON-quoted scalars).
+  const lines = ruleText.split("\n");
+  const found: Record<string, string>[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() !== `- alert: ${JSON.stringify(alert)}`) continue;
+    const annotations: Record<string, string> = {};
+    let certificate: string | undefined;
+    for (let j = i + 1; j < lines.length && !lines[j].trimStart().startsWith("- alert:") && !/^\s*- name:/.test(lines[j]); j++) {
+      const m = /^\s+(summary|description|certificate): (".*")$/.exec(lines[j]);
+      if (m && m[1] === "certificate") certificate = JSON.parse(m[2]);
+      else if (m) annotations[m[1]] = JSON.parse(m[2]);
+    }
+    if (certificate === undefined || certificate === labels.certificate) found.push(annotations);
+  }
+  if (found.length !== 1) throw new Error(`expected one rule for ${alert} with ${JSON.stringify(labels)}, found ${found.length}`);
+  return Object.fromEntries(
+    Object.entries(found[0]).map(([k, v]) => [k, v.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, l: string) => labels[l] ?? "")]),
+  );
+}
+
+function ruleTestFile(ruleFile: string, ruleText: string, scenarios: AlertScenario[]): string {
+  return toYaml({
+    rule_files: [ruleFile],
+    evaluation_interval: "1m",
+    tests: scenarios.map((s) => ({
+      interval: "1m",
+      input_series: s.series,
+      alert_rule_test: [
+        { eval_time: s.notYetAt, alertname: s.alert, exp_alerts: [] },
+        {
+          eval_time: s.firingAt,
+          alertname: s.alert,
+          exp_alerts: s.firing.map((labels) => ({ exp_labels: labels, exp_annotations: expectedAnnotations(ruleText, s.alert, labels) })),
+        },
+      ],
+    })),
+  });
+}
+
+describe("promtool test rules: every alert fires at its time and not before its for:", () => {
+  test("there is a scenario for every alert the rules define", () => {
+    const defined = new Set([...rules().matchAll(/- alert: "(\w+)"/g)].map((m) => m[1]));
+    expect(new Set(SCENARIOS.map((s) => s.alert))).toEqual(defined);
+    expect(defined).toEqual(new Set(Object.values(ALERTS)));
+  });
+
+  test.each(SCENARIOS.map((s) => [s.alert, s] as const))("%s", (_name, scenario) => {
+    const d = path.join(dir, `rules-${scenario.alert}`);
+    fs.mkdirSync(d, { recursive: true });
+    const text = rules();
+    fs.writeFileSync(path.join(d, "alert-rules.yml"), text);
+    fs.writeFileSync(path.join(d, "test.yml"), ruleTestFile("alert-rules.yml", text, [scenario]));
+    expect(promtool(["test", "rules", "test.yml"], d)).toMatch(/SUCCESS/);
+  });
+
+  test("the scenarios can fail: expecting an alert one evaluation earlier is refused by promtool", () => {
+    // Shift every firing expectation onto the not-yet time: each must then fail (alert still pending or
+    // condition not met), or the scenario above would prove nothing about the `for:`.
+    for (const s of SCENARIOS) {
+      const d = path.join(dir, `rules-early-${s.alert}`);
+      fs.mkdirSync(d, { recursive: true });
+      const text = rules();
+      fs.writeFileSync(path.join(d, "alert-rules.yml"), text);
+      fs.writeFileSync(path.join(d, "test.yml"), ruleTestFile("alert-rules.yml", text, [{ ...s, firingAt: s.notYetAt, notYetAt: "0m" }]));
+      const r = run("promtool", ["test", "rules", "test.yml"], d);
+      expect({ alert: s.alert, status: r.status }).toEqual({ alert: s.alert, status: 1 });
+    }
+  });
+
+  test("thresholds are props: a higher queue threshold keeps the backlog alert quiet", () => {
+    const d = path.join(dir, "rules-threshold");
+    fs.mkdirSync(d, { recursive: true });
+    const text = rules({ ...DEFAULT_ALERT_THRESHOLDS, queueWaitingRequests: 30 });
+    fs.writeFileSync(path.join(d, "alert-rules.yml"), text);
+    const backlog = SCENARIOS.find((s) => s.alert === ALERTS.queueBacklog)!;
+    fs.writeFileSync(path.join(d, "test.yml"), ruleTestFile("alert-rules.yml", text, [{ ...backlog, firing: [] }]));
+    expect(promtool(["test", "rules", "test.yml"], d)).toMatch(/SUCCESS/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A real scrape of the real sidecar, and Prometheus' own API
+// ---------------------------------------------------------------------------------------------
+
+interface UpSample {
+  readonly job: string;
+  readonly value: string;
+}
+
+async function upSamples(prom: RunningPrometheus): Promise<UpSample[]> {
+  const ex = await prom.api("/api/v1/query?query=up", grafanaCredentials(obsPki, GRAFANA_PASSWORD));
+  if (ex.status !== 200) throw new Error(`query failed: ${ex.status} ${ex.body}`);
+  const body = JSON.parse(ex.body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  return body.data.result.map((r) => ({ job: r.metric.job, value: r.value[1] }));
+}
+
+async function targetError(prom: RunningPrometheus, job: string): Promise<string> {
+  const ex = await prom.api("/api/v1/targets", grafanaCredentials(obsPki, GRAFANA_PASSWORD));
+  const body = JSON.parse(ex.body) as { data: { activeTargets: { labels: Record<string, string>; lastError: string }[] } };
+  return body.data.activeTargets.find((t) => t.labels.job === job)?.lastError ?? "";
+}
+
+describe("Prometheus 2.42 scraping the real nginx sidecar over mTLS", () => {
+  let mock: MockVllm;
+  let chain: Chain;
+
+  beforeAll(async () => {
+    mock = new MockVllm();
+    await mock.start();
+    chain = await startChain({ pki, mock, apiKey: "obs-e2e-key", oidc: false });
+  });
+
+  afterAll(async () => {
+    await chain?.stop();
+    await mock?.stop();
+  });
+
+  async function scrapeWith(name: string, identity: TestPki["metricsScraper"]): Promise<RunningPrometheus> {
+    const [port] = await freePorts(1);
+    const d = filesDir(name, {
+      scrapeIdentity: identity,
+      sidecarTargets: [`127.0.0.1:${chain.ports.sidecar}`],
+      selfTarget: `127.0.0.1:${port}`,
+      scrapeIntervalSeconds: 1,
+    });
+    return startPrometheus(d, port);
+  }
+
+  test("with the scraper certificate the sidecar target is up; its own API needs certificate AND password", async () => {
+    const prom = await scrapeWith("scrape-ok", pki.metricsScraper);
+    try {
+      let samples: UpSample[] = [];
+      // Bounded wait until both targets are up: under load a first scrape can time out (the first
+      // bcrypt check of the self user's password costs about a second at caddy's cost 14).
+      const upOf = (job: string) => samples.find((s) => s.job === job)?.value;
+      for (let i = 0; i < 80; i++) {
+        samples = await upSamples(prom);
+        if (upOf("vllm") === "1" && upOf("prometheus") === "1") break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(samples.find((s) => s.job === "vllm")?.value).toBe("1");
+      // The self-scrape passes its own web config with the self user's certificate and password.
+      expect(samples.find((s) => s.job === "prometheus")?.value).toBe("1");
+      const metricsLines = chain.auditLog().filter((l) => l.route === "/metrics");
+      expect(metricsLines.length).toBeGreaterThan(0);
+      expect(metricsLines.every((l) => l.status === 200 && l.caller === "metrics")).toBe(true);
+      const stored = await prom.api("/api/v1/query?query=vllm:num_requests_running", grafanaCredentials(obsPki, GRAFANA_PASSWORD));
+      expect(JSON.parse(stored.body).data.result.length).toBe(1);
+
+      // No client certificate: the TLS handshake is refused before HTTP.
+      await expect(prom.api("/api/v1/query?query=up", { user: "grafana", password: GRAFANA_PASSWORD })).rejects.toThrow();
+      // A certificate from another CA: refused as well.
+      await expect(prom.api("/api/v1/query?query=up", { clientCert: pki.foreignClient, user: "grafana", password: GRAFANA_PASSWORD })).rejects.toThrow();
+      // A CA-issued certificate (an operator's laptop) without a password, or with a wrong one: 401.
+      const noPassword = await prom.api("/api/v1/query?query=up", { clientCert: pki.operator });
+      expect(noPassword.status).toBe(401);
+      const wrong = await prom.api("/api/v1/query?query=up", { clientCert: pki.operator, user: "grafana", password: "guess" });
+      expect(wrong.status).toBe(401);
+      // The UI and the health endpoint are behind the same gate.
+      expect((await prom.api("/-/healthy", { clientCert: pki.operator })).status).toBe(401);
+      // Both: 200 — for Grafana and for the self user.
+      const ok = await prom.api("/api/v1/query?query=up", grafanaCredentials(obsPki, GRAFANA_PASSWORD));
+      expect(ok.status).toBe(200);
+      const self = await prom.api("/-/healthy", { clientCert: pki.metricsScraper, user: PROMETHEUS_SELF_USER, password: SELF_PASSWORD });
+      expect(self.status).toBe(200);
+    } finally {
+      await prom.stop();
+    }
+  });
+
+  test("with another identity (the edge's certificate) the sidecar answers 404 and the target is down", async () => {
+    const before = chain.auditLog().length;
+    const prom = await scrapeWith("scrape-refused", pki.edgeClient);
+    try {
+      let samples: UpSample[] = [];
+      // Several scrapes (1 s apart), every one of them down.
+      const values: string[] = [];
+      for (let i = 0; i < 80 && values.length < 4; i++) {
+        samples = await upSamples(prom);
+        const v = samples.find((s) => s.job === "vllm")?.value;
+        if (v !== undefined) values.push(v);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(values).toEqual(["0", "0", "0", "0"]);
+      expect(await targetError(prom, "vllm")).toMatch(/404/);
+      const metricsLines = chain.auditLog().slice(before).filter((l) => l.route === "/metrics");
+      expect(metricsLines.length).toBeGreaterThan(0);
+      expect(metricsLines.every((l) => l.status === 404 && l.caller === "edge")).toBe(true);
+    } finally {
+      await prom.stop();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Grafana's site: browser -> real Caddy edge (+ stub gate) -> real nginx proxy -> stub Grafana
+// ---------------------------------------------------------------------------------------------
+
+const GRAFANA_HOST = "grafana.example.internal";
+
+/** SecureInference + Observability, as a stack file builds them; what the edge and Grafana's proxy render. */
+function renderObservabilityStack(): { chain: RenderedChain; proxyConfig: string; grafanaName: string } {
+  const stack = stackWithProviders();
+  const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true, domain: E2E_DOMAIN, operators: [E2E_OPERATOR] }));
+  const obs = new Observability(stack, "obs", { inference: ai, grafanaHostname: GRAFANA_HOST });
+  const sidecar = ai.sidecars[0];
+  return {
+    chain: {
+      caddyfile: ai.edge.caddyfile,
+      nginxConfig: sidecar.nginxConfig,
+      sidecarAddress: sidecar.address,
+      vllmAddress: ai.replicas[0].loopbackAddress,
+      gateAddress: ai.gate!.address,
+      sessionCookieName: ai.gate!.args.find((a) => a.startsWith("--cookie-name="))!.slice("--cookie-name=".length),
+      pkiNames: {
+        domain: E2E_DOMAIN,
+        sidecarHostname: sidecar.address.split(":")[0],
+        gateHostname: ai.gate!.address.split(":")[0],
+        operatorName: E2E_OPERATOR.name,
+        operatorEmail: E2E_OPERATOR.email,
+      },
+    },
+    proxyConfig: obs.grafanaProxyNginxConfig,
+    grafanaName: obs.grafanaName,
+  };
+}
+
+describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the edge alone and sets Grafana's user header", () => {
+  const rendered = renderObservabilityStack();
+  let base: string;
+  let gpki: TestPki;
+  let stub: http.Server;
+  const seen: http.IncomingHttpHeaders[] = [];
+  let gate: StubGate;
+  let nginx: ManagedProcess;
+  let caddy: ManagedProcess;
+  let proxyPort: number;
+  let edgePort: number;
+
+  beforeAll(async () => {
+    base = makeTempDir("zta-e2e-grafana-");
+    gpki = createPki(path.join(base, "pki"), rendered.chain.pkiNames);
+    stub = http.createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { "Content-Type": "text/plain" });
+      res.end("stub grafana");
+    });
+    await new Promise<void>((resolve) => stub.listen(0, "127.0.0.1", () => resolve()));
+    const stubPort = (stub.address() as { port: number }).port;
+
+    // Grafana's proxy: the construct's nginx.conf, localized for loopback.
+    const proxyDir = path.join(base, "grafana-proxy");
+    const runDir = path.join(base, "grafana-proxy-run");
+    for (const d of [proxyDir, runDir]) fs.mkdirSync(d, { mode: 0o755 });
+    const server = issueWithOpenssl(gpki.dir, "grafana-server", "server", [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", rendered.grafanaName]], [GRAFANA_SERVER_NAME, rendered.grafanaName], gpki.ca);
+    fs.writeFileSync(path.join(proxyDir, "ca.crt"), gpki.ca.certPem);
+    fs.writeFileSync(path.join(proxyDir, "server.crt"), server.certPem);
+    fs.writeFileSync(path.join(proxyDir, "server.key"), server.keyPem);
+    const [listen, health, edge, edgeHealth] = await freePorts(4);
+    proxyPort = listen;
+    edgePort = edge;
+    const errorLog = path.join(runDir, "error.log");
+    const conf = localize(
+      rendered.proxyConfig,
+      [
+        { from: `${CONFIG_DIR}/`, to: `${proxyDir}/`, why: "config volume mount point" },
+        { from: `listen ${GRAFANA_PROXY_PORT} ssl;`, to: `listen 127.0.0.1:${listen} ssl;`, why: "proxy listen port (all interfaces of Grafana's namespace)" },
+        { from: `listen 127.0.0.1:${GRAFANA_PROXY_HEALTH_PORT};`, to: `listen 127.0.0.1:${health};`, why: "health port" },
+        { from: `server 127.0.0.1:${GRAFANA_PORT};`, to: `server 127.0.0.1:${stubPort};`, why: "Grafana's loopback port" },
+        { from: "access_log /dev/stdout ", to: `access_log ${runDir}/access.log `, why: "container stdout" },
+        { from: "error_log /dev/stderr ", to: `error_log ${errorLog} `, why: "container stderr" },
+        { from: /(pid|_temp_path) \/tmp\//g, to: `$1 ${runDir}/`, why: "run dir (tmpfs /tmp)" },
+      ],
+      "grafana proxy nginx.conf",
+    );
+    const confPath = path.join(proxyDir, "nginx.conf");
+    fs.writeFileSync(confPath, conf);
+    nginxTest(confPath, runDir, errorLog);
+    nginx = startNginx(confPath, runDir, errorLog);
+    await nginx.waitForPort(listen, nginxStarted(nginx, runDir));
+
+    // The edge with the Grafana site, as EdgeProxy renders it; its certificate names both sites.
+    gate = new StubGate(gpki, rendered.chain.sessionCookieName!);
+    await gate.start();
+    const edgeDir = path.join(base, "edge");
+    fs.mkdirSync(edgeDir, { mode: 0o755 });
+    const edgeServer = issueWithOpenssl(gpki.dir, "edge-both", "server", [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", E2E_DOMAIN]], [E2E_DOMAIN, GRAFANA_HOST], gpki.ca);
+    for (const [f, pem] of [
+      ["ca.crt", gpki.ca.certPem], ["server.crt", edgeServer.certPem], ["server.key", edgeServer.keyPem],
+      ["client.crt", gpki.edgeClient.certPem], ["client.key", gpki.edgeClient.keyPem],
+    ]) fs.writeFileSync(path.join(edgeDir, f), pem);
+    const unusedSidecarPort = health; // the API site is not exercised here; its upstream only has to parse
+    const ports: LoopbackPorts = { edge, edgeHealth, sidecar: unusedSidecarPort, sidecarHealth: 0, vllm: 0, gate: gate.port };
+    const paths: LocalPaths = { edgeDir, sidecarDir: "", sidecarRunDir: "", sidecarAccessLog: "", sidecarErrorLog: "" };
+    const caddyfile = localize(
+      localizeCaddyfile(rendered.chain, ports, paths),
+      [
+        { from: `https://${GRAFANA_HOST}:${EDGE_PORT} {`, to: `https://${GRAFANA_HOST}:${edge} {\n\tbind 127.0.0.1`, why: "Grafana site port" },
+        { from: `${rendered.grafanaName}:${GRAFANA_PROXY_PORT}`, to: `127.0.0.1:${listen}`, why: "Grafana proxy's Docker DNS name" },
+      ],
+      "Caddyfile",
+    );
+    const caddyfilePath = path.join(edgeDir, "Caddyfile");
+    fs.writeFileSync(caddyfilePath, caddyfile);
+    caddyValidate(caddyfilePath, path.join(base, "caddy-state"));
+    caddy = startCaddy(caddyfilePath, path.join(base, "caddy-state"));
+    await caddy.waitForPort(edge, caddyStarted(caddy));
+  });
+
+  afterAll(async () => {
+    await Promise.all([caddy?.stop(), nginx?.stop()]);
+    await gate?.stop();
+    await new Promise((resolve) => stub?.close(resolve));
+    if (base) fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  const logs = (): string => `${caddy?.logs() ?? ""}\n${nginx?.logs() ?? ""}`;
+  const viaEdge = (headers: Record<string, string>, clientCert?: CertificateFiles) =>
+    send({ port: edgePort, path: "/d/zta-vllm", ca: gpki.ca.certPem, servername: GRAFANA_HOST, clientCert, headers });
+  const direct = (clientCert: CertificateFiles | undefined, headers: Record<string, string>) =>
+    send({ port: proxyPort, path: "/d/zta-vllm", ca: gpki.ca.certPem, servername: GRAFANA_SERVER_NAME, clientCert, headers });
+
+  test("through the edge: a browser without a session is sent to sign in and Grafana sees nothing", async () => {
+    const before = seen.length;
+    const ex = await viaEdge({ [GRAFANA_USER_HEADER]: "admin@evil.example" });
+    check(ex.status === 302 && String(ex.headers.location).includes("/oauth2/start"), "a redirect to sign in", ex, logs);
+    expect(seen.length).toBe(before);
+  });
+
+  test("through the edge with a session: the gate's email becomes Grafana's user; spoofed identity headers never arrive", async () => {
+    const ex = await viaEdge({
+      Cookie: `${rendered.chain.sessionCookieName}=valid-alice`,
+      [GRAFANA_USER_HEADER]: "admin@evil.example",
+      [IDENTITY_HEADER]: "admin@evil.example",
+      "X-Auth-Request-Email": "admin@evil.example",
+    });
+    check(ex.status === 200 && ex.body === "stub grafana", "Grafana's answer", ex, logs);
+    const got = seen[seen.length - 1];
+    expect(got[GRAFANA_USER_HEADER.toLowerCase()]).toBe("alice@example.com");
+    expect(got[IDENTITY_HEADER.toLowerCase()]).toBeUndefined();
+    expect(got["x-auth-request-email"]).toBe("alice@example.com"); // the gate's answer, copied by forward_auth
+  });
+
+  test("a signed-in machine identity without an email claim signs nobody in at Grafana", async () => {
+    const ex = await viaEdge({ Cookie: `${rendered.chain.sessionCookieName}=valid-noemail-bot`, [GRAFANA_USER_HEADER]: "admin@evil.example" });
+    check(ex.status === 200, "Grafana's answer (it then shows its own 'not signed in' page)", ex, logs);
+    expect(seen[seen.length - 1][GRAFANA_USER_HEADER.toLowerCase()]).toBeUndefined();
+  });
+
+  test("straight to the proxy: the edge's certificate works, any other CA-issued identity gets 403, none or a foreign one is refused", async () => {
+    const ok = await direct(gpki.edgeClient, { [IDENTITY_HEADER]: "devops@example.com", [GRAFANA_USER_HEADER]: "admin@evil.example" });
+    expect(ok.status).toBe(200);
+    expect(seen[seen.length - 1][GRAFANA_USER_HEADER.toLowerCase()]).toBe("devops@example.com");
+    const before = seen.length;
+    for (const cert of [gpki.operator, gpki.metricsScraper]) {
+      const refused = await direct(cert, { [GRAFANA_USER_HEADER]: "admin@evil.example" });
+      check(refused.status === 403, "403 for a CA-issued identity that is not the edge", refused, logs);
+    }
+    for (const cert of [undefined, gpki.foreignClient]) {
+      const refused = await direct(cert, {});
+      check(refused.status === 400, "400 (no or a foreign client certificate)", refused, logs);
+    }
+    expect(seen.length).toBe(before);
+  });
+});
