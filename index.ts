@@ -60,3 +60,7 @@ export type { ChatProxyNginxOptions } from "./lib/nginx-client";
 export { Observability } from "./constructs/observability";
 export type { ObservabilityProps } from "./constructs/observability";
 export type { AlertThresholds } from "./lib/alert-rules";
+export { EncryptedBackup } from "./constructs/encrypted-backup";
+export type { EncryptedBackupProps, BackupVolume, BackupPostgres, BackupRepository, BackupKeep } from "./constructs/encrypted-backup";
+export { renderBackupScripts, renderSchedulerScript, renderBackupAlertRules } from "./lib/backup-scripts";
+export type { BackupScriptOptions } from "./lib/backup-scripts";

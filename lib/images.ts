@@ -68,6 +68,13 @@ export const IMAGES = {
     reference: "grafana/grafana:12.1.1@sha256:a1701c2180249361737a99a01bc770db39381640e4d631825d38ff4535efa47d",
     user: "472:0",
   },
+  // restic's official image (Alpine: busybox sh, sha256sum). Digest seen in several independent public
+  // repositories pinning restic/restic:0.18.1; re-resolve before release. It carries no sqlite3 or pg_dump:
+  // EncryptedBackup refuses database sources with it (see docs/backup.md for the job image they need).
+  restic: {
+    reference: "restic/restic:0.18.1@sha256:39d9072fb5651c80d75c7a811612eb60b4c06b32ffe87c2e9f3c7222e1797e76",
+    user: "65532:65532",
+  },
 } satisfies Record<string, CatalogImage>;
 
 /**

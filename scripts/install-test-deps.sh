@@ -8,6 +8,10 @@ command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # One package for both: the observability tests run prometheus and promtool (2.42 on bookworm).
 { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || missing+=(prometheus)
+# The backup job's scripts (test/e2e/backup.e2e.test.ts): restic 0.14, sqlite3, PostgreSQL 15, promtool.
+command -v restic >/dev/null 2>&1 || missing+=(restic)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

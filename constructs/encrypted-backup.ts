@@ -1,0 +1,216 @@
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { Volume } from "@cdktf/provider-docker/lib/volume";
+import { Password } from "@cdktf/provider-random/lib/password";
+import { Fn, TerraformOutput } from "cdktf";
+import { Construct } from "constructs";
+import { BackupScriptOptions, renderBackupAlertRules, renderBackupScripts, renderSchedulerScript } from "../lib/backup-scripts";
+import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { hardenedContainer } from "../lib/hardening";
+import { CONFIG_DIR } from "../lib/identities";
+import { IMAGES, checkImagePinned } from "../lib/images";
+import { isDockerName, isPort, isPositiveInt } from "../lib/validate";
+import { ConfigFile, ConfigVolume } from "./config-volume";
+import { PinnedImages } from "./pinned-images";
+
+/** A Docker volume backed up file by file (mounted read-only). */
+export interface BackupVolume {
+  /** Docker name of the volume (e.g. `chat.dataVolume.name`). */
+  readonly volumeName: string;
+  /** Short name: its directory in the snapshot (`/backup/sources/<name>`). */
+  readonly name: string;
+  /** Paths inside the volume to leave out, literal (e.g. "cache"). @default none */
+  readonly exclude?: string[];
+  /** SQLite databases inside the volume, dumped with SQLite's online backup instead of copied (e.g. "webui.db"). @default none */
+  readonly sqliteDatabases?: string[];
+}
+
+/** A Postgres database dumped with pg_dump over the network. */
+export interface BackupPostgres {
+  /** Short name of the dump. */
+  readonly name: string;
+  readonly host: string;
+  /** @default 5432 */
+  readonly port?: number;
+  readonly database: string;
+  readonly user: string;
+  /** The user's password (a Terraform reference); delivered as a file. */
+  readonly password: string;
+}
+
+/** Where snapshots go. Set exactly one of `localPath` and `restServerUrl`. */
+export interface BackupRepository {
+  /** Absolute path on the Docker host, bind-mounted at /repo; must be owned by the job's uid (65532). */
+  readonly localPath?: string;
+  /** An append-only rest-server, `https://host:port/path` (off-site: the disk can die). */
+  readonly restServerUrl?: string;
+  /** rest-server basic-auth user. @default none */
+  readonly restServerUser?: string;
+  /** rest-server basic-auth password (a Terraform reference). @default none */
+  readonly restServerPassword?: string;
+  /** The repository refuses deletes (rest-server --append-only): the job then never runs forget/prune. @default true for rest-server, false for local */
+  readonly appendOnly?: boolean;
+}
+
+export interface BackupKeep {
+  /** @default 7 */ readonly daily?: number;
+  /** @default 4 */ readonly weekly?: number;
+  /** @default 6 */ readonly monthly?: number;
+}
+
+export interface EncryptedBackupProps {
+  /** Docker name of the job container and prefix of its volumes. */
+  readonly name: string;
+  readonly volumes?: BackupVolume[];
+  readonly postgres?: BackupPostgres[];
+  readonly repository: BackupRepository;
+  /** "hourly" or "daily" (a run is due when the last attempt is that old). @default "daily" */
+  readonly schedule?: string;
+  readonly keep?: BackupKeep;
+  /** "weekly", "monthly" or "quarterly". @default "quarterly" */
+  readonly restoreDrill?: string;
+  /** Job image; must carry sqlite3 / pg_dump, psql, initdb, pg_ctl for database sources. @default the catalog's restic image */
+  readonly image?: string;
+  /** @default false */
+  readonly allowUnpinnedImages?: boolean;
+  /** Docker network to reach Postgres sources on. @default none (network_mode "none" unless rest-server or Postgres need one) */
+  readonly networkName?: string;
+}
+
+export const SCHEDULES: Record<string, number> = { hourly: 3600, daily: 86400 };
+export const DRILL_PERIODS: Record<string, number> = { weekly: 7, monthly: 31, quarterly: 92 };
+const JOB_USER = IMAGES.restic.user;
+const STATE_DIR = "/var/lib/zta-backup";
+
+/**
+ * restic, scheduled by a loop in its own container (no host timer: it keeps the job inside Terraform,
+ * on remote Docker hosts too, with the same hardening; no docker socket). Sources are mounted read-only,
+ * the repository password is a random_password delivered as a file and exported as a sensitive output.
+ */
+export class EncryptedBackup extends Construct {
+  public readonly container: Container;
+  public readonly stateVolume: Volume;
+  /** Prometheus alert rules for the textfile metrics (`<state>/backup.prom`). */
+  public readonly alertRules: string;
+
+  constructor(scope: Construct, id: string, props: EncryptedBackupProps) {
+    super(scope, id);
+    const problems = new Problems(whereIs("EncryptedBackup", this.node.path));
+    const image = props.image ?? IMAGES.restic.reference;
+    const volumes = props.volumes ?? [];
+    const postgres = props.postgres ?? [];
+    const schedule = props.schedule ?? "daily";
+    const drill = props.restoreDrill ?? "quarterly";
+    const keep = { daily: props.keep?.daily ?? 7, weekly: props.keep?.weekly ?? 4, monthly: props.keep?.monthly ?? 6 };
+    const repo = props.repository;
+
+    problems.check(isDockerName(props.name), "name", props.name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+    problems.check(volumes.length + postgres.length > 0, "volumes", volumes, "Name at least one volume or Postgres database to back up.");
+    volumes.forEach((v, i) => {
+      problems.check(/^[a-z0-9][a-z0-9_.-]*$/.test(v.name), `volumes[${i}].name`, v.name, "Use lowercase letters, digits, '_', '.' or '-'.");
+      for (const p of [...(v.exclude ?? []), ...(v.sqliteDatabases ?? [])]) {
+        problems.check(/^[^/*?[\]'"][^*?[\]'"]*$/.test(p) && !p.split("/").includes(".."), `volumes[${i}]`, p, "Use a literal path relative to the volume: no leading '/', no '..', globs or quotes.");
+      }
+    });
+    postgres.forEach((p, i) => {
+      problems.check(/^[a-z0-9][a-z0-9_-]*$/.test(p.name), `postgres[${i}].name`, p.name, "Use lowercase letters, digits, '_' or '-'.");
+      problems.check(isPort(p.port ?? 5432), `postgres[${i}].port`, p.port, "Use a TCP port 1-65535.");
+    });
+    const hasDatabases = postgres.length > 0 || volumes.some((v) => (v.sqliteDatabases ?? []).length > 0);
+    problems.check(
+      !(hasDatabases && image === IMAGES.restic.reference),
+      "image",
+      image,
+      "The official restic image has no sqlite3 or pg_dump: build the job image of docs/backup.md (restic + sqlite3 + PostgreSQL client/server tools), push it, and pass it pinned by digest.",
+    );
+    checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
+    const kinds = [repo.localPath, repo.restServerUrl].filter((x) => x !== undefined).length;
+    problems.check(kinds === 1, "repository", repo, "Set exactly one of repository.localPath (a host directory) or repository.restServerUrl (off-site, append-only).");
+    if (repo.localPath !== undefined && !isUnresolved(repo.localPath)) {
+      problems.check(repo.localPath.startsWith("/") && !repo.localPath.split("/").includes(".."), "repository.localPath", repo.localPath, 'Use an absolute host path like "/srv/backups/ai".');
+    }
+    if (repo.restServerUrl !== undefined && !isUnresolved(repo.restServerUrl)) {
+      problems.check(/^https:\/\/[^/@\s]+(\/\S*)?$/.test(repo.restServerUrl), "repository.restServerUrl", repo.restServerUrl, 'Use "https://host:port/path" without credentials (set restServerUser/restServerPassword).');
+    }
+    problems.check((repo.restServerUser === undefined) === (repo.restServerPassword === undefined), "repository.restServerPassword", repo.restServerPassword === undefined ? undefined : "(set)", "Set restServerUser and restServerPassword together.");
+    problems.check(SCHEDULES[schedule] !== undefined, "schedule", schedule, `Use one of ${Object.keys(SCHEDULES).join(", ")}.`);
+    problems.check(DRILL_PERIODS[drill] !== undefined, "restoreDrill", drill, `Use one of ${Object.keys(DRILL_PERIODS).join(", ")}.`);
+    for (const [k, n] of Object.entries(keep)) problems.check(isPositiveInt(n), `keep.${k}`, n, "Use a whole number above 0.");
+    problems.throwIfAny();
+
+    const appendOnly = repo.appendOnly ?? repo.restServerUrl !== undefined;
+    const password = new Password(this, "repository-password", { length: 48, special: false });
+    new TerraformOutput(this, "repository_password", {
+      value: password.result,
+      sensitive: true,
+      description: `restic password of ${props.name}'s repository: without it the backups are unreadable. Store it outside this machine.`,
+    });
+    const repositoryUrl =
+      repo.localPath !== undefined
+        ? "/repo"
+        : repo.restServerUser !== undefined
+          ? `rest:${repo.restServerUrl!.replace("https://", `https://${Fn.urlencode(repo.restServerUser)}:${Fn.urlencode(repo.restServerPassword!)}@`)}`
+          : `rest:${repo.restServerUrl}`;
+
+    const options: BackupScriptOptions = {
+      name: props.name,
+      rootDir: "/backup",
+      stateDir: STATE_DIR,
+      scratchDir: "/scratch",
+      configDir: CONFIG_DIR,
+      cacheDir: "/cache",
+      tmpDir: "/tmp/zta",
+      volumes: volumes.map((v) => ({ name: v.name, exclude: v.exclude ?? [] })),
+      sqlite: volumes.flatMap((v) => (v.sqliteDatabases ?? []).map((path) => ({ volume: v.name, path }))),
+      postgres: postgres.map((p) => ({ name: p.name, host: p.host, port: p.port ?? 5432, database: p.database, user: p.user })),
+      keep,
+      appendOnly,
+      checkSubset: "5%",
+    };
+    const files: ConfigFile[] = [
+      ...renderBackupScripts(options).map((s) => ({ name: s.name, content: s.content })),
+      { ...renderSchedulerScript(SCHEDULES[schedule], DRILL_PERIODS[drill] * 86400) },
+      { name: "repository", content: `${repositoryUrl}\n` },
+      { name: "restic-password", content: password.result },
+      ...postgres.map((p) => ({ name: `pg-${p.name}.password`, content: p.password })),
+    ];
+    this.alertRules = renderBackupAlertRules(SCHEDULES[schedule] / 3600 + 2, DRILL_PERIODS[drill]);
+
+    const imageId = PinnedImages.of(this).imageId(image);
+    const config = new ConfigVolume(this, "config", { name: `${props.name}-config`, imageId, files });
+    this.stateVolume = new Volume(this, "state", { name: `${props.name}-state` });
+    const dumps = new Volume(this, "dumps", { name: `${props.name}-dumps` });
+    const scratch = new Volume(this, "scratch", { name: `${props.name}-scratch` });
+    const uid = JOB_USER!.split(":")[0];
+    const base = hardenedContainer({
+      memoryMb: 1024,
+      cpuShares: 256,
+      user: JOB_USER,
+      // tmpfs is root-owned unless told otherwise: the non-root job must write its cache and tmp.
+      tmpfsMb: {},
+      healthcheck: ["sh", "-c", `test $(( $(date +%s) - $(cat ${STATE_DIR}/heartbeat) )) -lt 120`],
+      healthStartPeriod: "60s",
+    });
+    this.container = new Container(this, "job", {
+      name: props.name,
+      image: imageId,
+      ...base,
+      tmpfs: {
+        "/tmp": `rw,noexec,nosuid,nodev,size=64m,uid=${uid},gid=${uid},mode=0700`,
+        "/cache": `rw,noexec,nosuid,nodev,size=512m,uid=${uid},gid=${uid},mode=0700`,
+      },
+      entrypoint: ["sh", `${CONFIG_DIR}/scheduler.sh`],
+      // No network at all for a local repository and volume sources; otherwise the one network named.
+      ...(props.networkName !== undefined ? { networksAdvanced: [{ name: props.networkName }] } : { networkMode: "none" }),
+      volumes: [
+        config.mountAt(CONFIG_DIR),
+        ...volumes.map((v) => ({ volumeName: v.volumeName, containerPath: `/backup/sources/${v.name}`, readOnly: true })),
+        { volumeName: dumps.name, containerPath: "/backup/dumps", readOnly: false },
+        { volumeName: this.stateVolume.name, containerPath: STATE_DIR, readOnly: false },
+        { volumeName: scratch.name, containerPath: "/scratch", readOnly: false },
+        ...(repo.localPath !== undefined ? [{ hostPath: repo.localPath, containerPath: "/repo", readOnly: false }] : []),
+      ],
+      labels: config.serviceLabels("backup"),
+      dependsOn: [config.loader],
+    });
+  }
+}
