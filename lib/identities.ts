@@ -41,3 +41,58 @@ export const PROMETHEUS_SERVER_NAME = "prometheus.zta.internal";
 export const GRAFANA_SERVER_NAME = "grafana.zta.internal";
 /** Grafana's client identity toward Prometheus' API. */
 export const GRAFANA_CLIENT_CN = "zta-grafana";
+
+/**
+ * A service's client identity as a value: the certificate subject the CA issues (CN, OU) and the DN
+ * the renderers match. One definition used by the constructs that issue the certificate, the sidecars
+ * and proxies that admit it, the labels and the policy rules.
+ */
+export interface ServiceIdentity {
+  /** Common name, e.g. "zta-edge". */
+  readonly commonName: string;
+  /** Organizational unit: SERVICE_OU for the library's services, OPERATOR_OU for people and devices. */
+  readonly organizationalUnit: string;
+  /** The subject as nginx prints `$ssl_client_s_dn` (RFC 2253 order). */
+  readonly subjectDn: string;
+}
+
+/** The identity of a library service with the given common name. */
+export function serviceIdentity(commonName: string): ServiceIdentity {
+  return { commonName, organizationalUnit: SERVICE_OU, subjectDn: serviceSubjectDn(commonName) };
+}
+
+/** The client identities the library's services present; `ServiceIdentities.custom` for your own. */
+export class ServiceIdentities {
+  /** The Caddy edge toward sidecars, the chat proxy and Grafana's proxy. */
+  public static readonly EDGE: ServiceIdentity = serviceIdentity(EDGE_CLIENT_CN);
+  /** The chat UI's proxy toward the inference sidecars. */
+  public static readonly CHAT: ServiceIdentity = serviceIdentity(CHAT_CLIENT_CN);
+  /** The Prometheus scraper: the only identity a sidecar answers /metrics to. */
+  public static readonly METRICS_SCRAPER: ServiceIdentity = serviceIdentity(METRICS_SCRAPER_CN);
+  /** Grafana toward Prometheus' API. */
+  public static readonly GRAFANA: ServiceIdentity = serviceIdentity(GRAFANA_CLIENT_CN);
+  /** A service identity of your own ("zta-" + a lowercase name). */
+  public static custom(name: string): ServiceIdentity {
+    return serviceIdentity(name.startsWith("zta-") ? name : `zta-${name}`);
+  }
+}
+
+/** The values of the `zta.role` label: what each container is. The policy rules recognize services by them. */
+export const ServiceRole = {
+  INFERENCE: "inference",
+  MODEL_FETCH: "model-fetch",
+  SIDECAR: "mtls-sidecar",
+  EDGE: "edge",
+  GATE: "oidc-gate",
+  CHAT_UI: "chat-ui",
+  CHAT_PROXY: "chat-proxy",
+  TAILSCALE: "tailscale",
+  CLOUDFLARED: "cloudflared",
+  SANDBOX: "sandbox",
+  CONFIG_LOADER: "config-loader",
+  PROMETHEUS: "prometheus",
+  GRAFANA: "grafana",
+  GRAFANA_PROXY: "grafana-proxy",
+  BACKUP: "backup",
+} as const;
+export type ServiceRoleName = (typeof ServiceRole)[keyof typeof ServiceRole];
