@@ -1,4 +1,4 @@
-import { Container, ContainerNetworksAdvanced } from "@cdktf/provider-docker/lib/container";
+import { Container } from "@cdktf/provider-docker/lib/container";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Password } from "@cdktf/provider-random/lib/password";
@@ -6,15 +6,13 @@ import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
-import { hardenedContainer } from "../lib/hardening";
-import { CHAT_CLIENT_CN, CHAT_SERVER_NAME, CONFIG_DIR, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
-import { IMAGES, checkImagePinned } from "../lib/images";
+import { CHAT_CLIENT_CN, CHAT_SERVER_NAME, CONFIG_DIR, ServiceIdentities, ServiceRole, serviceSubjectDn } from "../lib/identities";
+import { IMAGES } from "../lib/images";
 import { WEBUI_TRUSTED_EMAIL_HEADER, renderChatProxyNginxConfig } from "../lib/nginx-client";
-import { SecurityPolicy } from "../lib/policy/security-policy";
 import { checkNoCredentialLiterals, readNumber, readString } from "../lib/shape";
 import { dnsNameFix, isDnsName, isDockerName } from "../lib/validate";
-import { ConfigVolume, serverTlsFiles } from "./config-volume";
-import { PinnedImages } from "./pinned-images";
+import { HardenedService } from "./hardened-service";
+import { Authentication } from "./trust-graph";
 import { SecureInference } from "./secure-inference";
 
 /** Open WebUI's port, bound to 127.0.0.1 inside its own network namespace. */
@@ -28,9 +26,7 @@ export const CHAT_TUNNEL_PORT = 8444;
 /** The proxy's loopback healthcheck port. */
 export const CHAT_HEALTH_PORT = 8082;
 /** Why Open WebUI runs as uid 0 (for a policy suppression of the runs-as-root rule). */
-export const OPEN_WEBUI_ROOT_REASON =
-  "Open WebUI's image is built for UID 0 (non-root is untested upstream) and its fresh data volume is root-owned; " +
-  "it runs with every capability dropped, no-new-privileges, a read-only root and no published port.";
+export const OPEN_WEBUI_ROOT_REASON = IMAGES.openWebui.rootReason;
 /** Where Open WebUI keeps its database, uploads and caches (the named volume). */
 export const WEBUI_DATA_DIR = "/app/backend/data";
 
@@ -98,6 +94,10 @@ export interface TunnelOrigin {
 export class ChatUi extends Construct {
   public readonly webui!: Container;
   public readonly proxy!: Container;
+  /** Open WebUI, in its own namespace. */
+  public readonly webuiService!: HardenedService;
+  /** The mTLS proxy in Open WebUI's namespace: what the edge, cloudflared and the sidecars talk to. */
+  public readonly proxyService!: HardenedService;
   public readonly dataVolume!: Volume;
   public readonly hostname: string;
   /** Docker name of the Open WebUI container (its DNS name on the internal network). */
@@ -105,7 +105,6 @@ export class ChatUi extends Construct {
   /** The client certificate subject the UI presents to the inference sidecars. */
   public readonly clientSubjectDn = serviceSubjectDn(CHAT_CLIENT_CN);
   private readonly inference: SecureInference;
-  private readonly networks: ContainerNetworksAdvanced[];
   private readonly tunnelCidrs: string[] = [];
   private readonly maxUploadMb: number;
   private readonly publishOnEdge: boolean;
@@ -120,7 +119,6 @@ export class ChatUi extends Construct {
       name: readString(problems, "name", rawProps.name, false, '"ai-chat"'),
       maxUploadMb: readNumber(problems, "maxUploadMb", rawProps.maxUploadMb, 25, { min: 1, max: 1024, unit: "MB" }),
     };
-    this.networks = [];
     this.inference = props.inference;
     this.hostname = props.hostname;
     if (!(props.inference instanceof SecureInference)) {
@@ -133,7 +131,7 @@ export class ChatUi extends Construct {
       problems.report();
       return;
     }
-    this.name = props.name ?? `${props.inference.edge.name.replace(/-edge$/, "")}-${id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
+    this.name = props.name ?? `${props.inference.prefix}-${id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
     this.maxUploadMb = props.maxUploadMb ?? 25;
     this.publishOnEdge = props.publishOnEdge ?? true;
     this.autoProvisionUsers = props.autoProvisionUsers ?? false;
@@ -154,40 +152,34 @@ export class ChatUi extends Construct {
       );
     }
     problems.check(isDockerName(this.name), "name", this.name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
-    checkImagePinned(problems, "image", image, allowUnpinned);
-    checkImagePinned(problems, "proxyImage", proxyImage, allowUnpinned);
     checkNoCredentialLiterals(problems, rawProps, ["inference"]);
     // Other constructs (the sidecars, the edge, the gate) are changed only with valid props.
     const valid = problems.report();
 
     const ca = props.inference.ca;
-    // The UI is one more caller of every sidecar, with its own identity; it forwards verified users.
-    for (const sidecar of valid ? props.inference.sidecars : []) {
-      sidecar.addCaller({ role: "chat", subjectDn: this.clientSubjectDn, forwardsIdentity: true, mayScrapeMetrics: false });
-    }
-    const client = ca.issueClientCertificate(this, "client-cert", { commonName: CHAT_CLIENT_CN, organizationalUnit: SERVICE_OU });
-    const server = ca.issueServerCertificate(this, "server-cert", { commonName: this.name, dnsNames: [CHAT_SERVER_NAME, this.name] });
     // Open WebUI signs sessions with it. Open WebUI reads it from the environment only (start.sh's
     // file fallback writes into the read-only image), so it is an env reference to a generated
     // random_password: never a literal, sensitive in plans, present in state like every key here.
     const secretKey = new Password(this, "secret-key", { length: 48, special: false });
-
-    const images = PinnedImages.of(this);
-    const webuiImageId = images.imageId(image);
-    const proxyImageId = images.imageId(proxyImage);
     this.dataVolume = new Volume(this, "data", { name: `${this.name}-data` });
-    this.networks.push({ name: props.inference.internalNetwork.name, aliases: [this.name] });
 
-    this.webui = new Container(this, "webui", {
+    // The UI's container id "Default" and the proxy's service id "Default": cdktf leaves "Default" out
+    // of logical ids, so both keep the Terraform addresses they had before the service model.
+    this.webuiService = new HardenedService(this, "webui", {
       name: this.name,
-      image: webuiImageId,
-      ...hardenedContainer({
+      role: ServiceRole.CHAT_UI,
+      catalogImage: IMAGES.openWebui,
+      image,
+      imageProp: "image",
+      allowUnpinnedImages: allowUnpinned,
+      ids: { container: "Default" },
+      hardening: {
         memoryMb: props.memoryMb ?? 2048,
         cpuShares: props.cpuShares ?? 512,
         tmpfsMb: { "/tmp": 256, "/root/.cache": 64 },
         healthcheck: ["curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${WEBUI_PORT}/health`],
         healthStartPeriod: "120s",
-      }),
+      },
       workingDir: "/app/backend",
       // uvicorn directly (see class comment); 127.0.0.1 only: the proxy in this namespace is the sole client,
       // and forwarded headers are trusted from it alone.
@@ -204,44 +196,43 @@ export class ChatUi extends Construct {
         "1",
       ],
       env: Lazy.listValue({ produce: () => this.environment(secretKey.result) }),
-      networksAdvanced: this.networks,
+      // No network of its own: the trust graph adds one per relationship (to each sidecar, from the edge).
       volumes: [{ volumeName: this.dataVolume.name, containerPath: WEBUI_DATA_DIR, readOnly: false }],
-      labels: [{ label: "zta.role", value: "chat-ui" }],
     });
+    this.webui = this.webuiService.container;
 
-    // uid 0 is the one exception to the hardening here; the policy report records why.
-    SecurityPolicy.suppress(this.webui, "ZTA-CTR-011", OPEN_WEBUI_ROOT_REASON);
-
-    const config = new ConfigVolume(this, "proxy-config", {
-      name: `${this.name}-proxy-config`,
-      imageId: proxyImageId,
-      files: [
-        { name: "nginx.conf", content: Lazy.stringValue({ produce: () => this.nginxConfig }) },
-        ...serverTlsFiles(ca.certPem, server),
-        { name: "client.crt", content: client.certPem },
-        { name: "client.key", content: client.privateKeyPem },
-      ],
-    });
-    this.proxy = new Container(this, "proxy", {
+    this.proxyService = new HardenedService(this, "Default", {
       name: `${this.name}-proxy`,
-      image: proxyImageId,
-      ...hardenedContainer({
+      role: ServiceRole.CHAT_PROXY,
+      catalogImage: IMAGES.nginx,
+      image: proxyImage,
+      imageProp: "proxyImage",
+      allowUnpinnedImages: allowUnpinned,
+      ids: { container: "proxy", config: "proxy-config" },
+      configVolumeName: `${this.name}-proxy-config`,
+      ca,
+      serverIdentity: { commonName: this.name, dnsNames: [CHAT_SERVER_NAME, this.name] },
+      clientIdentity: ServiceIdentities.CHAT,
+      files: [{ name: "nginx.conf", content: Lazy.stringValue({ produce: () => this.nginxConfig }) }],
+      hardening: {
         memoryMb: 128,
         cpuShares: 256,
-        user: IMAGES.nginx.user,
         tmpfsMb: { "/tmp": 64 },
         healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${CHAT_HEALTH_PORT}/healthz`],
-      }),
-      // Open WebUI's namespace, by id: the only way into and out of the UI.
-      networkMode: `container:${this.webui.id}`,
+      },
+      // Open WebUI's namespace: the only way into and out of the UI.
+      namespaceOf: this.webuiService,
       entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
-      volumes: [config.mountAt(CONFIG_DIR)],
-      labels: config.serviceLabels("chat-proxy"),
       // nginx resolves upstream names at start: the sidecars must exist first.
-      dependsOn: [config.loader, ...props.inference.sidecars.map((s) => s.container)],
+      dependsOn: props.inference.sidecars.map((s) => s.container),
     });
+    this.proxy = this.proxyService.container;
+
+    // The UI is one more caller of every sidecar, with its own identity; it forwards verified users.
+    if (valid) props.inference.addCaller(this.proxyService, { forwardsIdentity: true });
 
     if (publish && valid) {
+      this.proxyService.allowFrom(props.inference.edge.service, { port: CHAT_EDGE_PORT, authentication: Authentication.MTLS });
       props.inference.edge.addSite({
         hostnames: [props.hostname],
         paths: [],
@@ -261,8 +252,7 @@ export class ChatUi extends Construct {
    * Called by CloudflareTunnel; returns what cloudflared needs to reach and verify the UI.
    */
   public attachTunnel(network: Network, cidr: string): TunnelOrigin {
-    this.networks.push({ name: network.name });
-    this.webui.putNetworksAdvanced(this.networks);
+    this.webuiService.joinTrustNetwork({ name: network.name, aliases: [this.name] });
     this.tunnelCidrs.push(cidr);
     return { service: `https://${this.name}:${CHAT_TUNNEL_PORT}`, serverName: CHAT_SERVER_NAME, caCertPem: this.inference.ca.certPem };
   }
@@ -276,8 +266,8 @@ export class ChatUi extends Construct {
   public get nginxConfig(): string {
     return renderChatProxyNginxConfig({
       clientPort: CHAT_CLIENT_PORT,
-      inferenceUpstreams: this.inference.sidecars.map((s) => s.address),
-      inferenceServerName: this.inference.sidecars[0].serverName,
+      inferenceUpstreams: this.inference.upstreams,
+      inferenceServerName: this.inference.upstreamServerName,
       webuiUpstream: `127.0.0.1:${WEBUI_PORT}`,
       // Only when the edge routes here: with publishOnEdge false the edge's certificate opens nothing.
       edgeListenPort: this.publishOnEdge ? CHAT_EDGE_PORT : undefined,

@@ -16,17 +16,17 @@ import { Fn, TerraformStack } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
-import { hardenedContainer, INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
-import { CONFIG_DIR } from "../lib/identities";
+import { INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
+import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { CATCH_ALL_SERVICE, ingressProblems } from "../lib/tunnel-ingress";
 import { checkNoCredentialLiterals, readObject, readString, readStrings } from "../lib/shape";
 import { dnsNameFix, isDnsName, isDockerName, isEmail } from "../lib/validate";
-import { ChatUi, TunnelOrigin } from "./chat-ui";
-import { ConfigVolume } from "./config-volume";
+import { CHAT_TUNNEL_PORT, ChatUi, TunnelOrigin } from "./chat-ui";
+import { HardenedService } from "./hardened-service";
 import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
 import { MtlsSidecar } from "./mtls-sidecar";
-import { PinnedImages } from "./pinned-images";
+import { Authentication, ExternalZone, TrustGraph } from "./trust-graph";
 import { SecureInference } from "./secure-inference";
 
 /** cloudflared's metrics/readiness listener, on its own loopback only. */
@@ -105,6 +105,7 @@ export class CloudflareTunnel extends Construct {
   public readonly dnsRecord!: DnsRecord;
   public readonly accessApplication!: ZeroTrustAccessApplication;
   public readonly accessPolicy!: ZeroTrustAccessPolicy;
+  public readonly service!: HardenedService;
   public readonly container!: Container;
   /** The ingress rules in order (the last is the catch-all 404). */
   public readonly ingress!: ZeroTrustTunnelCloudflaredConfigConfigIngress[];
@@ -135,6 +136,7 @@ export class CloudflareTunnel extends Construct {
     // Networks: the origin side is internal (no route out) and shared with the origin only.
     let networks: { name: string }[];
     let origin: TunnelOrigin;
+    let originNetwork: Network | undefined;
     if (resolved.chat) {
       const egress = new Network(this, "egress-network", { name: `${name}-egress`, internal: false });
       const originNet = new Network(this, "origin-network", {
@@ -144,6 +146,7 @@ export class CloudflareTunnel extends Construct {
         ipamConfig: [{ subnet }],
       });
       origin = resolved.chat.attachTunnel(originNet, subnet);
+      originNetwork = originNet;
       networks = [{ name: egress.name }, { name: originNet.name }];
     } else {
       // Opt-in: the edge's own network (it has egress); the edge verifies what cloudflared sends.
@@ -228,27 +231,25 @@ export class CloudflareTunnel extends Construct {
       accountId: props.accountId,
       tunnelId: this.tunnel.id,
     });
-    const imageId = PinnedImages.of(this).imageId(image);
-    const config = new ConfigVolume(this, "config-volume", {
-      name: `${name}-config`,
-      imageId,
+    // "Default": cdktf leaves it out of logical ids, so the resources keep the addresses they had.
+    this.service = new HardenedService(this, "Default", {
+      name,
+      role: ServiceRole.CLOUDFLARED,
+      catalogImage: IMAGES.cloudflared,
+      image,
+      allowUnpinnedImages: props.allowUnpinnedImages,
+      ids: { config: "config-volume" },
       files: [
         { name: "tunnel-token", content: Fn.sensitive(token.token) },
         { name: "origin-ca.crt", content: origin.caCertPem },
       ],
-    });
-
-    this.container = new Container(this, "container", {
-      name,
-      image: imageId,
-      ...hardenedContainer({
+      hardening: {
         memoryMb: props.memoryMb ?? 128,
         cpuShares: props.cpuShares ?? 256,
-        user: IMAGES.cloudflared.user,
         tmpfsMb: { "/tmp": 16 },
         // Distroless: no shell or wget; cloudflared asks its own metrics listener for readiness.
         healthcheck: ["cloudflared", "tunnel", "--metrics", CLOUDFLARED_METRICS_ADDR, "ready"],
-      }),
+      },
       entrypoint: [
         "cloudflared",
         "--no-autoupdate",
@@ -259,14 +260,18 @@ export class CloudflareTunnel extends Construct {
         "--token-file",
         `${CONFIG_DIR}/tunnel-token`,
       ],
-      networksAdvanced: networks,
-      volumes: [config.mountAt(CONFIG_DIR)],
-      labels: [
-        ...config.serviceLabels("cloudflared"),
-        { label: "zta.tunnel-target", value: resolved.kind },
-      ],
-      dependsOn: [config.loader],
+      networks,
+      labels: [{ label: "zta.tunnel-target", value: resolved.kind }],
     });
+    this.container = this.service.container;
+    const graph = TrustGraph.of(this);
+    graph.allowExternal({ zone: ExternalZone.CLOUDFLARE, callee: this.service, port: 443, authentication: Authentication.ACCESS_JWT });
+    if (resolved.chat) {
+      // The proxy admits the tunnel listener to sources in the origin network's subnet only.
+      resolved.chat.proxyService.allowFrom(this.service, { port: CHAT_TUNNEL_PORT, authentication: Authentication.ACCESS_JWT, via: originNetwork });
+    } else if (resolved.edge) {
+      resolved.edge.service.allowFrom(this.service, { port: EDGE_PORT, authentication: Authentication.ACCESS_JWT, via: resolved.edge.network });
+    }
   }
 }
 

@@ -4,16 +4,14 @@ import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { ClientCertMode, EdgeSite, renderEdgeCaddyfile } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
-import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR, EDGE_CLIENT_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
-import { IMAGES, checkImagePinned } from "../lib/images";
+import { CONFIG_DIR, EDGE_CLIENT_CN, ServiceIdentities, ServiceRole, serviceSubjectDn } from "../lib/identities";
+import { IMAGES } from "../lib/images";
 import { readNumber, readString, readStrings } from "../lib/shape";
 import { dnsNameFix, isAllInterfaces, isBindAddress, isDnsName, isPort } from "../lib/validate";
-import { ConfigVolume, serverTlsFiles } from "./config-volume";
+import { HardenedService } from "./hardened-service";
 import { InternalCa, IssuedCertificate } from "./internal-ca";
-import { OidcGate } from "./oidc-gate";
-import { PinnedImages } from "./pinned-images";
-import { SecurityPolicy } from "../lib/policy/security-policy";
+import { GATE_PORT, OidcGate } from "./oidc-gate";
+import { Authentication, ExternalZone, TrustFlow, TrustGraph } from "./trust-graph";
 
 /** Port the edge's sites listen on inside the container (non-root cannot bind 443). */
 export const EDGE_PORT = 8443;
@@ -26,8 +24,6 @@ export interface EdgeProxyProps {
   readonly name: string;
   /** Hostnames clients use; each is a SAN of the edge certificate and a site address. */
   readonly hostnames: string[];
-  /** The internal network the upstreams and the gate are on. */
-  readonly internalNetwork: Network;
   /** `host:port` of each upstream (the sidecars), all verified against `upstreamServerName`. */
   readonly upstreams: string[];
   /** The SAN every upstream certificate carries. */
@@ -69,6 +65,7 @@ export interface EdgeProxyProps {
  * stripped, forward_auth to the gate, mTLS to the sidecars with its own client certificate.
  */
 export class EdgeProxy extends Construct {
+  public readonly service: HardenedService;
   public readonly container: Container;
   /** The edge's own non-internal network. */
   public readonly network: Network;
@@ -84,6 +81,7 @@ export class EdgeProxy extends Construct {
   public readonly clientCertMode: ClientCertMode;
   private readonly props: EdgeProxyProps;
   private hostPortWithdrawn = false;
+  private readonly hostFlow: TrustFlow;
   private readonly hostnameList: string[];
   private readonly extraSites: EdgeSite[] = [];
 
@@ -138,67 +136,61 @@ export class EdgeProxy extends Construct {
       "Without client certificates nothing would authenticate callers: configure oidc, or keep REQUIRE_AND_VERIFY.",
     );
     if (Array.isArray(rawProps.upstreams)) problems.check(props.upstreams.length > 0, "upstreams", props.upstreams, "Give at least one upstream.");
-    checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
     problems.report();
 
     this.network = new Network(this, "network", { name: `${props.name}-net`, internal: false });
 
-    const server =
-      props.serverCertificate ??
-      props.ca.issueServerCertificate(this, "server-cert", {
+    // "Default": cdktf leaves it out of logical ids, so the resources keep the addresses they had.
+    this.service = new HardenedService(this, "Default", {
+      name: props.name,
+      role: ServiceRole.EDGE,
+      catalogImage: IMAGES.caddy,
+      image,
+      allowUnpinnedImages: props.allowUnpinnedImages,
+      ca: props.ca,
+      serverCertificate: props.serverCertificate,
+      serverIdentity: {
         commonName: props.hostnames[0] ?? "invalid.invalid",
         dnsNames: Lazy.listValue({ produce: () => this.hostnameList }),
-      });
-    const client = props.ca.issueClientCertificate(this, "client-cert", {
-      commonName: EDGE_CLIENT_CN,
-      organizationalUnit: SERVICE_OU,
-    });
-    const imageId = PinnedImages.of(this).imageId(image);
-    const config = new ConfigVolume(this, "config", {
-      name: `${props.name}-config`,
-      imageId,
-      files: [
-        { name: "Caddyfile", content: Lazy.stringValue({ produce: () => this.caddyfile }) },
-        ...serverTlsFiles(props.ca.certPem, server),
-        { name: "client.crt", content: client.certPem },
-        { name: "client.key", content: client.privateKeyPem },
-      ],
-    });
-
-    this.container = new Container(this, "container", {
-      name: props.name,
-      image: imageId,
-      ...hardenedContainer({
+      },
+      clientIdentity: ServiceIdentities.EDGE,
+      files: [{ name: "Caddyfile", content: Lazy.stringValue({ produce: () => this.caddyfile }) }],
+      hardening: {
         memoryMb: props.memoryMb ?? 256,
         cpuShares: props.cpuShares ?? 512,
-        user: IMAGES.caddy.user,
         // Caddy keeps its state under XDG_DATA_HOME=/data and XDG_CONFIG_HOME=/config.
         tmpfsMb: { "/tmp": 32, "/data": 16, "/config": 16 },
         healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${EDGE_HEALTH_PORT}/healthz`],
-      }),
-      capabilities: {
-        drop: ["ALL"],
-        // Not used: the edge listens on 8443 as a non-root user under no-new-privileges, so the
-        // process never holds it. The image's caddy binary carries this file capability, and the
-        // kernel refuses to exec such a binary (EPERM) when the capability is outside the
-        // bounding set; keeping it in the bounding set is what lets caddy start at all.
-        add: ["NET_BIND_SERVICE"],
       },
+      // Not used: the edge listens on 8443 as a non-root user under no-new-privileges, so the
+      // process never holds it. The image's caddy binary carries this file capability, and the
+      // kernel refuses to exec such a binary (EPERM) when the capability is outside the
+      // bounding set; keeping it in the bounding set is what lets caddy start at all.
+      capabilitiesAdd: ["NET_BIND_SERVICE"],
+      suppressions: [
+        {
+          ruleId: "ZTA-CTR-003",
+          reason:
+            "NET_BIND_SERVICE stays in the bounding set only because the caddy binary carries it as a file capability " +
+            "(exec fails with EPERM without it); caddy runs as uid 65532 on port 8443 with no-new-privileges, so the process never holds it.",
+        },
+      ],
       command: ["caddy", "run", "--config", `${CONFIG_DIR}/Caddyfile`, "--adapter", "caddyfile"],
       // The only published port of the stack, bound to one address (the provider's default ip is 0.0.0.0).
       ports: [{ internal: EDGE_PORT, external: this.hostPort, ip: this.bindAddress, protocol: "tcp" }],
-      networksAdvanced: [{ name: this.network.name }, { name: props.internalNetwork.name, aliases: [props.name] }],
-      volumes: [config.mountAt(CONFIG_DIR)],
-      labels: config.serviceLabels("edge"),
-      dependsOn: [config.loader],
+      // Its public leg; the trust graph adds one internal network per upstream it calls.
+      networks: [{ name: this.network.name }],
     });
-    // The add-back above is in the bounding set only (see there); the report records why.
-    SecurityPolicy.suppress(
-      this.container,
-      "ZTA-CTR-003",
-      "NET_BIND_SERVICE stays in the bounding set only because the caddy binary carries it as a file capability " +
-        "(exec fails with EPERM without it); caddy runs as uid 65532 on port 8443 with no-new-privileges, so the process never holds it.",
-    );
+    this.container = this.service.container;
+    const graph = TrustGraph.of(this);
+    this.hostFlow = graph.allowExternal({
+      zone: ExternalZone.HOST,
+      callee: this.service,
+      port: EDGE_PORT,
+      authentication: props.gate ? Authentication.MTLS_AND_OIDC : Authentication.MTLS,
+    });
+    // The gate answers whoever shares its network (oauth2-proxy checks no client certificate): only the edge does.
+    props.gate?.service.allowFrom(this.service, { port: GATE_PORT, authentication: Authentication.NETWORK_ONLY });
   }
 
   /**
@@ -207,6 +199,7 @@ export class EdgeProxy extends Construct {
    */
   public withdrawHostPort(): void {
     this.container.resetPorts();
+    if (!this.hostPortWithdrawn) TrustGraph.of(this).withdraw(this.hostFlow);
     this.hostPortWithdrawn = true;
   }
 

@@ -1,15 +1,24 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { Lazy } from "cdktf";
 import { Construct } from "constructs";
-import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR, SIDECAR_SERVER_NAME } from "../lib/identities";
+import { CONFIG_DIR, SIDECAR_SERVER_NAME, ServiceIdentity, ServiceRole } from "../lib/identities";
 import { Problems, whereIs } from "../lib/errors";
-import { IMAGES, checkImagePinned } from "../lib/images";
+import { IMAGES } from "../lib/images";
 import { isPositiveInt } from "../lib/validate";
 import { SidecarCaller, renderSidecarNginxConfig, renderUpstreamAuthInclude } from "../lib/nginx";
-import { ConfigVolume, serverTlsFiles } from "./config-volume";
+import { HardenedService } from "./hardened-service";
 import { InternalCa } from "./internal-ca";
-import { PinnedImages } from "./pinned-images";
+import { Authentication, TrustGraph } from "./trust-graph";
+
+/** How a caller of a sidecar is admitted. */
+export interface SidecarCallerOptions {
+  /** @default the caller's clientIdentity */
+  readonly identity?: ServiceIdentity;
+  /** The caller passes on the end user's verified identity (the edge, a chat UI). @default false */
+  readonly forwardsIdentity?: boolean;
+  /** The caller may read /metrics (a scraper). @default false */
+  readonly metrics?: boolean;
+}
 
 /** Port of the sidecar's mTLS listener, on the shared namespace's interfaces. */
 export const SIDECAR_PORT = 8443;
@@ -24,7 +33,7 @@ export interface MtlsSidecarProps {
    * The container whose network namespace the sidecar joins (the vLLM replica). The sidecar is
    * then the only thing that can reach the target's loopback-bound server.
    */
-  readonly target: Container;
+  readonly target: HardenedService;
   /** The target's DNS name on the internal network (a SAN of the sidecar's certificate). */
   readonly targetHostname: string;
   /** The target's loopback address, e.g. `127.0.0.1:8000`. */
@@ -33,7 +42,10 @@ export interface MtlsSidecarProps {
   readonly upstreamApiKey: string;
   /** Exact paths forwarded; everything else except `/health` and `/metrics` (scraper only) is 404. */
   readonly routes: string[];
-  /** Client certificate identities allowed to call; more can be added with `addCaller`. */
+  /**
+   * Identities admitted without a flow in the trust graph (the metrics scraper certificate issued for a
+   * scraper of the user's own); callers that are services of the stack come from `allowCaller`.
+   */
   readonly callers: SidecarCaller[];
   /** Request body limit in MB (413 above it). */
   readonly maxBodyMb: number;
@@ -66,18 +78,18 @@ export class MtlsSidecar extends Construct {
   public readonly serverName = SIDECAR_SERVER_NAME;
   /** `host:port` other containers on the internal network dial. */
   public readonly address: string;
+  public readonly service: HardenedService;
   private readonly props: MtlsSidecarProps;
-  private readonly callers: SidecarCaller[];
+  private readonly staticCallers: SidecarCaller[];
 
   constructor(scope: Construct, id: string, props: MtlsSidecarProps) {
     super(scope, id);
     this.props = props;
-    this.callers = [...props.callers];
+    this.staticCallers = [...props.callers];
     this.address = `${props.targetHostname}:${SIDECAR_PORT}`;
     const image = props.image ?? IMAGES.nginx.reference;
     const problems = new Problems(whereIs("MtlsSidecar", this.node.path), this);
     problems.check(props.routes.length > 0, "routes", props.routes, "Forward at least one route.");
-    problems.check(props.callers.length > 0, "callers", props.callers, "Allow at least one caller (the edge).");
     for (const [prop, value] of [
       ["maxBodyMb", props.maxBodyMb],
       ["requestsPerMinute", props.requestsPerMinute],
@@ -87,57 +99,62 @@ export class MtlsSidecar extends Construct {
       problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
     }
     problems.check(Number.isInteger(props.burst) && props.burst >= 0, "burst", props.burst, "Use a whole number, 0 or more.");
-    checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
     problems.report();
 
-    const server = props.ca.issueServerCertificate(this, "server-cert", {
-      commonName: props.targetHostname,
-      dnsNames: [SIDECAR_SERVER_NAME, props.targetHostname],
-    });
-    const imageId = PinnedImages.of(this).imageId(image);
-    const config = new ConfigVolume(this, "config", {
-      name: `${props.name}-config`,
-      imageId,
+    // "Default": cdktf leaves it out of logical ids, so the resources keep the addresses they had.
+    this.service = new HardenedService(this, "Default", {
+      name: props.name,
+      role: ServiceRole.SIDECAR,
+      catalogImage: IMAGES.nginx,
+      image,
+      allowUnpinnedImages: props.allowUnpinnedImages,
+      ca: props.ca,
+      serverIdentity: { commonName: props.targetHostname, dnsNames: [SIDECAR_SERVER_NAME, props.targetHostname] },
       files: [
         { name: "nginx.conf", content: Lazy.stringValue({ produce: () => this.nginxConfig }) },
-        ...serverTlsFiles(props.ca.certPem, server),
         { name: "upstream-auth.conf", content: renderUpstreamAuthInclude(props.upstreamApiKey) },
       ],
-    });
-
-    this.container = new Container(this, "container", {
-      name: props.name,
-      image: imageId,
-      ...hardenedContainer({
+      hardening: {
         memoryMb: props.memoryMb ?? 256,
         cpuShares: props.cpuShares ?? 512,
-        user: IMAGES.nginx.user,
         tmpfsMb: { "/tmp": 64 },
         healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${SIDECAR_HEALTH_PORT}/healthz`],
-      }),
-      // Share the target's network namespace by container id (a name would not track replacement).
-      // Docker rejects ports, hostname, dns and networks in this mode: they belong to the target.
-      networkMode: `container:${props.target.id}`,
+      },
+      // The target's namespace: the sidecar is then the only thing that can reach its loopback-bound server.
+      namespaceOf: props.target,
       // The image's entrypoint script rewrites files under /etc/nginx; run nginx directly instead.
       entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
-      volumes: [config.mountAt(CONFIG_DIR)],
-      labels: config.serviceLabels("mtls-sidecar"),
-      dependsOn: [config.loader],
+    });
+    this.container = this.service.container;
+  }
+
+  /**
+   * Admits `caller` with its client identity: the trust graph attaches it to the network of this
+   * relationship, and the caller's certificate subject joins nginx's caller map.
+   */
+  public allowCaller(caller: HardenedService, options: SidecarCallerOptions = {}): void {
+    this.service.allowFrom(caller, {
+      port: SIDECAR_PORT,
+      authentication: Authentication.MTLS,
+      identity: options.identity,
+      forwardsIdentity: options.forwardsIdentity ?? false,
+      metrics: options.metrics ?? false,
     });
   }
 
-  /** Allows another client certificate identity (e.g. a chat UI's proxy) to call this sidecar. */
-  public addCaller(caller: SidecarCaller): void {
-    const problems = new Problems(whereIs("MtlsSidecar.addCaller", this.node.path));
-    problems.check(
-      !this.callers.some((c) => c.role === caller.role || c.subjectDn === caller.subjectDn),
-      "caller",
-      caller,
-      "A caller with this role or subject is already allowed: give each service its own role and certificate.",
-    );
-    problems.check(/^[a-z][a-z0-9-]*$/.test(caller.role), "caller.role", caller.role, "Use lowercase letters, digits and '-'.");
-    problems.throwIfAny();
-    this.callers.push(caller);
+  /** Callers nginx admits: the identities given as props, then every mTLS flow the trust graph holds for this sidecar. */
+  private get callers(): SidecarCaller[] {
+    const fromGraph: SidecarCaller[] = TrustGraph.of(this)
+      .flowsTo(this.service)
+      .filter((f) => f.identity !== undefined)
+      .map((f) => ({
+        role: f.identity!.name,
+        subjectDn: f.identity!.subjectDn,
+        forwardsIdentity: f.forwardsIdentity,
+        mayScrapeMetrics: f.metrics,
+      }));
+    const all = [...fromGraph, ...this.staticCallers];
+    return all.filter((c, i) => all.findIndex((o) => o.subjectDn === c.subjectDn) === i);
   }
 
   /** The rendered nginx.conf (it holds no secret: the API key is in a separate include file). */

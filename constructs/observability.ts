@@ -1,3 +1,5 @@
+import { INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
+import { Network } from "@cdktf/provider-docker/lib/network";
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Password } from "@cdktf/provider-random/lib/password";
@@ -7,7 +9,7 @@ import { Fn, Lazy, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { AlertThresholds, ResolvedAlertThresholds, WatchedCertificate, renderAlertRules, resolveAlertThresholds } from "../lib/alert-rules";
 import { ClientCertMode } from "../lib/caddyfile";
-import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { Problems, isUnresolved, readablePath, whereIs } from "../lib/errors";
 import {
   GRAFANA_PORT,
   GRAFANA_PROXY_HEALTH_PORT,
@@ -171,7 +173,12 @@ export class Observability extends Construct {
 
     const ca = ai.ca;
     const images = PinnedImages.of(this);
-    const network = { name: ai.internalNetwork.name };
+    // Until Observability is built on HardenedService: one network for its flows (Prometheus -> sidecars,
+    // Grafana -> Prometheus, edge -> Grafana's proxy), joined by the replicas and the edge.
+    const obsNetwork = new Network(this, "network", { name: `${name}-internal`, internal: true, options: INTERNAL_NETWORK_OPTIONS });
+    for (const r of ai.replicas) r.service.joinTrustNetwork({ name: obsNetwork.name, aliases: [r.service.name] });
+    ai.edge.service.joinTrustNetwork({ name: obsNetwork.name });
+    const network = { name: obsNetwork.name };
 
     // --- Prometheus -------------------------------------------------------------------------
     // Generated passwords; the web config holds only their bcrypt hashes.
@@ -414,7 +421,7 @@ export class Observability extends Construct {
   private watchedCertificates(): WatchedCertificate[] {
     const hours = this.thresholds.certificateWarningDays * 24;
     const stack = TerraformStack.of(this);
-    const relative = (path: string): string => path.slice(stack.node.path.length + 1);
+    const relative = (path: string): string => readablePath(path.slice(stack.node.path.length + 1));
     return stack.node
       .findAll()
       .filter((c): c is LocallySignedCert | SelfSignedCert => c instanceof LocallySignedCert || c instanceof SelfSignedCert)

@@ -4,14 +4,12 @@ import { Password } from "@cdktf/provider-random/lib/password";
 import { Fn, Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
-import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR, GATE_SERVER_NAME } from "../lib/identities";
-import { IMAGES, checkImagePinned } from "../lib/images";
+import { CONFIG_DIR, GATE_SERVER_NAME, ServiceRole } from "../lib/identities";
+import { IMAGES } from "../lib/images";
 import { readObject, readString, readStrings } from "../lib/shape";
 import { isDnsName } from "../lib/validate";
-import { ConfigVolume } from "./config-volume";
+import { HardenedService } from "./hardened-service";
 import { InternalCa } from "./internal-ca";
-import { PinnedImages } from "./pinned-images";
 
 /** The gate's TLS port on the internal network. */
 export const GATE_PORT = 4443;
@@ -40,8 +38,6 @@ export interface OidcGateProps {
   readonly ca: InternalCa;
   /** Docker name of the gate container. */
   readonly name: string;
-  /** The internal network the edge reaches the gate on. */
-  readonly internalNetwork: Network;
   /** A network with outbound access for discovery, token and JWKS calls to the IdP (no inbound ports). */
   readonly egressNetwork: Network;
   /** The public hostname users sign in on (the callback is `https://<hostname>/oauth2/callback`). */
@@ -66,6 +62,7 @@ export interface OidcGateProps {
  * the internal CA) on the internal network only; its plain listener is bound to its own loopback.
  */
 export class OidcGate extends Construct {
+  public readonly service: HardenedService;
   public readonly container: Container;
   /** `host:port` the edge dials (TLS). */
   public readonly address: string;
@@ -125,14 +122,9 @@ export class OidcGate extends Construct {
     const sessionHours = oidc.sessionHours ?? 8;
     problems.check(Number.isInteger(sessionHours) && sessionHours >= 1 && sessionHours <= 168, "oidc.sessionHours", sessionHours, "Use 1 to 168 hours.");
     const image = props.image ?? IMAGES.oauth2Proxy.reference;
-    checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
     problems.report();
 
     this.address = `${props.name}:${GATE_PORT}`;
-    const server = props.ca.issueServerCertificate(this, "server-cert", {
-      commonName: props.name,
-      dnsNames: [GATE_SERVER_NAME, props.name],
-    });
     // 32 ASCII characters = a 32-byte AES key, as oauth2-proxy requires for cookie encryption.
     const cookieSecret = new Password(this, "cookie-secret", { length: 32, special: false });
 
@@ -173,40 +165,33 @@ export class OidcGate extends Construct {
       `--config=${CONFIG_DIR}/oauth2-proxy.cfg`,
     ];
 
-    const imageId = PinnedImages.of(this).imageId(image);
-    const config = new ConfigVolume(this, "config", {
-      name: `${props.name}-config`,
-      imageId,
+    // "Default": cdktf leaves it out of logical ids, so the resources keep the addresses they had.
+    this.service = new HardenedService(this, "Default", {
+      name: props.name,
+      role: ServiceRole.GATE,
+      catalogImage: IMAGES.oauth2Proxy,
+      image,
+      allowUnpinnedImages: props.allowUnpinnedImages,
+      ca: props.ca,
+      serverIdentity: { commonName: props.name, dnsNames: [GATE_SERVER_NAME, props.name] },
       files: [
         {
           name: "oauth2-proxy.cfg",
           // jsonencode quotes and escapes the secret; a JSON string is a valid TOML basic string.
           content: `client_secret = ${Fn.jsonencode(oidc.clientSecret)}\ncookie_secret = ${Fn.jsonencode(cookieSecret.result)}\n`,
         },
-        { name: "server.crt", content: server.certPem },
-        { name: "server.key", content: server.privateKeyPem },
       ],
-    });
-
-    this.container = new Container(this, "container", {
-      name: props.name,
-      image: imageId,
-      ...hardenedContainer({
+      hardening: {
         memoryMb: props.memoryMb ?? 128,
         cpuShares: props.cpuShares ?? 256,
-        user: IMAGES.oauth2Proxy.user,
         // Liveness on its own loopback; the certificate is ours and names gate.zta.internal, not 127.0.0.1.
         healthcheck: ["wget", "--no-check-certificate", "-q", "-O", "/dev/null", `https://127.0.0.1:${GATE_PORT}/ping`],
-      }),
+      },
       command: Lazy.listValue({ produce: () => this.args }),
-      networksAdvanced: [
-        { name: props.internalNetwork.name, aliases: [props.name] },
-        { name: props.egressNetwork.name },
-      ],
-      volumes: [config.mountAt(CONFIG_DIR)],
-      labels: config.serviceLabels("oidc-gate"),
-      dependsOn: [config.loader],
+      // Its way to the IdP; the edge reaches it on the network of that relationship (EdgeProxy declares it).
+      networks: [{ name: props.egressNetwork.name }],
     });
+    this.container = this.service.container;
   }
 
   /** Hostnames users sign in on. */

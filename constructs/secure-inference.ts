@@ -1,4 +1,3 @@
-import { INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
@@ -12,11 +11,12 @@ import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
 import { secretValueKind, secretsInCommand } from "../lib/policy/sensitive";
 import { checkNoCredentialLiterals, readBoolean, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
 import { flagHasWhitespace, selectsFlag, vllmFlagName } from "../lib/vllm-args";
-import { METRICS_SCRAPER_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
+import { ServiceIdentities, ServiceIdentity } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SidecarCaller } from "../lib/nginx";
 import { dnsNameFix, isCommitSha, isDnsName, isDockerName, isEmail } from "../lib/validate";
 import { EdgeProxy } from "./edge-proxy";
+import { HardenedService } from "./hardened-service";
 import { InternalCa, InternalCaProps, IssuedCertificate } from "./internal-ca";
 import { MtlsSidecar } from "./mtls-sidecar";
 import { OidcGate, OidcSettings } from "./oidc-gate";
@@ -219,8 +219,8 @@ export class SecureInference extends Construct {
   /** The OIDC gate; undefined without `oidc`. */
   public readonly gate?: OidcGate;
   public readonly replicas: VllmServer[];
-  /** The internal network (no route out): vLLM, sidecars, gate, and the edge's second leg. */
-  public readonly internalNetwork: Network;
+  /** Prefix of every Docker name of this construct (and of the constructs that build on it, e.g. "<prefix>-chat"). */
+  public readonly prefix: string;
   /** Operators' bundles: output names for `terraform output -json <name>`. */
   public readonly operatorOutputs: string[];
   /** The metrics scraper's client certificate, when `metricsScraper` is set. */
@@ -258,21 +258,19 @@ export class SecureInference extends Construct {
     const images = PinnedImages.of(this);
     const outputPrefix = prefix.replace(/[^A-Za-z0-9_]/g, "_");
     this.ca = new InternalCa(this, "ca", { outputPrefix, ...props.certificates });
-    this.internalNetwork = new Network(this, "internal-network", {
-      name: `${prefix}-internal`,
-      internal: true,
-      options: INTERNAL_NETWORK_OPTIONS,
-    });
+    this.prefix = prefix;
     const modelCache = new Volume(this, "model-cache", { name: `${prefix}-models` });
     const apiKey = new Password(this, "vllm-api-key", { length: 48, special: false });
-    const vllmImageId = images.imageId(props.images?.vllm ?? IMAGES.vllm.reference);
+    // First, as before the service model: PinnedImages numbers its image resources in the order of first use.
+    images.imageId(props.images?.vllm ?? IMAGES.vllm.reference);
 
     const fetch =
       props.model.prefetch === false
         ? undefined
         : new ModelFetch(this, "model-fetch", {
             name: `${prefix}-model-fetch`,
-            imageId: vllmImageId,
+            image: props.images?.vllm,
+            allowUnpinnedImages: allowUnpinned,
             egressNetwork: new Network(this, "model-egress-network", { name: `${prefix}-model-egress` }),
             modelCache,
             modelName: props.model.name,
@@ -280,19 +278,15 @@ export class SecureInference extends Construct {
             hfToken: props.hfToken,
           });
 
-    const callers: SidecarCaller[] = [
-      { role: "edge", subjectDn: serviceSubjectDn("zta-edge"), forwardsIdentity: true, mayScrapeMetrics: false },
-    ];
+    // The scraper identity is admitted by every sidecar even before a scraper of the stack calls it
+    // (a Prometheus of the user's own joins with addCaller, or Observability's).
+    const callers: SidecarCaller[] = [];
     if (props.metricsScraper) {
-      callers.push({
-        role: "metrics",
-        subjectDn: serviceSubjectDn(METRICS_SCRAPER_CN),
-        forwardsIdentity: false,
-        mayScrapeMetrics: true,
-      });
+      const scraper = ServiceIdentities.METRICS_SCRAPER;
+      callers.push({ role: scraper.name, subjectDn: scraper.subjectDn, forwardsIdentity: false, mayScrapeMetrics: true });
       this.metricsScraperCertificate = this.ca.issueClientCertificate(this, "metrics-scraper", {
-        commonName: METRICS_SCRAPER_CN,
-        organizationalUnit: SERVICE_OU,
+        commonName: scraper.commonName,
+        organizationalUnit: scraper.organizationalUnit,
       });
       new TerraformOutput(this, "metrics_scraper_bundle", {
         description: "mTLS client bundle for the Prometheus scraper (the only identity allowed on /metrics)",
@@ -311,8 +305,8 @@ export class SecureInference extends Construct {
     for (let i = 0; i < replicaCount; i++) {
       const vllm = new VllmServer(this, `vllm-${i}`, {
         name: `${prefix}-vllm-${i}`,
-        imageId: vllmImageId,
-        internalNetwork: this.internalNetwork,
+        image: props.images?.vllm,
+        allowUnpinnedImages: allowUnpinned,
         modelCache,
         modelName: props.model.name,
         modelRevision: props.model.revision,
@@ -329,7 +323,7 @@ export class SecureInference extends Construct {
         new MtlsSidecar(this, `sidecar-${i}`, {
           ca: this.ca,
           name: `${prefix}-vllm-${i}-mtls`,
-          target: vllm.container,
+          target: vllm.service,
           targetHostname: `${prefix}-vllm-${i}`,
           upstream: vllm.loopbackAddress,
           upstreamApiKey: apiKey.result,
@@ -350,7 +344,6 @@ export class SecureInference extends Construct {
       this.gate = new OidcGate(this, "gate", {
         ca: this.ca,
         name: `${prefix}-gate`,
-        internalNetwork: this.internalNetwork,
         egressNetwork: new Network(this, "gate-egress-network", { name: `${prefix}-gate-egress` }),
         publicHostname: props.domain,
         oidc: props.oidc,
@@ -364,7 +357,6 @@ export class SecureInference extends Construct {
       ca: this.ca,
       name: `${prefix}-edge`,
       hostnames: [props.domain],
-      internalNetwork: this.internalNetwork,
       upstreams: this.sidecars.map((s) => s.address),
       upstreamServerName: this.sidecars[0].serverName,
       routes: this.routes,
@@ -379,6 +371,8 @@ export class SecureInference extends Construct {
       image: props.images?.caddy,
       allowUnpinnedImages: allowUnpinned,
     });
+    // The edge calls every sidecar with its own identity and forwards the verified user.
+    this.addCaller(this.edge.service, { forwardsIdentity: true });
 
     this.operatorOutputs = props.operators.map((op) => this.ca.addOperator(op.name, op.email).outputName);
     new TerraformOutput(this, "ca_certificate", {
@@ -390,6 +384,34 @@ export class SecureInference extends Construct {
       value: `https://${props.domain}${(props.hostPort ?? 443) === 443 ? "" : `:${props.hostPort}`}/v1`,
     }).overrideLogicalId(`${outputPrefix}_endpoint`);
   }
+
+  /** `host:port` of every replica's sidecar (what a caller load-balances over). */
+  public get upstreams(): string[] {
+    return this.sidecars.map((s) => s.address);
+  }
+
+  /** The name every sidecar's certificate carries (what a caller verifies). */
+  public get upstreamServerName(): string {
+    return this.sidecars[0].serverName;
+  }
+
+  /**
+   * Lets another service of the stack call the inference API: every replica's sidecar admits its client
+   * identity, and the trust graph gives each pair its own network. (ChatUi and Observability use this; so can
+   * a service of your own built on HardenedService.)
+   */
+  public addCaller(caller: HardenedService, options: InferenceCallerOptions = {}): void {
+    for (const sidecar of this.sidecars) sidecar.allowCaller(caller, options);
+  }
+}
+
+export interface InferenceCallerOptions {
+  /** @default the caller's clientIdentity */
+  readonly identity?: ServiceIdentity;
+  /** The caller passes on its users' verified identity (a header the sidecars trust from it alone). @default false */
+  readonly forwardsIdentity?: boolean;
+  /** The caller may read /metrics (a scraper with the metrics scraper identity). @default false */
+  readonly metrics?: boolean;
 }
 
 function engineArgs(props: SecureInferenceProps): string[] {

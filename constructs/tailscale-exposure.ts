@@ -3,15 +3,13 @@ import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Fn, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
-import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR } from "../lib/identities";
+import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
-import { SecurityPolicy } from "../lib/policy/security-policy";
 import { checkNoCredentialLiterals, readString, readStrings } from "../lib/shape";
 import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
-import { ConfigVolume } from "./config-volume";
+import { HardenedService } from "./hardened-service";
 import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
-import { PinnedImages } from "./pinned-images";
+import { Authentication, ExternalZone, TrustGraph } from "./trust-graph";
 import { TailscaleAcl } from "./tailscale/acl";
 import { TailscaleProvider } from "./tailscale/provider";
 import { TailnetKey } from "./tailscale/tailnet-key";
@@ -21,9 +19,7 @@ export const TAILNET_PORT = 443;
 /** containerboot's health listener, pinned to loopback (its default is every interface, [::]:9002). */
 export const TAILSCALE_HEALTH_ADDR = "127.0.0.1:9002";
 /** Why tailscale runs as uid 0 (for a policy suppression of the runs-as-root rule). */
-export const TAILSCALE_ROOT_REASON =
-  "The tailscale image defines no user and its fresh state volume is root-owned; in userspace mode it runs with " +
-  "every capability dropped, no-new-privileges, a read-only root and no published port.";
+export const TAILSCALE_ROOT_REASON = IMAGES.tailscale.rootReason;
 const STATE_DIR = "/var/lib/tailscale";
 const TAG = /^tag:[a-z0-9][a-z0-9-]*$/;
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -124,6 +120,7 @@ export class TailscaleExposure extends Construct {
     return JSON.stringify(policy, null, 2);
   }
 
+  public readonly service!: HardenedService;
   public readonly container!: Container;
   public readonly stateVolume!: Volume;
   /** The generated key, when `createAuthKey` was given. */
@@ -184,16 +181,6 @@ export class TailscaleExposure extends Construct {
       if (props.acl.apply) new TailscaleAcl(this, "acl", { acl: this.suggestedAcl });
     }
 
-    const imageId = PinnedImages.of(this).imageId(image);
-    const config = new ConfigVolume(this, "config", {
-      name: `${name}-config`,
-      imageId,
-      files: [
-        // Sensitive end to end: a reference here, sensitive() in plans, a 0444 file only this container mounts.
-        { name: "authkey", content: Fn.sensitive(authKey) },
-        { name: "serve.json", content: this.serveConfig },
-      ],
-    });
     this.stateVolume = new Volume(this, "state", { name: `${name}-state` });
 
     const env = [
@@ -210,39 +197,48 @@ export class TailscaleExposure extends Construct {
       "TS_SOCKET=/tmp/tailscaled.sock",
     ];
 
-    this.container = new Container(this, "container", {
+    // "Default": cdktf leaves it out of logical ids, so the resources keep the addresses they had.
+    // uid 0 is the one exception to the hardening here; the catalog's rootReason goes into the policy report.
+    this.service = new HardenedService(this, "Default", {
       name,
-      image: imageId,
-      ...hardenedContainer({
+      role: ServiceRole.TAILSCALE,
+      catalogImage: IMAGES.tailscale,
+      image,
+      allowUnpinnedImages: props.allowUnpinnedImages,
+      files: [
+        // Sensitive end to end: a reference here, sensitive() in plans, a 0444 file only this container mounts.
+        { name: "authkey", content: Fn.sensitive(authKey) },
+        { name: "serve.json", content: this.serveConfig },
+      ],
+      hardening: {
         memoryMb: props.memoryMb ?? 128,
         cpuShares: props.cpuShares ?? 256,
         tmpfsMb: { "/tmp": 16 },
         healthcheck: ["wget", "-q", "-O", "/dev/null", `http://${TAILSCALE_HEALTH_ADDR}/healthz`],
         healthStartPeriod: "60s",
-      }),
+      },
       // Userspace: nothing. Kernel mode: a TUN device and exactly NET_ADMIN (routes, interface, netfilter)
       // + NET_RAW (raw sockets netfilter tooling needs); no SYS_MODULE: load the tun module on the host.
-      capabilities: kernel ? { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW"] } : { drop: ["ALL"] },
+      capabilitiesAdd: kernel ? ["NET_ADMIN", "NET_RAW"] : undefined,
       devices: kernel ? [{ hostPath: "/dev/net/tun", containerPath: "/dev/net/tun", permissions: "rwm" }] : undefined,
+      suppressions: kernel
+        ? [
+            {
+              ruleId: "ZTA-CTR-003",
+              reason: "kernelNetworking: true was asked for by name: tailscaled then manages a TUN interface, routes and netfilter (NET_ADMIN, NET_RAW).",
+            },
+          ]
+        : [],
       env,
-      networksAdvanced: [{ name: edge.network.name }],
-      volumes: [
-        config.mountAt(CONFIG_DIR),
-        { volumeName: this.stateVolume.name, containerPath: STATE_DIR, readOnly: false },
-      ],
-      labels: config.serviceLabels("tailscale"),
-      dependsOn: [config.loader],
+      // The edge's public leg: tailscaled needs a way out to its coordination server and relays.
+      networks: [{ name: edge.network.name }],
+      volumes: [{ volumeName: this.stateVolume.name, containerPath: STATE_DIR, readOnly: false }],
     });
-
-    // uid 0 is the one exception to the hardening here; the policy report records why.
-    SecurityPolicy.suppress(this.container, "ZTA-CTR-011", TAILSCALE_ROOT_REASON);
-    if (kernel) {
-      SecurityPolicy.suppress(
-        this.container,
-        "ZTA-CTR-003",
-        "kernelNetworking: true was asked for by name: tailscaled then manages a TUN interface, routes and netfilter (NET_ADMIN, NET_RAW).",
-      );
-    }
+    this.container = this.service.container;
+    const graph = TrustGraph.of(this);
+    graph.allowExternal({ zone: ExternalZone.TAILNET, callee: this.service, port: TAILNET_PORT, authentication: Authentication.MTLS });
+    // TCP forwarded as is: the edge checks the operator's client certificate end to end.
+    edge.service.allowFrom(this.service, { port: EDGE_PORT, authentication: Authentication.MTLS, via: edge.network });
 
     if (props.tailnetDomain) {
       new TerraformOutput(this, "tailnet_url", {

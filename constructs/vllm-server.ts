@@ -2,15 +2,9 @@ import { Container } from "@cdktf/provider-docker/lib/container";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Construct } from "constructs";
-import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR } from "../lib/identities";
-import { ConfigVolume } from "./config-volume";
-import { SecurityPolicy } from "../lib/policy/security-policy";
-
-/** Why the vLLM image's containers run as uid 0; recorded in the policy report. */
-const VLLM_ROOT_REASON =
-  "The vLLM image defines no non-root user and the model cache volume is root-owned; compensated by dropping every " +
-  "capability, no-new-privileges, a read-only root filesystem and (for the server) an internal network only.";
+import { CONFIG_DIR, ServiceRole } from "../lib/identities";
+import { IMAGES } from "../lib/images";
+import { HardenedJob, HardenedService } from "./hardened-service";
 
 /** vLLM's port, on the loopback of its own network namespace only. */
 export const VLLM_PORT = 8000;
@@ -20,10 +14,10 @@ export const MODEL_CACHE_DIR = "/models";
 export interface VllmServerProps {
   /** Docker name of the vLLM container (also its DNS name on the internal network). */
   readonly name: string;
-  /** Image id of the (pinned) vLLM image. */
-  readonly imageId: string;
-  /** The internal network: vLLM's only network. */
-  readonly internalNetwork: Network;
+  /** The vLLM image reference. @default IMAGES.vllm */
+  readonly image?: string;
+  /** @default false */
+  readonly allowUnpinnedImages?: boolean;
   /** The shared model cache (a named volume). */
   readonly modelCache: Volume;
   /** Hugging Face repository id. */
@@ -97,18 +91,13 @@ exec vllm serve "$@"`;
  * every capability dropped, no-new-privileges and a read-only root filesystem.
  */
 export class VllmServer extends Construct {
+  public readonly service: HardenedService;
   public readonly container: Container;
   /** `127.0.0.1:8000`, as seen from inside its network namespace (the sidecar's upstream). */
   public readonly loopbackAddress = `127.0.0.1:${VLLM_PORT}`;
 
   constructor(scope: Construct, id: string, props: VllmServerProps) {
     super(scope, id);
-    const config = new ConfigVolume(this, "secrets", {
-      name: `${props.name}-secrets`,
-      imageId: props.imageId,
-      files: [{ name: "api-key", content: props.apiKey, mode: "0400" }],
-    });
-
     const args = [
       props.modelName,
       "--revision",
@@ -121,11 +110,17 @@ export class VllmServer extends Construct {
       String(VLLM_PORT),
       ...props.engineArgs,
     ];
-
-    this.container = new Container(this, "container", {
+    // "Default": cdktf leaves it out of logical ids, so the resources keep the addresses they had.
+    this.service = new HardenedService(this, "Default", {
       name: props.name,
-      image: props.imageId,
-      ...hardenedContainer({
+      role: ServiceRole.INFERENCE,
+      catalogImage: IMAGES.vllm,
+      image: props.image,
+      allowUnpinnedImages: props.allowUnpinnedImages,
+      ids: { config: "secrets" },
+      configVolumeName: `${props.name}-secrets`,
+      files: [{ name: "api-key", content: props.apiKey, mode: "0400" }],
+      hardening: {
         memoryMb: props.memoryMb,
         cpuShares: props.cpuShares,
         tmpfsMb: { "/tmp": 1024 },
@@ -137,7 +132,9 @@ export class VllmServer extends Construct {
         ],
         // Loading weights and compiling kernels takes minutes before /health answers.
         healthStartPeriod: "900s",
-      }),
+        // Let in-flight generations finish before the container is stopped.
+        stopGraceSeconds: 30,
+      },
       entrypoint: ["/bin/sh", "-c", LAUNCHER, "zta-vllm"],
       command: args,
       env: [
@@ -145,30 +142,27 @@ export class VllmServer extends Construct {
         // Empty when there is no fetch job. (No "\${...}" in the script: Terraform would interpolate it.)
         `ZTA_WAIT_FOR=${props.fetch ? fetchMarkerPath(props.modelName, props.modelRevision) : ""}`,
       ],
-      ...(props.gpus ? { gpus: props.gpus } : {}),
+      gpus: props.gpus,
       // PyTorch workers exchange tensors through /dev/shm; Docker's 64 MB default is too small.
-      shmSize: props.shmSizeMb,
-      networksAdvanced: [{ name: props.internalNetwork.name, aliases: [props.name] }],
-      volumes: [
-        config.mountAt(CONFIG_DIR),
-        { volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false },
-      ],
+      shmSizeMb: props.shmSizeMb,
+      // No network of its own: the trust graph attaches one per caller of its sidecar.
+      volumes: [{ volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false }],
       labels: [
-        ...config.serviceLabels("inference"),
         { label: "zta.model", value: props.modelName },
         { label: "zta.model-revision", value: props.modelRevision },
       ],
-      // Let in-flight generations finish before the container is stopped.
-      destroyGraceSeconds: 30,
-      dependsOn: [config.loader, ...(props.fetch ? [props.fetch.container] : [])],
+      dependsOn: props.fetch ? [props.fetch.container] : [],
     });
-    SecurityPolicy.suppress(this.container, "ZTA-CTR-011", VLLM_ROOT_REASON);
+    this.container = this.service.container;
   }
 }
 
 export interface ModelFetchProps {
   readonly name: string;
-  readonly imageId: string;
+  /** The vLLM image reference (it carries huggingface_hub). @default IMAGES.vllm */
+  readonly image?: string;
+  /** @default false */
+  readonly allowUnpinnedImages?: boolean;
   /** A network with outbound access (no inbound ports), used by this job only. */
   readonly egressNetwork: Network;
   readonly modelCache: Volume;
@@ -201,47 +195,32 @@ const FETCH_SCRIPT = [
  * it exits; a new revision (a new command) replaces it.
  */
 export class ModelFetch extends Construct {
+  public readonly job: HardenedJob;
   public readonly container: Container;
 
   constructor(scope: Construct, id: string, props: ModelFetchProps) {
     super(scope, id);
-    // The token, when there is one, is a file (HF_TOKEN_PATH), never an environment variable.
-    const config = props.hfToken
-      ? new ConfigVolume(this, "secrets", {
-          name: `${props.name}-secrets`,
-          imageId: props.imageId,
-          files: [{ name: "hf-token", content: props.hfToken, mode: "0400" }],
-        })
-      : undefined;
-    const hardened = hardenedContainer({
-      memoryMb: 4096,
-      cpuShares: 512,
-      tmpfsMb: { "/tmp": 256 },
-      healthcheck: ["true"],
-    });
-    this.container = new Container(this, "container", {
+    this.job = new HardenedJob(this, "Default", {
       name: props.name,
-      image: props.imageId,
-      ...hardened,
-      // A job, not a service: runs to completion (retried on failure), no healthcheck.
-      healthcheck: undefined,
-      mustRun: false,
+      role: ServiceRole.MODEL_FETCH,
+      catalogImage: IMAGES.vllm,
+      image: props.image,
+      allowUnpinnedImages: props.allowUnpinnedImages,
+      ids: { config: "secrets" },
+      configVolumeName: `${props.name}-secrets`,
+      // The token, when there is one, is a file (HF_TOKEN_PATH), never an environment variable.
+      files: props.hfToken ? [{ name: "hf-token", content: props.hfToken, mode: "0400" }] : [],
+      hardening: { memoryMb: 4096, cpuShares: 512, tmpfsMb: { "/tmp": 256 } },
       entrypoint: ["python3", "-c", FETCH_SCRIPT],
       command: [props.modelName, props.modelRevision, fetchMarkerPath(props.modelName, props.modelRevision)],
-      env: [...vllmEnvironment(false), ...(config ? [`HF_TOKEN_PATH=${CONFIG_DIR}/hf-token`] : [])],
-      networksAdvanced: [{ name: props.egressNetwork.name }],
-      volumes: [
-        ...(config ? [config.mountAt(CONFIG_DIR)] : []),
-        { volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false },
-      ],
+      env: [...vllmEnvironment(false), ...(props.hfToken ? [`HF_TOKEN_PATH=${CONFIG_DIR}/hf-token`] : [])],
+      networks: [{ name: props.egressNetwork.name }],
+      volumes: [{ volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false }],
       labels: [
-        { label: "zta.role", value: "model-fetch" },
         { label: "zta.model", value: props.modelName },
         { label: "zta.model-revision", value: props.modelRevision },
-        ...(config ? [{ label: "zta.config-sha256", value: config.contentHash }] : []),
       ],
-      ...(config ? { dependsOn: [config.loader] } : {}),
     });
-    SecurityPolicy.suppress(this.container, "ZTA-CTR-011", VLLM_ROOT_REASON);
+    this.container = this.job.container;
   }
 }

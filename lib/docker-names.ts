@@ -1,5 +1,5 @@
 import { TerraformResource, TerraformStack, Token } from "cdktf";
-import { ConfigProblem } from "./errors";
+import { ConfigProblem, readablePath } from "./errors";
 
 /** Docker resources whose `name` must be unique on one Docker host. */
 const NAMED_TYPES: Record<string, string> = {
@@ -26,14 +26,14 @@ export function duplicateDockerNames(stack: TerraformStack): ConfigProblem[] {
     const key = `${kind}:${name}`;
     const first = seen.get(key);
     if (first === undefined) {
-      seen.set(key, node.node.path);
+      seen.set(key, readablePath(node.node.path));
       continue;
     }
     problems.push({
       prop: "name",
       received: JSON.stringify(name),
       fix:
-        `Docker ${kind} names must be unique, but "${first}" and "${node.node.path}" both use it. ` +
+        `Docker ${kind} names must be unique, but "${first}" and "${readablePath(node.node.path)}" both use it. ` +
         "Give each construct its own name (SecureInference: namePrefix; others: name).",
       where: `Docker ${kind} "${name}"`,
     });

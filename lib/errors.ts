@@ -284,3 +284,11 @@ export function synthOrExit(app: { synth(): void }): void {
     throw e;
   }
 }
+
+/**
+ * A construct path as people read it: without the "Default" segments (the id a construct gives its one
+ * HardenedService, which cdktf also leaves out of logical ids).
+ */
+export function readablePath(path: string): string {
+  return path.split("/").filter((p) => p !== "Default").join("/");
+}

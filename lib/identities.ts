@@ -48,6 +48,8 @@ export const GRAFANA_CLIENT_CN = "zta-grafana";
  * and proxies that admit it, the labels and the policy rules.
  */
 export interface ServiceIdentity {
+  /** Short name of the caller in logs and the sidecars' caller maps, e.g. "edge". */
+  readonly name: string;
   /** Common name, e.g. "zta-edge". */
   readonly commonName: string;
   /** Organizational unit: SERVICE_OU for the library's services, OPERATOR_OU for people and devices. */
@@ -57,23 +59,23 @@ export interface ServiceIdentity {
 }
 
 /** The identity of a library service with the given common name. */
-export function serviceIdentity(commonName: string): ServiceIdentity {
-  return { commonName, organizationalUnit: SERVICE_OU, subjectDn: serviceSubjectDn(commonName) };
+export function serviceIdentity(name: string, commonName = `zta-${name}`): ServiceIdentity {
+  return { name, commonName, organizationalUnit: SERVICE_OU, subjectDn: serviceSubjectDn(commonName) };
 }
 
 /** The client identities the library's services present; `ServiceIdentities.custom` for your own. */
 export class ServiceIdentities {
   /** The Caddy edge toward sidecars, the chat proxy and Grafana's proxy. */
-  public static readonly EDGE: ServiceIdentity = serviceIdentity(EDGE_CLIENT_CN);
+  public static readonly EDGE: ServiceIdentity = serviceIdentity("edge", EDGE_CLIENT_CN);
   /** The chat UI's proxy toward the inference sidecars. */
-  public static readonly CHAT: ServiceIdentity = serviceIdentity(CHAT_CLIENT_CN);
+  public static readonly CHAT: ServiceIdentity = serviceIdentity("chat", CHAT_CLIENT_CN);
   /** The Prometheus scraper: the only identity a sidecar answers /metrics to. */
-  public static readonly METRICS_SCRAPER: ServiceIdentity = serviceIdentity(METRICS_SCRAPER_CN);
+  public static readonly METRICS_SCRAPER: ServiceIdentity = serviceIdentity("metrics", METRICS_SCRAPER_CN);
   /** Grafana toward Prometheus' API. */
-  public static readonly GRAFANA: ServiceIdentity = serviceIdentity(GRAFANA_CLIENT_CN);
-  /** A service identity of your own ("zta-" + a lowercase name). */
+  public static readonly GRAFANA: ServiceIdentity = serviceIdentity("grafana", GRAFANA_CLIENT_CN);
+  /** A service identity of your own: CN "zta-<name>" (a lowercase name; operators cannot take "zta-" names). */
   public static custom(name: string): ServiceIdentity {
-    return serviceIdentity(name.startsWith("zta-") ? name : `zta-${name}`);
+    return serviceIdentity(name);
   }
 }
 

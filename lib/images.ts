@@ -11,6 +11,8 @@ export interface CatalogImage {
   readonly reference: string;
   /** A non-root `uid:gid` the image works with, or undefined when the image needs root. */
   readonly user?: string;
+  /** Why the image runs as root (no `user`): recorded in the policy report as the reason for suppressing ZTA-CTR-011. */
+  readonly rootReason?: string;
 }
 
 export const IMAGES = {
@@ -18,6 +20,9 @@ export const IMAGES = {
   vllm: {
     reference:
       "vllm/vllm-openai:v0.11.0@sha256:014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845c",
+    rootReason:
+      "The vLLM image defines no non-root user and the model cache volume is root-owned; compensated by dropping every " +
+      "capability, no-new-privileges, a read-only root filesystem and (for the server) an internal network only.",
   },
   // Caddy on Alpine (busybox wget for the healthcheck). The image runs as root by default;
   // nothing in our config needs it (the edge listens on 8443), so it runs as an unnamed uid.
@@ -42,6 +47,9 @@ export const IMAGES = {
   tailscale: {
     reference:
       "tailscale/tailscale:v1.88.4@sha256:360e10ad95ad03950f66df03e0dab66287f9f89076ee4012d50bc6adceafcdf3",
+    rootReason:
+      "The tailscale image defines no user and its fresh state volume is root-owned; in userspace mode it runs with " +
+      "every capability dropped, no-new-privileges, a read-only root and no published port.",
   },
   // Distroless cloudflared: USER 65532, ENTRYPOINT ["cloudflared","--no-autoupdate"], no shell.
   cloudflared: {
@@ -53,6 +61,9 @@ export const IMAGES = {
   openWebui: {
     reference:
       "ghcr.io/open-webui/open-webui:v0.6.36@sha256:dfe43b30a5474164b1a81e1cce298a6769bb22144f74df556beefee4ccca5394",
+    rootReason:
+      "Open WebUI's image is built for UID 0 (non-root is untested upstream) and its fresh data volume is root-owned; " +
+      "it runs with every capability dropped, no-new-privileges, a read-only root and no published port.",
   },
   // Prometheus 3.5 (an LTS release), busybox-based: USER nobody (65534), ENTRYPOINT /bin/prometheus,
   // VOLUME /prometheus, /bin/promtool for the healthcheck. Digest as pinned by several public

@@ -83,9 +83,16 @@ describe("ChatUi: containers", () => {
     );
   });
 
-  test("pinned images on the internal network only, no host port, Open WebUI bound to loopback", () => {
+  test("pinned images on internal networks only (one per relationship: to each sidecar, from the edge), no host port, Open WebUI bound to loopback", () => {
     expect(webui.ports ?? []).toEqual([]);
-    expect(webui.networks_advanced).toEqual([{ name: expect.stringContaining("internal-network"), aliases: ["inference-chat"] }]);
+    expect(webui.networks_advanced).toEqual([
+      { name: expect.stringContaining("inference-chat-to-inference-vllm-0") },
+      { name: expect.stringContaining("inference-edge-to-inference-chat"), aliases: ["inference-chat"] },
+    ]);
+    const nets = resources(json, "docker_network");
+    for (const n of ["inference-chat-to-inference-vllm-0", "inference-edge-to-inference-chat"]) {
+      expect(Object.values(nets).find((x) => x.name === n)).toEqual(expect.objectContaining({ internal: true }));
+    }
     expect(webui.entrypoint).toEqual(expect.arrayContaining(["--host", "127.0.0.1", "--forwarded-allow-ips", "127.0.0.1"]));
     expect(proxy.network_mode).toMatch(/^container:\$\{docker_container\.chat_webui_[^.]+\.id\}$/);
     const images = Object.values(resources(json, "docker_image")).map((i) => i.name);
@@ -154,7 +161,8 @@ describe("ChatUi: bad props", () => {
   test("a second ChatUi on the same sidecars is refused (one chat identity per sidecar)", () => {
     const { stack, ai } = inferenceStack();
     new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com" });
-    expect(() => new ChatUi(stack, "chat2", { inference: ai, hostname: "chat2.example.com" })).toThrow(/already allowed/);
+    new ChatUi(stack, "chat2", { inference: ai, hostname: "chat2.example.com" });
+    expectConfigError(() => synth(stack), "identity", /inference-chat-proxy already calls inference-vllm-0-mtls with this identity \(already allowed\)/);
   });
 });
 

@@ -1,6 +1,18 @@
 import { Network } from "@cdktf/provider-docker/lib/network";
-import { Container } from "@cdktf/provider-docker/lib/container";
-import { ClientCertMode, EdgeProxy, InternalCa, MtlsSidecar, OidcGate } from "../../index";
+import { ClientCertMode, EdgeProxy, HardenedService, InternalCa, MtlsSidecar, OidcGate, ServiceIdentities } from "../../index";
+
+const APP_IMAGE = { reference: `app:1@sha256:${"a".repeat(64)}`, user: "1000:1000" };
+/** A user's own service, the sidecar's target ("Default": its container's logical id is just its scope's). */
+function appService(scope: import("constructs").Construct, id: string, name: string): HardenedService {
+  const holder = new (require("constructs").Construct)(scope, id);
+  return new HardenedService(holder, "Default", {
+    name,
+    role: "app",
+    catalogImage: APP_IMAGE,
+    hardening: { memoryMb: 256, cpuShares: 256, healthcheck: ["true"] },
+    ids: { container: "Default" },
+  });
+}
 import { containerNamed, label, secretVariable, stackWithProviders, synth, uploaded } from "../helpers";
 import { synthOf } from "../helpers";
 
@@ -8,9 +20,8 @@ import { synthOf } from "../helpers";
 function parts() {
   const stack = stackWithProviders();
   const ca = new InternalCa(stack, "ca");
-  const internal = new Network(stack, "internal", { name: "internal", internal: true });
   const egress = new Network(stack, "egress", { name: "egress" });
-  const app = new Container(stack, "app", { name: "app", image: "app" });
+  const app = appService(stack, "app", "app");
   const sidecar = new MtlsSidecar(stack, "sidecar", {
     ca,
     name: "app-mtls",
@@ -29,7 +40,6 @@ function parts() {
   const gate = new OidcGate(stack, "gate", {
     ca,
     name: "gate",
-    internalNetwork: internal,
     egressNetwork: egress,
     publicHostname: "ai.example.internal",
     oidc: { issuerUrl: "https://idp.example.com", clientId: "c", clientSecret: secretVariable(stack, "cs"), emailDomains: ["example.com"] },
@@ -38,13 +48,12 @@ function parts() {
     ca,
     name: "edge",
     hostnames: ["ai.example.internal"],
-    internalNetwork: internal,
     upstreams: [sidecar.address],
     upstreamServerName: sidecar.serverName,
     routes: ["/v1/models"],
     gate,
   });
-  return { stack, ca, internal, egress, app, sidecar, gate, edge };
+  return { stack, ca, egress, app, sidecar, gate, edge };
 }
 
 describe("MtlsSidecar", () => {
@@ -63,18 +72,22 @@ describe("MtlsSidecar", () => {
     expect(JSON.stringify(json.resource.tls_cert_request)).toContain('"dns_names":["sidecar.zta.internal","app"]');
   });
 
-  test("callers can be added later (a chat UI) but never twice", () => {
-    sidecar.addCaller({ role: "chat", subjectDn: "CN=zta-chat,OU=zta-services,O=cdktf-zero-trust-ai", forwardsIdentity: true, mayScrapeMetrics: false });
+  test("callers can be added later (a chat UI) but never twice; each gets its own network to the target", () => {
+    const chat = appService(stack, "chat", "chat");
+    sidecar.allowCaller(chat, { identity: ServiceIdentities.CHAT, forwardsIdentity: true });
     expect(sidecar.nginxConfig).toContain('"CN=zta-chat,OU=zta-services,O=cdktf-zero-trust-ai" chat;');
-    expect(uploaded(synth(stack), "app-mtls-config-loader", "nginx.conf")).toBe(sidecar.nginxConfig);
-    expect(() =>
-      sidecar.addCaller({ role: "chat", subjectDn: "CN=other", forwardsIdentity: false, mayScrapeMetrics: false }),
-    ).toThrow(/already allowed/);
+    const j = synth(stack);
+    expect(uploaded(j, "app-mtls-config-loader", "nginx.conf")).toBe(sidecar.nginxConfig);
+    expect(Object.values(j.resource.docker_network).map((n) => (n as { name: string }).name)).toContain("chat-to-app");
+    sidecar.allowCaller(chat, { identity: ServiceIdentities.CHAT, forwardsIdentity: true });
+    expect(synth(stack)).toEqual(j);
+    sidecar.allowCaller(chat, { identity: ServiceIdentities.METRICS_SCRAPER });
+    expect(() => synth(stack)).toThrow(/caller: received "chat". chat may already call app-mtls on 8443 with other options: allow each flow once/);
   });
 
   test("an unpinned image or empty allowlist is refused", () => {
     const s = stackWithProviders();
-    const target = new Container(s, "t", { name: "t", image: "t" });
+    const target = appService(s, "t", "t");
     expect(
       () =>
         synthOf(new MtlsSidecar(s, "sc", {
@@ -93,7 +106,7 @@ describe("MtlsSidecar", () => {
           generationTimeoutSeconds: 1,
           image: "nginx:latest",
         })),
-    ).toThrow(/routes: received an empty list[\s\S]*callers: received an empty list[\s\S]*image: received "nginx:latest"/);
+    ).toThrow(/routes: received an empty list[\s\S]*image: received "nginx:latest"/);
   });
 
   test("snapshot", () => expect(containerNamed(json, "app-mtls")).toMatchSnapshot());
@@ -125,8 +138,11 @@ describe("OidcGate", () => {
     expect(Object.values(json.resource.random_password)[0]).toMatchObject({ length: 32, special: false });
   });
 
-  test("on the internal network (as itself) and an egress network toward the IdP, no ports", () => {
-    expect(c.networks_advanced).toEqual([{ name: "${docker_network.internal.name}", aliases: ["gate"] }, { name: "${docker_network.egress.name}" }]);
+  test("an egress network toward the IdP, and the edge->gate network (its only caller, as itself), no ports", () => {
+    expect(c.networks_advanced).toEqual([
+      { name: "${docker_network.egress.name}" },
+      { name: expect.stringMatching(/^\$\{docker_network\.zta-trust_edge-to-gate_[0-9A-F]+\.name\}$/), aliases: ["gate"] },
+    ]);
     expect(c.ports).toBeUndefined();
     expect(gate.address).toBe("gate:4443");
   });
@@ -139,7 +155,6 @@ describe("OidcGate", () => {
         synthOf(new OidcGate(s, "g", {
           ca: new InternalCa(s, "ca"),
           name: "g",
-          internalNetwork: net,
           egressNetwork: net,
           publicHostname: "ai.example.internal",
           oidc: { issuerUrl: "http://idp.example.com", clientId: "c", clientSecret: "hunter2" },
@@ -197,7 +212,6 @@ describe("EdgeProxy", () => {
       ca: new InternalCa(s, "ca"),
       name: "lone",
       hostnames: ["ai.example.internal"],
-      internalNetwork: new Network(s, "n", { name: "n", internal: true }),
       upstreams: ["x:8443"],
       upstreamServerName: "sidecar.zta.internal",
       routes: ["/v1/models"],

@@ -25,16 +25,32 @@ describe("SecureInference: networks and exposure", () => {
     return id ? networks[id] : undefined;
   };
 
-  test("vLLM, the gate and the edge's second leg share one internal network", () => {
+  test("one internal network per trust relationship: edge->gate and edge->vLLM, nothing shared beyond the pair", () => {
     const internal = Object.values(networks).filter((n) => n.internal === true);
-    expect(internal.map((n) => n.name)).toEqual(["inference-internal"]);
-    for (const name of ["inference-vllm-0", "inference-gate", "inference-edge"]) {
-      const legs = containerNamed(json, name).networks_advanced.map((n: { name: string }) => networkByRef(n.name)?.name);
-      expect(legs).toContain("inference-internal");
-    }
+    expect(internal.map((n) => n.name).sort()).toEqual(["inference-edge-to-inference-gate", "inference-edge-to-inference-vllm-0"]);
+    const members = (net: string) =>
+      Object.values(resources(json, "docker_container"))
+        .filter((c) => (c.networks_advanced ?? []).some((n: { name: string }) => networkByRef(n.name)?.name === net))
+        .map((c) => c.name)
+        .sort();
+    // Allowed flows are reachable (caller and callee share the pair's network) ...
+    expect(members("inference-edge-to-inference-gate")).toEqual(["inference-edge", "inference-gate"]);
+    expect(members("inference-edge-to-inference-vllm-0")).toEqual(["inference-edge", "inference-vllm-0"]);
+    // ... and one the graph does not allow is not: vLLM (and its sidecar, in its namespace) shares no network with the gate.
+    const netsOf = (name: string) => containerNamed(json, name).networks_advanced.map((n: { name: string }) => networkByRef(n.name)?.name);
+    expect(netsOf("inference-vllm-0").filter((n: string) => netsOf("inference-gate").includes(n))).toEqual([]);
   });
 
-  test("vLLM is on the internal network only and publishes nothing", () => {
+  test("the callers label says who may call each service, and how", () => {
+    const callers = (name: string) => JSON.parse(label(containerNamed(json, name), "zta.callers") as string);
+    expect(callers("inference-gate")).toEqual([{ caller: "inference-edge", port: 4443, auth: "network-only", network: "inference-edge-to-inference-gate" }]);
+    expect(callers("inference-vllm-0-mtls")).toEqual([
+      { caller: "inference-edge", port: 8443, auth: "mtls", identity: "zta-edge", network: "inference-edge-to-inference-vllm-0" },
+    ]);
+    expect(callers("inference-edge")).toEqual([{ caller: "host", port: 8443, auth: "mtls+oidc" }]);
+  });
+
+  test("vLLM is on internal networks only and publishes nothing", () => {
     const vllm = containerNamed(json, "inference-vllm-0");
     expect(vllm.networks_advanced).toHaveLength(1);
     expect(networkByRef(vllm.networks_advanced[0].name)?.internal).toBe(true);
@@ -59,7 +75,8 @@ describe("SecureInference: networks and exposure", () => {
     const legs = edge.networks_advanced.map((n: { name: string }) => networkByRef(n.name));
     expect(legs.map((n: any) => [n.name, n.internal])).toEqual([
       ["inference-edge-net", false],
-      ["inference-internal", true],
+      ["inference-edge-to-inference-gate", true],
+      ["inference-edge-to-inference-vllm-0", true],
     ]);
   });
 

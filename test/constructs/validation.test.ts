@@ -176,7 +176,6 @@ describe("semantic mistakes", () => {
           ca: ai.ca,
           name: "edge2",
           hostnames: ["Bad Host"],
-          internalNetwork: ai.internalNetwork,
           upstreams: ["x:1"],
           upstreamServerName: "x",
           routes: ["/v1/models"],

@@ -29,8 +29,8 @@ describe("examples", () => {
   });
 
   test.each([
-    ["homelab", (app: App) => new HomelabStack(app, "homelab"), ["chat/webui", "tailnet-api/container", "tailnet-chat/container"]],
-    ["team", (app: App) => new TeamStack(app, "team"), ["chat/webui", "tailnet/container"]],
+    ["homelab", (app: App) => new HomelabStack(app, "homelab"), ["chat/webui/Default", "tailnet-api/Default/container", "tailnet-chat/Default/container"]],
+    ["team", (app: App) => new TeamStack(app, "team"), ["chat/webui/Default", "tailnet/Default/container"]],
   ])("%s passes the production policy; its own exceptions are exactly the documented root-run ones", (_name, make, expected) => {
     const stack = make(Testing.app());
     const policy = new SecurityPolicy({ profile: "production", writeReports: false });

@@ -41,9 +41,9 @@ describe("SecurityPolicy on the library's default stack", () => {
     expect(report.summary).toMatchObject({ errors: 0, warnings: 0, suppressed: 3 });
     const suppressed = report.findings.map((f) => `${f.ruleId} ${f.path}`).sort();
     expect(suppressed).toEqual([
-      "ZTA-CTR-003 zta/inference/edge/container",
-      "ZTA-CTR-011 zta/inference/model-fetch/container",
-      "ZTA-CTR-011 zta/inference/vllm-0/container",
+      "ZTA-CTR-003 zta/inference/edge/Default/container",
+      "ZTA-CTR-011 zta/inference/model-fetch/Default/container",
+      "ZTA-CTR-011 zta/inference/vllm-0/Default/container",
     ]);
     for (const f of report.findings) {
       expect((f.suppression as { reason: string }).reason.length).toBeGreaterThanOrEqual(10);
@@ -69,9 +69,9 @@ describe("SecurityPolicy on the library's default stack", () => {
     const open = policy.results[0].findings.filter((f) => !f.suppression).map((f) => `${f.ruleId} ${f.path}`);
     expect(open).toEqual(
       expect.arrayContaining([
-        "ZTA-CTR-005 zta/inference/edge/container",
-        "ZTA-AI-001 zta/inference/vllm-0/container",
-        "ZTA-AI-002 zta/inference/vllm-0/container",
+        "ZTA-CTR-005 zta/inference/edge/Default/container",
+        "ZTA-AI-001 zta/inference/vllm-0/Default/container",
+        "ZTA-AI-002 zta/inference/vllm-0/Default/container",
       ]),
     );
   });
@@ -109,8 +109,8 @@ describe("SecurityPolicy on other SecureInference shapes", () => {
     const policy = new SecurityPolicy({ profile: "production" });
     expect(() => synthWith(stack, policy)).toThrow(/ZTA-AI-004/);
     expect(blocking(policy.results[0].findings).map((f) => `${f.ruleId} ${f.path}`).sort()).toEqual([
-      "ZTA-AI-004 stack/ai/model-fetch/container",
-      "ZTA-AI-004 stack/ai/vllm-0/container",
+      "ZTA-AI-004 stack/ai/model-fetch/Default/container",
+      "ZTA-AI-004 stack/ai/vllm-0/Default/container",
     ]);
   });
 });
