@@ -1,5 +1,5 @@
 import { hostPathsOf } from "../docker";
-import { engineSocketIn, sensitiveHostPath } from "../sensitive";
+import { engineSocketIn, sensitiveHostPath } from "../../sensitive";
 import { PolicyRule, RuleSeverity, compliant, nonCompliant } from "../types";
 import { CIS, OWASP_LLM } from "./common";
 
