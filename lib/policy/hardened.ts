@@ -32,6 +32,6 @@ export interface ContainerCheckOptions {
 export function containerFindings(terraformJson: Record<string, unknown>, options: ContainerCheckOptions = {}): Finding[] {
   const select = options.select ?? (() => true);
   const suppressionFor = options.scope ? suppressionsIn(options.scope) : () => undefined;
-  const findings = evaluate(CONTAINER_RULES, stackViewOf(terraformJson), PolicyProfile.PRODUCTION, suppressionFor, (r) => r.type === "docker_container" && select(r));
-  return blocking(findings);
+  const inScope = (r: ResourceView) => r.type === "docker_container" && select(r);
+  return blocking(evaluate(CONTAINER_RULES, stackViewOf(terraformJson), PolicyProfile.PRODUCTION, suppressionFor, inScope));
 }

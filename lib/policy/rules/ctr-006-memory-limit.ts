@@ -21,6 +21,7 @@ export const memoryLimit: PolicyRule = {
     if (typeof memory !== "number" || memory <= 0) return nonCompliant("memory is not set");
     if (swap === memory) return compliant();
     // The provider sends 0 (Docker then allows swap equal to memory) when memory_swap is unset.
-    return nonCompliant(typeof swap === "number" && swap !== 0 ? `memory_swap = ${swap} with memory = ${memory}: swap is allowed` : "memory_swap is not set: Docker allows as much swap again as memory");
+    if (typeof swap === "number" && swap !== 0) return nonCompliant(`memory_swap = ${swap} with memory = ${memory}: swap is allowed`);
+    return nonCompliant("memory_swap is not set: Docker allows as much swap again as memory");
   },
 };
