@@ -8,7 +8,7 @@ import { TerraformOutput, TerraformStack } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
-import { secretValueKind, secretsInCommand } from "../lib/policy/sensitive";
+import { secretValueKind, secretsInCommand } from "../lib/sensitive";
 import { checkNoCredentialLiterals, readBoolean, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
 import { flagHasWhitespace, selectsFlag, vllmFlagName } from "../lib/vllm-args";
 import { ServiceIdentities, ServiceIdentity } from "../lib/identities";

@@ -1,5 +1,5 @@
 import { Problems, isUnresolved } from "./errors";
-import { secretValueKind } from "./policy/sensitive";
+import { secretValueKind } from "./sensitive";
 
 /**
  * Run-time shape checks for props. TypeScript checks shapes at compile time, but stacks run with

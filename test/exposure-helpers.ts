@@ -4,7 +4,7 @@ import { TerraformStack } from "cdktf";
 import { SecureInference, SecureInferenceProps, TailscaleProvider } from "../index";
 import { inferenceProps, stackWithProviders } from "./helpers";
 
-export { expectConfigError, hardeningGaps } from "./helpers";
+export { expectConfigError, gapRuleIds, hardeningGaps } from "./helpers";
 
 /** A stack with docker/tls/random (+ cloudflare and tailscale providers) and SecureInference in it. */
 export function inferenceStack(overrides: Partial<SecureInferenceProps> = {}): { stack: TerraformStack; ai: SecureInference } {

@@ -4,6 +4,7 @@ import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { Construct } from "constructs";
 import { ConfigError, SecureInference, SecureInferenceProps } from "../index";
+import { containerFindings } from "../lib/policy/hardened";
 
 /** A 40-hex commit sha for tests. */
 export const REVISION = "0e9e39f249a16976918f6564b8830bc894c89659";
@@ -46,8 +47,14 @@ export function inferenceProps(stack: TerraformStack, overrides: Partial<SecureI
 }
 
 export function synth(stack: TerraformStack): StackJson {
-  return JSON.parse(Testing.synth(stack, true)) as StackJson;
+  const json = JSON.parse(Testing.synth(stack, true)) as StackJson;
+  // Remember where each container came from, so hardeningGaps can honour its suppressions.
+  for (const [logicalId, c] of Object.entries(json.resource?.docker_container ?? {})) ORIGINS.set(c, { stack, logicalId });
+  return json;
 }
+
+/** The stack and logical id of every container object `synth` returned. */
+const ORIGINS = new WeakMap<object, { stack: TerraformStack; logicalId: string }>();
 
 /** SecureInference in a fresh stack, synthesized. */
 export function synthInference(overrides: Partial<SecureInferenceProps> = {}): {
@@ -94,24 +101,30 @@ export function uploaded(json: StackJson, loaderName: string, file: string): str
 }
 
 /**
- * What a hardened service container must have; returns the missing items (empty = hardened).
- * The model fetch is a one-shot job: it alone has no healthcheck. Only the edge publishes a port.
+ * Why a synthesized container is not hardened, one `"<rule id> <title>: <detail>"` per open
+ * finding of the container rules (ZTA-CTR-*, lib/policy/hardened.ts); empty = hardened. The
+ * policy engine decides, so this cannot drift from SecurityPolicy. For a container object that
+ * `synth` returned, suppressions on its construct (e.g. the edge's NET_BIND_SERVICE, vLLM's uid 0)
+ * are honoured as the aspect honours them, and `c` is judged as given (a test may alter a copy);
+ * any other object is judged alone, with no suppression.
  */
 export function hardeningGaps(c: Record<string, any>): string[] {
-  const gaps: string[] = [];
-  const job = label(c, "zta.role") === "model-fetch";
-  if (c.read_only !== true) gaps.push("read_only");
-  if (JSON.stringify(c.capabilities?.drop) !== '["ALL"]') gaps.push("capabilities.drop ALL");
-  if (!(c.security_opts ?? []).includes("no-new-privileges:true")) gaps.push("no-new-privileges");
-  if (!(c.memory > 0) || c.memory_swap !== c.memory) gaps.push("memory (and no swap)");
-  if (!(c.cpu_shares > 0)) gaps.push("cpu_shares");
-  if (c.restart !== "on-failure" || !(c.max_retry_count > 0)) gaps.push("bounded restart");
-  if (c.log_driver !== "json-file" || !c.log_opts?.["max-size"] || !c.log_opts?.["max-file"]) gaps.push("log rotation");
-  if (!c.tmpfs || Object.keys(c.tmpfs).length === 0) gaps.push("tmpfs");
-  if (!job && !(c.healthcheck?.test?.length > 1)) gaps.push("healthcheck");
-  if (c.privileged === true) gaps.push("privileged");
-  if ((c.ports ?? []).length > 0 && label(c, "zta.role") !== "edge") gaps.push("publishes a host port");
-  return gaps;
+  const origin = ORIGINS.get(c);
+  let findings;
+  if (origin) {
+    const json = origin.stack.toTerraform() as StackJson;
+    const own = json.resource.docker_container[origin.logicalId];
+    json.resource.docker_container[origin.logicalId] = { ...c, "//": own["//"] };
+    findings = containerFindings(json as unknown as Record<string, unknown>, { scope: origin.stack, select: (r) => r.logicalId === origin.logicalId });
+  } else {
+    findings = containerFindings({ resource: { docker_container: { container: c } } });
+  }
+  return findings.map((f) => `${f.ruleId} ${f.title}: ${f.detail}`);
+}
+
+/** The rule ids of `hardeningGaps(c)`. */
+export function gapRuleIds(c: Record<string, any>): string[] {
+  return hardeningGaps(c).map((g) => g.split(" ")[0]);
 }
 
 /**

@@ -159,9 +159,3 @@ export function hostnamesOf(c: ResourceView): string[] {
   for (const n of list(c.config.networks_advanced)) names.push(...strings(record(n).aliases));
   return names;
 }
-
-/** Whether a user string is uid 0 (`0`, `root`, `0:0`, `root:wheel`). */
-export function isRootUser(user: string): boolean {
-  const who = user.split(":")[0].trim();
-  return who === "0" || who === "root";
-}

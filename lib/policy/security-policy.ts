@@ -7,7 +7,7 @@ import { Finding, Suppression, blocking, describeFinding, evaluate, stackViewOf 
 import { PolicyProfile } from "./profiles";
 import { JSON_REPORT_FILE, SARIF_REPORT_FILE, jsonReport, sarifReport } from "./report";
 import { ALL_RULES } from "./rules";
-import { FindingLevel, RuleMetadata } from "./types";
+import { FindingLevel, ResourceView, RuleMetadata } from "./types";
 
 export interface SecurityPolicyProps {
   /**
@@ -50,6 +50,24 @@ export interface StackPolicyResult {
 }
 
 const SUPPRESS_METADATA = "zta:policy-suppress";
+
+/**
+ * The suppression covering a resource of `stack` for a rule: one attached to the resource's
+ * construct or to its nearest ancestor that has one. Shared by the aspect and containerFindings,
+ * so an exception means the same everywhere.
+ */
+export function suppressionsIn(stack: IConstruct): (resource: ResourceView, ruleId: string) => Suppression | undefined {
+  const constructs = new Map<string, IConstruct>(stack.node.findAll().map((c) => [c.node.path, c]));
+  return (resource, ruleId) => {
+    const construct = constructs.get(resource.path);
+    const chain = construct ? [...construct.node.scopes].reverse() : [];
+    for (const c of chain) {
+      const found = SecurityPolicy.suppressionsOn(c).find((s) => s.ruleId === ruleId);
+      if (found) return found;
+    }
+    return undefined;
+  };
+}
 const MIN_REASON_LENGTH = 10;
 
 /**
@@ -123,21 +141,7 @@ export class SecurityPolicy implements IAspect {
     const constructs = new Map<string, IConstruct>(stack.node.findAll().map((c) => [c.node.path, c]));
     const prefix = scope.node.path;
     const inScope = (path: string) => path === prefix || path.startsWith(`${prefix}/`) || scope === stack;
-    const findings = evaluate(
-      ALL_RULES,
-      view,
-      this.profile,
-      (resource, ruleId) => {
-        const construct = constructs.get(resource.path);
-        const chain = construct ? [...construct.node.scopes].reverse() : [];
-        for (const c of chain) {
-          const found = SecurityPolicy.suppressionsOn(c).find((s) => s.ruleId === ruleId);
-          if (found) return found;
-        }
-        return undefined;
-      },
-      (resource) => inScope(resource.path),
-    );
+    const findings = evaluate(ALL_RULES, view, this.profile, suppressionsIn(stack), (resource) => inScope(resource.path));
 
     const reportFiles = this.writeReports ? this.write(stack, findings, view.resources.filter((r) => inScope(r.path)).length) : [];
     const index = this.results.findIndex((r) => r.stackPath === stack.node.path);

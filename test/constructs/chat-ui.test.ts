@@ -1,6 +1,6 @@
 import { ChatUi, ClientCertMode, IMAGES } from "../../index";
 import { containerNamed, label, resources, synth, uploaded } from "../helpers";
-import { allInterfaceAddresses, expectConfigError, hardeningGaps, inferenceStack } from "../exposure-helpers";
+import { allInterfaceAddresses, expectConfigError, gapRuleIds, hardeningGaps, inferenceStack } from "../exposure-helpers";
 
 /** Env as a map; `KEY=VALUE` entries. */
 function envOf(c: Record<string, any>): Record<string, string> {
@@ -78,8 +78,8 @@ describe("ChatUi: containers", () => {
   });
 
   test("the hardening check itself fails on a writable, capable container", () => {
-    expect(hardeningGaps({ ...webui, read_only: false, capabilities: { drop: ["ALL"], add: ["SYS_ADMIN"] }, ports: [{ internal: 8080 }] })).toEqual(
-      expect.arrayContaining(["read_only", "publishes a host port"]),
+    expect(gapRuleIds({ ...webui, read_only: false, capabilities: { drop: ["ALL"], add: ["SYS_ADMIN"] }, ports: [{ internal: 8080 }] })).toEqual(
+      expect.arrayContaining(["ZTA-CTR-005", "ZTA-CTR-003", "ZTA-CTR-001"]),
     );
   });
 

@@ -200,3 +200,69 @@ describe("SandboxRunner refusals", () => {
     expect(() => Testing.synth(stack, true)).toThrow(/privileged[\s\S]*network_mode = "host"/);
   });
 });
+
+describe("SandboxRunner re-checks its synthesized container with the policy's container rules", () => {
+  /** The override that breaks one invariant, and the rule the refusal must name (overrides append to lists, so lists are removed). */
+  const BROKEN: [string, [string, unknown][], string][] = [
+    ["a port on every interface", [["ports", [{ internal: 8080, external: 8080 }]]], "ZTA-CTR-001"],
+    ["privileged", [["privileged", true]], "ZTA-CTR-002"],
+    ["a capability added", [["capabilities.add", ["SYS_ADMIN"]]], "ZTA-CTR-003"],
+    ["capabilities no longer dropped", [["capabilities.drop", undefined]], "ZTA-CTR-003"],
+    ["no-new-privileges removed", [["security_opts", undefined]], "ZTA-CTR-004"],
+    ["a writable rootfs", [["read_only", false]], "ZTA-CTR-005"],
+    ["no memory limit", [["memory", undefined], ["memory_swap", undefined]], "ZTA-CTR-006"],
+    ["swap allowed", [["memory_swap", -1]], "ZTA-CTR-006"],
+    ["no CPU limit", [["cpu_shares", undefined], ["cpu_quota", undefined], ["cpu_period", undefined]], "ZTA-CTR-007"],
+    ["the host network", [["network_mode", "host"]], "ZTA-CTR-008"],
+    ["host PID", [["pid_mode", "host"]], "ZTA-CTR-008"],
+    ["host IPC", [["ipc_mode", "host"]], "ZTA-CTR-008"],
+    ["the host user namespace", [["userns_mode", "host"]], "ZTA-CTR-008"],
+    ["docker.sock mounted", [["mounts", [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }]]], "ZTA-CTR-009"],
+    ["~/.ssh mounted", [["mounts", [{ type: "bind", source: "/home/dev/.ssh", target: "/workspace", read_only: true }]]], "ZTA-CTR-010"],
+    ["root", [["user", "0:0"]], "ZTA-CTR-011"],
+    ["a literal secret in env", [["env", ["HOME=/tmp", "OPENAI_API_KEY=sk-0123456789abcdefghijklmnop"]]], "ZTA-CTR-012"],
+    ["an unbounded restart", [["restart", "always"]], "ZTA-CTR-014"],
+    ["no log rotation", [["log_opts", undefined]], "ZTA-CTR-015"],
+  ];
+
+  function synthWithOverrides(overrides: [string, unknown][], setup?: (runner: SandboxRunner) => void): void {
+    const stack = newStack();
+    const runner = new SandboxRunner(stack, "agent", BASE);
+    for (const [path, value] of overrides) runner.container.addOverride(path, value);
+    setup?.(runner);
+    Testing.synth(stack, true);
+  }
+
+  test("the box as built passes every container rule (validations run)", () => {
+    expect(() => synthWithOverrides([])).not.toThrow();
+  });
+
+  test.each(BROKEN)("%s is refused, naming the rule and its fix", (_what, overrides, ruleId) => {
+    let message = "";
+    try {
+      synthWithOverrides(overrides);
+    } catch (e) {
+      message = String(e);
+    }
+    expect(message).toMatch(new RegExp(`SandboxRunner "stack/agent": ${ruleId} [^\\n]*\\(an override\\?\\)\\. Fix: \\S`));
+    // Only the broken invariant is named.
+    expect([...message.matchAll(/ZTA-[A-Z]+-\d{3}/g)].map((m) => m[0])).toEqual([ruleId]);
+  });
+
+  test("read_only turned into a Terraform expression is refused (the rule cannot judge it; the box must be provable)", () => {
+    expect(() => synthWithOverrides([["read_only", "${var.ro}"]])).toThrow(/read_only is a Terraform expression/);
+  });
+
+  test("suppressions count as in the aspect: allowedSecretEnv's literal opt-in, or one the user adds with a reason", () => {
+    const stack = newStack();
+    new SandboxRunner(stack, "agent", {
+      ...BASE,
+      env: [{ name: "TEST_DB_PASSWORD", value: "throwaway-test-db" }],
+      allowedSecretEnv: [{ name: "TEST_DB_PASSWORD", reason: "throwaway database inside the sandbox test fixture" }],
+    });
+    expect(() => Testing.synth(stack, true)).not.toThrow();
+    expect(() =>
+      synthWithOverrides([["user", "0:0"]], (runner) => SecurityPolicy.suppress(runner, "ZTA-CTR-011", "the legacy test image needs uid 0; ticket SEC-42")),
+    ).not.toThrow();
+  });
+});

@@ -1,5 +1,5 @@
 import { hostPathsOf } from "../docker";
-import { engineSocketIn } from "../sensitive";
+import { engineSocketIn } from "../../sensitive";
 import { PolicyRule, RuleSeverity, compliant, nonCompliant } from "../types";
 import { CIS, OWASP_LLM } from "./common";
 

@@ -1,6 +1,6 @@
-import { hostPathsOf } from "../docker";
-import { engineSocketIn, sensitiveHostPath } from "../sensitive";
-import { PolicyRule, RuleSeverity, compliant, nonCompliant } from "../types";
+import { hostPathsOf, isExpression } from "../docker";
+import { engineSocketIn, sensitiveHostPath } from "../../sensitive";
+import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { CIS, OWASP_LLM } from "./common";
 
 export const sensitiveHostPathMounted: PolicyRule = {
@@ -17,7 +17,10 @@ export const sensitiveHostPathMounted: PolicyRule = {
   check(c) {
     // A socket file itself is ZTA-CTR-009's finding; do not report it twice. Directories that
     // contain a socket (/var/run, /) are reported by both: they expose more than the socket.
-    const bad = hostPathsOf(c)
+    // A path Terraform computes cannot be judged here (SandboxRunner accepts a variable workspace).
+    const paths = hostPathsOf(c).filter((p) => !isExpression(p));
+    if (paths.length === 0) return hostPathsOf(c).length ? notApplicable("every host path is a Terraform expression") : compliant();
+    const bad = paths
       .filter((p) => !(engineSocketIn(p) !== undefined && p.endsWith(".sock")))
       .map((p) => ({ p, why: sensitiveHostPath(p) }))
       .filter((x) => x.why !== undefined);

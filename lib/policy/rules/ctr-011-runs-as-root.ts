@@ -1,4 +1,5 @@
-import { isExpression, isRootUser } from "../docker";
+import { isRootUser } from "../../sensitive";
+import { isExpression } from "../docker";
 import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { CIS, skipNeverStarted } from "./common";
 

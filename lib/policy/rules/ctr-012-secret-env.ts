@@ -1,5 +1,5 @@
 import { envOf, isExpression, record, strings } from "../docker";
-import { looksLikeSecretName, secretValueKind, secretsInCommand } from "../sensitive";
+import { looksLikeSecretName, secretValueKind, secretsInCommand } from "../../sensitive";
 import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { CIS, OWASP_LLM } from "./common";
 

@@ -16,4 +16,13 @@ describe("ZTA-CTR-010 sensitive host path mounted", () => {
       expect(statusOf(rule, stack, "bad")).toBe(OutcomeStatus.NON_COMPLIANT);
     },
   );
+
+  test("a host path Terraform computes is not applicable; a literal one beside it is still judged", () => {
+    const stack = newStack();
+    const computed = { type: "bind", source: "${var.workspace}", target: "/workspace", readOnly: true };
+    compliantContainer(stack, "computed", { mounts: [computed] });
+    compliantContainer(stack, "mixed", { mounts: [computed], volumes: [{ hostPath: "/etc", containerPath: "/mnt", readOnly: true }] });
+    expect(statusOf(rule, stack, "computed")).toBe(OutcomeStatus.NOT_APPLICABLE);
+    expect(statusOf(rule, stack, "mixed")).toBe(OutcomeStatus.NON_COMPLIANT);
+  });
 });

@@ -1,8 +1,10 @@
 import * as path from "path";
 
 /**
- * What counts as sensitive on a Docker host, shared by SandboxRunner's prop validation and the
- * policy rules so the two cannot disagree.
+ * What counts as sensitive on a Docker host (engine sockets, credential paths, secret-looking
+ * values, the root user). The constructs validate their props with these predicates and the
+ * policy rules (lib/policy/rules) judge synthesized resources with the same ones, so the two
+ * cannot disagree; it lives outside lib/policy because the constructs depend on it too.
  */
 
 /** Sockets that control a container engine: mounting one is root on the host. */
@@ -196,4 +198,10 @@ export function secretsInCommand(args: string[]): string[] {
     }
   });
   return found;
+}
+
+/** Whether a user string is uid 0 (`0`, `root`, `0:0`, `root:wheel`). */
+export function isRootUser(user: string): boolean {
+  const who = user.split(":")[0].trim();
+  return who === "0" || who === "root";
 }
