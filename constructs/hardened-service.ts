@@ -208,10 +208,11 @@ export class HardenedService extends Construct {
         organizationalUnit: props.clientIdentity.organizationalUnit,
       });
     }
+    // The CA certificate beside any identity: servers verify client certificates with it, clients the servers'.
     const tlsFiles: ConfigFile[] = [
+      ...(ca && (this.serverCertificate || this.clientCertificate) ? [{ name: "ca.crt", content: ca.certPem }] : []),
       ...(ca && this.serverCertificate
         ? [
-            { name: "ca.crt", content: ca.certPem },
             { name: "server.crt", content: this.serverCertificate.certPem },
             { name: "server.key", content: this.serverCertificate.privateKeyPem },
           ]
