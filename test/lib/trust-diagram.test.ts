@@ -1,9 +1,10 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { App } from "cdktf";
+import { App, Testing } from "cdktf";
 import { ConfigError } from "../../lib/errors";
 import { isLoopback, renderTrustZoneSvg, trustZoneDot, writeTrustZoneDiagrams } from "../../lib/trust-diagram";
+import { TeamStack } from "../../examples/team";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
 import { FIXTURE_CONTAINERS, FIXTURE_FLOWS, FIXTURE_NETWORKS, fixtureReport, fixtureStack } from "./trust-diagram.fixture";
 
@@ -105,6 +106,12 @@ describe("trustZoneDot on a stack carrying the trust graph's labels", () => {
     const other = trustZoneDot(fixtureStack({ gateCallers: JSON.stringify([{ caller: "billing-api", port: 4180, auth: "mtls" }]) }));
     expect(nodeLine(other, "u:billing-api")).toContain("not in this stack");
     expect(flowEdges(other).find((e) => e.to === "c:fx-gate")!.from).toBe("u:billing-api");
+  });
+
+  test("a zta.callers value Terraform computes is noted on the container, not guessed and not refused", () => {
+    const computed = trustZoneDot(fixtureStack({ gateCallers: "${jsonencode(local.gate_callers)}" }));
+    expect(nodeLine(computed, "c:fx-gate")).toContain("zta.callers is computed by Terraform: its flows are not drawn");
+    expect(flowEdges(computed).filter((e) => e.to === "c:fx-gate")).toEqual([]);
   });
 
   test("a flow without authentication is drawn red", () => {
@@ -240,6 +247,29 @@ describe("the default stack", () => {
     expect(files).toEqual([path.join(dir, "trust-zones.dot"), path.join(dir, "trust-zones.svg")]);
     expect(fs.readFileSync(files[0], "utf8")).toBe(trustZoneDot(json, report, "zero-trust-ai"));
     expect(fs.readFileSync(files[1], "utf8")).toMatch(/^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\n?$/);
+  });
+});
+
+describe("the team example (tailnet and Cloudflare)", () => {
+  const json = JSON.parse(Testing.synth(new TeamStack(Testing.app(), "team"), true));
+  const dot = trustZoneDot(json);
+
+  test("every container and network appears; the tailnet and Cloudflare zones say what they expose", () => {
+    for (const c of Object.values<any>(json.resource.docker_container)) {
+      expect([c.name, dot.includes(`"c:${c.name}" [`) || dot.includes(`config via ${c.name} (loader)`)]).toEqual([c.name, true]);
+    }
+    for (const n of Object.values<any>(json.resource.docker_network)) expect(dot).toContain(`label="${n.name}\\n`);
+    expect(nodeLine(dot, "z:tailnet")).toContain("node ai");
+    expect(nodeLine(dot, "z:cloudflare")).toContain("chat.example.com");
+    expect(nodeLine(dot, "z:cloudflare")).toContain("Access allows: email alice@example.org, email_domain example.com");
+  });
+
+  test("tailscale and cloudflared are joined to their zones by dotted outbound lines, and nothing else is drawn into the stack", () => {
+    const outbound = edges(dot).filter((e) => e.attrs.includes("style=dotted")).map((e) => `${e.from} ${e.to}`);
+    expect(outbound.sort()).toEqual(["c:inference-chat-cloudflared z:cloudflare", "c:inference-edge-ts-ai z:tailnet"]);
+    expect(flowEdges(dot)).toEqual([]);
+    expect(nodeLine(dot, "c:inference-chat-proxy")).toBeDefined();
+    expect(subgraph(dot, "cluster_ns_inference-chat")).toContain('"c:inference-chat-proxy" [');
   });
 });
 
