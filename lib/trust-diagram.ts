@@ -302,6 +302,7 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
 
   // Tailnet and Cloudflare, when the stack uses them.
   const tailscaled = [...containers.values()].filter((c) => c.labels["zta.role"] === "tailscale");
+  // Outbound lines are written zone -> container (no arrowheads) so that zones rank left of the stack.
   const joins: string[] = [];
   if (hasTypePrefix("tailscale_") || tailscaled.length > 0 || zonesCalled.has("tailnet") || marks.has("z:tailnet")) {
     const names = tailscaled.flatMap((c) => strings(c.config.env).filter((e) => e.startsWith("TS_HOSTNAME=")).map((e) => e.slice(12)));
@@ -310,7 +311,7 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
     out.push('    label="tailnet"; style="rounded,filled"; fillcolor="#e3f2fd"; color="#1565c0";');
     out.push(`    "z:tailnet" [label=<${table(rows)}>, shape=box3d];`);
     out.push("  }");
-    for (const c of tailscaled) joins.push(`  ${q(`c:${c.name}`)} -> "z:tailnet" [label="joins the tailnet", style=dotted, color="#1565c0", fontcolor="#1565c0", arrowhead=none];`);
+    for (const c of tailscaled) joins.push(`  "z:tailnet" -> ${q(`c:${c.name}`)} [label="joins the tailnet", style=dotted, color="#1565c0", fontcolor="#1565c0", arrowhead=none];`);
   }
   const tunnels = [...containers.values()].filter((c) => c.labels["zta.role"] === "cloudflared");
   if (hasTypePrefix("cloudflare_") || tunnels.length > 0 || zonesCalled.has("cloudflare") || marks.has("z:cloudflare")) {
@@ -332,7 +333,7 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
     out.push('    label="Cloudflare"; style="rounded,filled"; fillcolor="#fff3e0"; color="#e65100";');
     out.push(`    "z:cloudflare" [label=<${table(rows)}>, shape=box3d];`);
     out.push("  }");
-    for (const c of tunnels) joins.push(`  ${q(`c:${c.name}`)} -> "z:cloudflare" [label="outbound tunnel", style=dotted, color="#e65100", fontcolor="#e65100", arrowhead=none];`);
+    for (const c of tunnels) joins.push(`  "z:cloudflare" -> ${q(`c:${c.name}`)} [label="outbound tunnel", style=dotted, color="#e65100", fontcolor="#e65100", arrowhead=none];`);
   }
 
   // Docker networks (and the pseudo-networks containers end up on). A container on one network is
