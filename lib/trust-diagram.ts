@@ -170,7 +170,10 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
     if (type === "docker_container" && containers.has(logicalId)) {
       mark(nodeOf(logicalId), { ...m, text: drawnAs.has(logicalId) ? `${text} [${containers.get(logicalId)!.name}]` : text });
     } else if (type === "docker_image") {
-      const users = [...containers.values()].filter((c) => parseReference(c.config.image)?.logicalId === logicalId);
+      const users = [...containers.values()].filter((c) => {
+        const ref = parseReference(c.config.image);
+        return ref?.type === "docker_image" && ref.logicalId === logicalId;
+      });
       for (const u of users) mark(nodeOf(u.id), m);
       if (users.length === 0) elsewhere.push({ ...m, text: `${text} [${f.resource}]` });
     } else if (type === "docker_network" && networks.has(logicalId)) {
