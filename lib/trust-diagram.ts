@@ -30,7 +30,8 @@ export const TRUST_LABEL = "zta.trust";
 /** Callers that are zones, not containers. */
 export const ZONE_CALLERS = ["host", "tailnet", "cloudflare"] as const;
 /** How a flow authenticates, weakest last. */
-export const FLOW_AUTHS = ["mtls+oidc", "mtls", "access-jwt", "tailnet", "loopback", "none"] as const;
+// The values TrustGraph writes (constructs/trust-graph.ts Authentication), plus the ones a hand-written label may use.
+export const FLOW_AUTHS = ["mtls+oidc", "mtls", "access-jwt", "tailnet", "loopback", "network-only", "none"] as const;
 
 /** One entry of a `zta.callers` label. */
 export interface CallerEntry {
@@ -60,6 +61,8 @@ const AUTH_COLOR: Record<string, string> = {
   "access-jwt": "#e65100",
   tailnet: "#1565c0",
   loopback: "#616161",
+  // Only the relationship's own network stands in front (the edge asking the OIDC gate): amber, not green.
+  "network-only": "#ef6c00",
   none: "#c62828",
 };
 const RED = "#c62828";
@@ -391,7 +394,7 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
   // Last, so the clusters do not inherit labelloc. The key is in neutral grey: a stack with nothing red draws nothing red.
   const key = [
     "arrows: allowed flows, labelled auth :port and client CN",
-    "green mTLS (darker: mTLS + OIDC) · blue tailnet · orange Cloudflare Access JWT · grey loopback · red no authentication",
+    "green mTLS (darker: mTLS + OIDC) · blue tailnet · orange Cloudflare Access JWT · amber network only · grey loopback · red no authentication",
     "red port: published beyond loopback · red box: open policy finding",
     "dashed line: attached to a Docker network · dotted line: outbound connection to a zone",
   ];

@@ -22,7 +22,17 @@ function edges(dot: string): Array<{ from: string; to: string; attrs: string }> 
 
 /** Edges drawn from zta.callers (the others are publish, network attachment and tunnel lines). */
 function flowEdges(dot: string) {
-  return edges(dot).filter((e) => /label="(mtls\+oidc|mtls|access-jwt|tailnet|loopback|none) :\d+/.test(e.attrs));
+  return edges(dot).filter((e) => /label="(mtls\+oidc|mtls|access-jwt|tailnet|loopback|network-only|none) :\d+/.test(e.attrs));
+}
+
+/** Every flow the stack's zta.callers labels declare, as "auth :port" per callee name. */
+function labelledFlows(json: any): string[] {
+  const out: string[] = [];
+  for (const c of Object.values(json.resource.docker_container ?? {}) as any[]) {
+    const l = (c.labels ?? []).find((x: any) => x.label === "zta.callers");
+    if (l) for (const f of JSON.parse(l.value)) out.push(`${c.name} ${f.auth} :${f.port}`);
+  }
+  return out.sort();
 }
 
 /** The text of a `subgraph "<name>" { ... }` block, nested blocks included. */
@@ -136,7 +146,7 @@ describe("trustZoneDot on a stack carrying the trust graph's labels", () => {
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
     expect(message).toContain('docker_container.gate ("fx-gate") label zta.callers');
-    expect(message).toContain('"auth": "<mtls+oidc|mtls|access-jwt|tailnet|loopback|none>"');
+    expect(message).toContain('"auth": "<mtls+oidc|mtls|access-jwt|tailnet|loopback|network-only|none>"');
   });
 });
 
@@ -234,12 +244,14 @@ describe("the default stack", () => {
     for (const n of networks) expect(dot).toContain(`label="${n}\\n`);
   });
 
-  test("its only published port is loopback, it has no open finding, and no flow is invented", () => {
+  test("its only published port is loopback, it has no open finding, and every flow is one its labels declare", () => {
     expect(dot).not.toContain(RED);
     expect(dot).toContain("127.0.0.1:443/tcp\\nloopback only");
     expect(report.findings.length).toBeGreaterThan(0);
     expect(dot).not.toContain("open finding");
-    expect(flowEdges(dot)).toEqual([]);
+    const declared = labelledFlows(json);
+    expect(declared).toEqual(["inference-edge mtls+oidc :8443", "inference-gate network-only :4443", "inference-vllm-0-mtls mtls :8443"]);
+    expect(flowEdges(dot)).toHaveLength(declared.length);
   });
 
   test("writeTrustZoneDiagrams writes the DOT and the SVG next to cdk.tf.json and the report", async () => {
@@ -267,7 +279,9 @@ describe("the team example (tailnet and Cloudflare)", () => {
   test("tailscale and cloudflared are joined to their zones by dotted outbound lines, and nothing else is drawn into the stack", () => {
     const outbound = edges(dot).filter((e) => e.attrs.includes("style=dotted")).map((e) => `${e.from} ${e.to}`);
     expect(outbound.sort()).toEqual(["z:cloudflare c:inference-chat-cloudflared", "z:tailnet c:inference-edge-ts-ai"]);
-    expect(flowEdges(dot)).toEqual([]);
+    // The flows drawn are exactly the declared ones: tailnet and Cloudflare in, their hops to the edge and the chat proxy, the edge and the chat UI to the sidecar.
+    expect(flowEdges(dot)).toHaveLength(labelledFlows(json).length);
+    expect(labelledFlows(json)).toEqual(expect.arrayContaining(["inference-chat-proxy access-jwt :8444", "inference-edge mtls :8443", "inference-edge-ts-ai mtls :443"]));
     expect(nodeLine(dot, "c:inference-chat-proxy")).toBeDefined();
     expect(subgraph(dot, "cluster_ns_inference-chat")).toContain('"c:inference-chat-proxy" [');
   });
