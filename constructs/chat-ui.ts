@@ -7,7 +7,7 @@ import { Construct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
-import { CHAT_CLIENT_CN, CHAT_SERVER_NAME, CONFIG_DIR, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
+import { CHAT_CLIENT_CN, CHAT_SERVER_NAME, CONFIG_DIR, ROLE_LABEL, SERVICE_OU, ServiceRole, serviceSubjectDn } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { WEBUI_TRUSTED_EMAIL_HEADER } from "../lib/headers";
 import { renderChatProxyNginxConfig } from "../lib/nginx-client";
@@ -207,7 +207,7 @@ export class ChatUi extends Construct {
       env: Lazy.listValue({ produce: () => this.environment(secretKey.result) }),
       networksAdvanced: this.networks,
       volumes: [{ volumeName: this.dataVolume.name, containerPath: WEBUI_DATA_DIR, readOnly: false }],
-      labels: [{ label: "zta.role", value: "chat-ui" }],
+      labels: [{ label: ROLE_LABEL, value: ServiceRole.CHAT_UI }],
     });
 
     // uid 0 is the one exception to the hardening here; the policy report records why.
@@ -237,7 +237,7 @@ export class ChatUi extends Construct {
       networkMode: `container:${this.webui.id}`,
       entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
       volumes: [config.mountAt(CONFIG_DIR)],
-      labels: config.serviceLabels("chat-proxy"),
+      labels: config.serviceLabels(ServiceRole.CHAT_PROXY),
       // nginx resolves upstream names at start: the sidecars must exist first.
       dependsOn: [config.loader, ...props.inference.sidecars.map((s) => s.container)],
     });

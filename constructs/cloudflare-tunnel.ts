@@ -17,7 +17,7 @@ import { Construct, IConstruct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer, INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
-import { CONFIG_DIR } from "../lib/identities";
+import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { CATCH_ALL_SERVICE, ingressProblems } from "../lib/tunnel-ingress";
 import { checkNoCredentialLiterals, readObject, readString, readStrings } from "../lib/shape";
@@ -262,7 +262,7 @@ export class CloudflareTunnel extends Construct {
       networksAdvanced: networks,
       volumes: [config.mountAt(CONFIG_DIR)],
       labels: [
-        ...config.serviceLabels("cloudflared"),
+        ...config.serviceLabels(ServiceRole.CLOUDFLARED),
         { label: "zta.tunnel-target", value: resolved.kind },
       ],
       dependsOn: [config.loader],

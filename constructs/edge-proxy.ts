@@ -5,7 +5,7 @@ import { Construct } from "constructs";
 import { ClientCertMode, EdgeSite, renderEdgeCaddyfile } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR, EDGE_CLIENT_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
+import { CONFIG_DIR, EDGE_CLIENT_CN, SERVICE_OU, ServiceRole, serviceSubjectDn } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { readNumber, readString, readStrings } from "../lib/shape";
 import { dnsNameFix, isAllInterfaces, isBindAddress, isDnsName, isPort } from "../lib/validate";
@@ -189,7 +189,7 @@ export class EdgeProxy extends Construct {
       ports: [{ internal: EDGE_PORT, external: this.hostPort, ip: this.bindAddress, protocol: "tcp" }],
       networksAdvanced: [{ name: this.network.name }, { name: props.internalNetwork.name, aliases: [props.name] }],
       volumes: [config.mountAt(CONFIG_DIR)],
-      labels: config.serviceLabels("edge"),
+      labels: config.serviceLabels(ServiceRole.EDGE),
       dependsOn: [config.loader],
     });
     // The add-back above is in the bounding set only (see there); the report records why.

@@ -2,7 +2,7 @@ import { Container } from "@cdktf/provider-docker/lib/container";
 import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR, SIDECAR_SERVER_NAME } from "../lib/identities";
+import { CONFIG_DIR, SIDECAR_SERVER_NAME, ServiceRole } from "../lib/identities";
 import { Problems, whereIs } from "../lib/errors";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { isPositiveInt } from "../lib/validate";
@@ -121,7 +121,7 @@ export class MtlsSidecar extends Construct {
       // The image's entrypoint script rewrites files under /etc/nginx; run nginx directly instead.
       entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
       volumes: [config.mountAt(CONFIG_DIR)],
-      labels: config.serviceLabels("mtls-sidecar"),
+      labels: config.serviceLabels(ServiceRole.SIDECAR),
       dependsOn: [config.loader],
     });
   }

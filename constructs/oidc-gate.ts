@@ -5,7 +5,7 @@ import { Fn, Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR, GATE_SERVER_NAME } from "../lib/identities";
+import { CONFIG_DIR, GATE_SERVER_NAME, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { readObject, readString, readStrings } from "../lib/shape";
 import { isDnsName } from "../lib/validate";
@@ -204,7 +204,7 @@ export class OidcGate extends Construct {
         { name: props.egressNetwork.name },
       ],
       volumes: [config.mountAt(CONFIG_DIR)],
-      labels: config.serviceLabels("oidc-gate"),
+      labels: config.serviceLabels(ServiceRole.GATE),
       dependsOn: [config.loader],
     });
   }

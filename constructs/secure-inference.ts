@@ -12,7 +12,7 @@ import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
 import { secretValueKind, secretsInCommand } from "../lib/policy/sensitive";
 import { checkNoCredentialLiterals, readBoolean, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
 import { flagHasWhitespace, selectsFlag, vllmFlagName } from "../lib/vllm-args";
-import { METRICS_SCRAPER_CN, SERVICE_OU, serviceSubjectDn } from "../lib/identities";
+import { METRICS_SCRAPER_CN, SERVICE_OU, ServiceIdentities, serviceSubjectDn } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SidecarCaller } from "../lib/nginx";
 import { dnsNameFix, isCommitSha, isDnsName, isDockerName, isEmail } from "../lib/validate";
@@ -281,7 +281,7 @@ export class SecureInference extends Construct {
           });
 
     const callers: SidecarCaller[] = [
-      { role: "edge", subjectDn: serviceSubjectDn("zta-edge"), forwardsIdentity: true, mayScrapeMetrics: false },
+      { role: "edge", subjectDn: ServiceIdentities.EDGE.subjectDn, forwardsIdentity: true, mayScrapeMetrics: false },
     ];
     if (props.metricsScraper) {
       callers.push({

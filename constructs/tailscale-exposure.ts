@@ -4,7 +4,7 @@ import { Fn, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR } from "../lib/identities";
+import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SecurityPolicy } from "../lib/policy/security-policy";
 import { checkNoCredentialLiterals, readString, readStrings } from "../lib/shape";
@@ -230,7 +230,7 @@ export class TailscaleExposure extends Construct {
         config.mountAt(CONFIG_DIR),
         { volumeName: this.stateVolume.name, containerPath: STATE_DIR, readOnly: false },
       ],
-      labels: config.serviceLabels("tailscale"),
+      labels: config.serviceLabels(ServiceRole.TAILSCALE),
       dependsOn: [config.loader],
     });
 

@@ -3,7 +3,7 @@ import { Network } from "@cdktf/provider-docker/lib/network";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Construct } from "constructs";
 import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR } from "../lib/identities";
+import { CONFIG_DIR, MODEL_REVISION_LABEL, ROLE_LABEL, ServiceRole } from "../lib/identities";
 import { ConfigVolume } from "./config-volume";
 import { SecurityPolicy } from "../lib/policy/security-policy";
 
@@ -154,9 +154,9 @@ export class VllmServer extends Construct {
         { volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false },
       ],
       labels: [
-        ...config.serviceLabels("inference"),
+        ...config.serviceLabels(ServiceRole.INFERENCE),
         { label: "zta.model", value: props.modelName },
-        { label: "zta.model-revision", value: props.modelRevision },
+        { label: MODEL_REVISION_LABEL, value: props.modelRevision },
       ],
       // Let in-flight generations finish before the container is stopped.
       destroyGraceSeconds: 30,
@@ -235,9 +235,9 @@ export class ModelFetch extends Construct {
         { volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false },
       ],
       labels: [
-        { label: "zta.role", value: "model-fetch" },
+        { label: ROLE_LABEL, value: ServiceRole.MODEL_FETCH },
         { label: "zta.model", value: props.modelName },
-        { label: "zta.model-revision", value: props.modelRevision },
+        { label: MODEL_REVISION_LABEL, value: props.modelRevision },
         ...(config ? [{ label: "zta.config-sha256", value: config.contentHash }] : []),
       ],
       ...(config ? { dependsOn: [config.loader] } : {}),

@@ -77,7 +77,12 @@ export class ServiceIdentities {
   }
 }
 
-/** The values of the `zta.role` label: what each container is. The policy rules recognize services by them. */
+/** The label every library container carries with its ServiceRole; the policy rules read it. */
+export const ROLE_LABEL = "zta.role";
+/** The label with the model's pinned commit (vLLM and the model fetch); ZTA-AI-004 reads it. */
+export const MODEL_REVISION_LABEL = "zta.model-revision";
+
+/** The values of the ROLE_LABEL label: what each container is. The policy rules recognize services by them. */
 export const ServiceRole = {
   INFERENCE: "inference",
   MODEL_FETCH: "model-fetch",
