@@ -32,9 +32,6 @@ export function serviceSubjectDn(commonName: string): string {
   return `CN=${commonName},OU=${SERVICE_OU},O=${CERT_ORGANIZATION}`;
 }
 
-/** Names an operator may not take: they would collide with service identities. */
-export const RESERVED_COMMON_NAMES = [EDGE_CLIENT_CN, METRICS_SCRAPER_CN, CHAT_CLIENT_CN, "zta-grafana"];
-
 /** Prometheus' own server certificate carries this SAN (Grafana and its healthcheck verify it). */
 export const PROMETHEUS_SERVER_NAME = "prometheus.zta.internal";
 /** Grafana's server certificate carries this SAN (the edge verifies it). */
