@@ -19,7 +19,7 @@ import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
 import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
-import { CATCH_ALL_SERVICE, ingressProblems } from "../lib/tunnel-ingress";
+import { CATCH_ALL_SERVICE } from "../lib/tunnel-ingress";
 import { checkNoCredentialLiterals, readObject, readString, readStrings } from "../lib/shape";
 import { dnsNameFix, isDnsName, isDockerName, isEmail } from "../lib/validate";
 import { CHAT_TUNNEL_PORT, ChatUi, TunnelOrigin } from "./chat-ui";
@@ -206,10 +206,6 @@ export class CloudflareTunnel extends Construct {
       },
       { service: CATCH_ALL_SERVICE },
     ];
-    const broken = ingressProblems(
-      this.ingress.map((r) => ({ hostname: r.hostname, service: r.service, accessRequired: r.originRequest?.access?.required === true })),
-    );
-    if (broken.length > 0) throw new Error(`CloudflareTunnel "${this.node.path}": ingress is unsound: ${broken.join("; ")}`);
     this.tunnelConfig = new ZeroTrustTunnelCloudflaredConfigA(this, "config", {
       accountId: props.accountId,
       tunnelId: this.tunnel.id,

@@ -2,6 +2,7 @@ import { Container } from "@cdktf/provider-docker/lib/container";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
+import { ROLE_LABEL, ServiceRole } from "../lib/identities";
 import type { IssuedCertificate } from "./internal-ca";
 
 /** One file to place in a config volume. */
@@ -70,7 +71,7 @@ export class ConfigVolume extends Construct {
       entrypoint: ["/bin/false"],
       capabilities: { drop: ["ALL"] },
       securityOpts: ["no-new-privileges:true"],
-      labels: [{ label: "zta.role", value: "config-loader" }],
+      labels: [{ label: ROLE_LABEL, value: ServiceRole.CONFIG_LOADER }],
       volumes: [{ volumeName: this.volume.name, containerPath: LOADER_MOUNT, readOnly: false }],
       upload: props.files.map((f) => ({
         file: `${LOADER_MOUNT}/${f.name}`,
@@ -85,7 +86,7 @@ export class ConfigVolume extends Construct {
   /** The labels of the service that mounts this volume: its role, and the content hash (a change replaces it). */
   public serviceLabels(role: string): { label: string; value: string }[] {
     return [
-      { label: "zta.role", value: role },
+      { label: ROLE_LABEL, value: role },
       { label: "zta.config-sha256", value: this.contentHash },
     ];
   }

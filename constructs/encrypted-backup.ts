@@ -6,7 +6,7 @@ import { Construct } from "constructs";
 import { BackupScriptOptions, renderBackupAlertRules, renderBackupScripts, renderSchedulerScript } from "../lib/backup-scripts";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR } from "../lib/identities";
+import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { isDockerName, isPort, isPositiveInt } from "../lib/validate";
 import { ConfigFile, ConfigVolume } from "./config-volume";
@@ -209,7 +209,7 @@ export class EncryptedBackup extends Construct {
         { volumeName: scratch.name, containerPath: "/scratch", readOnly: false },
         ...(repo.localPath !== undefined ? [{ hostPath: repo.localPath, containerPath: "/repo", readOnly: false }] : []),
       ],
-      labels: config.serviceLabels("backup"),
+      labels: config.serviceLabels(ServiceRole.BACKUP),
       dependsOn: [config.loader],
     });
   }

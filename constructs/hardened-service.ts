@@ -15,7 +15,7 @@ import { ITerraformDependable, Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { Problems, whereIs } from "../lib/errors";
 import { HardeningOptions, hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR, ServiceIdentity } from "../lib/identities";
+import { CONFIG_DIR, ROLE_LABEL, ServiceIdentity } from "../lib/identities";
 import { CatalogImage, checkImagePinned } from "../lib/images";
 import { SecurityPolicy } from "../lib/policy/security-policy";
 import { ConfigFile, ConfigVolume } from "./config-volume";
@@ -249,7 +249,7 @@ export class HardenedService extends Construct {
       : props.networkMode !== undefined
         ? { networkMode: props.networkMode }
         : { networksAdvanced: Lazy.anyValue({ produce: () => [...(props.networks ?? []), ...this.trustNetworks] }) as unknown as ContainerNetworksAdvanced[] };
-    const roleLabels = this.config ? this.config.serviceLabels(props.role) : [{ label: "zta.role", value: props.role }];
+    const roleLabels = this.config ? this.config.serviceLabels(props.role) : [{ label: ROLE_LABEL, value: props.role }];
 
     this.container = new Container(this, ids.container ?? "container", {
       name: props.name,

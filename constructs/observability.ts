@@ -21,7 +21,7 @@ import {
   renderVllmDashboard,
 } from "../lib/grafana";
 import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR, GRAFANA_CLIENT_CN, GRAFANA_SERVER_NAME, PROMETHEUS_SERVER_NAME, SERVICE_OU } from "../lib/identities";
+import { CONFIG_DIR, GRAFANA_CLIENT_CN, GRAFANA_SERVER_NAME, PROMETHEUS_SERVER_NAME, ROLE_LABEL, SERVICE_OU, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import {
   PROMETHEUS_FILES,
@@ -246,7 +246,7 @@ export class Observability extends Construct {
         prometheusConfig.mountAt(CONFIG_DIR),
         { volumeName: this.prometheusData.name, containerPath: PROMETHEUS_DATA_DIR, readOnly: false },
       ],
-      labels: prometheusConfig.serviceLabels("prometheus"),
+      labels: prometheusConfig.serviceLabels(ServiceRole.PROMETHEUS),
       dependsOn: [prometheusConfig.loader],
     });
 
@@ -337,7 +337,7 @@ export class Observability extends Construct {
         { volumeName: this.grafanaData.name, containerPath: GRAFANA_DATA_DIR, readOnly: false },
       ],
       labels: [
-        { label: "zta.role", value: "grafana" },
+        { label: ROLE_LABEL, value: ServiceRole.GRAFANA },
         // Any change of its files replaces it.
         {
           label: "zta.config-sha256",
@@ -384,7 +384,7 @@ export class Observability extends Construct {
       networkMode: `container:${this.grafana.id}`,
       entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
       volumes: [proxyConfig.mountAt(CONFIG_DIR)],
-      labels: proxyConfig.serviceLabels("grafana-proxy"),
+      labels: proxyConfig.serviceLabels(ServiceRole.GRAFANA_PROXY),
       dependsOn: [proxyConfig.loader],
     });
 

@@ -5,6 +5,7 @@ import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
 import { CPU_PERIOD_US, LOG_OPTIONS, tmpfsOptions } from "../lib/hardening";
+import { ROLE_LABEL, ServiceRole } from "../lib/identities";
 import { checkImagePinned } from "../lib/images";
 import { engineSocketIn, isRootUser, looksLikeSecretName, normalizeHostPath, secretValueKind, secretsInCommand, sensitiveHostPath } from "../lib/sensitive";
 import { isExpression } from "../lib/policy/docker";
@@ -311,7 +312,7 @@ export class SandboxRunner extends Construct {
       logs: true,
       mustRun: false,
       restart: "no",
-      labels: [{ label: "zta.role", value: "sandbox" }],
+      labels: [{ label: ROLE_LABEL, value: ServiceRole.SANDBOX }],
     });
 
     const literalOptIns = optIns.filter((o) => env.some((e) => e.name === o.name && !isUnresolved(e.value)));

@@ -2,7 +2,7 @@ import { Container } from "@cdktf/provider-docker/lib/container";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Construct } from "constructs";
-import { CONFIG_DIR, ServiceRole } from "../lib/identities";
+import { CONFIG_DIR, MODEL_REVISION_LABEL, ServiceRole } from "../lib/identities";
 import { IMAGES } from "../lib/images";
 import { HardenedJob, HardenedService } from "./hardened-service";
 
@@ -149,7 +149,7 @@ export class VllmServer extends Construct {
       volumes: [{ volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false }],
       labels: [
         { label: "zta.model", value: props.modelName },
-        { label: "zta.model-revision", value: props.modelRevision },
+        { label: MODEL_REVISION_LABEL, value: props.modelRevision },
       ],
       dependsOn: props.fetch ? [props.fetch.container] : [],
     });
@@ -218,7 +218,7 @@ export class ModelFetch extends Construct {
       volumes: [{ volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false }],
       labels: [
         { label: "zta.model", value: props.modelName },
-        { label: "zta.model-revision", value: props.modelRevision },
+        { label: MODEL_REVISION_LABEL, value: props.modelRevision },
       ],
     });
     this.container = this.job.container;

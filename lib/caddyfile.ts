@@ -9,14 +9,22 @@
  * - TLS 1.2+ with the edge's certificate; a client certificate from the internal CA is required
  *   and verified (unless a site is explicitly relaxed for browsers, which then needs the gate).
  * - Identity headers a client sends are deleted before anything else runs; only the gate's
- *   answer (or the verified client certificate) sets `X-ZTA-Identity`.
+ *   answer (or the verified client certificate) sets IDENTITY_HEADER (lib/headers.ts).
  * - `/oauth2/*` goes to the gate without `forward_auth` (the login callback would loop).
  * - API routes answer 401 without a session; browser sites redirect to sign-in.
  * - Upstream hops are TLS with the edge's own client certificate; no `encode` anywhere, and
  *   responses are flushed immediately, so token streams are not held back.
  * - Everything not routed is 404; access logs are JSON on stdout.
  */
-import { CLIENT_CERT_HEADER, IDENTITY_HEADER } from "./nginx";
+import {
+  CLIENT_CERT_HEADER,
+  GATE_EMAIL_HEADER,
+  GATE_IDENTITY_HEADERS,
+  GATE_USER_HEADER,
+  IDENTITY_HEADER,
+  SPOOFABLE_IDENTITY_HEADERS,
+  caddyHeaderPlaceholder,
+} from "./headers";
 
 export enum ClientCertMode {
   /** Every client must present a certificate issued by the internal CA (the default). */
@@ -53,25 +61,6 @@ export interface EdgeCaddyOptions {
   readonly maxBodyMb: number;
   readonly sites: EdgeSite[];
 }
-
-/** Client-supplied headers that could impersonate an identity; deleted at the edge. */
-export const SPOOFABLE_IDENTITY_HEADERS = [
-  "X-Auth-Request-User",
-  "X-Auth-Request-Email",
-  "X-Auth-Request-Groups",
-  "X-Auth-Request-Preferred-Username",
-  "X-Auth-Request-Access-Token",
-  "X-Forwarded-User",
-  "X-Forwarded-Email",
-  "X-Forwarded-Groups",
-  "X-Forwarded-Preferred-Username",
-  "X-Forwarded-Access-Token",
-  "Remote-User",
-  "Remote-Email",
-  "Remote-Groups",
-  IDENTITY_HEADER,
-  CLIENT_CERT_HEADER,
-];
 
 function indent(text: string, tabs: number): string {
   const pad = "\t".repeat(tabs);
@@ -134,14 +123,14 @@ request_header ${CLIENT_CERT_HEADER} {http.request.tls.client.subject}`;
     : "";
   return `forward_auth ${o.gate.address} {
 	uri /oauth2/auth
-	copy_headers X-Auth-Request-User X-Auth-Request-Email X-Auth-Request-Groups
+	copy_headers ${GATE_IDENTITY_HEADERS.join(" ")}
 ${indent(upstreamTransport(o, o.gate.serverName, true), 1)}${browserRedirect}
 }
-request_header ${IDENTITY_HEADER} {http.request.header.X-Auth-Request-User}
+request_header ${IDENTITY_HEADER} ${caddyHeaderPlaceholder(GATE_USER_HEADER)}
 # A copied header the gate did not send: Caddy 2.6 sets it to the placeholder's literal text (run in
 # test/e2e), later releases skip it (read in their source). Either way, take only an address.
-@zta_has_email header X-Auth-Request-Email *@*
-request_header @zta_has_email ${IDENTITY_HEADER} {http.request.header.X-Auth-Request-Email}
+@zta_has_email header ${GATE_EMAIL_HEADER} *@*
+request_header @zta_has_email ${IDENTITY_HEADER} ${caddyHeaderPlaceholder(GATE_EMAIL_HEADER)}
 request_header ${CLIENT_CERT_HEADER} {http.request.tls.client.subject}`;
 }
 

@@ -20,7 +20,8 @@
  * Self sign-up, the login form, basic auth and anonymous access are all off; the admin account gets
  * a generated password from a file (GF_SECURITY_ADMIN_PASSWORD__FILE), never admin/admin.
  */
-import { CLIENT_CERT_HEADER, IDENTITY_HEADER, nginxHealthServer, nginxPreamble } from "./nginx";
+import { CLIENT_CERT_HEADER, GRAFANA_USER_HEADER, IDENTITY_HEADER, nginxHeaderVar } from "./headers";
+import { nginxHealthServer, nginxPreamble, nginxString } from "./nginx";
 import { toYaml } from "./yaml";
 
 /** Grafana's HTTP port, on 127.0.0.1 inside its own network namespace (the proxy is its only client). */
@@ -29,8 +30,6 @@ export const GRAFANA_PORT = 3000;
 export const GRAFANA_PROXY_PORT = 8443;
 /** The proxy's loopback healthcheck port. */
 export const GRAFANA_PROXY_HEALTH_PORT = 8081;
-/** The header Grafana's auth proxy reads; set by the proxy alone. */
-export const GRAFANA_USER_HEADER = "X-ZTA-Grafana-User";
 /** The datasource's uid; the dashboard refers to it. */
 export const GRAFANA_DATASOURCE_UID = "zta-prometheus";
 /** The dashboard's uid (its URL is /d/<uid>). */
@@ -303,17 +302,12 @@ export interface GrafanaProxyNginxOptions {
   readonly errorLog: string;
 }
 
-function nginxQuoted(value: string): string {
-  if (/["\\\n\r$]/.test(value)) throw new Error(`nginx string may not contain quotes, backslashes, newlines or '$': ${value}`);
-  return `"${value}"`;
-}
-
-const IDENTITY_VAR = `$http_${IDENTITY_HEADER.toLowerCase().replace(/-/g, "_")}`;
+const IDENTITY_VAR = nginxHeaderVar(IDENTITY_HEADER);
 
 /** The proxy in Grafana's network namespace: mTLS from the edge only, Grafana's user header set here alone. */
 export function renderGrafanaProxyNginxConfig(o: GrafanaProxyNginxOptions): string {
   if (o.edgeSubjects.length === 0) throw new Error("renderGrafanaProxyNginxConfig: no edge subjects");
-  const edgeMap = o.edgeSubjects.map((s) => `        ${nginxQuoted(s)} 1;`).join("\n");
+  const edgeMap = o.edgeSubjects.map((s) => `        ${nginxString(s)} 1;`).join("\n");
   return `${nginxPreamble("Observability", "1", o)}
     gzip off;
 

@@ -32,9 +32,6 @@ export function serviceSubjectDn(commonName: string): string {
   return `CN=${commonName},OU=${SERVICE_OU},O=${CERT_ORGANIZATION}`;
 }
 
-/** Names an operator may not take: they would collide with service identities. */
-export const RESERVED_COMMON_NAMES = [EDGE_CLIENT_CN, METRICS_SCRAPER_CN, CHAT_CLIENT_CN, "zta-grafana"];
-
 /** Prometheus' own server certificate carries this SAN (Grafana and its healthcheck verify it). */
 export const PROMETHEUS_SERVER_NAME = "prometheus.zta.internal";
 /** Grafana's server certificate carries this SAN (the edge verifies it). */
@@ -79,7 +76,12 @@ export class ServiceIdentities {
   }
 }
 
-/** The values of the `zta.role` label: what each container is. The policy rules recognize services by them. */
+/** The label every library container carries with its ServiceRole; the policy rules read it. */
+export const ROLE_LABEL = "zta.role";
+/** The label with the model's pinned commit (vLLM and the model fetch); ZTA-AI-004 reads it. */
+export const MODEL_REVISION_LABEL = "zta.model-revision";
+
+/** The values of the ROLE_LABEL label: what each container is. The policy rules recognize services by them. */
 export const ServiceRole = {
   INFERENCE: "inference",
   MODEL_FETCH: "model-fetch",

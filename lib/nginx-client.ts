@@ -18,23 +18,16 @@
  * On every listener the trusted header is set by nginx (an empty value removes it), so a client
  * copy never reaches Open WebUI. Streaming: `proxy_buffering off`, HTTP/1.1, long read timeouts.
  */
-import { CLIENT_CERT_HEADER, IDENTITY_HEADER, nginxHealthServer, nginxPreamble } from "./nginx";
-
-/** The header Open WebUI trusts as the signed-in user's email (WEBUI_AUTH_TRUSTED_EMAIL_HEADER). */
-export const WEBUI_TRUSTED_EMAIL_HEADER = "X-ZTA-Webui-User";
-/** The header Open WebUI sends the user's email in (FORWARD_USER_INFO_HEADER_USER_EMAIL default). */
-export const WEBUI_FORWARDED_EMAIL_HEADER = "X-OpenWebUI-User-Email";
-/** All user-info headers Open WebUI forwards (names read in open_webui/env.py); none go past the proxy. */
-export const WEBUI_FORWARDED_HEADERS = [
-  "X-OpenWebUI-User-Name",
-  "X-OpenWebUI-User-Id",
+import {
+  CF_ACCESS_EMAIL_HEADER,
+  CLIENT_CERT_HEADER,
+  IDENTITY_HEADER,
   WEBUI_FORWARDED_EMAIL_HEADER,
-  "X-OpenWebUI-User-Role",
-  "X-OpenWebUI-Chat-Id",
-  "X-OpenWebUI-Message-Id",
-];
-/** The header Cloudflare Access sets on requests it authenticated. */
-export const CF_ACCESS_EMAIL_HEADER = "Cf-Access-Authenticated-User-Email";
+  WEBUI_FORWARDED_HEADERS,
+  WEBUI_TRUSTED_EMAIL_HEADER,
+  nginxHeaderVar,
+} from "./headers";
+import { nginxHealthServer, nginxPreamble, nginxString } from "./nginx";
 
 export interface ChatProxyNginxOptions {
   /** Loopback port Open WebUI calls for the OpenAI API (plain HTTP, 127.0.0.1 only). */
@@ -65,17 +58,6 @@ export interface ChatProxyNginxOptions {
   readonly maxBodyMb: number;
   /** Longest generation, seconds (read timeout on the inference hop and the UI's websocket). */
   readonly generationTimeoutSeconds: number;
-}
-
-function nginxString(value: string): string {
-  if (/["\\\n\r$]/.test(value)) {
-    throw new Error(`nginx string may not contain quotes, backslashes, newlines or '$': ${JSON.stringify(value)}`);
-  }
-  return `"${value}"`;
-}
-
-function headerVar(header: string): string {
-  return `$http_${header.toLowerCase().replace(/-/g, "_")}`;
 }
 
 /** Headers toward Open WebUI; the trusted header comes from `identityVar` (empty = not sent). */
@@ -165,13 +147,13 @@ ${webuiProxy(o, "$zta_tunnel_email")}
     }
 
     # Only an email-shaped identity signs a user in (a certificate subject is not an email).
-    map ${headerVar(IDENTITY_HEADER)} $zta_edge_email {
+    map ${nginxHeaderVar(IDENTITY_HEADER)} $zta_edge_email {
         default "";
-        "~^[^@\\s,;=]+@[^@\\s,;=]+$" ${headerVar(IDENTITY_HEADER)};
+        "~^[^@\\s,;=]+@[^@\\s,;=]+$" ${nginxHeaderVar(IDENTITY_HEADER)};
     }
-    map ${headerVar(CF_ACCESS_EMAIL_HEADER)} $zta_tunnel_email {
+    map ${nginxHeaderVar(CF_ACCESS_EMAIL_HEADER)} $zta_tunnel_email {
         default "";
-        "~^[^@\\s,;=]+@[^@\\s,;=]+$" ${headerVar(CF_ACCESS_EMAIL_HEADER)};
+        "~^[^@\\s,;=]+@[^@\\s,;=]+$" ${nginxHeaderVar(CF_ACCESS_EMAIL_HEADER)};
     }
     map $ssl_client_s_dn $zta_edge_caller {
         default 0;
@@ -208,7 +190,7 @@ ${servers}
             proxy_ssl_protocols TLSv1.2 TLSv1.3;
             proxy_ssl_session_reuse on;
             # The user Open WebUI signed in, as the sidecar's per-identity limits and audit log see it.
-            proxy_set_header ${IDENTITY_HEADER} ${headerVar(WEBUI_FORWARDED_EMAIL_HEADER)};
+            proxy_set_header ${IDENTITY_HEADER} ${nginxHeaderVar(WEBUI_FORWARDED_EMAIL_HEADER)};
             proxy_set_header ${CLIENT_CERT_HEADER} "";
             # The sidecar injects vLLM's key; nothing Open WebUI holds is a credential.
             proxy_set_header Authorization "";

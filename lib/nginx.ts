@@ -13,6 +13,7 @@
  * - Per-identity request rate (429), per-identity concurrency (429), body size (413).
  * - One JSON line per request: identity, caller, route, status, bytes, timings.
  */
+import { CLIENT_CERT_HEADER, IDENTITY_HEADER, nginxHeaderVar } from "./headers";
 
 /** A client certificate identity allowed to call the sidecar. */
 export interface SidecarCaller {
@@ -20,7 +21,7 @@ export interface SidecarCaller {
   readonly role: string;
   /** The certificate subject as nginx prints it in `$ssl_client_s_dn` (RFC 2253 order). */
   readonly subjectDn: string;
-  /** The caller verified the end user and passes it in `X-ZTA-Identity`; trust that header from it. */
+  /** The caller verified the end user and passes it in IDENTITY_HEADER (lib/headers.ts); trust that header from it. */
   readonly forwardsIdentity: boolean;
   /** May read vLLM's Prometheus `/metrics`. */
   readonly mayScrapeMetrics: boolean;
@@ -52,12 +53,8 @@ export interface NginxSidecarOptions {
   readonly generationTimeoutSeconds: number;
 }
 
-/** Header in which a trusted caller passes the end user's identity. */
-export const IDENTITY_HEADER = "X-ZTA-Identity";
-/** Header in which the edge passes the verified client certificate subject, for the audit log. */
-export const CLIENT_CERT_HEADER = "X-ZTA-Client-Cert";
-
-function nginxString(value: string): string {
+/** A double-quoted nginx string; refuses what could end the string or expand a variable. */
+export function nginxString(value: string): string {
   if (/["\\\n\r$]/.test(value)) {
     throw new Error(`nginx string may not contain quotes, backslashes, newlines or '$': ${JSON.stringify(value)}`);
   }
@@ -141,7 +138,7 @@ ${callerMap}
     }
 
     # The end user: trusted from the header only when the caller forwards verified identities.
-    map "$zta_caller:$http_x_zta_identity" $zta_identity {
+    map "$zta_caller:${nginxHeaderVar(IDENTITY_HEADER)}" $zta_identity {
         default $zta_caller;
 ${identityMap}
     }
@@ -153,7 +150,7 @@ ${metricsMap}
 
     log_format zta_audit escape=json '{"time":"$time_iso8601","request_id":"$request_id",'
         '"identity":"$zta_identity","caller":"$zta_caller","client_cert":"$ssl_client_s_dn",'
-        '"edge_client_cert":"$http_x_zta_client_cert","method":"$request_method","route":"$uri",'
+        '"edge_client_cert":"${nginxHeaderVar(CLIENT_CERT_HEADER)}","method":"$request_method","route":"$uri",'
         '"status":$status,"request_bytes":$request_length,"response_bytes":$bytes_sent,'
         '"request_time":$request_time,"upstream_connect_time":"$upstream_connect_time",'
         '"upstream_first_byte_time":"$upstream_header_time","upstream_time":"$upstream_response_time"}';

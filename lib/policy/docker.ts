@@ -1,3 +1,4 @@
+import { ROLE_LABEL, ServiceRole } from "../identities";
 import { ResourceView, StackView } from "./types";
 
 /**
@@ -48,9 +49,9 @@ export function labels(c: ResourceView): Record<string, string> {
   return out;
 }
 
-/** The library's role label (`zta.role`), if any. */
+/** The library's role label (ROLE_LABEL, a ServiceRole), if any. */
 export function roleOf(c: ResourceView): string | undefined {
-  return labels(c)["zta.role"];
+  return labels(c)[ROLE_LABEL];
 }
 
 /**
@@ -82,7 +83,7 @@ export function imageNameOf(c: ResourceView, stack: StackView): string | undefin
 /** vLLM by label, or (for containers users declared themselves) by image name. */
 export function isInferenceContainer(c: ResourceView, stack: StackView): boolean {
   const role = roleOf(c);
-  if (role !== undefined) return role === "inference";
+  if (role !== undefined) return role === ServiceRole.INFERENCE;
   const image = imageNameOf(c, stack) ?? "";
   return /vllm/i.test(image);
 }

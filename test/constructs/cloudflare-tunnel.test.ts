@@ -240,6 +240,9 @@ describe("CloudflareTunnel: bad props and providers", () => {
   test("ids, hostname, subnet and session duration are checked", () => {
     expectConfigError(() => tunnelled({ accountId: "acct" }), "accountId", /32-hex/);
     expectConfigError(() => tunnelled({ hostname: "Chat.Example.com" }), "hostname");
+    // A missing hostname is a ConfigError at synth like any other bad prop (it used to end the
+    // constructor with a plain Error from a redundant ingress self-check).
+    expectConfigError(() => tunnelled({ hostname: undefined as unknown as string }), "hostname");
     expectConfigError(() => tunnelled({ tunnelSubnet: "0.0.0.0/0" }), "tunnelSubnet");
     expectConfigError(() => tunnelled({ access: { emailDomains: ["example.com"], sessionDuration: "forever" } }), "access.sessionDuration");
     expectConfigError(() => tunnelled({ image: "cloudflare/cloudflared:latest" }), "image", /Pin the image by digest/);

@@ -13,11 +13,10 @@ import {
   GRAFANA_PORT,
   GRAFANA_PROXY_HEALTH_PORT,
   GRAFANA_PROXY_PORT,
-  GRAFANA_USER_HEADER,
   VLLM_DASHBOARD_PANELS,
 } from "../../lib/grafana";
 import { CERT_ORGANIZATION, CONFIG_DIR, GRAFANA_SERVER_NAME, SERVICE_OU } from "../../lib/identities";
-import { IDENTITY_HEADER } from "../../lib/nginx";
+import { GRAFANA_USER_HEADER, IDENTITY_HEADER } from "../../lib/headers";
 import { Observability } from "../../constructs/observability";
 import { SecureInference } from "../../constructs/secure-inference";
 import { PROMETHEUS_FILES, PROMETHEUS_SELF_USER } from "../../lib/prometheus";

@@ -1,4 +1,5 @@
-import { ClientCertMode, EdgeSite, SPOOFABLE_IDENTITY_HEADERS, renderEdgeCaddyfile } from "../../lib/caddyfile";
+import { ClientCertMode, EdgeSite, renderEdgeCaddyfile } from "../../lib/caddyfile";
+import { SPOOFABLE_IDENTITY_HEADERS } from "../../lib/headers";
 
 const api: EdgeSite = {
   hostnames: ["ai.example.internal"],

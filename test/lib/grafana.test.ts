@@ -5,14 +5,13 @@
 import {
   GRAFANA_DASHBOARD_UID,
   GRAFANA_DATASOURCE_UID,
-  GRAFANA_USER_HEADER,
   VLLM_DASHBOARD_PANELS,
   renderGrafanaDashboardProvider,
   renderGrafanaDatasource,
   renderGrafanaIni,
   renderVllmDashboard,
 } from "../../lib/grafana";
-import { IDENTITY_HEADER } from "../../lib/nginx";
+import { GRAFANA_USER_HEADER, IDENTITY_HEADER } from "../../lib/headers";
 
 /** A minimal ini reader: `[section]` then `key = value`; `;` comments. */
 function parseIni(text: string): Record<string, Record<string, string>> {

@@ -1,10 +1,5 @@
-import {
-  CF_ACCESS_EMAIL_HEADER,
-  ChatProxyNginxOptions,
-  WEBUI_FORWARDED_HEADERS,
-  WEBUI_TRUSTED_EMAIL_HEADER,
-  renderChatProxyNginxConfig,
-} from "../../lib/nginx-client";
+import { CF_ACCESS_EMAIL_HEADER, WEBUI_FORWARDED_HEADERS, WEBUI_TRUSTED_EMAIL_HEADER } from "../../lib/headers";
+import { ChatProxyNginxOptions, renderChatProxyNginxConfig } from "../../lib/nginx-client";
 
 const EDGE_DN = "CN=zta-edge,OU=zta-services,O=cdktf-zero-trust-ai";
 

@@ -1,3 +1,4 @@
+import { ServiceRole } from "../../identities";
 import { filesInMountedVolumes, isInferenceContainer, list, roleOf } from "../docker";
 import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { OWASP_LLM } from "./common";
@@ -35,7 +36,7 @@ export const metricsUnauthenticated: PolicyRule = {
     resourceTypes: ["docker_container"],
   },
   check(c, stack) {
-    if (roleOf(c) === "mtls-sidecar") {
+    if (roleOf(c) === ServiceRole.SIDECAR) {
       const conf = filesInMountedVolumes(c, stack).find((f) => f.name.endsWith("nginx.conf"));
       if (!conf) return nonCompliant("the sidecar's nginx.conf is not among the files uploaded to its volumes");
       const problems = metricsProblems(conf.content);

@@ -1,9 +1,10 @@
+import { ServiceRole } from "../../identities";
 import { filesInMountedVolumes, hostnamesOf, isInferenceContainer, list, record, roleOf, str } from "../docker";
 import { PolicyRule, ResourceView, RuleSeverity, StackView, compliant, nonCompliant, notApplicable } from "../types";
 import { OWASP_LLM } from "./common";
 
 /** Roles whose listeners serve the inference API. */
-const API_ROLES = ["inference", "edge", "mtls-sidecar"];
+const API_ROLES: readonly string[] = [ServiceRole.INFERENCE, ServiceRole.EDGE, ServiceRole.SIDECAR];
 
 function apiContainers(stack: StackView): ResourceView[] {
   return stack.ofType("docker_container").filter((c) => API_ROLES.includes(roleOf(c) ?? "") || isInferenceContainer(c, stack));
@@ -72,7 +73,7 @@ export const tunnelToInference: PolicyRule = {
       const target = host ? targets.get(host) : undefined;
       if (!target) continue;
       const hostname = str(rule.hostname);
-      if (roleOf(target) === "edge") {
+      if (roleOf(target) === ServiceRole.EDGE) {
         // The edge serves browser apps too: the site cloudflared reaches is chosen by the Host
         // header it sends (origin_request.http_host_header, else the ingress hostname).
         const siteHost = str(record(rule.origin_request).http_host_header) ?? hostname;

@@ -1,3 +1,4 @@
+import { MODEL_REVISION_LABEL, ServiceRole } from "../../identities";
 import { isCommitSha } from "../../validate";
 import { isExpression, isInferenceContainer, labels, roleOf, strings } from "../docker";
 import { PolicyRule, ResourceView, RuleSeverity, StackView, compliant, nonCompliant, notApplicable } from "../types";
@@ -14,7 +15,7 @@ function revisionArg(c: ResourceView): string | undefined {
 }
 
 function isModelContainer(c: ResourceView, stack: StackView): boolean {
-  return roleOf(c) === "model-fetch" || isInferenceContainer(c, stack);
+  return roleOf(c) === ServiceRole.MODEL_FETCH || isInferenceContainer(c, stack);
 }
 
 export const modelRevision: PolicyRule = {
@@ -31,7 +32,7 @@ export const modelRevision: PolicyRule = {
   check(c, stack) {
     if (!isModelContainer(c, stack)) return notApplicable("not an inference or model-fetch container");
     if (c.config.start === false) return notApplicable("created but never started (start = false)");
-    const found = [labels(c)["zta.model-revision"], revisionArg(c)].filter((r): r is string => r !== undefined);
+    const found = [labels(c)[MODEL_REVISION_LABEL], revisionArg(c)].filter((r): r is string => r !== undefined);
     if (found.length === 0) return nonCompliant("no zta.model-revision label and no --revision argument: vLLM follows the default branch");
     const bad = found.filter((r) => !isExpression(r) && !isCommitSha(r));
     if (bad.length) return nonCompliant(`revision ${bad.map((r) => JSON.stringify(r)).join(", ")} is not a 40-hex commit sha`);

@@ -1,11 +1,12 @@
+import { ServiceRole } from "../../identities";
 import { envOf, filesInMountedVolumes, imageNameOf, list, roleOf, strings } from "../docker";
 import { PolicyRule, RuleSeverity, compliant, nonCompliant, notApplicable } from "../types";
 import { OWASP_LLM } from "./common";
 
 /** Which monitoring server a container runs: by the library's role label, else by image name. */
 function monitoringKind(role: string | undefined, image: string): "prometheus" | "grafana" | undefined {
-  if (role === "prometheus" || (role === undefined && /(^|\/)prometheus[:@]/.test(image))) return "prometheus";
-  if (role === "grafana" || (role === undefined && /(^|\/)grafana(-oss|-enterprise)?[:@]/.test(image))) return "grafana";
+  if (role === ServiceRole.PROMETHEUS || (role === undefined && /(^|\/)prometheus[:@]/.test(image))) return "prometheus";
+  if (role === ServiceRole.GRAFANA || (role === undefined && /(^|\/)grafana(-oss|-enterprise)?[:@]/.test(image))) return "grafana";
   return undefined;
 }
 
