@@ -44,7 +44,7 @@ export { RuleSeverity, FindingLevel } from "./lib/policy/types";
 export type { RuleMetadata } from "./lib/policy/types";
 export type { Finding, Suppression } from "./lib/policy/engine";
 export { ChatUi } from "./constructs/chat-ui";
-export type { ChatUiProps, TunnelOrigin } from "./constructs/chat-ui";
+export type { ChatUiProps } from "./constructs/chat-ui";
 export { TailscaleExposure } from "./constructs/tailscale-exposure";
 export type { TailscaleExposureProps, TailnetKeyRequest, TailnetAclProps } from "./constructs/tailscale-exposure";
 export { TailscaleProvider } from "./constructs/tailscale/provider";
@@ -71,4 +71,5 @@ export type { AllowExternalProps, AllowProps, TrustFlow } from "./constructs/tru
 export { ServiceIdentities, ServiceRole, serviceIdentity } from "./lib/identities";
 export type { ServiceIdentity } from "./lib/identities";
 export type { SidecarCallerOptions } from "./constructs/mtls-sidecar";
-export type { InferenceCallerOptions } from "./constructs/secure-inference";
+export { isInferenceApi } from "./constructs/interfaces";
+export type { IInferenceApi, ITunnelApp, ITunnelTarget, InferenceCallerOptions, TunnelOrigin, TunnelTargetDescription } from "./constructs/interfaces";

@@ -14,7 +14,7 @@ import { checkNoCredentialLiterals, readNumber, readString } from "../lib/shape"
 import { dnsNameFix, isDnsName, isDockerName } from "../lib/validate";
 import { HardenedService } from "./hardened-service";
 import { Authentication } from "./trust-graph";
-import { SecureInference } from "./secure-inference";
+import { IInferenceApi, ITunnelApp, ITunnelTarget, TunnelOrigin, TunnelTargetDescription, isInferenceApi } from "./interfaces";
 
 /** Open WebUI's port, bound to 127.0.0.1 inside its own network namespace. */
 export const WEBUI_PORT = 8080;
@@ -33,7 +33,7 @@ export const WEBUI_DATA_DIR = "/app/backend/data";
 
 export interface ChatUiProps {
   /** The inference service the UI talks to (through its sidecars, with the UI's own client certificate). */
-  readonly inference: SecureInference;
+  readonly inference: IInferenceApi;
   /** The public hostname users open (CORS origin, cookie scope, the edge site or the tunnel hostname). */
   readonly hostname: string;
   /** Docker name prefix. @default "<inference prefix>-chat" derived from the construct id */
@@ -65,14 +65,7 @@ export interface ChatUiProps {
 }
 
 /** What a tunnel needs to reach an origin. */
-export interface TunnelOrigin {
-  /** `https://host:port` cloudflared dials. */
-  readonly service: string;
-  /** The name the origin certificate carries (cloudflared's originServerName). */
-  readonly serverName: string;
-  /** PEM of the CA that issued the origin certificate (cloudflared's caPool file). */
-  readonly caCertPem: string;
-}
+export type { TunnelOrigin } from "./interfaces";
 
 /**
  * Open WebUI, hardened, on the internal network only. An nginx in its network namespace is its only
@@ -92,7 +85,7 @@ export interface TunnelOrigin {
  * UID 0, upstream calls non-root "untested", and a fresh named volume is root-owned, which a non-root
  * uid could not write (the provider cannot chown a volume).
  */
-export class ChatUi extends Construct {
+export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
   public readonly webui!: Container;
   public readonly proxy!: Container;
   /** Open WebUI, in its own namespace. */
@@ -105,7 +98,7 @@ export class ChatUi extends Construct {
   public readonly name: string;
   /** The client certificate subject the UI presents to the inference sidecars. */
   public readonly clientSubjectDn = serviceSubjectDn(CHAT_CLIENT_CN);
-  private readonly inference: SecureInference;
+  private readonly inference: IInferenceApi;
   private readonly tunnelCidrs: string[] = [];
   private readonly maxUploadMb: number;
   private readonly publishOnEdge: boolean;
@@ -122,7 +115,7 @@ export class ChatUi extends Construct {
     };
     this.inference = props.inference;
     this.hostname = props.hostname;
-    if (!(props.inference instanceof SecureInference)) {
+    if (!isInferenceApi(props.inference)) {
       problems.add("inference", props.inference, "Pass the SecureInference the UI talks to (new ChatUi(stack, \"chat\", { inference: ai, ... })).");
       this.name = props.name ?? id;
       this.maxUploadMb = 25;
@@ -225,7 +218,7 @@ export class ChatUi extends Construct {
       namespaceOf: this.webuiService,
       entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
       // nginx resolves upstream names at start: the sidecars must exist first.
-      dependsOn: props.inference.sidecars.map((s) => s.container),
+      dependsOn: props.inference.upstreamServices.map((s) => s.container),
     });
     this.proxy = this.proxyService.container;
 
@@ -256,6 +249,16 @@ export class ChatUi extends Construct {
     this.webuiService.joinTrustNetwork({ name: network.name, aliases: [this.name] });
     this.tunnelCidrs.push(cidr);
     return { service: `https://${this.name}:${CHAT_TUNNEL_PORT}`, serverName: CHAT_SERVER_NAME, caCertPem: this.inference.ca.certPem };
+  }
+
+  /** Records the tunnel's flow: cloudflared on the origin network, admitted by source address, behind Cloudflare Access. */
+  public acceptTunnel(cloudflared: HardenedService, network: Network): void {
+    this.proxyService.allowFrom(cloudflared, { port: CHAT_TUNNEL_PORT, authentication: Authentication.ACCESS_JWT, via: network });
+  }
+
+  /** A tunnel reaches the UI through its own origin network (the browser path). */
+  public describeTunnelTarget(): TunnelTargetDescription {
+    return { kind: "chat-ui", dockerName: this.name, app: this };
   }
 
   /** True when some path in front of the UI vouches for users by email (OIDC gate or Cloudflare Access). */

@@ -22,12 +22,10 @@ import { IMAGES, checkImagePinned } from "../lib/images";
 import { CATCH_ALL_SERVICE } from "../lib/tunnel-ingress";
 import { checkNoCredentialLiterals, readObject, readString, readStrings } from "../lib/shape";
 import { dnsNameFix, isDnsName, isDockerName, isEmail } from "../lib/validate";
-import { CHAT_TUNNEL_PORT, ChatUi, TunnelOrigin } from "./chat-ui";
+import { ITunnelApp, ITunnelTarget, TunnelOrigin } from "./interfaces";
 import { HardenedService } from "./hardened-service";
 import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
-import { MtlsSidecar } from "./mtls-sidecar";
 import { Authentication, ExternalZone, TrustGraph } from "./trust-graph";
-import { SecureInference } from "./secure-inference";
 
 /** cloudflared's metrics/readiness listener, on its own loopback only. */
 export const CLOUDFLARED_METRICS_ADDR = "127.0.0.1:2000";
@@ -264,7 +262,7 @@ export class CloudflareTunnel extends Construct {
     graph.allowExternal({ zone: ExternalZone.CLOUDFLARE, callee: this.service, port: 443, authentication: Authentication.ACCESS_JWT });
     if (resolved.chat) {
       // The proxy admits the tunnel listener to sources in the origin network's subnet only.
-      resolved.chat.proxyService.allowFrom(this.service, { port: CHAT_TUNNEL_PORT, authentication: Authentication.ACCESS_JWT, via: originNetwork });
+      resolved.chat.acceptTunnel(this.service, originNetwork!);
     } else if (resolved.edge) {
       resolved.edge.service.allowFrom(this.service, { port: EDGE_PORT, authentication: Authentication.ACCESS_JWT, via: resolved.edge.network });
     }
@@ -278,21 +276,16 @@ function listOf(value: string[] | undefined): string[] {
 interface ResolvedTarget {
   readonly kind: "chat-ui" | "inference-api" | "sidecar" | "unknown";
   readonly dockerName: string;
-  readonly chat?: ChatUi;
+  readonly chat?: ITunnelApp;
   readonly edge?: EdgeProxy;
   readonly caCertPem?: string;
 }
 
 function resolveTarget(target: IConstruct): ResolvedTarget {
-  if (target instanceof ChatUi) return { kind: "chat-ui", dockerName: target.name, chat: target };
-  if (target instanceof SecureInference) {
-    return { kind: "inference-api", dockerName: target.edge.name, edge: target.edge, caCertPem: target.ca.certPem };
-  }
-  if (target instanceof EdgeProxy) {
-    return { kind: "inference-api", dockerName: target.name, edge: target, caCertPem: target.caCertPem };
-  }
-  if (target instanceof MtlsSidecar) return { kind: "sidecar", dockerName: "sidecar" };
-  return { kind: "unknown", dockerName: "tunnel" };
+  // Plain JavaScript stacks can pass anything: ask the target, never assume it is one of ours.
+  const described = typeof (target as Partial<ITunnelTarget> | undefined)?.describeTunnelTarget === "function" ? (target as ITunnelTarget).describeTunnelTarget() : undefined;
+  if (!described || !["chat-ui", "inference-api", "sidecar"].includes(described.kind)) return { kind: "unknown", dockerName: "tunnel" };
+  return { kind: described.kind as ResolvedTarget["kind"], dockerName: described.dockerName, chat: described.app, edge: described.edge, caCertPem: described.caCertPem };
 }
 
 function validate(

@@ -9,6 +9,7 @@ import { IMAGES } from "../lib/images";
 import { readNumber, readString, readStrings } from "../lib/shape";
 import { dnsNameFix, isAllInterfaces, isBindAddress, isDnsName, isPort } from "../lib/validate";
 import { HardenedService } from "./hardened-service";
+import type { ITunnelTarget, TunnelTargetDescription } from "./interfaces";
 import { InternalCa, IssuedCertificate } from "./internal-ca";
 import { GATE_PORT, OidcGate } from "./oidc-gate";
 import { Authentication, ExternalZone, TrustFlow, TrustGraph } from "./trust-graph";
@@ -64,7 +65,7 @@ export interface EdgeProxyProps {
  * publishes a host port, bound to one address. TLS with client certificates, identity headers
  * stripped, forward_auth to the gate, mTLS to the sidecars with its own client certificate.
  */
-export class EdgeProxy extends Construct {
+export class EdgeProxy extends Construct implements ITunnelTarget {
   public readonly service: HardenedService;
   public readonly container: Container;
   /** The edge's own non-internal network. */
@@ -206,6 +207,11 @@ export class EdgeProxy extends Construct {
   /** False once `withdrawHostPort()` ran: nothing on the host's interfaces reaches the edge. */
   public get publishesHostPort(): boolean {
     return !this.hostPortWithdrawn;
+  }
+
+  /** A tunnel to the edge reaches its API site (refused unless the tunnel opts in by name). */
+  public describeTunnelTarget(): TunnelTargetDescription {
+    return { kind: "inference-api", dockerName: this.name, edge: this, caCertPem: this.caCertPem };
   }
 
   /** Hostnames the edge answers on (SANs of its certificate). */

@@ -7,6 +7,7 @@ import { IMAGES } from "../lib/images";
 import { isPositiveInt } from "../lib/validate";
 import { SidecarCaller, renderSidecarNginxConfig, renderUpstreamAuthInclude } from "../lib/nginx";
 import { HardenedService } from "./hardened-service";
+import type { ITunnelTarget, TunnelTargetDescription } from "./interfaces";
 import { InternalCa } from "./internal-ca";
 import { Authentication, TrustGraph } from "./trust-graph";
 
@@ -72,7 +73,7 @@ export interface MtlsSidecarProps {
  * only, forwards an allowlist of routes over loopback, injects the upstream's API key, limits
  * rate, concurrency and body size per identity, and writes the JSON audit log.
  */
-export class MtlsSidecar extends Construct {
+export class MtlsSidecar extends Construct implements ITunnelTarget {
   public readonly container: Container;
   /** The server certificate the sidecar presents (SANs: the target's name and `sidecar.zta.internal`). */
   public readonly serverName = SIDECAR_SERVER_NAME;
@@ -155,6 +156,11 @@ export class MtlsSidecar extends Construct {
       }));
     const all = [...fromGraph, ...this.staticCallers];
     return all.filter((c, i) => all.findIndex((o) => o.subjectDn === c.subjectDn) === i);
+  }
+
+  /** A tunnel straight to a sidecar would skip the edge's client certificates and the gate: always refused. */
+  public describeTunnelTarget(): TunnelTargetDescription {
+    return { kind: "sidecar", dockerName: "sidecar" };
   }
 
   /** The rendered nginx.conf (it holds no secret: the API key is in a separate include file). */

@@ -11,12 +11,13 @@ import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
 import { secretValueKind, secretsInCommand } from "../lib/sensitive";
 import { checkNoCredentialLiterals, readBoolean, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
 import { flagHasWhitespace, selectsFlag, vllmFlagName } from "../lib/vllm-args";
-import { ServiceIdentities, ServiceIdentity } from "../lib/identities";
+import { ServiceIdentities } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { SidecarCaller } from "../lib/nginx";
 import { dnsNameFix, isCommitSha, isDnsName, isDockerName, isEmail } from "../lib/validate";
 import { EdgeProxy } from "./edge-proxy";
 import { HardenedService } from "./hardened-service";
+import { IInferenceApi, ITunnelTarget, InferenceCallerOptions, TunnelTargetDescription } from "./interfaces";
 import { InternalCa, InternalCaProps, IssuedCertificate } from "./internal-ca";
 import { MtlsSidecar } from "./mtls-sidecar";
 import { OidcGate, OidcSettings } from "./oidc-gate";
@@ -211,7 +212,7 @@ function hasProvider(scope: IConstruct, type: new (...args: never[]) => unknown)
  *   client --TLS+client cert--> edge --forward_auth--> gate (OIDC)
  *                                 '--mTLS--> sidecar --loopback--> vLLM (127.0.0.1:8000)
  */
-export class SecureInference extends Construct {
+export class SecureInference extends Construct implements IInferenceApi, ITunnelTarget {
   public readonly ca: InternalCa;
   public readonly edge: EdgeProxy;
   /** One per replica, in replica order. */
@@ -390,6 +391,16 @@ export class SecureInference extends Construct {
     return this.sidecars.map((s) => s.address);
   }
 
+  /** The sidecar services (what a caller whose proxy resolves names at start depends on). */
+  public get upstreamServices(): HardenedService[] {
+    return this.sidecars.map((s) => s.service);
+  }
+
+  /** A tunnel to SecureInference reaches its edge (refused unless the tunnel opts in by name). */
+  public describeTunnelTarget(): TunnelTargetDescription {
+    return { kind: "inference-api", dockerName: this.edge.name, edge: this.edge, caCertPem: this.ca.certPem };
+  }
+
   /** The name every sidecar's certificate carries (what a caller verifies). */
   public get upstreamServerName(): string {
     return this.sidecars[0].serverName;
@@ -405,14 +416,6 @@ export class SecureInference extends Construct {
   }
 }
 
-export interface InferenceCallerOptions {
-  /** @default the caller's clientIdentity */
-  readonly identity?: ServiceIdentity;
-  /** The caller passes on its users' verified identity (a header the sidecars trust from it alone). @default false */
-  readonly forwardsIdentity?: boolean;
-  /** The caller may read /metrics (a scraper with the metrics scraper identity). @default false */
-  readonly metrics?: boolean;
-}
 
 function engineArgs(props: SecureInferenceProps): string[] {
   const m = props.model;
