@@ -120,6 +120,11 @@ export interface HardenedServiceProps {
   readonly suppressions?: JustifiedSuppression[];
   /** @default see HardenedServiceIds */
   readonly ids?: HardenedServiceIds;
+  /**
+   * Jobs only: run once and let `terraform apply` wait for the exit (attach), keep the output (logs), never
+   * restart. For work whose result the stack reads (SandboxRunner). @default false: restarted on failure, detached
+   */
+  readonly awaitExit?: boolean;
 }
 
 /**
@@ -259,6 +264,10 @@ export class HardenedService extends Construct {
         ? // A job, not a service: runs to completion (restarted on failure a bounded number of times), no healthcheck.
           { healthcheck: undefined, mustRun: false }
         : {}),
+      ...(job && props.awaitExit
+        ? // Run once, wait for the exit, keep the output; never restart or recreate a finished run.
+          { attach: true, logs: true, restart: "no", maxRetryCount: undefined }
+        : {}),
       capabilities,
       ...(props.entrypoint ? { entrypoint: props.entrypoint } : {}),
       ...(props.command ? { command: props.command } : {}),
@@ -274,7 +283,9 @@ export class HardenedService extends Construct {
       ...(props.mounts && props.mounts.length > 0 ? { mounts: props.mounts } : {}),
       ...(props.dockerProvider ? { provider: props.dockerProvider } : {}),
       ...networking,
-      volumes: [...(this.config ? [this.config.mountAt(CONFIG_DIR)] : []), ...(props.volumes ?? [])],
+      ...(this.config || (props.volumes ?? []).length > 0
+        ? { volumes: [...(this.config ? [this.config.mountAt(CONFIG_DIR)] : []), ...(props.volumes ?? [])] }
+        : {}),
       labels: Lazy.anyValue({ produce: () => [...roleLabels, ...(props.labels ?? []), ...this.extraLabels] }) as unknown as { label: string; value: string }[],
       ...(this.config || (props.dependsOn ?? []).length > 0
         ? { dependsOn: [...(this.config ? [this.config.loader] : []), ...(props.dependsOn ?? [])] }

@@ -1,11 +1,9 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { Image } from "@cdktf/provider-docker/lib/image";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
-import { CPU_PERIOD_US, LOG_OPTIONS, tmpfsOptions } from "../lib/hardening";
-import { ROLE_LABEL, ServiceRole } from "../lib/identities";
+import { ServiceRole } from "../lib/identities";
 import { checkImagePinned } from "../lib/images";
 import { engineSocketIn, isRootUser, looksLikeSecretName, normalizeHostPath, secretValueKind, secretsInCommand, sensitiveHostPath } from "../lib/sensitive";
 import { isExpression } from "../lib/policy/docker";
@@ -13,7 +11,7 @@ import { containerFindings } from "../lib/policy/hardened";
 import { SecurityPolicy } from "../lib/policy/security-policy";
 import { checkNoCredentialLiterals, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
 import { isDockerName, isPositiveInt } from "../lib/validate";
-import { PinnedImages } from "./pinned-images";
+import { HardenedJob } from "./hardened-service";
 
 /** The directory the agent works on, bind-mounted from the Docker host. */
 export interface SandboxWorkspace {
@@ -117,6 +115,7 @@ function defaultName(path: string, addr: string): string {
  * create timeout (20 minutes), and a non-zero exit does not fail the apply — read `exitCode`.
  */
 export class SandboxRunner extends Construct {
+  public readonly job: HardenedJob;
   public readonly container: Container;
   /** The container's Docker name. */
   public readonly containerName: string;
@@ -274,46 +273,30 @@ export class SandboxRunner extends Construct {
     checkNoCredentialLiterals(problems, rawProps, ["env[].value", "command", "allowedSecretEnv"]);
     problems.report();
 
-    const imageId = props.dockerProvider
-      ? // The image must be pulled by the daemon that runs the container.
-        new Image(this, "image", { name: props.image, keepLocally: true, provider: props.dockerProvider }).imageId
-      : PinnedImages.of(this).imageId(props.image);
-
-    this.container = new Container(this, "container", {
-      ...(props.dockerProvider ? { provider: props.dockerProvider } : {}),
+    // "Default": cdktf leaves it out of logical ids, so the resources keep the addresses they had.
+    this.job = new HardenedJob(this, "Default", {
       name,
-      image: imageId,
+      role: ServiceRole.SANDBOX,
+      // The user's image, pin-checked above (allowUnpinnedImage is the sandbox's own opt-out).
+      catalogImage: { reference: props.image, user },
+      allowUnpinnedImages: true,
+      dockerProvider: props.dockerProvider,
+      hardening: { memoryMb, cpuShares, cpuLimit, tmpfsMb: { "/tmp": scratchMb } },
+      awaitExit: true,
       command: props.command,
-      user,
-      readOnly: true,
-      capabilities: { drop: ["ALL"] },
-      securityOpts: ["no-new-privileges:true"],
-      memory: memoryMb,
-      memorySwap: memoryMb,
-      cpuShares,
-      cpuPeriod: CPU_PERIOD_US,
-      cpuQuota: Math.round(cpuLimit * CPU_PERIOD_US),
       // No pids_limit exists in the provider (any release): nproc and nofile ulimits are what it offers.
-      ulimit: [
+      ulimits: [
         { name: "nproc", soft: maxProcesses, hard: maxProcesses },
         { name: "nofile", soft: maxOpenFiles, hard: maxOpenFiles },
       ],
-      tmpfs: { "/tmp": tmpfsOptions(scratchMb) },
-      ...(props.egressNetwork === undefined ? { networkMode: "none" } : { networksAdvanced: [{ name: props.egressNetwork }] }),
+      ...(props.egressNetwork === undefined ? { networkMode: "none" } : { networks: [{ name: props.egressNetwork }] }),
       ipcMode: props.ipcMode ?? "private",
-      ...(props.runtime ? { runtime: props.runtime } : {}),
+      runtime: props.runtime,
       mounts: mounts.map((m) => ({ type: "bind", source: m.hostPath, target: m.containerPath, readOnly: !m.writable })),
       env: ["HOME=/tmp", ...env.map((e) => `${e.name}=${e.value}`)],
       workingDir: props.workspace ? workspacePath : undefined,
-      logDriver: "json-file",
-      logOpts: { ...LOG_OPTIONS },
-      // A job: run once, wait for the exit, keep the output; never restart or recreate a finished run.
-      attach: true,
-      logs: true,
-      mustRun: false,
-      restart: "no",
-      labels: [{ label: ROLE_LABEL, value: ServiceRole.SANDBOX }],
     });
+    this.container = this.job.container;
 
     const literalOptIns = optIns.filter((o) => env.some((e) => e.name === o.name && !isUnresolved(e.value)));
     if (literalOptIns.length > 0) {

@@ -52,7 +52,8 @@ describe("SandboxRunner defaults", () => {
       cpu_shares: 512,
       cpu_period: 100000,
       cpu_quota: 100000,
-      tmpfs: { "/tmp": "rw,noexec,nosuid,nodev,size=256m" },
+      // Owned by the sandbox user (HardenedJob): writable by it alone, not Docker's root-owned 1777 default.
+      tmpfs: { "/tmp": "rw,noexec,nosuid,nodev,size=256m,uid=61000,gid=61000,mode=0700" },
       mounts: [{ type: "bind", source: "/srv/agent/repo", target: "/workspace", read_only: true }],
       working_dir: "/workspace",
       attach: true,
@@ -181,7 +182,7 @@ describe("SandboxRunner refusals", () => {
     expect(policy.results[0].findings).toEqual([
       expect.objectContaining({
         ruleId: "ZTA-CTR-012",
-        path: "stack/literal/container",
+        path: "stack/literal/Default/container",
         suppression: expect.objectContaining({ reason: expect.stringContaining("throwaway database") }),
       }),
     ]);
