@@ -226,11 +226,10 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
     if (valid) props.inference.addCaller(this.proxyService, { forwardsIdentity: true });
 
     if (publish && valid) {
-      this.proxyService.allowFrom(props.inference.edge.service, { port: CHAT_EDGE_PORT, authentication: Authentication.MTLS });
-      props.inference.edge.addSite({
+      // The chat site on the edge, and the edge -> proxy flow (its network), in one call.
+      props.inference.edge.publishSite(this.proxyService, CHAT_EDGE_PORT, {
         hostnames: [props.hostname],
         paths: [],
-        upstreams: [`${this.name}:${CHAT_EDGE_PORT}`],
         upstreamServerName: CHAT_SERVER_NAME,
         browser: true,
         // Browsers without a client certificate only when OIDC stands in front; otherwise mTLS.

@@ -19,6 +19,20 @@ export const EDGE_PORT = 8443;
 /** Loopback port of the edge's healthcheck listener. */
 export const EDGE_HEALTH_PORT = 8081;
 
+/** A site for a service of the stack (EdgeProxy.publishSite): an EdgeSite whose upstream is the service. */
+export interface PublishedSite {
+  readonly hostnames: string[];
+  /** Exact paths routed; empty means every path (a web app). */
+  readonly paths: string[];
+  /** Name the service's certificate carries. */
+  readonly upstreamServerName: string;
+  /** @default none */
+  readonly healthUri?: string;
+  /** Unauthenticated browsers are redirected to sign-in instead of answered 401. */
+  readonly browser: boolean;
+  readonly clientCertMode: ClientCertMode;
+}
+
 export interface EdgeProxyProps {
   readonly ca: InternalCa;
   /** Docker name of the edge container (and prefix of its network and volume). */
@@ -245,6 +259,15 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
     problems.throwIfAny();
     this.extraSites.push(site);
     for (const h of site.hostnames) this.addHostname(h);
+  }
+
+  /**
+   * Publishes a service of the stack as its own site (a browser app): the site routes to
+   * `<service>:<port>`, and the trust graph records the flow edge -> service with the network it needs.
+   */
+  public publishSite(service: HardenedService, port: number, site: PublishedSite): void {
+    this.addSite({ ...site, upstreams: [`${service.namespaceOwner.name}:${port}`] });
+    service.allowFrom(this.service, { port, authentication: Authentication.MTLS });
   }
 
   /** The rendered Caddyfile (no secrets: certificates and keys are files beside it). */
