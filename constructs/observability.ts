@@ -1,5 +1,3 @@
-import { INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
-import { Network } from "@cdktf/provider-docker/lib/network";
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Password } from "@cdktf/provider-random/lib/password";
@@ -20,8 +18,7 @@ import {
   renderGrafanaProxyNginxConfig,
   renderVllmDashboard,
 } from "../lib/grafana";
-import { hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR, GRAFANA_CLIENT_CN, GRAFANA_SERVER_NAME, PROMETHEUS_SERVER_NAME, ROLE_LABEL, SERVICE_OU, ServiceRole } from "../lib/identities";
+import { CONFIG_DIR, GRAFANA_SERVER_NAME, PROMETHEUS_SERVER_NAME, ServiceIdentities, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import {
   PROMETHEUS_FILES,
@@ -31,8 +28,10 @@ import {
   renderPrometheusWebConfig,
 } from "../lib/prometheus";
 import { isDnsName, isDockerName, isEmail, isPositiveInt } from "../lib/validate";
-import { ConfigVolume, serverTlsFiles } from "./config-volume";
+import { ConfigVolume } from "./config-volume";
+import { HardenedService } from "./hardened-service";
 import { PinnedImages } from "./pinned-images";
+import { Authentication } from "./trust-graph";
 import { SecureInference } from "./secure-inference";
 
 /** Prometheus' HTTPS port (TLS + client certificate + basic auth), on the internal network only. */
@@ -97,13 +96,16 @@ export interface ObservabilityProps {
  *   OIDC gate; Grafana trusts the user the proxy passes on (see lib/grafana.ts for why this and not
  *   Grafana's own OIDC). Admin password generated, passed as a file.
  *
- * Built from the existing pieces (ConfigVolume, hardenedContainer, PinnedImages) in the shape of
- * the coming HardenedService; networks are today's shared internal network (see docs/observability.md).
+ * Each container is a HardenedService; its flows are on the trust graph (Prometheus -> every sidecar as the
+ * metrics scraper, Grafana -> Prometheus, edge -> Grafana's proxy), each pair with its own network.
  */
 export class Observability extends Construct {
   public readonly prometheus: Container;
   public readonly grafana: Container;
   public readonly grafanaProxy: Container;
+  public readonly prometheusService: HardenedService;
+  public readonly grafanaService: HardenedService;
+  public readonly grafanaProxyService: HardenedService;
   public readonly prometheusData: Volume;
   public readonly grafanaData: Volume;
   /** The nginx.conf of Grafana's proxy (no secrets). */
@@ -173,26 +175,22 @@ export class Observability extends Construct {
 
     const ca = ai.ca;
     const images = PinnedImages.of(this);
-    // Until Observability is built on HardenedService: one network for its flows (Prometheus -> sidecars,
-    // Grafana -> Prometheus, edge -> Grafana's proxy), joined by the replicas and the edge.
-    const obsNetwork = new Network(this, "network", { name: `${name}-internal`, internal: true, options: INTERNAL_NETWORK_OPTIONS });
-    for (const r of ai.replicas) r.service.joinTrustNetwork({ name: obsNetwork.name, aliases: [r.service.name] });
-    ai.edge.service.joinTrustNetwork({ name: obsNetwork.name });
-    const network = { name: obsNetwork.name };
 
     // --- Prometheus -------------------------------------------------------------------------
     // Generated passwords; the web config holds only their bcrypt hashes.
     const grafanaApiPassword = new Password(this, "grafana-api-password", { length: 40, special: false });
     const selfApiPassword = new Password(this, "prometheus-self-password", { length: 40, special: false });
-    const prometheusServer = ca.issueServerCertificate(this, "prometheus-server-cert", {
-      commonName: this.prometheusName,
-      dnsNames: [PROMETHEUS_SERVER_NAME, this.prometheusName],
-    });
     const scraper = ai.metricsScraperCertificate!;
-    const prometheusImageId = images.imageId(prometheusImage);
-    const prometheusConfig = new ConfigVolume(this, "prometheus-config", {
-      name: `${this.prometheusName}-config`,
-      imageId: prometheusImageId,
+    this.prometheusData = new Volume(this, "prometheus-data", { name: `${this.prometheusName}-data` });
+    this.prometheusService = new HardenedService(this, "prometheus", {
+      name: this.prometheusName,
+      role: ServiceRole.PROMETHEUS,
+      catalogImage: IMAGES.prometheus,
+      image: prometheusImage,
+      imageProp: "prometheusImage",
+      allowUnpinnedImages: allowUnpinned,
+      ca,
+      serverIdentity: { commonName: this.prometheusName, dnsNames: [PROMETHEUS_SERVER_NAME, this.prometheusName] },
       files: [
         { name: PROMETHEUS_FILES.config, content: Lazy.stringValue({ produce: () => this.prometheusConfig }) },
         {
@@ -206,19 +204,13 @@ export class Observability extends Construct {
         { name: PROMETHEUS_FILES.rules, content: Lazy.stringValue({ produce: () => this.alertRules }) },
         { name: PROMETHEUS_FILES.healthcheckHttpConfig, content: renderPrometheusHealthcheckHttpConfig(CONFIG_DIR, PROMETHEUS_SERVER_NAME) },
         { name: PROMETHEUS_FILES.selfPassword, content: selfApiPassword.result },
-        ...serverTlsFiles(ca.certPem, prometheusServer),
+        // The metrics scraper identity SecureInference issued: the only one the sidecars answer /metrics to.
         { name: PROMETHEUS_FILES.clientCert, content: scraper.certPem },
         { name: PROMETHEUS_FILES.clientKey, content: scraper.privateKeyPem },
       ],
-    });
-    this.prometheusData = new Volume(this, "prometheus-data", { name: `${this.prometheusName}-data` });
-    this.prometheus = new Container(this, "prometheus", {
-      name: this.prometheusName,
-      image: prometheusImageId,
-      ...hardenedContainer({
+      hardening: {
         memoryMb: props.prometheusMemoryMb ?? 2048,
         cpuShares: props.cpuShares ?? 512,
-        user: IMAGES.prometheus.user,
         tmpfsMb: { "/tmp": 16 },
         // The API needs credentials, /-/healthy too: promtool presents them from the config volume.
         healthcheck: [
@@ -231,7 +223,7 @@ export class Observability extends Construct {
         healthStartPeriod: "60s",
         // TSDB compaction and WAL flush on shutdown.
         stopGraceSeconds: 60,
-      }),
+      },
       // The image's entrypoint is /bin/prometheus; these replace its default flags.
       command: [
         `--config.file=${CONFIG_DIR}/${PROMETHEUS_FILES.config}`,
@@ -241,37 +233,21 @@ export class Observability extends Construct {
         `--storage.tsdb.retention.time=${retentionDays}d`,
         `--storage.tsdb.retention.size=${retentionSizeMb}MB`,
       ],
-      networksAdvanced: [{ ...network, aliases: [this.prometheusName] }],
-      volumes: [
-        prometheusConfig.mountAt(CONFIG_DIR),
-        { volumeName: this.prometheusData.name, containerPath: PROMETHEUS_DATA_DIR, readOnly: false },
-      ],
-      labels: prometheusConfig.serviceLabels(ServiceRole.PROMETHEUS),
-      dependsOn: [prometheusConfig.loader],
+      volumes: [{ volumeName: this.prometheusData.name, containerPath: PROMETHEUS_DATA_DIR, readOnly: false }],
     });
+    this.prometheus = this.prometheusService.container;
+    // Prometheus scrapes every replica's sidecar with the scraper identity (its own network to each).
+    ai.addCaller(this.prometheusService, { identity: ServiceIdentities.METRICS_SCRAPER, metrics: true });
 
     // --- Grafana ----------------------------------------------------------------------------
     const adminPassword = new Password(this, "grafana-admin-password", { length: 40, special: false });
-    const grafanaClient = ca.issueClientCertificate(this, "grafana-client-cert", { commonName: GRAFANA_CLIENT_CN, organizationalUnit: SERVICE_OU });
-    const grafanaImageId = images.imageId(grafanaImage);
-    const grafanaConfig = new ConfigVolume(this, "grafana-config", {
-      name: `${this.grafanaName}-config`,
-      imageId: grafanaImageId,
-      files: [
-        {
-          name: "grafana.ini",
-          content: renderGrafanaIni({
-            provisioningDir: GRAFANA_PROVISIONING_DIR,
-            dataDir: GRAFANA_DATA_DIR,
-            publicHostname: props.grafanaHostname,
-            publicPort: ai.edge.hostPort,
-            adminEmail: props.grafanaAdminEmail ?? "admin@localhost",
-            autoSignUp: props.autoProvisionViewers ?? true,
-          }),
-        },
-        { name: "admin-password", content: adminPassword.result },
-      ],
+    // Issued here, not as the service's clientIdentity: the datasource file carries the PEMs inline.
+    const grafanaIdentity = ServiceIdentities.GRAFANA;
+    const grafanaClient = ca.issueClientCertificate(this, "grafana-client-cert", {
+      commonName: grafanaIdentity.commonName,
+      organizationalUnit: grafanaIdentity.organizationalUnit,
     });
+    const grafanaImageId = images.imageId(grafanaImage);
     const datasources = new ConfigVolume(this, "grafana-datasources", {
       name: `${this.grafanaName}-datasources`,
       imageId: grafanaImageId,
@@ -305,17 +281,34 @@ export class Observability extends Construct {
       ],
     });
     this.grafanaData = new Volume(this, "grafana-data", { name: `${this.grafanaName}-data` });
-    this.grafana = new Container(this, "grafana", {
+    this.grafanaService = new HardenedService(this, "grafana", {
       name: this.grafanaName,
-      image: grafanaImageId,
-      ...hardenedContainer({
+      role: ServiceRole.GRAFANA,
+      catalogImage: IMAGES.grafana,
+      image: grafanaImage,
+      imageProp: "grafanaImage",
+      allowUnpinnedImages: allowUnpinned,
+      files: [
+        {
+          name: "grafana.ini",
+          content: renderGrafanaIni({
+            provisioningDir: GRAFANA_PROVISIONING_DIR,
+            dataDir: GRAFANA_DATA_DIR,
+            publicHostname: props.grafanaHostname,
+            publicPort: ai.edge.hostPort,
+            adminEmail: props.grafanaAdminEmail ?? "admin@localhost",
+            autoSignUp: props.autoProvisionViewers ?? true,
+          }),
+        },
+        { name: "admin-password", content: adminPassword.result },
+      ],
+      hardening: {
         memoryMb: props.grafanaMemoryMb ?? 512,
         cpuShares: props.cpuShares ?? 512,
-        user: IMAGES.grafana.user,
         tmpfsMb: { "/tmp": 64 },
         healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${GRAFANA_PORT}/api/health`],
         healthStartPeriod: "60s",
-      }),
+      },
       // grafana server directly: the image's run.sh is bypassed (it passes the image's default paths
       // on the command line). The image also sets GF_PATHS_* in its environment, which override the
       // ini: they are set here to the same values as grafana.ini.
@@ -329,30 +322,20 @@ export class Observability extends Construct {
         // The admin password from a file, never an environment value.
         `GF_SECURITY_ADMIN_PASSWORD__FILE=${CONFIG_DIR}/admin-password`,
       ],
-      networksAdvanced: [{ ...network, aliases: [this.grafanaName] }],
       volumes: [
-        grafanaConfig.mountAt(CONFIG_DIR),
         datasources.mountAt(`${GRAFANA_PROVISIONING_DIR}/datasources`),
         dashboards.mountAt(dashboardsDir),
         { volumeName: this.grafanaData.name, containerPath: GRAFANA_DATA_DIR, readOnly: false },
       ],
-      labels: [
-        { label: ROLE_LABEL, value: ServiceRole.GRAFANA },
-        // Any change of its files replaces it.
-        {
-          label: "zta.config-sha256",
-          value: Fn.sha256(Fn.join(",", [grafanaConfig.contentHash, datasources.contentHash, dashboards.contentHash])),
-        },
-      ],
-      dependsOn: [grafanaConfig.loader, datasources.loader, dashboards.loader],
+      // A change of the provisioning files replaces it too (the config volume's hash is its own label).
+      labels: [{ label: "zta.provisioning-sha256", value: Fn.sha256(Fn.join(",", [datasources.contentHash, dashboards.contentHash])) }],
+      dependsOn: [datasources.loader, dashboards.loader],
     });
+    this.grafana = this.grafanaService.container;
+    // Grafana queries Prometheus with its certificate (and the generated password).
+    this.prometheusService.allowFrom(this.grafanaService, { port: PROMETHEUS_PORT, authentication: Authentication.MTLS, identity: grafanaIdentity });
 
     // --- Grafana's proxy: the only way into Grafana's namespace ----------------------------
-    const proxyServer = ca.issueServerCertificate(this, "grafana-proxy-server-cert", {
-      commonName: this.grafanaName,
-      dnsNames: [GRAFANA_SERVER_NAME, this.grafanaName],
-    });
-    const proxyImageId = images.imageId(proxyImage);
     this.grafanaProxyNginxConfig = renderGrafanaProxyNginxConfig({
       listenPort: GRAFANA_PROXY_PORT,
       healthPort: GRAFANA_PROXY_HEALTH_PORT,
@@ -363,35 +346,31 @@ export class Observability extends Construct {
       accessLog: "/dev/stdout",
       errorLog: "/dev/stderr",
     });
-    const proxyConfig = new ConfigVolume(this, "grafana-proxy-config", {
-      name: `${this.grafanaName}-proxy-config`,
-      imageId: proxyImageId,
-      files: [
-        { name: "nginx.conf", content: this.grafanaProxyNginxConfig },
-        ...serverTlsFiles(ca.certPem, proxyServer),
-      ],
-    });
-    this.grafanaProxy = new Container(this, "grafana-proxy", {
+    this.grafanaProxyService = new HardenedService(this, "grafana-proxy", {
       name: `${this.grafanaName}-proxy`,
-      image: proxyImageId,
-      ...hardenedContainer({
+      role: ServiceRole.GRAFANA_PROXY,
+      catalogImage: IMAGES.nginx,
+      image: proxyImage,
+      imageProp: "proxyImage",
+      allowUnpinnedImages: allowUnpinned,
+      ca,
+      serverIdentity: { commonName: this.grafanaName, dnsNames: [GRAFANA_SERVER_NAME, this.grafanaName] },
+      files: [{ name: "nginx.conf", content: this.grafanaProxyNginxConfig }],
+      hardening: {
         memoryMb: 128,
         cpuShares: 256,
-        user: IMAGES.nginx.user,
         tmpfsMb: { "/tmp": 32 },
         healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${GRAFANA_PROXY_HEALTH_PORT}/healthz`],
-      }),
-      networkMode: `container:${this.grafana.id}`,
+      },
+      namespaceOf: this.grafanaService,
       entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
-      volumes: [proxyConfig.mountAt(CONFIG_DIR)],
-      labels: proxyConfig.serviceLabels(ServiceRole.GRAFANA_PROXY),
-      dependsOn: [proxyConfig.loader],
     });
+    this.grafanaProxy = this.grafanaProxyService.container;
 
-    ai.edge.addSite({
+    // Grafana's site on the edge, and the edge -> proxy flow (its network), in one call.
+    ai.edge.publishSite(this.grafanaProxyService, GRAFANA_PROXY_PORT, {
       hostnames: [props.grafanaHostname],
       paths: [],
-      upstreams: [`${this.grafanaName}:${GRAFANA_PROXY_PORT}`],
       upstreamServerName: GRAFANA_SERVER_NAME,
       browser: true,
       clientCertMode: ClientCertMode.VERIFY_IF_GIVEN,
@@ -405,8 +384,8 @@ export class Observability extends Construct {
     return renderPrometheusConfig({
       configDir: CONFIG_DIR,
       scrapeIntervalSeconds: this.scrapeIntervalSeconds,
-      sidecarTargets: this.inference.sidecars.map((s) => s.address),
-      sidecarServerName: this.inference.sidecars[0].serverName,
+      sidecarTargets: this.inference.upstreams,
+      sidecarServerName: this.inference.upstreamServerName,
       selfTarget: `127.0.0.1:${PROMETHEUS_PORT}`,
       selfServerName: PROMETHEUS_SERVER_NAME,
     });

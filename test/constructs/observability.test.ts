@@ -144,7 +144,7 @@ describe("Observability under the production policy", () => {
     const policy = Aspects.of(stack).all.find((a): a is SecurityPolicy => a instanceof SecurityPolicy)!;
     expect(() => Testing.synth(stack)).toThrow(PolicyViolationError);
     const open = policy.results[0].findings.filter((f) => !f.suppression).map((f) => `${f.ruleId} ${f.path}`);
-    expect(open).toEqual(expect.arrayContaining(["ZTA-AI-005 zta/observability/prometheus", "ZTA-AI-005 zta/observability/grafana"]));
+    expect(open).toEqual(expect.arrayContaining(["ZTA-AI-005 zta/observability/prometheus/container", "ZTA-AI-005 zta/observability/grafana/container"]));
   });
 
   test("a Prometheus published on a host port fails too", () => {
