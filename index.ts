@@ -73,3 +73,5 @@ export type { ServiceIdentity } from "./lib/identities";
 export type { SidecarCallerOptions } from "./constructs/mtls-sidecar";
 export { isInferenceApi } from "./constructs/interfaces";
 export type { IInferenceApi, ITunnelApp, ITunnelTarget, InferenceCallerOptions, TunnelOrigin, TunnelTargetDescription } from "./constructs/interfaces";
+export { renderTrustZoneSvg, trustZoneDot, writeTrustZoneDiagrams } from "./lib/trust-diagram";
+export { containerFindings } from "./lib/policy/hardened";
