@@ -39,6 +39,23 @@ export async function readsItsFiles(c: AppliedContainer, d: Deployment): Promise
   return results;
 }
 
+/**
+ * Every file of every config volume the container mounts (Grafana's provisioning volumes too), each read
+ * as the container's own user at the path the service sees it.
+ */
+export async function readsEveryConfigFile(c: AppliedContainer, d: Deployment): Promise<{ file: string; ok: boolean }[]> {
+  const user = (await inspectContainer(c.id)).Config.User || "0:0";
+  const results: { file: string; ok: boolean }[] = [];
+  for (const mount of c.config.volumes ?? []) {
+    const loader = d.containers.find((l) => l.config.start === false && l.config.volumes?.[0]?.volume_name === mount.volume_name);
+    for (const u of loader?.config.upload ?? []) {
+      const file = (u.file as string).replace(/^\/zta-load\//, "");
+      results.push({ file: `${mount.container_path}/${file}`, ok: await canRead(mount.volume_name, file, user) });
+    }
+  }
+  return results;
+}
+
 export function configVolumeOf(c: AppliedContainer): string | undefined {
   return (c.config.volumes ?? []).find((v: any) => v.container_path === "/etc/zta")?.volume_name;
 }
