@@ -168,10 +168,12 @@ write_metrics() {
 
 # One JSON line per run, to stdout (docker logs: the audit trail) and to <state>/audit.jsonl.
 # usage: record <kind> <started> <rc> <message> [extra json fields, with a leading comma]
+# No dollar-brace expansion anywhere in these scripts: they travel in Terraform strings, where that is an interpolation.
 record() {
+  extra=""; [ "$#" -lt 5 ] || extra=$5
   now=$(date +%s)
   status=success; [ "$3" -eq 0 ] || status=failure
-  line="{\\"event\\":\\"zta.$1\\",\\"backup\\":$(json_str "$ZTA_NAME"),\\"status\\":\\"$status\\",\\"exit_code\\":$3,\\"started\\":$2,\\"finished\\":$now,\\"message\\":$(json_str "$4")$\{5:-}}"
+  line="{\\"event\\":\\"zta.$1\\",\\"backup\\":$(json_str "$ZTA_NAME"),\\"status\\":\\"$status\\",\\"exit_code\\":$3,\\"started\\":$2,\\"finished\\":$now,\\"message\\":$(json_str "$4")$extra}"
   mkdir -p "$ZTA_STATE"
   printf '%s\\n' "$line" >> "$ZTA_STATE/audit.jsonl"
   printf '%s\\n' "$line"
