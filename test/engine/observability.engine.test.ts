@@ -22,6 +22,8 @@ const PROXY = `${OBS_PREFIX}-obs-grafana-proxy`;
 const VLLM = `${OBS_PREFIX}-vllm-0`;
 const INTERNAL = `${OBS_PREFIX}-internal`;
 const PROMETHEUS_API = `https://${PROMETHEUS}:9090`;
+/** What the edge answers a browser site's request without a session. */
+const NO_SESSION_STATUS = 302;
 
 let d: Deployment;
 let pki: ProbePki;
@@ -154,6 +156,16 @@ describe("observability: Prometheus", () => {
     expect(running.data.result.map((r: any) => r.metric.instance)).toEqual([`${VLLM}:8443`]);
   });
 
+  it("its healthcheck (promtool check healthy, 3.5's behaviour in the stand-in) passes with the construct's client config only", async () => {
+    const { execIn } = await import("./docker-api");
+    const id = container(d, PROMETHEUS).id;
+    const healthcheck = container(d, PROMETHEUS).config.healthcheck.test as string[];
+    expect((await execIn(id, healthcheck)).exitCode).toBe(0);
+    // Without the HTTP client config: no client certificate, the handshake fails.
+    const bare = await execIn(id, ["/bin/promtool", "check", "healthy", "--url=https://127.0.0.1:9090"]);
+    expect({ exit: bare.exitCode, failed: bare.output.includes("FAILED") }).toEqual({ exit: 1, failed: true });
+  });
+
   it("loaded its alert rules", async () => {
     const rules = (await prometheusApi("/api/v1/rules")).data.groups.flatMap((g: any) => g.rules.map((r: any) => r.name));
     expect(rules).toEqual(expect.arrayContaining([ALERTS.replicaDown, ALERTS.queueBacklog, ALERTS.kvCacheSaturated]));
@@ -218,17 +230,28 @@ describe("observability: Grafana", () => {
     expect(JSON.parse(user.body)).toMatchObject({ email: "devops@example.com", isGrafanaAdmin: true });
     const viewer = JSON.parse((await req("/api/user", "__Host-zta-session=valid-alice")).body);
     expect(viewer).toMatchObject({ email: "alice@example.com", isGrafanaAdmin: false, orgRole: "Viewer" });
-    // Without a session the gate stops it before Grafana.
-    expect((await req("/api/user")).status).not.toBe(200);
+    // Without a session the gate stops it before Grafana (a browser site: the edge sends it to sign in).
+    const anonymous = await req("/api/user");
+    expect({ status: anonymous.status, grafana: anonymous.body.includes("devops@example.com") }).toEqual({ status: NO_SESSION_STATUS, grafana: false });
     // grafana -> prometheus: the datasource proxy with the provisioned client certificate and password.
     const q = await req("/api/datasources/proxy/uid/zta-prometheus/api/v1/query?query=up", "__Host-zta-session=valid-alice");
     expect({ status: q.status, result: JSON.parse(q.body).status }).toEqual({ status: 200, result: "success" });
     expect(allowed("observability", GRAFANA, PROMETHEUS, 9090)).toBe(true);
   });
 
-  it("a client-sent Grafana user header is not trusted: the proxy overwrites it", async () => {
-    const r = await curlFrom(INTERNAL, `https://${GRAFANA}:8443/api/user`, { pki, identity: "edge", headers: ["X-ZTA-Grafana-User: devops@example.com"] });
-    expect(r.status).not.toBe(200);
+  it("Grafana's user comes from the edge's identity header alone: a client-sent Grafana header is overwritten", async () => {
+    const viaProxy = (headers: string[]) => curlFrom(INTERNAL, `https://${GRAFANA}:8443/api/user`, { pki, identity: "edge", headers });
+    expect((await viaProxy(["X-ZTA-Grafana-User: devops@example.com"])).status).toBe(401);
+    // Positive control: the identity header the edge sets after forward_auth.
+    expect((await viaProxy(["X-ZTA-Identity: devops@example.com"])).status).toBe(200);
+  });
+
+  it("inside its namespace, Grafana refuses what its ini turns off: anonymous access and basic auth (even with the admin password)", async () => {
+    const ns = `container:${container(d, GRAFANA).id}`;
+    expect((await curlFrom(ns, "http://127.0.0.1:3000/api/user")).status).toBe(401);
+    expect((await curlFrom(ns, "http://127.0.0.1:3000/api/user", { headers: [basic("admin", password("obs_grafana-admin-password"))] })).status).toBe(401);
+    expect((await curlFrom(ns, "http://127.0.0.1:3000/")).status).toBe(302);
+    expect((await curlFrom(ns, "http://127.0.0.1:3000/api/health")).status).toBe(200);
   });
 });
 

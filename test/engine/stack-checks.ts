@@ -48,10 +48,17 @@ export async function readsEveryConfigFile(c: AppliedContainer, d: Deployment): 
   const results: { file: string; ok: boolean }[] = [];
   for (const mount of c.config.volumes ?? []) {
     const loader = d.containers.find((l) => l.config.start === false && l.config.volumes?.[0]?.volume_name === mount.volume_name);
-    for (const u of loader?.config.upload ?? []) {
-      const file = (u.file as string).replace(/^\/zta-load\//, "");
-      results.push({ file: `${mount.container_path}/${file}`, ok: await canRead(mount.volume_name, file, user) });
-    }
+    const files = (loader?.config.upload ?? []).map((u: any) => (u.file as string).replace(/^\/zta-load\//, ""));
+    if (files.length === 0) continue;
+    // One tool container per volume: each file read with cat, one line per file.
+    const r = await runTool({
+      image: toolImage(),
+      cmd: ["sh", "-c", 'for f in "$@"; do if cat "/v/$f" > /dev/null 2>&1; then echo "ok $f"; else echo "no $f"; fi; done', "sh", ...files],
+      binds: [`${mount.volume_name}:/v:ro`],
+      user,
+      timeoutSeconds: 15,
+    });
+    for (const f of files) results.push({ file: `${mount.container_path}/${f}`, ok: r.output.split("\n").includes(`ok ${f}`) });
   }
   return results;
 }
