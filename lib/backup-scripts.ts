@@ -203,9 +203,10 @@ function backup(o: BackupScriptOptions): string {
     const src = `$ZTA_ROOT/sources/${s.volume}/${s.path}`;
     const dst = `$ZTA_ROOT/dumps/${sqliteDumpName(s)}.db`;
     dumps.push(
-      `# SQLite online backup: a consistent copy even while the application writes.`,
+      `# SQLite online backup: a consistent copy even while the application writes. A busy timeout, or a`,
+      `# writer holding its lock at that moment fails the copy with "database is locked" (seen under load).`,
       `log "dumping SQLite ${s.volume}/${s.path}"`,
-      `sqlite3 -readonly "${src}" ".backup '${dst}'"`,
+      `sqlite3 -readonly -cmd '.timeout 30000' "${src}" ".backup '${dst}'"`,
       `[ "$(sqlite3 -readonly "${dst}" 'PRAGMA quick_check;')" = ok ] || die "the SQLite copy of ${s.path} fails quick_check"`,
       `sqlite_counts "${dst}" | sed "s/^/sqlite\\t${sqliteDumpName(s)}.db\\t/" >> "$ZTA_ROOT/dumps/rowcounts.tsv"`,
     );
