@@ -21,18 +21,29 @@ function build(overrides: Partial<EncryptedBackupProps> = {}) {
 }
 
 describe("EncryptedBackup", () => {
-  test("the job container is hardened (root without capabilities, see JOB_USER), sources read-only, cache on tmpfs", () => {
+  test("the job container is hardened, non-root with a job image, sources read-only, cache on tmpfs", () => {
     const json = build();
     const job = containerNamed(json, "ai-backup");
     expect(hardeningGaps(job)).toEqual([]);
-    // uid 0 without capabilities: its named volumes are root-owned (restic's image has no directories to copy an owner from).
-    expect(job.user).toBe("0:0");
+    expect(job.user).toBe("65532:65532");
     expect(job.capabilities).toEqual({ drop: ["ALL"] });
     expect(job.entrypoint).toEqual(["sh", "/etc/zta/scheduler.sh"]);
     const source = job.volumes.find((v: any) => v.container_path === "/backup/sources/webui-data");
     expect(source).toMatchObject({ volume_name: "ai-chat-data", read_only: true });
     expect(job.volumes.find((v: any) => v.container_path === "/etc/zta").read_only).toBe(true);
     expect(job.volumes.find((v: any) => v.container_path === "/repo")).toMatchObject({ host_path: "/srv/backups/ai", read_only: false });
+    expect(job.tmpfs["/cache"]).toMatch(/uid=65532,gid=65532,mode=0700/);
+  });
+
+  // Found on the engine: with restic's own image the job's named volumes are root-owned (the image has no
+  // directories to copy an owner from), so it runs as uid 0 with every capability dropped.
+  test("with the catalog's restic image: uid 0, no capabilities, its tmpfs its own", () => {
+    const stack = stackWithProviders();
+    new EncryptedBackup(stack, "backup", { name: "x", volumes: [{ volumeName: "v", name: "v" }], repository: { localPath: "/srv/backups/ai" } });
+    const json = synth(stack);
+    const job = containerNamed(json, "x");
+    expect(Object.values((json.resource as any).docker_image).map((i: any) => i.name)).toEqual([IMAGES.restic.reference]);
+    expect({ user: job.user, caps: job.capabilities, gaps: hardeningGaps(job) }).toEqual({ user: "0:0", caps: { drop: ["ALL"] }, gaps: [] });
     expect(job.tmpfs["/cache"]).toMatch(/uid=0,gid=0,mode=0700/);
   });
 
