@@ -34,7 +34,8 @@ export function observabilityFlows(prefix: string, obs: string): Flow[] {
 }
 
 export const ALLOWED_FLOWS: Record<"default" | "homelab" | "team" | "exposure" | "observability", Flow[]> = {
-  default: CORE,
+  // The default stack has Observability (id "observability") since its stand-ins exist.
+  default: [...CORE, ...observabilityFlows("inference", "observability")],
   homelab: [
     { caller: "inference-edge-ts-ai", service: "inference-edge", port: 8443, auth: "client-cert" },
     { caller: "inference-edge-ts-chat", service: "inference-edge", port: 8443, auth: "client-cert" },
