@@ -8,6 +8,7 @@ import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
+import { SecurityPolicy } from "../lib/policy/security-policy";
 import { isDockerName, isPort, isPositiveInt } from "../lib/validate";
 import { ConfigFile, ConfigVolume } from "./config-volume";
 import { PinnedImages } from "./pinned-images";
@@ -39,7 +40,7 @@ export interface BackupPostgres {
 
 /** Where snapshots go. Set exactly one of `localPath` and `restServerUrl`. */
 export interface BackupRepository {
-  /** Absolute path on the Docker host, bind-mounted at /repo; must be owned by the job's uid (65532). */
+  /** Absolute path on the Docker host, bind-mounted at /repo; owned by the job's uid (root with the catalog image, 65532 with your own job image). */
   readonly localPath?: string;
   /** An append-only rest-server, `https://host:port/path` (off-site: the disk can die). */
   readonly restServerUrl?: string;
@@ -78,12 +79,28 @@ export interface EncryptedBackupProps {
 
 export const SCHEDULES: Record<string, number> = { hourly: 3600, daily: 86400 };
 export const DRILL_PERIODS: Record<string, number> = { weekly: 7, monthly: 31, quarterly: 92 };
-const JOB_USER = IMAGES.restic.user;
+/**
+ * The job's user. With the catalog's restic image: uid 0 with every capability dropped (found on the
+ * engine). The job writes three named volumes (state, dumps, scratch), and a new named volume is
+ * root-owned 0755 unless the image has a directory at the mount path whose owner Docker copies into
+ * it; restic's image has none (no USER, no VOLUME, no directories of its own), so as 65532 the job could
+ * not write its heartbeat and crash-looped. Root without capabilities writes root-owned directories by
+ * owner permission alone and reads the sources' root-owned files (Open WebUI writes as root); it cannot
+ * chown, override permissions on other users' files or bind ports (and has no network).
+ * A job image of your own (docs/backup.md: needed for databases) keeps 65532: it must carry those
+ * directories owned by 65532, and initdb/pg_ctl refuse to run as root.
+ */
+const ROOT_USER = "0:0";
+const JOB_USER = IMAGES.restic.user!;
+const JOB_ROOT_REASON =
+  "restic's image has no non-root user and no directories for the job's named volumes, which Docker creates root-owned; " +
+  "compensated by dropping every capability, no-new-privileges, a read-only root filesystem, sources mounted read-only and no network for a local repository.";
 const STATE_DIR = "/var/lib/zta-backup";
 
 /**
  * restic, scheduled by a loop in its own container (no host timer: it keeps the job inside Terraform,
- * on remote Docker hosts too, with the same hardening; no docker socket). Sources are mounted read-only,
+ * on remote Docker hosts too, with the same hardening; no docker socket). With the catalog image it runs
+ * as uid 0 with no capabilities, with a job image of your own as 65532 (see JOB_USER). Sources are mounted read-only,
  * the repository password is a random_password delivered as a file and exported as a sensitive output.
  */
 export class EncryptedBackup extends Construct {
@@ -180,12 +197,13 @@ export class EncryptedBackup extends Construct {
     this.stateVolume = new Volume(this, "state", { name: `${props.name}-state` });
     const dumps = new Volume(this, "dumps", { name: `${props.name}-dumps` });
     const scratch = new Volume(this, "scratch", { name: `${props.name}-scratch` });
-    const uid = JOB_USER!.split(":")[0];
+    const user = image === IMAGES.restic.reference ? ROOT_USER : JOB_USER;
+    const uid = user.split(":")[0];
     const base = hardenedContainer({
       memoryMb: 1024,
       cpuShares: 256,
-      user: JOB_USER,
-      // tmpfs is root-owned unless told otherwise: the non-root job must write its cache and tmp.
+      user,
+      // Its cache and tmp: tmpfs owned by the job's user, private (mode 0700).
       tmpfsMb: {},
       healthcheck: ["sh", "-c", `test $(( $(date +%s) - $(cat ${STATE_DIR}/heartbeat) )) -lt 120`],
       healthStartPeriod: "60s",
@@ -212,5 +230,6 @@ export class EncryptedBackup extends Construct {
       labels: config.serviceLabels(ServiceRole.BACKUP),
       dependsOn: [config.loader],
     });
+    if (user === ROOT_USER) SecurityPolicy.suppress(this.container, "ZTA-CTR-011", JOB_ROOT_REASON);
   }
 }

@@ -38,7 +38,7 @@ import { SecureInference } from "./secure-inference";
 export const PROMETHEUS_PORT = 9090;
 /** Where Prometheus keeps its TSDB (the image's VOLUME, owned by nobody). */
 export const PROMETHEUS_DATA_DIR = "/prometheus";
-/** Grafana's writable data volume (sqlite database, sessions; the image's VOLUME, owned by uid 472). */
+/** Grafana's writable data volume (sqlite database, sessions; the image's directory, 472:0, whose owner Docker copies into the new volume). */
 export const GRAFANA_DATA_DIR = "/var/lib/grafana";
 /** Grafana's provisioning root; datasources/ and dashboards/ below it are read-only volumes of their own. */
 export const GRAFANA_PROVISIONING_DIR = "/etc/grafana-provisioning";

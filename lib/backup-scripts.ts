@@ -168,10 +168,12 @@ write_metrics() {
 
 # One JSON line per run, to stdout (docker logs: the audit trail) and to <state>/audit.jsonl.
 # usage: record <kind> <started> <rc> <message> [extra json fields, with a leading comma]
+# No dollar-brace expansion anywhere in these scripts: they travel in Terraform strings, where that is an interpolation.
 record() {
+  extra=""; [ "$#" -lt 5 ] || extra=$5
   now=$(date +%s)
   status=success; [ "$3" -eq 0 ] || status=failure
-  line="{\\"event\\":\\"zta.$1\\",\\"backup\\":$(json_str "$ZTA_NAME"),\\"status\\":\\"$status\\",\\"exit_code\\":$3,\\"started\\":$2,\\"finished\\":$now,\\"message\\":$(json_str "$4")$\{5:-}}"
+  line="{\\"event\\":\\"zta.$1\\",\\"backup\\":$(json_str "$ZTA_NAME"),\\"status\\":\\"$status\\",\\"exit_code\\":$3,\\"started\\":$2,\\"finished\\":$now,\\"message\\":$(json_str "$4")$extra}"
   mkdir -p "$ZTA_STATE"
   printf '%s\\n' "$line" >> "$ZTA_STATE/audit.jsonl"
   printf '%s\\n' "$line"
@@ -201,9 +203,10 @@ function backup(o: BackupScriptOptions): string {
     const src = `$ZTA_ROOT/sources/${s.volume}/${s.path}`;
     const dst = `$ZTA_ROOT/dumps/${sqliteDumpName(s)}.db`;
     dumps.push(
-      `# SQLite online backup: a consistent copy even while the application writes.`,
+      `# SQLite online backup: a consistent copy even while the application writes. A busy timeout, or a`,
+      `# writer holding its lock at that moment fails the copy with "database is locked" (seen under load).`,
       `log "dumping SQLite ${s.volume}/${s.path}"`,
-      `sqlite3 -readonly "${src}" ".backup '${dst}'"`,
+      `sqlite3 -readonly -cmd '.timeout 30000' "${src}" ".backup '${dst}'"`,
       `[ "$(sqlite3 -readonly "${dst}" 'PRAGMA quick_check;')" = ok ] || die "the SQLite copy of ${s.path} fails quick_check"`,
       `sqlite_counts "${dst}" | sed "s/^/sqlite\\t${sqliteDumpName(s)}.db\\t/" >> "$ZTA_ROOT/dumps/rowcounts.tsv"`,
     );

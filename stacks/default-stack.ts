@@ -7,14 +7,14 @@ import { Observability, SecureInference, SecurityPolicy } from "../index";
 
 /**
  * The default stack: one vLLM replica of a small pinned model behind the full chain, published
- * on 127.0.0.1:443 only, with OIDC. With `observability: true` it adds Prometheus (scraping the sidecars
- * over mTLS, alert rules) and Grafana as its own site behind the gate; off by default until those
- * services run on the real-engine suite (no stand-in images for them yet). Synthesizes with no credentials: the OIDC client secret and
+ * on 127.0.0.1:443 only, with OIDC, and Observability: Prometheus (scraping the sidecars over mTLS, alert
+ * rules) and Grafana as its own site behind the gate (the production profile's default; both run on the
+ * real-engine suite). Synthesizes with no credentials: the OIDC client secret and
  * the Hugging Face token are sensitive Terraform variables, asked for at plan time; everything
  * else secret is generated.
  */
 export interface DefaultInferenceStackProps {
-  /** Add the Observability construct (Prometheus + Grafana). @default false */
+  /** Add the Observability construct (Prometheus + Grafana). @default true */
   readonly observability?: boolean;
 }
 
@@ -52,7 +52,7 @@ export class DefaultInferenceStack extends TerraformStack {
       },
       metricsScraper: true,
     });
-    if (props.observability) {
+    if (props.observability ?? true) {
       this.observability = new Observability(this, "observability", {
         inference: this.inference,
         grafanaHostname: "grafana.example.internal",

@@ -21,18 +21,30 @@ function build(overrides: Partial<EncryptedBackupProps> = {}) {
 }
 
 describe("EncryptedBackup", () => {
-  test("the job container is hardened, non-root, sources read-only, cache on tmpfs", () => {
+  test("the job container is hardened, non-root with a job image, sources read-only, cache on tmpfs", () => {
     const json = build();
     const job = containerNamed(json, "ai-backup");
     expect(hardeningGaps(job)).toEqual([]);
     expect(job.user).toBe("65532:65532");
-    expect(job.capabilities.add).toBeUndefined();
+    expect(job.capabilities).toEqual({ drop: ["ALL"] });
     expect(job.entrypoint).toEqual(["sh", "/etc/zta/scheduler.sh"]);
     const source = job.volumes.find((v: any) => v.container_path === "/backup/sources/webui-data");
     expect(source).toMatchObject({ volume_name: "ai-chat-data", read_only: true });
     expect(job.volumes.find((v: any) => v.container_path === "/etc/zta").read_only).toBe(true);
     expect(job.volumes.find((v: any) => v.container_path === "/repo")).toMatchObject({ host_path: "/srv/backups/ai", read_only: false });
-    expect(job.tmpfs["/cache"]).toMatch(/uid=65532/);
+    expect(job.tmpfs["/cache"]).toMatch(/uid=65532,gid=65532,mode=0700/);
+  });
+
+  // Found on the engine: with restic's own image the job's named volumes are root-owned (the image has no
+  // directories to copy an owner from), so it runs as uid 0 with every capability dropped.
+  test("with the catalog's restic image: uid 0, no capabilities, its tmpfs its own", () => {
+    const stack = stackWithProviders();
+    new EncryptedBackup(stack, "backup", { name: "x", volumes: [{ volumeName: "v", name: "v" }], repository: { localPath: "/srv/backups/ai" } });
+    const json = synth(stack);
+    const job = containerNamed(json, "x");
+    expect(Object.values((json.resource as any).docker_image).map((i: any) => i.name)).toEqual([IMAGES.restic.reference]);
+    expect({ user: job.user, caps: job.capabilities, gaps: hardeningGaps(job) }).toEqual({ user: "0:0", caps: { drop: ["ALL"] }, gaps: [] });
+    expect(job.tmpfs["/cache"]).toMatch(/uid=0,gid=0,mode=0700/);
   });
 
   test("the password is a random_password delivered as a file and a sensitive output; never in env", () => {
@@ -90,12 +102,25 @@ describe("EncryptedBackup", () => {
     expect(b.alertRules).toContain(`> ${93 * 86400}`);
   });
 
-  test("the production policy finds nothing on the job", () => {
+  test("the production policy finds nothing open on the job; running as uid 0 is suppressed with its reason", () => {
     const stack = stackWithProviders();
     new EncryptedBackup(stack, "backup", { name: "x", volumes: [{ volumeName: "v", name: "v" }], repository: { localPath: "/srv/backups/ai" } });
     const policy = new SecurityPolicy({ profile: "production" });
     Aspects.of(stack).add(policy);
     Testing.synth(stack);
-    expect(policy.results[0].findings.map((f: any) => `${f.ruleId} ${f.message ?? ""}`)).toEqual([]);
+    const findings = policy.results[0].findings;
+    expect(findings.filter((f: any) => !f.suppression).map((f: any) => `${f.ruleId} ${f.message ?? ""}`)).toEqual([]);
+    expect(findings.filter((f: any) => f.suppression).map((f: any) => [f.ruleId, f.suppression.reason])).toEqual([["ZTA-CTR-011", expect.stringMatching(/every capability/)]]);
+  });
+
+  // Found on the engine: common.sh carried a shell "${5:-}", which Terraform reads as an interpolation of
+  // its own (plan fails; the engine applier refused it the same way). Only Terraform references may be there.
+  test("the uploaded scripts hold no ${...} but Terraform references", () => {
+    const json = build();
+    const loader = containerNamed(json, "ai-backup-config-loader");
+    const foreign = (loader.upload as { file: string; content: string }[]).flatMap((u) =>
+      [...u.content.matchAll(/(?<!\$)\$\{([^}]*)\}/g)].map((m) => m[1]).filter((e) => !/^(random_password|var|tls_[a-z_]+)\.[\w-]+(\.\w+)?$/.test(e)).map((e) => `${u.file}: ${e}`),
+    );
+    expect(foreign).toEqual([]);
   });
 });

@@ -68,8 +68,8 @@ export interface Deployment {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Expressions: the subset of HCL our stacks synthesize: references, string/number literals and
-// jsonencode, sha256, sensitive, element, split.
+// Expressions: the subset of HCL our stacks synthesize: references, string/number/tuple literals and
+// jsonencode, sha256, sensitive, element, split, join, urlencode, timeadd, formatdate.
 // ------------------------------------------------------------------------------------------------
 
 type Lookup = (ref: string) => unknown;
@@ -93,6 +93,20 @@ function parseExpression(src: string, lookup: Lookup): unknown {
       }
       i++;
       return s;
+    }
+    if (src[i] === "[") {
+      // A tuple literal: [a, b, ...].
+      i++;
+      const items: unknown[] = [];
+      ws();
+      while (src[i] !== "]") {
+        items.push(expr());
+        ws();
+        if (src[i] === ",") i++;
+        ws();
+      }
+      i++;
+      return items;
     }
     const num = /^-?\d+(\.\d+)?/.exec(src.slice(i));
     if (num) {
@@ -136,6 +150,24 @@ function callFunction(name: string, args: unknown[]): unknown {
       return String(args[1]).split(String(args[0]));
     case "element":
       return (args[0] as unknown[])[Number(args[1])];
+    case "join":
+      return (args[1] as unknown[]).join(String(args[0]));
+    case "urlencode":
+      return encodeURIComponent(String(args[0]));
+    case "timeadd": {
+      // A Go duration of h/m/s parts ("-240h", "1h30m").
+      const d = String(args[1]);
+      const sign = d.startsWith("-") ? -1 : 1;
+      let ms = 0;
+      for (const m of d.replace(/^[-+]/, "").matchAll(/(\d+(?:\.\d+)?)(h|m|s)/g)) ms += Number(m[1]) * { h: 3600e3, m: 60e3, s: 1e3 }[m[2] as "h"];
+      return new Date(Date.parse(String(args[0])) + sign * ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+    }
+    case "formatdate": {
+      const t = new Date(Date.parse(String(args[1])));
+      const two = (n: number) => String(n).padStart(2, "0");
+      const tokens: Record<string, string> = { YYYY: String(t.getUTCFullYear()), MM: two(t.getUTCMonth() + 1), DD: two(t.getUTCDate()), hh: two(t.getUTCHours()), mm: two(t.getUTCMinutes()), ss: two(t.getUTCSeconds()) };
+      return String(args[0]).replace(/YYYY|MM|DD|hh|mm|ss/g, (k) => tokens[k]);
+    }
     default:
       throw new Error(`function ${name}() is not supported by the test applier`);
   }

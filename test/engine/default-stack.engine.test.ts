@@ -48,7 +48,8 @@ const operator = () => ({
 
 describe("default stack: lifecycle", () => {
   it("every config loader is created and never started", async () => {
-    expect(loaders(d).length).toBe(4);
+    // The chain's 4, and Observability's 5 (Prometheus, Grafana's config, datasources and dashboards, its proxy).
+    expect(loaders(d).length).toBe(9);
     for (const c of loaders(d)) {
       const s = (await inspectContainer(c.id)).State;
       expect({ name: c.name, status: s.Status, started: s.StartedAt }).toEqual({ name: c.name, status: "created", started: "0001-01-01T00:00:00Z" });
@@ -56,7 +57,15 @@ describe("default stack: lifecycle", () => {
   });
 
   it("every service is running and healthy, with no restarts", async () => {
-    expect(services(d).map((c) => c.name).sort()).toEqual(["inference-edge", "inference-gate", "inference-vllm-0", "inference-vllm-0-mtls"]);
+    expect(services(d).map((c) => c.name).sort()).toEqual([
+      "inference-edge",
+      "inference-gate",
+      "inference-observability-grafana",
+      "inference-observability-grafana-proxy",
+      "inference-observability-prometheus",
+      "inference-vllm-0",
+      "inference-vllm-0-mtls",
+    ]);
     for (const c of services(d)) {
       const i = await inspectContainer(c.id);
       expect({ name: c.name, status: i.State.Status, health: i.State.Health?.Status, restarts: i.RestartCount }).toEqual({
@@ -206,6 +215,31 @@ describe("default stack: attacks", () => {
       expect({ from: n, status: r.status }).toEqual({ from: n, status: 0 });
     }
     expect(allowed("default", "attacker", "inference-gate", 4443)).toBe(false);
+  });
+});
+
+describe("default stack: observability (on by default)", () => {
+  const PROMETHEUS = "https://inference-observability-prometheus:9090/api/v1/query?query=up";
+  const grafanaPassword = () => d.values.get(addr("random_password", "observability_grafana-api-password"))!.result as string;
+
+  it("Prometheus' API answers Grafana's certificate + password, and nothing less", async () => {
+    const grafana = probePki(d, { grafana: { key: addr("tls_private_key", "observability_grafana-client-cert_key"), cert: addr("tls_locally_signed_cert", "observability_grafana-client-cert") } });
+    try {
+      const auth = `Authorization: Basic ${Buffer.from(`grafana:${grafanaPassword()}`).toString("base64")}`;
+      expect((await curlFrom("inference-internal", PROMETHEUS, { pki: grafana, identity: "grafana", headers: [auth] })).status).toBe(200);
+      expect((await curlFrom("inference-internal", PROMETHEUS, { pki: grafana, identity: "grafana" })).status).toBe(401);
+      expect((await curlFrom("inference-internal", PROMETHEUS, { pki: grafana, headers: [auth] })).status).toBe(0);
+      expect(allowed("default", "inference-observability-grafana", "inference-observability-prometheus", 9090)).toBe(true);
+    } finally {
+      fs.rmSync(grafana.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("Grafana's port is closed to every network; its proxy refuses any certificate but the edge's", async () => {
+    for (const n of d.networks.map((x) => x.name)) expect({ from: n, open: await tcpOpens(n, "inference-observability-grafana", 3000) }).toEqual({ from: n, open: false });
+    expect((await curlFrom("inference-internal", "https://inference-observability-grafana:8443/api/health", { pki, identity: "operator" })).status).toBe(403);
+    expect((await curlFrom("inference-internal", "https://inference-observability-grafana:8443/api/health", { pki, identity: "edge" })).status).toBe(200);
+    expect(allowed("default", "inference-edge", "inference-observability-grafana", 8443)).toBe(true);
   });
 });
 

@@ -21,8 +21,21 @@ const CORE: Flow[] = [
   { caller: "inference-edge", service: "inference-vllm-0", port: 8443, auth: "client-cert" },
 ];
 
-export const ALLOWED_FLOWS: Record<"default" | "homelab" | "team" | "exposure", Flow[]> = {
-  default: CORE,
+/** Observability's flows for a SecureInference named `prefix` (its Observability construct's id "obs" or "observability"). */
+export function observabilityFlows(prefix: string, obs: string): Flow[] {
+  return [
+    // Prometheus -> each sidecar's /metrics, as the metrics-scraper identity.
+    { caller: `${prefix}-${obs}-prometheus`, service: `${prefix}-vllm-0`, port: 8443, auth: "client-cert" },
+    // The edge -> Grafana's proxy (in Grafana's namespace), the edge's certificate only.
+    { caller: `${prefix}-edge`, service: `${prefix}-${obs}-grafana`, port: 8443, auth: "client-cert" },
+    // Grafana -> Prometheus' API: its client certificate and its password.
+    { caller: `${prefix}-${obs}-grafana`, service: `${prefix}-${obs}-prometheus`, port: 9090, auth: "client-cert" },
+  ];
+}
+
+export const ALLOWED_FLOWS: Record<"default" | "homelab" | "team" | "exposure" | "observability", Flow[]> = {
+  // The default stack has Observability (id "observability") since its stand-ins exist.
+  default: [...CORE, ...observabilityFlows("inference", "observability")],
   homelab: [
     { caller: "inference-edge-ts-ai", service: "inference-edge", port: 8443, auth: "client-cert" },
     { caller: "inference-edge-ts-chat", service: "inference-edge", port: 8443, auth: "client-cert" },
@@ -43,6 +56,13 @@ export const ALLOWED_FLOWS: Record<"default" | "homelab" | "team" | "exposure", 
     { caller: "inference-edge", service: "inference-chat", port: 8443, auth: "client-cert" },
     { caller: "inference-chat", service: "inference-vllm-0", port: 8443, auth: "client-cert" },
     { caller: "inference-chat-cloudflared", service: "inference-chat", port: 8444, auth: "none" },
+  ],
+  // test/engine/observability-stack.ts: SecureInference "obsv" + Observability "obs", on port 9443.
+  observability: [
+    { caller: "host", service: "obsv-edge", port: 9443, auth: "client-cert+oidc" },
+    { caller: "obsv-edge", service: "obsv-gate", port: 4443, auth: "none" },
+    { caller: "obsv-edge", service: "obsv-vllm-0", port: 8443, auth: "client-cert" },
+    ...observabilityFlows("obsv", "obs"),
   ],
 };
 

@@ -39,6 +39,30 @@ export async function readsItsFiles(c: AppliedContainer, d: Deployment): Promise
   return results;
 }
 
+/**
+ * Every file of every config volume the container mounts (Grafana's provisioning volumes too), each read
+ * as the container's own user at the path the service sees it.
+ */
+export async function readsEveryConfigFile(c: AppliedContainer, d: Deployment): Promise<{ file: string; ok: boolean }[]> {
+  const user = (await inspectContainer(c.id)).Config.User || "0:0";
+  const results: { file: string; ok: boolean }[] = [];
+  for (const mount of c.config.volumes ?? []) {
+    const loader = d.containers.find((l) => l.config.start === false && l.config.volumes?.[0]?.volume_name === mount.volume_name);
+    const files = (loader?.config.upload ?? []).map((u: any) => (u.file as string).replace(/^\/zta-load\//, ""));
+    if (files.length === 0) continue;
+    // One tool container per volume: each file read with cat, one line per file.
+    const r = await runTool({
+      image: toolImage(),
+      cmd: ["sh", "-c", 'for f in "$@"; do if cat "/v/$f" > /dev/null 2>&1; then echo "ok $f"; else echo "no $f"; fi; done', "sh", ...files],
+      binds: [`${mount.volume_name}:/v:ro`],
+      user,
+      timeoutSeconds: 15,
+    });
+    for (const f of files) results.push({ file: `${mount.container_path}/${f}`, ok: r.output.split("\n").includes(`ok ${f}`) });
+  }
+  return results;
+}
+
 export function configVolumeOf(c: AppliedContainer): string | undefined {
   return (c.config.volumes ?? []).find((v: any) => v.container_path === "/etc/zta")?.volume_name;
 }

@@ -3,8 +3,8 @@
  * root filesystem assembled from this host's Debian binaries plus their `ldd` libraries, imported with
  * the Engine API's `images/create?fromSrc=-` (what `docker import` does) and the Dockerfile changes
  * (USER, ENV, VOLUME, WORKDIR, ENTRYPOINT, CMD) that mimic the real image. docs/engine.md has the table
- * property -> real image -> stand-in. Real caddy and nginx run in theirs; vLLM, oauth2-proxy, Open WebUI,
- * tailscale and cloudflared are small Python mocks (test/engine/standins/*.py) of what our configs use.
+ * property -> real image -> stand-in. Real caddy, nginx, prometheus and restic run in theirs; vLLM,
+ * oauth2-proxy, Open WebUI, Grafana, tailscale and cloudflared are small Python mocks (test/engine/standins/*.py) of what our configs use.
  *
  * Builds are cached by a hash of their inputs (the spec, the mock files, the host binaries' size and
  * mtime): an image whose tag carries that hash is not built again.
@@ -45,13 +45,16 @@ interface Spec {
 }
 
 const SHELL_APPLETS = ["sh", "cat", "ls", "id", "sleep", "timeout", "test", "mkdir", "rm", "stat", "echo", "env", "nc", "touch", "head", "grep"];
+/** Every applet of busybox-static (an Alpine image has them all). */
+const BUSYBOX_ALL = fs.existsSync(BUSYBOX)
+  ? execFileSync(BUSYBOX, ["--list"], { encoding: "utf8" }).split("\n").filter((a) => a && a !== "busybox" && !a.includes("["))
+  : SHELL_APPLETS;
 const ROOT_PASSWD = ["root:x:0:0:root:/root:/bin/sh"];
 const ROOT_GROUP = ["root:x:0:"];
 
 /**
- * What each stand-in contains; comments name the real image's property it mimics. Catalog images
- * without a stand-in yet (Prometheus, Grafana, restic: their constructs are not run on the engine
- * yet) are missing here; a stack that uses one fails the applier with "no stand-in".
+ * What each stand-in contains; comments name the real image's property it mimics. A catalog image
+ * without a stand-in fails the applier with "no stand-in".
  */
 export const SPECS: Partial<Record<CatalogKey, Spec>> = {
   // vllm/vllm-openai: Ubuntu base with python3, runs as root, ENTRYPOINT ["vllm", "serve"].
@@ -149,6 +152,80 @@ export const SPECS: Partial<Record<CatalogKey, Spec>> = {
     passwd: ROOT_PASSWD,
     group: ROOT_GROUP,
     changes: ["ENV ENV=prod", "ENV PORT=8080", "ENV HOME=/root", "WORKDIR /app/backend", 'VOLUME ["/app/backend/data"]', 'CMD ["bash", "start.sh"]'],
+  },
+  // prom/prometheus:v3.5.0 (Dockerfile: FROM quay.io/prometheus/busybox-linux-amd64, glibc busybox): /bin/prometheus
+  // and /bin/promtool, /etc/prometheus/prometheus.yml, `chown -R nobody:nobody /etc/prometheus /prometheus`,
+  // USER nobody, EXPOSE 9090, VOLUME ["/prometheus"], WORKDIR /prometheus, ENTRYPOINT ["/bin/prometheus"],
+  // CMD --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus. The stand-in runs
+  // Debian's real prometheus 2.42; its /bin/promtool is a wrapper implementing 3.5's `check healthy`
+  // (standins/promtool.py; docs/engine.md) and running the real promtool 2.42 for everything else.
+  prometheus: {
+    binaries: { "/usr/bin/prometheus": "/bin/prometheus", "/usr/bin/promtool": "/usr/lib/zta-standin/promtool-2.42" },
+    mocks: { "promtool.py": "/bin/promtool" },
+    busybox: [...SHELL_APPLETS, "wget"],
+    python: true,
+    dirs: { "/prometheus": [65534, 65534, 0o755], "/etc/prometheus": [65534, 65534, 0o755] },
+    files: { "/etc/prometheus/prometheus.yml": "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: [\"localhost:9090\"]\n" },
+    passwd: [...ROOT_PASSWD, "nobody:x:65534:65534:nobody:/home:/bin/false"],
+    group: [...ROOT_GROUP, "nogroup:x:65534:"],
+    changes: [
+      "USER nobody",
+      "EXPOSE 9090",
+      'VOLUME ["/prometheus"]',
+      "WORKDIR /prometheus",
+      'ENTRYPOINT ["/bin/prometheus"]',
+      'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]',
+    ],
+  },
+  // grafana/grafana:12.1.1 (Dockerfile: Alpine + bash, curl; GF_UID 472, GF_GID 0): ENV PATH with
+  // /usr/share/grafana/bin and GF_PATHS_*; WORKDIR /usr/share/grafana; /var/lib/grafana, /var/log/grafana,
+  // /var/lib/grafana/plugins, /etc/grafana/provisioning/* owned 472:0 mode 0777; USER 472; ENTRYPOINT /run.sh.
+  // No VOLUME instruction: a named volume at /var/lib/grafana still gets the directory's owner and mode
+  // (Docker copies an image directory into a new empty volume). Grafana itself is a Python mock (standins/grafana.py).
+  grafana: {
+    binaries: { "/usr/bin/curl": "/usr/bin/curl" },
+    mocks: { "grafana.py": "/usr/share/grafana/bin/grafana" },
+    busybox: [...SHELL_APPLETS, "wget"],
+    python: true,
+    dirs: {
+      "/var/lib/grafana": [472, 0, 0o777],
+      "/var/lib/grafana/plugins": [472, 0, 0o777],
+      "/var/log/grafana": [472, 0, 0o777],
+      "/etc/grafana/provisioning/datasources": [472, 0, 0o777],
+      "/etc/grafana/provisioning/dashboards": [472, 0, 0o777],
+      "/usr/share/grafana/.aws": [472, 0, 0o777],
+    },
+    files: {
+      "/usr/share/grafana/conf/defaults.ini": "; stand-in: Grafana refuses to start without conf/defaults.ini under its homepath\n",
+      "/etc/grafana/grafana.ini": "; sample.ini\n",
+      "/run.sh": '#!/bin/sh\nexec grafana server --homepath="$GF_PATHS_HOME" --config="$GF_PATHS_CONFIG" --packaging=docker "$@"\n',
+    },
+    passwd: [...ROOT_PASSWD, "grafana:x:472:0::/home/grafana:/sbin/nologin"],
+    group: ROOT_GROUP,
+    changes: [
+      "ENV PATH=/usr/share/grafana/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "ENV GF_PATHS_CONFIG=/etc/grafana/grafana.ini",
+      "ENV GF_PATHS_DATA=/var/lib/grafana",
+      "ENV GF_PATHS_HOME=/usr/share/grafana",
+      "ENV GF_PATHS_LOGS=/var/log/grafana",
+      "ENV GF_PATHS_PLUGINS=/var/lib/grafana/plugins",
+      "ENV GF_PATHS_PROVISIONING=/etc/grafana/provisioning",
+      "WORKDIR /usr/share/grafana",
+      "EXPOSE 3000",
+      'USER 472',
+      'ENTRYPOINT ["/run.sh"]',
+    ],
+  },
+  // restic/restic:0.18.1 (docker/Dockerfile.release: FROM alpine, `apk add ca-certificates fuse openssh-client
+  // tzdata jq`, /usr/bin/restic, ENTRYPOINT ["/usr/bin/restic"]): no USER (root), no VOLUME, no directories of
+  // its own; Alpine's busybox provides sh, sha256sum, find, xargs, awk, sed, cmp. The stand-in: Debian's real
+  // restic 0.14 and every applet of busybox-static.
+  restic: {
+    binaries: { "/usr/bin/restic": "/usr/bin/restic" },
+    busybox: BUSYBOX_ALL,
+    passwd: [...ROOT_PASSWD, "nobody:x:65534:65534:nobody:/:/sbin/nologin"],
+    group: [...ROOT_GROUP, "nobody:x:65534:"],
+    changes: ['ENTRYPOINT ["/usr/bin/restic"]'],
   },
   // The suite's own probe: busybox (nc, wget) and curl for TLS with client certificates.
   tool: {

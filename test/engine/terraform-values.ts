@@ -53,6 +53,13 @@ function extensions(attrs: Attrs, sans: string[]): string {
   return lines.join("\n") + "\n";
 }
 
+/** The tls provider's validity_start_time / validity_end_time (RFC 3339, UTC): now + validity_period_hours. */
+function validity(attrs: Attrs): Attrs {
+  const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const now = Date.now();
+  return { validity_start_time: rfc3339(now), validity_end_time: rfc3339(now + (attrs.validity_period_hours ?? 24) * 3600e3) };
+}
+
 function days(hours: number | undefined): string {
   return String(Math.max(1, Math.ceil((hours ?? 24) / 24)));
 }
@@ -87,7 +94,7 @@ export function tlsSelfSignedCert(attrs: Attrs): Attrs {
     const keyFile = tmpFile(dir, "key.pem", attrs.private_key_pem);
     const ext = tmpFile(dir, "ext.cnf", "[req]\ndistinguished_name=dn\n[dn]\n" + extensions(attrs, sansOf(attrs)));
     const cert = openssl(["req", "-x509", "-new", "-key", keyFile, "-subj", subjectString(attrs.subject), "-days", days(attrs.validity_period_hours), "-config", ext, "-extensions", "ext", "-sha256"]);
-    return { cert_pem: cert };
+    return { cert_pem: cert, ...validity(attrs) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -113,7 +120,7 @@ export function tlsLocallySignedCert(attrs: Attrs, request: Attrs | undefined): 
     const caKey = tmpFile(dir, "ca.key", attrs.ca_private_key_pem);
     const ext = tmpFile(dir, "ext.cnf", extensions(attrs, request?.__sans ?? []));
     const cert = openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-set_serial", "0x" + randomBytes(12).toString("hex"), "-days", days(attrs.validity_period_hours), "-extfile", ext, "-extensions", "ext", "-sha256"]);
-    return { cert_pem: cert };
+    return { cert_pem: cert, ...validity(attrs) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -128,7 +135,18 @@ export function randomPassword(attrs: Attrs): Attrs {
   if (attrs.special !== false) chars += attrs.override_special ?? "!@#$%&*()-_=+[]{}<>:?";
   let result = "";
   for (let i = 0; i < (attrs.length ?? 16); i++) result += chars[randomInt(chars.length)];
-  return { result, id: "none" };
+  return { result, id: "none", bcrypt_hash: bcrypt(result) };
+}
+
+/**
+ * random_password.bcrypt_hash: golang.org/x/crypto/bcrypt at DefaultCost (10), "$2a$". Made with glibc's
+ * crypt(3) through Python ("$2b$" is the same algorithm for passwords under 72 bytes; Go accepts both).
+ */
+function bcrypt(password: string): string {
+  const script = "import crypt,sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))";
+  const hash = execFileSync("python3", ["-W", "ignore", "-c", script], { input: password, encoding: "utf8" }).trim();
+  if (!/^\$2b\$10\$[./A-Za-z0-9]{53}$/.test(hash)) throw new Error(`bcrypt via crypt(3) failed: ${hash}`);
+  return hash.replace(/^\$2b\$/, "$2a$");
 }
 
 /** Placeholders for resources of providers that need an account; the engine never sees them directly. */
