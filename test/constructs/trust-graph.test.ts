@@ -56,8 +56,8 @@ function segmentation(stack: TerraformStack) {
 }
 
 const STACKS: [string, () => TerraformStack, boolean][] = [
-  ["default", () => new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai"), true],
-  ["default with observability", () => new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai", { observability: true }), true],
+  ["default (with observability)", () => new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai"), true],
+  ["default without observability", () => new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai", { observability: false }), true],
   ["homelab", () => new HomelabStack(Testing.app() as App, "homelab"), false],
   ["team", () => new TeamStack(Testing.app() as App, "team"), true],
   ["own-service", () => new OwnServiceStack(Testing.app() as App, "own"), true],

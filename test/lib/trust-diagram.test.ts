@@ -250,7 +250,14 @@ describe("the default stack", () => {
     expect(report.findings.length).toBeGreaterThan(0);
     expect(dot).not.toContain("open finding");
     const declared = labelledFlows(json);
-    expect(declared).toEqual(["inference-edge mtls+oidc :8443", "inference-gate network-only :4443", "inference-vllm-0-mtls mtls :8443"]);
+    expect(declared).toEqual([
+      "inference-edge mtls+oidc :8443",
+      "inference-gate network-only :4443",
+      "inference-observability-grafana-proxy mtls :8443",
+      "inference-observability-prometheus mtls :9090",
+      "inference-vllm-0-mtls mtls :8443",
+      "inference-vllm-0-mtls mtls :8443",
+    ]);
     expect(flowEdges(dot)).toHaveLength(declared.length);
   });
 
