@@ -5,13 +5,11 @@ import { Fn, TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
 import { BackupScriptOptions, renderBackupAlertRules, renderBackupScripts, renderSchedulerScript } from "../lib/backup-scripts";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
-import { hardenedContainer } from "../lib/hardening";
 import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
-import { SecurityPolicy } from "../lib/policy/security-policy";
 import { isDockerName, isPort, isPositiveInt } from "../lib/validate";
-import { ConfigFile, ConfigVolume } from "./config-volume";
-import { PinnedImages } from "./pinned-images";
+import { ConfigFile } from "./config-volume";
+import { HardenedService } from "./hardened-service";
 
 /** A Docker volume backed up file by file (mounted read-only). */
 export interface BackupVolume {
@@ -104,6 +102,8 @@ const STATE_DIR = "/var/lib/zta-backup";
  * the repository password is a random_password delivered as a file and exported as a sensitive output.
  */
 export class EncryptedBackup extends Construct {
+  /** The backup loop (a HardenedService: it runs for good, with a heartbeat healthcheck). */
+  public readonly job: HardenedService;
   public readonly container: Container;
   public readonly stateVolume: Volume;
   /** Prometheus alert rules for the textfile metrics (`<state>/backup.prom`). */
@@ -192,44 +192,40 @@ export class EncryptedBackup extends Construct {
     ];
     this.alertRules = renderBackupAlertRules(SCHEDULES[schedule] / 3600 + 2, DRILL_PERIODS[drill]);
 
-    const imageId = PinnedImages.of(this).imageId(image);
-    const config = new ConfigVolume(this, "config", { name: `${props.name}-config`, imageId, files });
     this.stateVolume = new Volume(this, "state", { name: `${props.name}-state` });
     const dumps = new Volume(this, "dumps", { name: `${props.name}-dumps` });
     const scratch = new Volume(this, "scratch", { name: `${props.name}-scratch` });
     const user = image === IMAGES.restic.reference ? ROOT_USER : JOB_USER;
-    const uid = user.split(":")[0];
-    const base = hardenedContainer({
-      memoryMb: 1024,
-      cpuShares: 256,
-      user,
-      // Its cache and tmp: tmpfs owned by the job's user, private (mode 0700).
-      tmpfsMb: {},
-      healthcheck: ["sh", "-c", `test $(( $(date +%s) - $(cat ${STATE_DIR}/heartbeat) )) -lt 120`],
-      healthStartPeriod: "60s",
-    });
-    this.container = new Container(this, "job", {
+    this.job = new HardenedService(this, "Default", {
       name: props.name,
-      image: imageId,
-      ...base,
-      tmpfs: {
-        "/tmp": `rw,noexec,nosuid,nodev,size=64m,uid=${uid},gid=${uid},mode=0700`,
-        "/cache": `rw,noexec,nosuid,nodev,size=512m,uid=${uid},gid=${uid},mode=0700`,
+      role: ServiceRole.BACKUP,
+      catalogImage: IMAGES.restic,
+      image,
+      allowUnpinnedImages: props.allowUnpinnedImages,
+      user,
+      ids: { container: "job" },
+      files,
+      hardening: {
+        memoryMb: 1024,
+        cpuShares: 256,
+        // Its cache and tmp: tmpfs owned by the job's user, private (mode 0700).
+        tmpfsMb: { "/tmp": 64, "/cache": 512 },
+        // The scheduler loop writes a heartbeat every cycle; a stuck loop turns unhealthy.
+        healthcheck: ["sh", "-c", `test $(( $(date +%s) - $(cat ${STATE_DIR}/heartbeat) )) -lt 120`],
+        healthStartPeriod: "60s",
       },
       entrypoint: ["sh", `${CONFIG_DIR}/scheduler.sh`],
       // No network at all for a local repository and volume sources; otherwise the one network named.
-      ...(props.networkName !== undefined ? { networksAdvanced: [{ name: props.networkName }] } : { networkMode: "none" }),
+      ...(props.networkName !== undefined ? { networks: [{ name: props.networkName }] } : { networkMode: "none" }),
       volumes: [
-        config.mountAt(CONFIG_DIR),
         ...volumes.map((v) => ({ volumeName: v.volumeName, containerPath: `/backup/sources/${v.name}`, readOnly: true })),
         { volumeName: dumps.name, containerPath: "/backup/dumps", readOnly: false },
         { volumeName: this.stateVolume.name, containerPath: STATE_DIR, readOnly: false },
         { volumeName: scratch.name, containerPath: "/scratch", readOnly: false },
         ...(repo.localPath !== undefined ? [{ hostPath: repo.localPath, containerPath: "/repo", readOnly: false }] : []),
       ],
-      labels: config.serviceLabels(ServiceRole.BACKUP),
-      dependsOn: [config.loader],
+      suppressions: user === ROOT_USER ? [{ ruleId: "ZTA-CTR-011", reason: JOB_ROOT_REASON }] : [],
     });
-    if (user === ROOT_USER) SecurityPolicy.suppress(this.container, "ZTA-CTR-011", JOB_ROOT_REASON);
+    this.container = this.job.container;
   }
 }

@@ -56,7 +56,8 @@ export const INTERNAL_NETWORK_OPTIONS: Record<string, string> = { "com.docker.ne
 export function tmpfsOptions(sizeMb: number, owner?: string): string {
   const base = `rw,noexec,nosuid,nodev,size=${sizeMb}m`;
   const ids = owner === undefined ? undefined : /^(\d+):(\d+)$/.exec(owner);
-  if (!ids || (ids[1] === "0" && ids[2] === "0")) return base;
+  // An explicit "0:0" (a root job) still gets a private mount: mode 0700 instead of Docker's 1777.
+  if (!ids) return base;
   return `${base},uid=${ids[1]},gid=${ids[2]},mode=0700`;
 }
 

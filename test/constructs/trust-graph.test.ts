@@ -99,3 +99,22 @@ describe("trust graph segmentation: the check fails on a stack that breaks it", 
     expect(s.peersOf("inference-gate").sort()).toEqual(["inference-edge", "rogue"]);
   });
 });
+
+describe("the engine suite's allowed-flows table is what the trust graph declares", () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { ALLOWED_FLOWS, flowsFromLabels } = require("../engine/flows");
+  const { exposureStack } = require("../engine/exposure-stack");
+  const { observabilityStack } = require("../engine/observability-stack");
+  const key = (f: { caller: string; service: string; port: number; auth: string }) => `${f.caller} -> ${f.service}:${f.port} ${f.auth}`;
+  const cases: [string, () => TerraformStack][] = [
+    ["default", () => new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai")],
+    ["homelab", () => new HomelabStack(Testing.app() as App, "homelab")],
+    ["team", () => new TeamStack(Testing.app() as App, "team")],
+    ["exposure", exposureStack],
+    ["observability", observabilityStack],
+  ];
+  test.each(cases)("%s", (name, make) => {
+    const declared = flowsFromLabels(synth(make())).map(key).sort();
+    expect(declared).toEqual(ALLOWED_FLOWS[name].map(key).sort());
+  });
+});

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { apply, container, destroy, Deployment, leftovers } from "./applier";
 import { execIn, inspectContainer } from "./docker-api";
-import { allowed } from "./flows";
+import { allowed, pairNetwork } from "./flows";
 import { curlFrom, gatewayOf, hostServiceOnAllInterfaces, probePki, ProbePki, tcpOpens } from "./probe";
 import { canRead, configVolumeOf, hostRequest, jobs, loaders, readsItsFiles, services, settle } from "./stack-checks";
 import { buildAllStandins } from "./standins";
@@ -21,6 +21,10 @@ const addr = (type: string, prefix: string) => {
   if (!a) throw new Error(`no ${type}.${prefix}*`);
   return a;
 };
+
+/** A network's name from a `networks_advanced` entry (the applier resolves references to names). */
+const networkName = (ref: string) => ref;
+const isInternal = (name: string) => d.networks.some((n) => n.name === name && (d.values.get(n.address) as { internal?: boolean } | undefined)?.internal === true);
 
 beforeAll(async () => {
   const json = JSON.parse(Testing.synth(new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai"), true));
@@ -181,40 +185,56 @@ describe("default stack: attacks", () => {
   });
 
   it("the edge's own certificate is the one the sidecar accepts (positive control for the refusals)", async () => {
-    const r = await curlFrom("inference-internal", "https://inference-vllm-0:8443/v1/models", { pki, identity: "edge" });
+    const r = await curlFrom(pairNetwork("inference-edge", "inference-vllm-0"), "https://inference-vllm-0:8443/v1/models", { pki, identity: "edge" });
     expect(r.status).toBe(200);
     expect(allowed("default", "inference-edge", "inference-vllm-0", 8443)).toBe(true);
   });
 
-  it("the edge refuses callers without a client certificate on the internal network", async () => {
-    const r = await curlFrom("inference-internal", `https://inference-edge:8443/v1/models`, { pki, headers: [`Host: ${DOMAIN}`] });
-    expect(r.status).toBe(0);
+  it("the edge refuses callers without a client certificate on each of its internal networks", async () => {
+    for (const n of (container(d, "inference-edge").config.networks_advanced as { name: string }[]).map((x) => networkName(x.name)).filter(isInternal)) {
+      const r = await curlFrom(n, `https://inference-edge:8443/v1/models`, { pki, headers: [`Host: ${DOMAIN}`] });
+      expect({ from: n, status: r.status }).toEqual({ from: n, status: 0 });
+    }
   });
 
-  it("a host service bound to all interfaces is unreachable through the internal network's gateway, from the network and from vLLM's namespace", async () => {
+  it("a host service bound to all interfaces is unreachable through every internal network's gateway, from the network and from vLLM's namespace", async () => {
     const host = await hostServiceOnAllInterfaces();
     try {
-      const gw = await gatewayOf("inference-internal");
-      expect((await curlFrom("inference-internal", `http://${gw}:${host.port}/`)).status).toBe(0);
-      // From the namespace of every container that is on the internal network only (vLLM and its sidecar).
-      expect((await curlFrom(`container:${container(d, "inference-vllm-0").id}`, `http://${gw}:${host.port}/`)).status).toBe(0);
+      const internal = d.networks.map((n) => n.name).filter(isInternal);
+      expect(internal.length).toBeGreaterThan(3);
+      for (const n of internal) {
+        const gw = await gatewayOf(n);
+        expect({ from: n, status: (await curlFrom(n, `http://${gw}:${host.port}/`)).status }).toEqual({ from: n, status: 0 });
+        // From the namespace of vLLM (and its sidecar), which is on internal networks only.
+        expect({ from: `vllm via ${n}`, status: (await curlFrom(`container:${container(d, "inference-vllm-0").id}`, `http://${gw}:${host.port}/`)).status }).toEqual({ from: `vllm via ${n}`, status: 0 });
+      }
       expect(host.connections()).toBe(0);
     } finally {
       await host.close();
     }
   });
 
-  // fixed by issue 15 segmentation: today every container on the internal network reaches oauth2-proxy
-  // (the edge reaches it as it must: the request-path tests above go through forward_auth).
-  it.failing("only the edge may reach the gate: an attacker on any network of the gate gets no answer from it", async () => {
-    const gateNetworks = (container(d, "inference-gate").config.networks_advanced as { name: string }[]).map((n) => n.name);
-    // Attackers attached to each of the gate's networks, and inside vLLM's namespace (a compromised vLLM).
-    const others = namespaces().filter((x) => x.name === "inference-vllm-0").map((x) => x.where);
-    for (const n of [...gateNetworks, ...others]) {
-      const r = await curlFrom(n, "https://inference-gate:4443/oauth2/auth", { pki, headers: ["Authorization: Bearer valid-stolen"] });
-      expect({ from: n, status: r.status }).toEqual({ from: n, status: 0 });
+  // Issue 15: oauth2-proxy checks no client certificate, so whoever shares its network can ask it whether a
+  // stolen token is valid. The trust graph gives the edge -> gate relationship a network of its own: an
+  // attacker there would be the edge itself (allowed); from every other network and every other namespace
+  // the gate does not answer.
+  it("only the edge may reach the gate: from every other network and every other namespace it gives no answer", async () => {
+    const edgeToGate = pairNetwork("inference-edge", "inference-gate");
+    const gateNetworks = (container(d, "inference-gate").config.networks_advanced as { name: string }[]).map((n) => networkName(n.name));
+    expect(gateNetworks.filter(isInternal)).toEqual([edgeToGate]);
+    const stolen = { pki, headers: ["Authorization: Bearer valid-stolen"] };
+    for (const n of networks().filter((x) => x !== edgeToGate)) {
+      expect({ from: n, status: (await curlFrom(n, "https://inference-gate:4443/oauth2/auth", stolen)).status }).toEqual({ from: n, status: 0 });
     }
-    expect(allowed("default", "attacker", "inference-gate", 4443)).toBe(false);
+    for (const ns of namespaces().filter((x) => x.name !== "inference-edge" && x.name !== "inference-gate")) {
+      expect({ from: ns.name, status: (await curlFrom(ns.where, "https://inference-gate:4443/oauth2/auth", stolen)).status }).toEqual({ from: ns.name, status: 0 });
+    }
+    // Positive control: from the edge's namespace, and on the pair's network, the gate answers (202: the mock IdP accepts the token).
+    const fromEdge = await curlFrom(`container:${container(d, "inference-edge").id}`, "https://inference-gate:4443/oauth2/auth", { ...stolen, insecure: true });
+    expect(fromEdge.status).toBe(202);
+    expect((await curlFrom(edgeToGate, "https://inference-gate:4443/oauth2/auth", { ...stolen, insecure: true })).status).toBe(202);
+    expect(allowed("default", "inference-edge", "inference-gate", 4443)).toBe(true);
+    expect(allowed("default", "inference-vllm-0", "inference-gate", 4443)).toBe(false);
   });
 });
 
@@ -226,9 +246,10 @@ describe("default stack: observability (on by default)", () => {
     const grafana = probePki(d, { grafana: { key: addr("tls_private_key", "observability_grafana-client-cert_key"), cert: addr("tls_locally_signed_cert", "observability_grafana-client-cert") } });
     try {
       const auth = `Authorization: Basic ${Buffer.from(`grafana:${grafanaPassword()}`).toString("base64")}`;
-      expect((await curlFrom("inference-internal", PROMETHEUS, { pki: grafana, identity: "grafana", headers: [auth] })).status).toBe(200);
-      expect((await curlFrom("inference-internal", PROMETHEUS, { pki: grafana, identity: "grafana" })).status).toBe(401);
-      expect((await curlFrom("inference-internal", PROMETHEUS, { pki: grafana, headers: [auth] })).status).toBe(0);
+      const net = pairNetwork("inference-observability-grafana", "inference-observability-prometheus");
+      expect((await curlFrom(net, PROMETHEUS, { pki: grafana, identity: "grafana", headers: [auth] })).status).toBe(200);
+      expect((await curlFrom(net, PROMETHEUS, { pki: grafana, identity: "grafana" })).status).toBe(401);
+      expect((await curlFrom(net, PROMETHEUS, { pki: grafana, headers: [auth] })).status).toBe(0);
       expect(allowed("default", "inference-observability-grafana", "inference-observability-prometheus", 9090)).toBe(true);
     } finally {
       fs.rmSync(grafana.dir, { recursive: true, force: true });
@@ -237,8 +258,9 @@ describe("default stack: observability (on by default)", () => {
 
   it("Grafana's port is closed to every network; its proxy refuses any certificate but the edge's", async () => {
     for (const n of d.networks.map((x) => x.name)) expect({ from: n, open: await tcpOpens(n, "inference-observability-grafana", 3000) }).toEqual({ from: n, open: false });
-    expect((await curlFrom("inference-internal", "https://inference-observability-grafana:8443/api/health", { pki, identity: "operator" })).status).toBe(403);
-    expect((await curlFrom("inference-internal", "https://inference-observability-grafana:8443/api/health", { pki, identity: "edge" })).status).toBe(200);
+    const net = pairNetwork("inference-edge", "inference-observability-grafana");
+    expect((await curlFrom(net, "https://inference-observability-grafana:8443/api/health", { pki, identity: "operator" })).status).toBe(403);
+    expect((await curlFrom(net, "https://inference-observability-grafana:8443/api/health", { pki, identity: "edge" })).status).toBe(200);
     expect(allowed("default", "inference-edge", "inference-observability-grafana", 8443)).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ import { App, TerraformStack, Testing } from "cdktf";
 import * as fs from "fs";
 import { apply, destroy, Deployment, leftovers } from "./applier";
 import { inspectContainer } from "./docker-api";
-import { ALLOWED_FLOWS, allowed, TUNNEL_ORIGIN_NETWORK } from "./flows";
+import { ALLOWED_FLOWS, allowed, pairNetwork, TUNNEL_ORIGIN_NETWORK } from "./flows";
 import { exposureStack } from "./exposure-stack";
 import { curlFrom, probePki, tcpOpens } from "./probe";
 import { jobs, loaders, readsItsFiles, services, settle } from "./stack-checks";
@@ -99,11 +99,17 @@ describe.each(STACKS)("%s on the engine", (name, make) => {
     const key = [...d.values.keys()].find((k) => k.startsWith("tls_private_key.inference_edge_client-cert_key"))!;
     const pki = probePki(d, { edge: { key, cert } });
     try {
-      const without = await curlFrom("inference-internal", "https://inference-chat:8443/", { pki, insecure: true });
-      const wrong = await curlFrom("inference-internal", "https://inference-chat:8443/", { pki, identity: "wrong", insecure: true });
-      const edge = await curlFrom("inference-internal", "https://inference-chat:8443/", { pki, identity: "edge", insecure: true });
-      // Where the flow is not listed (team: the UI is on the tunnel only), even the edge gets no page.
-      const edgeExpected = allowed(name, "inference-edge", "inference-chat", 8443) ? 200 : "refused";
+      // Where the edge may call the UI, on the network of that pair; where it may not (team: the UI is on the
+      // tunnel only), that network does not exist and an attacker with the edge's certificate on the UI's other
+      // internal network (to the sidecar) gets no page either.
+      const mayCall = allowed(name, "inference-edge", "inference-chat", 8443);
+      const net = mayCall ? pairNetwork("inference-edge", "inference-chat") : pairNetwork("inference-chat", "inference-vllm-0");
+      expect(d.networks.map((n) => n.name)).toContain(net);
+      expect(d.networks.map((n) => n.name).includes(pairNetwork("inference-edge", "inference-chat"))).toBe(mayCall);
+      const without = await curlFrom(net, "https://inference-chat:8443/", { pki, insecure: true });
+      const wrong = await curlFrom(net, "https://inference-chat:8443/", { pki, identity: "wrong", insecure: true });
+      const edge = await curlFrom(net, "https://inference-chat:8443/", { pki, identity: "edge", insecure: true });
+      const edgeExpected = mayCall ? 200 : "refused";
       expect({
         without: without.status < 200 || without.status >= 400,
         wrong: wrong.status < 200 || wrong.status >= 400,

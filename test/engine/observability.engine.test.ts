@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { apply, container, destroy, Deployment, leftovers } from "./applier";
 import { containerLogs, inspectContainer, sleep } from "./docker-api";
-import { allowed } from "./flows";
+import { allowed, pairNetwork } from "./flows";
 import { GRAFANA_HOSTNAME, OBS_HOST_PORT, OBS_PREFIX, observabilityStack } from "./observability-stack";
 import { curlFrom, probePki, ProbePki, tcpOpens } from "./probe";
 import { hostRequest, jobs, loaders, readsEveryConfigFile, services, settle } from "./stack-checks";
@@ -20,7 +20,10 @@ const PROMETHEUS = `${OBS_PREFIX}-obs-prometheus`;
 const GRAFANA = `${OBS_PREFIX}-obs-grafana`;
 const PROXY = `${OBS_PREFIX}-obs-grafana-proxy`;
 const VLLM = `${OBS_PREFIX}-vllm-0`;
-const INTERNAL = `${OBS_PREFIX}-internal`;
+// The trust graph's networks of the two relationships these tests pose as (an attacker on one of them is
+// whatever else might join it: the graph allows only the pair).
+const GRAFANA_TO_PROMETHEUS = pairNetwork(GRAFANA, PROMETHEUS);
+const EDGE_TO_GRAFANA = pairNetwork(`${OBS_PREFIX}-edge`, GRAFANA);
 const PROMETHEUS_API = `https://${PROMETHEUS}:9090`;
 /** What the edge answers a browser site's request without a session. */
 const NO_SESSION_STATUS = 302;
@@ -37,14 +40,14 @@ const basic = (user: string, pw: string) => `Authorization: Basic ${Buffer.from(
 /** Grafana's own credentials toward Prometheus: its client certificate and its password. */
 const asGrafana = () => ({ pki, identity: "grafana", headers: [basic("grafana", password("obs_grafana-api-password"))] });
 
-/** A Prometheus API GET as Grafana, from a tool container on the internal network: the parsed JSON. */
+/** A Prometheus API GET as Grafana, from a tool container on the Grafana -> Prometheus network: the parsed JSON. */
 async function prometheusApi(apiPath: string): Promise<any> {
   const { runTool } = await import("./docker-api");
   const { toolImage } = await import("./standins");
   const r = await runTool({
     image: toolImage(),
     cmd: ["curl", "-sS", "--max-time", "5", "--cacert", "/pki/ca.crt", "--cert", "/pki/grafana.crt", "--key", "/pki/grafana.key", "-H", asGrafana().headers[0], `${PROMETHEUS_API}${apiPath}`],
-    networkMode: INTERNAL,
+    networkMode: GRAFANA_TO_PROMETHEUS,
     binds: [`${pki.dir}:/pki:ro`],
     user: "65534:65534",
     timeoutSeconds: 15,
@@ -177,14 +180,14 @@ describe("observability: Prometheus", () => {
       // No client certificate: the TLS handshake fails (status 0).
       expect({ where, status: (await curlFrom(where, `${PROMETHEUS_API}/api/v1/query?query=up`, { pki })).status }).toEqual({ where, status: 0 });
     }
-    // From the internal network: another CA's certificate; a CA-issued one without or with a wrong password.
-    expect((await curlFrom(INTERNAL, `${PROMETHEUS_API}/api/v1/query?query=up`, { pki, identity: "wrong" })).status).toBe(0);
+    // From Grafana's network to Prometheus: another CA's certificate; a CA-issued one without or with a wrong password.
+    expect((await curlFrom(GRAFANA_TO_PROMETHEUS, `${PROMETHEUS_API}/api/v1/query?query=up`, { pki, identity: "wrong" })).status).toBe(0);
     for (const identity of ["operator", "edge", "grafana"]) {
-      expect({ identity, status: (await curlFrom(INTERNAL, `${PROMETHEUS_API}/api/v1/query?query=up`, { pki, identity })).status }).toEqual({ identity, status: 401 });
+      expect({ identity, status: (await curlFrom(GRAFANA_TO_PROMETHEUS, `${PROMETHEUS_API}/api/v1/query?query=up`, { pki, identity })).status }).toEqual({ identity, status: 401 });
     }
-    expect((await curlFrom(INTERNAL, `${PROMETHEUS_API}/-/healthy`, { pki, identity: "grafana", headers: [basic("grafana", "wrong")] })).status).toBe(401);
+    expect((await curlFrom(GRAFANA_TO_PROMETHEUS, `${PROMETHEUS_API}/-/healthy`, { pki, identity: "grafana", headers: [basic("grafana", "wrong")] })).status).toBe(401);
     // Positive control: Grafana's certificate and password.
-    expect((await curlFrom(INTERNAL, `${PROMETHEUS_API}/api/v1/query?query=up`, asGrafana())).status).toBe(200);
+    expect((await curlFrom(GRAFANA_TO_PROMETHEUS, `${PROMETHEUS_API}/api/v1/query?query=up`, asGrafana())).status).toBe(200);
     expect(allowed("observability", "attacker", PROMETHEUS, 9090)).toBe(false);
   });
 });
@@ -205,12 +208,12 @@ describe("observability: Grafana", () => {
 
   it("its proxy admits the edge's certificate only: none, another CA's, an operator's and Grafana's own are refused", async () => {
     // ssl_verify_client on: nginx finishes the handshake and answers 400 itself (no certificate / a bad one).
-    expect((await curlFrom(INTERNAL, `https://${GRAFANA}:8443/api/health`, { pki })).status).toBe(400);
-    expect((await curlFrom(INTERNAL, `https://${GRAFANA}:8443/api/health`, { pki, identity: "wrong" })).status).toBe(400);
+    expect((await curlFrom(EDGE_TO_GRAFANA, `https://${GRAFANA}:8443/api/health`, { pki })).status).toBe(400);
+    expect((await curlFrom(EDGE_TO_GRAFANA, `https://${GRAFANA}:8443/api/health`, { pki, identity: "wrong" })).status).toBe(400);
     for (const identity of ["operator", "grafana", "scraper"]) {
-      expect({ identity, status: (await curlFrom(INTERNAL, `https://${GRAFANA}:8443/api/health`, { pki, identity })).status }).toEqual({ identity, status: 403 });
+      expect({ identity, status: (await curlFrom(EDGE_TO_GRAFANA, `https://${GRAFANA}:8443/api/health`, { pki, identity })).status }).toEqual({ identity, status: 403 });
     }
-    expect((await curlFrom(INTERNAL, `https://${GRAFANA}:8443/api/health`, { pki, identity: "edge" })).status).toBe(200);
+    expect((await curlFrom(EDGE_TO_GRAFANA, `https://${GRAFANA}:8443/api/health`, { pki, identity: "edge" })).status).toBe(200);
     expect(allowed("observability", `${OBS_PREFIX}-edge`, GRAFANA, 8443)).toBe(true);
   });
 
@@ -240,7 +243,7 @@ describe("observability: Grafana", () => {
   });
 
   it("Grafana's user comes from the edge's identity header alone: a client-sent Grafana header is overwritten", async () => {
-    const viaProxy = (headers: string[]) => curlFrom(INTERNAL, `https://${GRAFANA}:8443/api/user`, { pki, identity: "edge", headers });
+    const viaProxy = (headers: string[]) => curlFrom(EDGE_TO_GRAFANA, `https://${GRAFANA}:8443/api/user`, { pki, identity: "edge", headers });
     expect((await viaProxy(["X-ZTA-Grafana-User: devops@example.com"])).status).toBe(401);
     // Positive control: the identity header the edge sets after forward_auth.
     expect((await viaProxy(["X-ZTA-Identity: devops@example.com"])).status).toBe(200);
