@@ -223,7 +223,13 @@ describe("default stack: attacks", () => {
     const gateNetworks = (container(d, "inference-gate").config.networks_advanced as { name: string }[]).map((n) => networkName(n.name));
     expect(gateNetworks.filter(isInternal)).toEqual([edgeToGate]);
     const stolen = { pki, headers: ["Authorization: Bearer valid-stolen"] };
-    for (const n of networks().filter((x) => x !== edgeToGate)) {
+    // Its other network is its way to the IdP (not internal): the gate is its only container. (The Docker
+    // host itself can route to a container on a non-internal bridge; docs/engine.md, finding 8.)
+    const egress = gateNetworks.filter((n) => !isInternal(n));
+    expect(egress).toEqual(["inference-gate-egress"]);
+    const onEgress = d.containers.filter((c) => ((c.config.networks_advanced ?? []) as { name: string }[]).some((n) => n.name === "inference-gate-egress")).map((c) => c.name);
+    expect(onEgress).toEqual(["inference-gate"]);
+    for (const n of networks().filter((x) => x !== edgeToGate && isInternal(x))) {
       expect({ from: n, status: (await curlFrom(n, "https://inference-gate:4443/oauth2/auth", stolen)).status }).toEqual({ from: n, status: 0 });
     }
     for (const ns of namespaces().filter((x) => x.name !== "inference-edge" && x.name !== "inference-gate")) {
