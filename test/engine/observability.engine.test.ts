@@ -162,8 +162,10 @@ describe("observability: Prometheus", () => {
   it("its healthcheck (promtool check healthy, 3.5's behaviour in the stand-in) passes with the construct's client config only", async () => {
     const { execIn } = await import("./docker-api");
     const id = container(d, PROMETHEUS).id;
-    const healthcheck = container(d, PROMETHEUS).config.healthcheck.test as string[];
-    expect((await execIn(id, healthcheck)).exitCode).toBe(0);
+    const test = container(d, PROMETHEUS).config.healthcheck.test as string[];
+    // Docker's exec form: "CMD" and then the command.
+    expect(test[0]).toBe("CMD");
+    expect((await execIn(id, test.slice(1))).exitCode).toBe(0);
     // Without the HTTP client config: no client certificate, the handshake fails.
     const bare = await execIn(id, ["/bin/promtool", "check", "healthy", "--url=https://127.0.0.1:9090"]);
     expect({ exit: bare.exitCode, failed: bare.output.includes("FAILED") }).toEqual({ exit: 1, failed: true });
