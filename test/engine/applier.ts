@@ -585,6 +585,9 @@ export async function destroyContainer(c: AppliedContainer): Promise<void> {
 }
 
 export async function destroy(d: Deployment): Promise<void> {
+  // The suite's probe containers first (test/engine/probe.ts): a network with a live endpoint cannot be removed.
+  const probes = encodeURIComponent(JSON.stringify({ label: [`${TEST_LABEL}=probe-pool`] }));
+  for (const c of (await call("GET", `/containers/json?all=1&filters=${probes}`)).json()) await request("DELETE", `/containers/${c.Id}?force=1`);
   // Terraform destroys independent resources in parallel; the namespace users (network_mode container:)
   // and the loaders first, then the rest.
   const dependents = d.containers.filter((c) => String(c.config.network_mode ?? "").startsWith("container:"));

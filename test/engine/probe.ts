@@ -1,8 +1,12 @@
 /**
- * Probes from inside the engine: a throwaway tool container (busybox + curl, test/engine/standins.ts)
- * attached to a network the suite created, or sharing a container's network namespace
- * (`container:<id>`, which models that container being compromised). Every probe is bounded
- * (curl --max-time, the tool container's own timeout) and goes only to the suite's own networks.
+ * Probes from inside the engine: a tool container (busybox + curl, test/engine/standins.ts) attached to a
+ * network the suite created, or sharing a container's network namespace (`container:<id>`, which models
+ * that container being compromised). Every probe is bounded (curl --max-time, exec's own timeout) and goes
+ * only to the suite's own networks.
+ *
+ * One probe container per place, kept running and reused with `exec` (the suite sends hundreds of probes;
+ * a container per probe cost most of its time). The applier's destroy removes them first: Docker keeps a
+ * network with a live endpoint.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -10,7 +14,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Deployment } from "./applier";
-import { call, runTool } from "./docker-api";
+import { call, execIn, request } from "./docker-api";
 import { toolImage } from "./standins";
 
 /** PEM files the probes present: the CA, an operator and a service identity, and a foreign CA's cert. */
@@ -19,8 +23,15 @@ export interface ProbePki {
 }
 
 /** Writes the deployment's CA, the given client identities and a wrong (foreign-CA) identity to a dir. */
+/** Every probe PKI dir lives under this root, which the probe containers mount read-only at /pkiroot. */
+const PKI_ROOT = path.join(os.tmpdir(), "zta-probe-pki");
+/** Label value of the reusable probe containers (under the suite's label key). */
+export const PROBE_POOL_LABEL = "probe-pool";
+
 export function probePki(d: Deployment, identities: Record<string, { key: string; cert: string }>): ProbePki {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-probe-pki-"));
+  fs.mkdirSync(PKI_ROOT, { recursive: true, mode: 0o755 });
+  fs.chmodSync(PKI_ROOT, 0o755);
+  const dir = fs.mkdtempSync(path.join(PKI_ROOT, "pki-"));
   fs.chmodSync(dir, 0o755);
   const ca = [...d.values.entries()].find(([a]) => a.startsWith("tls_self_signed_cert."));
   if (!ca) throw new Error("no CA in the deployment");
@@ -54,22 +65,16 @@ export async function curlFrom(
   url: string,
   options: { pki?: ProbePki; identity?: string; headers?: string[]; insecure?: boolean; user?: string } = {},
 ): Promise<HttpProbe> {
+  const pkiDir = options.pki ? `/pkiroot/${path.basename(options.pki.dir)}` : "";
   const args = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--connect-timeout", "3"];
   if (options.pki) {
-    args.push("--cacert", "/pki/ca.crt");
-    if (options.identity) args.push("--cert", `/pki/${options.identity}.crt`, "--key", `/pki/${options.identity}.key`);
+    args.push("--cacert", `${pkiDir}/ca.crt`);
+    if (options.identity) args.push("--cert", `${pkiDir}/${options.identity}.crt`, "--key", `${pkiDir}/${options.identity}.key`);
   }
   if (options.insecure) args.push("-k");
   for (const h of options.headers ?? []) args.push("-H", h);
   args.push(url);
-  const r = await runTool({
-    image: toolImage(),
-    cmd: args,
-    networkMode: where,
-    binds: options.pki ? [`${options.pki.dir}:/pki:ro`] : [],
-    user: options.user ?? "65534:65534",
-    timeoutSeconds: 15,
-  });
+  const r = await probeExec(where, args, options.user ?? "65534:65534");
   const m = /(\d{3})\s*$/.exec(r.output.trim());
   const status = m ? Number(m[1]) : 0;
   return { status, output: r.output.trim() };
@@ -77,8 +82,49 @@ export async function curlFrom(
 
 /** Whether a plain TCP connection to host:port opens from `where` (busybox nc, bounded). */
 export async function tcpOpens(where: string, host: string, port: number): Promise<boolean> {
-  const r = await runTool({ image: toolImage(), cmd: ["nc", "-z", "-w", "3", host, String(port)], networkMode: where, user: "65534:65534", timeoutSeconds: 10 });
+  const r = await probeExec(where, ["nc", "-z", "-w", "3", host, String(port)], "65534:65534");
   return r.exitCode === 0;
+}
+
+const pool = new Map<string, string>();
+
+/** The running probe container for `where`, created on first use (and again if its namespace owner was replaced). */
+async function probeContainer(where: string): Promise<string> {
+  const known = pool.get(where);
+  if (known) {
+    const state = await request("GET", `/containers/${known}/json`);
+    if (state.status === 200 && state.json().State?.Running) return known;
+    await request("DELETE", `/containers/${known}?force=1`);
+  }
+  const created = await call("POST", "/containers/create", {
+    Image: toolImage(),
+    // Bounded: it exits by itself after 30 minutes even if a run is killed before its cleanup.
+    Cmd: ["sleep", "1800"],
+    User: "65534:65534",
+    Labels: { "zta.engine-test": PROBE_POOL_LABEL },
+    HostConfig: {
+      NetworkMode: where,
+      Binds: [`${PKI_ROOT}:/pkiroot:ro`],
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges:true"],
+    },
+  });
+  const id = created.json().Id as string;
+  await call("POST", `/containers/${id}/start`);
+  pool.set(where, id);
+  return id;
+}
+
+async function probeExec(where: string, cmd: string[], user: string): Promise<{ exitCode: number; output: string }> {
+  fs.mkdirSync(PKI_ROOT, { recursive: true, mode: 0o755 });
+  return execIn(await probeContainer(where), cmd, user);
+}
+
+/** Removes every probe container (the applier's destroy calls it before it deletes networks). */
+export async function closeProbes(): Promise<void> {
+  const filter = encodeURIComponent(JSON.stringify({ label: [`zta.engine-test=${PROBE_POOL_LABEL}`] }));
+  for (const c of (await call("GET", `/containers/json?all=1&filters=${filter}`)).json()) await request("DELETE", `/containers/${c.Id}?force=1`);
+  pool.clear();
 }
 
 /** The gateway address Docker's IPAM gave a network (the host side of its bridge, unless inhibited). */
