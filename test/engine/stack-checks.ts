@@ -28,15 +28,7 @@ export async function settle(d: Deployment): Promise<void> {
  * (from a tool container mounting the same volume: some images, like cloudflared's, have no shell to exec).
  */
 export async function readsItsFiles(c: AppliedContainer, d: Deployment): Promise<{ file: string; ok: boolean }[]> {
-  const loader = d.containers.find((l) => l.config.start === false && l.config.volumes?.[0]?.volume_name === configVolumeOf(c));
-  if (!loader) return [];
-  const results: { file: string; ok: boolean }[] = [];
-  const user = (await inspectContainer(c.id)).Config.User || "0:0";
-  for (const u of loader.config.upload ?? []) {
-    const file = (u.file as string).replace(/^\/zta-load\//, "");
-    results.push({ file: `/etc/zta/${file}`, ok: await canRead(configVolumeOf(c)!, file, user) });
-  }
-  return results;
+  return (await readsEveryConfigFile(c, d)).filter((r) => r.file.startsWith("/etc/zta/"));
 }
 
 /**
