@@ -3,7 +3,7 @@
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
-import { App, Aspects, TerraformStack, TerraformVariable } from "cdktf";
+import { App, Aspects, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { HardenedService, SecureInference, SecurityPolicy, ServiceIdentities } from "../index";
 
 export class OwnServiceStack extends TerraformStack {
@@ -12,6 +12,9 @@ export class OwnServiceStack extends TerraformStack {
 
   constructor(scope: App, id: string) {
     super(scope, id);
+    // State holds every private key: keep it out of the tree (cdktf's default is an absolute path in the
+    // project root). Relative to cdktf.out/stacks/<id>/; use an encrypted remote backend for real work.
+    new LocalBackend(this, { path: `../../../.terraform-state/${id}.tfstate` });
     new DockerProvider(this, "docker", {});
     new TlsProvider(this, "tls", {});
     new RandomProvider(this, "random", {});

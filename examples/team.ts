@@ -4,13 +4,16 @@ import { CloudflareProvider } from "@cdktf/provider-cloudflare/lib/provider";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
-import { App, TerraformStack, TerraformVariable } from "cdktf";
+import { App, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { ChatUi, CloudflareTunnel, SecureInference, TailscaleExposure } from "../index";
 
 export class TeamStack extends TerraformStack {
   constructor(scope: Construct, id: string) {
     super(scope, id);
+    // State holds every private key: keep it out of the tree (cdktf's default is an absolute path in the
+    // project root). Relative to cdktf.out/stacks/<id>/; use an encrypted remote backend for real work.
+    new LocalBackend(this, { path: `../../../.terraform-state/${id}.tfstate` });
     new DockerProvider(this, "docker", {});
     new TlsProvider(this, "tls", {});
     new RandomProvider(this, "random", {});

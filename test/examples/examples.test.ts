@@ -44,3 +44,14 @@ describe("examples", () => {
     expect(ours.sort()).toEqual(expected.map((p) => `ZTA-CTR-011 ${p}`).sort());
   });
 });
+
+describe("examples keep state out of the tree and synthesize portably", () => {
+  test.each([
+    ["homelab", (app: App) => new HomelabStack(app, "homelab")],
+    ["team", (app: App) => new TeamStack(app, "team")],
+  ])("%s: relative state path under the ignored .terraform-state/, no absolute path of this machine", (_name, make) => {
+    const json = synthExample(make) as unknown as { terraform: { backend: { local: { path: string } } } };
+    expect(json.terraform.backend.local.path).toMatch(/^\.\.\/\.\.\/\.\.\/\.terraform-state\/[\w-]+\.tfstate$/);
+    expect(JSON.stringify(json)).not.toContain(process.cwd());
+  });
+});
