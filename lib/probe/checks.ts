@@ -134,6 +134,14 @@ function list(items: string[], max = 6): string {
   return items.length <= max ? items.join(", ") : `${items.slice(0, max).join(", ")}, ... (${items.length} in all)`;
 }
 
+/**
+ * The chain's own refusals are 400/404 without a JSON body (Caddy's `respond 404`, nginx's
+ * `return 404`); vLLM (FastAPI) answers JSON, so a JSON 404 means the request got through.
+ */
+function refusedByChain(e: Exchange): boolean {
+  return (e.status === 400 || e.status === 404) && !/json/i.test(header(e, "content-type") ?? "");
+}
+
 /** "no HTTP answer" is the refusal a TLS-level check wants. */
 function refusedAtTls(e: Exchange): boolean {
   return e.status === undefined && e.error !== undefined && !/TIMEOUT/.test(e.error);
@@ -150,7 +158,7 @@ async function statuses(
   for (const p of paths) {
     const m = method(p);
     const e = await api(ctx, p, { method: m, ...(m === "POST" ? jsonBody({}) : {}) });
-    const line = `${m} ${p} -> ${describe(e)}`;
+    const line = `${m} ${p} -> ${describe(e)}${/json/i.test(header(e, "content-type") ?? "") ? " (JSON: from upstream)" : ""}`;
     seen.push(line);
     if (!ok(e)) bad.push(line);
   }
@@ -317,15 +325,20 @@ export const CHECKS: Check[] = [
   {
     id: "mtls-other-sni",
     group: "mTLS",
-    title: "Another SNI name: no way in",
-    sends: "a handshake with SNI `zta-probe-other.invalid` and the bundle, then `GET /v1/models` with the target's Host",
-    expects: "no 2xx: refused at TLS, or a 4xx",
-    meaning: "A name the edge has no site for must not reach a site (or a default TLS policy without client-certificate checks).",
+    title: "Another site's SNI does not carry a request into the API",
+    sends:
+      "`GET /v1/models` with the token and no client certificate, SNI = the `--chat` host (a site that does not " +
+      "require certificates) or `zta-probe-other.invalid`, Host = the target",
+    expects: "refused at TLS, or a 4xx other than 401 (Caddy's strict SNI host check answers 421)",
+    meaning:
+      "Client certificates are enforced per TLS policy, chosen by SNI; a 401 or 2xx here means the request reached " +
+      "the API site through a policy that never asked for a certificate.",
     needs: [],
     async run(ctx) {
-      const e = await api(ctx, "/v1/models", { servername: "zta-probe-other.invalid", skipNameCheck: true });
-      const pass = e.status === undefined ? e.error !== undefined : e.status >= 400 && e.status < 500;
-      return { pass, sent: "SNI zta-probe-other.invalid, Host = target", expected: "refused or 4xx", got: describe(e) };
+      const sni = ctx.chat?.hostname ?? "zta-probe-other.invalid";
+      const e = await api(ctx, "/v1/models", { servername: sni, skipNameCheck: true, identity: undefined });
+      const pass = e.status === undefined ? e.error !== undefined : e.status >= 400 && e.status < 500 && e.status !== 401;
+      return { pass, sent: `SNI ${sni}, no client certificate, Host = target`, expected: "refused, or 4xx but not 401", got: describe(e) };
     },
   },
   {
@@ -450,13 +463,13 @@ export const CHECKS: Check[] = [
     group: "Routes",
     title: "vLLM routes outside the allowlist: 404",
     sends: `each of ${VLLM_UNLISTED_ROUTES.length} vLLM routes outside the OpenAI API (\`/tokenize\`, \`/pause\`, \`/update_weights\`, \`/metrics\`, \`/docs\`, ...) and every OpenAI route not in \`--routes\`, with the token`,
-    expects: "404 on each",
+    expects: "404 from the chain (not a JSON 404 from vLLM) on each",
     meaning: "vLLM's --api-key guards only /v1; its admin and tokenizer routes are open. The chain forwards the allowlist alone.",
     needs: [],
     async run(ctx) {
       const extra = InferenceRoutes.ALL_OPENAI.filter((r) => !ctx.routes.includes(r));
       const paths = [...VLLM_UNLISTED_ROUTES, ...extra];
-      const { bad, seen } = await statuses(ctx, paths, (p) => (GET_ROUTES.has(p) ? "GET" : "POST"), (e) => e.status === 404);
+      const { bad, seen } = await statuses(ctx, paths, (p) => (GET_ROUTES.has(p) ? "GET" : "POST"), refusedByChain);
       return { pass: bad.length === 0, sent: `${paths.length} routes`, expected: "404 each", got: bad.length ? `not 404: ${list(bad)}` : `404 on all ${seen.length}` };
     },
   },
@@ -465,11 +478,11 @@ export const CHECKS: Check[] = [
     group: "Routes",
     title: "Path tricks do not reach vLLM",
     sends: `${PATH_TRICKS.length} spellings of \`/tokenize\`: \`//tokenize\`, \`/v1/../tokenize\`, \`%2e%2e\`, \`%2F\`, case variants, a trailing slash, \`;\` suffixes`,
-    expects: "400 or 404 on each",
+    expects: "400 or 404 from the chain on each",
     meaning: "Matching and normalization agree on every hop: no encoding routes a blocked path past the allowlist.",
     needs: [],
     async run(ctx) {
-      const { bad, seen } = await statuses(ctx, PATH_TRICKS, () => "POST", (e) => e.status === 400 || e.status === 404);
+      const { bad, seen } = await statuses(ctx, PATH_TRICKS, () => "POST", refusedByChain);
       return { pass: bad.length === 0, sent: `${PATH_TRICKS.length} paths`, expected: "400/404 each", got: bad.length ? `let through: ${list(bad)}` : `refused all ${seen.length}` };
     },
   },
@@ -486,7 +499,7 @@ export const CHECKS: Check[] = [
       let pass = true;
       for (const method of ["HEAD", "OPTIONS", "TRACE"]) {
         const e = await api(ctx, "/tokenize", { method });
-        if (e.status !== 404) pass = false;
+        if (!refusedByChain(e)) pass = false;
         got.push(`${method} /tokenize -> ${describe(e)}`);
       }
       const trace = await api(ctx, "/v1/models", { method: "TRACE" });

@@ -32,7 +32,12 @@ function bundleFile(dir: string, name: string, pki: TestPki, cert: CertificateFi
 
 export type ProbeChainOptions = Omit<StartChainOptions, "pki" | "mock" | "gate" | "apiKey">;
 
-export async function startProbeChain(options: ProbeChainOptions = {}, shared?: { pki: TestPki }): Promise<ProbeChain> {
+/** `probeOidc`: whether the probe is told the deployment has OIDC (false: `--no-oidc`). @default the chain's own `oidc` */
+export async function startProbeChain(
+  options: ProbeChainOptions = {},
+  shared?: { pki: TestPki },
+  probeOidc = options.oidc !== false,
+): Promise<ProbeChain> {
   const rendered = renderChain(options);
   const pki = shared?.pki ?? createPki(makeTempDir("zta-probe-pki-"), rendered.pkiNames);
   // Tokens spaced out as a model writes them, so a buffering hop shows.
@@ -54,7 +59,7 @@ export async function startProbeChain(options: ProbeChainOptions = {}, shared?: 
   const args = (extra: string[] = []) => [
     `https://${E2E_DOMAIN}:${chain.ports.edge}`,
     "--bundle", operator,
-    ...(options.oidc === false ? ["--no-oidc"] : ["--token", PROBE_TOKEN]),
+    ...(probeOidc ? ["--token", PROBE_TOKEN] : ["--no-oidc"]),
     "--scraper-bundle", scraper,
     "--sidecar", `https://${SIDECAR_SERVER_NAME}:${chain.ports.sidecar}`,
     "--audit-log", chain.paths.sidecarAccessLog,
