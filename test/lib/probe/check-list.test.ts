@@ -20,7 +20,7 @@ describe("the documented probe check list", () => {
 
   test("a document without markers is an error, not a silent no-op", () => {
     expect(() => replaceCheckList("# README\n", CHECKS)).toThrow(CHECKS_START);
-    expect(replaceCheckList(`x\n${CHECKS_START}\nold\n${CHECKS_END}\ny`, CHECKS)).not.toContain("old");
+    expect(replaceCheckList(`x\n${CHECKS_START}\nstale-list\n${CHECKS_END}\ny`, CHECKS)).not.toContain("stale-list");
   });
 
   test("the rate-limit burst runs last: it leaves the identity rate-limited", () => {
