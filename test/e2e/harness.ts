@@ -835,6 +835,10 @@ export interface StartChainOptions extends ChainProps {
   readonly sidecarServerCert?: CertificateFiles;
   /** Changes the localized nginx.conf before it is written (negative controls). Must change something. */
   readonly transformNginxConfig?: (conf: string) => string;
+  /** The certificate the edge serves (negative controls). @default pki.edgeServer */
+  readonly edgeServerCert?: CertificateFiles;
+  /** Changes the localized Caddyfile before it is written (negative controls). Must change something. */
+  readonly transformCaddyfile?: (caddyfile: string) => string;
 }
 
 /** A running edge + sidecar in front of a mock vLLM (and a stub gate). */
@@ -888,8 +892,9 @@ async function launchChain(options: StartChainOptions, rendered: RenderedChain):
   const { pki } = options;
   const write = (d: string, name: string, content: string): void => fs.writeFileSync(path.join(d, name), content);
   write(edgeDir, "ca.crt", pki.ca.certPem);
-  write(edgeDir, "server.crt", pki.edgeServer.certPem);
-  write(edgeDir, "server.key", pki.edgeServer.keyPem);
+  const edgeServerCert = options.edgeServerCert ?? pki.edgeServer;
+  write(edgeDir, "server.crt", edgeServerCert.certPem);
+  write(edgeDir, "server.key", edgeServerCert.keyPem);
   write(edgeDir, "client.crt", pki.edgeClient.certPem);
   write(edgeDir, "client.key", pki.edgeClient.keyPem);
   write(sidecarDir, "ca.crt", pki.ca.certPem);
@@ -900,7 +905,13 @@ async function launchChain(options: StartChainOptions, rendered: RenderedChain):
 
   const caddyfilePath = path.join(edgeDir, "Caddyfile");
   const nginxConfPath = path.join(sidecarDir, "nginx.conf");
-  write(edgeDir, "Caddyfile", localizeCaddyfile(rendered, ports, paths));
+  let caddyfile = localizeCaddyfile(rendered, ports, paths);
+  if (options.transformCaddyfile) {
+    const transformed = options.transformCaddyfile(caddyfile);
+    if (transformed === caddyfile) throw new Error("startChain: transformCaddyfile changed nothing");
+    caddyfile = transformed;
+  }
+  write(edgeDir, "Caddyfile", caddyfile);
   let nginxConf = localizeNginxConfig(rendered, ports, paths);
   if (options.transformNginxConfig) {
     const transformed = options.transformNginxConfig(nginxConf);
