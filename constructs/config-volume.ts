@@ -3,7 +3,6 @@ import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { ROLE_LABEL, ServiceRole } from "../lib/identities";
-import type { IssuedCertificate } from "./internal-ca";
 
 /** One file to place in a config volume. */
 export interface ConfigFile {
@@ -21,15 +20,6 @@ export interface ConfigVolumeProps {
   /** Image id for the loader (the service's own image: already pulled, never started). */
   readonly imageId: string;
   readonly files: ConfigFile[];
-}
-
-/** The CA certificate plus a server certificate and key, under the names every renderer expects. */
-export function serverTlsFiles(caCertPem: string, server: IssuedCertificate): ConfigFile[] {
-  return [
-    { name: "ca.crt", content: caCertPem },
-    { name: "server.crt", content: server.certPem },
-    { name: "server.key", content: server.privateKeyPem },
-  ];
 }
 
 /** Where the loader mounts the volume; not a path any image ships. */
