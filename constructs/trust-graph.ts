@@ -4,7 +4,7 @@ import { Construct } from "constructs";
 import { Problems, whereIs } from "../lib/errors";
 import { INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
 import { ServiceIdentity } from "../lib/identities";
-import type { HardenedService } from "./hardened-service";
+import type { AllowFromOptions, HardenedService } from "./hardened-service";
 
 /** How a caller proves who it is to a service. The values appear in the `zta.callers` label and the diagram. */
 export class Authentication {
@@ -48,24 +48,10 @@ export interface TrustFlow {
   readonly network?: string;
 }
 
-export interface AllowProps {
+/** One flow for TrustGraph.allow: the two services and how the caller reaches the callee. */
+export interface AllowProps extends AllowFromOptions {
   readonly caller: HardenedService;
   readonly callee: HardenedService;
-  readonly port: number;
-  /** An Authentication value. */
-  readonly authentication: string;
-  /** @default the caller's clientIdentity */
-  readonly identity?: ServiceIdentity;
-  /** @default false */
-  readonly forwardsIdentity?: boolean;
-  /** @default false */
-  readonly metrics?: boolean;
-  /**
-   * A network both ends already join (e.g. the edge's public leg, which tailscale needs for its own egress, or a
-   * tunnel's origin network with a fixed subnet): the flow is recorded, no network is created.
-   * @default a new internal network for this relationship
-   */
-  readonly via?: Network;
 }
 
 export interface AllowExternalProps {

@@ -59,6 +59,14 @@ export function vllmEnvironment(offline: boolean): string[] {
   ];
 }
 
+/** The labels naming the model and revision a container serves or fetches (ZTA-AI-004 reads the revision). */
+function modelLabels(modelName: string, revision: string): { label: string; value: string }[] {
+  return [
+    { label: "zta.model", value: modelName },
+    { label: MODEL_REVISION_LABEL, value: revision },
+  ];
+}
+
 /** Where the fetch job records that a revision is complete (on the model volume). */
 export function fetchMarkerPath(modelName: string, revision: string): string {
   return `${MODEL_CACHE_DIR}/zta-fetched/${modelName.replace(/\//g, "--")}@${revision}`;
@@ -147,10 +155,7 @@ export class VllmServer extends Construct {
       shmSizeMb: props.shmSizeMb,
       // No network of its own: the trust graph attaches one per caller of its sidecar.
       volumes: [{ volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false }],
-      labels: [
-        { label: "zta.model", value: props.modelName },
-        { label: MODEL_REVISION_LABEL, value: props.modelRevision },
-      ],
+      labels: modelLabels(props.modelName, props.modelRevision),
       dependsOn: props.fetch ? [props.fetch.container] : [],
     });
     this.container = this.service.container;
@@ -216,10 +221,7 @@ export class ModelFetch extends Construct {
       env: [...vllmEnvironment(false), ...(props.hfToken ? [`HF_TOKEN_PATH=${CONFIG_DIR}/hf-token`] : [])],
       networks: [{ name: props.egressNetwork.name }],
       volumes: [{ volumeName: props.modelCache.name, containerPath: MODEL_CACHE_DIR, readOnly: false }],
-      labels: [
-        { label: "zta.model", value: props.modelName },
-        { label: MODEL_REVISION_LABEL, value: props.modelRevision },
-      ],
+      labels: modelLabels(props.modelName, props.modelRevision),
     });
     this.container = this.job.container;
   }
