@@ -72,3 +72,7 @@ export { ServiceIdentities, ServiceRole, serviceIdentity } from "./lib/identitie
 export type { ServiceIdentity } from "./lib/identities";
 export type { SidecarCallerOptions } from "./constructs/mtls-sidecar";
 export type { InferenceCallerOptions } from "./constructs/secure-inference";
+export { AuditLog, AUDIT_COLLECTOR_ROLE, AUDIT_RETENTION_LABEL, AUDIT_RETENTION_ROLE } from "./constructs/audit-log";
+export type { AuditLogProps } from "./constructs/audit-log";
+export { AUDIT_RETENTION_DAYS, renderCollectorConfig, renderPruneScript, syslogDriverOptions } from "./lib/audit";
+export type { CollectorConfigOptions, DriverOptions, PruneScriptOptions } from "./lib/audit";
