@@ -59,7 +59,7 @@ export function renderCollectorConfig(o: CollectorConfigOptions): string {
             trusted-dn("${o.clientSubject}")
         )`;
   // Receive time, UTC, with milliseconds; the container's own timestamp is inside its event.
-  const common = "received=${R_ISODATE} container=${PROGRAM} host=${HOST} stream=${LEVEL}";
+  const common = "received=$R_ISODATE container=$PROGRAM host=$HOST stream=$LEVEL";
   return `@version: 3.35
 # Rendered by cdktf-zero-trust-ai (AuditLog). Do not edit: change the construct's props.
 options {
@@ -93,7 +93,7 @@ parser p_event {
 };
 
 destination d_day_file {
-    file("${o.dataDir}/\${R_YEAR}-\${R_MONTH}-\${R_DAY}.jsonl"
+    file("${o.dataDir}/$R_YEAR-$R_MONTH-$R_DAY.jsonl"
         persist-name("zta-audit-day-file")
         template("$(format-json --scope none ${common} --key .event.* --rekey .event.* --replace-prefix .event.=event. --key .raw.* --rekey .raw.* --shift 5)\\n")
     );
@@ -105,7 +105,7 @@ log {
     if {
         parser(p_event);
     } else {
-        rewrite { set("\${MESSAGE}" value(".raw.message")); };
+        rewrite { set("$MESSAGE" value(".raw.message")); };
     };
     destination(d_day_file);
 };
@@ -146,7 +146,7 @@ prune() {
   done
   date -u +%s > '${o.heartbeatFile}'
 }
-if [ "\${1:-}" = "--once" ]; then prune; exit 0; fi
+if [ "$#" -gt 0 ] && [ "$1" = "--once" ]; then prune; exit 0; fi
 while :; do
   prune
   sleep ${o.intervalSeconds}
