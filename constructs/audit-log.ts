@@ -1,4 +1,5 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
+import { Network } from "@cdktf/provider-docker/lib/network";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Aspects, IAspect, TerraformStack } from "cdktf";
 // What cdktf itself uses for `dependsOn` in resource configs (a plain address, not an interpolation).
@@ -73,6 +74,8 @@ export interface AuditLogProps {
 export class AuditLog extends Construct {
   public readonly collector: HardenedService;
   public readonly pruner: HardenedService;
+  /** The collector's own network: where its published port lands. */
+  public readonly network: Network;
   /** The volume with the day files. */
   public readonly data: Volume;
   /** The daemon's ca.crt, client.crt, client.key (read by the Docker daemon from the volume's mountpoint). */
@@ -118,6 +121,15 @@ export class AuditLog extends Construct {
       ca: props.ca,
     };
     const control = "/tmp/syslog-ng.ctl";
+    // Docker publishes ports only for containers on a non-internal network, and a container with no network of
+    // its own would land on the default bridge with every unconfigured container. So: a bridge of its own,
+    // with no NAT out (no egress to anywhere but the host that dials in) and no traffic between its members.
+    this.network = new Network(this, "ingress", {
+      name: `${name}-ingress`,
+      internal: false,
+      options: { "com.docker.network.bridge.enable_ip_masquerade": "false", "com.docker.network.bridge.enable_icc": "false" },
+      labels: [{ label: "zta.trust", value: `host -> ${name}-collector` }],
+    });
     this.collector = new HardenedService(this, "collector", {
       ...common,
       name: `${name}-collector`,
@@ -140,6 +152,7 @@ export class AuditLog extends Construct {
         healthStartPeriod: "10s",
       },
       volumes: [{ volumeName: this.data.name, containerPath: AUDIT_DATA_DIR }],
+      networks: [{ name: this.network.name }],
       ports: [{ internal: AUDIT_PORT, external: hostPort, ip: "127.0.0.1", protocol: "tcp" }],
       labels: [{ label: AUDIT_RETENTION_LABEL, value: String(retentionDays) }],
     });

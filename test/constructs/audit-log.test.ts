@@ -55,7 +55,13 @@ describe("AuditLog", () => {
   test("the collector is published on 127.0.0.1 only, waits healthy, and its only caller is the host with mTLS", () => {
     expect(collector.ports).toEqual([expect.objectContaining({ internal: AUDIT_PORT, external: AUDIT_PORT, ip: "127.0.0.1" })]);
     expect(collector.wait).toBe(true);
-    expect(collector.networks_advanced ?? []).toEqual([]);
+    // Its own bridge only (published ports need a non-internal one), with no NAT out.
+    const nets = resources(json, "docker_network");
+    const ingress = Object.entries(nets).find(([, n]) => n.name === "zta-audit-ingress")!;
+    expect(collector.networks_advanced).toEqual([{ name: `\${docker_network.${ingress[0]}.name}` }]);
+    expect(ingress[1]).toMatchObject({ internal: false, options: { "com.docker.network.bridge.enable_ip_masquerade": "false" } });
+    const others = runningContainers(json).filter((c) => c !== collector);
+    expect(others.filter((c) => JSON.stringify(c.networks_advanced ?? []).includes(ingress[0]))).toEqual([]);
     const flows = TrustGraph.of(stack).flows.filter((f) => f.callee === "zta-audit-collector");
     expect(flows).toEqual([expect.objectContaining({ caller: "host", port: AUDIT_PORT, authentication: "mtls" })]);
     expect(JSON.parse(label(collector, "zta.callers")!)).toEqual([{ caller: "host", port: AUDIT_PORT, auth: "mtls" }]);
