@@ -75,3 +75,7 @@ export { isInferenceApi } from "./constructs/interfaces";
 export type { IInferenceApi, ITunnelApp, ITunnelTarget, InferenceCallerOptions, TunnelOrigin, TunnelTargetDescription } from "./constructs/interfaces";
 export { renderTrustZoneSvg, trustZoneDot, writeTrustZoneDiagrams } from "./lib/trust-diagram";
 export { containerFindings } from "./lib/policy/hardened";
+export { AuditLog, AUDIT_COLLECTOR_ROLE, AUDIT_RETENTION_LABEL, AUDIT_RETENTION_ROLE } from "./constructs/audit-log";
+export type { AuditLogProps } from "./constructs/audit-log";
+export { AUDIT_RETENTION_DAYS, renderCollectorConfig, renderPruneScript, syslogDriverOptions } from "./lib/audit";
+export type { CollectorConfigOptions, DriverOptions, PruneScriptOptions } from "./lib/audit";

@@ -86,6 +86,15 @@ export const IMAGES = {
     reference: "restic/restic:0.18.1@sha256:39d9072fb5651c80d75c7a811612eb60b4c06b32ffe87c2e9f3c7222e1797e76",
     user: "65532:65532",
   },
+  // syslog-ng's upstream image (Debian, syslog-ng 4.12, ENTRYPOINT /usr/sbin/syslog-ng -F): the audit collector
+  // and its retention pruner (sh, date, find from coreutils). It defines no user; see AuditLog for why it stays root.
+  // Digest as pinned by a public repository for 4.12.0; re-resolve with `docker buildx imagetools inspect` before release.
+  syslogNg: {
+    reference: "balabit/syslog-ng:4.12.0@sha256:38770d0110134322b863cbaedcd57ef8bb831fe51e0b0bc722fa5c54f8500589",
+    rootReason:
+      "The syslog-ng image defines no user and its fresh audit volume is root-owned; it runs with every capability " +
+      "dropped (syslog-ng --no-caps), no-new-privileges, a read-only root, and only its TLS port published on 127.0.0.1.",
+  },
 } satisfies Record<string, CatalogImage>;
 
 /**

@@ -24,6 +24,7 @@ start() {
   [ -x /usr/bin/wget ] || missing+=(wget)
   [ -x /usr/bin/curl ] || missing+=(curl)
   command -v setcap >/dev/null 2>&1 || missing+=(libcap2-bin)
+  [ -x /usr/sbin/syslog-ng ] || missing+=(syslog-ng-core)   # the audit collector's stand-in
   if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

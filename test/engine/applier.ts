@@ -535,12 +535,13 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
           if (old.volumes.has(address)) {
             deployment.volumes.push(old.volumes.get(address)!);
             old.volumes.delete(address);
-            values.set(address, { ...a, id: a.name });
+            values.set(address, { ...a, id: a.name, mountpoint: (await call("GET", `/volumes/${encodeURIComponent(a.name)}`)).json().Mountpoint });
             break;
           }
-          await call("POST", "/volumes/create", { Name: a.name, Driver: a.driver ?? "local", Labels: { [TEST_LABEL]: runLabel } });
+          // The provider's computed `mountpoint` (the daemon-side path AuditLog's driver options read certificates from).
+          const volume = (await call("POST", "/volumes/create", { Name: a.name, Driver: a.driver ?? "local", Labels: { [TEST_LABEL]: runLabel } })).json();
           deployment.volumes.push({ address, name: a.name });
-          values.set(address, { ...a, id: a.name });
+          values.set(address, { ...a, id: a.name, mountpoint: volume.Mountpoint });
           break;
         }
         case "docker_container": {

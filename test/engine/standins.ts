@@ -49,6 +49,8 @@ const SHELL_APPLETS = ["sh", "cat", "ls", "id", "sleep", "timeout", "test", "mkd
 const BUSYBOX_ALL = fs.existsSync(BUSYBOX)
   ? execFileSync(BUSYBOX, ["--list"], { encoding: "utf8" }).split("\n").filter((a) => a && a !== "busybox" && !a.includes("["))
   : SHELL_APPLETS;
+/** Debian's syslog-ng-core plugin directory (scripts/docker-engine.sh installs the package). */
+const SYSLOG_NG_MODULES = "/usr/lib/syslog-ng/3.38";
 const ROOT_PASSWD = ["root:x:0:0:root:/root:/bin/sh"];
 const ROOT_GROUP = ["root:x:0:"];
 
@@ -226,6 +228,23 @@ export const SPECS: Partial<Record<CatalogKey, Spec>> = {
     passwd: [...ROOT_PASSWD, "nobody:x:65534:65534:nobody:/:/sbin/nologin"],
     group: [...ROOT_GROUP, "nobody:x:65534:"],
     changes: ['ENTRYPOINT ["/usr/bin/restic"]'],
+  },
+  // balabit/syslog-ng: Debian, syslog-ng in /usr/sbin, its modules in the package's plugin dir, runs as root,
+  // ENTRYPOINT ["/usr/sbin/syslog-ng", "-F"]. The stand-in carries Debian's 3.38 (the config is written for both)
+  // with the modules the audit collector loads, and the shell tools the retention pruner uses (sh, date, tr, basename).
+  syslogNg: {
+    binaries: {
+      "/usr/sbin/syslog-ng": "/usr/sbin/syslog-ng",
+      "/usr/sbin/syslog-ng-ctl": "/usr/sbin/syslog-ng-ctl",
+      ...Object.fromEntries(
+        ["afsocket", "affile", "json-plugin", "syslogformat", "basicfuncs"].map((m) => [`${SYSLOG_NG_MODULES}/lib${m}.so`, `${SYSLOG_NG_MODULES}/lib${m}.so`]),
+      ),
+    },
+    busybox: [...SHELL_APPLETS, "date", "tr", "basename"],
+    dirs: { "/var/lib/syslog-ng": [0, 0, 0o755], "/etc/syslog-ng": [0, 0, 0o755] },
+    passwd: ROOT_PASSWD,
+    group: ROOT_GROUP,
+    changes: ['ENTRYPOINT ["/usr/sbin/syslog-ng", "-F"]'],
   },
   // The suite's own probe: busybox (nc, wget) and curl for TLS with client certificates.
   tool: {

@@ -1,0 +1,242 @@
+/**
+ * The audit trail with real binaries: real nginx (the sidecar) and Caddy (the edge) write their JSON access
+ * lines for real requests; a real syslog-ng runs the collector config AuditLog synthesizes (paths and port
+ * localized) and receives those lines framed the way Docker's syslog driver frames them (RFC 5424 with
+ * microseconds, octet counting, over TLS with the daemon's client certificate). The daemon leg itself (the
+ * driver options on a real engine) is test/engine/audit.engine.test.ts. The retention script the construct
+ * renders runs under a real sh against day files of known dates.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as tls from "tls";
+import { AuditLog, SecureInference } from "../../index";
+import { AUDIT_DATA_DIR, AUDIT_PORT, DAEMON_IDENTITY } from "../../lib/audit";
+import { CERT_ORGANIZATION, CONFIG_DIR, SERVICE_OU } from "../../lib/identities";
+import { inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
+import {
+  CertificateFiles,
+  Chain,
+  ManagedProcess,
+  MockVllm,
+  StubGate,
+  TestPki,
+  caseId,
+  createPki,
+  edgeRequest,
+  eventually,
+  freePorts,
+  issueWithOpenssl,
+  localize,
+  makeTempDir,
+  renderChain,
+  requireBinary,
+  send,
+  sidecarRequest,
+  startChain,
+} from "./harness";
+
+const API_KEY = "e2e-audit-vllm-key";
+
+/** What Docker's syslog driver sends for one line (daemon/logger/syslog: rfc5424micro, app-name = msgid = tag). */
+function dockerFrame(tag: string, stream: "stdout" | "stderr", line: string): Buffer {
+  const pri = 3 * 8 + (stream === "stdout" ? 6 : 3); // facility daemon; info for stdout, err for stderr
+  const ts = new Date().toISOString().replace("Z", "000Z");
+  const msg = Buffer.from(`<${pri}>1 ${ts} e2e-docker-host ${tag} ${process.pid} ${tag} - ${line}`);
+  return Buffer.concat([Buffer.from(`${msg.length} `), msg]);
+}
+
+/** Sends frames over TLS like the daemon; resolves "sent" or the error the handshake ended with. */
+function sendFrames(port: number, ca: string, client: CertificateFiles | undefined, frames: Buffer[]): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, ca, servername: "localhost", cert: client?.certPem, key: client?.keyPem }, () => {
+      for (const f of frames) socket.write(f);
+      // TLS 1.3: the server's verdict on our certificate arrives after our handshake completed.
+      setTimeout(() => socket.end(() => resolve("sent")), 300);
+    });
+    socket.on("error", (e) => resolve(`error: ${e.message}`));
+  });
+}
+
+function readDayFiles(dir: string): Array<Record<string, any>> {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".jsonl"))
+    .flatMap((f) => fs.readFileSync(path.join(dir, f), "utf8").split("\n").filter((l) => l !== ""))
+    .map((l) => JSON.parse(l));
+}
+
+describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy access lines", () => {
+  const stack = stackWithProviders();
+  const ai = new SecureInference(stack, "inference", inferenceProps(stack));
+  new AuditLog(stack, "audit", { ca: ai.ca, profile: "team", retentionDays: 120 });
+  const json = synth(stack);
+  const conf = uploaded(json, "zta-audit-collector-config-loader", "syslog-ng.conf");
+  const pruneScript = uploaded(json, "zta-audit-retention-config-loader", "prune.sh");
+
+  let dir: string;
+  let pki: TestPki;
+  let daemon: CertificateFiles;
+  let otherService: CertificateFiles;
+  let mock: MockVllm;
+  let gate: StubGate;
+  let chain: Chain;
+  let collector: ManagedProcess;
+  let port: number;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    const syslogNg = requireBinary("syslog-ng");
+    const rendered = renderChain({});
+    dir = makeTempDir("zta-e2e-audit-");
+    pki = createPki(path.join(dir, "pki"), rendered.pkiNames);
+    const service = (cn: string): [string, string][] => [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", cn]];
+    const server = issueWithOpenssl(pki.dir, "collector", "server", service("zta-audit-collector"), ["zta-audit-collector", "localhost"], pki.ca);
+    daemon = issueWithOpenssl(pki.dir, "daemon", "client", service(DAEMON_IDENTITY.commonName), [], pki.ca);
+    otherService = issueWithOpenssl(pki.dir, "not-daemon", "client", service("zta-edge"), [], pki.ca);
+    const cfg = path.join(dir, "cfg");
+    dataDir = path.join(dir, "data");
+    fs.mkdirSync(cfg);
+    fs.mkdirSync(dataDir);
+    fs.writeFileSync(path.join(cfg, "ca.crt"), pki.ca.certPem);
+    fs.writeFileSync(path.join(cfg, "server.crt"), server.certPem);
+    fs.writeFileSync(path.join(cfg, "server.key"), server.keyPem);
+    [port] = await freePorts(1);
+    const local = localize(
+      conf,
+      [
+        { from: `"${CONFIG_DIR}/`, to: `"${cfg}/`, why: "certificates of the config volume" },
+        { from: `"${AUDIT_DATA_DIR}/`, to: `"${dataDir}/`, why: "the audit volume" },
+        { from: `port(${AUDIT_PORT})`, to: `port(${port})`, why: "a free loopback port" },
+        { from: 'ip("0.0.0.0")', to: 'ip("127.0.0.1")', why: "loopback only on the test host" },
+      ],
+      "syslog-ng.conf",
+    );
+    const confPath = path.join(dir, "syslog-ng.conf");
+    fs.writeFileSync(confPath, local);
+    const syntax = spawnSync(syslogNg, ["--syntax-only", "-f", confPath], { encoding: "utf8" });
+    expect({ status: syntax.status, stderr: syntax.stderr }).toEqual({ status: 0, stderr: "" });
+    collector = new ManagedProcess("syslog-ng", syslogNg, [
+      "-F", "--no-caps", "-e", "-f", confPath,
+      "--persist-file", path.join(dataDir, ".syslog-ng.persist"), "--pidfile", path.join(dir, "syslog-ng.pid"), "--control", path.join(dir, "syslog-ng.ctl"),
+    ]);
+    await collector.waitForPort(port, () => collector.logs().includes("syslog-ng starting up"));
+
+    mock = new MockVllm();
+    await mock.start();
+    gate = new StubGate(pki, rendered.sessionCookieName!);
+    await gate.start();
+    chain = await startChain({ pki, mock, gate, apiKey: API_KEY });
+  });
+
+  afterAll(async () => {
+    await chain?.stop();
+    await gate?.stop();
+    await mock?.stop();
+    await collector?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the sidecar's per-call line and a refused call arrive with identity, route, status and the container that wrote them", async () => {
+    const ok = caseId("audit-ok");
+    const okEx = await send(edgeRequest(chain, pki, ok, { headers: { Authorization: "Bearer valid-auditor" } }));
+    expect(okEx.status).toBe(200);
+    // A CA-valid certificate that is not one of the sidecar's callers: 403, logged with its subject.
+    const refused = await send(sidecarRequest(chain, pki, caseId("audit-refused"), { clientCert: pki.operator }));
+    expect(refused.status).toBe(403);
+    const lines = await eventually(() => {
+      const all = fs.readFileSync(chain.paths.sidecarAccessLog, "utf8").split("\n").filter((l) => l !== "");
+      return all.length >= 2 ? all : undefined;
+    }, "two sidecar access lines");
+
+    expect(await sendFrames(port, pki.ca.certPem, daemon, lines.map((l) => dockerFrame("inference-vllm-0-sidecar", "stdout", l)))).toBe("sent");
+    const stored = await eventually(() => {
+      const s = readDayFiles(dataDir).filter((r) => r.container === "inference-vllm-0-sidecar");
+      return s.length >= lines.length ? s : undefined;
+    }, "the sidecar lines in the day file", 80, 50);
+
+    const sent = lines.map((l) => JSON.parse(l));
+    // Every field of every line survives. syslog-ng 3.38 stores values as strings and numbers reformatted
+    // ("0.002" -> "0.002000"); 4.x keeps JSON types. So numbers compare as numbers.
+    for (const [i, original] of sent.entries()) {
+      const event = stored[i].event;
+      for (const [k, v] of Object.entries(original)) {
+        const got = typeof v === "number" ? Number(event[k]) : String(event[k]);
+        expect({ k, v: got }).toEqual({ k, v: typeof v === "number" ? v : String(v) });
+      }
+    }
+    const call = stored.find((r) => r.event.status === "200" || r.event.status === 200)!;
+    expect(call.event).toMatchObject({ identity: expect.stringContaining("auditor"), caller: "edge", route: "/v1/models" });
+    const denied = stored.find((r) => String(r.event.status) === "403")!;
+    expect(denied.event.client_cert).toContain(`CN=${"devops-laptop"}`);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(fs.existsSync(path.join(dataDir, `${today}.jsonl`))).toBe(true);
+    expect(stored[0]).toMatchObject({ host: "e2e-docker-host", stream: "info", received: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*\+00:00$/) });
+  });
+
+  test("Caddy's JSON access line (the edge, with the presented client certificate) and a plain stderr line", async () => {
+    const id = caseId("audit-edge");
+    await send(edgeRequest(chain, pki, id, { headers: { Authorization: "Bearer valid-edgeaudit" } }));
+    const edgeLine = await eventually(
+      () => chain.caddy.logs().split("\n").find((l) => l.includes('"logger":"http.log.access"') && l.includes(id)),
+      "the edge's access line",
+    );
+    const stderrLine = "nginx: [warn] a plain line\nwith a second line";
+    expect(
+      await sendFrames(port, pki.ca.certPem, daemon, [dockerFrame("inference-edge", "stdout", edgeLine.trim()), dockerFrame("inference-edge", "stderr", stderrLine)]),
+    ).toBe("sent");
+    const stored = await eventually(() => {
+      const s = readDayFiles(dataDir).filter((r) => r.container === "inference-edge");
+      return s.length >= 2 ? s : undefined;
+    }, "the edge's records", 80, 50);
+    expect(stored[0].event).toMatchObject({ logger: "http.log.access" });
+    expect(JSON.stringify(stored[0].event)).toContain(id);
+    // Multi-line output stays one record (octet framing), kept raw since it is not JSON.
+    expect(stored[1]).toMatchObject({ stream: "err", message: stderrLine });
+  });
+
+  test("refused: no client certificate, one from another CA, and a CA-valid certificate that is not the daemon's; nothing is stored", async () => {
+    const before = readDayFiles(dataDir).length;
+    const marker = caseId("audit-forged");
+    const frame = [dockerFrame("inference-vllm-0-sidecar", "stdout", JSON.stringify({ identity: "forged", marker }))];
+    const results = [
+      await sendFrames(port, pki.ca.certPem, undefined, frame),
+      await sendFrames(port, pki.ca.certPem, pki.foreignClient, frame),
+      await sendFrames(port, pki.ca.certPem, otherService, frame),
+    ];
+    for (const r of results) expect(r).toMatch(/^error: .*(certificate required|bad certificate|unknown ca|EPIPE|ECONNRESET)/);
+    // Give syslog-ng the time it took for the accepted frames above.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(readDayFiles(dataDir).length).toBe(before);
+    expect(JSON.stringify(readDayFiles(dataDir))).not.toContain(marker);
+    expect(collector.logs()).toMatch(/peer did not return a certificate|DN constraints were not met|certificate verify failed/);
+  });
+
+  test("retention: the rendered script (120 days) deletes day files older than the cutoff, by name, and keeps the rest", () => {
+    const sh = requireBinary("sh");
+    const retDir = path.join(dir, "retention");
+    fs.mkdirSync(retDir);
+    const day = (ago: number) => new Date(Date.now() - ago * 86400_000).toISOString().slice(0, 10);
+    const files = { today: day(0), kept: day(119), cutoff: day(120), old: day(121), ancient: day(900) };
+    for (const d of Object.values(files)) fs.writeFileSync(path.join(retDir, `${d}.jsonl`), "{}\n");
+    // Touched just now: the name decides, not the mtime.
+    fs.writeFileSync(path.join(retDir, "notes.txt"), "not a day file\n");
+    const heartbeat = path.join(dir, "pruned-at");
+    const script = localize(
+      pruneScript,
+      [
+        { from: `dir='${AUDIT_DATA_DIR}'`, to: `dir='${retDir}'`, why: "the audit volume" },
+        { from: "/tmp/zta-pruned-at", to: heartbeat, why: "the container's tmpfs" },
+      ],
+      "prune.sh",
+    );
+    expect(script).toContain("days=120");
+    const scriptPath = path.join(dir, "prune.sh");
+    fs.writeFileSync(scriptPath, script);
+    const run = spawnSync(sh, [scriptPath, "--once"], { encoding: "utf8" });
+    expect(run.status).toBe(0);
+    expect(fs.readdirSync(retDir).sort()).toEqual([`${files.cutoff}.jsonl`, `${files.kept}.jsonl`, `${files.today}.jsonl`, "notes.txt"].sort());
+    expect(run.stdout).toContain(`${files.old}.jsonl`);
+    expect(Number(fs.readFileSync(heartbeat, "utf8"))).toBeGreaterThan(Date.now() / 1000 - 60);
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * The audit trail's daemon leg on the real engine: the default stack plus an AuditLog, applied with stand-in
+ * images (the collector runs Debian's real syslog-ng). The Docker daemon itself ships each container's output
+ * with the syslog driver options AuditLog rendered, over TLS with the daemon's client certificate read from the
+ * daemon-TLS volume's mountpoint, to the collector published on 127.0.0.1. A real request through the edge
+ * makes the sidecar write its access line; the test reads it back from the collector's day file.
+ */
+import { App, Testing } from "cdktf";
+import * as fs from "fs";
+import * as path from "path";
+import * as tls from "tls";
+import { apply, destroy, Deployment } from "./applier";
+import { inspectContainer, runTool, sleep } from "./docker-api";
+import { probePki, ProbePki } from "./probe";
+import { hostRequest, services, settle } from "./stack-checks";
+import { buildAllStandins, toolImage } from "./standins";
+import { AuditLog, SecureInference } from "../../index";
+import { DefaultInferenceStack } from "../../stacks/default-stack";
+
+const DOMAIN = "ai.example.internal";
+const NAME = "zaud-audit";
+const PORT = 16514;
+let d: Deployment;
+let pki: ProbePki;
+const addr = (type: string, prefix: string) => {
+  const a = [...d.values.keys()].find((k) => k.startsWith(`${type}.${prefix}`));
+  if (!a) throw new Error(`no ${type}.${prefix}*`);
+  return a;
+};
+const byName = (name: string) => {
+  const c = d.containers.find((x) => x.name === name);
+  if (!c) throw new Error(`no container ${name} among ${d.containers.map((x) => x.name).join(", ")}`);
+  return c;
+};
+
+/** Every record of the collector's day files, read from its volume by a tool container. */
+async function stored(): Promise<Array<Record<string, any>>> {
+  const r = await runTool({ image: toolImage(), cmd: ["sh", "-c", "cat /audit/*.jsonl 2>/dev/null || true"], binds: [`${NAME}-data:/audit:ro`] });
+  return r.output
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
+}
+
+function handshake(cert?: string, key?: string): Promise<string> {
+  const ca = fs.readFileSync(path.join(pki.dir, "ca.crt"), "utf8");
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: "127.0.0.1", port: PORT, ca, cert, key, servername: `${NAME}-collector` }, () => {
+      s.write("1 x");
+      setTimeout(() => s.end(() => resolve("accepted")), 500);
+    });
+    s.on("error", (e) => resolve(`refused: ${e.message}`));
+  });
+}
+
+beforeAll(async () => {
+  const stack = new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai");
+  const ai = stack.node.findAll().find((c): c is SecureInference => c instanceof SecureInference)!;
+  new AuditLog(stack, "audit", { ca: ai.ca, name: NAME, hostPort: PORT, pruneIntervalSeconds: 60 });
+  const json = JSON.parse(Testing.synth(stack, true));
+  d = await apply(json, { standins: await buildAllStandins() });
+  pki = probePki(d, {
+    operator: { key: addr("tls_private_key", "inference_ca_operator-devops-laptop_key"), cert: addr("tls_locally_signed_cert", "inference_ca_operator-devops-laptop_cert") },
+    daemon: { key: addr("tls_private_key", "audit_daemon-client-cert_key"), cert: addr("tls_locally_signed_cert", "audit_daemon-client-cert") },
+  });
+  await settle(d);
+});
+
+afterAll(async () => {
+  if (d) await destroy(d);
+  if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
+});
+
+describe("AuditLog on the engine", () => {
+  it("collector and pruner are running, healthy and hardened; no docker.sock; the port is on 127.0.0.1 only", async () => {
+    for (const name of [`${NAME}-collector`, `${NAME}-retention`]) {
+      const i = await inspectContainer(byName(name).id);
+      expect({ name, status: i.State.Status, health: i.State.Health?.Status, restarts: i.RestartCount }).toEqual({ name, status: "running", health: "healthy", restarts: 0 });
+      expect(i.HostConfig.ReadonlyRootfs).toBe(true);
+      expect(i.HostConfig.CapDrop).toEqual(["ALL"]);
+      expect(i.HostConfig.SecurityOpt).toContain("no-new-privileges:true");
+      expect(JSON.stringify(i.Mounts)).not.toContain("docker.sock");
+    }
+    const c = await inspectContainer(byName(`${NAME}-collector`).id);
+    expect(c.HostConfig.PortBindings).toEqual({ "6514/tcp": [{ HostIp: "127.0.0.1", HostPort: String(PORT) }] });
+  });
+
+  it("every other service started with the syslog driver (so the collector was listening first) and is healthy", async () => {
+    const others = services(d).filter((c) => !c.name.startsWith(NAME));
+    expect(others.length).toBe(4);
+    for (const c of others) {
+      const i = await inspectContainer(c.id);
+      expect({ name: c.name, driver: i.HostConfig.LogConfig.Type, health: i.State.Health?.Status }).toEqual({ name: c.name, driver: "syslog", health: "healthy" });
+    }
+  });
+
+  it("the sidecar's access line for a real request arrives in the day file, attributed by the daemon's tag", async () => {
+    const ex = await hostRequest({
+      port: 443,
+      servername: DOMAIN,
+      path: "/v1/models",
+      ca: fs.readFileSync(path.join(pki.dir, "ca.crt"), "utf8"),
+      cert: fs.readFileSync(path.join(pki.dir, "operator.crt"), "utf8"),
+      key: fs.readFileSync(path.join(pki.dir, "operator.key"), "utf8"),
+      headers: { Authorization: "Bearer valid-alice" },
+    });
+    expect(ex.status).toBe(200);
+    let records: Array<Record<string, any>> = [];
+    for (let i = 0; i < 30; i++) {
+      records = await stored();
+      if (records.some((r) => r.container === "inference-vllm-0-mtls" && r.event?.route === "/v1/models")) break;
+      await sleep(1000);
+    }
+    const line = records.find((r) => r.container === "inference-vllm-0-mtls" && r.event?.route === "/v1/models");
+    expect(line).toBeDefined();
+    expect(line!.event).toMatchObject({ caller: "edge", identity: expect.stringContaining("alice") });
+    expect(String(line!.event.status)).toBe("200");
+    // The edge's output arrives too (its own container name as the tag).
+    expect(records.some((r) => r.container === "inference-edge")).toBe(true);
+  });
+
+  it("the collector's port refuses a connection without the daemon's client certificate and accepts the daemon's", async () => {
+    expect(await handshake()).toMatch(/^refused: .*certificate required/);
+    const op = [fs.readFileSync(path.join(pki.dir, "operator.crt"), "utf8"), fs.readFileSync(path.join(pki.dir, "operator.key"), "utf8")];
+    expect(await handshake(op[0], op[1])).toMatch(/^refused: .*bad certificate/);
+    const daemon = [fs.readFileSync(path.join(pki.dir, "daemon.crt"), "utf8"), fs.readFileSync(path.join(pki.dir, "daemon.key"), "utf8")];
+    expect(await handshake(daemon[0], daemon[1])).toBe("accepted");
+  });
+});
