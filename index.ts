@@ -72,3 +72,9 @@ export { ServiceIdentities, ServiceRole, serviceIdentity } from "./lib/identitie
 export type { ServiceIdentity } from "./lib/identities";
 export type { SidecarCallerOptions } from "./constructs/mtls-sidecar";
 export type { InferenceCallerOptions } from "./constructs/secure-inference";
+export { ApiGateway, GatewayRole, GATEWAY_IDENTITY, GATEWAY_SERVER_NAME } from "./constructs/api-gateway";
+export type { ApiGatewayProps, GatewayAppProps, GatewayModelProps } from "./constructs/api-gateway";
+export { renderLitellmConfig, renderDesiredKeys, renderReconcileScript } from "./lib/litellm";
+export type { LitellmConfigOptions, LitellmModel, DesiredKey } from "./lib/litellm";
+export { renderGatewayProxyNginxConfig } from "./lib/litellm-proxy";
+export type { GatewayProxyNginxOptions } from "./lib/litellm-proxy";
