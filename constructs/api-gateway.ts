@@ -438,7 +438,9 @@ export class ApiGateway extends Construct {
       const price = { min: 0, max: 10000, integer: false, unit: "USD per million tokens" };
       const input = readNumber(problems, `${at}.inputCostPerMillionTokensUsd`, m.inputCostPerMillionTokensUsd, 0, price);
       const output = readNumber(problems, `${at}.outputCostPerMillionTokensUsd`, m.outputCostPerMillionTokensUsd, 0, price);
-      this.models.push({ name, upstreamModel: upstream, inputCostPerToken: input / 1e6, outputCostPerToken: output / 1e6 });
+      // Per token, rounded: 0.1 / 1e6 would print as 1.0000000000000001e-7.
+      const perToken = (perMillion: number) => Number((perMillion / 1e6).toPrecision(12));
+      this.models.push({ name, upstreamModel: upstream, inputCostPerToken: perToken(input), outputCostPerToken: perToken(output) });
     });
   }
 
