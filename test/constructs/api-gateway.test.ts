@@ -226,13 +226,12 @@ describe("ApiGateway: validation names prop, value and fix", () => {
   test("no inference: one problem naming it, nothing built", () => {
     const { stack } = inferenceStack({ model: MODEL });
     new ApiGateway(stack, "gateway", { inference: {} as never, hostname: "api.example.internal", apps: APPS });
-    const err = (() => {
-      try {
-        synth(stack);
-      } catch (e) {
-        return e;
-      }
-    })();
+    let err: unknown;
+    try {
+      synth(stack);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems.map((p) => p.prop)).toEqual(["inference"]);
   });
