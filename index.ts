@@ -79,3 +79,9 @@ export { AuditLog, AUDIT_COLLECTOR_ROLE, AUDIT_RETENTION_LABEL, AUDIT_RETENTION_
 export type { AuditLogProps } from "./constructs/audit-log";
 export { AUDIT_RETENTION_DAYS, renderCollectorConfig, renderPruneScript, syslogDriverOptions } from "./lib/audit";
 export type { CollectorConfigOptions, DriverOptions, PruneScriptOptions } from "./lib/audit";
+export { ApiGateway, GatewayRole, GATEWAY_IDENTITY, GATEWAY_SERVER_NAME } from "./constructs/api-gateway";
+export type { ApiGatewayProps, GatewayAppProps, GatewayModelProps } from "./constructs/api-gateway";
+export { renderLitellmConfig, renderDesiredKeys, renderReconcileScript } from "./lib/litellm";
+export type { LitellmConfigOptions, LitellmModel, DesiredKey } from "./lib/litellm";
+export { renderGatewayProxyNginxConfig } from "./lib/litellm-proxy";
+export type { GatewayProxyNginxOptions } from "./lib/litellm-proxy";

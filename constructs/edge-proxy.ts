@@ -252,6 +252,12 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
       site.clientCertMode,
       "Without client certificates nothing would authenticate callers: give the edge an OIDC gate, or keep REQUIRE_AND_VERIFY.",
     );
+    problems.check(
+      !site.certificateOnly || site.clientCertMode === ClientCertMode.REQUIRE_AND_VERIFY,
+      "clientCertMode",
+      site.clientCertMode,
+      "A certificateOnly site has nothing but the client certificate: keep REQUIRE_AND_VERIFY.",
+    );
     problems.check(site.upstreams.length > 0, "upstreams", site.upstreams, "Give at least one upstream.");
     for (const h of site.hostnames) {
       problems.check(!this.hostnameList.includes(h), "hostnames", h, "Each hostname belongs to one site; use another hostname.");

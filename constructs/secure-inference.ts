@@ -227,12 +227,15 @@ export class SecureInference extends Construct implements IInferenceApi, ITunnel
   /** The metrics scraper's client certificate, when `metricsScraper` is set. */
   public readonly metricsScraperCertificate?: IssuedCertificate;
   public readonly routes: string[];
+  /** The model name vLLM serves (`--served-model-name`): what callers put in `model`. */
+  public readonly servedModelName: string;
 
   constructor(scope: Construct, id: string, rawProps: SecureInferenceProps) {
     super(scope, id);
     // Checked props: problems are recorded for synth, and what follows builds from safe values.
     const { props, prefix, replicas: replicaCount, routes, operatorEmails } = validate(this, id, rawProps);
     this.routes = routes;
+    this.servedModelName = props.model.servedModelName ?? props.model.name;
 
     // Providers are declared by the stack file; say so clearly instead of failing at `terraform init`.
     // (A ConfigError problem, listed with the others, instead of cdktf's generic provider message.)

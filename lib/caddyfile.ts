@@ -47,6 +47,11 @@ export interface EdgeSite {
   /** Browser app: unauthenticated requests are redirected to sign-in instead of answered 401. */
   readonly browser: boolean;
   readonly clientCertMode: ClientCertMode;
+  /**
+   * The verified client certificate alone authenticates, even when the edge has a gate: the site's
+   * `Authorization` header belongs to its upstream (the API gateway's virtual keys). @default false
+   */
+  readonly certificateOnly?: boolean;
 }
 
 export interface EdgeCaddyOptions {
@@ -108,7 +113,7 @@ ${indent(upstreamTransport(o, o.gate.serverName, true), 2)}
 
 /** Authentication and identity for one site, in order: ask the gate, then name the caller. */
 function authSteps(o: EdgeCaddyOptions, site: EdgeSite): string {
-  if (!o.gate) {
+  if (!o.gate || site.certificateOnly) {
     // No OIDC: the verified client certificate is the identity.
     return `request_header ${IDENTITY_HEADER} {http.request.tls.client.subject}
 request_header ${CLIENT_CERT_HEADER} {http.request.tls.client.subject}`;
@@ -172,7 +177,7 @@ request_body {
 
 # Identity headers are set by this edge alone: drop whatever the client sent, before anything else.
 ${stripHeaders}
-${gateRoutes(o)}
+${site.certificateOnly ? "" : gateRoutes(o)}
 ${matcher}
 	route {
 ${indent(authSteps(o, site), 2)}

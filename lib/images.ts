@@ -95,6 +95,23 @@ export const IMAGES = {
       "The syslog-ng image defines no user and its fresh audit volume is root-owned; it runs with every capability " +
       "dropped (syslog-ng --no-caps), no-new-privileges, a read-only root, and only its TLS port published on 127.0.0.1.",
   },
+  // LiteLLM proxy (ApiGateway). Digest as pinned by one public repository for v1.83.14-stable (found with
+  // code search, not pulled here): re-resolve with `docker buildx imagetools inspect` before release. Its
+  // Dockerfile sets no USER; python is on PATH (/app/.venv/bin), curl and wget are not (read, not run).
+  litellm: {
+    reference:
+      "ghcr.io/berriai/litellm:v1.83.14-stable@sha256:c81eb79cd4333c6cfe374c0ec929110fd23f0ee5f7fd198855a6fbddc77b83ba",
+    rootReason:
+      "The LiteLLM image defines no user and generates its Prisma client (and query engine) under root's home at build " +
+      "time; it runs with every capability dropped, no-new-privileges, a read-only root, loopback only inside its namespace.",
+  },
+  // PostgreSQL 15 on Alpine (the gateway's keys and spend): USER postgres is uid 70, VOLUME /var/lib/postgresql/data,
+  // docker-entrypoint.sh reads POSTGRES_PASSWORD_FILE, pg_isready for the healthcheck. Digest as pinned by two
+  // independent public repositories; re-resolve before release.
+  postgres: {
+    reference: "postgres:15-alpine@sha256:fe0737ba566a2c5b2a28f34433c0a423261900ec17b9bf7ad115e1aae7e57f1b",
+    user: "70:70",
+  },
 } satisfies Record<string, CatalogImage>;
 
 /**
