@@ -72,3 +72,5 @@ export { ServiceIdentities, ServiceRole, serviceIdentity } from "./lib/identitie
 export type { ServiceIdentity } from "./lib/identities";
 export type { SidecarCallerOptions } from "./constructs/mtls-sidecar";
 export type { InferenceCallerOptions } from "./constructs/secure-inference";
+export { Lockdown, LOCKDOWN_VARIABLE } from "./constructs/lockdown";
+export type { WithdrawnExposure } from "./constructs/lockdown";
