@@ -80,6 +80,29 @@ describe("Lockdown on the full stack (every construct)", () => {
     ]);
   });
 
+  test("real caddy adapts both Caddyfiles; the locked one routes the API hostnames only", () => {
+    const caddy = ["/usr/bin/caddy", "/usr/local/bin/caddy"].find((p) => fs.existsSync(p));
+    if (!caddy) throw new Error("caddy not found: install the Debian package caddy (scripts/install-test-deps.sh)");
+    const loader = Object.values(json.resource.docker_container).find((c: any) => c.name === "inference-edge-config-loader")!;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zta-lockdown-caddy-"));
+    try {
+      // Caddy reads the certificate files while adapting: one throwaway key and certificate for every name.
+      execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path.join(dir, "server.key"), "-out", path.join(dir, "server.crt"), "-subj", "/CN=t", "-days", "1"], { stdio: "ignore" });
+      for (const f of ["ca.crt", "client.crt"]) fs.copyFileSync(path.join(dir, "server.crt"), path.join(dir, f));
+      fs.copyFileSync(path.join(dir, "server.key"), path.join(dir, "client.key"));
+      const hosts = (file: string) => {
+        const content = loader.upload.find((u: any) => u.file === `/zta-load/${file}`).content as string;
+        fs.writeFileSync(path.join(dir, file), content.split("/etc/zta").join(dir));
+        const adapted = JSON.parse(execFileSync(caddy, ["adapt", "--config", path.join(dir, file), "--adapter", "caddyfile"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
+        return Object.values(adapted.apps.http.servers as Record<string, any>).flatMap((srv) => srv.routes.flatMap((r: any) => (r.match ?? []).flatMap((m: any) => m.host ?? []))).sort();
+      };
+      expect(hosts("Caddyfile.locked")).toEqual(["127.0.0.1", "ai.example.internal", "ai.tailnet-abc.ts.net"]);
+      expect(hosts("Caddyfile")).toEqual(["127.0.0.1", "ai.example.internal", "ai.tailnet-abc.ts.net", "chat.example.com", "grafana.example.internal"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("every exposure it adjusted is listed", () => {
     const s = new FullStack(Testing.app() as App, "full");
     const lockdown = new Lockdown(s);
