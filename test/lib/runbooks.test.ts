@@ -245,3 +245,14 @@ describe("written at synth next to cdk.tf.json", () => {
     }
   });
 });
+
+describe("the README's excerpt", () => {
+  test("is the default stack's rendered lockdown step, word for word", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "../../README.md"), "utf8");
+    const excerpt = /<!-- runbook-excerpt:start -->\n([\s\S]*?)\n<!-- runbook-excerpt:end -->/.exec(readme)![1].replace("#### 1.", "### 1.");
+    const md = renderRunbooks(synthJson(new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai")), "zero-trust-ai").find((b) => b.file === "05-host-compromise.md")!.markdown;
+    expect(excerpt.length).toBeGreaterThan(200);
+    expect(md).toContain(excerpt);
+    expect(readme).toContain("[docs/runbooks.md](docs/runbooks.md)");
+  });
+});
