@@ -85,3 +85,5 @@ export { renderLitellmConfig, renderDesiredKeys, renderReconcileScript } from ".
 export type { LitellmConfigOptions, LitellmModel, DesiredKey } from "./lib/litellm";
 export { renderGatewayProxyNginxConfig } from "./lib/litellm-proxy";
 export type { GatewayProxyNginxOptions } from "./lib/litellm-proxy";
+export { Lockdown, LOCKDOWN_VARIABLE } from "./constructs/lockdown";
+export type { WithdrawnExposure } from "./constructs/lockdown";

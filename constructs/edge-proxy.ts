@@ -278,6 +278,15 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
 
   /** The rendered Caddyfile (no secrets: certificates and keys are files beside it). */
   public get caddyfile(): string {
+    return this.renderCaddyfile(true);
+  }
+
+  /** The Caddyfile with the API site only, no site added with addSite (what Lockdown serves). */
+  public get caddyfileWithoutSites(): string {
+    return this.renderCaddyfile(false);
+  }
+
+  private renderCaddyfile(withSites: boolean): string {
     const p = this.props;
     const apiHostnames = this.hostnameList.filter((h) => !this.extraSites.some((s) => s.hostnames.includes(h)));
     const apiSite: EdgeSite = {
@@ -295,7 +304,7 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
       configDir: CONFIG_DIR,
       gate: p.gate ? { address: p.gate.address, serverName: p.gate.serverName } : undefined,
       maxBodyMb: p.maxBodyMb ?? 16,
-      sites: [apiSite, ...this.extraSites],
+      sites: withSites ? [apiSite, ...this.extraSites] : [apiSite],
     });
   }
 }

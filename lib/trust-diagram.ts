@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { App, TerraformStack } from "cdktf";
 import { Problems } from "./errors";
-import { isExpression, list, parseReference, record, str, strings } from "./policy/docker";
+import { isExpression, list, parseReference, publishedPorts, record, str, strings } from "./policy/docker";
 import { JSON_REPORT_FILE } from "./policy/report";
 import { isAllInterfaces, parseIp } from "./validate";
 
@@ -288,7 +288,7 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
   out.push('  subgraph "cluster_host" {');
   out.push('    label="host interfaces"; style="rounded,filled"; fillcolor="#fafafa"; color="#9e9e9e";');
   for (const c of containers.values()) {
-    for (const p of list(c.config.ports).map(record)) {
+    for (const p of publishedPorts(c.config).map(record)) {
       const ip = p.ip;
       const computed = isExpression(ip);
       const address = typeof ip === "string" ? ip : "0.0.0.0";

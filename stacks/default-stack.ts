@@ -3,7 +3,7 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { Aspects, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { Observability, SecureInference, SecurityPolicy } from "../index";
+import { Lockdown, Observability, SecureInference, SecurityPolicy } from "../index";
 
 /**
  * The default stack: one vLLM replica of a small pinned model behind the full chain, published
@@ -60,6 +60,8 @@ export class DefaultInferenceStack extends TerraformStack {
         grafanaAdminEmail: "devops@example.com",
       });
     }
+    // Last, after every exposure: `terraform apply -var lockdown=true` withdraws them all (runbook 5).
+    new Lockdown(this, "lockdown");
     // Every synth checks the stack against the production profile and writes
     // security-report.json / .sarif next to cdk.tf.json.
     Aspects.of(this).add(new SecurityPolicy({ profile: "production" }));

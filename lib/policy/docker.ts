@@ -39,6 +39,15 @@ export function strings(value: unknown): string[] {
   return list(value).filter((v): v is string => typeof v === "string");
 }
 
+/**
+ * The container's published ports: the `ports` blocks, and the content of a `dynamic "ports"` block
+ * (Lockdown's: published unless `-var lockdown=true`), so rules and the diagram judge the port it may publish.
+ */
+export function publishedPorts(config: Record<string, unknown>): unknown[] {
+  const dynamic = record(record(config.dynamic).ports);
+  return [...list(config.ports), ...(dynamic.content !== undefined ? list(dynamic.content) : [])];
+}
+
 /** Labels as a map (the provider models them as a set of `{label, value}` blocks). */
 export function labels(c: ResourceView): Record<string, string> {
   const out: Record<string, string> = {};

@@ -1,4 +1,4 @@
-import { parseReference } from "./docker";
+import { parseReference, publishedPorts } from "./docker";
 import { PolicyProfile } from "./profiles";
 import { FindingLevel, OutcomeStatus, PolicyRule, ResourceView, StackView } from "./types";
 
@@ -36,7 +36,9 @@ export function stackViewOf(terraformJson: Record<string, unknown>): StackView {
   for (const [type, instances] of Object.entries(blocks)) {
     for (const [logicalId, config] of Object.entries(instances)) {
       const meta = (config["//"] as { metadata?: { path?: string } } | undefined)?.metadata;
-      const view: ResourceView = { type, logicalId, path: meta?.path ?? `${type}.${logicalId}`, config };
+      // A dynamic ports block (Lockdown) is judged as the port it publishes when not locked down.
+      const dynamicPorts = type === "docker_container" && (config.dynamic as { ports?: unknown } | undefined)?.ports !== undefined;
+      const view: ResourceView = { type, logicalId, path: meta?.path ?? `${type}.${logicalId}`, config: dynamicPorts ? { ...config, ports: publishedPorts(config) } : config };
       resources.push(view);
       byKey.set(`${type}.${logicalId}`, view);
     }

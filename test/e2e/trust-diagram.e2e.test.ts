@@ -66,7 +66,7 @@ describe("the default stack's diagram, from the app entry", () => {
 
   test("main.ts writes trust-zones.dot and .svg next to cdk.tf.json and security-report.json", () => {
     expect(fs.readdirSync(stackDir).sort()).toEqual(
-      ["cdk.tf.json", "security-report.json", "security-report.sarif", "trust-zones.dot", "trust-zones.svg"].sort(),
+      ["cdk.tf.json", "runbooks", "security-report.json", "security-report.sarif", "trust-zones.dot", "trust-zones.svg"].sort(),
     );
     const json = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8"));
     const report = JSON.parse(fs.readFileSync(path.join(stackDir, "security-report.json"), "utf8"));

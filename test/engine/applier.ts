@@ -23,7 +23,9 @@
  * ipv6, ipam_config). `gpus` is skipped (no GPU here) and reported in `notes`.
  *
  * `${...}` references are resolved from the values of the other resources (terraform-values.ts for
- * tls_*, random_password, variables and placeholder provider resources). Everything it creates carries
+ * tls_*, random_password, variables and placeholder provider resources). Bool variables (Lockdown's
+ * `lockdown`) are evaluated, with `cond ? a : b`, list/object literals, concat and toset; `count` 0 or 1
+ * and `dynamic` blocks with literal content are expanded the way Terraform plans them. Everything it creates carries
  * the label zta.engine-test=<run>; `destroy` removes it, `removeLeftovers` removes a crashed run's.
  */
 import { createHash } from "crypto";
@@ -68,8 +70,9 @@ export interface Deployment {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Expressions: the subset of HCL our stacks synthesize: references, string/number/tuple literals and
-// jsonencode, sha256, sensitive, element, split, join, urlencode, timeadd, formatdate.
+// Expressions: the subset of HCL our stacks synthesize: references, string/number literals and
+// jsonencode, sha256, sensitive, element, split, join, concat, toset, urlencode, timeadd, formatdate,
+// `cond ? a : b` and list/object literals.
 // ------------------------------------------------------------------------------------------------
 
 type Lookup = (ref: string) => unknown;
@@ -79,8 +82,55 @@ function parseExpression(src: string, lookup: Lookup): unknown {
   const ws = () => {
     while (/\s/.test(src[i] ?? "")) i++;
   };
+  // `cond ? a : b` (Lockdown's `var.lockdown ? ... : ...`): both branches are parsed, one is taken.
   const expr = (): unknown => {
+    const value = primary();
     ws();
+    if (src[i] !== "?") return value;
+    i++;
+    const whenTrue = expr();
+    ws();
+    if (src[i] !== ":") throw new Error(`expected ':' at ${i}: ${src}`);
+    i++;
+    const whenFalse = expr();
+    if (typeof value !== "boolean") throw new Error(`condition is not a bool: ${JSON.stringify(value)} in ${src}`);
+    return value ? whenTrue : whenFalse;
+  };
+  // `[a, b]` and `{"k" = v}` literals.
+  const sequence = (close: string, item: () => void) => {
+    i++;
+    ws();
+    while (src[i] !== close) {
+      item();
+      ws();
+      if (src[i] === ",") i++;
+      ws();
+    }
+    i++;
+  };
+  const primary = (): unknown => {
+    ws();
+    if (src[i] === "[") {
+      const items: unknown[] = [];
+      sequence("]", () => items.push(expr()));
+      return items;
+    }
+    if (src[i] === "{") {
+      const obj: Attrs = {};
+      sequence("}", () => {
+        const key = primary();
+        ws();
+        if (src[i] !== "=" && src[i] !== ":") throw new Error(`expected '=' at ${i}: ${src}`);
+        i++;
+        obj[String(key)] = expr();
+      });
+      return obj;
+    }
+    const literal = /^(true|false|null)\b/.exec(src.slice(i));
+    if (literal) {
+      i += literal[0].length;
+      return { true: true, false: false, null: null }[literal[1]];
+    }
     if (src[i] === '"') {
       i++;
       let s = "";
@@ -168,6 +218,10 @@ function callFunction(name: string, args: unknown[]): unknown {
       const tokens: Record<string, string> = { YYYY: String(t.getUTCFullYear()), MM: two(t.getUTCMonth() + 1), DD: two(t.getUTCDate()), hh: two(t.getUTCHours()), mm: two(t.getUTCMinutes()), ss: two(t.getUTCSeconds()) };
       return String(args[0]).replace(/YYYY|MM|DD|hh|mm|ss/g, (k) => tokens[k]);
     }
+    case "concat":
+      return (args as unknown[][]).flat(1);
+    case "toset":
+      return [...new Set(args[0] as unknown[])];
     default:
       throw new Error(`function ${name}() is not supported by the test applier`);
   }
@@ -230,6 +284,53 @@ function resolve(value: unknown, lookup: Lookup): unknown {
     return out;
   }
   return value;
+}
+
+/**
+ * `count` and `dynamic` as Terraform plans them, in place; false when `count` is 0 (the resource is left out).
+ * Only what the library synthesizes: count 0 or 1 (Lockdown's tailnet nodes), dynamic blocks with literal content (its ports).
+ */
+function expandMeta(address: string, a: Attrs): boolean {
+  if (a.count !== undefined) {
+    const count = Number(a.count);
+    delete a.count;
+    if (count === 0) return false;
+    if (count !== 1) throw new Error(`${address}: count ${count} is not supported by the test applier`);
+  }
+  if (a.dynamic) {
+    for (const [block, spec] of Object.entries(a.dynamic as Record<string, Attrs>)) {
+      const blocks = (spec.for_each as unknown[]).map(() => spec.content);
+      if (blocks.length > 0) a[block] = [...(a[block] ?? []), ...blocks];
+    }
+    delete a.dynamic;
+  }
+  return true;
+}
+
+/** A bool variable is a bool in expressions (unset: its default); others are test strings as before. */
+function variableValue(json: StackJson, variables: Record<string, string> | undefined, name: string): unknown {
+  const declared = json.variable?.[name];
+  const given = variables?.[name];
+  if (declared?.type === "bool") return given !== undefined ? given === "true" : (declared.default ?? false);
+  return given ?? `engine-test-${name}`;
+}
+
+/**
+ * What Terraform would plan for each resource with these variables, without applying anything:
+ * expressions evaluated, count and dynamic expanded; references to other resources stay `${address.attr}`.
+ * (The synth-level lockdown tests read it.)
+ */
+export function plannedResources(json: StackJson, variables: Record<string, string> = {}, select: (address: string) => boolean = () => true): Map<string, Attrs> {
+  const lookup: Lookup = (ref) => (ref.startsWith("var.") ? variableValue(json, variables, ref.slice(4)) : `\${${ref}}`);
+  const out = new Map<string, Attrs>();
+  for (const [type, byName] of Object.entries(json.resource)) {
+    for (const [name, raw] of Object.entries(byName)) {
+      if (!select(`${type}.${name}`)) continue;
+      const a = resolve(raw, lookup) as Attrs;
+      if (expandMeta(`${type}.${name}`, a)) out.set(`${type}.${name}`, a);
+    }
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -459,7 +560,7 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
   }
   const lookup: Lookup = (ref) => {
     const parts = ref.split(".");
-    if (parts[0] === "var") return options.variables?.[parts[1]] ?? `engine-test-${parts[1]}`;
+    if (parts[0] === "var") return variableValue(json, options.variables, parts[1]);
     const isData = parts[0] === "data";
     const address = parts.slice(0, isData ? 3 : 2).join(".");
     const attrPath = parts.slice(isData ? 3 : 2);
@@ -475,6 +576,7 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
       const [type, name] = isData ? [`data.${address.split(".")[1]}`, address.split(".")[2]] : address.split(".");
       const raw = isData ? json.data![type.slice(5)][name] : json.resource[type][name];
       const a = resolve(raw, lookup) as Attrs;
+      if (!expandMeta(address, a)) continue;
       const reused = reuse.get(address);
       if (reused && !type.startsWith("docker_")) {
         values.set(address, reused);
