@@ -40,8 +40,8 @@ export type {
 export { SecurityPolicy, PolicyViolationError } from "./lib/policy/security-policy";
 export type { SecurityPolicyProps, StackPolicyResult } from "./lib/policy/security-policy";
 export { PolicyProfile } from "./lib/policy/profiles";
-export { RuleSeverity, FindingLevel } from "./lib/policy/types";
-export type { RuleMetadata } from "./lib/policy/types";
+export { RuleSeverity, FindingLevel, OutcomeStatus, RuleOutcomes } from "./lib/policy/types";
+export type { IPolicyRule, IStackView, ResourceView, RuleMetadata, RuleOutcome } from "./lib/policy/types";
 export type { Finding, Suppression } from "./lib/policy/engine";
 export { ChatUi } from "./constructs/chat-ui";
 export type { ChatUiProps } from "./constructs/chat-ui";

@@ -12,7 +12,7 @@ import { secretValueKind } from "./sensitive";
 function kindOf(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
-  return `a ${typeof value}`;
+  return `${/^[aeiou]/.test(typeof value) ? "an" : "a"} ${typeof value}`;
 }
 
 /** A string prop (a Terraform reference counts). Missing and required: a problem, returns "". */

@@ -1,15 +1,16 @@
-// Prints the SecurityPolicy rule table, or with `--write <file>` refreshes it between the
-// <!-- rules:start --> and <!-- rules:end --> markers of that file (README.md).
+// Prints RULES.md (the SecurityPolicy rules, rendered from their metadata), or with `--write <file>`
+// writes it there (`npm run docs` writes RULES.md).
 import * as fs from "fs";
 import { SecurityPolicy } from "../lib/policy/security-policy";
-import { renderRuleTable, replaceRuleTable } from "../lib/policy/rule-table";
+import { renderRulesDocument } from "../lib/policy/rule-table";
 
+const text = renderRulesDocument(SecurityPolicy.rules);
 const writeAt = process.argv.indexOf("--write");
 if (writeAt >= 0) {
   const file = process.argv[writeAt + 1];
   if (!file) throw new Error("usage: ts-node scripts/rule-table.ts [--write <markdown file>]");
-  fs.writeFileSync(file, replaceRuleTable(fs.readFileSync(file, "utf8"), SecurityPolicy.rules));
-  console.log(`rule table written to ${file}`);
+  fs.writeFileSync(file, text);
+  console.log(`rules written to ${file}`);
 } else {
-  console.log(renderRuleTable(SecurityPolicy.rules));
+  process.stdout.write(text);
 }

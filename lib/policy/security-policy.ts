@@ -7,7 +7,8 @@ import { Finding, Suppression, blocking, describeFinding, evaluate, stackViewOf 
 import { PolicyProfile } from "./profiles";
 import { JSON_REPORT_FILE, SARIF_REPORT_FILE, jsonReport, sarifReport } from "./report";
 import { ALL_RULES } from "./rules";
-import { FindingLevel, ResourceView, RuleMetadata } from "./types";
+import { readList, readObject, readString, readStrings } from "../shape";
+import { FindingLevel, IPolicyRule, ResourceView, RuleMetadata, RuleSeverity } from "./types";
 
 export interface SecurityPolicyProps {
   /**
@@ -25,6 +26,46 @@ export interface SecurityPolicyProps {
    * @default the stack's output folder, `<app outdir>/stacks/<stack id>/` (next to cdk.tf.json)
    */
   readonly reportDirectory?: string;
+  /**
+   * Your own rules (a rule pack), checked after the built-in ones and treated exactly like them:
+   * levelled by their severity under the profile, suppressible with `SecurityPolicy.suppress`, in
+   * the reports. Ids must be unique and must not start with `ZTA-` (the library's namespace), e.g.
+   * `ACME-NET-001`. See examples/custom-rule.ts.
+   * @default only the built-in rules
+   */
+  readonly additionalRules?: IPolicyRule[];
+}
+
+/** Rule ids: upper-case words joined by dashes, e.g. `ZTA-CTR-002`, `ACME-NET-001`. */
+const RULE_ID = /^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$/;
+const BUILT_IN_PREFIX = "ZTA-";
+
+/** The checked user rules; every problem at once, each naming `additionalRules[i]...`. */
+function readAdditionalRules(value: unknown): IPolicyRule[] {
+  const problems = new Problems("SecurityPolicy");
+  const rules = readList<unknown>(problems, "additionalRules", value, false, "[myRule]");
+  const seen = new Set(ALL_RULES.map((r) => r.meta.id));
+  const severities = Object.values(RuleSeverity) as string[];
+  rules.forEach((rule, i) => {
+    const at = `additionalRules[${i}]`;
+    const r = readObject<Partial<IPolicyRule>>(problems, at, rule, true, "an object with `meta` and `check`") ?? {};
+    problems.check(typeof r.check === "function", `${at}.check`, r.check, "Give a function check(resource, stack) that returns a RuleOutcome.");
+    const meta = readObject<Partial<RuleMetadata>>(problems, `${at}.meta`, r.meta, true, "{ id, title, explanation, fix, severity, references, resourceTypes }") ?? {};
+    const id = readString(problems, `${at}.meta.id`, meta.id, true, '"ACME-NET-001"') ?? "";
+    if (id !== "") {
+      if (id.startsWith(BUILT_IN_PREFIX)) problems.add(`${at}.meta.id`, id, `Ids starting with ${BUILT_IN_PREFIX} belong to the built-in rules; use your own prefix, e.g. "ACME-NET-001".`);
+      else if (!RULE_ID.test(id)) problems.add(`${at}.meta.id`, id, 'Use upper-case words joined by dashes, e.g. "ACME-NET-001".');
+      else if (seen.has(id)) problems.add(`${at}.meta.id`, id, "Another rule has this id; give every rule its own.");
+      seen.add(id);
+    }
+    for (const field of ["title", "explanation", "fix"] as const) readString(problems, `${at}.meta.${field}`, meta[field], true, "one sentence");
+    problems.check(severities.includes(meta.severity as string), `${at}.meta.severity`, meta.severity, `Use RuleSeverity.HIGH, MEDIUM or LOW (${severities.map((v) => `"${v}"`).join(", ")}).`);
+    readStrings(problems, `${at}.meta.references`, meta.references, true, '["an internal standard, a CIS control"]');
+    const types = readStrings(problems, `${at}.meta.resourceTypes`, meta.resourceTypes, true, '["docker_container"]');
+    if (Array.isArray(meta.resourceTypes) && types.length === 0) problems.add(`${at}.meta.resourceTypes`, [], 'Name the Terraform resource types the rule judges, e.g. ["docker_container"]; with none it never runs.');
+  });
+  problems.throwIfAny();
+  return rules as IPolicyRule[];
 }
 
 /** Thrown at synth when findings at the profile's error level are not suppressed. */
@@ -86,7 +127,7 @@ const MIN_REASON_LENGTH = 10;
  *   SecurityPolicy.suppress(container, "ZTA-CTR-005", "vendor image writes /var/cache; OPS-12");
  */
 export class SecurityPolicy implements IAspect {
-  /** Metadata of every rule, in id order (the README's table is generated from it). */
+  /** Metadata of every built-in rule (RULES.md is generated from it). */
   public static get rules(): RuleMetadata[] {
     return ALL_RULES.map((r) => r.meta);
   }
@@ -98,7 +139,10 @@ export class SecurityPolicy implements IAspect {
   public static suppress(scope: IConstruct, ruleId: string, reason: string): void {
     const problems = new Problems(whereIs("SecurityPolicy.suppress", scope.node.path));
     const known = ALL_RULES.map((r) => r.meta.id);
-    problems.check(known.includes(ruleId), "ruleId", ruleId, `Use one of the rule ids: ${known.join(", ")}.`);
+    // A built-in id is checked here; another (a rule of `additionalRules`) when the policy runs,
+    // since only the policy knows its additional rules.
+    const plausible = typeof ruleId === "string" && (known.includes(ruleId) || (!ruleId.startsWith(BUILT_IN_PREFIX) && RULE_ID.test(ruleId)));
+    problems.check(plausible, "ruleId", ruleId, `Use one of the rule ids: ${known.join(", ")}, or the id of one of your additionalRules.`);
     problems.check(
       typeof reason === "string" && reason.trim().length >= MIN_REASON_LENGTH,
       "reason",
@@ -117,6 +161,8 @@ export class SecurityPolicy implements IAspect {
   }
 
   public readonly profile: PolicyProfile;
+  /** The rules this policy checks: the built-in ones, then `additionalRules`. */
+  public readonly ruleSet: IPolicyRule[];
   /** Results of the latest evaluation, one per stack checked. */
   public readonly results: StackPolicyResult[] = [];
   private readonly writeReports: boolean;
@@ -127,6 +173,7 @@ export class SecurityPolicy implements IAspect {
     this.profile = PolicyProfile.named(props.profile ?? PolicyProfile.PRODUCTION.name);
     this.writeReports = props.writeReports ?? true;
     this.reportDirectory = props.reportDirectory;
+    this.ruleSet = [...ALL_RULES, ...readAdditionalRules(props.additionalRules)];
   }
 
   public visit(node: IConstruct): void {
@@ -141,7 +188,8 @@ export class SecurityPolicy implements IAspect {
     const constructs = new Map<string, IConstruct>(stack.node.findAll().map((c) => [c.node.path, c]));
     const prefix = scope.node.path;
     const inScope = (path: string) => path === prefix || path.startsWith(`${prefix}/`) || scope === stack;
-    const findings = evaluate(ALL_RULES, view, this.profile, suppressionsIn(stack), (resource) => inScope(resource.path));
+    unknownSuppressions(stack);
+    const findings = evaluate(this.ruleSet, view, this.profile, suppressionsIn(stack), (resource) => inScope(resource.path));
 
     const reportFiles = this.writeReports ? this.write(stack, findings, view.resources.filter((r) => inScope(r.path)).length) : [];
     const index = this.results.findIndex((r) => r.stackPath === stack.node.path);
@@ -169,10 +217,29 @@ export class SecurityPolicy implements IAspect {
   private write(stack: TerraformStack, findings: Finding[], resourcesChecked: number): string[] {
     const dir = this.reportDirectory ?? path.join(App.of(stack).outdir, "stacks", stack.node.id);
     fs.mkdirSync(dir, { recursive: true });
-    const input = { stack: stack.node.path, profile: this.profile.name, rules: ALL_RULES, findings, resourcesChecked };
+    const input = { stack: stack.node.path, profile: this.profile.name, rules: this.ruleSet, findings, resourcesChecked };
     const files = [path.join(dir, JSON_REPORT_FILE), path.join(dir, SARIF_REPORT_FILE)];
     fs.writeFileSync(files[0], `${JSON.stringify(jsonReport(input), null, 2)}\n`);
     fs.writeFileSync(files[1], `${JSON.stringify(sarifReport(input), null, 2)}\n`);
     return files;
   }
+}
+
+/**
+ * Suppressions naming a rule that no SecurityPolicy on the stack has (a typo, or a pack that was
+ * removed): a ConfigError, since the exception would silently cover nothing.
+ */
+function unknownSuppressions(stack: TerraformStack): void {
+  const all = stack.node.findAll();
+  const known = new Set(
+    all
+      .flatMap((c) => Aspects.of(c).all)
+      .filter((a): a is SecurityPolicy => a instanceof SecurityPolicy)
+      .flatMap((p) => p.ruleSet.map((r) => r.meta.id)),
+  );
+  const problems = new Problems("SecurityPolicy.suppress");
+  for (const s of all.flatMap((c) => SecurityPolicy.suppressionsOn(c))) {
+    if (!known.has(s.ruleId)) problems.add(`ruleId (on "${s.path}")`, s.ruleId, `No SecurityPolicy on this stack has that rule: fix the id, or add the rule to a policy's additionalRules.`);
+  }
+  problems.throwIfAny();
 }

@@ -54,8 +54,11 @@ export interface ResourceView {
   readonly config: Record<string, unknown>;
 }
 
-/** The whole stack, for rules that must follow a reference (a network, an image, a shared volume). */
-export interface StackView {
+/**
+ * The whole stack, for rules that must follow a reference (a network, an image, a shared volume).
+ * An `I` interface because it has methods (jsii's rule for behavioural interfaces).
+ */
+export interface IStackView {
   readonly resources: ResourceView[];
   /** The resource a `${type.logicalId.attr}` reference points at, or undefined. */
   referenced(value: unknown): ResourceView | undefined;
@@ -74,11 +77,20 @@ export interface RuleOutcome {
   readonly detail?: string;
 }
 
-/** A rule: metadata and the check. */
-export interface PolicyRule {
+/**
+ * A rule: metadata and the check. Implement it to add your own rules to a SecurityPolicy
+ * (`additionalRules`); they are evaluated, levelled by severity, suppressed and reported exactly
+ * like the built-in ones. `check` is called once per resource of `meta.resourceTypes`; it must not
+ * change anything, and a rule that throws becomes an error finding (never a silent pass).
+ */
+export interface IPolicyRule {
   readonly meta: RuleMetadata;
-  check(resource: ResourceView, stack: StackView): RuleOutcome;
+  check(resource: ResourceView, stack: IStackView): RuleOutcome;
 }
+
+/** Internal short names (the exported, jsii-shaped ones are IPolicyRule and IStackView). */
+export type PolicyRule = IPolicyRule;
+export type StackView = IStackView;
 
 export function compliant(): RuleOutcome {
   return { status: OutcomeStatus.COMPLIANT };
@@ -90,4 +102,26 @@ export function nonCompliant(detail: string): RuleOutcome {
 
 export function notApplicable(why: string): RuleOutcome {
   return { status: OutcomeStatus.NOT_APPLICABLE, detail: why };
+}
+
+/**
+ * The three answers of a rule, for rules written outside this package (the free functions above
+ * are not available to jsii languages).
+ */
+export class RuleOutcomes {
+  public static compliant(): RuleOutcome {
+    return compliant();
+  }
+
+  /** `detail` says what exactly is wrong, e.g. `privileged = true`. */
+  public static nonCompliant(detail: string): RuleOutcome {
+    return nonCompliant(detail);
+  }
+
+  /** `why` says why the rule does not judge this resource. */
+  public static notApplicable(why: string): RuleOutcome {
+    return notApplicable(why);
+  }
+
+  private constructor() {}
 }
