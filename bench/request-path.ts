@@ -141,7 +141,13 @@ interface TimedResponse {
   readonly reads: { at: number; text: string }[];
 }
 
-function timedRequest(target: Target, agent: http.Agent, body: string, timeoutMs: number, recordReads = false): Promise<TimedResponse> {
+function timedRequest(
+  target: Target,
+  agent: http.Agent,
+  body: string,
+  timeoutMs: number,
+  recordReads = false,
+): Promise<TimedResponse> {
   return new Promise((resolve, reject) => {
     const reads: { at: number; text: string }[] = [];
     const options: https.RequestOptions = {
@@ -154,7 +160,10 @@ function timedRequest(target: Target, agent: http.Agent, body: string, timeoutMs
     };
     const transport = target.protocol === "https" ? https : http;
     let startedAt = 0;
-    const timer = setTimeout(() => req.destroy(new Error(`${target.name}: no complete response within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`${target.name}: no complete response within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const req = transport.request(options, (res) => {
       res.on("data", () => undefined);
       res.on("end", () => {
@@ -206,7 +215,12 @@ class StreamingSamples {
   errors = 0;
 
   add(r: TimedResponse | undefined, o: RequestPathOptions): void {
-    const counts = r ? eventsPerChunk(r.reads.map((x) => x.text), isTokenEvent) : [];
+    const counts = r
+      ? eventsPerChunk(
+          r.reads.map((x) => x.text),
+          isTokenEvent,
+        )
+      : [];
     const arrivals = r ? counts.flatMap((n, j) => Array<number>(n).fill(r.reads[j].at)) : [];
     if (!r || r.status !== 200 || arrivals.length !== o.tokens) {
       this.errors++;
@@ -281,7 +295,13 @@ interface ServerPid {
  * warm-up, with the CPU time of the server process trees (none given: CPU not measured).
  */
 async function latencyBatch(
-  target: Target, agent: http.Agent, concurrency: number, n: number, o: RequestPathOptions, servers: readonly ServerPid[], samples?: LatencySamples,
+  target: Target,
+  agent: http.Agent,
+  concurrency: number,
+  n: number,
+  o: RequestPathOptions,
+  servers: readonly ServerPid[],
+  samples?: LatencySamples,
 ): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -312,7 +332,11 @@ async function latencyBatch(
 }
 
 /** Streamed requests, sequential on one keep-alive connection per target. */
-async function measureStreaming(targets: Target[], counts: number[], o: RequestPathOptions): Promise<StreamingFigures[]> {
+async function measureStreaming(
+  targets: Target[],
+  counts: number[],
+  o: RequestPathOptions,
+): Promise<StreamingFigures[]> {
   const agents = targets.map((t) => t.agent(1));
   try {
     const samples = targets.map(() => new StreamingSamples());
@@ -324,7 +348,10 @@ async function measureStreaming(targets: Target[], counts: number[], o: RequestP
         // Untimed: reopens the connection if the server closed it while the other targets ran.
         await timedRequest(targets[i], agents[i], PLAIN_BODY, o.timeoutMs);
         for (let k = 0; k < share(counts[i], round, o.rounds); k++) {
-          samples[i].add(await timedRequest(targets[i], agents[i], STREAM_BODY, o.timeoutMs, true).catch(() => undefined), o);
+          samples[i].add(
+            await timedRequest(targets[i], agents[i], STREAM_BODY, o.timeoutMs, true).catch(() => undefined),
+            o,
+          );
         }
       }
     }
@@ -336,13 +363,18 @@ async function measureStreaming(targets: Target[], counts: number[], o: RequestP
 
 /** Non-streamed requests at `concurrency`, each worker on its own keep-alive connection. */
 async function measureLatency(
-  targets: Target[], concurrency: number, count: number, o: RequestPathOptions, servers: readonly ServerPid[],
+  targets: Target[],
+  concurrency: number,
+  count: number,
+  o: RequestPathOptions,
+  servers: readonly ServerPid[],
 ): Promise<LatencyFigures[]> {
   const agents = targets.map((t) => t.agent(concurrency));
   try {
     const samples = targets.map(() => new LatencySamples(servers));
     // Warm-up: connections, TLS sessions, upstream pools.
-    for (let i = 0; i < targets.length; i++) await latencyBatch(targets[i], agents[i], concurrency, Math.max(50, concurrency * 5), o, []);
+    for (let i = 0; i < targets.length; i++)
+      await latencyBatch(targets[i], agents[i], concurrency, Math.max(50, concurrency * 5), o, []);
     for (let round = 0; round < o.rounds; round++) {
       for (let i = 0; i < targets.length; i++) {
         await latencyBatch(targets[i], agents[i], concurrency, share(count, round, o.rounds), o, servers, samples[i]);
@@ -380,7 +412,10 @@ class ServerProcess {
   port(timeoutMs = 20_000): Promise<number> {
     return new Promise((resolve, reject) => {
       let out = "";
-      const timer = setTimeout(() => reject(new Error(`server process gave no port within ${timeoutMs} ms\n${this.stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`server process gave no port within ${timeoutMs} ms\n${this.stderr}`)),
+        timeoutMs,
+      );
       this.child.stdout!.on("data", (d: Buffer) => {
         out += d.toString();
         const line = out.split("\n")[0];
@@ -495,7 +530,12 @@ export async function runRequestPath(
     mock = new ServerProcess(["mock", String(o.tokens), String(o.tokenIntervalMs)]);
     gate = new ServerProcess(["gate", pkiFile, cookieName]);
     const [mockPort, gatePort] = await Promise.all([mock.port(), gate.port()]);
-    chain = await startChain({ pki, mock: { port: mockPort }, gate: { port: gatePort }, apiKey: randomBytes(24).toString("hex") });
+    chain = await startChain({
+      pki,
+      mock: { port: mockPort },
+      gate: { port: gatePort },
+      apiKey: randomBytes(24).toString("hex"),
+    });
     reference = await startReferenceProxy(mockPort);
 
     const operator = pki.operator;
@@ -518,13 +558,24 @@ export async function runRequestPath(
         protocol: "https",
         port: chain.ports.edge,
         agent: (maxSockets) =>
-          new https.Agent({ keepAlive: true, maxSockets, ca, cert: operator.certPem, key: operator.keyPem, servername: E2E_DOMAIN }),
+          new https.Agent({
+            keepAlive: true,
+            maxSockets,
+            ca,
+            cert: operator.certPem,
+            key: operator.keyPem,
+            servername: E2E_DOMAIN,
+          }),
         // A distinct machine identity (bearer token the stub gate accepts) per request: the default
         // per-identity limits (60/min, burst 20, 8 concurrent) stay in the path at full cost, but
         // the benchmark measures the layers, not the limiter refusing it.
         headers: () => ({ Host: E2E_DOMAIN, Authorization: `Bearer valid-bench-${identity++}` }),
       } as Target,
-      reference: plainTarget("reference", reference.port, "client -HTTP-> nginx with default buffering (proxy_pass only, HTTP/1.0 upstream) -> mock vLLM"),
+      reference: plainTarget(
+        "reference",
+        reference.port,
+        "client -HTTP-> nginx with default buffering (proxy_pass only, HTTP/1.0 upstream) -> mock vLLM",
+      ),
     };
     const list = [targets.direct, targets.chain, targets.reference];
     const named: [string, number | undefined][] = [
@@ -535,14 +586,23 @@ export async function runRequestPath(
       ["reference nginx", reference.process.pid],
     ];
     const servers: ServerPid[] =
-      canMeasureCpu() && named.every(([, pid]) => pid !== undefined) ? named.map(([name, pid]) => ({ name, pid: pid! })) : [];
-    log(`request path: streamed requests (${o.streams}/${o.streams}/${o.referenceStreams}), ${o.rounds} interleaved rounds`);
+      canMeasureCpu() && named.every(([, pid]) => pid !== undefined)
+        ? named.map(([name, pid]) => ({ name, pid: pid! }))
+        : [];
+    log(
+      `request path: streamed requests (${o.streams}/${o.streams}/${o.referenceStreams}), ${o.rounds} interleaved rounds`,
+    );
     const streaming = await measureStreaming(list, [o.streams, o.streams, o.referenceStreams], o);
     log(`request path: ${o.requestsC1} requests per target at concurrency 1`);
     const c1 = await measureLatency(list, 1, o.requestsC1, o, servers);
     log(`request path: ${o.requestsConcurrent} requests per target at concurrency ${o.concurrency}`);
     const concurrent = await measureLatency(list, o.concurrency, o.requestsConcurrent, o, servers);
-    const figures = list.map((t, i): TargetFigures => ({ description: t.description, streaming: streaming[i], c1: c1[i], concurrent: concurrent[i] }));
+    const figures = list.map((t, i): TargetFigures => ({
+      description: t.description,
+      streaming: streaming[i],
+      c1: c1[i],
+      concurrent: concurrent[i],
+    }));
     const [direct, chainFigures, referenceFigures] = figures;
     // Every chain request passed the gate and reached the sidecar, under its own identity.
     const chainRequestsAudited = chain.auditLog().filter((l) => String(l.identity).startsWith("bench-")).length;

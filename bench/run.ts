@@ -9,7 +9,13 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { DEFAULT_REQUEST_PATH_OPTIONS, RequestPathResults, TargetFigures, runRequestPath, toolVersions } from "./request-path";
+import {
+  DEFAULT_REQUEST_PATH_OPTIONS,
+  RequestPathResults,
+  TargetFigures,
+  runRequestPath,
+  toolVersions,
+} from "./request-path";
 import { DEFAULT_SYNTH_OPTIONS, SynthResults, repoRoot, runSynthPath } from "./synth-path";
 
 export interface TargetCheck {
@@ -29,17 +35,29 @@ export function checkTargets(rp: RequestPathResults, sp: SynthResults): TargetCh
   const ttftOverhead = chain.streaming.ttftMs.p50 - direct.streaming.ttftMs.p50;
   const c1Overhead = chain.c1.latencyMs.p50 - direct.c1.latencyMs.p50;
   const checks: TargetCheck[] = [
-    { target: "chain: first-token overhead at the median <= 3 ms", measured: `${signed(ttftOverhead)} ms`, met: ttftOverhead <= 3 },
+    {
+      target: "chain: first-token overhead at the median <= 3 ms",
+      measured: `${signed(ttftOverhead)} ms`,
+      met: ttftOverhead <= 3,
+    },
     {
       target: "chain: every streamed token delivered as its own chunk",
       measured: `max ${chain.streaming.maxTokenEventsPerChunk} token event(s) per read; ${pct(chain.streaming.singleTokenChunkShare)} of reads carry exactly one`,
       met: chain.streaming.maxTokenEventsPerChunk === 1 && chain.streaming.errors === 0,
     },
-    { target: "chain: per-request overhead p50 <= 1.5 ms at concurrency 1", measured: `${signed(c1Overhead)} ms`, met: c1Overhead <= 1.5 },
+    {
+      target: "chain: per-request overhead p50 <= 1.5 ms at concurrency 1",
+      measured: `${signed(c1Overhead)} ms`,
+      met: c1Overhead <= 1.5,
+    },
   ];
   for (const mode of sp.modes) {
     const def = mode.kinds.find((k) => k.kind === "default")!;
-    checks.push({ target: `synth (${mode.mode}): default stack <= 2x empty stack`, measured: `${f2(def.ratioToEmpty)}x`, met: def.ratioToEmpty <= 2 });
+    checks.push({
+      target: `synth (${mode.mode}): default stack <= 2x empty stack`,
+      measured: `${f2(def.ratioToEmpty)}x`,
+      met: def.ratioToEmpty <= 2,
+    });
     checks.push({
       target: `synth (${mode.mode}): cost linear in replicas (R^2 >= 0.99 over 1/10/50)`,
       measured: `R^2 ${mode.replicaFit.r2.toFixed(4)}; ${f2(mode.replicaFit.slope)} ms/replica`,
@@ -86,8 +104,14 @@ function requestTable(rp: RequestPathResults): string {
       ? []
       : [
           cpu("server CPU ms per request, concurrency 1 (x direct)", (t) => t.c1.serverCpuMsPerRequest!),
-          cpu(`server CPU ms per request, concurrency ${o.concurrency} (x direct)`, (t) => t.concurrent.serverCpuMsPerRequest!),
-          cpu(`client CPU ms per request, concurrency ${o.concurrency} (x direct)`, (t) => t.concurrent.clientCpuMsPerRequest!),
+          cpu(
+            `server CPU ms per request, concurrency ${o.concurrency} (x direct)`,
+            (t) => t.concurrent.serverCpuMsPerRequest!,
+          ),
+          cpu(
+            `client CPU ms per request, concurrency ${o.concurrency} (x direct)`,
+            (t) => t.concurrent.clientCpuMsPerRequest!,
+          ),
         ]),
     text("failed requests", (t) => String(t.streaming.errors + t.c1.errors + t.concurrent.errors)),
   ].join("\n");
@@ -110,7 +134,12 @@ function cpuBreakdown(rp: RequestPathResults): string[] {
 function synthTable(sp: SynthResults): string {
   const header = `| stack | ${sp.modes.map((m) => `${m.mode} ms (x empty)`).join(" | ")} |`;
   const kinds = sp.modes[0].kinds.map((k) => k.kind);
-  const label = (k: string): string => (k === "empty" ? "empty cdktf stack" : k === "default" ? "default stack" : k.replace("replicas-", "") + " replica(s)");
+  const label = (k: string): string =>
+    k === "empty"
+      ? "empty cdktf stack"
+      : k === "default"
+        ? "default stack"
+        : k.replace("replicas-", "") + " replica(s)";
   const rows = kinds.map((kind) => {
     const cells = sp.modes.map((m) => {
       const k = m.kinds.find((x) => x.kind === kind)!;
@@ -196,7 +225,9 @@ async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   const outFile = path.join(outDir, "latest.json");
   fs.writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`${table}\n\nEvery figure: ${path.relative(process.cwd(), outFile)} (${results.durationSeconds.toFixed(0)} s)\n`);
+  process.stdout.write(
+    `${table}\n\nEvery figure: ${path.relative(process.cwd(), outFile)} (${results.durationSeconds.toFixed(0)} s)\n`,
+  );
 }
 
 if (require.main === module) {

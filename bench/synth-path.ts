@@ -32,7 +32,12 @@ export interface SynthOptions {
   readonly timeoutMs: number;
 }
 
-export const DEFAULT_SYNTH_OPTIONS: SynthOptions = { inProcessRounds: 7, nodeProcessRounds: 5, tsNodeProcessRounds: 5, timeoutMs: 120_000 };
+export const DEFAULT_SYNTH_OPTIONS: SynthOptions = {
+  inProcessRounds: 7,
+  nodeProcessRounds: 5,
+  tsNodeProcessRounds: 5,
+  timeoutMs: 120_000,
+};
 
 export interface SynthKindFigures {
   readonly kind: string;
@@ -64,7 +69,11 @@ export function repoRoot(): string {
   let dir = __dirname;
   for (let i = 0; i < 6; i++) {
     const pkg = path.join(dir, "package.json");
-    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, "utf8")) as { name?: string }).name === "cdktf-zero-trust-ai") return dir;
+    if (
+      fs.existsSync(pkg) &&
+      (JSON.parse(fs.readFileSync(pkg, "utf8")) as { name?: string }).name === "cdktf-zero-trust-ai"
+    )
+      return dir;
     dir = path.dirname(dir);
   }
   throw new Error(`synth benchmark: no package.json of cdktf-zero-trust-ai above ${__dirname}`);
@@ -80,7 +89,8 @@ function timeSynth(synth: (outdir: string) => void): number {
     const started = performance.now();
     synth(outdir);
     const ms = performance.now() - started;
-    if (!fs.existsSync(path.join(outdir, "manifest.json"))) throw new Error(`synth wrote no manifest.json into ${outdir}`);
+    if (!fs.existsSync(path.join(outdir, "manifest.json")))
+      throw new Error(`synth wrote no manifest.json into ${outdir}`);
     return ms;
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
@@ -95,11 +105,17 @@ function spawnSynth(command: string, args: string[], cwd: string, timeoutMs: num
       encoding: "utf8",
       timeout: timeoutMs,
     });
-    if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
+    if (r.status !== 0)
+      throw new Error(`${command} ${args.join(" ")} failed (${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
   };
 }
 
-function measureMode(mode: string, how: string, rounds: number, synthOf: (kind: string) => (outdir: string) => void): SynthModeFigures {
+function measureMode(
+  mode: string,
+  how: string,
+  rounds: number,
+  synthOf: (kind: string) => (outdir: string) => void,
+): SynthModeFigures {
   const samples = new Map<string, number[]>(KINDS.map((k) => [k, []]));
   for (const kind of KINDS) timeSynth(synthOf(kind)); // warm-up
   for (let round = 0; round < rounds; round++) {
@@ -113,11 +129,17 @@ function measureMode(mode: string, how: string, rounds: number, synthOf: (kind: 
     how,
     kinds: KINDS.map((kind) => ({ kind, ms: summaries.get(kind)!, ratioToEmpty: summaries.get(kind)!.p50 / empty })),
     replicaFit: linearFit(SYNTH_REPLICAS, SYNTH_REPLICAS.map(medianOf)),
-    marginalMsPerReplica: { from1to10: (medianOf(10) - medianOf(1)) / 9, from10to50: (medianOf(50) - medianOf(10)) / 40 },
+    marginalMsPerReplica: {
+      from1to10: (medianOf(10) - medianOf(1)) / 9,
+      from10to50: (medianOf(50) - medianOf(10)) / 40,
+    },
   };
 }
 
-export function runSynthPath(o: SynthOptions = DEFAULT_SYNTH_OPTIONS, log: (s: string) => void = () => undefined): SynthResults {
+export function runSynthPath(
+  o: SynthOptions = DEFAULT_SYNTH_OPTIONS,
+  log: (s: string) => void = () => undefined,
+): SynthResults {
   const root = repoRoot();
   const compiled = __filename.endsWith(".js");
   const modes: SynthModeFigures[] = [];
@@ -138,24 +160,39 @@ export function runSynthPath(o: SynthOptions = DEFAULT_SYNTH_OPTIONS, log: (s: s
     log("synth path: node process per synth (compiled JavaScript)");
     const buildDir = path.dirname(__dirname); // bench/results/build
     modes.push(
-      measureMode("node process", `node ${path.relative(root, buildDir)}/<app>.js per synth, wall time incl. process start`, o.nodeProcessRounds, (kind) => {
-        const args =
-          kind === "empty"
-            ? [path.join(__dirname, "empty-app.js")]
-            : kind === "default"
-              ? [path.join(buildDir, "stacks", "main.js")]
-              : [path.join(__dirname, "synth-app.js"), kind];
-        return spawnSynth(process.execPath, args, root, o.timeoutMs);
-      }),
+      measureMode(
+        "node process",
+        `node ${path.relative(root, buildDir)}/<app>.js per synth, wall time incl. process start`,
+        o.nodeProcessRounds,
+        (kind) => {
+          const args =
+            kind === "empty"
+              ? [path.join(__dirname, "empty-app.js")]
+              : kind === "default"
+                ? [path.join(buildDir, "stacks", "main.js")]
+                : [path.join(__dirname, "synth-app.js"), kind];
+          return spawnSynth(process.execPath, args, root, o.timeoutMs);
+        },
+      ),
     );
   }
 
   log("synth path: npx ts-node --transpile-only per synth (the cdktf.json app command)");
   modes.push(
-    measureMode("ts-node process", "npx ts-node --transpile-only <app>.ts per synth, as cdktf.json's app (default: stacks/main.ts)", o.tsNodeProcessRounds, (kind) => {
-      const app = kind === "empty" ? ["bench/empty-app.ts"] : kind === "default" ? ["stacks/main.ts"] : ["bench/synth-app.ts", kind];
-      return spawnSynth("npx", ["ts-node", "--transpile-only", ...app], root, o.timeoutMs);
-    }),
+    measureMode(
+      "ts-node process",
+      "npx ts-node --transpile-only <app>.ts per synth, as cdktf.json's app (default: stacks/main.ts)",
+      o.tsNodeProcessRounds,
+      (kind) => {
+        const app =
+          kind === "empty"
+            ? ["bench/empty-app.ts"]
+            : kind === "default"
+              ? ["stacks/main.ts"]
+              : ["bench/synth-app.ts", kind];
+        return spawnSynth("npx", ["ts-node", "--transpile-only", ...app], root, o.timeoutMs);
+      },
+    ),
   );
   return { options: o, modes };
 }

@@ -6,7 +6,14 @@ import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
-import { CHAT_CLIENT_CN, CHAT_SERVER_NAME, CONFIG_DIR, ServiceIdentities, ServiceRole, serviceSubjectDn } from "../lib/identities";
+import {
+  CHAT_CLIENT_CN,
+  CHAT_SERVER_NAME,
+  CONFIG_DIR,
+  ServiceIdentities,
+  ServiceRole,
+  serviceSubjectDn,
+} from "../lib/identities";
 import { IMAGES } from "../lib/images";
 import { WEBUI_TRUSTED_EMAIL_HEADER } from "../lib/headers";
 import { renderChatProxyNginxConfig } from "../lib/nginx-client";
@@ -14,7 +21,14 @@ import { checkNoCredentialLiterals, readNumber, readString } from "../lib/shape"
 import { dnsNameFix, isDnsName, isDockerName } from "../lib/validate";
 import { HardenedService } from "./hardened-service";
 import { Authentication } from "./trust-graph";
-import { IInferenceApi, ITunnelApp, ITunnelTarget, TunnelOrigin, TunnelTargetDescription, isInferenceApi } from "./interfaces";
+import {
+  IInferenceApi,
+  ITunnelApp,
+  ITunnelTarget,
+  TunnelOrigin,
+  TunnelTargetDescription,
+  isInferenceApi,
+} from "./interfaces";
 
 /** Open WebUI's port, bound to 127.0.0.1 inside its own network namespace. */
 export const WEBUI_PORT = 8080;
@@ -116,7 +130,11 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
     this.inference = props.inference;
     this.hostname = props.hostname;
     if (!isInferenceApi(props.inference)) {
-      problems.add("inference", props.inference, "Pass the SecureInference the UI talks to (new ChatUi(stack, \"chat\", { inference: ai, ... })).");
+      problems.add(
+        "inference",
+        props.inference,
+        'Pass the SecureInference the UI talks to (new ChatUi(stack, "chat", { inference: ai, ... })).',
+      );
       this.name = props.name ?? id;
       this.maxUploadMb = 25;
       this.autoProvisionUsers = false;
@@ -134,7 +152,12 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
     const allowUnpinned = props.allowUnpinnedImages ?? false;
 
     if (props.hostname !== "" && !isUnresolved(props.hostname)) {
-      problems.check(isDnsName(props.hostname), "hostname", props.hostname, dnsNameFix(props.hostname, "chat.example.com"));
+      problems.check(
+        isDnsName(props.hostname),
+        "hostname",
+        props.hostname,
+        dnsNameFix(props.hostname, "chat.example.com"),
+      );
     }
     const publish = props.publishOnEdge ?? true;
     if (publish) {
@@ -142,10 +165,15 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
         !props.inference.edge.hostnames.includes(props.hostname),
         "hostname",
         props.hostname,
-        "That is a hostname of the inference API's site on the edge; give the UI its own, e.g. \"chat.example.com\".",
+        'That is a hostname of the inference API\'s site on the edge; give the UI its own, e.g. "chat.example.com".',
       );
     }
-    problems.check(isDockerName(this.name), "name", this.name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+    problems.check(
+      isDockerName(this.name),
+      "name",
+      this.name,
+      "Use letters, digits, '_', '.' or '-', starting with a letter or digit.",
+    );
     checkNoCredentialLiterals(problems, rawProps, ["inference"]);
     // Other constructs (the sidecars, the edge, the gate) are changed only with valid props.
     const valid = problems.report();
@@ -247,12 +275,20 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
   public attachTunnel(network: Network, cidr: string): TunnelOrigin {
     this.webuiService.joinTrustNetwork({ name: network.name, aliases: [this.name] });
     this.tunnelCidrs.push(cidr);
-    return { service: `https://${this.name}:${CHAT_TUNNEL_PORT}`, serverName: CHAT_SERVER_NAME, caCertPem: this.inference.ca.certPem };
+    return {
+      service: `https://${this.name}:${CHAT_TUNNEL_PORT}`,
+      serverName: CHAT_SERVER_NAME,
+      caCertPem: this.inference.ca.certPem,
+    };
   }
 
   /** Records the tunnel's flow: cloudflared on the origin network, admitted by source address, behind Cloudflare Access. */
   public acceptTunnel(cloudflared: HardenedService, network: Network): void {
-    this.proxyService.allowFrom(cloudflared, { port: CHAT_TUNNEL_PORT, authentication: Authentication.ACCESS_JWT, via: network });
+    this.proxyService.allowFrom(cloudflared, {
+      port: CHAT_TUNNEL_PORT,
+      authentication: Authentication.ACCESS_JWT,
+      via: network,
+    });
   }
 
   /** A tunnel reaches the UI through its own origin network (the browser path). */

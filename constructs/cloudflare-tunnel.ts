@@ -4,7 +4,10 @@ import { DataCloudflareZeroTrustTunnelCloudflaredToken } from "@cdktf/provider-c
 import { DnsRecord } from "@cdktf/provider-cloudflare/lib/dns-record";
 import { CloudflareProvider } from "@cdktf/provider-cloudflare/lib/provider";
 import { ZeroTrustAccessApplication } from "@cdktf/provider-cloudflare/lib/zero-trust-access-application";
-import { ZeroTrustAccessPolicy, ZeroTrustAccessPolicyInclude } from "@cdktf/provider-cloudflare/lib/zero-trust-access-policy";
+import {
+  ZeroTrustAccessPolicy,
+  ZeroTrustAccessPolicyInclude,
+} from "@cdktf/provider-cloudflare/lib/zero-trust-access-policy";
 import { ZeroTrustTunnelCloudflared } from "@cdktf/provider-cloudflare/lib/zero-trust-tunnel-cloudflared";
 import {
   ZeroTrustTunnelCloudflaredConfigA,
@@ -123,7 +126,9 @@ export class CloudflareTunnel extends Construct {
 
     this.node.addValidation({
       validate: () =>
-        TerraformStack.of(this).node.findAll().some((c) => c instanceof CloudflareProvider)
+        TerraformStack.of(this)
+          .node.findAll()
+          .some((c) => c instanceof CloudflareProvider)
           ? []
           : [
               `CloudflareTunnel "${this.node.path}" needs a CloudflareProvider in its stack: add new CloudflareProvider(stack, "cloudflare", { apiToken: <sensitive variable>.value }) ` +
@@ -150,7 +155,11 @@ export class CloudflareTunnel extends Construct {
       // Opt-in: the edge's own network (it has egress); the edge verifies what cloudflared sends.
       const edge = resolved.edge as EdgeProxy;
       edge.addHostname(props.hostname);
-      origin = { service: `https://${edge.name}:${EDGE_PORT}`, serverName: props.hostname, caCertPem: resolved.caCertPem as string };
+      origin = {
+        service: `https://${edge.name}:${EDGE_PORT}`,
+        serverName: props.hostname,
+        caCertPem: resolved.caCertPem as string,
+      };
       networks = [{ name: edge.network.name }];
     }
 
@@ -189,7 +198,13 @@ export class CloudflareTunnel extends Construct {
 
     const teamName =
       props.teamName ??
-      Fn.element(Fn.split(".", new DataCloudflareZeroTrustOrganization(this, "organization", { accountId: props.accountId }).authDomain), 0);
+      Fn.element(
+        Fn.split(
+          ".",
+          new DataCloudflareZeroTrustOrganization(this, "organization", { accountId: props.accountId }).authDomain,
+        ),
+        0,
+      );
     this.ingress = [
       {
         hostname: props.hostname,
@@ -259,12 +274,21 @@ export class CloudflareTunnel extends Construct {
     });
     this.container = this.service.container;
     const graph = TrustGraph.of(this);
-    graph.allowExternal({ zone: ExternalZone.CLOUDFLARE, callee: this.service, port: 443, authentication: Authentication.ACCESS_JWT });
+    graph.allowExternal({
+      zone: ExternalZone.CLOUDFLARE,
+      callee: this.service,
+      port: 443,
+      authentication: Authentication.ACCESS_JWT,
+    });
     if (resolved.chat) {
       // The proxy admits the tunnel listener to sources in the origin network's subnet only.
       resolved.chat.acceptTunnel(this.service, originNetwork!);
     } else if (resolved.edge) {
-      resolved.edge.service.allowFrom(this.service, { port: EDGE_PORT, authentication: Authentication.ACCESS_JWT, via: resolved.edge.network });
+      resolved.edge.service.allowFrom(this.service, {
+        port: EDGE_PORT,
+        authentication: Authentication.ACCESS_JWT,
+        via: resolved.edge.network,
+      });
     }
   }
 }
@@ -283,9 +307,19 @@ interface ResolvedTarget {
 
 function resolveTarget(target: IConstruct): ResolvedTarget {
   // Plain JavaScript stacks can pass anything: ask the target, never assume it is one of ours.
-  const described = typeof (target as Partial<ITunnelTarget> | undefined)?.describeTunnelTarget === "function" ? (target as ITunnelTarget).describeTunnelTarget() : undefined;
-  if (!described || !["chat-ui", "inference-api", "sidecar"].includes(described.kind)) return { kind: "unknown", dockerName: "tunnel" };
-  return { kind: described.kind as ResolvedTarget["kind"], dockerName: described.dockerName, chat: described.app, edge: described.edge, caCertPem: described.caCertPem };
+  const described =
+    typeof (target as Partial<ITunnelTarget> | undefined)?.describeTunnelTarget === "function"
+      ? (target as ITunnelTarget).describeTunnelTarget()
+      : undefined;
+  if (!described || !["chat-ui", "inference-api", "sidecar"].includes(described.kind))
+    return { kind: "unknown", dockerName: "tunnel" };
+  return {
+    kind: described.kind as ResolvedTarget["kind"],
+    dockerName: described.dockerName,
+    chat: described.app,
+    edge: described.edge,
+    caCertPem: described.caCertPem,
+  };
 }
 
 function validate(
@@ -299,9 +333,16 @@ function validate(
   const problems = new Problems(whereIs("CloudflareTunnel", scope.node.path), scope);
   readString(problems, "hostname", props.hostname, true, '"chat.example.com"');
   readObject(problems, "access", props.access, true, '{ emailDomains: ["example.com"] }');
-  const access = props.access !== null && typeof props.access === "object" && !Array.isArray(props.access) ? props.access : {};
-  for (const key of ["emails", "emailDomains", "groups"] as const) readStrings(problems, `access.${key}`, access[key], false, '["example.com"]');
-  if (target.chat && typeof props.hostname === "string" && !isUnresolved(props.hostname) && !isUnresolved(target.chat.hostname)) {
+  const access =
+    props.access !== null && typeof props.access === "object" && !Array.isArray(props.access) ? props.access : {};
+  for (const key of ["emails", "emailDomains", "groups"] as const)
+    readStrings(problems, `access.${key}`, access[key], false, '["example.com"]');
+  if (
+    target.chat &&
+    typeof props.hostname === "string" &&
+    !isUnresolved(props.hostname) &&
+    !isUnresolved(target.chat.hostname)
+  ) {
     problems.check(
       props.hostname === target.chat.hostname,
       "hostname",
@@ -314,13 +355,28 @@ function validate(
     ["accountId", props.accountId],
     ["zoneId", props.zoneId],
   ] as const) {
-    if (!isUnresolved(value)) problems.check(/^[0-9a-f]{32}$/.test(value), prop, value, "Use the 32-hex id from the Cloudflare dashboard (or a Terraform reference).");
+    if (!isUnresolved(value))
+      problems.check(
+        /^[0-9a-f]{32}$/.test(value),
+        prop,
+        value,
+        "Use the 32-hex id from the Cloudflare dashboard (or a Terraform reference).",
+      );
   }
   if (typeof props.hostname === "string" && props.hostname !== "" && !isUnresolved(props.hostname)) {
-    problems.check(isDnsName(props.hostname), "hostname", props.hostname, dnsNameFix(props.hostname, "chat.example.com"));
+    problems.check(
+      isDnsName(props.hostname),
+      "hostname",
+      props.hostname,
+      dnsNameFix(props.hostname, "chat.example.com"),
+    );
   }
   if (target.kind === "unknown") {
-    problems.add("target", props.target, "Point the tunnel at a ChatUi (browser access); it reaches nothing else by default.");
+    problems.add(
+      "target",
+      props.target,
+      "Point the tunnel at a ChatUi (browser access); it reaches nothing else by default.",
+    );
   }
   if (target.kind === "sidecar") {
     problems.add(
@@ -359,19 +415,51 @@ function validate(
     a,
     'Say who may pass Access: emails, emailDomains or groups (e.g. emailDomains: ["example.com"]). An empty include set would admit nobody or, worse, be widened by hand later.',
   );
-  for (const email of a.emails ?? []) problems.check(isUnresolved(email) || isEmail(email), "access.emails", email, "Use a plain address like alice@example.org.");
+  for (const email of a.emails ?? [])
+    problems.check(
+      isUnresolved(email) || isEmail(email),
+      "access.emails",
+      email,
+      "Use a plain address like alice@example.org.",
+    );
   for (const domain of a.emailDomains ?? []) {
-    problems.check(isUnresolved(domain) || isDnsName(domain), "access.emailDomains", domain, 'Use a domain like "example.com" (no "@", no wildcard).');
+    problems.check(
+      isUnresolved(domain) || isDnsName(domain),
+      "access.emailDomains",
+      domain,
+      'Use a domain like "example.com" (no "@", no wildcard).',
+    );
   }
-  for (const group of a.groups ?? []) problems.check(group.length > 0, "access.groups", group, "Use the Access group's id.");
+  for (const group of a.groups ?? [])
+    problems.check(group.length > 0, "access.groups", group, "Use the Access group's id.");
   if (a.sessionDuration !== undefined) {
-    problems.check(DURATION.test(a.sessionDuration), "access.sessionDuration", a.sessionDuration, 'Use a duration like "8h" or "30m".');
+    problems.check(
+      DURATION.test(a.sessionDuration),
+      "access.sessionDuration",
+      a.sessionDuration,
+      'Use a duration like "8h" or "30m".',
+    );
   }
   if (props.teamName !== undefined && !isUnresolved(props.teamName)) {
-    problems.check(/^[a-z0-9][a-z0-9-]*$/.test(props.teamName), "teamName", props.teamName, 'Use the team name only, e.g. "acme" for acme.cloudflareaccess.com.');
+    problems.check(
+      /^[a-z0-9][a-z0-9-]*$/.test(props.teamName),
+      "teamName",
+      props.teamName,
+      'Use the team name only, e.g. "acme" for acme.cloudflareaccess.com.',
+    );
   }
-  problems.check(CIDR.test(subnet), "tunnelSubnet", subnet, 'Use a small private IPv4 CIDR (/24 to /32) no other Docker network uses, e.g. "172.31.253.0/28".');
-  problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+  problems.check(
+    CIDR.test(subnet),
+    "tunnelSubnet",
+    subnet,
+    'Use a small private IPv4 CIDR (/24 to /32) no other Docker network uses, e.g. "172.31.253.0/28".',
+  );
+  problems.check(
+    isDockerName(name),
+    "name",
+    name,
+    "Use letters, digits, '_', '.' or '-', starting with a letter or digit.",
+  );
   checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
   checkNoCredentialLiterals(problems, props, ["target"]);
   return problems.report();

@@ -128,13 +128,23 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
     const image = props.image ?? IMAGES.caddy.reference;
 
     if (Array.isArray(rawProps.hostnames)) {
-      problems.check(props.hostnames.length > 0, "hostnames", props.hostnames, "Give at least one hostname clients use.");
+      problems.check(
+        props.hostnames.length > 0,
+        "hostnames",
+        props.hostnames,
+        "Give at least one hostname clients use.",
+      );
     }
     for (const h of props.hostnames) {
       if (!isUnresolved(h)) problems.check(isDnsName(h), "hostnames", h, dnsNameFix(h, "ai.example.internal"));
     }
     if (!isUnresolved(this.bindAddress)) {
-      problems.check(isBindAddress(this.bindAddress), "bindAddress", this.bindAddress, 'Use an IP literal such as "127.0.0.1" or a LAN/tailnet address of the host.');
+      problems.check(
+        isBindAddress(this.bindAddress),
+        "bindAddress",
+        this.bindAddress,
+        'Use an IP literal such as "127.0.0.1" or a LAN/tailnet address of the host.',
+      );
       problems.check(
         !isAllInterfaces(this.bindAddress) || props.allowAllInterfaces === true,
         "bindAddress",
@@ -150,7 +160,8 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
       mode,
       "Without client certificates nothing would authenticate callers: configure oidc, or keep REQUIRE_AND_VERIFY.",
     );
-    if (Array.isArray(rawProps.upstreams)) problems.check(props.upstreams.length > 0, "upstreams", props.upstreams, "Give at least one upstream.");
+    if (Array.isArray(rawProps.upstreams))
+      problems.check(props.upstreams.length > 0, "upstreams", props.upstreams, "Give at least one upstream.");
     problems.report();
 
     this.network = new Network(this, "network", { name: `${props.name}-net`, internal: false });
@@ -237,7 +248,12 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
   public addHostname(hostname: string): void {
     const problems = new Problems(whereIs("EdgeProxy.addHostname", this.node.path));
     if (!isUnresolved(hostname)) {
-      problems.check(isDnsName(hostname), "hostname", hostname, 'Use a lowercase DNS name like "ai.tailnet-name.ts.net".');
+      problems.check(
+        isDnsName(hostname),
+        "hostname",
+        hostname,
+        'Use a lowercase DNS name like "ai.tailnet-name.ts.net".',
+      );
     }
     problems.throwIfAny();
     if (!this.hostnameList.includes(hostname)) this.hostnameList.push(hostname);
@@ -260,7 +276,12 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
     );
     problems.check(site.upstreams.length > 0, "upstreams", site.upstreams, "Give at least one upstream.");
     for (const h of site.hostnames) {
-      problems.check(!this.hostnameList.includes(h), "hostnames", h, "Each hostname belongs to one site; use another hostname.");
+      problems.check(
+        !this.hostnameList.includes(h),
+        "hostnames",
+        h,
+        "Each hostname belongs to one site; use another hostname.",
+      );
     }
     problems.throwIfAny();
     this.extraSites.push(site);

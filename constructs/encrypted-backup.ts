@@ -3,7 +3,12 @@ import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Password } from "@cdktf/provider-random/lib/password";
 import { Fn, TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
-import { BackupScriptOptions, renderBackupAlertRules, renderBackupScripts, renderSchedulerScript } from "../lib/backup-scripts";
+import {
+  BackupScriptOptions,
+  renderBackupAlertRules,
+  renderBackupScripts,
+  renderSchedulerScript,
+} from "../lib/backup-scripts";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
@@ -120,16 +125,41 @@ export class EncryptedBackup extends Construct {
     const keep = { daily: props.keep?.daily ?? 7, weekly: props.keep?.weekly ?? 4, monthly: props.keep?.monthly ?? 6 };
     const repo = props.repository;
 
-    problems.check(isDockerName(props.name), "name", props.name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
-    problems.check(volumes.length + postgres.length > 0, "volumes", volumes, "Name at least one volume or Postgres database to back up.");
+    problems.check(
+      isDockerName(props.name),
+      "name",
+      props.name,
+      "Use letters, digits, '_', '.' or '-', starting with a letter or digit.",
+    );
+    problems.check(
+      volumes.length + postgres.length > 0,
+      "volumes",
+      volumes,
+      "Name at least one volume or Postgres database to back up.",
+    );
     volumes.forEach((v, i) => {
-      problems.check(/^[a-z0-9][a-z0-9_.-]*$/.test(v.name), `volumes[${i}].name`, v.name, "Use lowercase letters, digits, '_', '.' or '-'.");
+      problems.check(
+        /^[a-z0-9][a-z0-9_.-]*$/.test(v.name),
+        `volumes[${i}].name`,
+        v.name,
+        "Use lowercase letters, digits, '_', '.' or '-'.",
+      );
       for (const p of [...(v.exclude ?? []), ...(v.sqliteDatabases ?? [])]) {
-        problems.check(/^[^/*?[\]'"][^*?[\]'"]*$/.test(p) && !p.split("/").includes(".."), `volumes[${i}]`, p, "Use a literal path relative to the volume: no leading '/', no '..', globs or quotes.");
+        problems.check(
+          /^[^/*?[\]'"][^*?[\]'"]*$/.test(p) && !p.split("/").includes(".."),
+          `volumes[${i}]`,
+          p,
+          "Use a literal path relative to the volume: no leading '/', no '..', globs or quotes.",
+        );
       }
     });
     postgres.forEach((p, i) => {
-      problems.check(/^[a-z0-9][a-z0-9_-]*$/.test(p.name), `postgres[${i}].name`, p.name, "Use lowercase letters, digits, '_' or '-'.");
+      problems.check(
+        /^[a-z0-9][a-z0-9_-]*$/.test(p.name),
+        `postgres[${i}].name`,
+        p.name,
+        "Use lowercase letters, digits, '_' or '-'.",
+      );
       problems.check(isPort(p.port ?? 5432), `postgres[${i}].port`, p.port, "Use a TCP port 1-65535.");
     });
     const hasDatabases = postgres.length > 0 || volumes.some((v) => (v.sqliteDatabases ?? []).length > 0);
@@ -141,17 +171,48 @@ export class EncryptedBackup extends Construct {
     );
     checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);
     const kinds = [repo.localPath, repo.restServerUrl].filter((x) => x !== undefined).length;
-    problems.check(kinds === 1, "repository", repo, "Set exactly one of repository.localPath (a host directory) or repository.restServerUrl (off-site, append-only).");
+    problems.check(
+      kinds === 1,
+      "repository",
+      repo,
+      "Set exactly one of repository.localPath (a host directory) or repository.restServerUrl (off-site, append-only).",
+    );
     if (repo.localPath !== undefined && !isUnresolved(repo.localPath)) {
-      problems.check(repo.localPath.startsWith("/") && !repo.localPath.split("/").includes(".."), "repository.localPath", repo.localPath, 'Use an absolute host path like "/srv/backups/ai".');
+      problems.check(
+        repo.localPath.startsWith("/") && !repo.localPath.split("/").includes(".."),
+        "repository.localPath",
+        repo.localPath,
+        'Use an absolute host path like "/srv/backups/ai".',
+      );
     }
     if (repo.restServerUrl !== undefined && !isUnresolved(repo.restServerUrl)) {
-      problems.check(/^https:\/\/[^/@\s]+(\/\S*)?$/.test(repo.restServerUrl), "repository.restServerUrl", repo.restServerUrl, 'Use "https://host:port/path" without credentials (set restServerUser/restServerPassword).');
+      problems.check(
+        /^https:\/\/[^/@\s]+(\/\S*)?$/.test(repo.restServerUrl),
+        "repository.restServerUrl",
+        repo.restServerUrl,
+        'Use "https://host:port/path" without credentials (set restServerUser/restServerPassword).',
+      );
     }
-    problems.check((repo.restServerUser === undefined) === (repo.restServerPassword === undefined), "repository.restServerPassword", repo.restServerPassword === undefined ? undefined : "(set)", "Set restServerUser and restServerPassword together.");
-    problems.check(SCHEDULES[schedule] !== undefined, "schedule", schedule, `Use one of ${Object.keys(SCHEDULES).join(", ")}.`);
-    problems.check(DRILL_PERIODS[drill] !== undefined, "restoreDrill", drill, `Use one of ${Object.keys(DRILL_PERIODS).join(", ")}.`);
-    for (const [k, n] of Object.entries(keep)) problems.check(isPositiveInt(n), `keep.${k}`, n, "Use a whole number above 0.");
+    problems.check(
+      (repo.restServerUser === undefined) === (repo.restServerPassword === undefined),
+      "repository.restServerPassword",
+      repo.restServerPassword === undefined ? undefined : "(set)",
+      "Set restServerUser and restServerPassword together.",
+    );
+    problems.check(
+      SCHEDULES[schedule] !== undefined,
+      "schedule",
+      schedule,
+      `Use one of ${Object.keys(SCHEDULES).join(", ")}.`,
+    );
+    problems.check(
+      DRILL_PERIODS[drill] !== undefined,
+      "restoreDrill",
+      drill,
+      `Use one of ${Object.keys(DRILL_PERIODS).join(", ")}.`,
+    );
+    for (const [k, n] of Object.entries(keep))
+      problems.check(isPositiveInt(n), `keep.${k}`, n, "Use a whole number above 0.");
     problems.throwIfAny();
 
     const appendOnly = repo.appendOnly ?? repo.restServerUrl !== undefined;
@@ -178,7 +239,13 @@ export class EncryptedBackup extends Construct {
       tmpDir: "/tmp/zta",
       volumes: volumes.map((v) => ({ name: v.name, exclude: v.exclude ?? [] })),
       sqlite: volumes.flatMap((v) => (v.sqliteDatabases ?? []).map((path) => ({ volume: v.name, path }))),
-      postgres: postgres.map((p) => ({ name: p.name, host: p.host, port: p.port ?? 5432, database: p.database, user: p.user })),
+      postgres: postgres.map((p) => ({
+        name: p.name,
+        host: p.host,
+        port: p.port ?? 5432,
+        database: p.database,
+        user: p.user,
+      })),
       keep,
       appendOnly,
       checkSubset: "5%",
@@ -218,11 +285,17 @@ export class EncryptedBackup extends Construct {
       // No network at all for a local repository and volume sources; otherwise the one network named.
       ...(props.networkName !== undefined ? { networks: [{ name: props.networkName }] } : { networkMode: "none" }),
       volumes: [
-        ...volumes.map((v) => ({ volumeName: v.volumeName, containerPath: `/backup/sources/${v.name}`, readOnly: true })),
+        ...volumes.map((v) => ({
+          volumeName: v.volumeName,
+          containerPath: `/backup/sources/${v.name}`,
+          readOnly: true,
+        })),
         { volumeName: dumps.name, containerPath: "/backup/dumps", readOnly: false },
         { volumeName: this.stateVolume.name, containerPath: STATE_DIR, readOnly: false },
         { volumeName: scratch.name, containerPath: "/scratch", readOnly: false },
-        ...(repo.localPath !== undefined ? [{ hostPath: repo.localPath, containerPath: "/repo", readOnly: false }] : []),
+        ...(repo.localPath !== undefined
+          ? [{ hostPath: repo.localPath, containerPath: "/repo", readOnly: false }]
+          : []),
       ],
       suppressions: user === ROOT_USER ? [{ ruleId: "ZTA-CTR-011", reason: JOB_ROOT_REASON }] : [],
     });

@@ -188,7 +188,12 @@ export class HardenedService extends Construct {
       "Certificates are issued by the stack's InternalCa: pass ca with serverIdentity or clientIdentity.",
     );
     for (const p of props.ports ?? []) {
-      problems.check(p.ip !== undefined && p.ip !== "", "ports.ip", p.ip, 'Bind every published port to one address, e.g. "127.0.0.1" (the provider defaults to 0.0.0.0).');
+      problems.check(
+        p.ip !== undefined && p.ip !== "",
+        "ports.ip",
+        p.ip,
+        'Bind every published port to one address, e.g. "127.0.0.1" (the provider defaults to 0.0.0.0).',
+      );
     }
     problems.check(
       props.namespaceOf === undefined || ((props.networks ?? []).length === 0 && (props.ports ?? []).length === 0),
@@ -205,7 +210,8 @@ export class HardenedService extends Construct {
     const ids = props.ids ?? {};
     const ca = props.ca;
     if (ca && (props.serverCertificate || props.serverIdentity)) {
-      this.serverCertificate = props.serverCertificate ?? ca.issueServerCertificate(this, "server-cert", props.serverIdentity!);
+      this.serverCertificate =
+        props.serverCertificate ?? ca.issueServerCertificate(this, "server-cert", props.serverIdentity!);
     }
     if (ca && props.clientIdentity) {
       this.clientCertificate = ca.issueClientCertificate(this, "client-cert", {
@@ -247,13 +253,19 @@ export class HardenedService extends Construct {
     };
     const base = hardenedContainer(hardening);
     const capabilities: ContainerCapabilities =
-      props.capabilitiesAdd && props.capabilitiesAdd.length > 0 ? { drop: ["ALL"], add: props.capabilitiesAdd } : { drop: ["ALL"] };
+      props.capabilitiesAdd && props.capabilitiesAdd.length > 0
+        ? { drop: ["ALL"], add: props.capabilitiesAdd }
+        : { drop: ["ALL"] };
     const networking = props.namespaceOf
       ? // By id: a name would not track the owner's replacement. Docker rejects ports, hostname, dns and networks here.
         { networkMode: `container:${props.namespaceOf.container.id}` }
       : props.networkMode !== undefined
         ? { networkMode: props.networkMode }
-        : { networksAdvanced: Lazy.anyValue({ produce: () => [...(props.networks ?? []), ...this.trustNetworks] }) as unknown as ContainerNetworksAdvanced[] };
+        : {
+            networksAdvanced: Lazy.anyValue({
+              produce: () => [...(props.networks ?? []), ...this.trustNetworks],
+            }) as unknown as ContainerNetworksAdvanced[],
+          };
     const roleLabels = this.config ? this.config.serviceLabels(props.role) : [{ label: ROLE_LABEL, value: props.role }];
 
     this.container = new Container(this, ids.container ?? "container", {
@@ -286,7 +298,9 @@ export class HardenedService extends Construct {
       ...(this.config || (props.volumes ?? []).length > 0
         ? { volumes: [...(this.config ? [this.config.mountAt(CONFIG_DIR)] : []), ...(props.volumes ?? [])] }
         : {}),
-      labels: Lazy.anyValue({ produce: () => [...roleLabels, ...(props.labels ?? []), ...this.extraLabels] }) as unknown as { label: string; value: string }[],
+      labels: Lazy.anyValue({
+        produce: () => [...roleLabels, ...(props.labels ?? []), ...this.extraLabels],
+      }) as unknown as { label: string; value: string }[],
       ...(this.config || (props.dependsOn ?? []).length > 0
         ? { dependsOn: [...(this.config ? [this.config.loader] : []), ...(props.dependsOn ?? [])] }
         : {}),

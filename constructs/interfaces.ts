@@ -43,7 +43,13 @@ export interface IInferenceApi extends IConstruct {
 /** True when `value` has the shape of an IInferenceApi (plain JavaScript stacks pass anything). */
 export function isInferenceApi(value: unknown): value is IInferenceApi {
   const v = value as Partial<IInferenceApi> | undefined;
-  return typeof v === "object" && v !== null && typeof v.addCaller === "function" && typeof v.prefix === "string" && v.edge !== undefined;
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    typeof v.addCaller === "function" &&
+    typeof v.prefix === "string" &&
+    v.edge !== undefined
+  );
 }
 
 /** Where cloudflared sends a tunnel's requests. */

@@ -99,7 +99,12 @@ export class MtlsSidecar extends Construct implements ITunnelTarget {
     ] as const) {
       problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
     }
-    problems.check(Number.isInteger(props.burst) && props.burst >= 0, "burst", props.burst, "Use a whole number, 0 or more.");
+    problems.check(
+      Number.isInteger(props.burst) && props.burst >= 0,
+      "burst",
+      props.burst,
+      "Use a whole number, 0 or more.",
+    );
     problems.report();
 
     // "Default": cdktf leaves it out of logical ids, so the resources keep the addresses they had.

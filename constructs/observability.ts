@@ -5,7 +5,13 @@ import { LocallySignedCert } from "@cdktf/provider-tls/lib/locally-signed-cert";
 import { SelfSignedCert } from "@cdktf/provider-tls/lib/self-signed-cert";
 import { Fn, Lazy, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { AlertThresholds, ResolvedAlertThresholds, WatchedCertificate, renderAlertRules, resolveAlertThresholds } from "../lib/alert-rules";
+import {
+  AlertThresholds,
+  ResolvedAlertThresholds,
+  WatchedCertificate,
+  renderAlertRules,
+  resolveAlertThresholds,
+} from "../lib/alert-rules";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, isUnresolved, readablePath, whereIs } from "../lib/errors";
 import {
@@ -18,7 +24,13 @@ import {
   renderGrafanaProxyNginxConfig,
   renderVllmDashboard,
 } from "../lib/grafana";
-import { CONFIG_DIR, GRAFANA_SERVER_NAME, PROMETHEUS_SERVER_NAME, ServiceIdentities, ServiceRole } from "../lib/identities";
+import {
+  CONFIG_DIR,
+  GRAFANA_SERVER_NAME,
+  PROMETHEUS_SERVER_NAME,
+  ServiceIdentities,
+  ServiceRole,
+} from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import {
   PROMETHEUS_FILES,
@@ -121,7 +133,8 @@ export class Observability extends Construct {
     super(scope, id);
     const ai = props.inference;
     this.inference = ai;
-    const name = props.name ?? `${ai.edge.name.replace(/-edge$/, "")}-${id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
+    const name =
+      props.name ?? `${ai.edge.name.replace(/-edge$/, "")}-${id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
     this.prometheusName = `${name}-prometheus`;
     this.grafanaName = `${name}-grafana`;
     const retentionDays = props.retentionDays ?? 15;
@@ -146,9 +159,19 @@ export class Observability extends Construct {
       "Configure oidc on the SecureInference: people sign in to Grafana through its OIDC gate.",
     );
     if (!isUnresolved(props.grafanaHostname)) {
-      problems.check(isDnsName(props.grafanaHostname), "grafanaHostname", props.grafanaHostname, 'Use a lowercase DNS name like "grafana.example.internal" (no scheme, port or path).');
+      problems.check(
+        isDnsName(props.grafanaHostname),
+        "grafanaHostname",
+        props.grafanaHostname,
+        'Use a lowercase DNS name like "grafana.example.internal" (no scheme, port or path).',
+      );
     }
-    problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+    problems.check(
+      isDockerName(name),
+      "name",
+      name,
+      "Use letters, digits, '_', '.' or '-', starting with a letter or digit.",
+    );
     for (const [prop, value] of [
       ["retentionDays", retentionDays],
       ["retentionSizeMb", retentionSizeMb],
@@ -159,13 +182,20 @@ export class Observability extends Construct {
       if (value !== undefined) problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
     }
     problems.check(
-      Number.isInteger(this.scrapeIntervalSeconds) && this.scrapeIntervalSeconds >= 5 && this.scrapeIntervalSeconds <= 300,
+      Number.isInteger(this.scrapeIntervalSeconds) &&
+        this.scrapeIntervalSeconds >= 5 &&
+        this.scrapeIntervalSeconds <= 300,
       "scrapeIntervalSeconds",
       this.scrapeIntervalSeconds,
       "Use a whole number of seconds from 5 to 300.",
     );
     if (props.grafanaAdminEmail !== undefined && !isUnresolved(props.grafanaAdminEmail)) {
-      problems.check(isEmail(props.grafanaAdminEmail), "grafanaAdminEmail", props.grafanaAdminEmail, 'Use the email the OIDC gate reports for that person, e.g. "devops@example.com".');
+      problems.check(
+        isEmail(props.grafanaAdminEmail),
+        "grafanaAdminEmail",
+        props.grafanaAdminEmail,
+        'Use the email the OIDC gate reports for that person, e.g. "devops@example.com".',
+      );
     }
     checkImagePinned(problems, "prometheusImage", prometheusImage, allowUnpinned);
     checkImagePinned(problems, "grafanaImage", grafanaImage, allowUnpinned);
@@ -202,7 +232,10 @@ export class Observability extends Construct {
           }),
         },
         { name: PROMETHEUS_FILES.rules, content: Lazy.stringValue({ produce: () => this.alertRules }) },
-        { name: PROMETHEUS_FILES.healthcheckHttpConfig, content: renderPrometheusHealthcheckHttpConfig(CONFIG_DIR, PROMETHEUS_SERVER_NAME) },
+        {
+          name: PROMETHEUS_FILES.healthcheckHttpConfig,
+          content: renderPrometheusHealthcheckHttpConfig(CONFIG_DIR, PROMETHEUS_SERVER_NAME),
+        },
         { name: PROMETHEUS_FILES.selfPassword, content: selfApiPassword.result },
         // The metrics scraper identity SecureInference issued: the only one the sidecars answer /metrics to.
         { name: PROMETHEUS_FILES.clientCert, content: scraper.certPem },
@@ -312,7 +345,13 @@ export class Observability extends Construct {
       // grafana server directly: the image's run.sh is bypassed (it passes the image's default paths
       // on the command line). The image also sets GF_PATHS_* in its environment, which override the
       // ini: they are set here to the same values as grafana.ini.
-      entrypoint: ["grafana", "server", "--homepath=/usr/share/grafana", `--config=${CONFIG_DIR}/grafana.ini`, "--packaging=docker"],
+      entrypoint: [
+        "grafana",
+        "server",
+        "--homepath=/usr/share/grafana",
+        `--config=${CONFIG_DIR}/grafana.ini`,
+        "--packaging=docker",
+      ],
       env: [
         `GF_PATHS_CONFIG=${CONFIG_DIR}/grafana.ini`,
         `GF_PATHS_DATA=${GRAFANA_DATA_DIR}`,
@@ -328,12 +367,21 @@ export class Observability extends Construct {
         { volumeName: this.grafanaData.name, containerPath: GRAFANA_DATA_DIR, readOnly: false },
       ],
       // A change of the provisioning files replaces it too (the config volume's hash is its own label).
-      labels: [{ label: "zta.provisioning-sha256", value: Fn.sha256(Fn.join(",", [datasources.contentHash, dashboards.contentHash])) }],
+      labels: [
+        {
+          label: "zta.provisioning-sha256",
+          value: Fn.sha256(Fn.join(",", [datasources.contentHash, dashboards.contentHash])),
+        },
+      ],
       dependsOn: [datasources.loader, dashboards.loader],
     });
     this.grafana = this.grafanaService.container;
     // Grafana queries Prometheus with its certificate (and the generated password).
-    this.prometheusService.allowFrom(this.grafanaService, { port: PROMETHEUS_PORT, authentication: Authentication.MTLS, identity: grafanaIdentity });
+    this.prometheusService.allowFrom(this.grafanaService, {
+      port: PROMETHEUS_PORT,
+      authentication: Authentication.MTLS,
+      identity: grafanaIdentity,
+    });
 
     // --- Grafana's proxy: the only way into Grafana's namespace ----------------------------
     this.grafanaProxyNginxConfig = renderGrafanaProxyNginxConfig({
@@ -403,7 +451,9 @@ export class Observability extends Construct {
     const relative = (path: string): string => readablePath(path.slice(stack.node.path.length + 1));
     return stack.node
       .findAll()
-      .filter((c): c is LocallySignedCert | SelfSignedCert => c instanceof LocallySignedCert || c instanceof SelfSignedCert)
+      .filter(
+        (c): c is LocallySignedCert | SelfSignedCert => c instanceof LocallySignedCert || c instanceof SelfSignedCert,
+      )
       .map((cert) => ({
         // A leaf's construct (e.g. "inference/edge/server-cert"); the root by its own path.
         name: relative(cert instanceof SelfSignedCert ? cert.node.path : cert.node.scope!.node.path),

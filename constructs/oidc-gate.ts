@@ -74,15 +74,36 @@ export class OidcGate extends Construct {
   constructor(scope: Construct, id: string, props: OidcGateProps) {
     super(scope, id);
     const problems = new Problems(whereIs("OidcGate", this.node.path), this);
-    const raw = readObject<OidcSettings>(problems, "oidc", props.oidc, true, "{ issuerUrl, clientId, clientSecret }") as OidcSettings;
+    const raw = readObject<OidcSettings>(
+      problems,
+      "oidc",
+      props.oidc,
+      true,
+      "{ issuerUrl, clientId, clientSecret }",
+    ) as OidcSettings;
     const oidc: OidcSettings = {
       ...raw,
-      issuerUrl: readString(problems, "oidc.issuerUrl", raw.issuerUrl, true, '"https://idp.example.com/realms/prod"') as string,
+      issuerUrl: readString(
+        problems,
+        "oidc.issuerUrl",
+        raw.issuerUrl,
+        true,
+        '"https://idp.example.com/realms/prod"',
+      ) as string,
       clientId: readString(problems, "oidc.clientId", raw.clientId, true, '"local-ai"') as string,
       clientSecret: raw.clientSecret,
-      emailDomains: raw.emailDomains === undefined ? undefined : readStrings(problems, "oidc.emailDomains", raw.emailDomains, false, '["example.com"]'),
-      allowedGroups: raw.allowedGroups === undefined ? undefined : readStrings(problems, "oidc.allowedGroups", raw.allowedGroups, false, '["ai-users"]'),
-      extraJwtIssuers: raw.extraJwtIssuers === undefined ? undefined : readStrings(problems, "oidc.extraJwtIssuers", raw.extraJwtIssuers, false, '["https://issuer=audience"]'),
+      emailDomains:
+        raw.emailDomains === undefined
+          ? undefined
+          : readStrings(problems, "oidc.emailDomains", raw.emailDomains, false, '["example.com"]'),
+      allowedGroups:
+        raw.allowedGroups === undefined
+          ? undefined
+          : readStrings(problems, "oidc.allowedGroups", raw.allowedGroups, false, '["ai-users"]'),
+      extraJwtIssuers:
+        raw.extraJwtIssuers === undefined
+          ? undefined
+          : readStrings(problems, "oidc.extraJwtIssuers", raw.extraJwtIssuers, false, '["https://issuer=audience"]'),
     };
     if (oidc.issuerUrl !== "" && !isUnresolved(oidc.issuerUrl)) {
       problems.check(
@@ -101,7 +122,13 @@ export class OidcGate extends Construct {
     problems.check(
       isUnresolved(oidc.clientSecret),
       "oidc.clientSecret",
-      oidc.clientSecret === undefined ? undefined : oidc.clientSecret === "" ? "" : typeof oidc.clientSecret === "string" ? "a literal string" : `a ${typeof oidc.clientSecret}`,
+      oidc.clientSecret === undefined
+        ? undefined
+        : oidc.clientSecret === ""
+          ? ""
+          : typeof oidc.clientSecret === "string"
+            ? "a literal string"
+            : `a ${typeof oidc.clientSecret}`,
       "Pass a Terraform reference, e.g. new TerraformVariable(stack, 'oidc_client_secret', { sensitive: true }).value, " +
         "so the secret never appears in the synthesized JSON.",
     );
@@ -114,13 +141,28 @@ export class OidcGate extends Construct {
       'Say who may sign in: emailDomains (e.g. ["example.com"], or ["*"] for every account of the IdP) or allowedGroups.',
     );
     for (const domain of emailDomains) {
-      problems.check(domain === "*" || isDnsName(domain), "oidc.emailDomains", domain, 'Use a domain like "example.com", or "*".');
+      problems.check(
+        domain === "*" || isDnsName(domain),
+        "oidc.emailDomains",
+        domain,
+        'Use a domain like "example.com", or "*".',
+      );
     }
     for (const issuer of oidc.extraJwtIssuers ?? []) {
-      problems.check(/^https:\/\/\S+=\S+$/.test(issuer), "oidc.extraJwtIssuers", issuer, 'Use "https://issuer=audience".');
+      problems.check(
+        /^https:\/\/\S+=\S+$/.test(issuer),
+        "oidc.extraJwtIssuers",
+        issuer,
+        'Use "https://issuer=audience".',
+      );
     }
     const sessionHours = oidc.sessionHours ?? 8;
-    problems.check(Number.isInteger(sessionHours) && sessionHours >= 1 && sessionHours <= 168, "oidc.sessionHours", sessionHours, "Use 1 to 168 hours.");
+    problems.check(
+      Number.isInteger(sessionHours) && sessionHours >= 1 && sessionHours <= 168,
+      "oidc.sessionHours",
+      sessionHours,
+      "Use 1 to 168 hours.",
+    );
     const image = props.image ?? IMAGES.oauth2Proxy.reference;
     problems.report();
 
@@ -219,6 +261,11 @@ export class OidcGate extends Construct {
   public get args(): string[] {
     const hosts = this.hostnameList;
     const callback = hosts.length === 1 ? [`--redirect-url=https://${hosts[0]}/oauth2/callback`] : [];
-    return [...this.staticArgs.slice(0, 3), ...callback, ...hosts.map((h) => `--whitelist-domain=${h}`), ...this.staticArgs.slice(3)];
+    return [
+      ...this.staticArgs.slice(0, 3),
+      ...callback,
+      ...hosts.map((h) => `--whitelist-domain=${h}`),
+      ...this.staticArgs.slice(3),
+    ];
   }
 }

@@ -5,7 +5,15 @@ import { Construct } from "constructs";
 import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
 import { ServiceRole } from "../lib/identities";
 import { checkImagePinned } from "../lib/images";
-import { engineSocketIn, isRootUser, looksLikeSecretName, normalizeHostPath, secretValueKind, secretsInCommand, sensitiveHostPath } from "../lib/sensitive";
+import {
+  engineSocketIn,
+  isRootUser,
+  looksLikeSecretName,
+  normalizeHostPath,
+  secretValueKind,
+  secretsInCommand,
+  sensitiveHostPath,
+} from "../lib/sensitive";
 import { isExpression } from "../lib/policy/docker";
 import { containerFindings } from "../lib/policy/hardened";
 import { SecurityPolicy } from "../lib/policy/security-policy";
@@ -97,7 +105,10 @@ const MIN_REASON = 10;
 
 /** A Docker name from the construct path: readable, unique in the app, at most 63 characters. */
 function defaultName(path: string, addr: string): string {
-  const readable = path.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").replace(/^[^a-z0-9]+/, "");
+  const readable = path
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, "-")
+    .replace(/^[^a-z0-9]+/, "");
   return readable.length <= 63 ? readable : `${readable.slice(0, 54)}-${addr.slice(0, 8)}`;
 }
 
@@ -128,23 +139,53 @@ export class SandboxRunner extends Construct {
     const rawEnv = readList<SandboxEnvVar>(problems, "env", rawProps.env, false, envExample);
     const envEntries: SandboxEnvVar[] = [];
     rawEnv.forEach((e, i) => {
-      const entry = readObject<SandboxEnvVar>(problems, `env[${i}]`, e, true, '{ name: "LOG_LEVEL", value: "debug" }') as SandboxEnvVar;
+      const entry = readObject<SandboxEnvVar>(
+        problems,
+        `env[${i}]`,
+        e,
+        true,
+        '{ name: "LOG_LEVEL", value: "debug" }',
+      ) as SandboxEnvVar;
       const n = readString(problems, `env[${i}].name`, entry.name, true, '"LOG_LEVEL"');
       const v = readString(problems, `env[${i}].value`, entry.value, false, '"debug"') ?? "";
       if (n) envEntries.push({ name: n, value: v });
     });
-    const rawWorkspace = readObject<SandboxWorkspace>(problems, "workspace", rawProps.workspace, false, '{ hostPath: "/srv/agent/repo" }');
+    const rawWorkspace = readObject<SandboxWorkspace>(
+      problems,
+      "workspace",
+      rawProps.workspace,
+      false,
+      '{ hostPath: "/srv/agent/repo" }',
+    );
     const props: SandboxRunnerProps = {
       ...rawProps,
       image: readString(problems, "image", rawProps.image, true, "a digest-pinned reference") as string,
       command: readStrings(problems, "command", rawProps.command, true, '["python", "/workspace/run_tests.py"]'),
       name: readString(problems, "name", rawProps.name, false, '"agent-tests"'),
       env: envEntries,
-      allowedSecretEnv: readList<SandboxSecretEnvOptIn>(problems, "allowedSecretEnv", rawProps.allowedSecretEnv, false, '[{ name: "OPENAI_API_KEY", reason: "..." }]'),
+      allowedSecretEnv: readList<SandboxSecretEnvOptIn>(
+        problems,
+        "allowedSecretEnv",
+        rawProps.allowedSecretEnv,
+        false,
+        '[{ name: "OPENAI_API_KEY", reason: "..." }]',
+      ),
       workspace: rawWorkspace && {
         ...rawWorkspace,
-        hostPath: readString(problems, "workspace.hostPath", rawWorkspace.hostPath, true, '"/srv/agent/repo"') as string,
-        containerPath: readString(problems, "workspace.containerPath", rawWorkspace.containerPath, false, '"/workspace"'),
+        hostPath: readString(
+          problems,
+          "workspace.hostPath",
+          rawWorkspace.hostPath,
+          true,
+          '"/srv/agent/repo"',
+        ) as string,
+        containerPath: readString(
+          problems,
+          "workspace.containerPath",
+          rawWorkspace.containerPath,
+          false,
+          '"/workspace"',
+        ),
       },
       egressNetwork: readString(problems, "egressNetwork", rawProps.egressNetwork, false, "a docker_network's name"),
       user: readString(problems, "user", rawProps.user, false, '"61000:61000"'),
@@ -154,7 +195,12 @@ export class SandboxRunner extends Construct {
     this.containerName = name;
     const user = props.user ?? "61000:61000";
     const memoryMb = readNumber(problems, "memoryMb", props.memoryMb, 1024, { min: 6, max: 4194304, unit: "MB" });
-    const cpuLimit = readNumber(problems, "cpuLimit", props.cpuLimit, 1, { min: 0.01, max: 256, integer: false, unit: "CPUs" });
+    const cpuLimit = readNumber(problems, "cpuLimit", props.cpuLimit, 1, {
+      min: 0.01,
+      max: 256,
+      integer: false,
+      unit: "CPUs",
+    });
     const cpuShares = readNumber(problems, "cpuShares", props.cpuShares, 512, { min: 2, max: 262144 });
     const scratchMb = readNumber(problems, "scratchMb", props.scratchMb, 256, { min: 1, max: 65536, unit: "MB" });
     const maxProcesses = readNumber(problems, "maxProcesses", props.maxProcesses, 256, { min: 1, max: 1048576 });
@@ -179,7 +225,12 @@ export class SandboxRunner extends Construct {
     }
     checkImagePinned(problems, "image", props.image, props.allowUnpinnedImage ?? false);
     if (Array.isArray(rawProps.command)) {
-      problems.check(props.command.length > 0, "command", props.command, 'Give the command in exec form, e.g. ["python", "/workspace/run_tests.py"].');
+      problems.check(
+        props.command.length > 0,
+        "command",
+        props.command,
+        'Give the command in exec form, e.g. ["python", "/workspace/run_tests.py"].',
+      );
     }
     for (const finding of secretsInCommand(props.command)) {
       problems.addDescribed(
@@ -189,7 +240,12 @@ export class SandboxRunner extends Construct {
           "Pass the credential as an env entry from a sensitive variable, allowed with allowedSecretEnv, or leave it out.",
       );
     }
-    problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+    problems.check(
+      isDockerName(name),
+      "name",
+      name,
+      "Use letters, digits, '_', '.' or '-', starting with a letter or digit.",
+    );
     problems.check(
       props.privileged !== true,
       "privileged",
@@ -197,10 +253,19 @@ export class SandboxRunner extends Construct {
       "A privileged container is root on the host. Remove it; add a single capability or device only if the workload really needs it.",
     );
     if (props.pidMode !== undefined) {
-      problems.add("pidMode", props.pidMode, "Sharing the host's (or another container's) PID namespace lets the sandbox see and signal those processes. Remove pidMode.");
+      problems.add(
+        "pidMode",
+        props.pidMode,
+        "Sharing the host's (or another container's) PID namespace lets the sandbox see and signal those processes. Remove pidMode.",
+      );
     }
     if (props.ipcMode !== undefined) {
-      problems.check(["private", "none"].includes(props.ipcMode), "ipcMode", props.ipcMode, 'Use "private" (the default) or "none"; sharing host IPC exposes host shared memory.');
+      problems.check(
+        ["private", "none"].includes(props.ipcMode),
+        "ipcMode",
+        props.ipcMode,
+        'Use "private" (the default) or "none"; sharing host IPC exposes host shared memory.',
+      );
     }
     if (props.egressNetwork !== undefined && !isUnresolved(props.egressNetwork)) {
       problems.check(
@@ -209,10 +274,20 @@ export class SandboxRunner extends Construct {
         props.egressNetwork,
         "The host's network (or another container's) gives the sandbox every loopback service of the host. Name a docker_network created for the sandbox's egress.",
       );
-      problems.check(isDockerName(props.egressNetwork), "egressNetwork", props.egressNetwork, "Use the name of a Docker network.");
+      problems.check(
+        isDockerName(props.egressNetwork),
+        "egressNetwork",
+        props.egressNetwork,
+        "Use the name of a Docker network.",
+      );
     }
     if (!isUnresolved(user)) {
-      problems.check(/^\d+:\d+$/.test(user) && !isRootUser(user), "user", user, 'Use a numeric non-root "uid:gid", e.g. "61000:61000".');
+      problems.check(
+        /^\d+:\d+$/.test(user) && !isRootUser(user),
+        "user",
+        user,
+        'Use a numeric non-root "uid:gid", e.g. "61000:61000".',
+      );
     }
     for (const [prop, value] of [
       ["memoryMb", memoryMb],
@@ -223,11 +298,21 @@ export class SandboxRunner extends Construct {
     ] as const) {
       problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
     }
-    problems.check(cpuLimit > 0 && cpuLimit <= 256, "cpuLimit", cpuLimit, "Use a number of CPUs above 0, e.g. 1 or 0.5.");
+    problems.check(
+      cpuLimit > 0 && cpuLimit <= 256,
+      "cpuLimit",
+      cpuLimit,
+      "Use a number of CPUs above 0, e.g. 1 or 0.5.",
+    );
 
     const mounts: { hostPath: string; containerPath: string; writable: boolean; prop: string }[] = [];
     if (props.workspace) {
-      mounts.push({ hostPath: props.workspace.hostPath, containerPath: workspacePath, writable: props.workspace.writable ?? false, prop: "workspace.hostPath" });
+      mounts.push({
+        hostPath: props.workspace.hostPath,
+        containerPath: workspacePath,
+        writable: props.workspace.writable ?? false,
+        prop: "workspace.hostPath",
+      });
       problems.check(
         normalizeHostPath(workspacePath) !== undefined && normalizeHostPath(workspacePath) !== "/",
         "workspace.containerPath",
@@ -240,9 +325,17 @@ export class SandboxRunner extends Construct {
       const socket = engineSocketIn(m.hostPath);
       const why = sensitiveHostPath(m.hostPath);
       if (socket !== undefined) {
-        problems.add(m.prop, m.hostPath, `It is or contains the container engine socket (${socket}): whoever holds it is root on the host. Mount a project directory instead.`);
+        problems.add(
+          m.prop,
+          m.hostPath,
+          `It is or contains the container engine socket (${socket}): whoever holds it is root on the host. Mount a project directory instead.`,
+        );
       } else if (why !== undefined) {
-        problems.add(m.prop, m.hostPath, `Refused because ${why}. Mount a dedicated project directory such as /srv/agent/repo; pass credentials as files, never by mounting them.`);
+        problems.add(
+          m.prop,
+          m.hostPath,
+          `Refused because ${why}. Mount a dedicated project directory such as /srv/agent/repo; pass credentials as files, never by mounting them.`,
+        );
       }
     }
 
@@ -268,7 +361,12 @@ export class SandboxRunner extends Construct {
         o.reason,
         `Say why the sandboxed code needs this secret (at least ${MIN_REASON} characters); it goes into the policy report.`,
       );
-      problems.check(env.some((e) => e.name === o.name), "allowedSecretEnv", o.name, "Remove the opt-in: no env entry has this name.");
+      problems.check(
+        env.some((e) => e.name === o.name),
+        "allowedSecretEnv",
+        o.name,
+        "Remove the opt-in: no env entry has this name.",
+      );
     }
     checkNoCredentialLiterals(problems, rawProps, ["env[].value", "command", "allowedSecretEnv"]);
     problems.report();

@@ -9,7 +9,15 @@ import { Construct, IConstruct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
 import { secretValueKind, secretsInCommand } from "../lib/sensitive";
-import { checkNoCredentialLiterals, readBoolean, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
+import {
+  checkNoCredentialLiterals,
+  readBoolean,
+  readList,
+  readNumber,
+  readObject,
+  readString,
+  readStrings,
+} from "../lib/shape";
 import { flagHasWhitespace, selectsFlag, vllmFlagName } from "../lib/vllm-args";
 import { ServiceIdentities } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
@@ -202,7 +210,9 @@ const OPERATOR_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const HF_REPO = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
 
 function hasProvider(scope: IConstruct, type: new (...args: never[]) => unknown): boolean {
-  return TerraformStack.of(scope).node.findAll().some((c) => c instanceof type);
+  return TerraformStack.of(scope)
+    .node.findAll()
+    .some((c) => c instanceof type);
 }
 
 /**
@@ -287,7 +297,12 @@ export class SecureInference extends Construct implements IInferenceApi, ITunnel
     const callers: SidecarCaller[] = [];
     if (props.metricsScraper) {
       const scraper = ServiceIdentities.METRICS_SCRAPER;
-      callers.push({ role: scraper.name, subjectDn: scraper.subjectDn, forwardsIdentity: false, mayScrapeMetrics: true });
+      callers.push({
+        role: scraper.name,
+        subjectDn: scraper.subjectDn,
+        forwardsIdentity: false,
+        mayScrapeMetrics: true,
+      });
       this.metricsScraperCertificate = this.ca.issueClientCertificate(this, "metrics-scraper", {
         commonName: scraper.commonName,
         organizationalUnit: scraper.organizationalUnit,
@@ -419,7 +434,6 @@ export class SecureInference extends Construct implements IInferenceApi, ITunnel
   }
 }
 
-
 function engineArgs(props: SecureInferenceProps): string[] {
   const m = props.model;
   return [
@@ -459,24 +473,48 @@ interface Checked {
  */
 function validate(scope: Construct, id: string, raw: SecureInferenceProps): Checked {
   const problems = new Problems(whereIs("SecureInference", scope.node.path), scope);
-  const props = readObject<SecureInferenceProps>(problems, "props", raw, true, "{ model, domain, operators }") as SecureInferenceProps;
+  const props = readObject<SecureInferenceProps>(
+    problems,
+    "props",
+    raw,
+    true,
+    "{ model, domain, operators }",
+  ) as SecureInferenceProps;
   const before = problems.count;
-  const rawModel = readObject<ModelProps>(problems, "model", props.model, true, '{ name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "<40-hex commit>" }') as ModelProps;
+  const rawModel = readObject<ModelProps>(
+    problems,
+    "model",
+    props.model,
+    true,
+    '{ name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "<40-hex commit>" }',
+  ) as ModelProps;
   // A model of the wrong shape is one problem, not one per missing field.
   const modelShaped = problems.count === before;
   const model: ModelProps = {
     ...rawModel,
-    name: modelShaped ? (readString(problems, "model.name", rawModel.name, true, '"meta-llama/Llama-3.1-8B-Instruct"') as string) : "",
-    revision: modelShaped ? (readString(problems, "model.revision", rawModel.revision, true, "a 40-hex commit sha") as string) : "",
+    name: modelShaped
+      ? (readString(problems, "model.name", rawModel.name, true, '"meta-llama/Llama-3.1-8B-Instruct"') as string)
+      : "",
+    revision: modelShaped
+      ? (readString(problems, "model.revision", rawModel.revision, true, "a 40-hex commit sha") as string)
+      : "",
     servedModelName: readString(problems, "model.servedModelName", rawModel.servedModelName, false, '"llama-8b"'),
-    maxModelLen: rawModel.maxModelLen === undefined ? undefined : readNumber(problems, "model.maxModelLen", rawModel.maxModelLen, 4096, LIMITS.maxModelLen),
+    maxModelLen:
+      rawModel.maxModelLen === undefined
+        ? undefined
+        : readNumber(problems, "model.maxModelLen", rawModel.maxModelLen, 4096, LIMITS.maxModelLen),
     allowUnpinnedRevision: readBoolean(problems, "model.allowUnpinnedRevision", rawModel.allowUnpinnedRevision, false),
     trustRemoteCode: readBoolean(problems, "model.trustRemoteCode", rawModel.trustRemoteCode, false),
     prefetch: readBoolean(problems, "model.prefetch", rawModel.prefetch, true),
   };
   const m = model;
   if (m.name !== "" && !isUnresolved(m.name)) {
-    problems.check(HF_REPO.test(m.name), "model.name", m.name, 'Use a Hugging Face repository id like "meta-llama/Llama-3.1-8B-Instruct".');
+    problems.check(
+      HF_REPO.test(m.name),
+      "model.name",
+      m.name,
+      'Use a Hugging Face repository id like "meta-llama/Llama-3.1-8B-Instruct".',
+    );
   }
   if (m.revision !== "" && !isUnresolved(m.revision)) {
     problems.check(
@@ -491,8 +529,15 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
   if (domain !== "" && !isUnresolved(domain)) {
     problems.check(isDnsName(domain), "domain", domain, dnsNameFix(domain, "ai.example.internal"));
   }
-  const prefix = readString(problems, "namePrefix", props.namePrefix, false, '"ai"') ?? id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
-  problems.check(isDockerName(prefix), "namePrefix", prefix, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+  const prefix =
+    readString(problems, "namePrefix", props.namePrefix, false, '"ai"') ??
+    id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-");
+  problems.check(
+    isDockerName(prefix),
+    "namePrefix",
+    prefix,
+    "Use letters, digits, '_', '.' or '-', starting with a letter or digit.",
+  );
 
   const operatorExample = '[{ name: "devops-laptop", email: "devops@example.com" }]';
   const rawOperators = readList<OperatorProps>(problems, "operators", props.operators, true, operatorExample);
@@ -508,14 +553,30 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
   const operatorEmails: OperatorProps[] = [];
   const seen = new Set<string>();
   rawOperators.forEach((raw, i) => {
-    const op = readObject<OperatorProps>(problems, `operators[${i}]`, raw, true, '{ name: "devops-laptop" }') as OperatorProps;
+    const op = readObject<OperatorProps>(
+      problems,
+      `operators[${i}]`,
+      raw,
+      true,
+      '{ name: "devops-laptop" }',
+    ) as OperatorProps;
     const name = readString(problems, `operators[${i}].name`, op.name, true, '"devops-laptop"') as string;
     const email = readString(problems, `operators[${i}].email`, op.email, false, '"devops@example.com"');
     let ok = name !== "";
     if (name !== "") {
       const nameOk = OPERATOR_NAME.test(name) && !name.startsWith("zta-") && !seen.has(name);
-      problems.check(OPERATOR_NAME.test(name), `operators[${i}].name`, name, "Use lowercase letters, digits and '-' (at most 63), e.g. \"devops-laptop\".");
-      problems.check(!name.startsWith("zta-"), `operators[${i}].name`, name, 'Names starting with "zta-" are reserved for the library\'s service identities.');
+      problems.check(
+        OPERATOR_NAME.test(name),
+        `operators[${i}].name`,
+        name,
+        "Use lowercase letters, digits and '-' (at most 63), e.g. \"devops-laptop\".",
+      );
+      problems.check(
+        !name.startsWith("zta-"),
+        `operators[${i}].name`,
+        name,
+        'Names starting with "zta-" are reserved for the library\'s service identities.',
+      );
       problems.check(!seen.has(name), `operators[${i}].name`, name, "Operator names must be unique.");
       seen.add(name);
       ok = ok && nameOk;
@@ -549,14 +610,27 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
     if (routes.length === 0) routes = InferenceRoutes.DEFAULT;
   }
 
-  const rawRate = readObject<RateLimitProps>(problems, "rateLimit", props.rateLimit, false, "{ requestsPerMinute: 60 }") ?? {};
+  const rawRate =
+    readObject<RateLimitProps>(problems, "rateLimit", props.rateLimit, false, "{ requestsPerMinute: 60 }") ?? {};
   const rateLimit: RateLimitProps = {
-    requestsPerMinute: readNumber(problems, "rateLimit.requestsPerMinute", rawRate.requestsPerMinute, 60, LIMITS.requestsPerMinute),
+    requestsPerMinute: readNumber(
+      problems,
+      "rateLimit.requestsPerMinute",
+      rawRate.requestsPerMinute,
+      60,
+      LIMITS.requestsPerMinute,
+    ),
     burst: readNumber(problems, "rateLimit.burst", rawRate.burst, 20, LIMITS.burst),
     maxConcurrent: readNumber(problems, "rateLimit.maxConcurrent", rawRate.maxConcurrent, 8, LIMITS.maxConcurrent),
   };
   const maxRequestBodyMb = readNumber(problems, "maxRequestBodyMb", props.maxRequestBodyMb, 4, LIMITS.maxRequestBodyMb);
-  const generationTimeoutSeconds = readNumber(problems, "generationTimeoutSeconds", props.generationTimeoutSeconds, 1800, LIMITS.generationTimeoutSeconds);
+  const generationTimeoutSeconds = readNumber(
+    problems,
+    "generationTimeoutSeconds",
+    props.generationTimeoutSeconds,
+    1800,
+    LIMITS.generationTimeoutSeconds,
+  );
   const hostPort = readNumber(problems, "hostPort", props.hostPort, 443, LIMITS.hostPort);
 
   const hfToken = readString(problems, "hfToken", props.hfToken, false, "a sensitive variable's value");
@@ -571,9 +645,17 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
 
   const rawVllm = readObject<VllmProps>(problems, "vllm", props.vllm, false, '{ gpus: "all" }') ?? {};
   const replicaGpus =
-    rawVllm.replicaGpus === undefined ? undefined : readStrings(problems, "vllm.replicaGpus", rawVllm.replicaGpus, false, '["device=0", "device=1"]');
+    rawVllm.replicaGpus === undefined
+      ? undefined
+      : readStrings(problems, "vllm.replicaGpus", rawVllm.replicaGpus, false, '["device=0", "device=1"]');
   const gpus = readString(problems, "vllm.gpus", rawVllm.gpus, false, '"all"') ?? "all";
-  const extraArgs = readStrings(problems, "vllm.extraArgs", rawVllm.extraArgs, false, '["--gpu-memory-utilization", "0.85"]');
+  const extraArgs = readStrings(
+    problems,
+    "vllm.extraArgs",
+    rawVllm.extraArgs,
+    false,
+    '["--gpu-memory-utilization", "0.85"]',
+  );
   const vllm: VllmProps = {
     gpus,
     replicaGpus: replicaGpus && replicaGpus.length === replicas ? replicaGpus : undefined,
@@ -583,9 +665,19 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
     extraArgs: [],
   };
   if (replicaGpus !== undefined) {
-    problems.check(replicaGpus.length === replicas, "vllm.replicaGpus", replicaGpus, `Give one entry per replica (${replicas}), e.g. ["device=0", "device=1"].`);
+    problems.check(
+      replicaGpus.length === replicas,
+      "vllm.replicaGpus",
+      replicaGpus,
+      `Give one entry per replica (${replicas}), e.g. ["device=0", "device=1"].`,
+    );
     const shared = replicaGpus.filter((g, i) => g !== "none" && replicaGpus.indexOf(g) !== i);
-    problems.check(shared.length === 0, "vllm.replicaGpus", replicaGpus, "Give each replica its own GPUs: two replicas on one device fight over its memory.");
+    problems.check(
+      shared.length === 0,
+      "vllm.replicaGpus",
+      replicaGpus,
+      "Give each replica its own GPUs: two replicas on one device fight over its memory.",
+    );
   } else if (replicas > 1 && gpus !== "none") {
     problems.add(
       "vllm.gpus",
@@ -602,7 +694,11 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
       return;
     }
     if (flagHasWhitespace(arg)) {
-      problems.add(prop, arg, 'Give each argument as its own element: ["--gpu-memory-utilization", "0.85"] (vLLM gets them as they are; no shell splits them).');
+      problems.add(
+        prop,
+        arg,
+        'Give each argument as its own element: ["--gpu-memory-utilization", "0.85"] (vLLM gets them as they are; no shell splits them).',
+      );
       return;
     }
     const flag = vllmFlagName(arg);
@@ -610,22 +706,35 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
     if (owned) {
       const spelled = flag === owned ? "" : ` (vLLM reads ${JSON.stringify(arg.split("=", 1)[0])} as ${owned})`;
       // Do not echo a value that may be a secret (e.g. --api_key=sk-...).
-      problems.addDescribed(prop, JSON.stringify(arg.split("=", 1)[0] + (arg.includes("=") ? "=..." : "")) + ` (element ${i})`, `${owned} is owned by SecureInference${spelled}: ${OWNED_VLLM_ARGS[owned]}`);
+      problems.addDescribed(
+        prop,
+        JSON.stringify(arg.split("=", 1)[0] + (arg.includes("=") ? "=..." : "")) + ` (element ${i})`,
+        `${owned} is owned by SecureInference${spelled}: ${OWNED_VLLM_ARGS[owned]}`,
+      );
       return;
     }
     const secret = secretValueKind(arg);
     if (secret) {
-      problems.addDescribed(prop, `a value that looks like ${secret}`, "A literal credential would be written into the synthesized JSON and the state. Leave it out.");
+      problems.addDescribed(
+        prop,
+        `a value that looks like ${secret}`,
+        "A literal credential would be written into the synthesized JSON and the state. Leave it out.",
+      );
       return;
     }
     acceptedArgs.push(arg);
   });
   for (const f of secretsInCommand(acceptedArgs)) {
-    problems.addDescribed("vllm.extraArgs", f, "A literal credential would be written into the synthesized JSON and the state. Leave it out.");
+    problems.addDescribed(
+      "vllm.extraArgs",
+      f,
+      "A literal credential would be written into the synthesized JSON and the state. Leave it out.",
+    );
   }
 
   const allowUnpinned = readBoolean(problems, "allowUnpinnedImages", props.allowUnpinnedImages, false);
-  const rawImages = readObject<ImageOverrides>(problems, "images", props.images, false, "{ vllm: IMAGES.vllm.reference }") ?? {};
+  const rawImages =
+    readObject<ImageOverrides>(problems, "images", props.images, false, "{ vllm: IMAGES.vllm.reference }") ?? {};
   const images: ImageOverrides = {};
   for (const key of ["vllm", "caddy", "nginx", "oauth2Proxy"] as const) {
     const image = readString(problems, `images.${key}`, rawImages[key], false, "a digest-pinned reference");

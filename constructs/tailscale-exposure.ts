@@ -149,7 +149,9 @@ export class TailscaleExposure extends Construct {
     if (props.createAuthKey) {
       this.node.addValidation({
         validate: () =>
-          TerraformStack.of(this).node.findAll().some((c) => c instanceof TailscaleProvider)
+          TerraformStack.of(this)
+            .node.findAll()
+            .some((c) => c instanceof TailscaleProvider)
             ? []
             : [
                 `TailscaleExposure "${this.node.path}" creates its auth key with the tailscale provider: add ` +
@@ -175,9 +177,16 @@ export class TailscaleExposure extends Construct {
     this.tailnetName = props.tailnetDomain ? `${props.hostname}.${props.tailnetDomain}` : props.hostname;
     if (valid && !edge.hostnames.includes(this.tailnetName)) edge.addHostname(this.tailnetName);
 
-    this.serveConfig = JSON.stringify({ TCP: { [String(TAILNET_PORT)]: { TCPForward: `${edge.name}:${EDGE_PORT}` } } }, null, 2);
+    this.serveConfig = JSON.stringify(
+      { TCP: { [String(TAILNET_PORT)]: { TCPForward: `${edge.name}:${EDGE_PORT}` } } },
+      null,
+      2,
+    );
     if (props.acl) {
-      this.suggestedAcl = TailscaleExposure.suggestedAcl(this.tags, Array.isArray(props.acl.allow) ? props.acl.allow : []);
+      this.suggestedAcl = TailscaleExposure.suggestedAcl(
+        this.tags,
+        Array.isArray(props.acl.allow) ? props.acl.allow : [],
+      );
       if (props.acl.apply) new TailscaleAcl(this, "acl", { acl: this.suggestedAcl });
     }
 
@@ -225,7 +234,8 @@ export class TailscaleExposure extends Construct {
         ? [
             {
               ruleId: "ZTA-CTR-003",
-              reason: "kernelNetworking: true was asked for by name: tailscaled then manages a TUN interface, routes and netfilter (NET_ADMIN, NET_RAW).",
+              reason:
+                "kernelNetworking: true was asked for by name: tailscaled then manages a TUN interface, routes and netfilter (NET_ADMIN, NET_RAW).",
             },
           ]
         : [],
@@ -236,7 +246,12 @@ export class TailscaleExposure extends Construct {
     });
     this.container = this.service.container;
     const graph = TrustGraph.of(this);
-    graph.allowExternal({ zone: ExternalZone.TAILNET, callee: this.service, port: TAILNET_PORT, authentication: Authentication.MTLS });
+    graph.allowExternal({
+      zone: ExternalZone.TAILNET,
+      callee: this.service,
+      port: TAILNET_PORT,
+      authentication: Authentication.MTLS,
+    });
     // TCP forwarded as is: the edge checks the operator's client certificate end to end.
     edge.service.allowFrom(this.service, { port: EDGE_PORT, authentication: Authentication.MTLS, via: edge.network });
 
@@ -249,22 +264,45 @@ export class TailscaleExposure extends Construct {
   }
 }
 
-function validate(scope: Construct, props: TailscaleExposureProps, name: string, tags: string[], image: string): boolean {
+function validate(
+  scope: Construct,
+  props: TailscaleExposureProps,
+  name: string,
+  tags: string[],
+  image: string,
+): boolean {
   const problems = new Problems(whereIs("TailscaleExposure", scope.node.path), scope);
   if (!(props.target instanceof EdgeProxy)) {
     const inference = (props.target as { edge?: unknown } | undefined)?.edge instanceof EdgeProxy;
     problems.add(
       "target",
       props.target,
-      inference ? "Pass the SecureInference's edge: target: ai.edge (the edge is what joins the tailnet)." : "Pass an EdgeProxy, e.g. target: ai.edge.",
+      inference
+        ? "Pass the SecureInference's edge: target: ai.edge (the edge is what joins the tailnet)."
+        : "Pass an EdgeProxy, e.g. target: ai.edge.",
     );
   }
   readString(problems, "hostname", props.hostname, true, '"ai"');
-  problems.check(typeof props.hostname !== "string" || isUnresolved(props.hostname) || LABEL.test(props.hostname), "hostname", props.hostname, 'Use one lowercase DNS label like "ai" (the tailnet adds its domain).');
+  problems.check(
+    typeof props.hostname !== "string" || isUnresolved(props.hostname) || LABEL.test(props.hostname),
+    "hostname",
+    props.hostname,
+    'Use one lowercase DNS label like "ai" (the tailnet adds its domain).',
+  );
   if (props.tailnetDomain !== undefined && !isUnresolved(props.tailnetDomain)) {
-    problems.check(isDnsName(props.tailnetDomain), "tailnetDomain", props.tailnetDomain, 'Use the MagicDNS domain like "tailnet-abc.ts.net".');
+    problems.check(
+      isDnsName(props.tailnetDomain),
+      "tailnetDomain",
+      props.tailnetDomain,
+      'Use the MagicDNS domain like "tailnet-abc.ts.net".',
+    );
   }
-  problems.check(isDockerName(name), "name", name, "Use letters, digits, '_', '.' or '-', starting with a letter or digit.");
+  problems.check(
+    isDockerName(name),
+    "name",
+    name,
+    "Use letters, digits, '_', '.' or '-', starting with a letter or digit.",
+  );
   const given = [props.authKey !== undefined, props.createAuthKey !== undefined].filter(Boolean).length;
   problems.check(
     given === 1,
@@ -280,23 +318,48 @@ function validate(scope: Construct, props: TailscaleExposureProps, name: string,
       "Pass a Terraform reference, e.g. new TerraformVariable(stack, 'ts_auth_key', { type: 'string', sensitive: true }).value, so the key never appears in the synthesized JSON.",
     );
   }
-  problems.check(tags.length > 0 || !Array.isArray(props.tags ?? props.createAuthKey?.tags ?? []), "tags", tags, 'Advertise at least one tag, e.g. ["tag:zta-ai"]: ACLs grant access by tag.');
+  problems.check(
+    tags.length > 0 || !Array.isArray(props.tags ?? props.createAuthKey?.tags ?? []),
+    "tags",
+    tags,
+    'Advertise at least one tag, e.g. ["tag:zta-ai"]: ACLs grant access by tag.',
+  );
   readStrings(problems, "tags", props.tags, false, '["tag:zta-ai"]');
   const keyTags = readStrings(problems, "createAuthKey.tags", props.createAuthKey?.tags, false, '["tag:zta-ai"]');
   for (const tag of [...tags, ...keyTags]) {
-    problems.check(TAG.test(tag), "tags", tag, 'Use "tag:" followed by lowercase letters, digits or "-", e.g. "tag:zta-ai".');
+    problems.check(
+      TAG.test(tag),
+      "tags",
+      tag,
+      'Use "tag:" followed by lowercase letters, digits or "-", e.g. "tag:zta-ai".',
+    );
   }
   const expiry = props.createAuthKey?.expirySeconds;
   if (expiry !== undefined) {
-    problems.check(isPositiveInt(expiry) && expiry <= 86400, "createAuthKey.expirySeconds", expiry, "Use 1 to 86400 seconds: the key is only needed for the first login.");
+    problems.check(
+      isPositiveInt(expiry) && expiry <= 86400,
+      "createAuthKey.expirySeconds",
+      expiry,
+      "Use 1 to 86400 seconds: the key is only needed for the first login.",
+    );
   }
   if (props.acl) {
     const allow = readStrings(problems, "acl.allow", props.acl.allow, true, '["group:ai-users"]');
     if (Array.isArray(props.acl.allow)) {
-      problems.check(allow.length > 0, "acl.allow", allow, 'Name who may connect, e.g. ["group:ai-users"]; an empty list grants nobody.');
+      problems.check(
+        allow.length > 0,
+        "acl.allow",
+        allow,
+        'Name who may connect, e.g. ["group:ai-users"]; an empty list grants nobody.',
+      );
     }
     for (const src of allow) {
-      problems.check(src !== "*", "acl.allow", src, 'Name users or groups; "*" would grant every device in the tailnet.');
+      problems.check(
+        src !== "*",
+        "acl.allow",
+        src,
+        'Name users or groups; "*" would grant every device in the tailnet.',
+      );
     }
   }
   checkImagePinned(problems, "image", image, props.allowUnpinnedImages ?? false);

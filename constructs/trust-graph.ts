@@ -62,7 +62,12 @@ export interface AllowExternalProps {
   readonly authentication: string;
 }
 
-const AUTHENTICATIONS = [Authentication.MTLS, Authentication.MTLS_AND_OIDC, Authentication.ACCESS_JWT, Authentication.NETWORK_ONLY];
+const AUTHENTICATIONS = [
+  Authentication.MTLS,
+  Authentication.MTLS_AND_OIDC,
+  Authentication.ACCESS_JWT,
+  Authentication.NETWORK_ONLY,
+];
 const ZONES = [ExternalZone.HOST, ExternalZone.TAILNET, ExternalZone.CLOUDFLARE];
 
 /**
@@ -88,12 +93,31 @@ export class TrustGraph extends Construct {
 
   /** Allows `caller` to call `callee` on `port`; creates (once per pair) the network both join. */
   public allow(props: AllowProps): TrustFlow {
-    const problems = new Problems(whereIs("TrustGraph.allow", `${props.caller.node.path} -> ${props.callee.node.path}`));
-    problems.check(AUTHENTICATIONS.includes(props.authentication), "authentication", props.authentication, `Use one of Authentication.* (${AUTHENTICATIONS.join(", ")}).`);
-    problems.check(Number.isInteger(props.port) && props.port >= 1 && props.port <= 65535, "port", props.port, "Use a port from 1 to 65535.");
+    const problems = new Problems(
+      whereIs("TrustGraph.allow", `${props.caller.node.path} -> ${props.callee.node.path}`),
+    );
+    problems.check(
+      AUTHENTICATIONS.includes(props.authentication),
+      "authentication",
+      props.authentication,
+      `Use one of Authentication.* (${AUTHENTICATIONS.join(", ")}).`,
+    );
+    problems.check(
+      Number.isInteger(props.port) && props.port >= 1 && props.port <= 65535,
+      "port",
+      props.port,
+      "Use a port from 1 to 65535.",
+    );
     // Only a certificate-checking callee admits an identity; a network-only flow has none.
-    const identity = props.authentication.startsWith(Authentication.MTLS) ? (props.identity ?? props.caller.clientIdentity) : undefined;
-    problems.check(props.caller.namespaceOwner !== props.callee.namespaceOwner, "caller", props.caller.name, "A service does not call its own namespace over a network.");
+    const identity = props.authentication.startsWith(Authentication.MTLS)
+      ? (props.identity ?? props.caller.clientIdentity)
+      : undefined;
+    problems.check(
+      props.caller.namespaceOwner !== props.callee.namespaceOwner,
+      "caller",
+      props.caller.name,
+      "A service does not call its own namespace over a network.",
+    );
     problems.throwIfAny();
 
     const from = props.caller.namespaceOwner;
@@ -137,7 +161,12 @@ export class TrustGraph extends Construct {
   public allowExternal(props: AllowExternalProps): TrustFlow {
     const problems = new Problems(whereIs("TrustGraph.allowExternal", props.callee.node.path));
     problems.check(ZONES.includes(props.zone), "zone", props.zone, `Use one of ExternalZone.* (${ZONES.join(", ")}).`);
-    problems.check(AUTHENTICATIONS.includes(props.authentication), "authentication", props.authentication, `Use one of Authentication.* (${AUTHENTICATIONS.join(", ")}).`);
+    problems.check(
+      AUTHENTICATIONS.includes(props.authentication),
+      "authentication",
+      props.authentication,
+      `Use one of Authentication.* (${AUTHENTICATIONS.join(", ")}).`,
+    );
     problems.throwIfAny();
     const flow: TrustFlow = {
       caller: props.zone,
@@ -169,18 +198,33 @@ export class TrustGraph extends Construct {
   }
 
   private record(callee: HardenedService, flow: TrustFlow): void {
-    const same = this.allFlows.find((f) => f.caller === flow.caller && f.callee === flow.callee && f.port === flow.port);
+    const same = this.allFlows.find(
+      (f) => f.caller === flow.caller && f.callee === flow.callee && f.port === flow.port,
+    );
     if (same) {
       // Allowing the same flow again changes nothing; allowing it again differently is a conflict (reported at synth).
-      if (JSON.stringify(callersLabelEntry(same)) !== JSON.stringify(callersLabelEntry(flow)) || same.forwardsIdentity !== flow.forwardsIdentity || same.metrics !== flow.metrics) {
+      if (
+        JSON.stringify(callersLabelEntry(same)) !== JSON.stringify(callersLabelEntry(flow)) ||
+        same.forwardsIdentity !== flow.forwardsIdentity ||
+        same.metrics !== flow.metrics
+      ) {
         const problems = new Problems(whereIs("TrustGraph.allow", callee.node.path), callee);
-        problems.add("caller", flow.caller, `${flow.caller} may already call ${flow.callee} on ${flow.port} with other options: allow each flow once.`);
+        problems.add(
+          "caller",
+          flow.caller,
+          `${flow.caller} may already call ${flow.callee} on ${flow.port} with other options: allow each flow once.`,
+        );
         problems.report();
       }
       return;
     }
     // One identity, one holder: a second caller with the same certificate subject could not be told apart.
-    const holder = flow.identity && this.allFlows.find((f) => f.callee === flow.callee && f.caller !== flow.caller && f.identity?.subjectDn === flow.identity!.subjectDn);
+    const holder =
+      flow.identity &&
+      this.allFlows.find(
+        (f) =>
+          f.callee === flow.callee && f.caller !== flow.caller && f.identity?.subjectDn === flow.identity!.subjectDn,
+      );
     if (holder) {
       const problems = new Problems(whereIs("TrustGraph.allow", callee.node.path), callee);
       problems.add(
@@ -196,7 +240,10 @@ export class TrustGraph extends Construct {
     if (!this.labelled.has(callee)) {
       this.labelled.add(callee);
       // Who may call this container, as the engine suite, zta-probe and the diagram read it from the stack.
-      callee.addLabel("zta.callers", Lazy.stringValue({ produce: () => JSON.stringify(this.flowsTo(callee).map(callersLabelEntry)) }));
+      callee.addLabel(
+        "zta.callers",
+        Lazy.stringValue({ produce: () => JSON.stringify(this.flowsTo(callee).map(callersLabelEntry)) }),
+      );
     }
   }
 }

@@ -3,7 +3,16 @@
 // talks over the internal networks the trust graph builds. The stack is examples/own-service.ts
 // with the rule added to its production policy.
 import { Aspects, App } from "cdktf";
-import { IPolicyRule, IStackView, ResourceView, RuleMetadata, RuleOutcome, RuleOutcomes, RuleSeverity, SecurityPolicy } from "../index";
+import {
+  IPolicyRule,
+  IStackView,
+  ResourceView,
+  RuleMetadata,
+  RuleOutcome,
+  RuleOutcomes,
+  RuleSeverity,
+  SecurityPolicy,
+} from "../index";
 import { OwnServiceStack } from "./own-service";
 
 /** The library's roles with a way off the host: the edge (clients), the OIDC gate (the IdP), the model download. */
@@ -37,7 +46,8 @@ export class EgressAllowlist implements IPolicyRule {
     const role = labels.find((l) => l.label === ROLE_LABEL)?.value ?? "(no role label)";
     const mode = config.network_mode as string | undefined;
     // Sharing another container's namespace or having no network: judged where that namespace lives.
-    if (mode !== undefined && (mode === "none" || mode.startsWith("container:") || mode.startsWith("${"))) return RuleOutcomes.notApplicable(`network_mode ${mode}`);
+    if (mode !== undefined && (mode === "none" || mode.startsWith("container:") || mode.startsWith("${")))
+      return RuleOutcomes.notApplicable(`network_mode ${mode}`);
     if (mode === "host" || mode === "bridge") return this.judge(role, `network_mode = "${mode}"`);
     const networks = (config.networks_advanced as { name: string }[] | undefined) ?? [];
     // Docker's default bridge when nothing is set: a way off the host.
@@ -45,7 +55,8 @@ export class EgressAllowlist implements IPolicyRule {
     for (const n of networks) {
       const network = stack.referenced(n.name);
       // A network the stack does not declare cannot be shown to be internal.
-      if (network === undefined || network.config.internal !== true) return this.judge(role, `on network ${n.name}, which is not internal`);
+      if (network === undefined || network.config.internal !== true)
+        return this.judge(role, `on network ${n.name}, which is not internal`);
     }
     return RuleOutcomes.compliant();
   }
@@ -58,6 +69,12 @@ export class EgressAllowlist implements IPolicyRule {
 /** The own-service example with the egress rule in its production policy. */
 export function customRuleStack(app: App, id: string): OwnServiceStack {
   const stack = new OwnServiceStack(app, id);
-  Aspects.of(stack).add(new SecurityPolicy({ profile: "production", writeReports: false, additionalRules: [new EgressAllowlist(APPROVED_EGRESS)] }));
+  Aspects.of(stack).add(
+    new SecurityPolicy({
+      profile: "production",
+      writeReports: false,
+      additionalRules: [new EgressAllowlist(APPROVED_EGRESS)],
+    }),
+  );
   return stack;
 }

@@ -22,8 +22,14 @@ export class HomelabStack extends TerraformStack {
     new RandomProvider(this, "random", {});
     // An OAuth client with the auth_keys scope; the provider creates one short-lived key per node.
     const tsClientId = new TerraformVariable(this, "tailscale_oauth_client_id", { type: "string" });
-    const tsClientSecret = new TerraformVariable(this, "tailscale_oauth_client_secret", { type: "string", sensitive: true });
-    new TailscaleProvider(this, "tailscale", { oauthClientId: tsClientId.value, oauthClientSecret: tsClientSecret.value });
+    const tsClientSecret = new TerraformVariable(this, "tailscale_oauth_client_secret", {
+      type: "string",
+      sensitive: true,
+    });
+    new TailscaleProvider(this, "tailscale", {
+      oauthClientId: tsClientId.value,
+      oauthClientSecret: tsClientSecret.value,
+    });
 
     const ai = new SecureInference(this, "inference", {
       model: { name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "7ae557604adf67be50417f59c2c2f167def9a775" },
@@ -39,7 +45,12 @@ export class HomelabStack extends TerraformStack {
       createAuthKey: {},
       acl: { allow: ["autogroup:member"] },
     });
-    new TailscaleExposure(this, "tailnet-chat", { target: ai.edge, hostname: "chat", tailnetDomain: TAILNET, createAuthKey: {} });
+    new TailscaleExposure(this, "tailnet-chat", {
+      target: ai.edge,
+      hostname: "chat",
+      tailnetDomain: TAILNET,
+      createAuthKey: {},
+    });
   }
 }
 

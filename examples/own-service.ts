@@ -23,7 +23,11 @@ export class OwnServiceStack extends TerraformStack {
       model: { name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "7ae557604adf67be50417f59c2c2f167def9a775" },
       domain: "ai.example.internal",
       operators: [{ name: "devops-laptop", email: "devops@example.com" }],
-      oidc: { issuerUrl: "https://idp.example.com/realms/prod", clientId: "local-ai", clientSecret: clientSecret.value },
+      oidc: {
+        issuerUrl: "https://idp.example.com/realms/prod",
+        clientId: "local-ai",
+        clientSecret: clientSecret.value,
+      },
       vllm: { gpus: "none" },
     });
 
@@ -32,7 +36,8 @@ export class OwnServiceStack extends TerraformStack {
       role: "rag-worker",
       // Pinned by digest; the uid:gid the image runs as (an image that needs root says why in rootReason).
       catalogImage: {
-        reference: "ghcr.io/example/rag-worker:1.4.2@sha256:3f1e0c6b6c2f3d1a9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6b5a49382",
+        reference:
+          "ghcr.io/example/rag-worker:1.4.2@sha256:3f1e0c6b6c2f3d1a9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6b5a49382",
         user: "10001:10001",
       },
       ca: this.inference.ca,

@@ -73,13 +73,35 @@ const DURATION = /^[1-9][0-9]*[smh]$/;
 /** Fills in defaults and reports every bad threshold (prop path `alerts.<name>`). */
 export function resolveAlertThresholds(problems: Problems, given: AlertThresholds = {}): ResolvedAlertThresholds {
   const t: ResolvedAlertThresholds = { ...DEFAULT_ALERT_THRESHOLDS, ...stripUndefined(given) };
-  for (const key of ["replicaDownFor", "queueBacklogFor", "kvCacheFor", "latencyFor", "errorRatioFor", "abuseFor"] as const) {
-    problems.check(DURATION.test(t[key]), `alerts.${key}`, t[key], 'Use a Prometheus duration in whole seconds, minutes or hours, e.g. "5m".');
+  for (const key of [
+    "replicaDownFor",
+    "queueBacklogFor",
+    "kvCacheFor",
+    "latencyFor",
+    "errorRatioFor",
+    "abuseFor",
+  ] as const) {
+    problems.check(
+      DURATION.test(t[key]),
+      `alerts.${key}`,
+      t[key],
+      'Use a Prometheus duration in whole seconds, minutes or hours, e.g. "5m".',
+    );
   }
   for (const key of ["kvCacheUsage", "abortRatio", "serverErrorRatio"] as const) {
-    problems.check(t[key] > 0 && t[key] < 1, `alerts.${key}`, t[key], "Use a fraction between 0 and 1 (exclusive), e.g. 0.9.");
+    problems.check(
+      t[key] > 0 && t[key] < 1,
+      `alerts.${key}`,
+      t[key],
+      "Use a fraction between 0 and 1 (exclusive), e.g. 0.9.",
+    );
   }
-  for (const key of ["timeToFirstTokenP95Seconds", "interTokenLatencyP95Seconds", "authFailuresPerMinute", "rateLimitedPerMinute"] as const) {
+  for (const key of [
+    "timeToFirstTokenP95Seconds",
+    "interTokenLatencyP95Seconds",
+    "authFailuresPerMinute",
+    "rateLimitedPerMinute",
+  ] as const) {
     problems.check(Number.isFinite(t[key]) && t[key] > 0, `alerts.${key}`, t[key], "Use a number above 0.");
   }
   for (const key of ["queueWaitingRequests", "certificateWarningDays"] as const) {
@@ -140,7 +162,8 @@ function p95(metric: string): string {
 }
 
 /** `now` as the number YYYYMMDDhhmm (UTC), from PromQL's date functions (they default to time()). */
-const NOW_AS_YYYYMMDDHHMM = "(year() * 100000000 + month() * 1000000 + day_of_month() * 10000 + hour() * 100 + minute())";
+const NOW_AS_YYYYMMDDHHMM =
+  "(year() * 100000000 + month() * 1000000 + day_of_month() * 10000 + hour() * 100 + minute())";
 
 export function renderAlertRules(o: AlertRulesOptions): string {
   const t = o.thresholds;
@@ -259,5 +282,7 @@ export function renderAlertRules(o: AlertRulesOptions): string {
     ...(abuse.length > 0 ? [{ name: "zta-abuse", rules: abuse }] : []),
     ...(certificates.length > 0 ? [{ name: "zta-certificates", rules: certificates }] : []),
   ];
-  return toYaml({ groups }, ["Rendered by cdktf-zero-trust-ai (Observability). Thresholds are the construct's `alerts` props."]);
+  return toYaml({ groups }, [
+    "Rendered by cdktf-zero-trust-ai (Observability). Thresholds are the construct's `alerts` props.",
+  ]);
 }

@@ -87,9 +87,7 @@ function tlsBlock(o: EdgeCaddyOptions, mode: ClientCertMode): string {
 
 /** TLS to an internal hop: verify its certificate against our CA and the given name. */
 function upstreamTransport(o: EdgeCaddyOptions, serverName: string, presentClientCert: boolean): string {
-  const clientCert = presentClientCert
-    ? `\n\ttls_client_auth ${o.configDir}/client.crt ${o.configDir}/client.key`
-    : "";
+  const clientCert = presentClientCert ? `\n\ttls_client_auth ${o.configDir}/client.crt ${o.configDir}/client.key` : "";
   return `transport http {
 	tls
 	tls_trusted_ca_certs ${o.configDir}/ca.crt
@@ -140,9 +138,7 @@ request_header ${CLIENT_CERT_HEADER} {http.request.tls.client.subject}`;
 }
 
 function proxyToUpstreams(o: EdgeCaddyOptions, site: EdgeSite): string {
-  const health = site.healthUri
-    ? `\n\thealth_uri ${site.healthUri}\n\thealth_interval 15s\n\thealth_timeout 5s`
-    : "";
+  const health = site.healthUri ? `\n\thealth_uri ${site.healthUri}\n\thealth_interval 15s\n\thealth_timeout 5s` : "";
   return `reverse_proxy ${site.upstreams.join(" ")} {
 	lb_policy least_conn
 	lb_try_duration 5s${health}
@@ -155,8 +151,7 @@ ${indent(upstreamTransport(o, site.upstreamServerName, true), 1)}
 function renderSite(o: EdgeCaddyOptions, site: EdgeSite): string {
   const addresses = site.hostnames.map((h) => `https://${h}:${o.listenPort}`).join(", ");
   const stripHeaders = SPOOFABLE_IDENTITY_HEADERS.map((h) => `request_header -${h}`).join("\n");
-  const matcher =
-    site.paths.length > 0 ? `@zta_routed path ${site.paths.join(" ")}\nhandle @zta_routed {` : "handle {";
+  const matcher = site.paths.length > 0 ? `@zta_routed path ${site.paths.join(" ")}\nhandle @zta_routed {` : "handle {";
   const fallback = site.paths.length > 0 ? `\nhandle {\n\trespond 404\n}` : "";
   const body = `${tlsBlock(o, site.clientCertMode)}
 

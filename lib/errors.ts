@@ -42,7 +42,15 @@ export class ConfigError extends Error {
       places.length <= 1
         ? `${places[0] ?? where}: ${count}\n${problems.map(line).join("\n")}`
         : `${where}: ${count}\n` +
-          places.map((w) => `${w}:\n${problems.filter((p) => (p.where ?? where) === w).map(line).join("\n")}`).join("\n");
+          places
+            .map(
+              (w) =>
+                `${w}:\n${problems
+                  .filter((p) => (p.where ?? where) === w)
+                  .map(line)
+                  .join("\n")}`,
+            )
+            .join("\n");
     super(message);
     this.name = "ConfigError";
     // Not enumerable: Node prints an error's own enumerable properties after its message, and the
@@ -120,7 +128,14 @@ class StackProblems {
 }
 
 /** Descriptions too common to mean "the same value". */
-const GENERIC_VALUES = ["nothing (the prop is missing)", "a Terraform reference", "an empty list", "null", "true", "false"];
+const GENERIC_VALUES = [
+  "nothing (the prop is missing)",
+  "a Terraform reference",
+  "an empty list",
+  "null",
+  "true",
+  "false",
+];
 
 const REGISTRY = new WeakMap<TerraformStack, StackProblems>();
 
@@ -249,7 +264,9 @@ function policyOnTheApp(stack: TerraformStack): ConfigProblem[] {
   } catch {
     return [];
   }
-  const onApp = Aspects.of(app).all.some((a) => (a as unknown as Record<symbol, unknown>)[SECURITY_POLICY_MARK] === true);
+  const onApp = Aspects.of(app).all.some(
+    (a) => (a as unknown as Record<symbol, unknown>)[SECURITY_POLICY_MARK] === true,
+  );
   return onApp
     ? [
         {
@@ -257,7 +274,7 @@ function policyOnTheApp(stack: TerraformStack): ConfigProblem[] {
           received: "a SecurityPolicy added to the App",
           fix:
             "cdktf never runs aspects added to the App, so it would check nothing. Add it to each stack: " +
-            "Aspects.of(stack).add(new SecurityPolicy({ profile: \"production\" })).",
+            'Aspects.of(stack).add(new SecurityPolicy({ profile: "production" })).',
           where: "SecurityPolicy",
         },
       ]
@@ -290,5 +307,8 @@ export function synthOrExit(app: { synth(): void }): void {
  * HardenedService, which cdktf also leaves out of logical ids).
  */
 export function readablePath(path: string): string {
-  return path.split("/").filter((p) => p !== "Default").join("/");
+  return path
+    .split("/")
+    .filter((p) => p !== "Default")
+    .join("/");
 }

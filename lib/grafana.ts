@@ -59,7 +59,10 @@ function ini(sections: [string, Record<string, string | number | boolean>][]): s
 export function renderGrafanaIni(o: GrafanaIniOptions): string {
   const origin = `https://${o.publicHostname}${o.publicPort === 443 ? "" : `:${o.publicPort}`}`;
   const body = ini([
-    ["paths", { data: o.dataDir, logs: `${o.dataDir}/log`, plugins: `${o.dataDir}/plugins`, provisioning: o.provisioningDir }],
+    [
+      "paths",
+      { data: o.dataDir, logs: `${o.dataDir}/log`, plugins: `${o.dataDir}/plugins`, provisioning: o.provisioningDir },
+    ],
     [
       "server",
       {
@@ -106,7 +109,12 @@ export function renderGrafanaIni(o: GrafanaIniOptions): string {
     ],
     [
       "analytics",
-      { reporting_enabled: false, check_for_updates: false, check_for_plugin_updates: false, feedback_links_enabled: false },
+      {
+        reporting_enabled: false,
+        check_for_updates: false,
+        check_for_plugin_updates: false,
+        feedback_links_enabled: false,
+      },
     ],
     ["news", { news_feed_enabled: false }],
     ["snapshots", { external_enabled: false }],
@@ -239,7 +247,10 @@ export const VLLM_DASHBOARD_PANELS: PanelSpec[] = [
         expr: 'sum by (instance) (rate(vllm:request_success_total{job="vllm",finished_reason="abort"}[$__rate_interval]))',
         legend: "aborted {{instance}}",
       },
-      { expr: 'sum by (instance) (rate(http_requests_total{job="vllm",status="5xx"}[$__rate_interval]))', legend: "5xx {{instance}}" },
+      {
+        expr: 'sum by (instance) (rate(http_requests_total{job="vllm",status="5xx"}[$__rate_interval]))',
+        legend: "5xx {{instance}}",
+      },
       { expr: 'count(up{job="vllm"} == 0) or vector(0)', legend: "replicas down" },
     ],
   },
@@ -247,8 +258,14 @@ export const VLLM_DASHBOARD_PANELS: PanelSpec[] = [
     title: "Tokens per second",
     unit: "short",
     targets: [
-      { expr: 'sum by (instance) (rate(vllm:prompt_tokens_total{job="vllm"}[$__rate_interval]))', legend: "prompt {{instance}}" },
-      { expr: 'sum by (instance) (rate(vllm:generation_tokens_total{job="vllm"}[$__rate_interval]))', legend: "generated {{instance}}" },
+      {
+        expr: 'sum by (instance) (rate(vllm:prompt_tokens_total{job="vllm"}[$__rate_interval]))',
+        legend: "prompt {{instance}}",
+      },
+      {
+        expr: 'sum by (instance) (rate(vllm:generation_tokens_total{job="vllm"}[$__rate_interval]))',
+        legend: "generated {{instance}}",
+      },
     ],
   },
 ];

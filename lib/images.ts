@@ -18,8 +18,7 @@ export interface CatalogImage {
 export const IMAGES = {
   // vLLM's OpenAI server. The image defines no non-root user (see VllmServer).
   vllm: {
-    reference:
-      "vllm/vllm-openai:v0.11.0@sha256:014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845c",
+    reference: "vllm/vllm-openai:v0.11.0@sha256:014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845c",
     rootReason:
       "The vLLM image defines no non-root user and the model cache volume is root-owned; compensated by dropping every " +
       "capability, no-new-privileges, a read-only root filesystem and (for the server) an internal network only.",
@@ -45,8 +44,7 @@ export const IMAGES = {
   // Tailscale's containerboot image (Alpine, busybox wget). It defines no user; it runs as root
   // with every capability dropped in userspace mode (see TailscaleExposure for why not non-root).
   tailscale: {
-    reference:
-      "tailscale/tailscale:v1.88.4@sha256:360e10ad95ad03950f66df03e0dab66287f9f89076ee4012d50bc6adceafcdf3",
+    reference: "tailscale/tailscale:v1.88.4@sha256:360e10ad95ad03950f66df03e0dab66287f9f89076ee4012d50bc6adceafcdf3",
     rootReason:
       "The tailscale image defines no user and its fresh state volume is root-owned; in userspace mode it runs with " +
       "every capability dropped, no-new-privileges, a read-only root and no published port.",
@@ -69,8 +67,7 @@ export const IMAGES = {
   // VOLUME /prometheus, /bin/promtool for the healthcheck. Digest as pinned by several public
   // repositories (found with code search); re-resolve with `docker buildx imagetools inspect` before release.
   prometheus: {
-    reference:
-      "prom/prometheus:v3.5.0@sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996",
+    reference: "prom/prometheus:v3.5.0@sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996",
     user: "65534:65534",
   },
   // Grafana OSS on Alpine (busybox wget for the healthcheck): USER 472 (group 0), VOLUME /var/lib/grafana.
@@ -118,12 +115,7 @@ export const IMAGES = {
  * Checks an image reference chosen by the user: it must be pinned by digest unless the user
  * opted out by name (`allowUnpinnedImages`).
  */
-export function checkImagePinned(
-  problems: Problems,
-  prop: string,
-  image: string,
-  allowUnpinned: boolean,
-): void {
+export function checkImagePinned(problems: Problems, prop: string, image: string, allowUnpinned: boolean): void {
   if (isUnresolved(image) || allowUnpinned) return;
   problems.check(
     isDigestPinned(image),

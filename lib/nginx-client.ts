@@ -83,7 +83,8 @@ function webuiProxy(o: ChatProxyNginxOptions, identityVar: string): string {
 
 export function renderChatProxyNginxConfig(o: ChatProxyNginxOptions): string {
   if (o.inferenceUpstreams.length === 0) throw new Error("renderChatProxyNginxConfig: no inference upstreams");
-  if (o.edgeListenPort !== undefined && o.edgeSubjects.length === 0) throw new Error("renderChatProxyNginxConfig: no edge subjects");
+  if (o.edgeListenPort !== undefined && o.edgeSubjects.length === 0)
+    throw new Error("renderChatProxyNginxConfig: no edge subjects");
   const servers = o.inferenceUpstreams.map((u) => `        server ${u};`).join("\n");
   const edgeMap = o.edgeSubjects.map((s) => `        ${nginxString(s)} 1;`).join("\n");
   const stripForwarded = WEBUI_FORWARDED_HEADERS.map((h) => `            proxy_set_header ${h} "";`).join("\n");

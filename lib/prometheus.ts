@@ -86,7 +86,10 @@ export function renderPrometheusConfig(o: PrometheusConfigOptions): string {
           scheme: "https",
           metrics_path: "/metrics",
           tls_config: tlsClient(o.configDir, o.selfServerName),
-          basic_auth: { username: PROMETHEUS_SELF_USER, password_file: `${o.configDir}/${PROMETHEUS_FILES.selfPassword}` },
+          basic_auth: {
+            username: PROMETHEUS_SELF_USER,
+            password_file: `${o.configDir}/${PROMETHEUS_FILES.selfPassword}`,
+          },
           static_configs: [{ targets: [o.selfTarget] }],
         },
       ],

@@ -104,7 +104,8 @@ export function sensitiveHostPath(hostPath: string): string | undefined {
   }
   for (const parent of HOME_PARENTS) {
     if (p === parent) return `it is ${parent}, which holds every user's home directory`;
-    if (p.startsWith(`${parent}/`) && p.split("/").length === parent.split("/").length + 1) return `it is a home directory (${p})`;
+    if (p.startsWith(`${parent}/`) && p.split("/").length === parent.split("/").length + 1)
+      return `it is a home directory (${p})`;
   }
   for (const dir of SHARED_TMP_DIRS) {
     if (p === dir) return `it is ${dir}, shared with other users' sockets (ssh-agent, X11)`;
@@ -114,7 +115,9 @@ export function sensitiveHostPath(hostPath: string): string | undefined {
     if (dir === "/" ? p === "/" : within(p, dir)) return `it is or is inside ${dir}`;
   }
   // A parent of a sensitive directory (e.g. /var contains /var/run and /var/lib/docker).
-  const contained = [...SENSITIVE_HOST_DIRS, ...HOME_PARENTS, ...SHARED_TMP_DIRS].find((dir) => dir !== "/" && p !== "/" && within(dir, p));
+  const contained = [...SENSITIVE_HOST_DIRS, ...HOME_PARENTS, ...SHARED_TMP_DIRS].find(
+    (dir) => dir !== "/" && p !== "/" && within(dir, p),
+  );
   if (contained) return `it contains ${contained}`;
   return undefined;
 }
@@ -188,13 +191,19 @@ export function secretsInCommand(args: string[]): string[] {
       const flag = eq < 0 ? arg : arg.slice(0, eq);
       if (!/^--?[A-Za-z][A-Za-z0-9_-]*$/.test(flag) || !looksLikeSecretName(flagAsName(flag))) return;
       const value = eq < 0 ? args[i + 1] : arg.slice(eq + 1);
-      if (typeof value === "string" && !value.includes("${") && !(eq < 0 && value.startsWith("-")) && isLiteralValue(value)) {
+      if (
+        typeof value === "string" &&
+        !value.includes("${") &&
+        !(eq < 0 && value.startsWith("-")) &&
+        isLiteralValue(value)
+      ) {
         found.push(`argument ${i + 1} (${flag}) is given a literal value`);
       }
       return;
     }
     for (const m of arg.matchAll(/(?:^|[\s;&|(])([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s;&|]+)/g)) {
-      if (looksLikeSecretName(m[1]) && isLiteralValue(m[2])) found.push(`argument ${i + 1} assigns a literal to ${m[1]}`);
+      if (looksLikeSecretName(m[1]) && isLiteralValue(m[2]))
+        found.push(`argument ${i + 1} assigns a literal to ${m[1]}`);
     }
   });
   return found;

@@ -16,7 +16,13 @@ function kindOf(value: unknown): string {
 }
 
 /** A string prop (a Terraform reference counts). Missing and required: a problem, returns "". */
-export function readString(problems: Problems, prop: string, value: unknown, required: boolean, example: string): string | undefined {
+export function readString(
+  problems: Problems,
+  prop: string,
+  value: unknown,
+  required: boolean,
+  example: string,
+): string | undefined {
   if (value === undefined && !required) return undefined;
   // A Terraform reference (e.g. a variable's `.value`, a token object) is a string to Terraform.
   if (isUnresolved(value)) return value as string;
@@ -40,7 +46,13 @@ export function readList<T>(problems: Problems, prop: string, value: unknown, re
 }
 
 /** A list of strings; non-string elements are problems and dropped. */
-export function readStrings(problems: Problems, prop: string, value: unknown, required: boolean, example: string): string[] {
+export function readStrings(
+  problems: Problems,
+  prop: string,
+  value: unknown,
+  required: boolean,
+  example: string,
+): string[] {
   if (isUnresolved(value)) return value as string[];
   const items = readList<unknown>(problems, prop, value, required, example);
   const out: string[] = [];
@@ -52,7 +64,13 @@ export function readStrings(problems: Problems, prop: string, value: unknown, re
 }
 
 /** An object prop (not a list). Wrong shape: a problem, returns {}. */
-export function readObject<T extends object>(problems: Problems, prop: string, value: unknown, required: boolean, example: string): T | undefined {
+export function readObject<T extends object>(
+  problems: Problems,
+  prop: string,
+  value: unknown,
+  required: boolean,
+  example: string,
+): T | undefined {
   if (value === undefined && !required) return undefined;
   if (value !== null && typeof value === "object" && !Array.isArray(value)) return value as T;
   if (value === undefined) problems.add(prop, value, `It is required: give ${example}.`);
@@ -72,12 +90,23 @@ export interface NumberRange {
  * An optional number within a range (Terraform number tokens pass). Returns the value when
  * acceptable, else the fallback (and records a problem).
  */
-export function readNumber(problems: Problems, prop: string, value: unknown, fallback: number, range: NumberRange): number {
+export function readNumber(
+  problems: Problems,
+  prop: string,
+  value: unknown,
+  fallback: number,
+  range: NumberRange,
+): number {
   if (value === undefined) return fallback;
   if (isUnresolved(value)) return value as number;
   const integer = range.integer ?? true;
   const unit = range.unit ? ` ${range.unit}` : "";
-  const ok = typeof value === "number" && Number.isFinite(value) && (!integer || Number.isInteger(value)) && value >= range.min && value <= range.max;
+  const ok =
+    typeof value === "number" &&
+    Number.isFinite(value) &&
+    (!integer || Number.isInteger(value)) &&
+    value >= range.min &&
+    value <= range.max;
   if (!ok) {
     const what = typeof value === "number" ? value : kindOf(value);
     problems.add(prop, what, `Use a${integer ? " whole" : ""} number from ${range.min} to ${range.max}${unit}.`);
@@ -96,7 +125,8 @@ export function readBoolean(problems: Problems, prop: string, value: unknown, fa
 
 function shortValue(value: unknown): string {
   // Objects by their keys only: their values may be secrets (e.g. an env map).
-  if (value !== null && typeof value === "object" && !Array.isArray(value)) return `keys ${Object.keys(value).join(", ")}`;
+  if (value !== null && typeof value === "object" && !Array.isArray(value))
+    return `keys ${Object.keys(value).join(", ")}`;
   if (typeof value === "string") return "a string";
   let text: string;
   try {

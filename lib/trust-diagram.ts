@@ -96,14 +96,23 @@ interface Mark {
 export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, title?: string): string {
   const resources = record(record(stackJson).resource) as Record<string, Record<string, Record<string, unknown>>>;
   const problems = new Problems("trust-zone diagram");
-  const sorted = <T>(o: Record<string, T> | undefined) => Object.entries(o ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  const sorted = <T>(o: Record<string, T> | undefined) =>
+    Object.entries(o ?? {}).sort(([a], [b]) => a.localeCompare(b));
 
   const networks = new Map<string, Network>();
-  for (const [id, config] of sorted(resources.docker_network)) networks.set(id, { key: id, name: plainOr(config.name, id), config });
+  for (const [id, config] of sorted(resources.docker_network))
+    networks.set(id, { key: id, name: plainOr(config.name, id), config });
 
   const containers = new Map<string, Container>();
   for (const [id, config] of sorted(resources.docker_container)) {
-    containers.set(id, { id, name: plainOr(config.name, id), config, labels: labelMap(config.labels), networks: [], loaders: [] });
+    containers.set(id, {
+      id,
+      name: plainOr(config.name, id),
+      config,
+      labels: labelMap(config.labels),
+      networks: [],
+      loaders: [],
+    });
   }
   const byName = new Map([...containers.values()].map((c) => [c.name, c]));
   /** A container from a reference to any of its attributes, or from its literal name. */
@@ -125,15 +134,21 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
       for (const n of list(c.config.networks_advanced).map(record)) {
         const name = str(n.name) ?? "";
         const ref = parseReference(name);
-        const known = ref?.type === "docker_network" ? networks.get(ref.logicalId) : [...networks.values()].find((x) => x.name === name);
+        const known =
+          ref?.type === "docker_network"
+            ? networks.get(ref.logicalId)
+            : [...networks.values()].find((x) => x.name === name);
         c.networks.push(known ? known.key : `external:${name}`);
       }
       // No networks_advanced: Docker attaches the default bridge (or the named network_mode).
-      if (c.networks.length === 0) c.networks = [mode && mode !== "bridge" && mode !== "default" ? `external:${mode}` : "bridge"];
+      if (c.networks.length === 0)
+        c.networks = [mode && mode !== "bridge" && mode !== "default" ? `external:${mode}` : "bridge"];
     }
   }
   // Loaders are folded into the service whose config hash label references them.
-  const loaderIds = new Set([...containers.values()].filter((c) => c.labels["zta.role"] === ROLE_LOADER).map((c) => c.id));
+  const loaderIds = new Set(
+    [...containers.values()].filter((c) => c.labels["zta.role"] === ROLE_LOADER).map((c) => c.id),
+  );
   const folded = new Set<string>();
   for (const c of containers.values()) {
     if (loaderIds.has(c.id)) continue;
@@ -167,11 +182,17 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
   const elsewhere: Mark[] = [];
   for (const f of report?.findings ?? []) {
     if (f.status !== "open") continue;
-    const [type, logicalId] = [f.resource.slice(0, f.resource.indexOf(".")), f.resource.slice(f.resource.indexOf(".") + 1)];
+    const [type, logicalId] = [
+      f.resource.slice(0, f.resource.indexOf(".")),
+      f.resource.slice(f.resource.indexOf(".") + 1),
+    ];
     const text = `open finding ${f.ruleId} (${f.level}): ${f.title}`;
     const m: Mark = { text, color: f.level === "error" ? RED : AMBER };
     if (type === "docker_container" && containers.has(logicalId)) {
-      mark(nodeOf(logicalId), { ...m, text: drawnAs.has(logicalId) ? `${text} [${containers.get(logicalId)!.name}]` : text });
+      mark(nodeOf(logicalId), {
+        ...m,
+        text: drawnAs.has(logicalId) ? `${text} [${containers.get(logicalId)!.name}]` : text,
+      });
     } else if (type === "docker_image") {
       const users = [...containers.values()].filter((c) => {
         const ref = parseReference(c.config.image);
@@ -204,7 +225,10 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
       entries = JSON.parse(raw);
     } catch {
       if (isExpression(raw)) {
-        mark(nodeOf(c.id), { text: `${CALLERS_LABEL} is computed by Terraform: its flows are not drawn`, color: AMBER });
+        mark(nodeOf(c.id), {
+          text: `${CALLERS_LABEL} is computed by Terraform: its flows are not drawn`,
+          color: AMBER,
+        });
       } else problems.add(where, raw, fix);
       continue;
     }
@@ -247,17 +271,25 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
   out.push(`digraph ${q(title ?? "trust zones")} {`);
   out.push('  graph [rankdir=LR, fontname="Helvetica", fontsize=11, nodesep=0.3, ranksep=0.9, newrank=true];');
   // The margin leaves room for viewers whose sans-serif is wider than Graphviz's Helvetica metrics.
-  out.push('  node [fontname="Helvetica", fontsize=10, shape=box, style="rounded,filled", fillcolor="white", margin="0.2,0.06"];');
+  out.push(
+    '  node [fontname="Helvetica", fontsize=10, shape=box, style="rounded,filled", fillcolor="white", margin="0.2,0.06"];',
+  );
   out.push('  edge [fontname="Helvetica", fontsize=9, arrowsize=0.7];');
 
   const containerNode = (c: Container, indent: string): string => {
     const rows = [`<B>${h(c.name)}</B>`];
     const role = c.labels["zta.role"];
-    const kind = c.config.start === false ? "created, never started" : c.config.must_run === false ? "job (runs to completion)" : undefined;
+    const kind =
+      c.config.start === false
+        ? "created, never started"
+        : c.config.must_run === false
+          ? "job (runs to completion)"
+          : undefined;
     if (role || kind) rows.push(`<FONT POINT-SIZE="9">${h([role, kind].filter(Boolean).join(" · "))}</FONT>`);
     const identity = c.labels[IDENTITY_LABEL];
     if (identity) rows.push(`<FONT POINT-SIZE="9">identity CN=${h(identity)}</FONT>`);
-    for (const l of c.loaders) rows.push(`<FONT POINT-SIZE="8" COLOR="#757575">config via ${h(containers.get(l)!.name)} (loader)</FONT>`);
+    for (const l of c.loaders)
+      rows.push(`<FONT POINT-SIZE="8" COLOR="#757575">config via ${h(containers.get(l)!.name)} (loader)</FONT>`);
     const own = marks.get(`c:${c.name}`) ?? [];
     for (const m of own) rows.push(`<FONT POINT-SIZE="9" COLOR="${m.color}">⚠ ${h(m.text)}</FONT>`);
     const loose = loaderIds.has(c.id);
@@ -294,14 +326,25 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
       const address = typeof ip === "string" ? ip : "0.0.0.0";
       const exposed = !computed && !isLoopback(address);
       const bind = `${address.includes(":") && !address.startsWith("[") ? `[${address}]` : address}:${p.external ?? "random"}/${str(p.protocol) ?? "tcp"}`;
-      const note = computed ? "address computed by Terraform" : isAllInterfaces(address) ? "EVERY interface" : exposed ? "beyond loopback" : "loopback only";
+      const note = computed
+        ? "address computed by Terraform"
+        : isAllInterfaces(address)
+          ? "EVERY interface"
+          : exposed
+            ? "beyond loopback"
+            : "loopback only";
       const color = computed ? AMBER : exposed ? RED : "#424242";
       const id = `p:${c.name}:${bind}`;
-      out.push(`    ${q(id)} [label=${q(`${bind}\n${note}${typeof ip === "string" ? "" : " (ip unset)"}`)}, shape=cds, color=${q(color)}, fontcolor=${q(color)}${exposed ? ", penwidth=2.5" : ""}];`);
-      published.push(`  ${q(id)} -> ${q(`c:${rootOf(c).name}`)} [label=${q(`publish → :${p.internal}`)}, color=${q(color)}, fontcolor=${q(color)}${exposed ? ", penwidth=2.5" : ""}];`);
+      out.push(
+        `    ${q(id)} [label=${q(`${bind}\n${note}${typeof ip === "string" ? "" : " (ip unset)"}`)}, shape=cds, color=${q(color)}, fontcolor=${q(color)}${exposed ? ", penwidth=2.5" : ""}];`,
+      );
+      published.push(
+        `  ${q(id)} -> ${q(`c:${rootOf(c).name}`)} [label=${q(`publish → :${p.internal}`)}, color=${q(color)}, fontcolor=${q(color)}${exposed ? ", penwidth=2.5" : ""}];`,
+      );
     }
   }
-  if (published.length === 0) out.push('    "p:none" [label="no published port", shape=plaintext, fontcolor="#757575", style=""];');
+  if (published.length === 0)
+    out.push('    "p:none" [label="no published port", shape=plaintext, fontcolor="#757575", style=""];');
   if (zonesCalled.has("host")) out.push('    "z:host" [label="host processes", shape=box3d];');
   for (const root of roots.filter((r) => r.networks.includes("host"))) out.push(...group(root, "    "));
   out.push("  }");
@@ -311,23 +354,43 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
   // Outbound lines are written zone -> container (no arrowheads) so that zones rank left of the stack.
   const joins: string[] = [];
   if (hasTypePrefix("tailscale_") || tailscaled.length > 0 || zonesCalled.has("tailnet") || marks.has("z:tailnet")) {
-    const names = tailscaled.flatMap((c) => strings(c.config.env).filter((e) => e.startsWith("TS_HOSTNAME=")).map((e) => e.slice(12)));
-    const rows = ["<B>tailnet</B>", ...names.map((n) => `node ${h(n)}`), ...(marks.get("z:tailnet") ?? []).map((m) => `<FONT COLOR="${m.color}">⚠ ${h(m.text)}</FONT>`)];
+    const names = tailscaled.flatMap((c) =>
+      strings(c.config.env)
+        .filter((e) => e.startsWith("TS_HOSTNAME="))
+        .map((e) => e.slice(12)),
+    );
+    const rows = [
+      "<B>tailnet</B>",
+      ...names.map((n) => `node ${h(n)}`),
+      ...(marks.get("z:tailnet") ?? []).map((m) => `<FONT COLOR="${m.color}">⚠ ${h(m.text)}</FONT>`),
+    ];
     out.push('  subgraph "cluster_tailnet" {');
     out.push('    label="tailnet"; style="rounded,filled"; fillcolor="#e3f2fd"; color="#1565c0";');
     out.push(`    "z:tailnet" [label=<${table(rows)}>, shape=box3d];`);
     out.push("  }");
-    for (const c of tailscaled) joins.push(`  "z:tailnet" -> ${q(`c:${c.name}`)} [label="joins the tailnet", style=dotted, color="#1565c0", fontcolor="#1565c0", arrowhead=none];`);
+    for (const c of tailscaled)
+      joins.push(
+        `  "z:tailnet" -> ${q(`c:${c.name}`)} [label="joins the tailnet", style=dotted, color="#1565c0", fontcolor="#1565c0", arrowhead=none];`,
+      );
   }
   const tunnels = [...containers.values()].filter((c) => c.labels["zta.role"] === "cloudflared");
-  if (hasTypePrefix("cloudflare_") || tunnels.length > 0 || zonesCalled.has("cloudflare") || marks.has("z:cloudflare")) {
-    const hostnames = sorted(resources.cloudflare_dns_record).map(([, r]) => str(r.name)).filter((n): n is string => !!n && !isExpression(n));
+  if (
+    hasTypePrefix("cloudflare_") ||
+    tunnels.length > 0 ||
+    zonesCalled.has("cloudflare") ||
+    marks.has("z:cloudflare")
+  ) {
+    const hostnames = sorted(resources.cloudflare_dns_record)
+      .map(([, r]) => str(r.name))
+      .filter((n): n is string => !!n && !isExpression(n));
     const access = sorted(resources.cloudflare_zero_trust_access_policy).flatMap(([, r]) =>
-      list(r.include).map(record).map((inc) => {
-        const [kind, v] = Object.entries(inc)[0] ?? ["?", {}];
-        const value = Object.values(record(v))[0];
-        return `${kind} ${typeof value === "string" && !isExpression(value) ? value : "(computed)"}`;
-      }),
+      list(r.include)
+        .map(record)
+        .map((inc) => {
+          const [kind, v] = Object.entries(inc)[0] ?? ["?", {}];
+          const value = Object.values(record(v))[0];
+          return `${kind} ${typeof value === "string" && !isExpression(value) ? value : "(computed)"}`;
+        }),
     );
     const rows = [
       "<B>Cloudflare</B>",
@@ -339,7 +402,10 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
     out.push('    label="Cloudflare"; style="rounded,filled"; fillcolor="#fff3e0"; color="#e65100";');
     out.push(`    "z:cloudflare" [label=<${table(rows)}>, shape=box3d];`);
     out.push("  }");
-    for (const c of tunnels) joins.push(`  "z:cloudflare" -> ${q(`c:${c.name}`)} [label="outbound tunnel", style=dotted, color="#e65100", fontcolor="#e65100", arrowhead=none];`);
+    for (const c of tunnels)
+      joins.push(
+        `  "z:cloudflare" -> ${q(`c:${c.name}`)} [label="outbound tunnel", style=dotted, color="#e65100", fontcolor="#e65100", arrowhead=none];`,
+      );
   }
 
   // Docker networks (and the pseudo-networks containers end up on). A container on one network is
@@ -376,19 +442,26 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
     const netMarks = marks.get(anchor) ?? [];
     if (multi.length > 0 || netMarks.length > 0 || single.length === 0) {
       const rows = [`network ${h(name)}`, ...netMarks.map((m) => `<FONT COLOR="${m.color}">⚠ ${h(m.text)}</FONT>`)];
-      out.push(`    ${q(anchor)} [label=<${table(rows)}>, shape=box, style="rounded,dashed", fontsize=9${netMarks.length ? `, color=${q(RED)}` : ""}];`);
+      out.push(
+        `    ${q(anchor)} [label=<${table(rows)}>, shape=box, style="rounded,dashed", fontsize=9${netMarks.length ? `, color=${q(RED)}` : ""}];`,
+      );
     }
     for (const r of single) out.push(...group(r, "    "));
     out.push("  }");
-    for (const r of multi) attach.push(`  ${q(`c:${r.name}`)} -> ${q(anchor)} [style=dashed, color="#9e9e9e", arrowhead=none, weight=2];`);
+    for (const r of multi)
+      attach.push(`  ${q(`c:${r.name}`)} -> ${q(anchor)} [style=dashed, color="#9e9e9e", arrowhead=none, weight=2];`);
   }
   for (const r of roots.filter((x) => x.networks.length > 1)) out.push(...group(r, "  "));
 
   for (const name of [...outsiders].sort()) {
-    out.push(`  ${q(`u:${name}`)} [label=${q(`${name}\n(not in this stack)`)}, style="rounded,dashed", color=${q(AMBER)}];`);
+    out.push(
+      `  ${q(`u:${name}`)} [label=${q(`${name}\n(not in this stack)`)}, style="rounded,dashed", color=${q(AMBER)}];`,
+    );
   }
   if (elsewhere.length > 0) {
-    out.push(`  "findings" [label=<${table(["<B>open findings on other resources</B>", ...elsewhere.map((m) => `<FONT COLOR="${m.color}">⚠ ${h(m.text)}</FONT>`)])}>, color=${q(RED)}];`);
+    out.push(
+      `  "findings" [label=<${table(["<B>open findings on other resources</B>", ...elsewhere.map((m) => `<FONT COLOR="${m.color}">⚠ ${h(m.text)}</FONT>`)])}>, color=${q(RED)}];`,
+    );
   }
   out.push(...published, ...attach, ...joins, ...flows);
   // Last, so the clusters do not inherit labelloc. The key is in neutral grey: a stack with nothing red draws nothing red.
@@ -398,7 +471,9 @@ export function trustZoneDot(stackJson: unknown, report?: TrustDiagramReport, ti
     "red port: published beyond loopback · red box: open policy finding",
     "dashed line: attached to a Docker network · dotted line: outbound connection to a zone",
   ];
-  out.push(`  label=<${title ? `<B>${h(title)}</B><BR/>` : ""}${key.map((k) => `<FONT POINT-SIZE="9" COLOR="#616161">${h(k)}</FONT>`).join("<BR/>")}>; labelloc=b;`);
+  out.push(
+    `  label=<${title ? `<B>${h(title)}</B><BR/>` : ""}${key.map((k) => `<FONT POINT-SIZE="9" COLOR="#616161">${h(k)}</FONT>`).join("<BR/>")}>; labelloc=b;`,
+  );
   out.push("}");
   return `${out.join("\n")}\n`;
 }
@@ -410,7 +485,9 @@ export async function renderTrustZoneSvg(dot: string): Promise<string> {
   const viz = await (require("@viz-js/viz") as typeof import("@viz-js/viz")).instance();
   const result = viz.render(dot, { format: "svg" });
   if (result.status !== "success" || result.output === undefined) {
-    throw new Error(`Graphviz could not render the trust-zone diagram: ${result.errors.map((e) => e.message).join("; ")}`);
+    throw new Error(
+      `Graphviz could not render the trust-zone diagram: ${result.errors.map((e) => e.message).join("; ")}`,
+    );
   }
   return result.output;
 }
@@ -425,7 +502,9 @@ export const SVG_FILE = "trust-zones.svg";
 export async function writeTrustZoneDiagram(stackDir: string, title?: string): Promise<string[]> {
   const json = JSON.parse(fs.readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as unknown;
   const reportPath = path.join(stackDir, JSON_REPORT_FILE);
-  const report = fs.existsSync(reportPath) ? (JSON.parse(fs.readFileSync(reportPath, "utf8")) as TrustDiagramReport) : undefined;
+  const report = fs.existsSync(reportPath)
+    ? (JSON.parse(fs.readFileSync(reportPath, "utf8")) as TrustDiagramReport)
+    : undefined;
   const dot = trustZoneDot(json, report, title);
   const files = [path.join(stackDir, DOT_FILE), path.join(stackDir, SVG_FILE)];
   fs.writeFileSync(files[0], dot);
@@ -440,7 +519,8 @@ export async function writeTrustZoneDiagram(stackDir: string, title?: string): P
 export async function writeTrustZoneDiagrams(app: App): Promise<string[]> {
   const stacks = app.node.children.filter((c): c is TerraformStack => TerraformStack.isStack(c));
   const files: string[] = [];
-  for (const stack of stacks) files.push(...(await writeTrustZoneDiagram(path.join(app.outdir, "stacks", stack.node.id), stack.node.id)));
+  for (const stack of stacks)
+    files.push(...(await writeTrustZoneDiagram(path.join(app.outdir, "stacks", stack.node.id), stack.node.id)));
   return files;
 }
 

@@ -7,7 +7,10 @@ import { inferenceProps, stackWithProviders } from "./helpers";
 export { expectConfigError, gapRuleIds, hardeningGaps } from "./helpers";
 
 /** A stack with docker/tls/random (+ cloudflare and tailscale providers) and SecureInference in it. */
-export function inferenceStack(overrides: Partial<SecureInferenceProps> = {}): { stack: TerraformStack; ai: SecureInference } {
+export function inferenceStack(overrides: Partial<SecureInferenceProps> = {}): {
+  stack: TerraformStack;
+  ai: SecureInference;
+} {
   const stack = stackWithProviders();
   new CloudflareProvider(stack, "cloudflare", {});
   new TailscaleProvider(stack, "tailscale", {});

@@ -126,7 +126,10 @@ function volumeKeys(c: ResourceView, stack: StackView): { key: string; container
     .filter((v) => typeof v.volume_name === "string")
     .map((v) => {
       const target = stack.referenced(v.volume_name);
-      return { key: target ? `${target.type}.${target.logicalId}` : String(v.volume_name), containerPath: String(v.container_path ?? "") };
+      return {
+        key: target ? `${target.type}.${target.logicalId}` : String(v.volume_name),
+        containerPath: String(v.container_path ?? ""),
+      };
     });
 }
 
@@ -157,7 +160,8 @@ export function networksOf(c: ResourceView, stack: StackView): { name: string; r
   return list(c.config.networks_advanced).map((n) => {
     const name = record(n).name;
     const target = stack.referenced(name);
-    if (target && target.type === "docker_network") return { name: String(target.config.name ?? name), resource: target };
+    if (target && target.type === "docker_network")
+      return { name: String(target.config.name ?? name), resource: target };
     const byName = stack.ofType("docker_network").find((net) => net.config.name === name);
     return { name: String(name), resource: byName };
   });

@@ -37,8 +37,14 @@ export function stackViewOf(terraformJson: Record<string, unknown>): StackView {
     for (const [logicalId, config] of Object.entries(instances)) {
       const meta = (config["//"] as { metadata?: { path?: string } } | undefined)?.metadata;
       // A dynamic ports block (Lockdown) is judged as the port it publishes when not locked down.
-      const dynamicPorts = type === "docker_container" && (config.dynamic as { ports?: unknown } | undefined)?.ports !== undefined;
-      const view: ResourceView = { type, logicalId, path: meta?.path ?? `${type}.${logicalId}`, config: dynamicPorts ? { ...config, ports: publishedPorts(config) } : config };
+      const dynamicPorts =
+        type === "docker_container" && (config.dynamic as { ports?: unknown } | undefined)?.ports !== undefined;
+      const view: ResourceView = {
+        type,
+        logicalId,
+        path: meta?.path ?? `${type}.${logicalId}`,
+        config: dynamicPorts ? { ...config, ports: publishedPorts(config) } : config,
+      };
       resources.push(view);
       byKey.set(`${type}.${logicalId}`, view);
     }
@@ -91,7 +97,12 @@ export function evaluate(
         continue;
       }
       if (outcome.status !== OutcomeStatus.NON_COMPLIANT) continue;
-      findings.push({ ...base, level, detail: outcome.detail ?? "", suppression: suppressionFor(resource, rule.meta.id) });
+      findings.push({
+        ...base,
+        level,
+        detail: outcome.detail ?? "",
+        suppression: suppressionFor(resource, rule.meta.id),
+      });
     }
   }
   return findings;

@@ -29,9 +29,14 @@ export interface ContainerCheckOptions {
  * the production profile, and suppressed findings are left out. Empty means hardened. A rule that
  * throws is a finding too (never a silent pass).
  */
-export function containerFindings(terraformJson: Record<string, unknown>, options: ContainerCheckOptions = {}): Finding[] {
+export function containerFindings(
+  terraformJson: Record<string, unknown>,
+  options: ContainerCheckOptions = {},
+): Finding[] {
   const select = options.select ?? (() => true);
   const suppressionFor = options.scope ? suppressionsIn(options.scope) : () => undefined;
   const inScope = (r: ResourceView) => r.type === "docker_container" && select(r);
-  return blocking(evaluate(CONTAINER_RULES, stackViewOf(terraformJson), PolicyProfile.PRODUCTION, suppressionFor, inScope));
+  return blocking(
+    evaluate(CONTAINER_RULES, stackViewOf(terraformJson), PolicyProfile.PRODUCTION, suppressionFor, inScope),
+  );
 }

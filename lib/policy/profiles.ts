@@ -8,11 +8,21 @@ import { FindingLevel, RuleSeverity } from "./types";
  */
 export class PolicyProfile {
   /** Solo homelab: only what breaks isolation or exposes the service fails synth. */
-  public static readonly HOMELAB = new PolicyProfile("homelab", FindingLevel.ERROR, FindingLevel.WARNING, FindingLevel.WARNING);
+  public static readonly HOMELAB = new PolicyProfile(
+    "homelab",
+    FindingLevel.ERROR,
+    FindingLevel.WARNING,
+    FindingLevel.WARNING,
+  );
   /** Small team: hardening gaps fail too; operational hygiene warns. */
   public static readonly TEAM = new PolicyProfile("team", FindingLevel.ERROR, FindingLevel.ERROR, FindingLevel.WARNING);
   /** Multi-tenant production: every finding fails synth unless suppressed with a reason. */
-  public static readonly PRODUCTION = new PolicyProfile("production", FindingLevel.ERROR, FindingLevel.ERROR, FindingLevel.ERROR);
+  public static readonly PRODUCTION = new PolicyProfile(
+    "production",
+    FindingLevel.ERROR,
+    FindingLevel.ERROR,
+    FindingLevel.ERROR,
+  );
 
   public static readonly ALL: PolicyProfile[] = [PolicyProfile.HOMELAB, PolicyProfile.TEAM, PolicyProfile.PRODUCTION];
 

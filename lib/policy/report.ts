@@ -62,11 +62,15 @@ export function sarifReport(input: ReportInput): Record<string, unknown> {
             informationUri: TOOL_URI,
             rules: input.rules.map((r) => ({
               id: r.meta.id,
-              name: r.meta.title.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : "")),
+              name: r.meta.title.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) =>
+                c ? c.toUpperCase() : "",
+              ),
               shortDescription: { text: r.meta.title },
               fullDescription: { text: r.meta.explanation },
               help: { text: `${r.meta.fix}\n\nReferences:\n${r.meta.references.map((x) => `- ${x}`).join("\n")}` },
-              defaultConfiguration: { level: r.meta.severity === "low" ? "note" : r.meta.severity === "medium" ? "warning" : "error" },
+              defaultConfiguration: {
+                level: r.meta.severity === "low" ? "note" : r.meta.severity === "medium" ? "warning" : "error",
+              },
               properties: { tags: ["security", r.meta.severity], severity: r.meta.severity },
             })),
           },

@@ -12,7 +12,10 @@ function cell(text: string): string {
 
 /** Markdown heading anchors as GitHub makes them: lower case, punctuation dropped, spaces to dashes. */
 function anchor(id: string): string {
-  return id.toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-");
+  return id
+    .toLowerCase()
+    .replace(/[^a-z0-9 -]/g, "")
+    .replace(/ /g, "-");
 }
 
 /** One row per rule: id (linked to its section), severity, resource types, title. */
@@ -20,7 +23,10 @@ export function renderRuleTable(rules: RuleMetadata[]): string {
   return [
     "| ID | Severity | Checks | Title |",
     "| --- | --- | --- | --- |",
-    ...rules.map((r) => `| [${r.id}](#${anchor(r.id)}) | ${r.severity} | ${r.resourceTypes.map((t) => `\`${t}\``).join(", ")} | ${cell(r.title)} |`),
+    ...rules.map(
+      (r) =>
+        `| [${r.id}](#${anchor(r.id)}) | ${r.severity} | ${r.resourceTypes.map((t) => `\`${t}\``).join(", ")} | ${cell(r.title)} |`,
+    ),
   ].join("\n");
 }
 
@@ -48,7 +54,7 @@ export function renderRulesDocument(rules: RuleMetadata[]): string {
     "<!-- Generated from the rules' metadata by `npm run docs` (scripts/rule-table.ts); do not edit by hand. -->",
     "",
     "Every rule `SecurityPolicy` checks, with why it matters and the fix. Severities map to finding levels",
-    "per profile (README, \"Security policy\"); add your own rules with `additionalRules` (examples/custom-rule.ts).",
+    'per profile (README, "Security policy"); add your own rules with `additionalRules` (examples/custom-rule.ts).',
     "",
     renderRuleTable(sorted),
     "",

@@ -49,20 +49,49 @@ function readAdditionalRules(value: unknown): IPolicyRule[] {
   rules.forEach((rule, i) => {
     const at = `additionalRules[${i}]`;
     const r = readObject<Partial<IPolicyRule>>(problems, at, rule, true, "an object with `meta` and `check`") ?? {};
-    problems.check(typeof r.check === "function", `${at}.check`, r.check, "Give a function check(resource, stack) that returns a RuleOutcome.");
-    const meta = readObject<Partial<RuleMetadata>>(problems, `${at}.meta`, r.meta, true, "{ id, title, explanation, fix, severity, references, resourceTypes }") ?? {};
+    problems.check(
+      typeof r.check === "function",
+      `${at}.check`,
+      r.check,
+      "Give a function check(resource, stack) that returns a RuleOutcome.",
+    );
+    const meta =
+      readObject<Partial<RuleMetadata>>(
+        problems,
+        `${at}.meta`,
+        r.meta,
+        true,
+        "{ id, title, explanation, fix, severity, references, resourceTypes }",
+      ) ?? {};
     const id = readString(problems, `${at}.meta.id`, meta.id, true, '"ACME-NET-001"') ?? "";
     if (id !== "") {
-      if (id.startsWith(BUILT_IN_PREFIX)) problems.add(`${at}.meta.id`, id, `Ids starting with ${BUILT_IN_PREFIX} belong to the built-in rules; use your own prefix, e.g. "ACME-NET-001".`);
-      else if (!RULE_ID.test(id)) problems.add(`${at}.meta.id`, id, 'Use upper-case words joined by dashes, e.g. "ACME-NET-001".');
+      if (id.startsWith(BUILT_IN_PREFIX))
+        problems.add(
+          `${at}.meta.id`,
+          id,
+          `Ids starting with ${BUILT_IN_PREFIX} belong to the built-in rules; use your own prefix, e.g. "ACME-NET-001".`,
+        );
+      else if (!RULE_ID.test(id))
+        problems.add(`${at}.meta.id`, id, 'Use upper-case words joined by dashes, e.g. "ACME-NET-001".');
       else if (seen.has(id)) problems.add(`${at}.meta.id`, id, "Another rule has this id; give every rule its own.");
       seen.add(id);
     }
-    for (const field of ["title", "explanation", "fix"] as const) readString(problems, `${at}.meta.${field}`, meta[field], true, "one sentence");
-    problems.check(severities.includes(meta.severity as string), `${at}.meta.severity`, meta.severity, `Use RuleSeverity.HIGH, MEDIUM or LOW (${severities.map((v) => `"${v}"`).join(", ")}).`);
+    for (const field of ["title", "explanation", "fix"] as const)
+      readString(problems, `${at}.meta.${field}`, meta[field], true, "one sentence");
+    problems.check(
+      severities.includes(meta.severity as string),
+      `${at}.meta.severity`,
+      meta.severity,
+      `Use RuleSeverity.HIGH, MEDIUM or LOW (${severities.map((v) => `"${v}"`).join(", ")}).`,
+    );
     readStrings(problems, `${at}.meta.references`, meta.references, true, '["an internal standard, a CIS control"]');
     const types = readStrings(problems, `${at}.meta.resourceTypes`, meta.resourceTypes, true, '["docker_container"]');
-    if (Array.isArray(meta.resourceTypes) && types.length === 0) problems.add(`${at}.meta.resourceTypes`, [], 'Name the Terraform resource types the rule judges, e.g. ["docker_container"]; with none it never runs.');
+    if (Array.isArray(meta.resourceTypes) && types.length === 0)
+      problems.add(
+        `${at}.meta.resourceTypes`,
+        [],
+        'Name the Terraform resource types the rule judges, e.g. ["docker_container"]; with none it never runs.',
+      );
   });
   problems.throwIfAny();
   return rules as IPolicyRule[];
@@ -141,8 +170,15 @@ export class SecurityPolicy implements IAspect {
     const known = ALL_RULES.map((r) => r.meta.id);
     // A built-in id is checked here; another (a rule of `additionalRules`) when the policy runs,
     // since only the policy knows its additional rules.
-    const plausible = typeof ruleId === "string" && (known.includes(ruleId) || (!ruleId.startsWith(BUILT_IN_PREFIX) && RULE_ID.test(ruleId)));
-    problems.check(plausible, "ruleId", ruleId, `Use one of the rule ids: ${known.join(", ")}, or the id of one of your additionalRules.`);
+    const plausible =
+      typeof ruleId === "string" &&
+      (known.includes(ruleId) || (!ruleId.startsWith(BUILT_IN_PREFIX) && RULE_ID.test(ruleId)));
+    problems.check(
+      plausible,
+      "ruleId",
+      ruleId,
+      `Use one of the rule ids: ${known.join(", ")}, or the id of one of your additionalRules.`,
+    );
     problems.check(
       typeof reason === "string" && reason.trim().length >= MIN_REASON_LENGTH,
       "reason",
@@ -189,9 +225,13 @@ export class SecurityPolicy implements IAspect {
     const prefix = scope.node.path;
     const inScope = (path: string) => path === prefix || path.startsWith(`${prefix}/`) || scope === stack;
     unknownSuppressions(stack);
-    const findings = evaluate(this.ruleSet, view, this.profile, suppressionsIn(stack), (resource) => inScope(resource.path));
+    const findings = evaluate(this.ruleSet, view, this.profile, suppressionsIn(stack), (resource) =>
+      inScope(resource.path),
+    );
 
-    const reportFiles = this.writeReports ? this.write(stack, findings, view.resources.filter((r) => inScope(r.path)).length) : [];
+    const reportFiles = this.writeReports
+      ? this.write(stack, findings, view.resources.filter((r) => inScope(r.path)).length)
+      : [];
     const index = this.results.findIndex((r) => r.stackPath === stack.node.path);
     if (index >= 0) this.results.splice(index, 1);
     this.results.push({ stackPath: stack.node.path, findings, reportFiles });
@@ -217,7 +257,13 @@ export class SecurityPolicy implements IAspect {
   private write(stack: TerraformStack, findings: Finding[], resourcesChecked: number): string[] {
     const dir = this.reportDirectory ?? path.join(App.of(stack).outdir, "stacks", stack.node.id);
     fs.mkdirSync(dir, { recursive: true });
-    const input = { stack: stack.node.path, profile: this.profile.name, rules: this.ruleSet, findings, resourcesChecked };
+    const input = {
+      stack: stack.node.path,
+      profile: this.profile.name,
+      rules: this.ruleSet,
+      findings,
+      resourcesChecked,
+    };
     const files = [path.join(dir, JSON_REPORT_FILE), path.join(dir, SARIF_REPORT_FILE)];
     fs.writeFileSync(files[0], `${JSON.stringify(jsonReport(input), null, 2)}\n`);
     fs.writeFileSync(files[1], `${JSON.stringify(sarifReport(input), null, 2)}\n`);
@@ -239,7 +285,12 @@ function unknownSuppressions(stack: TerraformStack): void {
   );
   const problems = new Problems("SecurityPolicy.suppress");
   for (const s of all.flatMap((c) => SecurityPolicy.suppressionsOn(c))) {
-    if (!known.has(s.ruleId)) problems.add(`ruleId (on "${s.path}")`, s.ruleId, `No SecurityPolicy on this stack has that rule: fix the id, or add the rule to a policy's additionalRules.`);
+    if (!known.has(s.ruleId))
+      problems.add(
+        `ruleId (on "${s.path}")`,
+        s.ruleId,
+        `No SecurityPolicy on this stack has that rule: fix the id, or add the rule to a policy's additionalRules.`,
+      );
   }
   problems.throwIfAny();
 }

@@ -113,10 +113,15 @@ export const PATH_TRICKS = [
 /** A path no deployment routes: the edge's own 404. */
 const UNROUTED = "/zta-probe-not-a-route";
 
-const bearer = (ctx: ProbeContext): Record<string, string> => (ctx.token ? { Authorization: `Bearer ${ctx.token}` } : {});
+const bearer = (ctx: ProbeContext): Record<string, string> =>
+  ctx.token ? { Authorization: `Bearer ${ctx.token}` } : {};
 
 /** A request to the target as the operator, with the token unless `anonymous`. */
-function api(ctx: ProbeContext, path: string, r: Partial<ProbeRequest> & { anonymous?: boolean } = {}): Promise<Exchange> {
+function api(
+  ctx: ProbeContext,
+  path: string,
+  r: Partial<ProbeRequest> & { anonymous?: boolean } = {},
+): Promise<Exchange> {
   const { anonymous, ...rest } = r;
   return ctx.client.send({
     url: ctx.target,
@@ -179,7 +184,10 @@ async function auditLinesAfter(file: string, offset: number): Promise<string[]> 
       try {
         const buf = Buffer.alloc(Math.min(size - offset, 1024 * 1024));
         fs.readSync(fd, buf, 0, buf.length, offset);
-        const lines = buf.toString().split("\n").filter((l) => l.trim() !== "");
+        const lines = buf
+          .toString()
+          .split("\n")
+          .filter((l) => l.trim() !== "");
         if (lines.length > 0) return lines;
       } finally {
         fs.closeSync(fd);
@@ -204,7 +212,12 @@ export const CHECKS: Check[] = [
       const got: string[] = [];
       let pass = true;
       for (const version of ["TLSv1", "TLSv1.1"] as const) {
-        const e = await api(ctx, UNROUTED, { minVersion: version, maxVersion: version, skipNameCheck: true, anonymous: true });
+        const e = await api(ctx, UNROUTED, {
+          minVersion: version,
+          maxVersion: version,
+          skipNameCheck: true,
+          anonymous: true,
+        });
         if (e.tlsProtocol !== undefined) {
           pass = false;
           got.push(`${version}: handshake completed (${e.tlsProtocol})`);
@@ -228,7 +241,12 @@ export const CHECKS: Check[] = [
       const got = e.tlsProtocol
         ? `${e.tlsProtocol}, subject CN=${p?.subject?.CN}, issuer CN=${p?.issuer?.CN}, ${names}`
         : `not verified (${e.error})`;
-      return { pass: e.tlsProtocol !== undefined, sent: `handshake to ${ctx.target.hostname}, CA from the bundle`, expected: "verified chain and name", got };
+      return {
+        pass: e.tlsProtocol !== undefined,
+        sent: `handshake to ${ctx.target.hostname}, CA from the bundle`,
+        expected: "verified chain and name",
+        got,
+      };
     },
   },
   {
@@ -283,7 +301,12 @@ export const CHECKS: Check[] = [
     needs: [],
     async run(ctx) {
       const e = await api(ctx, "/v1/models", { identity: undefined });
-      return { pass: refusedAtTls(e), sent: "GET /v1/models, no client certificate", expected: "refused at TLS", got: describe(e) };
+      return {
+        pass: refusedAtTls(e),
+        sent: "GET /v1/models, no client certificate",
+        expected: "refused at TLS",
+        got: describe(e),
+      };
     },
   },
   {
@@ -297,7 +320,12 @@ export const CHECKS: Check[] = [
     async run(ctx) {
       const c = ctx.certs().foreignClient;
       const e = await api(ctx, "/v1/models", { identity: c });
-      return { pass: refusedAtTls(e), sent: "GET /v1/models, foreign-CA certificate", expected: "refused at TLS", got: describe(e) };
+      return {
+        pass: refusedAtTls(e),
+        sent: "GET /v1/models, foreign-CA certificate",
+        expected: "refused at TLS",
+        got: describe(e),
+      };
     },
   },
   {
@@ -314,12 +342,20 @@ export const CHECKS: Check[] = [
     async run(ctx) {
       const got: string[] = [];
       let pass = true;
-      for (const [label, c] of [["expired", ctx.certs().expiredClient], ["not yet valid", ctx.certs().futureClient]] as const) {
+      for (const [label, c] of [
+        ["expired", ctx.certs().expiredClient],
+        ["not yet valid", ctx.certs().futureClient],
+      ] as const) {
         const e = await api(ctx, "/v1/models", { identity: c });
         if (!refusedAtTls(e)) pass = false;
         got.push(`${label}: ${describe(e)}`);
       }
-      return { pass, sent: "GET /v1/models, expired / not-yet-valid certificate", expected: "both refused at TLS", got: got.join("; ") };
+      return {
+        pass,
+        sent: "GET /v1/models, expired / not-yet-valid certificate",
+        expected: "both refused at TLS",
+        got: got.join("; "),
+      };
     },
   },
   {
@@ -337,8 +373,14 @@ export const CHECKS: Check[] = [
     async run(ctx) {
       const sni = ctx.chat?.hostname ?? "zta-probe-other.invalid";
       const e = await api(ctx, "/v1/models", { servername: sni, skipNameCheck: true, identity: undefined });
-      const pass = e.status === undefined ? e.error !== undefined : e.status >= 400 && e.status < 500 && e.status !== 401;
-      return { pass, sent: `SNI ${sni}, no client certificate, Host = target`, expected: "refused, or 4xx but not 401", got: describe(e) };
+      const pass =
+        e.status === undefined ? e.error !== undefined : e.status >= 400 && e.status < 500 && e.status !== 401;
+      return {
+        pass,
+        sent: `SNI ${sni}, no client certificate, Host = target`,
+        expected: "refused, or 4xx but not 401",
+        got: describe(e),
+      };
     },
   },
   {
@@ -392,7 +434,12 @@ export const CHECKS: Check[] = [
       } catch {
         // not JSON: reported below
       }
-      return { pass: e.status === 200 && models.length > 0, sent: "GET /v1/models with token", expected: "200 with models", got: `${describe(e)}, models: ${list(models) || "none"}` };
+      return {
+        pass: e.status === 200 && models.length > 0,
+        sent: "GET /v1/models with token",
+        expected: "200 with models",
+        got: `${describe(e)}, models: ${list(models) || "none"}`,
+      };
     },
   },
   {
@@ -401,12 +448,18 @@ export const CHECKS: Check[] = [
     title: "Spoofed identity headers without a session: still 401",
     sends: `\`GET /v1/models\` with no token and ${SPOOFABLE_IDENTITY_HEADERS.length} identity headers (\`X-Auth-Request-User\`, \`X-Forwarded-User\`, \`X-ZTA-Identity\`, ...) set`,
     expects: "401",
-    meaning: "The edge deletes client copies of identity headers before asking the gate; a header cannot sign anyone in.",
+    meaning:
+      "The edge deletes client copies of identity headers before asking the gate; a header cannot sign anyone in.",
     needs: ["oidc"],
     async run(ctx) {
       const spoof = Object.fromEntries(SPOOFABLE_IDENTITY_HEADERS.map((h) => [h, "admin@example.com"]));
       const e = await api(ctx, "/v1/models", { anonymous: true, headers: spoof });
-      return { pass: e.status === 401, sent: `GET /v1/models, no token, ${SPOOFABLE_IDENTITY_HEADERS.length} spoofed headers`, expected: "401", got: describe(e) };
+      return {
+        pass: e.status === 401,
+        sent: `GET /v1/models, no token, ${SPOOFABLE_IDENTITY_HEADERS.length} spoofed headers`,
+        expected: "401",
+        got: describe(e),
+      };
     },
   },
   {
@@ -421,7 +474,9 @@ export const CHECKS: Check[] = [
     needs: ["session", "audit-log"],
     async run(ctx) {
       const marker = `zta-probe-spoof-${randomBytes(4).toString("hex")}`;
-      const spoof = Object.fromEntries(SPOOFABLE_IDENTITY_HEADERS.map((h) => [h, /email/i.test(h) ? `${marker}@probe.invalid` : marker]));
+      const spoof = Object.fromEntries(
+        SPOOFABLE_IDENTITY_HEADERS.map((h) => [h, /email/i.test(h) ? `${marker}@probe.invalid` : marker]),
+      );
       const file = ctx.auditLog!;
       const offset = fs.statSync(file).size;
       const e = await api(ctx, "/v1/models", { headers: spoof });
@@ -439,7 +494,12 @@ export const CHECKS: Check[] = [
         lines.length === 0
           ? `${describe(e)}; the audit log got no new line (is --audit-log the sidecar's access log?)`
           : `${describe(e)}; audit identity: ${list(identities)}${spoofed.length ? `; MARKER FOUND: ${spoofed[0]}` : ""}`;
-      return { pass, sent: "GET /v1/models with token and spoofed headers", expected: "200, marker absent from the audit log", got };
+      return {
+        pass,
+        sent: "GET /v1/models with token and spoofed headers",
+        expected: "200, marker absent from the audit log",
+        got,
+      };
     },
   },
   {
@@ -454,7 +514,12 @@ export const CHECKS: Check[] = [
       const e = await ctx.client.send({ url: ctx.chat!, rawPath: "/", ca: ctx.bundle.caPem, identity: ctx.bundle });
       const location = header(e, "location") ?? "";
       const pass = e.status !== undefined && [302, 303, 307].includes(e.status) && location.includes("/oauth2/start");
-      return { pass, sent: `GET ${ctx.chat!.origin}/ without a session`, expected: "302 to /oauth2/start", got: `${describe(e)}${location ? ` Location: ${location}` : ""}` };
+      return {
+        pass,
+        sent: `GET ${ctx.chat!.origin}/ without a session`,
+        expected: "302 to /oauth2/start",
+        got: `${describe(e)}${location ? ` Location: ${location}` : ""}`,
+      };
     },
   },
   // ------------------------------------------------------------------ Routes
@@ -464,13 +529,19 @@ export const CHECKS: Check[] = [
     title: "vLLM routes outside the allowlist: 404",
     sends: `each of ${VLLM_UNLISTED_ROUTES.length} vLLM routes outside the OpenAI API (\`/tokenize\`, \`/pause\`, \`/update_weights\`, \`/metrics\`, \`/docs\`, ...) and every OpenAI route not in \`--routes\`, with the token`,
     expects: "404 from the chain (not a JSON 404 from vLLM) on each",
-    meaning: "vLLM's --api-key guards only /v1; its admin and tokenizer routes are open. The chain forwards the allowlist alone.",
+    meaning:
+      "vLLM's --api-key guards only /v1; its admin and tokenizer routes are open. The chain forwards the allowlist alone.",
     needs: [],
     async run(ctx) {
       const extra = InferenceRoutes.ALL_OPENAI.filter((r) => !ctx.routes.includes(r));
       const paths = [...VLLM_UNLISTED_ROUTES, ...extra];
       const { bad, seen } = await statuses(ctx, paths, (p) => (GET_ROUTES.has(p) ? "GET" : "POST"), refusedByChain);
-      return { pass: bad.length === 0, sent: `${paths.length} routes`, expected: "404 each", got: bad.length ? `not 404: ${list(bad)}` : `404 on all ${seen.length}` };
+      return {
+        pass: bad.length === 0,
+        sent: `${paths.length} routes`,
+        expected: "404 each",
+        got: bad.length ? `not 404: ${list(bad)}` : `404 on all ${seen.length}`,
+      };
     },
   },
   {
@@ -483,7 +554,12 @@ export const CHECKS: Check[] = [
     needs: [],
     async run(ctx) {
       const { bad, seen } = await statuses(ctx, PATH_TRICKS, () => "POST", refusedByChain);
-      return { pass: bad.length === 0, sent: `${PATH_TRICKS.length} paths`, expected: "400/404 each", got: bad.length ? `let through: ${list(bad)}` : `refused all ${seen.length}` };
+      return {
+        pass: bad.length === 0,
+        sent: `${PATH_TRICKS.length} paths`,
+        expected: "400/404 each",
+        got: bad.length ? `let through: ${list(bad)}` : `refused all ${seen.length}`,
+      };
     },
   },
   {
@@ -492,7 +568,8 @@ export const CHECKS: Check[] = [
     title: "HEAD, OPTIONS and TRACE do not reach vLLM",
     sends: "`HEAD`, `OPTIONS` and `TRACE /tokenize`; `TRACE /v1/models`",
     expects: "404 on /tokenize; a 4xx on TRACE /v1/models, never an echo",
-    meaning: "Another method is not another way past the allowlist, and TRACE never reflects headers (cookies, tokens).",
+    meaning:
+      "Another method is not another way past the allowlist, and TRACE never reflects headers (cookies, tokens).",
     needs: [],
     async run(ctx) {
       const got: string[] = [];
@@ -503,9 +580,20 @@ export const CHECKS: Check[] = [
         got.push(`${method} /tokenize -> ${describe(e)}`);
       }
       const trace = await api(ctx, "/v1/models", { method: "TRACE" });
-      if (trace.status === undefined || trace.status < 400 || trace.status >= 500 || trace.body.includes("TRACE /v1/models")) pass = false;
+      if (
+        trace.status === undefined ||
+        trace.status < 400 ||
+        trace.status >= 500 ||
+        trace.body.includes("TRACE /v1/models")
+      )
+        pass = false;
       got.push(`TRACE /v1/models -> ${describe(trace)}`);
-      return { pass, sent: "HEAD/OPTIONS/TRACE /tokenize, TRACE /v1/models", expected: "404 / 4xx", got: got.join("; ") };
+      return {
+        pass,
+        sent: "HEAD/OPTIONS/TRACE /tokenize, TRACE /v1/models",
+        expected: "404 / 4xx",
+        got: got.join("; "),
+      };
     },
   },
   // ------------------------------------------------------------------ Streaming
@@ -515,7 +603,8 @@ export const CHECKS: Check[] = [
     title: "A streamed completion arrives token by token",
     sends: "`POST /v1/chat/completions` with `stream: true` for `--model` (default: the first of `/v1/models`)",
     expects: "200 `text/event-stream`, events spread over several reads, the first long before the last",
-    meaning: "No hop buffers the stream (nginx's default proxy_buffering, Caddy's encode would hold every token to the end).",
+    meaning:
+      "No hop buffers the stream (nginx's default proxy_buffering, Caddy's encode would hold every token to the end).",
     needs: ["session"],
     async run(ctx) {
       let model = ctx.model;
@@ -526,17 +615,29 @@ export const CHECKS: Check[] = [
         } catch {
           // reported below
         }
-        if (!model) return { pass: false, sent: "GET /v1/models", expected: "a model to stream from", got: `${describe(m)}, no model (pass --model)` };
+        if (!model)
+          return {
+            pass: false,
+            sent: "GET /v1/models",
+            expected: "a model to stream from",
+            got: `${describe(m)}, no model (pass --model)`,
+          };
       }
       const e = await api(ctx, "/v1/chat/completions", {
         method: "POST",
-        ...jsonBody({ model, stream: true, max_tokens: 32, messages: [{ role: "user", content: "Count from 1 to 30." }] }),
+        ...jsonBody({
+          model,
+          stream: true,
+          max_tokens: 32,
+          messages: [{ role: "user", content: "Count from 1 to 30." }],
+        }),
       });
       const eventReads = e.reads.filter((r) => r.text.includes("data:"));
       const events = e.reads.reduce((n, r) => n + (r.text.match(/^data:/gm) ?? []).length, 0);
       const first = eventReads[0]?.atMs ?? 0;
       const type = header(e, "content-type") ?? "";
-      const pass = e.status === 200 && type.startsWith("text/event-stream") && eventReads.length >= 2 && first < 0.75 * e.totalMs;
+      const pass =
+        e.status === 200 && type.startsWith("text/event-stream") && eventReads.length >= 2 && first < 0.75 * e.totalMs;
       return {
         pass,
         sent: `POST /v1/chat/completions stream=true model=${model}`,
@@ -555,21 +656,42 @@ export const CHECKS: Check[] = [
     meaning: "Metrics leak model names, load and timings; only the internal scraper reads them, at the sidecars.",
     needs: ["scraper-bundle"],
     async run(ctx) {
-      const e = await ctx.client.send({ url: ctx.target, rawPath: "/metrics", ca: ctx.scraper!.caPem, identity: ctx.scraper! });
-      return { pass: e.status === 404, sent: "GET /metrics at the edge, scraper identity", expected: "404", got: describe(e) };
+      const e = await ctx.client.send({
+        url: ctx.target,
+        rawPath: "/metrics",
+        ca: ctx.scraper!.caPem,
+        identity: ctx.scraper!,
+      });
+      return {
+        pass: e.status === 404,
+        sent: "GET /metrics at the edge, scraper identity",
+        expected: "404",
+        got: describe(e),
+      };
     },
   },
   {
     id: "metrics-scraper-only",
     group: "Metrics",
     title: "`/metrics` at a sidecar: the scraper alone",
-    sends: "`GET /metrics` at `--sidecar` (run from the internal network) with the scraper identity, then with the operator's",
+    sends:
+      "`GET /metrics` at `--sidecar` (run from the internal network) with the scraper identity, then with the operator's",
     expects: "200 Prometheus text for the scraper; no 2xx for the operator",
     meaning: "The sidecar admits the scraper identity to /metrics and nobody else.",
     needs: ["scraper-bundle", "sidecar"],
     async run(ctx) {
-      const scraper = await ctx.client.send({ url: ctx.sidecar!, rawPath: "/metrics", ca: ctx.scraper!.caPem, identity: ctx.scraper! });
-      const operator = await ctx.client.send({ url: ctx.sidecar!, rawPath: "/metrics", ca: ctx.bundle.caPem, identity: ctx.bundle });
+      const scraper = await ctx.client.send({
+        url: ctx.sidecar!,
+        rawPath: "/metrics",
+        ca: ctx.scraper!.caPem,
+        identity: ctx.scraper!,
+      });
+      const operator = await ctx.client.send({
+        url: ctx.sidecar!,
+        rawPath: "/metrics",
+        ca: ctx.bundle.caPem,
+        identity: ctx.bundle,
+      });
       const prometheus = /^# (HELP|TYPE) /m.test(scraper.body);
       const operatorRefused = operator.status === undefined || operator.status >= 400;
       return {
@@ -591,17 +713,28 @@ export const CHECKS: Check[] = [
     needs: ["session"],
     async run(ctx) {
       const size = (ctx.maxBodyMb + 1) * 1024 * 1024;
-      const e = await api(ctx, "/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json" }, body: Buffer.alloc(size, 0x20) });
-      return { pass: e.status === 413, sent: `POST /v1/chat/completions, ${size} bytes`, expected: "413", got: describe(e) };
+      const e = await api(ctx, "/v1/chat/completions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: Buffer.alloc(size, 0x20),
+      });
+      return {
+        pass: e.status === 413,
+        sent: `POST /v1/chat/completions, ${size} bytes`,
+        expected: "413",
+        got: describe(e),
+      };
     },
   },
   {
     id: "limits-rate",
     group: "Limits",
     title: "The rate limit answers 429",
-    sends: "`GET /v1/models` with the token, one after another, at most `--max-requests` (default 200), stopping at the first 429",
+    sends:
+      "`GET /v1/models` with the token, one after another, at most `--max-requests` (default 200), stopping at the first 429",
     expects: "a 429 before the budget runs out",
-    meaning: "One identity cannot monopolize the GPU: the sidecar limits requests per identity (60/min, burst 20 by default).",
+    meaning:
+      "One identity cannot monopolize the GPU: the sidecar limits requests per identity (60/min, burst 20 by default).",
     needs: ["session"],
     async run(ctx) {
       const counts = new Map<string, number>();
@@ -610,10 +743,20 @@ export const CHECKS: Check[] = [
         const s = describe(e);
         counts.set(s, (counts.get(s) ?? 0) + 1);
         if (e.status === 429) {
-          return { pass: true, sent: `up to ${ctx.maxRequests} x GET /v1/models`, expected: "a 429", got: `429 at request ${i} (${[...counts].map(([k, n]) => `${n} x ${k}`).join(", ")})` };
+          return {
+            pass: true,
+            sent: `up to ${ctx.maxRequests} x GET /v1/models`,
+            expected: "a 429",
+            got: `429 at request ${i} (${[...counts].map(([k, n]) => `${n} x ${k}`).join(", ")})`,
+          };
         }
       }
-      return { pass: false, sent: `${ctx.maxRequests} x GET /v1/models`, expected: "a 429", got: `no 429 in ${ctx.maxRequests} requests (${[...counts].map(([k, n]) => `${n} x ${k}`).join(", ")})` };
+      return {
+        pass: false,
+        sent: `${ctx.maxRequests} x GET /v1/models`,
+        expected: "a 429",
+        got: `no 429 in ${ctx.maxRequests} requests (${[...counts].map(([k, n]) => `${n} x ${k}`).join(", ")})`,
+      };
     },
   },
 ];

@@ -62,17 +62,24 @@ function httpsUrl(value: string, flag: string): URL {
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`${flag}: "${value}" is not a URL. Use https://host[:port], e.g. https://ai.example.internal.`);
+    throw new UsageError(
+      `${flag}: "${value}" is not a URL. Use https://host[:port], e.g. https://ai.example.internal.`,
+    );
   }
-  if (url.protocol !== "https:") throw new UsageError(`${flag}: "${value}" is not https. The chain speaks TLS only: use https://${url.host || "host"}.`);
-  if (url.pathname !== "/" || url.search) throw new UsageError(`${flag}: "${value}" has a path; give the origin only (https://${url.host}).`);
+  if (url.protocol !== "https:")
+    throw new UsageError(
+      `${flag}: "${value}" is not https. The chain speaks TLS only: use https://${url.host || "host"}.`,
+    );
+  if (url.pathname !== "/" || url.search)
+    throw new UsageError(`${flag}: "${value}" has a path; give the origin only (https://${url.host}).`);
   return url;
 }
 
 function count(value: string | undefined, flag: string, fallback: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag}: "${value}" is not a whole number from 1 to ${max}.`);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UsageError(`${flag}: "${value}" is not a whole number from 1 to ${max}.`);
   return n;
 }
 
@@ -92,7 +99,9 @@ export function readBundle(file: string, flag: string): Bundle {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new UsageError(`${flag}: cannot read ${file} (${(e as NodeJS.ErrnoException).code}). Write it with: terraform output -json <output name> > ${file}`);
+    throw new UsageError(
+      `${flag}: cannot read ${file} (${(e as NodeJS.ErrnoException).code}). Write it with: terraform output -json <output name> > ${file}`,
+    );
   }
   let value: Record<string, unknown>;
   try {
@@ -100,8 +109,11 @@ export function readBundle(file: string, flag: string): Bundle {
   } catch {
     throw new UsageError(`${flag}: ${file} is not JSON. Write it with: terraform output -json <output name> > ${file}`);
   }
-  if (value && typeof value === "object" && "value" in value && typeof value.value === "object") value = value.value as Record<string, unknown>;
-  const missing = ["certificate_pem", "private_key_pem", "ca_certificate_pem"].filter((k) => typeof value?.[k] !== "string");
+  if (value && typeof value === "object" && "value" in value && typeof value.value === "object")
+    value = value.value as Record<string, unknown>;
+  const missing = ["certificate_pem", "private_key_pem", "ca_certificate_pem"].filter(
+    (k) => typeof value?.[k] !== "string",
+  );
   if (missing.length > 0) {
     throw new UsageError(
       `${flag}: ${file} has no ${missing.join(", ")}. It must be one operator output (certificate_pem, private_key_pem, ` +
@@ -150,23 +162,42 @@ export function parseProbeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const v = parsed.values;
   if (v.help) return "help";
   if (parsed.positionals.length !== 1) {
-    throw new UsageError(`give exactly one target URL (got ${parsed.positionals.length}: ${parsed.positionals.join(" ") || "none"})\n\n${USAGE}`);
+    throw new UsageError(
+      `give exactly one target URL (got ${parsed.positionals.length}: ${parsed.positionals.join(" ") || "none"})\n\n${USAGE}`,
+    );
   }
-  if (!v.bundle) throw new UsageError(`--bundle is required: terraform output -json <prefix>_operator_<name> > bundle.json\n\n${USAGE}`);
+  if (!v.bundle)
+    throw new UsageError(
+      `--bundle is required: terraform output -json <prefix>_operator_<name> > bundle.json\n\n${USAGE}`,
+    );
   const token = v.token ?? env.ZTA_PROBE_TOKEN;
-  if (token !== undefined && (token === "" || /\s/.test(token))) throw new UsageError("--token: empty or contains whitespace; give the raw access token (no 'Bearer ').");
-  if (v["no-oidc"] && token) throw new UsageError("--no-oidc and --token contradict each other: a deployment without OIDC takes no token.");
-  const routes = v.routes ? v.routes.split(",").map((r) => r.trim()).filter((r) => r !== "") : InferenceRoutes.DEFAULT;
+  if (token !== undefined && (token === "" || /\s/.test(token)))
+    throw new UsageError("--token: empty or contains whitespace; give the raw access token (no 'Bearer ').");
+  if (v["no-oidc"] && token)
+    throw new UsageError("--no-oidc and --token contradict each other: a deployment without OIDC takes no token.");
+  const routes = v.routes
+    ? v.routes
+        .split(",")
+        .map((r) => r.trim())
+        .filter((r) => r !== "")
+    : InferenceRoutes.DEFAULT;
   for (const r of routes) {
-    if (!InferenceRoutes.ALL_OPENAI.includes(r)) throw new UsageError(`--routes: "${r}" is not a route the library forwards; use routes from ${InferenceRoutes.ALL_OPENAI.join(", ")}.`);
+    if (!InferenceRoutes.ALL_OPENAI.includes(r))
+      throw new UsageError(
+        `--routes: "${r}" is not a route the library forwards; use routes from ${InferenceRoutes.ALL_OPENAI.join(", ")}.`,
+      );
   }
   const resolve = new Map<string, string>();
   for (const entry of v.resolve ?? []) {
     const m = /^([^=\s]+)=(\S+)$/.exec(entry);
-    if (!m) throw new UsageError(`--resolve: "${entry}" is not host=address[:port], e.g. ai.example.internal=127.0.0.1.`);
+    if (!m)
+      throw new UsageError(`--resolve: "${entry}" is not host=address[:port], e.g. ai.example.internal=127.0.0.1.`);
     resolve.set(m[1], m[2]);
   }
-  if (v["audit-log"] && !fs.existsSync(v["audit-log"])) throw new UsageError(`--audit-log: ${v["audit-log"]} does not exist (e.g. docker logs -f inference-vllm-0-mtls > ${v["audit-log"]}).`);
+  if (v["audit-log"] && !fs.existsSync(v["audit-log"]))
+    throw new UsageError(
+      `--audit-log: ${v["audit-log"]} does not exist (e.g. docker logs -f inference-vllm-0-mtls > ${v["audit-log"]}).`,
+    );
   return {
     target: httpsUrl(parsed.positionals[0], "target"),
     bundle: readBundle(v.bundle, "--bundle"),
@@ -206,14 +237,22 @@ function unmet(need: CheckNeed, o: ProbeOptions): string | undefined {
 }
 
 /** Runs every check in table order, reporting each as it finishes. */
-export async function runProbe(o: ProbeOptions, onResult: (r: CheckResult) => void = () => undefined, checks: Check[] = CHECKS): Promise<ProbeReport> {
+export async function runProbe(
+  o: ProbeOptions,
+  onResult: (r: CheckResult) => void = () => undefined,
+  checks: Check[] = CHECKS,
+): Promise<ProbeReport> {
   const started = Date.now();
   const named = new Set([o.target, o.sidecar, o.chat].filter((u): u is URL => u !== undefined).map((u) => u.hostname));
   const client = new ProbeClient(named, o.resolve, o.timeoutMs);
   const unreachable = await client.reachable(o.target);
   if (unreachable) {
-    const via = o.resolve.has(o.target.hostname) ? ` (dialing ${o.resolve.get(o.target.hostname)} for it, from --resolve)` : "";
-    throw new UsageError(`cannot reach ${o.target.host}${via}: ${unreachable}. Check the URL, --resolve, and that the stack is deployed and published there.`);
+    const via = o.resolve.has(o.target.hostname)
+      ? ` (dialing ${o.resolve.get(o.target.hostname)} for it, from --resolve)`
+      : "";
+    throw new UsageError(
+      `cannot reach ${o.target.host}${via}: ${unreachable}. Check the URL, --resolve, and that the stack is deployed and published there.`,
+    );
   }
   let certs: ProbeCertificates | undefined;
   const ctx: ProbeContext = { ...o, client, certs: () => (certs ??= probeCertificates(o.bundle.subject)) };
@@ -227,10 +266,28 @@ export async function runProbe(o: ProbeOptions, onResult: (r: CheckResult) => vo
       const t = Date.now();
       try {
         const out = await check.run(ctx);
-        result = { id: check.id, group: check.group, title: check.title, status: out.pass ? "PASS" : "FAIL", sent: out.sent, expected: out.expected, got: out.got, ms: Date.now() - t };
+        result = {
+          id: check.id,
+          group: check.group,
+          title: check.title,
+          status: out.pass ? "PASS" : "FAIL",
+          sent: out.sent,
+          expected: out.expected,
+          got: out.got,
+          ms: Date.now() - t,
+        };
       } catch (e) {
         // A check that breaks is a failure with its reason, not a crash of the run.
-        result = { id: check.id, group: check.group, title: check.title, status: "FAIL", sent: "-", expected: "the check to run", got: `error: ${(e as Error).message}`, ms: Date.now() - t };
+        result = {
+          id: check.id,
+          group: check.group,
+          title: check.title,
+          status: "FAIL",
+          sent: "-",
+          expected: "the check to run",
+          got: `error: ${(e as Error).message}`,
+          ms: Date.now() - t,
+        };
       }
     }
     results.push(result);
@@ -265,7 +322,9 @@ export async function main(argv: string[], io: Io = consoleIo, env: NodeJS.Proce
       return 0;
     }
     const dial = o.resolve.get(o.target.hostname);
-    io.out(`zta-probe ${o.target.origin}${dial ? ` (dialing ${dial})` : ""}: ${CHECKS.length} checks, at most ${o.maxRequests} requests for the rate limit`);
+    io.out(
+      `zta-probe ${o.target.origin}${dial ? ` (dialing ${dial})` : ""}: ${CHECKS.length} checks, at most ${o.maxRequests} requests for the rate limit`,
+    );
     io.out(tableHeader());
     const report = await runProbe(o, (r) => io.out(tableLine(r)));
     io.out(summaryLine(report));

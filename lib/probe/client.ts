@@ -68,7 +68,8 @@ export class ProbeClient {
 
   /** Where a URL is dialed: its resolve entry, or its own host and port. */
   dialTarget(url: URL): { host: string; port: number } {
-    if (!this.named.has(url.hostname)) throw new Error(`refusing to contact ${url.hostname}: only ${[...this.named].join(", ")} were named`);
+    if (!this.named.has(url.hostname))
+      throw new Error(`refusing to contact ${url.hostname}: only ${[...this.named].join(", ")} were named`);
     const port = Number(url.port || 443);
     const override = this.resolve.get(url.hostname);
     if (!override) return { host: url.hostname, port };
@@ -145,7 +146,9 @@ export class ProbeClient {
           peer = t.getPeerCertificate();
         });
       });
-      req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: "TIMEOUT" })));
+      req.on("timeout", () =>
+        req.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: "TIMEOUT" })),
+      );
       req.on("error", (e: NodeJS.ErrnoException) => finish({ error: errorText(e) }));
       req.end(r.body);
     });

@@ -29,7 +29,16 @@ export interface ProbeReport {
 }
 
 export function skipped(check: Check, why: string): CheckResult {
-  return { id: check.id, group: check.group, title: check.title, status: "SKIP", sent: "nothing", expected: "-", got: why, ms: 0 };
+  return {
+    id: check.id,
+    group: check.group,
+    title: check.title,
+    status: "SKIP",
+    sent: "nothing",
+    expected: "-",
+    got: why,
+    ms: 0,
+  };
 }
 
 const ID_WIDTH = 24;
@@ -54,9 +63,13 @@ export function toJson(report: ProbeReport): string {
 }
 
 function xml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!)
-    // XML 1.0 has no way to write most control characters.
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "?");
+  return (
+    text
+      .replace(/[<>&"']/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!)
+      // XML 1.0 has no way to write most control characters.
+      // eslint-disable-next-line no-control-regex -- matching them is the point
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "?")
+  );
 }
 
 export function toJunit(report: ProbeReport): string {

@@ -90,7 +90,10 @@ export function makeCertificate(spec: CertSpec): ThrowawayCert {
   const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const spki = publicKey.export({ type: "spki", format: "der" });
   // The subject key identifier: SHA-1 of the public key bits (RFC 5280 4.2.1.2, method 1); the SPKI ends with them.
-  const keyId = (der: Buffer) => createHash("sha1").update(der.subarray(der.length - 65)).digest();
+  const keyId = (der: Buffer) =>
+    createHash("sha1")
+      .update(der.subarray(der.length - 65))
+      .digest();
   const signerKey = spec.issuer?.key ?? privateKey;
   const signerSpki = spec.issuer?.publicKeyDer ?? spki;
   const usage =
@@ -104,10 +107,14 @@ export function makeCertificate(spec: CertSpec): ThrowawayCert {
     extension("2.5.29.35", false, seq(tlv(0x80, keyId(signerSpki)))),
   ];
   if (spec.kind !== "ca") {
-    extensions.push(extension("2.5.29.37", false, seq(oid(spec.kind === "client" ? "1.3.6.1.5.5.7.3.2" : "1.3.6.1.5.5.7.3.1"))));
+    extensions.push(
+      extension("2.5.29.37", false, seq(oid(spec.kind === "client" ? "1.3.6.1.5.5.7.3.2" : "1.3.6.1.5.5.7.3.1"))),
+    );
   }
   if (spec.dnsNames && spec.dnsNames.length > 0) {
-    extensions.push(extension("2.5.29.17", false, seq(...spec.dnsNames.map((n) => tlv(0x82, Buffer.from(n, "ascii"))))));
+    extensions.push(
+      extension("2.5.29.17", false, seq(...spec.dnsNames.map((n) => tlv(0x82, Buffer.from(n, "ascii"))))),
+    );
   }
   const tbs = seq(
     tlv(0xa0, integer(Buffer.from([2]))), // v3
@@ -144,7 +151,15 @@ export interface ProbeCertificates {
 export function probeCertificates(subject: [string, string][], now = new Date()): ProbeCertificates {
   const t = now.getTime();
   const ca = (cn: string) =>
-    makeCertificate({ kind: "ca", subject: [["O", "zta-probe"], ["CN", cn]], notBefore: new Date(t - HOUR), notAfter: new Date(t + HOUR) });
+    makeCertificate({
+      kind: "ca",
+      subject: [
+        ["O", "zta-probe"],
+        ["CN", cn],
+      ],
+      notBefore: new Date(t - HOUR),
+      notAfter: new Date(t + HOUR),
+    });
   const foreignCa = ca("zta-probe foreign CA");
   const throwaway = ca("zta-probe throwaway CA");
   const client = (issuer: ThrowawayCert, from: number, to: number) =>

@@ -38,7 +38,15 @@ describe("percentile (linear interpolation between closest ranks, numpy's defaul
 
   test("summarize gives count, extremes, percentiles and mean", () => {
     const s = summarize([1, 2, 3, 4, 100]);
-    expect(s).toEqual({ n: 5, min: 1, p50: 3, p90: expect.closeTo(61.6, 6), p99: expect.closeTo(96.16, 6), max: 100, mean: 22 });
+    expect(s).toEqual({
+      n: 5,
+      min: 1,
+      p50: 3,
+      p90: expect.closeTo(61.6, 6),
+      p99: expect.closeTo(96.16, 6),
+      max: 100,
+      mean: 22,
+    });
   });
 });
 
@@ -52,7 +60,10 @@ describe("linearFit", () => {
 
   test("a convex (quadratic) curve fits worse than a line", () => {
     const xs = [1, 10, 50];
-    const fit = linearFit(xs, xs.map((x) => x * x));
+    const fit = linearFit(
+      xs,
+      xs.map((x) => x * x),
+    );
     expect(fit.r2).toBeLessThan(0.99);
     expect(fit.r2).toBeGreaterThan(0);
   });

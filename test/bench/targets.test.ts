@@ -1,4 +1,10 @@
-import { DEFAULT_REQUEST_PATH_OPTIONS, LatencyFigures, RequestPathResults, StreamingFigures, TargetFigures } from "../../bench/request-path";
+import {
+  DEFAULT_REQUEST_PATH_OPTIONS,
+  LatencyFigures,
+  RequestPathResults,
+  StreamingFigures,
+  TargetFigures,
+} from "../../bench/request-path";
 import { checkTargets } from "../../bench/run";
 import { SynthResults } from "../../bench/synth-path";
 import { linearFit, summarize } from "../../bench/stats";
@@ -16,13 +22,24 @@ function target(ttftP50: number, maxPerChunk: number, c1P50: number): TargetFigu
     tokenEvents: 20,
     errors: 0,
   };
-  const latency = (p50: number): LatencyFigures => ({ concurrency: 1, requests: 1, latencyMs: summarize([p50]), requestsPerSecond: 1, errors: 0 });
+  const latency = (p50: number): LatencyFigures => ({
+    concurrency: 1,
+    requests: 1,
+    latencyMs: summarize([p50]),
+    requestsPerSecond: 1,
+    errors: 0,
+  });
   return { description: "", streaming, c1: latency(c1P50), concurrent: latency(c1P50) };
 }
 
 function requestPath(chain: TargetFigures): RequestPathResults {
   const direct = target(1, 1, 0.2);
-  return { options: DEFAULT_REQUEST_PATH_OPTIONS, targets: { direct, chain, reference: direct }, chainRequestsSent: 1, chainRequestsAudited: 1 };
+  return {
+    options: DEFAULT_REQUEST_PATH_OPTIONS,
+    targets: { direct, chain, reference: direct },
+    chainRequestsSent: 1,
+    chainRequestsAudited: 1,
+  };
 }
 
 function synthPath(emptyMs: number, defaultMs: number, replicaMs: number[]): SynthResults {
@@ -45,9 +62,9 @@ const met = (checks: ReturnType<typeof checkTargets>): Record<string, boolean> =
   Object.fromEntries(checks.map((c) => [c.target, c.met]));
 
 test("figures within the issue's targets are reported as met", () => {
-  expect(Object.values(met(checkTargets(requestPath(target(3.5, 1, 1.6)), synthPath(100, 190, [110, 200, 600]))))).toEqual(
-    Array(5).fill(true),
-  );
+  expect(
+    Object.values(met(checkTargets(requestPath(target(3.5, 1, 1.6)), synthPath(100, 190, [110, 200, 600])))),
+  ).toEqual(Array(5).fill(true));
 });
 
 test("figures outside the targets are reported as missed, each by its own check", () => {

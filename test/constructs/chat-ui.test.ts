@@ -1,6 +1,12 @@
 import { ChatUi, ClientCertMode, IMAGES } from "../../index";
 import { containerNamed, label, resources, synth, uploaded } from "../helpers";
-import { allInterfaceAddresses, expectConfigError, gapRuleIds, hardeningGaps, inferenceStack } from "../exposure-helpers";
+import {
+  allInterfaceAddresses,
+  expectConfigError,
+  gapRuleIds,
+  hardeningGaps,
+  inferenceStack,
+} from "../exposure-helpers";
 
 /** Env as a map; `KEY=VALUE` entries. */
 function envOf(c: Record<string, any>): Record<string, string> {
@@ -44,7 +50,9 @@ describe("ChatUi: Open WebUI's defaults", () => {
 
   test("Open WebUI holds no OpenAI key at all: the proxy drops Authorization and the sidecar injects vLLM's", () => {
     expect(env.OPENAI_API_KEY).toBe("");
-    expect(uploaded(json, "inference-chat-proxy-config-loader", "nginx.conf")).toContain('proxy_set_header Authorization "";');
+    expect(uploaded(json, "inference-chat-proxy-config-loader", "nginx.conf")).toContain(
+      'proxy_set_header Authorization "";',
+    );
   });
 
   test("trusted identity header: set with an OIDC gate (the edge strips client copies and sets it)", () => {
@@ -78,9 +86,14 @@ describe("ChatUi: containers", () => {
   });
 
   test("the hardening check itself fails on a writable, capable container", () => {
-    expect(gapRuleIds({ ...webui, read_only: false, capabilities: { drop: ["ALL"], add: ["SYS_ADMIN"] }, ports: [{ internal: 8080 }] })).toEqual(
-      expect.arrayContaining(["ZTA-CTR-005", "ZTA-CTR-003", "ZTA-CTR-001"]),
-    );
+    expect(
+      gapRuleIds({
+        ...webui,
+        read_only: false,
+        capabilities: { drop: ["ALL"], add: ["SYS_ADMIN"] },
+        ports: [{ internal: 8080 }],
+      }),
+    ).toEqual(expect.arrayContaining(["ZTA-CTR-005", "ZTA-CTR-003", "ZTA-CTR-001"]));
   });
 
   test("pinned images on internal networks only (one per relationship: to each sidecar, from the edge), no host port, Open WebUI bound to loopback", () => {
@@ -93,7 +106,9 @@ describe("ChatUi: containers", () => {
     for (const n of ["inference-chat-to-inference-vllm-0", "inference-edge-to-inference-chat"]) {
       expect(Object.values(nets).find((x) => x.name === n)).toEqual(expect.objectContaining({ internal: true }));
     }
-    expect(webui.entrypoint).toEqual(expect.arrayContaining(["--host", "127.0.0.1", "--forwarded-allow-ips", "127.0.0.1"]));
+    expect(webui.entrypoint).toEqual(
+      expect.arrayContaining(["--host", "127.0.0.1", "--forwarded-allow-ips", "127.0.0.1"]),
+    );
     expect(proxy.network_mode).toMatch(/^container:\$\{docker_container\.chat_webui_[^.]+\.id\}$/);
     const images = Object.values(resources(json, "docker_image")).map((i) => i.name);
     expect(images).toEqual(expect.arrayContaining([IMAGES.openWebui.reference, IMAGES.nginx.reference]));
@@ -153,16 +168,36 @@ describe("ChatUi: publishing", () => {
 describe("ChatUi: bad props", () => {
   test("a hostname with a scheme, an unpinned image, a bad upload limit", () => {
     const { stack, ai } = inferenceStack();
-    expectConfigError(() => new ChatUi(stack, "c1", { inference: ai, hostname: "https://chat.example.com" }), "hostname", /lowercase DNS name/);
-    expectConfigError(() => new ChatUi(stack, "c2", { inference: ai, hostname: "chat.example.com", image: "ghcr.io/open-webui/open-webui:main" }), "image", /Pin the image by digest/);
-    expectConfigError(() => new ChatUi(stack, "c3", { inference: ai, hostname: "chat.example.com", maxUploadMb: 0 }), "maxUploadMb");
+    expectConfigError(
+      () => new ChatUi(stack, "c1", { inference: ai, hostname: "https://chat.example.com" }),
+      "hostname",
+      /lowercase DNS name/,
+    );
+    expectConfigError(
+      () =>
+        new ChatUi(stack, "c2", {
+          inference: ai,
+          hostname: "chat.example.com",
+          image: "ghcr.io/open-webui/open-webui:main",
+        }),
+      "image",
+      /Pin the image by digest/,
+    );
+    expectConfigError(
+      () => new ChatUi(stack, "c3", { inference: ai, hostname: "chat.example.com", maxUploadMb: 0 }),
+      "maxUploadMb",
+    );
   });
 
   test("a second ChatUi on the same sidecars is refused (one chat identity per sidecar)", () => {
     const { stack, ai } = inferenceStack();
     new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com" });
     new ChatUi(stack, "chat2", { inference: ai, hostname: "chat2.example.com" });
-    expectConfigError(() => synth(stack), "identity", /inference-chat-proxy already calls inference-vllm-0-mtls with this identity \(already allowed\)/);
+    expectConfigError(
+      () => synth(stack),
+      "identity",
+      /inference-chat-proxy already calls inference-vllm-0-mtls with this identity \(already allowed\)/,
+    );
   });
 });
 
@@ -173,6 +208,10 @@ describe("ChatUi: snapshot", () => {
     const json = synth(stack);
     const own = (type: string) =>
       Object.fromEntries(Object.entries(resources(json, type)).filter(([id]) => id.startsWith("chat_")));
-    expect({ containers: own("docker_container"), volumes: own("docker_volume"), nginx: chat.nginxConfig }).toMatchSnapshot();
+    expect({
+      containers: own("docker_container"),
+      volumes: own("docker_volume"),
+      nginx: chat.nginxConfig,
+    }).toMatchSnapshot();
   });
 });

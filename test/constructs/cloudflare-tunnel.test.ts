@@ -1,6 +1,14 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { Aspects, TerraformOutput, Testing } from "cdktf";
-import { ChatUi, ClientCertMode, CloudflareTunnel, CloudflareTunnelProps, IMAGES, SecureInference, SecurityPolicy } from "../../index";
+import {
+  ChatUi,
+  ClientCertMode,
+  CloudflareTunnel,
+  CloudflareTunnelProps,
+  IMAGES,
+  SecureInference,
+  SecurityPolicy,
+} from "../../index";
 import { CATCH_ALL_SERVICE } from "../../lib/tunnel-ingress";
 import { containerNamed, inferenceProps, label, resources, stackWithProviders, synth, uploaded } from "../helpers";
 import { allInterfaceAddresses, expectConfigError, hardeningGaps, inferenceStack } from "../exposure-helpers";
@@ -47,7 +55,9 @@ describe("CloudflareTunnel: Cloudflare resources", () => {
       origin_request: {
         access: {
           required: true,
-          team_name: expect.stringMatching(/^\$\{element\(split\("\.", data\.cloudflare_zero_trust_organization\.[^.]+\.auth_domain\), 0\)\}$/),
+          team_name: expect.stringMatching(
+            /^\$\{element\(split\("\.", data\.cloudflare_zero_trust_organization\.[^.]+\.auth_domain\), 0\)\}$/,
+          ),
           aud_tag: [expect.stringMatching(/^\$\{cloudflare_zero_trust_access_application\.[^.]+\.aud\}$/)],
         },
         ca_pool: "/etc/zta/origin-ca.crt",
@@ -59,7 +69,9 @@ describe("CloudflareTunnel: Cloudflare resources", () => {
 
   test("a given team name is used as is", () => {
     const { json: j } = tunnelled({ teamName: "acme" });
-    expect(one(j, "cloudflare_zero_trust_tunnel_cloudflared_config").config.ingress[0].origin_request.access.team_name).toBe("acme");
+    expect(
+      one(j, "cloudflare_zero_trust_tunnel_cloudflared_config").config.ingress[0].origin_request.access.team_name,
+    ).toBe("acme");
     expect(j).not.toHaveProperty("data.cloudflare_zero_trust_organization");
   });
 
@@ -69,7 +81,9 @@ describe("CloudflareTunnel: Cloudflare resources", () => {
         zone_id: ZONE,
         name: "chat.example.com",
         type: "CNAME",
-        content: expect.stringMatching(/^\$\{cloudflare_zero_trust_tunnel_cloudflared\.[^.]+\.id\}\.cfargotunnel\.com$/),
+        content: expect.stringMatching(
+          /^\$\{cloudflare_zero_trust_tunnel_cloudflared\.[^.]+\.id\}\.cfargotunnel\.com$/,
+        ),
         proxied: true,
         ttl: 1,
       }),
@@ -83,7 +97,9 @@ describe("CloudflareTunnel: Cloudflare resources", () => {
         type: "self_hosted",
         destinations: [{ type: "public", uri: "chat.example.com" }],
         session_duration: "8h",
-        policies: [{ id: expect.stringMatching(/^\$\{cloudflare_zero_trust_access_policy\.[^.]+\.id\}$/), precedence: 1 }],
+        policies: [
+          { id: expect.stringMatching(/^\$\{cloudflare_zero_trust_access_policy\.[^.]+\.id\}$/), precedence: 1 },
+        ],
       }),
     );
   });
@@ -91,7 +107,10 @@ describe("CloudflareTunnel: Cloudflare resources", () => {
   test("an allow policy including exactly the emails and email domains given", () => {
     const policy = one(json, "cloudflare_zero_trust_access_policy");
     expect(policy.decision).toBe("allow");
-    expect(policy.include).toEqual([{ email: { email: "alice@example.org" } }, { email_domain: { domain: "example.com" } }]);
+    expect(policy.include).toEqual([
+      { email: { email: "alice@example.org" } },
+      { email_domain: { domain: "example.com" } },
+    ]);
     const { json: g } = tunnelled({ access: { groups: ["0f3c-group-id"] } });
     expect(one(g, "cloudflare_zero_trust_access_policy").include).toEqual([{ group: { id: "0f3c-group-id" } }]);
   });
@@ -112,7 +131,14 @@ describe("CloudflareTunnel: cloudflared", () => {
     expect(hardeningGaps(c)).toEqual([]);
     expect(c.user).toBe("65532:65532");
     expect(c.entrypoint).toEqual([
-      "cloudflared", "--no-autoupdate", "tunnel", "--metrics", "127.0.0.1:2000", "run", "--token-file", "/etc/zta/tunnel-token",
+      "cloudflared",
+      "--no-autoupdate",
+      "tunnel",
+      "--metrics",
+      "127.0.0.1:2000",
+      "run",
+      "--token-file",
+      "/etc/zta/tunnel-token",
     ]);
     expect(c.healthcheck.test).toEqual(["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:2000", "ready"]);
     expect(Object.values(resources(json, "docker_image")).map((i) => i.name)).toContain(IMAGES.cloudflared.reference);
@@ -130,10 +156,14 @@ describe("CloudflareTunnel: cloudflared", () => {
   test("outputs carrying the token would have to be sensitive (the check fails on a leaking one)", () => {
     const { stack, json: j } = tunnelled();
     const leaking = (x: typeof j) =>
-      Object.entries(x.output ?? {}).filter(([, o]) => /tunnel_cloudflared_token/.test(JSON.stringify(o.value)) && o.sensitive !== true);
+      Object.entries(x.output ?? {}).filter(
+        ([, o]) => /tunnel_cloudflared_token/.test(JSON.stringify(o.value)) && o.sensitive !== true,
+      );
     expect(leaking(j)).toEqual([]);
     const token = Object.keys((j as any).data.cloudflare_zero_trust_tunnel_cloudflared_token)[0];
-    new TerraformOutput(stack, "leak", { value: `\${data.cloudflare_zero_trust_tunnel_cloudflared_token.${token}.token}` });
+    new TerraformOutput(stack, "leak", {
+      value: `\${data.cloudflare_zero_trust_tunnel_cloudflared_token.${token}.token}`,
+    });
     expect(leaking(synth(stack)).map(([k]) => k)).toEqual(["leak"]);
   });
 
@@ -152,7 +182,9 @@ describe("CloudflareTunnel: cloudflared", () => {
   test("the chat UI opens its tunnel listener for that network only and trusts Access's email", () => {
     const { chat, json: j } = tunnelled();
     expect(chat.nginxConfig).toMatch(/listen 8444 ssl;[\s\S]*allow 172\.31\.253\.0\/28;\s+deny all;/);
-    expect(uploaded(j, "inference-chat-cloudflared-config-loader", "origin-ca.crt")).toMatch(/^\$\{tls_self_signed_cert\./);
+    expect(uploaded(j, "inference-chat-cloudflared-config-loader", "origin-ca.crt")).toMatch(
+      /^\$\{tls_self_signed_cert\./,
+    );
     expect(label(c, "zta.tunnel-target")).toBe("chat-ui");
   });
 
@@ -165,11 +197,33 @@ describe("CloudflareTunnel: cloudflared", () => {
 describe("CloudflareTunnel: never the inference API by default", () => {
   test("SecureInference or its edge as the target is refused, naming the opt-in", () => {
     const { stack, ai } = inferenceStack();
-    const base = { accountId: ACCOUNT, zoneId: ZONE, hostname: "ai.example.com", access: { emailDomains: ["example.com"] } };
-    expectConfigError(() => new CloudflareTunnel(stack, "t1", { ...base, target: ai }), "target", /allowInferenceApi: true/);
-    expectConfigError(() => new CloudflareTunnel(stack, "t2", { ...base, target: ai.edge }), "target", /allowInferenceApi: true/);
-    expectConfigError(() => new CloudflareTunnel(stack, "t3", { ...base, target: ai.sidecars[0], allowInferenceApi: true }), "target", /client certificate/);
-    expectConfigError(() => new CloudflareTunnel(stack, "t4", { ...base, target: new Container(stack, "x", { name: "x", image: "x" }) }), "target", /ChatUi/);
+    const base = {
+      accountId: ACCOUNT,
+      zoneId: ZONE,
+      hostname: "ai.example.com",
+      access: { emailDomains: ["example.com"] },
+    };
+    expectConfigError(
+      () => new CloudflareTunnel(stack, "t1", { ...base, target: ai }),
+      "target",
+      /allowInferenceApi: true/,
+    );
+    expectConfigError(
+      () => new CloudflareTunnel(stack, "t2", { ...base, target: ai.edge }),
+      "target",
+      /allowInferenceApi: true/,
+    );
+    expectConfigError(
+      () => new CloudflareTunnel(stack, "t3", { ...base, target: ai.sidecars[0], allowInferenceApi: true }),
+      "target",
+      /client certificate/,
+    );
+    expectConfigError(
+      () =>
+        new CloudflareTunnel(stack, "t4", { ...base, target: new Container(stack, "x", { name: "x", image: "x" }) }),
+      "target",
+      /ChatUi/,
+    );
   });
 
   test("opted in, an edge that requires client certificates is still refused (cloudflared has none)", () => {
@@ -177,8 +231,12 @@ describe("CloudflareTunnel: never the inference API by default", () => {
     expectConfigError(
       () =>
         new CloudflareTunnel(stack, "t", {
-          accountId: ACCOUNT, zoneId: ZONE, hostname: "ai.example.com", access: { emailDomains: ["example.com"] },
-          target: ai, allowInferenceApi: true,
+          accountId: ACCOUNT,
+          zoneId: ZONE,
+          hostname: "ai.example.com",
+          access: { emailDomains: ["example.com"] },
+          target: ai,
+          allowInferenceApi: true,
         }),
       "target",
       /VERIFY_IF_GIVEN/,
@@ -188,8 +246,12 @@ describe("CloudflareTunnel: never the inference API by default", () => {
   test("opted in by name with OIDC and VERIFY_IF_GIVEN: allowed, and marked for the policy engine", () => {
     const { stack, ai } = inferenceStack({ clientCertMode: ClientCertMode.VERIFY_IF_GIVEN });
     const t = new CloudflareTunnel(stack, "t", {
-      accountId: ACCOUNT, zoneId: ZONE, hostname: "ai.example.com", access: { emailDomains: ["example.com"] },
-      target: ai, allowInferenceApi: true,
+      accountId: ACCOUNT,
+      zoneId: ZONE,
+      hostname: "ai.example.com",
+      access: { emailDomains: ["example.com"] },
+      target: ai,
+      allowInferenceApi: true,
     });
     const json = synth(stack);
     expect(t.exposesInferenceApi).toBe(true);
@@ -227,8 +289,12 @@ describe("CloudflareTunnel: the policy engine", () => {
   test("the opted-in tunnel to the inference API is flagged (ZTA-AI-003) and fails a production synth", () => {
     const { stack, ai } = inferenceStack({ clientCertMode: ClientCertMode.VERIFY_IF_GIVEN });
     new CloudflareTunnel(stack, "t", {
-      accountId: ACCOUNT, zoneId: ZONE, hostname: "ai.example.com", access: { emailDomains: ["example.com"] },
-      target: ai, allowInferenceApi: true,
+      accountId: ACCOUNT,
+      zoneId: ZONE,
+      hostname: "ai.example.com",
+      access: { emailDomains: ["example.com"] },
+      target: ai,
+      allowInferenceApi: true,
     });
     const { error, open } = withPolicy(stack);
     expect(open.map((f) => f.ruleId)).toContain("ZTA-AI-003");
@@ -244,7 +310,10 @@ describe("CloudflareTunnel: bad props and providers", () => {
     // constructor with a plain Error from a redundant ingress self-check).
     expectConfigError(() => tunnelled({ hostname: undefined as unknown as string }), "hostname");
     expectConfigError(() => tunnelled({ tunnelSubnet: "0.0.0.0/0" }), "tunnelSubnet");
-    expectConfigError(() => tunnelled({ access: { emailDomains: ["example.com"], sessionDuration: "forever" } }), "access.sessionDuration");
+    expectConfigError(
+      () => tunnelled({ access: { emailDomains: ["example.com"], sessionDuration: "forever" } }),
+      "access.sessionDuration",
+    );
     expectConfigError(() => tunnelled({ image: "cloudflare/cloudflared:latest" }), "image", /Pin the image by digest/);
   });
 
@@ -252,7 +321,13 @@ describe("CloudflareTunnel: bad props and providers", () => {
     const stack = stackWithProviders();
     const ai = new SecureInference(stack, "inference", inferenceProps(stack));
     const chat = new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com" });
-    new CloudflareTunnel(stack, "tunnel", { accountId: ACCOUNT, zoneId: ZONE, hostname: "chat.example.com", target: chat, access: { emailDomains: ["example.com"] } });
+    new CloudflareTunnel(stack, "tunnel", {
+      accountId: ACCOUNT,
+      zoneId: ZONE,
+      hostname: "chat.example.com",
+      target: chat,
+      access: { emailDomains: ["example.com"] },
+    });
     expect(() => Testing.synth(stack, true)).toThrow(/needs a CloudflareProvider/);
   });
 });
@@ -260,9 +335,14 @@ describe("CloudflareTunnel: bad props and providers", () => {
 describe("CloudflareTunnel: snapshot", () => {
   test("default props", () => {
     const { json } = tunnelled();
-    const own = (type: string) => Object.fromEntries(Object.entries(resources(json, type)).filter(([id]) => id.startsWith("tunnel_")));
+    const own = (type: string) =>
+      Object.fromEntries(Object.entries(resources(json, type)).filter(([id]) => id.startsWith("tunnel_")));
     expect({
-      cloudflare: Object.fromEntries(Object.keys(json.resource).filter((t) => t.startsWith("cloudflare_")).map((t) => [t, json.resource[t]])),
+      cloudflare: Object.fromEntries(
+        Object.keys(json.resource)
+          .filter((t) => t.startsWith("cloudflare_"))
+          .map((t) => [t, json.resource[t]]),
+      ),
       containers: own("docker_container"),
       networks: own("docker_network"),
     }).toMatchSnapshot();

@@ -1,10 +1,19 @@
 import { Network } from "@cdktf/provider-docker/lib/network";
-import { ClientCertMode, EdgeProxy, HardenedService, InternalCa, MtlsSidecar, OidcGate, ServiceIdentities } from "../../index";
+import { Construct } from "constructs";
+import {
+  ClientCertMode,
+  EdgeProxy,
+  HardenedService,
+  InternalCa,
+  MtlsSidecar,
+  OidcGate,
+  ServiceIdentities,
+} from "../../index";
 
 const APP_IMAGE = { reference: `app:1@sha256:${"a".repeat(64)}`, user: "1000:1000" };
 /** A user's own service, the sidecar's target ("Default": its container's logical id is just its scope's). */
-function appService(scope: import("constructs").Construct, id: string, name: string): HardenedService {
-  const holder = new (require("constructs").Construct)(scope, id);
+function appService(scope: Construct, id: string, name: string): HardenedService {
+  const holder = new Construct(scope, id);
   return new HardenedService(holder, "Default", {
     name,
     role: "app",
@@ -30,7 +39,14 @@ function parts() {
     upstream: "127.0.0.1:8000",
     upstreamApiKey: secretVariable(stack, "app_key"),
     routes: ["/v1/models"],
-    callers: [{ role: "edge", subjectDn: "CN=zta-edge,OU=zta-services,O=cdktf-zero-trust-ai", forwardsIdentity: true, mayScrapeMetrics: false }],
+    callers: [
+      {
+        role: "edge",
+        subjectDn: "CN=zta-edge,OU=zta-services,O=cdktf-zero-trust-ai",
+        forwardsIdentity: true,
+        mayScrapeMetrics: false,
+      },
+    ],
     maxBodyMb: 1,
     requestsPerMinute: 10,
     burst: 1,
@@ -42,7 +58,12 @@ function parts() {
     name: "gate",
     egressNetwork: egress,
     publicHostname: "ai.example.internal",
-    oidc: { issuerUrl: "https://idp.example.com", clientId: "c", clientSecret: secretVariable(stack, "cs"), emailDomains: ["example.com"] },
+    oidc: {
+      issuerUrl: "https://idp.example.com",
+      clientId: "c",
+      clientSecret: secretVariable(stack, "cs"),
+      emailDomains: ["example.com"],
+    },
   });
   const edge = new EdgeProxy(stack, "edge", {
     ca,
@@ -82,15 +103,17 @@ describe("MtlsSidecar", () => {
     sidecar.allowCaller(chat, { identity: ServiceIdentities.CHAT, forwardsIdentity: true });
     expect(synth(stack)).toEqual(j);
     sidecar.allowCaller(chat, { identity: ServiceIdentities.METRICS_SCRAPER });
-    expect(() => synth(stack)).toThrow(/caller: received "chat". chat may already call app-mtls on 8443 with other options: allow each flow once/);
+    expect(() => synth(stack)).toThrow(
+      /caller: received "chat". chat may already call app-mtls on 8443 with other options: allow each flow once/,
+    );
   });
 
   test("an unpinned image or empty allowlist is refused", () => {
     const s = stackWithProviders();
     const target = appService(s, "t", "t");
-    expect(
-      () =>
-        synthOf(new MtlsSidecar(s, "sc", {
+    expect(() =>
+      synthOf(
+        new MtlsSidecar(s, "sc", {
           ca: new InternalCa(s, "ca"),
           name: "t-mtls",
           target,
@@ -105,7 +128,8 @@ describe("MtlsSidecar", () => {
           maxConcurrentPerIdentity: 1,
           generationTimeoutSeconds: 1,
           image: "nginx:latest",
-        })),
+        }),
+      ),
     ).toThrow(/routes: received an empty list[\s\S]*image: received "nginx:latest"/);
   });
 
@@ -134,14 +158,19 @@ describe("OidcGate", () => {
     expect(c.command.some((a: string) => a.startsWith("--http-address"))).toBe(false);
     expect(JSON.stringify([c.command, c.env ?? []])).not.toMatch(/var\.cs|random_password/);
     const cfg = uploaded(json, "gate-config-loader", "oauth2-proxy.cfg");
-    expect(cfg).toMatch(/^client_secret = \$\{jsonencode\(var\.cs\)\}\ncookie_secret = \$\{jsonencode\(random_password\.gate_cookie-secret_[A-Z0-9]+\.result\)\}\n$/);
+    expect(cfg).toMatch(
+      /^client_secret = \$\{jsonencode\(var\.cs\)\}\ncookie_secret = \$\{jsonencode\(random_password\.gate_cookie-secret_[A-Z0-9]+\.result\)\}\n$/,
+    );
     expect(Object.values(json.resource.random_password)[0]).toMatchObject({ length: 32, special: false });
   });
 
   test("an egress network toward the IdP, and the edge->gate network (its only caller, as itself), no ports", () => {
     expect(c.networks_advanced).toEqual([
       { name: "${docker_network.egress.name}" },
-      { name: expect.stringMatching(/^\$\{docker_network\.zta-trust_edge-to-gate_[0-9A-F]+\.name\}$/), aliases: ["gate"] },
+      {
+        name: expect.stringMatching(/^\$\{docker_network\.zta-trust_edge-to-gate_[0-9A-F]+\.name\}$/),
+        aliases: ["gate"],
+      },
     ]);
     expect(c.ports).toBeUndefined();
     expect(gate.address).toBe("gate:4443");
@@ -150,16 +179,19 @@ describe("OidcGate", () => {
   test("who may sign in must be said; literals and plain-http issuers are refused", () => {
     const s = stackWithProviders();
     const net = new Network(s, "n", { name: "n", internal: true });
-    expect(
-      () =>
-        synthOf(new OidcGate(s, "g", {
+    expect(() =>
+      synthOf(
+        new OidcGate(s, "g", {
           ca: new InternalCa(s, "ca"),
           name: "g",
           egressNetwork: net,
           publicHostname: "ai.example.internal",
           oidc: { issuerUrl: "http://idp.example.com", clientId: "c", clientSecret: "hunter2" },
-        })),
-    ).toThrow(/oidc\.issuerUrl: received "http:\/\/idp\.example\.com"[\s\S]*oidc\.clientSecret: received "a literal string"[\s\S]*oidc\.emailDomains/);
+        }),
+      ),
+    ).toThrow(
+      /oidc\.issuerUrl: received "http:\/\/idp\.example\.com"[\s\S]*oidc\.clientSecret: received "a literal string"[\s\S]*oidc\.emailDomains/,
+    );
   });
 
   test("a second sign-in hostname drops the fixed callback URL and allows both redirect targets", () => {
@@ -167,7 +199,9 @@ describe("OidcGate", () => {
     expect(g.args).toContain("--redirect-url=https://ai.example.internal/oauth2/callback");
     g.addHostname("chat.example.internal");
     expect(g.args.filter((a) => a.startsWith("--redirect-url"))).toEqual([]);
-    expect(g.args).toEqual(expect.arrayContaining(["--whitelist-domain=ai.example.internal", "--whitelist-domain=chat.example.internal"]));
+    expect(g.args).toEqual(
+      expect.arrayContaining(["--whitelist-domain=ai.example.internal", "--whitelist-domain=chat.example.internal"]),
+    );
     expect(() => g.addHostname("Chat!")).toThrow(/hostname: received "Chat!"/);
   });
 
@@ -216,10 +250,20 @@ describe("EdgeProxy", () => {
       upstreamServerName: "sidecar.zta.internal",
       routes: ["/v1/models"],
     });
-    const site = { hostnames: ["chat.example.internal"], paths: [], upstreams: ["chat:8443"], upstreamServerName: "c", browser: true };
-    expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.VERIFY_IF_GIVEN })).toThrow(/clientCertMode: received "verify_if_given"/);
+    const site = {
+      hostnames: ["chat.example.internal"],
+      paths: [],
+      upstreams: ["chat:8443"],
+      upstreamServerName: "c",
+      browser: true,
+    };
+    expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.VERIFY_IF_GIVEN })).toThrow(
+      /clientCertMode: received "verify_if_given"/,
+    );
     expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.REQUIRE_AND_VERIFY })).not.toThrow();
-    expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.REQUIRE_AND_VERIFY })).toThrow(/Each hostname belongs to one site/);
+    expect(() => lone.addSite({ ...site, clientCertMode: ClientCertMode.REQUIRE_AND_VERIFY })).toThrow(
+      /Each hostname belongs to one site/,
+    );
   });
 
   test("snapshot", () => expect(c).toMatchSnapshot());

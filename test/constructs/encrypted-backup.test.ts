@@ -2,7 +2,15 @@ import { Aspects, Testing } from "cdktf";
 import { SecurityPolicy } from "../../lib/policy/security-policy";
 import { EncryptedBackup, EncryptedBackupProps } from "../../constructs/encrypted-backup";
 import { IMAGES } from "../../lib/images";
-import { containerNamed, expectConfigError, hardeningGaps, secretVariable, stackWithProviders, synth, uploaded } from "../helpers";
+import {
+  containerNamed,
+  expectConfigError,
+  hardeningGaps,
+  secretVariable,
+  stackWithProviders,
+  synth,
+  uploaded,
+} from "../helpers";
 
 const JOB_IMAGE = "registry.example.internal/zta-backup-job:1@sha256:" + "a".repeat(64);
 
@@ -11,7 +19,15 @@ function build(overrides: Partial<EncryptedBackupProps> = {}) {
   new EncryptedBackup(stack, "backup", {
     name: "ai-backup",
     volumes: [{ volumeName: "ai-chat-data", name: "webui-data", sqliteDatabases: ["webui.db"], exclude: ["cache"] }],
-    postgres: [{ name: "gateway", host: "gateway-db", database: "gateway", user: "gateway", password: secretVariable(stack, "pg_password") }],
+    postgres: [
+      {
+        name: "gateway",
+        host: "gateway-db",
+        database: "gateway",
+        user: "gateway",
+        password: secretVariable(stack, "pg_password"),
+      },
+    ],
     repository: { localPath: "/srv/backups/ai" },
     image: JOB_IMAGE,
     networkName: "ai-backup-db",
@@ -31,7 +47,10 @@ describe("EncryptedBackup", () => {
     const source = job.volumes.find((v: any) => v.container_path === "/backup/sources/webui-data");
     expect(source).toMatchObject({ volume_name: "ai-chat-data", read_only: true });
     expect(job.volumes.find((v: any) => v.container_path === "/etc/zta").read_only).toBe(true);
-    expect(job.volumes.find((v: any) => v.container_path === "/repo")).toMatchObject({ host_path: "/srv/backups/ai", read_only: false });
+    expect(job.volumes.find((v: any) => v.container_path === "/repo")).toMatchObject({
+      host_path: "/srv/backups/ai",
+      read_only: false,
+    });
     expect(job.tmpfs["/cache"]).toMatch(/uid=65532,gid=65532,mode=0700/);
   });
 
@@ -39,11 +58,21 @@ describe("EncryptedBackup", () => {
   // directories to copy an owner from), so it runs as uid 0 with every capability dropped.
   test("with the catalog's restic image: uid 0, no capabilities, its tmpfs its own", () => {
     const stack = stackWithProviders();
-    new EncryptedBackup(stack, "backup", { name: "x", volumes: [{ volumeName: "v", name: "v" }], repository: { localPath: "/srv/backups/ai" } });
+    new EncryptedBackup(stack, "backup", {
+      name: "x",
+      volumes: [{ volumeName: "v", name: "v" }],
+      repository: { localPath: "/srv/backups/ai" },
+    });
     const json = synth(stack);
     const job = containerNamed(json, "x");
-    expect(Object.values((json.resource as any).docker_image).map((i: any) => i.name)).toEqual([IMAGES.restic.reference]);
-    expect({ user: job.user, caps: job.capabilities, gaps: hardeningGaps(job) }).toEqual({ user: "0:0", caps: { drop: ["ALL"] }, gaps: [] });
+    expect(Object.values((json.resource as any).docker_image).map((i: any) => i.name)).toEqual([
+      IMAGES.restic.reference,
+    ]);
+    expect({ user: job.user, caps: job.capabilities, gaps: hardeningGaps(job) }).toEqual({
+      user: "0:0",
+      caps: { drop: ["ALL"] },
+      gaps: [],
+    });
     expect(job.tmpfs["/cache"]).toMatch(/uid=0,gid=0,mode=0700/);
   });
 
@@ -51,15 +80,24 @@ describe("EncryptedBackup", () => {
     const json = build();
     const job = containerNamed(json, "ai-backup");
     expect(job.env).toBeUndefined();
-    expect(uploaded(json, "ai-backup-config-loader", "restic-password")).toMatch(/random_password\.backup_repository-password_\w+\.result/);
+    expect(uploaded(json, "ai-backup-config-loader", "restic-password")).toMatch(
+      /random_password\.backup_repository-password_\w+\.result/,
+    );
     expect(uploaded(json, "ai-backup-config-loader", "pg-gateway.password")).toMatch(/var\.pg_password/);
     const out = Object.entries(json.output ?? {}).find(([k]) => k.includes("repository_password"))!;
     expect(out[1].sensitive).toBe(true);
-    expect(uploaded(json, "ai-backup-config-loader", "backup.sh")).toContain("restic forget --host \"$ZTA_NAME\" --tag \"$ZTA_TAG\" --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --prune");
+    expect(uploaded(json, "ai-backup-config-loader", "backup.sh")).toContain(
+      'restic forget --host "$ZTA_NAME" --tag "$ZTA_TAG" --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --prune',
+    );
   });
 
   test("a volume-only backup with a local repository has no network at all", () => {
-    const json = build({ volumes: [{ volumeName: "v", name: "v" }], postgres: [], image: undefined, networkName: undefined });
+    const json = build({
+      volumes: [{ volumeName: "v", name: "v" }],
+      postgres: [],
+      image: undefined,
+      networkName: undefined,
+    });
     const job = containerNamed(json, "ai-backup");
     expect(job.network_mode).toBe("none");
     expect(job.image).toBeDefined();
@@ -71,11 +109,17 @@ describe("EncryptedBackup", () => {
     new EncryptedBackup(stack, "backup", {
       name: "ai-backup",
       volumes: [{ volumeName: "v", name: "v" }],
-      repository: { restServerUrl: "https://backup.example.com:8000/ai", restServerUser: "ai", restServerPassword: secretVariable(stack, "rest_pw") },
+      repository: {
+        restServerUrl: "https://backup.example.com:8000/ai",
+        restServerUser: "ai",
+        restServerPassword: secretVariable(stack, "rest_pw"),
+      },
       networkName: "egress",
     });
     const json = synth(stack);
-    expect(uploaded(json, "ai-backup-config-loader", "repository")).toMatch(/^rest:https:\/\/\$\{urlencode\("ai"\)\}:\$\{urlencode\(var\.rest_pw\)\}@backup\.example\.com:8000\/ai/);
+    expect(uploaded(json, "ai-backup-config-loader", "repository")).toMatch(
+      /^rest:https:\/\/\$\{urlencode\("ai"\)\}:\$\{urlencode\(var\.rest_pw\)\}@backup\.example\.com:8000\/ai/,
+    );
     const script = uploaded(json, "ai-backup-config-loader", "backup.sh");
     expect(script).not.toContain("restic forget");
     expect(script).toContain("append-only repository");
@@ -85,32 +129,54 @@ describe("EncryptedBackup", () => {
     expectConfigError(() => build({ image: undefined }), "image", /no sqlite3 or pg_dump/);
     expectConfigError(() => build({ image: "zta-backup-job:latest" }), "image", /Pin the image by digest/);
     expectConfigError(() => build({ repository: {} }), "repository", /exactly one/);
-    expectConfigError(() => build({ repository: { localPath: "/a", restServerUrl: "https://x/y" } }), "repository", /exactly one/);
+    expectConfigError(
+      () => build({ repository: { localPath: "/a", restServerUrl: "https://x/y" } }),
+      "repository",
+      /exactly one/,
+    );
     expectConfigError(() => build({ repository: { localPath: "relative/dir" } }), "repository.localPath", /absolute/);
-    expectConfigError(() => build({ repository: { restServerUrl: "https://u:p@x/y" } }), "repository.restServerUrl", /without credentials/);
+    expectConfigError(
+      () => build({ repository: { restServerUrl: "https://u:p@x/y" } }),
+      "repository.restServerUrl",
+      /without credentials/,
+    );
     expectConfigError(() => build({ schedule: "every 5 minutes" }), "schedule", /hourly, daily/);
     expectConfigError(() => build({ restoreDrill: "never" }), "restoreDrill", /quarterly/);
     expectConfigError(() => build({ keep: { daily: 0 } }), "keep.daily", /above 0/);
-    expectConfigError(() => build({ volumes: [{ volumeName: "v", name: "v", exclude: ["../etc"] }] }), "volumes[0]", /literal path/);
+    expectConfigError(
+      () => build({ volumes: [{ volumeName: "v", name: "v", exclude: ["../etc"] }] }),
+      "volumes[0]",
+      /literal path/,
+    );
     expectConfigError(() => build({ volumes: [], postgres: [] }), "volumes", /at least one/);
   });
 
   test("alert rules name the 26 h backup window for a daily schedule", () => {
     const stack = stackWithProviders();
-    const b = new EncryptedBackup(stack, "backup", { name: "x", volumes: [{ volumeName: "v", name: "v" }], repository: { localPath: "/srv/b" } });
+    const b = new EncryptedBackup(stack, "backup", {
+      name: "x",
+      volumes: [{ volumeName: "v", name: "v" }],
+      repository: { localPath: "/srv/b" },
+    });
     expect(b.alertRules).toContain("> 93600");
     expect(b.alertRules).toContain(`> ${93 * 86400}`);
   });
 
   test("the production policy finds nothing open on the job; running as uid 0 is suppressed with its reason", () => {
     const stack = stackWithProviders();
-    new EncryptedBackup(stack, "backup", { name: "x", volumes: [{ volumeName: "v", name: "v" }], repository: { localPath: "/srv/backups/ai" } });
+    new EncryptedBackup(stack, "backup", {
+      name: "x",
+      volumes: [{ volumeName: "v", name: "v" }],
+      repository: { localPath: "/srv/backups/ai" },
+    });
     const policy = new SecurityPolicy({ profile: "production" });
     Aspects.of(stack).add(policy);
     Testing.synth(stack);
     const findings = policy.results[0].findings;
     expect(findings.filter((f: any) => !f.suppression).map((f: any) => `${f.ruleId} ${f.message ?? ""}`)).toEqual([]);
-    expect(findings.filter((f: any) => f.suppression).map((f: any) => [f.ruleId, f.suppression.reason])).toEqual([["ZTA-CTR-011", expect.stringMatching(/every capability/)]]);
+    expect(findings.filter((f: any) => f.suppression).map((f: any) => [f.ruleId, f.suppression.reason])).toEqual([
+      ["ZTA-CTR-011", expect.stringMatching(/every capability/)],
+    ]);
   });
 
   // Found on the engine: common.sh carried a shell "${5:-}", which Terraform reads as an interpolation of
@@ -119,7 +185,10 @@ describe("EncryptedBackup", () => {
     const json = build();
     const loader = containerNamed(json, "ai-backup-config-loader");
     const foreign = (loader.upload as { file: string; content: string }[]).flatMap((u) =>
-      [...u.content.matchAll(/(?<!\$)\$\{([^}]*)\}/g)].map((m) => m[1]).filter((e) => !/^(random_password|var|tls_[a-z_]+)\.[\w-]+(\.\w+)?$/.test(e)).map((e) => `${u.file}: ${e}`),
+      [...u.content.matchAll(/(?<!\$)\$\{([^}]*)\}/g)]
+        .map((m) => m[1])
+        .filter((e) => !/^(random_password|var|tls_[a-z_]+)\.[\w-]+(\.\w+)?$/.test(e))
+        .map((e) => `${u.file}: ${e}`),
     );
     expect(foreign).toEqual([]);
   });

@@ -52,7 +52,11 @@ describe("InternalCa", () => {
   test("the operator bundle is a sensitive output with certificate, key and CA", () => {
     const output = json.output![bundle.outputName];
     expect(output.sensitive).toBe(true);
-    expect(Object.keys(output.value as object).sort()).toEqual(["ca_certificate_pem", "certificate_pem", "private_key_pem"]);
+    expect(Object.keys(output.value as object).sort()).toEqual([
+      "ca_certificate_pem",
+      "certificate_pem",
+      "private_key_pem",
+    ]);
     expect(bundle.outputName).toBe("test_ca_operator_devops-laptop".replace(/-/g, "_"));
   });
 
@@ -65,14 +69,22 @@ describe("InternalCa", () => {
       err = e as ConfigError;
     }
     expect(err).toBeInstanceOf(ConfigError);
-    expect(err!.problems.map((p) => p.prop)).toEqual(["caEarlyRenewalHours", "leafEarlyRenewalHours", "leafValidityHours"]);
-    expect(() => new InternalCa(stackWithProviders(), "ok", { leafValidityHours: 48, leafEarlyRenewalHours: 24 })).not.toThrow();
+    expect(err!.problems.map((p) => p.prop)).toEqual([
+      "caEarlyRenewalHours",
+      "leafEarlyRenewalHours",
+      "leafValidityHours",
+    ]);
+    expect(
+      () => new InternalCa(stackWithProviders(), "ok", { leafValidityHours: 48, leafEarlyRenewalHours: 24 }),
+    ).not.toThrow();
   });
 
   test("bad SANs and operator emails are refused", () => {
     const s = stackWithProviders();
     const c = new InternalCa(s, "ca");
-    expect(() => c.issueServerCertificate(s, "x", { commonName: "x", dnsNames: ["https://x"] })).toThrow(/dnsNames: received "https:\/\/x"/);
+    expect(() => c.issueServerCertificate(s, "x", { commonName: "x", dnsNames: ["https://x"] })).toThrow(
+      /dnsNames: received "https:\/\/x"/,
+    );
     expect(() => c.addOperator("op", "nope")).toThrow(/operators\[\]\.email: received "nope"/);
   });
 

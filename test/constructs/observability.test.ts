@@ -6,12 +6,37 @@ import { OutcomeStatus } from "../../lib/policy/types";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
 import { CONFIG_DIR, GRAFANA_SERVER_NAME } from "../../lib/identities";
 import { IMAGES } from "../../lib/images";
-import { containerNamed, expectConfigError, hardeningGaps, inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
+import {
+  containerNamed,
+  expectConfigError,
+  hardeningGaps,
+  inferenceProps,
+  stackWithProviders,
+  synth,
+  uploaded,
+} from "../helpers";
 
-function build(overrides: Partial<ConstructorParameters<typeof Observability>[2]> = {}, inference: Partial<Parameters<typeof inferenceProps>[1]> = {}) {
+function build(
+  overrides: Partial<ConstructorParameters<typeof Observability>[2]> = {},
+  inference: Partial<Parameters<typeof inferenceProps>[1]> = {},
+) {
   const stack = stackWithProviders();
-  const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true, replicas: 2, vllm: { replicaGpus: ["device=0", "device=1"] }, ...inference }));
-  const obs = new Observability(stack, "obs", { inference: ai, grafanaHostname: "grafana.example.internal", retentionDays: 30, ...overrides });
+  const ai = new SecureInference(
+    stack,
+    "inference",
+    inferenceProps(stack, {
+      metricsScraper: true,
+      replicas: 2,
+      vllm: { replicaGpus: ["device=0", "device=1"] },
+      ...inference,
+    }),
+  );
+  const obs = new Observability(stack, "obs", {
+    inference: ai,
+    grafanaHostname: "grafana.example.internal",
+    retentionDays: 30,
+    ...overrides,
+  });
   return { stack, ai, obs, json: synth(stack) };
 }
 
@@ -50,7 +75,14 @@ describe("Observability", () => {
         expect.objectContaining({ container_path: CONFIG_DIR, read_only: true }),
       ]),
     );
-    expect(prometheus.healthcheck.test).toEqual(expect.arrayContaining(["/bin/promtool", "check", "healthy", `--http.config.file=${CONFIG_DIR}/healthcheck-http.yml`]));
+    expect(prometheus.healthcheck.test).toEqual(
+      expect.arrayContaining([
+        "/bin/promtool",
+        "check",
+        "healthy",
+        `--http.config.file=${CONFIG_DIR}/healthcheck-http.yml`,
+      ]),
+    );
     const web = uploaded(json, `${PROM}-config-loader`, "web-config.yml");
     expect(web).toContain('client_auth_type: "RequireAndVerifyClientCert"');
     expect(web).toMatch(/grafana: "\$\{random_password\.[\w-]+\.bcrypt_hash\}"/);
@@ -61,25 +93,42 @@ describe("Observability", () => {
     expect(conf).toContain('server_name: "sidecar.zta.internal"');
     for (const s of ai.sidecars) expect(conf).toContain(JSON.stringify(s.address));
     // The scraper identity's certificate (the same resource SecureInference issued for metricsScraper).
-    expect(uploaded(json, `${PROM}-config-loader`, "client.crt")).toMatch(/^\$\{tls_locally_signed_cert\.inference_metrics-scraper_cert_\w+\.cert_pem\}$/);
+    expect(uploaded(json, `${PROM}-config-loader`, "client.crt")).toMatch(
+      /^\$\{tls_locally_signed_cert\.inference_metrics-scraper_cert_\w+\.cert_pem\}$/,
+    );
     // The rendered config and keys are different files: no key material in prometheus.yml.
     expect(conf).not.toMatch(/PRIVATE KEY|tls_private_key/);
   });
 
   test("alert rules include one expiry alert per certificate, computed by Terraform from validity_end_time", () => {
     const rules = uploaded(json, `${PROM}-config-loader`, "alert-rules.yml");
-    const certs = Object.keys(json.resource.tls_locally_signed_cert).length + Object.keys(json.resource.tls_self_signed_cert).length;
+    const certs =
+      Object.keys(json.resource.tls_locally_signed_cert).length +
+      Object.keys(json.resource.tls_self_signed_cert).length;
     expect(rules.match(/alert: "CertificateExpirySoon"/g)).toHaveLength(certs);
-    expect(rules).toMatch(/formatdate\("YYYYMMDDhhmm", timeadd\(tls_locally_signed_cert\.[\w-]+\.validity_end_time, "-168h"\)\)/);
+    expect(rules).toMatch(
+      /formatdate\("YYYYMMDDhhmm", timeadd\(tls_locally_signed_cert\.[\w-]+\.validity_end_time, "-168h"\)\)/,
+    );
     expect(rules).toContain('certificate: "inference/edge/server-cert"');
   });
 
   test("Grafana: admin password from a file, no secret in its environment, provisioning mounted read-only", () => {
     expect(grafana.env).toContain(`GF_SECURITY_ADMIN_PASSWORD__FILE=${CONFIG_DIR}/admin-password`);
     for (const e of grafana.env as string[]) expect(e).not.toMatch(/random_password|PASSWORD=/);
-    expect(uploaded(json, `${GRAFANA}-config-loader`, "admin-password")).toMatch(/^\$\{random_password\.[\w-]+\.result\}$/);
-    const mounts = (grafana.volumes as { container_path: string; read_only: boolean }[]).map((v) => `${v.container_path}:${v.read_only}`);
-    expect(mounts.sort()).toEqual([`${CONFIG_DIR}:true`, "/etc/grafana-provisioning/dashboards:true", "/etc/grafana-provisioning/datasources:true", "/var/lib/grafana:false"].sort());
+    expect(uploaded(json, `${GRAFANA}-config-loader`, "admin-password")).toMatch(
+      /^\$\{random_password\.[\w-]+\.result\}$/,
+    );
+    const mounts = (grafana.volumes as { container_path: string; read_only: boolean }[]).map(
+      (v) => `${v.container_path}:${v.read_only}`,
+    );
+    expect(mounts.sort()).toEqual(
+      [
+        `${CONFIG_DIR}:true`,
+        "/etc/grafana-provisioning/dashboards:true",
+        "/etc/grafana-provisioning/datasources:true",
+        "/var/lib/grafana:false",
+      ].sort(),
+    );
     const ds = uploaded(json, `${GRAFANA}-datasources-loader`, "prometheus.yaml");
     expect(ds).toContain(`url: "https://${PROM}:9090"`);
     expect(ds).toMatch(/tlsClientKey: \$\{jsonencode\(tls_private_key\.[\w-]+\.private_key_pem\)\}/);
@@ -132,7 +181,9 @@ describe("Observability under the production policy", () => {
       .filter((r) => r.outcome !== OutcomeStatus.NOT_APPLICABLE);
     expect(checked.map((c) => `${c.path} ${c.outcome}`).sort()).toEqual([
       expect.stringMatching(new RegExp(`^docker_container\\.observability_grafana_\\w+ ${OutcomeStatus.COMPLIANT}$`)),
-      expect.stringMatching(new RegExp(`^docker_container\\.observability_prometheus_\\w+ ${OutcomeStatus.COMPLIANT}$`)),
+      expect.stringMatching(
+        new RegExp(`^docker_container\\.observability_prometheus_\\w+ ${OutcomeStatus.COMPLIANT}$`),
+      ),
     ]);
   });
 
@@ -140,11 +191,19 @@ describe("Observability under the production policy", () => {
     const stack = defaultStack();
     // The typed setters replace the lists (addOverride would append to them).
     stack.observability!.prometheus.command = ["--config.file=/etc/zta/prometheus.yml"];
-    stack.observability!.grafana.env = ["GF_AUTH_ANONYMOUS_ENABLED=true", "GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/zta/admin-password"];
+    stack.observability!.grafana.env = [
+      "GF_AUTH_ANONYMOUS_ENABLED=true",
+      "GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/zta/admin-password",
+    ];
     const policy = Aspects.of(stack).all.find((a): a is SecurityPolicy => a instanceof SecurityPolicy)!;
     expect(() => Testing.synth(stack)).toThrow(PolicyViolationError);
     const open = policy.results[0].findings.filter((f) => !f.suppression).map((f) => `${f.ruleId} ${f.path}`);
-    expect(open).toEqual(expect.arrayContaining(["ZTA-AI-005 zta/observability/prometheus/container", "ZTA-AI-005 zta/observability/grafana/container"]));
+    expect(open).toEqual(
+      expect.arrayContaining([
+        "ZTA-AI-005 zta/observability/prometheus/container",
+        "ZTA-AI-005 zta/observability/grafana/container",
+      ]),
+    );
   });
 
   test("a Prometheus published on a host port fails too", () => {
@@ -157,7 +216,12 @@ describe("Observability under the production policy", () => {
 describe("Observability: snapshot", () => {
   test("default props (a safety net; the assertions above are the tests)", () => {
     const { json, obs } = build();
-    const own = (type: string) => Object.fromEntries(Object.entries(json.resource[type] ?? {}).filter(([id]) => id.startsWith("obs_")));
-    expect({ containers: own("docker_container"), volumes: own("docker_volume"), prometheusConfig: obs.prometheusConfig }).toMatchSnapshot();
+    const own = (type: string) =>
+      Object.fromEntries(Object.entries(json.resource[type] ?? {}).filter(([id]) => id.startsWith("obs_")));
+    expect({
+      containers: own("docker_container"),
+      volumes: own("docker_volume"),
+      prometheusConfig: obs.prometheusConfig,
+    }).toMatchSnapshot();
   });
 });

@@ -77,7 +77,10 @@ describe("SandboxRunner defaults", () => {
 
   test("an egress network by name, a writable workspace, gVisor and a separate (rootless) Docker provider when asked", () => {
     const stack = newStack();
-    const rootless = new DockerProvider(stack, "rootless", { alias: "rootless", host: "unix:///run/user/1000/docker.sock" });
+    const rootless = new DockerProvider(stack, "rootless", {
+      alias: "rootless",
+      host: "unix:///run/user/1000/docker.sock",
+    });
     new SandboxRunner(stack, "agent", {
       ...BASE,
       workspace: { hostPath: "/srv/agent/repo", writable: true },
@@ -159,7 +162,10 @@ describe("SandboxRunner refusals", () => {
       expect(err.problems[0].prop).toBe(`env.${name}`);
       expect(err.message).not.toContain("ghp_");
     }
-    const short = errorOf({ env: [{ name: "OPENAI_API_KEY", value: "x" }], allowedSecretEnv: [{ name: "OPENAI_API_KEY", reason: "needed" }] });
+    const short = errorOf({
+      env: [{ name: "OPENAI_API_KEY", value: "x" }],
+      allowedSecretEnv: [{ name: "OPENAI_API_KEY", reason: "needed" }],
+    });
     expect(short.problems[0].prop).toBe("allowedSecretEnv.OPENAI_API_KEY.reason");
   });
 
@@ -168,7 +174,10 @@ describe("SandboxRunner refusals", () => {
     const key = new TerraformVariable(stack, "openai_key", { type: "string", sensitive: true });
     new SandboxRunner(stack, "ref", {
       ...BASE,
-      env: [{ name: "OPENAI_API_KEY", value: key.value }, { name: "LOG_LEVEL", value: "debug" }],
+      env: [
+        { name: "OPENAI_API_KEY", value: key.value },
+        { name: "LOG_LEVEL", value: "debug" },
+      ],
       allowedSecretEnv: [{ name: "OPENAI_API_KEY", reason: "the eval harness calls the hosted model under test" }],
     });
     new SandboxRunner(stack, "literal", {
@@ -211,17 +220,44 @@ describe("SandboxRunner re-checks its synthesized container with the policy's co
     ["capabilities no longer dropped", [["capabilities.drop", undefined]], "ZTA-CTR-003"],
     ["no-new-privileges removed", [["security_opts", undefined]], "ZTA-CTR-004"],
     ["a writable rootfs", [["read_only", false]], "ZTA-CTR-005"],
-    ["no memory limit", [["memory", undefined], ["memory_swap", undefined]], "ZTA-CTR-006"],
+    [
+      "no memory limit",
+      [
+        ["memory", undefined],
+        ["memory_swap", undefined],
+      ],
+      "ZTA-CTR-006",
+    ],
     ["swap allowed", [["memory_swap", -1]], "ZTA-CTR-006"],
-    ["no CPU limit", [["cpu_shares", undefined], ["cpu_quota", undefined], ["cpu_period", undefined]], "ZTA-CTR-007"],
+    [
+      "no CPU limit",
+      [
+        ["cpu_shares", undefined],
+        ["cpu_quota", undefined],
+        ["cpu_period", undefined],
+      ],
+      "ZTA-CTR-007",
+    ],
     ["the host network", [["network_mode", "host"]], "ZTA-CTR-008"],
     ["host PID", [["pid_mode", "host"]], "ZTA-CTR-008"],
     ["host IPC", [["ipc_mode", "host"]], "ZTA-CTR-008"],
     ["the host user namespace", [["userns_mode", "host"]], "ZTA-CTR-008"],
-    ["docker.sock mounted", [["mounts", [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }]]], "ZTA-CTR-009"],
-    ["~/.ssh mounted", [["mounts", [{ type: "bind", source: "/home/dev/.ssh", target: "/workspace", read_only: true }]]], "ZTA-CTR-010"],
+    [
+      "docker.sock mounted",
+      [["mounts", [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }]]],
+      "ZTA-CTR-009",
+    ],
+    [
+      "~/.ssh mounted",
+      [["mounts", [{ type: "bind", source: "/home/dev/.ssh", target: "/workspace", read_only: true }]]],
+      "ZTA-CTR-010",
+    ],
     ["root", [["user", "0:0"]], "ZTA-CTR-011"],
-    ["a literal secret in env", [["env", ["HOME=/tmp", "OPENAI_API_KEY=sk-0123456789abcdefghijklmnop"]]], "ZTA-CTR-012"],
+    [
+      "a literal secret in env",
+      [["env", ["HOME=/tmp", "OPENAI_API_KEY=sk-0123456789abcdefghijklmnop"]]],
+      "ZTA-CTR-012",
+    ],
     ["an unbounded restart", [["restart", "always"]], "ZTA-CTR-014"],
     ["no log rotation", [["log_opts", undefined]], "ZTA-CTR-015"],
   ];
@@ -245,7 +281,9 @@ describe("SandboxRunner re-checks its synthesized container with the policy's co
     } catch (e) {
       message = String(e);
     }
-    expect(message).toMatch(new RegExp(`SandboxRunner "stack/agent": ${ruleId} [^\\n]*\\(an override\\?\\)\\. Fix: \\S`));
+    expect(message).toMatch(
+      new RegExp(`SandboxRunner "stack/agent": ${ruleId} [^\\n]*\\(an override\\?\\)\\. Fix: \\S`),
+    );
     // Only the broken invariant is named.
     expect([...message.matchAll(/ZTA-[A-Z]+-\d{3}/g)].map((m) => m[0])).toEqual([ruleId]);
   });
@@ -263,7 +301,9 @@ describe("SandboxRunner re-checks its synthesized container with the policy's co
     });
     expect(() => Testing.synth(stack, true)).not.toThrow();
     expect(() =>
-      synthWithOverrides([["user", "0:0"]], (runner) => SecurityPolicy.suppress(runner, "ZTA-CTR-011", "the legacy test image needs uid 0; ticket SEC-42")),
+      synthWithOverrides([["user", "0:0"]], (runner) =>
+        SecurityPolicy.suppress(runner, "ZTA-CTR-011", "the legacy test image needs uid 0; ticket SEC-42"),
+      ),
     ).not.toThrow();
   });
 });

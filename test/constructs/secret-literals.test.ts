@@ -1,5 +1,5 @@
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { TerraformStack, Testing } from "cdktf";
+import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { ConfigError, SandboxRunner, SecureInference } from "../../index";
 import { REVISION, stackWithProviders } from "../helpers";
 
@@ -23,8 +23,7 @@ function variants(base: unknown, literal: string): { path: string; props: unknow
     if (typeof value === "string") {
       out.push({ path: path.join("."), props: setAt(base, path, () => literal) });
       out.push({ path: `${path.join(".")} (appended)`, props: setAt(base, path, (s: string) => `${s} ${literal}`) });
-    }
-    else if (Array.isArray(value)) {
+    } else if (Array.isArray(value)) {
       out.push({ path: `${path.join(".")}[+]`, props: setAt(base, path, (l: unknown[]) => [...l, literal]) });
       value.forEach((v, i) => visit(v, [...path, i]));
     } else if (value && typeof value === "object") {
@@ -58,7 +57,12 @@ test("SecureInference: no accepted input puts a credential literal into the JSON
     model: { name: "meta-llama/Llama-3.1-8B-Instruct", revision: REVISION, servedModelName: "llama" },
     domain: "ai.example.internal",
     operators: [{ name: "devops-laptop", email: "devops@example.com" }],
-    oidc: { issuerUrl: "https://idp.example.com/realms/prod", clientId: "local-ai", emailDomains: ["example.com"], allowedGroups: ["ai"] },
+    oidc: {
+      issuerUrl: "https://idp.example.com/realms/prod",
+      clientId: "local-ai",
+      emailDomains: ["example.com"],
+      allowedGroups: ["ai"],
+    },
     namePrefix: "ai",
     bindAddress: "127.0.0.1",
     routes: ["/v1/chat/completions"],
@@ -66,7 +70,7 @@ test("SecureInference: no accepted input puts a credential literal into the JSON
   };
   const build = (props: any) => {
     const stack = stackWithProviders();
-    const secret = new (require("cdktf").TerraformVariable)(stack, "s", { type: "string", sensitive: true }).value;
+    const secret = new TerraformVariable(stack, "s", { type: "string", sensitive: true }).value;
     new SecureInference(stack, "inference", { ...props, oidc: { ...props.oidc, clientSecret: secret } });
     return stack;
   };

@@ -28,7 +28,10 @@ describe("SecureInference: networks and exposure", () => {
 
   test("one internal network per trust relationship: edge->gate and edge->vLLM, nothing shared beyond the pair", () => {
     const internal = Object.values(networks).filter((n) => n.internal === true);
-    expect(internal.map((n) => n.name).sort()).toEqual(["inference-edge-to-inference-gate", "inference-edge-to-inference-vllm-0"]);
+    expect(internal.map((n) => n.name).sort()).toEqual([
+      "inference-edge-to-inference-gate",
+      "inference-edge-to-inference-vllm-0",
+    ]);
     const members = (net: string) =>
       Object.values(resources(json, "docker_container"))
         .filter((c) => (c.networks_advanced ?? []).some((n: { name: string }) => networkByRef(n.name)?.name === net))
@@ -38,15 +41,24 @@ describe("SecureInference: networks and exposure", () => {
     expect(members("inference-edge-to-inference-gate")).toEqual(["inference-edge", "inference-gate"]);
     expect(members("inference-edge-to-inference-vllm-0")).toEqual(["inference-edge", "inference-vllm-0"]);
     // ... and one the graph does not allow is not: vLLM (and its sidecar, in its namespace) shares no network with the gate.
-    const netsOf = (name: string) => containerNamed(json, name).networks_advanced.map((n: { name: string }) => networkByRef(n.name)?.name);
+    const netsOf = (name: string) =>
+      containerNamed(json, name).networks_advanced.map((n: { name: string }) => networkByRef(n.name)?.name);
     expect(netsOf("inference-vllm-0").filter((n: string) => netsOf("inference-gate").includes(n))).toEqual([]);
   });
 
   test("the callers label says who may call each service, and how", () => {
     const callers = (name: string) => JSON.parse(label(containerNamed(json, name), "zta.callers") as string);
-    expect(callers("inference-gate")).toEqual([{ caller: "inference-edge", port: 4443, auth: "network-only", network: "inference-edge-to-inference-gate" }]);
+    expect(callers("inference-gate")).toEqual([
+      { caller: "inference-edge", port: 4443, auth: "network-only", network: "inference-edge-to-inference-gate" },
+    ]);
     expect(callers("inference-vllm-0-mtls")).toEqual([
-      { caller: "inference-edge", port: 8443, auth: "mtls", identity: "zta-edge", network: "inference-edge-to-inference-vllm-0" },
+      {
+        caller: "inference-edge",
+        port: 8443,
+        auth: "mtls",
+        identity: "zta-edge",
+        network: "inference-edge-to-inference-vllm-0",
+      },
     ]);
     expect(callers("inference-edge")).toEqual([{ caller: "host", port: 8443, auth: "mtls+oidc" }]);
   });
@@ -61,7 +73,9 @@ describe("SecureInference: networks and exposure", () => {
 
   test("the sidecar shares vLLM's network namespace by container id", () => {
     const sidecar = containerNamed(json, "inference-vllm-0-mtls");
-    expect(sidecar.network_mode).toMatch(/^container:\$\{docker_container\.inference_vllm-0_container_[A-Z0-9]+\.id\}$/);
+    expect(sidecar.network_mode).toMatch(
+      /^container:\$\{docker_container\.inference_vllm-0_container_[A-Z0-9]+\.id\}$/,
+    );
     for (const rejected of ["ports", "hostname", "dns", "networks_advanced"]) expect(sidecar[rejected]).toBeUndefined();
   });
 
@@ -98,7 +112,9 @@ describe("SecureInference: container hardening", () => {
     const stack = stackWithProviders();
     new Container(stack, "plain", { name: "plain", image: "x" });
     const plain = containerNamed(synth(stack), "plain");
-    expect(gapRuleIds(plain)).toEqual(expect.arrayContaining(["ZTA-CTR-005", "ZTA-CTR-003", "ZTA-CTR-004", "ZTA-CTR-006", "ZTA-CTR-013"]));
+    expect(gapRuleIds(plain)).toEqual(
+      expect.arrayContaining(["ZTA-CTR-005", "ZTA-CTR-003", "ZTA-CTR-004", "ZTA-CTR-006", "ZTA-CTR-013"]),
+    );
   });
 
   test("every running container is hardened", () => {
@@ -120,14 +136,19 @@ describe("SecureInference: container hardening", () => {
   });
 
   test("the only capability added back is the edge's NET_BIND_SERVICE", () => {
-    const added = runningContainers(json).flatMap((c) => (c.capabilities?.add ?? []).map((a: string) => `${c.name}:${a}`));
+    const added = runningContainers(json).flatMap((c) =>
+      (c.capabilities?.add ?? []).map((a: string) => `${c.name}:${a}`),
+    );
     expect(added).toEqual(["inference-edge:NET_BIND_SERVICE"]);
   });
 
   test("config loaders are created but never started, and carry no network", () => {
-    const loaders = Object.values(resources(json, "docker_container")).filter((c) => label(c, "zta.role") === "config-loader");
+    const loaders = Object.values(resources(json, "docker_container")).filter(
+      (c) => label(c, "zta.role") === "config-loader",
+    );
     expect(loaders.length).toBeGreaterThanOrEqual(4);
-    for (const l of loaders) expect([l.name, l.start, l.must_run, l.network_mode]).toEqual([l.name, false, false, "none"]);
+    for (const l of loaders)
+      expect([l.name, l.start, l.must_run, l.network_mode]).toEqual([l.name, false, false, "none"]);
   });
 
   test("services mount their config read-only and are replaced when it changes", () => {
@@ -135,7 +156,9 @@ describe("SecureInference: container hardening", () => {
       const c = containerNamed(json, name);
       const configMount = c.volumes.find((v: { container_path: string }) => v.container_path === "/etc/zta");
       expect(configMount.read_only).toBe(true);
-      expect(label(c, "zta.config-sha256")).toMatch(/^\$\{sha256\(jsonencode\(docker_container\..+_loader_[A-Z0-9]+\.upload\)\)\}$/);
+      expect(label(c, "zta.config-sha256")).toMatch(
+        /^\$\{sha256\(jsonencode\(docker_container\..+_loader_[A-Z0-9]+\.upload\)\)\}$/,
+      );
     }
   });
 
@@ -152,7 +175,12 @@ describe("SecureInference: vLLM", () => {
   test("the revision must be a 40-hex commit unless opted out by name", () => {
     const stack = stackWithProviders();
     expectConfigError(
-      () => new SecureInference(stack, "inference", inferenceProps(stack, { model: { name: "org/model", revision: "main" } })),
+      () =>
+        new SecureInference(
+          stack,
+          "inference",
+          inferenceProps(stack, { model: { name: "org/model", revision: "main" } }),
+        ),
       "model.revision",
       /40-hex commit.*allowUnpinnedRevision/,
     );
@@ -163,7 +191,8 @@ describe("SecureInference: vLLM", () => {
   test("model, tokenizer and remote code are pinned to the same revision", () => {
     const { json } = synthInference({ model: { name: "org/model", revision: REVISION, trustRemoteCode: true } });
     const cmd: string[] = containerNamed(json, "inference-vllm-0").command;
-    for (const flag of ["--revision", "--tokenizer-revision", "--code-revision"]) expect(cmd[cmd.indexOf(flag) + 1]).toBe(REVISION);
+    for (const flag of ["--revision", "--tokenizer-revision", "--code-revision"])
+      expect(cmd[cmd.indexOf(flag) + 1]).toBe(REVISION);
     const { json: plain } = synthInference();
     expect(containerNamed(plain, "inference-vllm-0").command).not.toContain("--trust-remote-code");
   });
@@ -177,7 +206,7 @@ describe("SecureInference: vLLM", () => {
     const ref = `random_password.${keyId}.result`;
     expect(JSON.stringify([vllm.env, vllm.command, vllm.entrypoint])).not.toContain(ref);
     expect(uploaded(json, "inference-vllm-0-secrets-loader", "api-key")).toBe(`\${${ref}}`);
-    expect(vllm.entrypoint.join(" ")).toContain("VLLM_API_KEY=\"$(cat /etc/zta/api-key)\"");
+    expect(vllm.entrypoint.join(" ")).toContain('VLLM_API_KEY="$(cat /etc/zta/api-key)"');
     // ...and the sidecar injects it on the loopback hop.
     expect(uploaded(json, "inference-vllm-0-mtls-config-loader", "upstream-auth.conf")).toBe(
       `proxy_set_header Authorization "Bearer \${${ref}}";\n`,
@@ -194,14 +223,17 @@ describe("SecureInference: vLLM", () => {
     expect(fetch.must_run).toBe(false);
     expect(fetch.attach).toBeUndefined();
     const { json: noFetch } = synthInference({ model: { name: "org/model", revision: REVISION, prefetch: false } });
-    expect(Object.values(resources(noFetch, "docker_container")).map((c) => c.name)).not.toContain("inference-model-fetch");
+    expect(Object.values(resources(noFetch, "docker_container")).map((c) => c.name)).not.toContain(
+      "inference-model-fetch",
+    );
     expect(containerNamed(noFetch, "inference-vllm-0").env).toContain("ZTA_WAIT_FOR=");
   });
 
   test("the HF token must be a reference and travels as a file", () => {
     const stack = stackWithProviders();
     expectConfigError(
-      () => new SecureInference(stack, "inference", inferenceProps(stack, { hfToken: "hf_abcdefghijklmnopqrstuvwxyz" })),
+      () =>
+        new SecureInference(stack, "inference", inferenceProps(stack, { hfToken: "hf_abcdefghijklmnopqrstuvwxyz" })),
       "hfToken",
       /sensitive variable/,
     );
@@ -217,12 +249,19 @@ describe("SecureInference: vLLM", () => {
     const stack = stackWithProviders();
     const err = expectConfigError(
       () =>
-        new SecureInference(stack, "inference", inferenceProps(stack, {
-          vllm: { extraArgs: ["--host", "0.0.0.0", "--api-key=x", "--gpu-memory-utilization", "0.9"] },
-        })),
+        new SecureInference(
+          stack,
+          "inference",
+          inferenceProps(stack, {
+            vllm: { extraArgs: ["--host", "0.0.0.0", "--api-key=x", "--gpu-memory-utilization", "0.9"] },
+          }),
+        ),
       "vllm.extraArgs",
     );
-    expect(err.problems.filter((p) => p.prop === "vllm.extraArgs").map((p) => p.received)).toEqual(['"--host" (element 0)', '"--api-key=..." (element 2)']);
+    expect(err.problems.filter((p) => p.prop === "vllm.extraArgs").map((p) => p.received)).toEqual([
+      '"--host" (element 0)',
+      '"--api-key=..." (element 2)',
+    ]);
   });
 
   test("GPUs: all by default, per replica when asked, none on request", () => {
@@ -233,7 +272,12 @@ describe("SecureInference: vLLM", () => {
     expect(containerNamed(synthInference({ vllm: { gpus: "none" } }).json, "inference-vllm-0").gpus).toBeUndefined();
     const stack = stackWithProviders();
     expectConfigError(
-      () => new SecureInference(stack, "inference", inferenceProps(stack, { replicas: 2, vllm: { replicaGpus: ["device=0"] } })),
+      () =>
+        new SecureInference(
+          stack,
+          "inference",
+          inferenceProps(stack, { replicas: 2, vllm: { replicaGpus: ["device=0"] } }),
+        ),
       "vllm.replicaGpus",
     );
   });
@@ -256,14 +300,23 @@ describe("SecureInference: sidecar and edge configs", () => {
     expect(conf).toContain("proxy_buffering off;");
     expect(conf).toMatch(/map \$zta_caller \$zta_may_scrape \{\s+default 0;\s+\}/);
     const { ai: withScraper } = synthInference({ metricsScraper: true });
-    expect(withScraper.sidecars[0].nginxConfig).toContain('"CN=zta-metrics-scraper,OU=zta-services,O=cdktf-zero-trust-ai" metrics;');
-    expect(withScraper.sidecars[0].nginxConfig).toMatch(/map \$zta_caller \$zta_may_scrape \{\s+default 0;\s+metrics 1;/);
+    expect(withScraper.sidecars[0].nginxConfig).toContain(
+      '"CN=zta-metrics-scraper,OU=zta-services,O=cdktf-zero-trust-ai" metrics;',
+    );
+    expect(withScraper.sidecars[0].nginxConfig).toMatch(
+      /map \$zta_caller \$zta_may_scrape \{\s+default 0;\s+metrics 1;/,
+    );
   });
 
   test("routes outside the OpenAI set are refused", () => {
     const stack = stackWithProviders();
     expectConfigError(
-      () => new SecureInference(stack, "inference", inferenceProps(stack, { routes: ["/v1/chat/completions", "/tokenize"] })),
+      () =>
+        new SecureInference(
+          stack,
+          "inference",
+          inferenceProps(stack, { routes: ["/v1/chat/completions", "/tokenize"] }),
+        ),
       "routes",
       /administrative/,
     );
@@ -272,7 +325,10 @@ describe("SecureInference: sidecar and edge configs", () => {
   });
 
   test("rate, concurrency and body limits reach nginx", () => {
-    const { ai } = synthInference({ rateLimit: { requestsPerMinute: 30, burst: 5, maxConcurrent: 2 }, maxRequestBodyMb: 2 });
+    const { ai } = synthInference({
+      rateLimit: { requestsPerMinute: 30, burst: 5, maxConcurrent: 2 },
+      maxRequestBodyMb: 2,
+    });
     const conf = ai.sidecars[0].nginxConfig;
     expect(conf).toContain("rate=30r/m;");
     expect(conf).toContain("limit_req zone=zta_rate burst=5 nodelay;");
@@ -300,7 +356,11 @@ describe("SecureInference: sidecar and edge configs", () => {
     const stack = stackWithProviders();
     expectConfigError(
       () =>
-        new SecureInference(stack, "inference", inferenceProps(stack, { oidc: undefined, clientCertMode: ClientCertMode.VERIFY_IF_GIVEN })),
+        new SecureInference(
+          stack,
+          "inference",
+          inferenceProps(stack, { oidc: undefined, clientCertMode: ClientCertMode.VERIFY_IF_GIVEN }),
+        ),
       "clientCertMode",
       /configure oidc/,
     );
@@ -327,7 +387,10 @@ describe("SecureInference: sidecar and edge configs", () => {
     );
     expect(ai.edge.caddyfile).toContain("health_uri /health");
     const stack = stackWithProviders();
-    expectConfigError(() => new SecureInference(stack, "inference", inferenceProps(stack, { replicas: 0 })), "replicas");
+    expectConfigError(
+      () => new SecureInference(stack, "inference", inferenceProps(stack, { replicas: 0 })),
+      "replicas",
+    );
   });
 });
 
@@ -353,7 +416,8 @@ describe("SecureInference: secrets and supply chain", () => {
     for (const c of runningContainers(json)) expect(c.image).toMatch(/^\$\{docker_image\..+\.image_id\}$/);
     const stack = stackWithProviders();
     expectConfigError(
-      () => new SecureInference(stack, "inference", inferenceProps(stack, { images: { vllm: "vllm/vllm-openai:latest" } })),
+      () =>
+        new SecureInference(stack, "inference", inferenceProps(stack, { images: { vllm: "vllm/vllm-openai:latest" } })),
       "images.vllm",
       /allowUnpinnedImages/,
     );
@@ -372,15 +436,25 @@ describe("SecureInference: props validation", () => {
     const stack = stackWithProviders();
     const err = expectConfigError(
       () =>
-        new SecureInference(stack, "inference", inferenceProps(stack, {
-          model: { name: "not a repo", revision: "abc" },
-          domain: "https://ai.example.internal",
-          operators: [],
-        })),
+        new SecureInference(
+          stack,
+          "inference",
+          inferenceProps(stack, {
+            model: { name: "not a repo", revision: "abc" },
+            domain: "https://ai.example.internal",
+            operators: [],
+          }),
+        ),
       "model.revision",
     );
     // The gate's problem (no operator email to take domains from) is listed with the rest, not after a fix.
-    expect(err.problems.map((p) => p.prop)).toEqual(["model.name", "model.revision", "domain", "operators", "oidc.emailDomains"]);
+    expect(err.problems.map((p) => p.prop)).toEqual([
+      "model.name",
+      "model.revision",
+      "domain",
+      "operators",
+      "oidc.emailDomains",
+    ]);
     expect(err.message).toContain('domain: received "https://ai.example.internal". Use a lowercase DNS name');
   });
 
@@ -388,9 +462,18 @@ describe("SecureInference: props validation", () => {
     const stack = stackWithProviders();
     const err = expectConfigError(
       () =>
-        new SecureInference(stack, "inference", inferenceProps(stack, {
-          operators: [{ name: "zta-edge" }, { name: "Alice" }, { name: "bob" }, { name: "bob", email: "not-an-email" }],
-        })),
+        new SecureInference(
+          stack,
+          "inference",
+          inferenceProps(stack, {
+            operators: [
+              { name: "zta-edge" },
+              { name: "Alice" },
+              { name: "bob" },
+              { name: "bob", email: "not-an-email" },
+            ],
+          }),
+        ),
       "operators[0].name",
     );
     expect(err.problems.map((p) => `${p.prop}=${p.received}`)).toEqual([

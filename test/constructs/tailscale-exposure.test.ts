@@ -32,7 +32,9 @@ describe("TailscaleExposure: no port open to the world", () => {
 
     const { stack, ai: plain } = inferenceStack();
     const before = synth(stack);
-    expect(containerNamed(before, "inference-edge").ports).toEqual([expect.objectContaining({ ip: "127.0.0.1", external: 443, internal: 8443 })]);
+    expect(containerNamed(before, "inference-edge").ports).toEqual([
+      expect.objectContaining({ ip: "127.0.0.1", external: 443, internal: 8443 }),
+    ]);
     expect(plain.edge.publishesHostPort).toBe(true);
   });
 
@@ -69,7 +71,9 @@ describe("TailscaleExposure: the container", () => {
     expect(hardeningGaps(c)).toEqual([]);
     expect(c.capabilities).toEqual({ drop: ["ALL"] });
     expect(c.devices).toBeUndefined();
-    expect(c.env).toEqual(expect.arrayContaining(["TS_USERSPACE=true", "TS_ENABLE_HEALTH_CHECK=true", "TS_LOCAL_ADDR_PORT=127.0.0.1:9002"]));
+    expect(c.env).toEqual(
+      expect.arrayContaining(["TS_USERSPACE=true", "TS_ENABLE_HEALTH_CHECK=true", "TS_LOCAL_ADDR_PORT=127.0.0.1:9002"]),
+    );
     expect(c.healthcheck.test).toEqual(["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9002/healthz"]);
     expect(Object.values(resources(json, "docker_image")).map((i) => i.name)).toContain(IMAGES.tailscale.reference);
     expect(label(c, "zta.role")).toBe("tailscale");
@@ -78,7 +82,9 @@ describe("TailscaleExposure: the container", () => {
   test("state on a named volume; tags come from the key (created with them); on the edge's own network only", () => {
     const { json } = exposed({ tags: ["tag:zta-ai", "tag:gpu"], authKey: undefined, createAuthKey: {} });
     const c = containerNamed(json, "inference-edge-ts-ai");
-    expect(c.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ container_path: "/var/lib/tailscale", read_only: false })]));
+    expect(c.volumes).toEqual(
+      expect.arrayContaining([expect.objectContaining({ container_path: "/var/lib/tailscale", read_only: false })]),
+    );
     expect(Object.values(resources(json, "tailscale_tailnet_key"))[0].tags).toEqual(["tag:zta-ai", "tag:gpu"]);
     // Not TS_EXTRA_ARGS: some containerboot releases hand it to `tailscale set`, which has no --advertise-tags.
     expect(c.env.some((e: string) => e.startsWith("TS_EXTRA_ARGS="))).toBe(false);
@@ -94,7 +100,10 @@ describe("TailscaleExposure: the container", () => {
   });
 
   test("the policy report records both exceptions with their reasons; userspace mode needs only the root one", () => {
-    const suppressions = (ts: TailscaleExposure) => SecurityPolicy.suppressionsOn(ts.container).map((x) => x.ruleId).sort();
+    const suppressions = (ts: TailscaleExposure) =>
+      SecurityPolicy.suppressionsOn(ts.container)
+        .map((x) => x.ruleId)
+        .sort();
     expect(suppressions(exposed({ kernelNetworking: true }).ts)).toEqual(["ZTA-CTR-003", "ZTA-CTR-011"]);
     expect(suppressions(exposed().ts)).toEqual(["ZTA-CTR-011"]);
   });
@@ -116,9 +125,19 @@ describe("TailscaleExposure: the auth key is sensitive end to end", () => {
       "authKey",
       /Terraform reference/,
     );
-    expectConfigError(() => new TailscaleExposure(stack, "t2", { target: ai.edge, hostname: "ai" }), "authKey", /exactly one/);
     expectConfigError(
-      () => new TailscaleExposure(stack, "t3", { target: ai.edge, hostname: "ai", authKey: secretVariable(stack, "k"), createAuthKey: {} }),
+      () => new TailscaleExposure(stack, "t2", { target: ai.edge, hostname: "ai" }),
+      "authKey",
+      /exactly one/,
+    );
+    expectConfigError(
+      () =>
+        new TailscaleExposure(stack, "t3", {
+          target: ai.edge,
+          hostname: "ai",
+          authKey: secretVariable(stack, "k"),
+          createAuthKey: {},
+        }),
       "authKey",
       /exactly one/,
     );
@@ -128,16 +147,26 @@ describe("TailscaleExposure: the auth key is sensitive end to end", () => {
     const { json } = exposed({ authKey: undefined, createAuthKey: {} });
     const keys = Object.values(resources(json, "tailscale_tailnet_key"));
     expect(keys).toEqual([
-      expect.objectContaining({ reusable: false, ephemeral: false, preauthorized: true, tags: ["tag:zta-ai"], expiry: 3600 }),
+      expect.objectContaining({
+        reusable: false,
+        ephemeral: false,
+        preauthorized: true,
+        tags: ["tag:zta-ai"],
+        expiry: 3600,
+      }),
     ]);
-    expect(uploaded(json, "inference-edge-ts-ai-config-loader", "authkey")).toMatch(/^\$\{sensitive\(tailscale_tailnet_key\.[^.]+\.key\)\}$/);
+    expect(uploaded(json, "inference-edge-ts-ai-config-loader", "authkey")).toMatch(
+      /^\$\{sensitive\(tailscale_tailnet_key\.[^.]+\.key\)\}$/,
+    );
     expect(json.provider?.tailscale).toBeDefined();
   });
 
   test("outputs never carry a key, and any output that did would have to be sensitive", () => {
     const { json, stack, ts } = exposed({ authKey: undefined, createAuthKey: {}, tailnetDomain: "tailnet-abc.ts.net" });
     const leaking = (j: typeof json) =>
-      Object.entries(j.output ?? {}).filter(([, o]) => /tailnet_key|auth_key/.test(JSON.stringify(o.value)) && o.sensitive !== true);
+      Object.entries(j.output ?? {}).filter(
+        ([, o]) => /tailnet_key|auth_key/.test(JSON.stringify(o.value)) && o.sensitive !== true,
+      );
     expect(leaking(json)).toEqual([]);
     new TerraformOutput(stack, "oops", { value: ts.tailnetKey!.key });
     expect(leaking(synth(stack)).map(([k]) => k)).toEqual(["oops"]);
@@ -153,10 +182,22 @@ describe("TailscaleExposure: the auth key is sensitive end to end", () => {
   test("bad tags, hostname, expiry are refused", () => {
     const { stack, ai } = inferenceStack();
     const key = secretVariable(stack, "k");
-    expectConfigError(() => new TailscaleExposure(stack, "a", { target: ai.edge, hostname: "ai", authKey: key, tags: ["zta-ai"] }), "tags", /tag:/);
-    expectConfigError(() => new TailscaleExposure(stack, "b", { target: ai.edge, hostname: "ai.example.com", authKey: key }), "hostname");
     expectConfigError(
-      () => new TailscaleExposure(stack, "c", { target: ai.edge, hostname: "ai", createAuthKey: { expirySeconds: 30 * 86400 } }),
+      () => new TailscaleExposure(stack, "a", { target: ai.edge, hostname: "ai", authKey: key, tags: ["zta-ai"] }),
+      "tags",
+      /tag:/,
+    );
+    expectConfigError(
+      () => new TailscaleExposure(stack, "b", { target: ai.edge, hostname: "ai.example.com", authKey: key }),
+      "hostname",
+    );
+    expectConfigError(
+      () =>
+        new TailscaleExposure(stack, "c", {
+          target: ai.edge,
+          hostname: "ai",
+          createAuthKey: { expirySeconds: 30 * 86400 },
+        }),
       "createAuthKey.expirySeconds",
     );
   });
@@ -180,15 +221,27 @@ describe("TailscaleExposure: suggested ACL", () => {
   test("an empty or wildcard allow list is refused", () => {
     const { stack, ai } = inferenceStack();
     const key = secretVariable(stack, "k");
-    expectConfigError(() => new TailscaleExposure(stack, "a", { target: ai.edge, hostname: "ai", authKey: key, acl: { allow: [] } }), "acl.allow");
-    expectConfigError(() => new TailscaleExposure(stack, "b", { target: ai.edge, hostname: "ai", authKey: key, acl: { allow: ["*"] } }), "acl.allow", /every device/);
+    expectConfigError(
+      () => new TailscaleExposure(stack, "a", { target: ai.edge, hostname: "ai", authKey: key, acl: { allow: [] } }),
+      "acl.allow",
+    );
+    expectConfigError(
+      () => new TailscaleExposure(stack, "b", { target: ai.edge, hostname: "ai", authKey: key, acl: { allow: ["*"] } }),
+      "acl.allow",
+      /every device/,
+    );
   });
 });
 
 describe("TailscaleExposure: snapshot", () => {
   test("default props", () => {
     const { json } = exposed({ tailnetDomain: "tailnet-abc.ts.net" });
-    const own = (type: string) => Object.fromEntries(Object.entries(resources(json, type)).filter(([id]) => id.startsWith("tailnet_")));
-    expect({ containers: own("docker_container"), volumes: own("docker_volume"), edge: containerNamed(json, "inference-edge").ports ?? null }).toMatchSnapshot();
+    const own = (type: string) =>
+      Object.fromEntries(Object.entries(resources(json, type)).filter(([id]) => id.startsWith("tailnet_")));
+    expect({
+      containers: own("docker_container"),
+      volumes: own("docker_volume"),
+      edge: containerNamed(json, "inference-edge").ports ?? null,
+    }).toMatchSnapshot();
   });
 });

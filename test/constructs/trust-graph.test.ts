@@ -26,13 +26,21 @@ function segmentation(stack: TerraformStack) {
     const id = /docker_network\.([^.]+)\.name/.exec(ref)?.[1];
     return id ? json.resource.docker_network[id].name : ref;
   };
-  const internal = new Set(Object.values(json.resource.docker_network as Record<string, any>).filter((n) => n.internal === true).map((n) => n.name));
+  const internal = new Set(
+    Object.values(json.resource.docker_network as Record<string, any>)
+      .filter((n) => n.internal === true)
+      .map((n) => n.name),
+  );
   const owners = containers
     .map(([, c]) => c)
     .filter((c) => c.start !== false && c.networks_advanced !== undefined)
-    .map((c) => ({ name: c.name as string, networks: new Set<string>((c.networks_advanced as { name: string }[]).map((n) => networkName(n.name))) }));
+    .map((c) => ({
+      name: c.name as string,
+      networks: new Set<string>((c.networks_advanced as { name: string }[]).map((n) => networkName(n.name))),
+    }));
   const flows = TrustGraph.of(stack).flows.filter((f) => !["host", "tailnet", "cloudflare"].includes(f.caller));
-  const related = (a: string, b: string) => flows.some((f) => [ownerOf(f.caller), f.dials].sort().join() === [a, b].sort().join());
+  const related = (a: string, b: string) =>
+    flows.some((f) => [ownerOf(f.caller), f.dials].sort().join() === [a, b].sort().join());
 
   // Allowed flows whose ends share no network (unreachable although allowed).
   const unreachable = flows
@@ -51,13 +59,21 @@ function segmentation(stack: TerraformStack) {
     }
   }
   const peersOf = (name: string) =>
-    owners.filter((o) => o.name !== name && [...o.networks].some((n) => owners.find((x) => x.name === name)!.networks.has(n))).map((o) => o.name);
+    owners
+      .filter(
+        (o) => o.name !== name && [...o.networks].some((n) => owners.find((x) => x.name === name)!.networks.has(n)),
+      )
+      .map((o) => o.name);
   return { flows, unreachable, leaks, peersOf, owners };
 }
 
 const STACKS: [string, () => TerraformStack, boolean][] = [
   ["default (with observability)", () => new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai"), true],
-  ["default without observability", () => new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai", { observability: false }), true],
+  [
+    "default without observability",
+    () => new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai", { observability: false }),
+    true,
+  ],
   ["homelab", () => new HomelabStack(Testing.app() as App, "homelab"), false],
   ["team", () => new TeamStack(Testing.app() as App, "team"), true],
   ["own-service", () => new OwnServiceStack(Testing.app() as App, "own"), true],
@@ -85,7 +101,9 @@ describe.each(STACKS)("trust graph segmentation: %s", (_name, make, hasGate) => 
 describe("trust graph segmentation: the check fails on a stack that breaks it", () => {
   test("a container attached by hand to the edge->gate network is a leak to the gate and to the edge", () => {
     const stack = new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai");
-    const net = TrustGraph.of(stack).node.findChild("inference-edge-to-inference-gate") as import("@cdktf/provider-docker/lib/network").Network;
+    const net = TrustGraph.of(stack).node.findChild(
+      "inference-edge-to-inference-gate",
+    ) as import("@cdktf/provider-docker/lib/network").Network;
     // Hardened (the stack's production policy passes it), but joined to the gate's network by hand, outside the graph.
     new HardenedService(stack, "rogue", {
       name: "rogue",
@@ -95,17 +113,22 @@ describe("trust graph segmentation: the check fails on a stack that breaks it", 
       networks: [{ name: net.name }],
     });
     const s = segmentation(stack);
-    expect(s.leaks.sort()).toEqual(["inference-edge / rogue on inference-edge-to-inference-gate", "inference-gate / rogue on inference-edge-to-inference-gate"]);
+    expect(s.leaks.sort()).toEqual([
+      "inference-edge / rogue on inference-edge-to-inference-gate",
+      "inference-gate / rogue on inference-edge-to-inference-gate",
+    ]);
     expect(s.peersOf("inference-gate").sort()).toEqual(["inference-edge", "rogue"]);
   });
 });
 
 describe("the engine suite's allowed-flows table is what the trust graph declares", () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  /* eslint-disable @typescript-eslint/no-require-imports -- the engine suite's modules load only for this block */
   const { ALLOWED_FLOWS, flowsFromLabels } = require("../engine/flows");
   const { exposureStack } = require("../engine/exposure-stack");
   const { observabilityStack } = require("../engine/observability-stack");
-  const key = (f: { caller: string; service: string; port: number; auth: string }) => `${f.caller} -> ${f.service}:${f.port} ${f.auth}`;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const key = (f: { caller: string; service: string; port: number; auth: string }) =>
+    `${f.caller} -> ${f.service}:${f.port} ${f.auth}`;
   const cases: [string, () => TerraformStack][] = [
     ["default", () => new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai")],
     ["homelab", () => new HomelabStack(Testing.app() as App, "homelab")],

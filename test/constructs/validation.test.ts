@@ -1,9 +1,26 @@
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { CloudflareProvider } from "@cdktf/provider-cloudflare/lib/provider";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { TerraformStack, Testing } from "cdktf";
-import { ChatUi, CloudflareTunnel, ConfigError, EdgeProxy, InternalCa, SandboxRunner, SecureInference, TailscaleExposure } from "../../index";
-import { secretVariable, expectConfigError, inferenceProps, stackWithProviders, synth, synthInference } from "../helpers";
+import { Aspects, TerraformStack, TerraformVariable, Testing } from "cdktf";
+import {
+  ChatUi,
+  CloudflareTunnel,
+  ConfigError,
+  EdgeProxy,
+  InternalCa,
+  SandboxRunner,
+  SecureInference,
+  SecurityPolicy,
+  TailscaleExposure,
+} from "../../index";
+import {
+  secretVariable,
+  expectConfigError,
+  inferenceProps,
+  stackWithProviders,
+  synth,
+  synthInference,
+} from "../helpers";
 
 /**
  * The bad inputs a new user writes, each refused at synth with a ConfigError naming the
@@ -18,7 +35,8 @@ function errorOf(fn: () => unknown): ConfigError {
   try {
     const made = fn();
     if (made instanceof TerraformStack) Testing.synth(made);
-    else if (made && typeof made === "object" && "node" in (made as object)) Testing.synth(TerraformStack.of(made as any));
+    else if (made && typeof made === "object" && "node" in (made as object))
+      Testing.synth(TerraformStack.of(made as any));
   } catch (e) {
     if (e instanceof ConfigError) return e;
     throw e;
@@ -55,7 +73,12 @@ describe("wrong shapes are ConfigErrors naming the prop, never TypeErrors", () =
   test("a missing clientSecret is described as missing, not as a literal", () => {
     const stack = stackWithProviders();
     const err = errorOf(
-      () => new SecureInference(stack, "inference", inferenceProps(stack, { oidc: { issuerUrl: "https://idp.example.com/realms/prod", clientId: "c" } as any })),
+      () =>
+        new SecureInference(
+          stack,
+          "inference",
+          inferenceProps(stack, { oidc: { issuerUrl: "https://idp.example.com/realms/prod", clientId: "c" } as any }),
+        ),
     );
     expect(err.message).toContain("oidc.clientSecret: received nothing (the prop is missing)");
   });
@@ -77,7 +100,12 @@ describe("wrong shapes are ConfigErrors naming the prop, never TypeErrors", () =
   test("TailscaleExposure given the SecureInference instead of its edge says to pass ai.edge", () => {
     const stack = stackWithProviders();
     const ai = new SecureInference(stack, "inference", inferenceProps(stack));
-    expectConfigError(() => new TailscaleExposure(stack, "ts", { target: ai as any, hostname: "ai", authKey: secretVariable(stack, "k") }), "target", /ai\.edge/);
+    expectConfigError(
+      () =>
+        new TailscaleExposure(stack, "ts", { target: ai as any, hostname: "ai", authKey: secretVariable(stack, "k") }),
+      "target",
+      /ai\.edge/,
+    );
   });
 });
 
@@ -91,13 +119,25 @@ describe("vLLM flags are checked the way vLLM parses them", () => {
     ["--config"],
     ["--tokenizer"],
   ])("%s is refused as an owned flag", (arg) => {
-    const err = expectConfigError(() => synthInference({ vllm: { extraArgs: [arg, "x"] } }), "vllm.extraArgs", /owned by SecureInference/);
+    const err = expectConfigError(
+      () => synthInference({ vllm: { extraArgs: [arg, "x"] } }),
+      "vllm.extraArgs",
+      /owned by SecureInference/,
+    );
     expect(err.message).not.toContain("sk-abcdefghijklmnopqrstuvwx");
   });
 
   test("two arguments in one element are refused; separate elements and values with spaces are accepted", () => {
-    expectConfigError(() => synthInference({ vllm: { extraArgs: ["--gpu-memory-utilization 0.85"] } }), "vllm.extraArgs", /its own element/);
-    const { json } = synthInference({ vllm: { extraArgs: ["--gpu-memory-utilization", "0.85", "--chat-template={% for m in messages %}{{ m }}{% endfor %}"] } });
+    expectConfigError(
+      () => synthInference({ vllm: { extraArgs: ["--gpu-memory-utilization 0.85"] } }),
+      "vllm.extraArgs",
+      /its own element/,
+    );
+    const { json } = synthInference({
+      vllm: {
+        extraArgs: ["--gpu-memory-utilization", "0.85", "--chat-template={% for m in messages %}{{ m }}{% endfor %}"],
+      },
+    });
     const vllm = Object.values(json.resource.docker_container).find((c) => c.name === "inference-vllm-0")!;
     expect(vllm.command).toEqual(expect.arrayContaining(["--gpu-memory-utilization", "0.85"]));
     expect(vllm.command).not.toContain("--trust-remote-code");
@@ -114,9 +154,12 @@ describe("vLLM flags are checked the way vLLM parses them", () => {
 });
 
 describe("semantic mistakes", () => {
-  test.each(["0:0:0:0:0:0:0:0", "::ffff:0.0.0.0", "0.0.0.00", "[::]"])("bindAddress %s binds every interface: refused without the opt-in", (address) => {
-    expectConfigError(() => synthInference({ bindAddress: address }), "bindAddress");
-  });
+  test.each(["0:0:0:0:0:0:0:0", "::ffff:0.0.0.0", "0.0.0.00", "[::]"])(
+    "bindAddress %s binds every interface: refused without the opt-in",
+    (address) => {
+      expectConfigError(() => synthInference({ bindAddress: address }), "bindAddress");
+    },
+  );
 
   test("an IP address as domain is refused with the reason", () => {
     expectConfigError(() => synthInference({ domain: "10.0.0.5" }), "domain", /IP address is not a DNS name/);
@@ -126,9 +169,17 @@ describe("semantic mistakes", () => {
     const stack = stackWithProviders();
     expectConfigError(
       () =>
-        new SecureInference(stack, "inference", inferenceProps(stack, {
-          oidc: { issuerUrl: "https://idp.example.com/realms/prod/.well-known/openid-configuration", clientId: "c", clientSecret: secretVariable(stack, "s") },
-        })),
+        new SecureInference(
+          stack,
+          "inference",
+          inferenceProps(stack, {
+            oidc: {
+              issuerUrl: "https://idp.example.com/realms/prod/.well-known/openid-configuration",
+              clientId: "c",
+              clientSecret: secretVariable(stack, "s"),
+            },
+          }),
+        ),
       "oidc.issuerUrl",
       /https:\/\/idp\.example\.com\/realms\/prod\)/,
     );
@@ -136,9 +187,15 @@ describe("semantic mistakes", () => {
 
   test("replicas sharing the host's GPUs are refused; one device each is accepted", () => {
     expectConfigError(() => synthInference({ replicas: 2 }), "vllm.gpus", /replicaGpus/);
-    expectConfigError(() => synthInference({ replicas: 2, vllm: { replicaGpus: ["device=0", "device=0"] } }), "vllm.replicaGpus", /its own GPUs/);
+    expectConfigError(
+      () => synthInference({ replicas: 2, vllm: { replicaGpus: ["device=0", "device=0"] } }),
+      "vllm.replicaGpus",
+      /its own GPUs/,
+    );
     const { json } = synthInference({ replicas: 2, vllm: { replicaGpus: ["device=0", "device=1"] } });
-    const gpus = Object.values(json.resource.docker_container).filter((c) => /-vllm-\d$/.test(c.name)).map((c) => c.gpus);
+    const gpus = Object.values(json.resource.docker_container)
+      .filter((c) => /-vllm-\d$/.test(c.name))
+      .map((c) => c.gpus);
     expect(gpus).toEqual(["device=0", "device=1"]);
     expect(() => synthInference({ replicas: 2, vllm: { gpus: "none" } })).not.toThrow();
   });
@@ -151,7 +208,11 @@ describe("semantic mistakes", () => {
   test("ChatUi on the API's own hostname is reported by ChatUi, as its hostname", () => {
     const stack = stackWithProviders();
     const ai = new SecureInference(stack, "inference", inferenceProps(stack));
-    const err = expectConfigError(() => new ChatUi(stack, "chat", { inference: ai, hostname: "ai.example.internal" }), "hostname", /its own/);
+    const err = expectConfigError(
+      () => new ChatUi(stack, "chat", { inference: ai, hostname: "ai.example.internal" }),
+      "hostname",
+      /its own/,
+    );
     expect(err.problems[0].where).toBe('ChatUi "test/chat"');
   });
 
@@ -161,7 +222,14 @@ describe("semantic mistakes", () => {
     const ai = new SecureInference(stack, "inference", inferenceProps(stack));
     const chat = new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com", publishOnEdge: false });
     expectConfigError(
-      () => new CloudflareTunnel(stack, "tunnel", { accountId: ACCOUNT, zoneId: ACCOUNT, hostname: "other.example.com", target: chat, access: { emailDomains: ["example.com"] } }),
+      () =>
+        new CloudflareTunnel(stack, "tunnel", {
+          accountId: ACCOUNT,
+          zoneId: ACCOUNT,
+          hostname: "other.example.com",
+          target: chat,
+          access: { emailDomains: ["example.com"] },
+        }),
       "hostname",
       /same hostname/,
     );
@@ -190,8 +258,14 @@ describe("semantic mistakes", () => {
     const stack = new TerraformStack(Testing.app(), "s");
     new DockerProvider(stack, "docker", {});
     const err = errorOf(() => {
-      new SandboxRunner(stack, "a", { ...base, env: [{ name: "DATABASE_URL", value: "postgres://agent:S3cret@db/app" }] });
-      return new SandboxRunner(stack, "b", { ...base, command: ["sh", "-c", "GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789 ./run"] });
+      new SandboxRunner(stack, "a", {
+        ...base,
+        env: [{ name: "DATABASE_URL", value: "postgres://agent:S3cret@db/app" }],
+      });
+      return new SandboxRunner(stack, "b", {
+        ...base,
+        command: ["sh", "-c", "GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789 ./run"],
+      });
     });
     expect(err.problems.map((p) => p.prop)).toEqual(["env.DATABASE_URL", "command"]);
     expect(err.message).not.toMatch(/S3cret|ghp_/);
@@ -199,7 +273,11 @@ describe("semantic mistakes", () => {
 
   test("SandboxRunner without a DockerProvider names the DockerProvider", () => {
     const stack = new TerraformStack(Testing.app(), "s");
-    expectConfigError(() => new SandboxRunner(stack, "a", { image: IMAGE, command: ["true"] }), "dockerProvider", /new DockerProvider/);
+    expectConfigError(
+      () => new SandboxRunner(stack, "a", { image: IMAGE, command: ["true"] }),
+      "dockerProvider",
+      /new DockerProvider/,
+    );
   });
 });
 
@@ -208,10 +286,14 @@ describe("problems are listed together, each once", () => {
     const stack = stackWithProviders();
     const err = errorOf(() => {
       // A bad revision no longer hides a literal secret, nor the next construct's problem.
-      new SecureInference(stack, "inference", inferenceProps(stack, {
-        model: { name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "main" },
-        oidc: { issuerUrl: "https://idp.example.com", clientId: "c", clientSecret: "hunter2" },
-      }));
+      new SecureInference(
+        stack,
+        "inference",
+        inferenceProps(stack, {
+          model: { name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "main" },
+          oidc: { issuerUrl: "https://idp.example.com", clientId: "c", clientSecret: "hunter2" },
+        }),
+      );
       new InternalCa(stack, "ca2", { leafValidityHours: 0 });
       return stack;
     });
@@ -247,15 +329,16 @@ describe("problems are listed together, each once", () => {
     new Container(stack, "mine", { name: "ai-edge", image: "x" });
     const err = errorOf(() => stack);
     const edge = err.problems.filter((p) => p.received === '"ai-edge"');
-    expect(edge.map((p) => p.fix)).toEqual([expect.stringContaining('"test/a/edge/container" and "test/b/edge/container"'), expect.stringContaining('"test/a/edge/container" and "test/mine"')]);
+    expect(edge.map((p) => p.fix)).toEqual([
+      expect.stringContaining('"test/a/edge/container" and "test/b/edge/container"'),
+      expect.stringContaining('"test/a/edge/container" and "test/mine"'),
+    ]);
     expect(() => synth(stackWithProviders())).not.toThrow();
   });
 });
 
 describe("a SecurityPolicy on the App", () => {
   test("is refused loudly (cdktf never runs App-level aspects); on the stack it runs", () => {
-    const { Aspects } = require("cdktf");
-    const { SecurityPolicy } = require("../../index");
     const stack = stackWithProviders();
     new SecureInference(stack, "inference", inferenceProps(stack));
     const app = stack.node.scope!;
@@ -272,7 +355,6 @@ describe("a SecurityPolicy on the App", () => {
 });
 
 test("unresolved tokens are not judged as literals: a tailnet hostname and Access emails from variables", () => {
-  const { TerraformVariable } = require("cdktf");
   const stack = stackWithProviders();
   new CloudflareProvider(stack, "cloudflare", {});
   const ai = new SecureInference(stack, "inference", inferenceProps(stack));
@@ -280,7 +362,13 @@ test("unresolved tokens are not judged as literals: a tailnet hostname and Acces
   new TailscaleExposure(stack, "ts", { target: ai.edge, hostname, name: "ai-ts", authKey: secretVariable(stack, "k") });
   const chat = new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com", publishOnEdge: false });
   const email = new TerraformVariable(stack, "who", { type: "string" }).value;
-  new CloudflareTunnel(stack, "tunnel", { accountId: ACCOUNT, zoneId: ACCOUNT, hostname: "chat.example.com", target: chat, access: { emails: [email] } });
+  new CloudflareTunnel(stack, "tunnel", {
+    accountId: ACCOUNT,
+    zoneId: ACCOUNT,
+    hostname: "chat.example.com",
+    target: chat,
+    access: { emails: [email] },
+  });
   expect(() => synth(stack)).not.toThrow();
 });
 
@@ -288,7 +376,14 @@ test("TailscaleExposure: tags and acl.allow given as strings are one problem eac
   const stack = stackWithProviders();
   const ai = new SecureInference(stack, "inference", inferenceProps(stack));
   const err = errorOf(
-    () => new TailscaleExposure(stack, "ts", { target: ai.edge, hostname: "ai", authKey: secretVariable(stack, "k"), tags: "tag:zta-ai", acl: { allow: "group:ai" } } as any),
+    () =>
+      new TailscaleExposure(stack, "ts", {
+        target: ai.edge,
+        hostname: "ai",
+        authKey: secretVariable(stack, "k"),
+        tags: "tag:zta-ai",
+        acl: { allow: "group:ai" },
+      } as any),
   );
   expect(err.problems.map((p) => p.prop)).toEqual(["tags", "acl.allow"]);
 });

@@ -20,7 +20,11 @@ describe("the API reference (docs/api, typedoc from index.ts)", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "zta-api-"));
     try {
       // typedoc.json's settings, only the output elsewhere; typedoc is ESM, so it runs as its own process.
-      const run = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "typedoc", "bin", "typedoc"), "--out", out], { cwd: ROOT, encoding: "utf8" });
+      const run = spawnSync(
+        process.execPath,
+        [path.join(ROOT, "node_modules", "typedoc", "bin", "typedoc"), "--out", out],
+        { cwd: ROOT, encoding: "utf8" },
+      );
       expect({ status: run.status, output: `${run.stdout}${run.stderr}`.trim() }).toEqual({ status: 0, output: "" });
       const fresh = files(out);
       expect(fresh).toContain("classes/SecurityPolicy.md");

@@ -8,7 +8,12 @@ import { spawn, spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import { BackupScriptOptions, renderBackupAlertRules, renderBackupScripts, renderSchedulerScript } from "../../lib/backup-scripts";
+import {
+  BackupScriptOptions,
+  renderBackupAlertRules,
+  renderBackupScripts,
+  renderSchedulerScript,
+} from "../../lib/backup-scripts";
 import { freePorts, makeTempDir, requireBinary } from "./harness";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
@@ -17,7 +22,8 @@ const RUN_AS = "nobody";
 
 for (const b of ["restic", "sqlite3", "sha256sum", "runuser", "promtool"]) requireBinary(b);
 for (const b of ["initdb", "pg_ctl", "pg_dump", "psql"]) {
-  if (!fs.existsSync(path.join(PG_BIN, b))) throw new Error(`PostgreSQL 15 is needed: ${PG_BIN}/${b} (apt-get install postgresql-15)`);
+  if (!fs.existsSync(path.join(PG_BIN, b)))
+    throw new Error(`PostgreSQL 15 is needed: ${PG_BIN}/${b} (apt-get install postgresql-15)`);
 }
 
 interface Job {
@@ -28,10 +34,23 @@ interface Job {
 }
 
 function asNobody(args: string[], extraEnv: Record<string, string> = {}): SpawnSyncReturns<string> {
-  return spawnSync("runuser", ["-u", RUN_AS, "--", "env", `PATH=${PATH_WITH_PG}`, "HOME=/nonexistent", ...Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`), ...args], {
-    encoding: "utf8",
-    timeout: 120000,
-  });
+  return spawnSync(
+    "runuser",
+    [
+      "-u",
+      RUN_AS,
+      "--",
+      "env",
+      `PATH=${PATH_WITH_PG}`,
+      "HOME=/nonexistent",
+      ...Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`),
+      ...args,
+    ],
+    {
+      encoding: "utf8",
+      timeout: 120000,
+    },
+  );
 }
 
 function chownTree(dir: string): void {
@@ -58,19 +77,33 @@ function makeJob(overrides: Partial<BackupScriptOptions> = {}): Job {
     checkSubset: "100%",
     ...overrides,
   };
-  for (const p of ["backup/sources/webui-data/uploads", "backup/sources/webui-data/cache", "backup/dumps", "state", "scratch", "config", "cache", "tmp", "repo"]) {
+  for (const p of [
+    "backup/sources/webui-data/uploads",
+    "backup/sources/webui-data/cache",
+    "backup/dumps",
+    "state",
+    "scratch",
+    "config",
+    "cache",
+    "tmp",
+    "repo",
+  ]) {
     fs.mkdirSync(d(p), { recursive: true });
   }
-  for (const s of [...renderBackupScripts(options), renderSchedulerScript(86400, 92 * 86400)]) fs.writeFileSync(path.join(options.configDir, s.name), s.content);
+  for (const s of [...renderBackupScripts(options), renderSchedulerScript(86400, 92 * 86400)])
+    fs.writeFileSync(path.join(options.configDir, s.name), s.content);
   fs.writeFileSync(path.join(options.configDir, "repository"), `${d("repo")}\n`);
   fs.writeFileSync(path.join(options.configDir, "restic-password"), "correct horse battery staple 42\n");
   fs.writeFileSync(d("backup/sources/webui-data/uploads/notes.txt"), "my knowledge base\n");
   fs.writeFileSync(d("backup/sources/webui-data/uploads/report with spaces.bin"), Buffer.alloc(300000, 7));
   fs.writeFileSync(d("backup/sources/webui-data/cache/model.bin"), "re-downloadable");
   const db = d("backup/sources/webui-data/webui.db");
-  sqlite(db, "CREATE TABLE chat (id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE \"user\" (id INTEGER PRIMARY KEY, email TEXT);" +
-    "INSERT INTO \"user\" (email) VALUES ('a@example.com'), ('b@example.com');" +
-    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) INSERT INTO chat (body) SELECT 'message ' || i FROM n;");
+  sqlite(
+    db,
+    'CREATE TABLE chat (id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE "user" (id INTEGER PRIMARY KEY, email TEXT);' +
+      "INSERT INTO \"user\" (email) VALUES ('a@example.com'), ('b@example.com');" +
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) INSERT INTO chat (body) SELECT 'message ' || i FROM n;",
+  );
   chownTree(dir);
   return {
     dir,
@@ -78,7 +111,11 @@ function makeJob(overrides: Partial<BackupScriptOptions> = {}): Job {
     run: (script) => asNobody(["sh", path.join(options.configDir, script)]),
     audit: () =>
       fs.existsSync(path.join(options.stateDir, "audit.jsonl"))
-        ? fs.readFileSync(path.join(options.stateDir, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+        ? fs
+            .readFileSync(path.join(options.stateDir, "audit.jsonl"), "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l))
         : [],
   };
 }
@@ -90,7 +127,16 @@ function sqlite(db: string, sql: string): string {
 }
 
 function restic(job: Job, args: string[]): SpawnSyncReturns<string> {
-  return asNobody(["restic", "-r", path.join(job.dir, "repo"), "--password-file", path.join(job.options.configDir, "restic-password"), "--cache-dir", job.options.cacheDir, ...args]);
+  return asNobody([
+    "restic",
+    "-r",
+    path.join(job.dir, "repo"),
+    "--password-file",
+    path.join(job.options.configDir, "restic-password"),
+    "--cache-dir",
+    job.options.cacheDir,
+    ...args,
+  ]);
 }
 
 function snapshotCount(job: Job): number {
@@ -119,7 +165,14 @@ describe("backup job scripts with real restic 0.14", () => {
   test("the first run initialises the repository, dumps SQLite while it is written, backs up and checks", async () => {
     const db = path.join(job.options.rootDir, "sources/webui-data/webui.db");
     // A writer inserting rows during the backup, bounded (it stops by itself after 200 inserts).
-    const writer = spawn("runuser", ["-u", RUN_AS, "--", "sh", "-c", `i=0; while [ $i -lt 200 ]; do sqlite3 ${db} "PRAGMA busy_timeout=5000; INSERT INTO chat (body) VALUES ('live $i');" || exit 1; i=$((i+1)); done`]);
+    const writer = spawn("runuser", [
+      "-u",
+      RUN_AS,
+      "--",
+      "sh",
+      "-c",
+      `i=0; while [ $i -lt 200 ]; do sqlite3 ${db} "PRAGMA busy_timeout=5000; INSERT INTO chat (body) VALUES ('live $i');" || exit 1; i=$((i+1)); done`,
+    ]);
     const writerDone = new Promise<number>((resolve) => writer.on("exit", (code) => resolve(code ?? -1)));
     const r = job.run("backup.sh");
     expect(await writerDone).toBe(0);
@@ -154,7 +207,10 @@ describe("backup job scripts with real restic 0.14", () => {
   test("the restore drill restores the latest snapshot and verifies manifest and row counts", () => {
     const r = job.run("drill.sh");
     expectOk(r, "drill.sh");
-    const drill = job.audit().filter((l) => l.event === "zta.drill").pop();
+    const drill = job
+      .audit()
+      .filter((l) => l.event === "zta.drill")
+      .pop();
     expect(drill).toMatchObject({ status: "success", databases_verified: 1 });
     expect(drill!.files_verified).toBeGreaterThanOrEqual(4);
     expect(fs.readdirSync(job.options.scratchDir)).toEqual([]);
@@ -170,9 +226,14 @@ describe("backup job scripts with real restic 0.14", () => {
     const tampered = makeJob();
     expectOk(tampered.run("backup.sh"), "backup.sh");
     const manifest = path.join(tampered.options.rootDir, "dumps/manifest.sha256");
-    const text = fs.readFileSync(manifest, "utf8").replace(/^[0-9a-f]{64}(  sources\/webui-data\/uploads\/notes.txt)$/m, `${"0".repeat(64)}$1`);
+    const text = fs
+      .readFileSync(manifest, "utf8")
+      .replace(/^[0-9a-f]{64}( {2}sources\/webui-data\/uploads\/notes.txt)$/m, `${"0".repeat(64)}$1`);
     fs.writeFileSync(manifest, text);
-    expectOk(restic(tampered, ["backup", "--host", "ai-backup", "--tag", "zta-backup", tampered.options.rootDir]), "restic backup");
+    expectOk(
+      restic(tampered, ["backup", "--host", "ai-backup", "--tag", "zta-backup", tampered.options.rootDir]),
+      "restic backup",
+    );
     const r = tampered.run("drill.sh");
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/restored files differ from the manifest/);
@@ -202,7 +263,9 @@ describe("backup job scripts with real restic 0.14", () => {
     const damaged = makeJob();
     expectOk(damaged.run("backup.sh"), "backup.sh");
     const dataDir = path.join(damaged.dir, "repo/data");
-    const packs = fs.readdirSync(dataDir).flatMap((sub) => fs.readdirSync(path.join(dataDir, sub)).map((f) => path.join(dataDir, sub, f)));
+    const packs = fs
+      .readdirSync(dataDir)
+      .flatMap((sub) => fs.readdirSync(path.join(dataDir, sub)).map((f) => path.join(dataDir, sub, f)));
     const biggest = packs.sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
     fs.chmodSync(biggest, 0o644);
     const bytes = fs.readFileSync(biggest);
@@ -210,7 +273,9 @@ describe("backup job scripts with real restic 0.14", () => {
     fs.writeFileSync(biggest, bytes);
     const r = damaged.run("backup.sh");
     expect(r.status).not.toBe(0);
-    expect(r.stderr + r.stdout).toMatch(/pack [0-9a-f]+|Fatal: repository contains errors|ciphertext verification failed/);
+    expect(r.stderr + r.stdout).toMatch(
+      /pack [0-9a-f]+|Fatal: repository contains errors|ciphertext verification failed/,
+    );
     expect(damaged.audit().pop()).toMatchObject({ event: "zta.backup", status: "failure" });
   });
 
@@ -251,7 +316,8 @@ class AppendOnlyRestServer {
       res.end(req.method === "HEAD" ? undefined : body);
     };
     if (req.method === "POST" && parts.length === 0 && url.searchParams.get("create") === "true") {
-      for (const t of ["data", "keys", "locks", "snapshots", "index"]) fs.mkdirSync(path.join(this.dir, t), { recursive: true });
+      for (const t of ["data", "keys", "locks", "snapshots", "index"])
+        fs.mkdirSync(path.join(this.dir, t), { recursive: true });
       return send(200);
     }
     const [type, name] = parts.length === 1 && parts[0] === "config" ? ["config", ""] : parts;
@@ -260,7 +326,9 @@ class AppendOnlyRestServer {
       const names = fs.existsSync(file) ? fs.readdirSync(file) : [];
       const v2 = (req.headers.accept ?? "").includes("application/vnd.x.restic.rest.v2");
       const body = v2 ? names.map((n) => ({ name: n, size: fs.statSync(path.join(file, n)).size })) : names;
-      return send(200, JSON.stringify(body), { "Content-Type": v2 ? "application/vnd.x.restic.rest.v2" : "application/json" });
+      return send(200, JSON.stringify(body), {
+        "Content-Type": v2 ? "application/vnd.x.restic.rest.v2" : "application/json",
+      });
     }
     if (req.method === "GET" || req.method === "HEAD") {
       if (!fs.existsSync(file)) return send(404, "not found");
@@ -270,7 +338,10 @@ class AppendOnlyRestServer {
         const start = Number(range[1]);
         const end = range[2] === "" ? all.length - 1 : Math.min(Number(range[2]), all.length - 1);
         const part = all.subarray(start, end + 1);
-        return send(206, part, { "Content-Length": String(part.length), "Content-Range": `bytes ${start}-${end}/${all.length}` });
+        return send(206, part, {
+          "Content-Length": String(part.length),
+          "Content-Range": `bytes ${start}-${end}/${all.length}`,
+        });
       }
       return send(200, all, { "Content-Length": String(all.length) });
     }
@@ -303,7 +374,16 @@ class AppendOnlyRestServer {
 /** Runs a job script without blocking the event loop (the stand-in server lives in this process). */
 function runAsync(job: Job, script: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn("runuser", ["-u", RUN_AS, "--", "env", `PATH=${PATH_WITH_PG}`, "HOME=/nonexistent", "sh", path.join(job.options.configDir, script)]);
+    const child = spawn("runuser", [
+      "-u",
+      RUN_AS,
+      "--",
+      "env",
+      `PATH=${PATH_WITH_PG}`,
+      "HOME=/nonexistent",
+      "sh",
+      path.join(job.options.configDir, script),
+    ]);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c) => (stdout += c));
@@ -336,7 +416,10 @@ describe("append-only rest-server (stand-in)", () => {
       // The same repository, but a job configured to forget: the server refuses the snapshot delete.
       const forgetting = makeJob({ appendOnly: false, volumes: [{ name: "webui-data", exclude: [] }] });
       fs.writeFileSync(path.join(forgetting.options.configDir, "repository"), `rest:http://127.0.0.1:${port}/\n`);
-      fs.copyFileSync(path.join(appendOnly.options.configDir, "restic-password"), path.join(forgetting.options.configDir, "restic-password"));
+      fs.copyFileSync(
+        path.join(appendOnly.options.configDir, "restic-password"),
+        path.join(forgetting.options.configDir, "restic-password"),
+      );
       const r = await runAsync(forgetting, "backup.sh");
       expect(r.status).not.toBe(0);
       expect(server.refused.some((x) => x.startsWith("DELETE /snapshots/"))).toBe(true);
@@ -350,8 +433,23 @@ describe("append-only rest-server (stand-in)", () => {
 describe("scheduler loop", () => {
   test("runs a due backup and drill at once, keeps a heartbeat, and stops on TERM", async () => {
     const job = makeJob();
-        // setpriv execs (runuser stays as a parent and dies by the forwarded signal itself), so TERM reaches sh.
-    const loop = spawn("setpriv", ["--reuid", RUN_AS, "--regid", "nogroup", "--clear-groups", "--", "env", `PATH=${PATH_WITH_PG}`, "sh", path.join(job.options.configDir, "scheduler.sh")], { stdio: "ignore" });
+    // setpriv execs (runuser stays as a parent and dies by the forwarded signal itself), so TERM reaches sh.
+    const loop = spawn(
+      "setpriv",
+      [
+        "--reuid",
+        RUN_AS,
+        "--regid",
+        "nogroup",
+        "--clear-groups",
+        "--",
+        "env",
+        `PATH=${PATH_WITH_PG}`,
+        "sh",
+        path.join(job.options.configDir, "scheduler.sh"),
+      ],
+      { stdio: "ignore" },
+    );
     const exited = new Promise<number | null>((resolve) => loop.on("exit", (code) => resolve(code)));
     try {
       // Bounded wait: up to 120 polls of 500 ms for the first backup and drill lines.
@@ -370,7 +468,10 @@ describe("Postgres source with real PostgreSQL 15", () => {
   let pgdata: string;
   beforeAll(async () => {
     const [port] = await freePorts(1);
-    job = makeJob({ sqlite: [], postgres: [{ name: "gateway", host: "127.0.0.1", port, database: "gateway", user: "gateway" }] });
+    job = makeJob({
+      sqlite: [],
+      postgres: [{ name: "gateway", host: "127.0.0.1", port, database: "gateway", user: "gateway" }],
+    });
     pgdata = path.join(job.dir, "source-pg");
     const sock = path.join(job.dir, "source-sock");
     const pwfile = path.join(job.dir, "pw");
@@ -380,13 +481,61 @@ describe("Postgres source with real PostgreSQL 15", () => {
     fs.writeFileSync(path.join(job.options.configDir, "pg-gateway.password"), password);
     fs.mkdirSync(sock);
     chownTree(job.dir);
-    expectOk(asNobody(["initdb", "-D", pgdata, "-U", "gateway", "--pwfile", pwfile, "--auth-local=trust", "--auth-host=scram-sha-256"]), "initdb");
-    expectOk(asNobody(["pg_ctl", "-D", pgdata, "-w", "-l", path.join(job.dir, "source-pg.log"), "-o", `-c listen_addresses=127.0.0.1 -p ${port} -k ${sock}`, "start"]), "pg_ctl start");
-    const psql = (db: string, sql: string) => expectOk(asNobody(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-h", sock, "-p", String(port), "-U", "gateway", "-d", db, "-c", sql]), sql);
+    expectOk(
+      asNobody([
+        "initdb",
+        "-D",
+        pgdata,
+        "-U",
+        "gateway",
+        "--pwfile",
+        pwfile,
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+      ]),
+      "initdb",
+    );
+    expectOk(
+      asNobody([
+        "pg_ctl",
+        "-D",
+        pgdata,
+        "-w",
+        "-l",
+        path.join(job.dir, "source-pg.log"),
+        "-o",
+        `-c listen_addresses=127.0.0.1 -p ${port} -k ${sock}`,
+        "start",
+      ]),
+      "pg_ctl start",
+    );
+    const psql = (db: string, sql: string) =>
+      expectOk(
+        asNobody([
+          "psql",
+          "-q",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-h",
+          sock,
+          "-p",
+          String(port),
+          "-U",
+          "gateway",
+          "-d",
+          db,
+          "-c",
+          sql,
+        ]),
+        sql,
+      );
     psql("postgres", "CREATE DATABASE gateway");
-    psql("gateway", "CREATE TABLE keys (id serial PRIMARY KEY, name text NOT NULL); CREATE TABLE \"Spend\" (id bigserial PRIMARY KEY, note text);" +
-      "INSERT INTO keys (name) SELECT 'key-' || g FROM generate_series(1, 321) g;" +
-      "INSERT INTO \"Spend\" (note) SELECT E'multi\\nline ' || g FROM generate_series(1, 77) g;");
+    psql(
+      "gateway",
+      'CREATE TABLE keys (id serial PRIMARY KEY, name text NOT NULL); CREATE TABLE "Spend" (id bigserial PRIMARY KEY, note text);' +
+        "INSERT INTO keys (name) SELECT 'key-' || g FROM generate_series(1, 321) g;" +
+        "INSERT INTO \"Spend\" (note) SELECT E'multi\\nline ' || g FROM generate_series(1, 77) g;",
+    );
   });
   afterAll(() => {
     if (pgdata) asNobody(["pg_ctl", "-D", pgdata, "-m", "fast", "-w", "stop"]);
@@ -420,7 +569,10 @@ describe("alert rules (real promtool)", () => {
   test("fire on a stale backup and a missed drill, stay quiet when fresh", () => {
     const dir = makeTempDir("zta-rules-");
     fs.writeFileSync(path.join(dir, "rules.yml"), renderBackupAlertRules(26, 91));
-    expectOk(spawnSync("promtool", ["check", "rules", path.join(dir, "rules.yml")], { encoding: "utf8" }), "promtool check rules");
+    expectOk(
+      spawnSync("promtool", ["check", "rules", path.join(dir, "rules.yml")], { encoding: "utf8" }),
+      "promtool check rules",
+    );
     // Series: backup succeeded at t=0 and never again; drill succeeded at t=0.
     fs.writeFileSync(
       path.join(dir, "test.yml"),
@@ -447,6 +599,9 @@ tests:
         exp_alerts: []
 `,
     );
-    expectOk(spawnSync("promtool", ["test", "rules", path.join(dir, "test.yml")], { encoding: "utf8" }), "promtool test rules");
+    expectOk(
+      spawnSync("promtool", ["test", "rules", path.join(dir, "test.yml")], { encoding: "utf8" }),
+      "promtool test rules",
+    );
   });
 });

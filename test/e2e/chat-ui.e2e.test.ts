@@ -22,11 +22,25 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { App, TerraformStack, TerraformVariable } from "cdktf";
-import { CHAT_CLIENT_PORT, CHAT_EDGE_PORT, CHAT_HEALTH_PORT, CHAT_TUNNEL_PORT, ChatUi, WEBUI_PORT } from "../../constructs/chat-ui";
+import {
+  CHAT_CLIENT_PORT,
+  CHAT_EDGE_PORT,
+  CHAT_HEALTH_PORT,
+  CHAT_TUNNEL_PORT,
+  ChatUi,
+  WEBUI_PORT,
+} from "../../constructs/chat-ui";
 import { CloudflareTunnel } from "../../constructs/cloudflare-tunnel";
 import { EDGE_PORT } from "../../constructs/edge-proxy";
 import { SecureInference } from "../../constructs/secure-inference";
-import { CERT_ORGANIZATION, CHAT_CLIENT_CN, CHAT_SERVER_NAME, CONFIG_DIR, SERVICE_OU, SIDECAR_SERVER_NAME } from "../../lib/identities";
+import {
+  CERT_ORGANIZATION,
+  CHAT_CLIENT_CN,
+  CHAT_SERVER_NAME,
+  CONFIG_DIR,
+  SERVICE_OU,
+  SIDECAR_SERVER_NAME,
+} from "../../lib/identities";
 import { renderUpstreamAuthInclude } from "../../lib/nginx";
 import {
   CertificateFiles,
@@ -128,7 +142,14 @@ function openssl(args: string[]): void {
   if (r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed:\n${r.stderr}`);
 }
 
-function issue(dir: string, name: string, use: "serverAuth" | "clientAuth", cn: string, dnsNames: string[], ca: CertificateFiles): CertificateFiles {
+function issue(
+  dir: string,
+  name: string,
+  use: "serverAuth" | "clientAuth",
+  cn: string,
+  dnsNames: string[],
+  ca: CertificateFiles,
+): CertificateFiles {
   const keyPath = path.join(dir, `${name}.key`);
   const certPath = path.join(dir, `${name}.crt`);
   const csr = path.join(dir, `${name}.csr`);
@@ -141,8 +162,25 @@ function issue(dir: string, name: string, use: "serverAuth" | "clientAuth", cn: 
     `[ext]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = ${use}\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid${san}\n`,
   );
   openssl([
-    "x509", "-req", "-in", csr, "-CA", ca.certPath, "-CAkey", ca.keyPath, "-set_serial", `0x${randomBytes(16).toString("hex")}`,
-    "-days", "2", "-sha256", "-extfile", ext, "-extensions", "ext", "-out", certPath,
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    ca.certPath,
+    "-CAkey",
+    ca.keyPath,
+    "-set_serial",
+    `0x${randomBytes(16).toString("hex")}`,
+    "-days",
+    "2",
+    "-sha256",
+    "-extfile",
+    ext,
+    "-extensions",
+    "ext",
+    "-out",
+    certPath,
   ]);
   return { certPath, keyPath, certPem: fs.readFileSync(certPath, "utf8"), keyPem: fs.readFileSync(keyPath, "utf8") };
 }
@@ -199,15 +237,38 @@ interface RunningNginx {
 }
 
 /** The chat proxy's config, localized for loopback (each replacement must match: renderer drift fails). */
-function localizeChatConfig(r: RenderedChat, dir: string, runDir: string, sidecarPort: number, webuiPort: number, ports: ChatProxyPorts): string {
+function localizeChatConfig(
+  r: RenderedChat,
+  dir: string,
+  runDir: string,
+  sidecarPort: number,
+  webuiPort: number,
+  ports: ChatProxyPorts,
+): string {
   return localize(
     r.chatConfig,
     [
       { from: `${CONFIG_DIR}/`, to: `${dir}/`, why: "config volume mount point" },
-      { from: `server ${r.chain.sidecarAddress};`, to: `server 127.0.0.1:${sidecarPort};`, why: "sidecar's Docker DNS name" },
-      { from: `server 127.0.0.1:${WEBUI_PORT};`, to: `server 127.0.0.1:${webuiPort};`, why: "Open WebUI's loopback port" },
-      { from: `listen 127.0.0.1:${CHAT_CLIENT_PORT};`, to: `listen 127.0.0.1:${ports.client};`, why: "client-mode port" },
-      { from: `listen ${CHAT_EDGE_PORT} ssl;`, to: `listen 127.0.0.1:${ports.edge} ssl;`, why: "edge listener (all interfaces of the shared namespace)" },
+      {
+        from: `server ${r.chain.sidecarAddress};`,
+        to: `server 127.0.0.1:${sidecarPort};`,
+        why: "sidecar's Docker DNS name",
+      },
+      {
+        from: `server 127.0.0.1:${WEBUI_PORT};`,
+        to: `server 127.0.0.1:${webuiPort};`,
+        why: "Open WebUI's loopback port",
+      },
+      {
+        from: `listen 127.0.0.1:${CHAT_CLIENT_PORT};`,
+        to: `listen 127.0.0.1:${ports.client};`,
+        why: "client-mode port",
+      },
+      {
+        from: `listen ${CHAT_EDGE_PORT} ssl;`,
+        to: `listen 127.0.0.1:${ports.edge} ssl;`,
+        why: "edge listener (all interfaces of the shared namespace)",
+      },
       { from: `listen ${CHAT_TUNNEL_PORT} ssl;`, to: `listen 127.0.0.1:${ports.tunnel} ssl;`, why: "tunnel listener" },
       { from: `listen 127.0.0.1:${CHAT_HEALTH_PORT};`, to: `listen 127.0.0.1:${ports.health};`, why: "health port" },
       { from: "access_log /dev/stdout ", to: `access_log ${runDir}/access.log `, why: "container stdout" },
@@ -277,7 +338,11 @@ async function startSidecar(base: string, name: string, r: RenderedChain, pki: T
 
 function jsonLines(file: string): Array<Record<string, unknown>> {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l));
 }
 
 /** Open WebUI's side of client mode: plain HTTP to the proxy's loopback port; streams the answer. */
@@ -286,7 +351,14 @@ function postFromWebui(port: number, headers: Record<string, string>, body: stri
   const firstEvent = new Promise<string>((resolve) => (resolveFirst = resolve));
   const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port, path: "/v1/chat/completions", method: "POST", agent: false, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), ...headers } },
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/v1/chat/completions",
+        method: "POST",
+        agent: false,
+        headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), ...headers },
+      },
       (res) => {
         let text = "";
         res.on("data", (c: Buffer) => {
@@ -302,7 +374,6 @@ function postFromWebui(port: number, headers: Record<string, string>, body: stri
   });
   return { firstEvent, done };
 }
-
 
 // ---------------------------------------------------------------------------------------------
 
@@ -326,7 +397,14 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
     base = makeTempDir("zta-e2e-chat-");
     pki = createPki(path.join(base, "pki"), rendered.chain.pkiNames);
     chatClient = issue(pki.dir, "chat-client", "clientAuth", CHAT_CLIENT_CN, [], pki.ca);
-    chatServer = issue(pki.dir, "chat-server", "serverAuth", rendered.chatName, [CHAT_SERVER_NAME, rendered.chatName], pki.ca);
+    chatServer = issue(
+      pki.dir,
+      "chat-server",
+      "serverAuth",
+      rendered.chatName,
+      [CHAT_SERVER_NAME, rendered.chatName],
+      pki.ca,
+    );
     mock = new MockVllm();
     await mock.start();
     webui = new MockWebui();
@@ -341,18 +419,37 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
     fs.mkdirSync(edgeDir, { mode: 0o755 });
     const edgeServer = issue(pki.dir, "edge-both", "serverAuth", E2E_DOMAIN, [E2E_DOMAIN, CHAT_HOST], pki.ca);
     for (const [f, pem] of [
-      ["ca.crt", pki.ca.certPem], ["server.crt", edgeServer.certPem], ["server.key", edgeServer.keyPem],
-      ["client.crt", pki.edgeClient.certPem], ["client.key", pki.edgeClient.keyPem],
-    ]) fs.writeFileSync(path.join(edgeDir, f), pem);
+      ["ca.crt", pki.ca.certPem],
+      ["server.crt", edgeServer.certPem],
+      ["server.key", edgeServer.keyPem],
+      ["client.crt", pki.edgeClient.certPem],
+      ["client.key", pki.edgeClient.keyPem],
+    ])
+      fs.writeFileSync(path.join(edgeDir, f), pem);
     const [edge, edgeHealth] = await freePorts(2);
     edgePort = edge;
-    const ports: LoopbackPorts = { edge, edgeHealth, sidecar: sidecar.port, sidecarHealth: 0, vllm: mock.port, gate: gate.port };
+    const ports: LoopbackPorts = {
+      edge,
+      edgeHealth,
+      sidecar: sidecar.port,
+      sidecarHealth: 0,
+      vllm: mock.port,
+      gate: gate.port,
+    };
     const paths: LocalPaths = { edgeDir, sidecarDir: "", sidecarRunDir: "", sidecarAccessLog: "", sidecarErrorLog: "" };
     const caddyfile = localize(
       localizeCaddyfile(rendered.chain, ports, paths),
       [
-        { from: `https://${CHAT_HOST}:${EDGE_PORT} {`, to: `https://${CHAT_HOST}:${edge} {\n\tbind 127.0.0.1`, why: "chat site port" },
-        { from: `${rendered.chatName}:${CHAT_EDGE_PORT}`, to: `127.0.0.1:${proxy.ports.edge}`, why: "chat proxy's Docker DNS name" },
+        {
+          from: `https://${CHAT_HOST}:${EDGE_PORT} {`,
+          to: `https://${CHAT_HOST}:${edge} {\n\tbind 127.0.0.1`,
+          why: "chat site port",
+        },
+        {
+          from: `${rendered.chatName}:${CHAT_EDGE_PORT}`,
+          to: `127.0.0.1:${proxy.ports.edge}`,
+          why: "chat proxy's Docker DNS name",
+        },
       ],
       "Caddyfile",
     );
@@ -375,7 +472,10 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
   test("nginx -t passes on the rendered chat proxy config (and fails on a broken copy); caddy validate passes with the chat site", () => {
     expect(nginxTest(proxy.confPath, proxy.runDir, proxy.errorLog)).toMatch(/test is successful/);
     const broken = path.join(base, "broken.conf");
-    fs.writeFileSync(broken, fs.readFileSync(proxy.confPath, "utf8").replace("proxy_ssl_verify on;", "proxy_ssl_verify maybe;"));
+    fs.writeFileSync(
+      broken,
+      fs.readFileSync(proxy.confPath, "utf8").replace("proxy_ssl_verify on;", "proxy_ssl_verify maybe;"),
+    );
     expect(() => nginxTest(broken, proxy.runDir, proxy.errorLog)).toThrow(/proxy_ssl_verify/);
     expect(rendered.chain.caddyfile).toContain(`https://${CHAT_HOST}:${EDGE_PORT} {`);
   });
@@ -386,7 +486,12 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
     try {
       const stream = postFromWebui(
         proxy.ports.client,
-        { "X-E2E-Case": id, "X-OpenWebUI-User-Email": "alice@example.com", "X-OpenWebUI-User-Name": "Alice", Authorization: "Bearer webui-placeholder" },
+        {
+          "X-E2E-Case": id,
+          "X-OpenWebUI-User-Email": "alice@example.com",
+          "X-OpenWebUI-User-Name": "Alice",
+          Authorization: "Bearer webui-placeholder",
+        },
         chatBody,
       );
       const first = await stream.firstEvent;
@@ -395,7 +500,12 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
       expect(first).toContain('"content":"tok0 "');
       hold.release();
       const done = await stream.done;
-      check(done.status === 200 && done.body.includes("tok4 ") && done.body.trimEnd().endsWith("data: [DONE]"), `the whole stream, got ${JSON.stringify(done)}`, undefined, logs);
+      check(
+        done.status === 200 && done.body.includes("tok4 ") && done.body.trimEnd().endsWith("data: [DONE]"),
+        `the whole stream, got ${JSON.stringify(done)}`,
+        undefined,
+        logs,
+      );
     } finally {
       hold.release();
     }
@@ -403,7 +513,13 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
     expect(seen).toHaveLength(1);
     expect(seen[0].headers.authorization).toBe(`Bearer ${API_KEY}`);
     expect(seen[0].headers["x-openwebui-user-name"]).toBeUndefined();
-    const line = await eventually(() => jsonLines(sidecar.accessLog).find((l) => l.route === "/v1/chat/completions" && l.identity === "alice@example.com"), "the sidecar's audit line");
+    const line = await eventually(
+      () =>
+        jsonLines(sidecar.accessLog).find(
+          (l) => l.route === "/v1/chat/completions" && l.identity === "alice@example.com",
+        ),
+      "the sidecar's audit line",
+    );
     expect(line.caller).toBe("chat");
     expect(line.client_cert).toBe(`CN=${CHAT_CLIENT_CN},OU=${SERVICE_OU},O=${CERT_ORGANIZATION}`);
   });
@@ -411,22 +527,47 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
   test("without the ChatUi identity the sidecar refuses: no certificate or another CA's 400, an operator's certificate 403", async () => {
     const toSidecar = (clientCert?: CertificateFiles) =>
       send({ port: sidecar.port, ca: pki.ca.certPem, servername: SIDECAR_SERVER_NAME, path: "/v1/models", clientCert });
-    const none = await send({ port: sidecar.port, ca: pki.ca.certPem, servername: SIDECAR_SERVER_NAME, path: "/v1/models" });
+    const none = await send({
+      port: sidecar.port,
+      ca: pki.ca.certPem,
+      servername: SIDECAR_SERVER_NAME,
+      path: "/v1/models",
+    });
     check(none.status === 400, "400 without a client certificate", none, logs);
     const operator = await toSidecar(pki.operator);
     check(operator.status === 403, "403 for a CA-valid certificate that is not a configured service", operator, logs);
     const foreign = await toSidecar(pki.foreignClient);
-    check(foreign.status === 400 && foreign.body.includes("SSL certificate error"), "400 for a certificate from another CA", foreign, logs);
+    check(
+      foreign.status === 400 && foreign.body.includes("SSL certificate error"),
+      "400 for a certificate from another CA",
+      foreign,
+      logs,
+    );
     const chat = await toSidecar(chatClient);
     check(chat.status === 200, "200 for the chat identity itself (the control)", chat, logs);
   });
 
   test("a chat proxy holding another certificate gets 403 through the same config", async () => {
-    const wrong = await startChatProxy(base, "chat-wrong-cert", rendered, pki, pki.operator, chatServer, sidecar.port, webuiPort);
+    const wrong = await startChatProxy(
+      base,
+      "chat-wrong-cert",
+      rendered,
+      pki,
+      pki.operator,
+      chatServer,
+      sidecar.port,
+      webuiPort,
+    );
     extra.push(wrong.process);
     const id = caseId("wrong-cert");
-    const res = await postFromWebui(wrong.ports.client, { "X-E2E-Case": id, "X-OpenWebUI-User-Email": "eve@example.com" }, chatBody).done;
-    check(res.status === 403, `403 from the sidecar, got ${JSON.stringify(res)}`, undefined, () => wrong.process.logs());
+    const res = await postFromWebui(
+      wrong.ports.client,
+      { "X-E2E-Case": id, "X-OpenWebUI-User-Email": "eve@example.com" },
+      chatBody,
+    ).done;
+    check(res.status === 403, `403 from the sidecar, got ${JSON.stringify(res)}`, undefined, () =>
+      wrong.process.logs(),
+    );
     expect(mock.requestsFor(id)).toEqual([]);
   });
 
@@ -434,7 +575,13 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
     const plain = await startSidecar(base, "sidecar-without-chat", renderChain(), pki, mock.port);
     extra.push(plain.process);
     expect(renderChain().nginxConfig).not.toContain(CHAT_CLIENT_CN);
-    const res = await send({ port: plain.port, ca: pki.ca.certPem, servername: SIDECAR_SERVER_NAME, path: "/v1/models", clientCert: chatClient });
+    const res = await send({
+      port: plain.port,
+      ca: pki.ca.certPem,
+      servername: SIDECAR_SERVER_NAME,
+      path: "/v1/models",
+      clientCert: chatClient,
+    });
     check(res.status === 403, "403 for zta-chat on a sidecar that does not list it", res, () => plain.process.logs());
   });
 
@@ -463,14 +610,32 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
 
   test("through the edge without a session: a browser redirect to sign-in, nothing reaches Open WebUI", async () => {
     const id = caseId("edge-nosession");
-    const res = await send({ port: edgePort, ca: pki.ca.certPem, servername: CHAT_HOST, path: "/", headers: { "X-E2E-Case": id } });
-    check(res.status === 302 && String(res.headers.location).startsWith("/oauth2/start?rd="), "302 to /oauth2/start", res, logs);
+    const res = await send({
+      port: edgePort,
+      ca: pki.ca.certPem,
+      servername: CHAT_HOST,
+      path: "/",
+      headers: { "X-E2E-Case": id },
+    });
+    check(
+      res.status === 302 && String(res.headers.location).startsWith("/oauth2/start?rd="),
+      "302 to /oauth2/start",
+      res,
+      logs,
+    );
     expect(webui.requestsFor(id)).toEqual([]);
   });
 
   test("the edge listener admits only the edge's certificate, and signs in only email-shaped identities", async () => {
     const direct = (clientCert: CertificateFiles | undefined, identity: string, id: string) =>
-      send({ port: proxy.ports.edge, ca: pki.ca.certPem, servername: CHAT_SERVER_NAME, path: "/", clientCert, headers: { "X-E2E-Case": id, "X-ZTA-Identity": identity } });
+      send({
+        port: proxy.ports.edge,
+        ca: pki.ca.certPem,
+        servername: CHAT_SERVER_NAME,
+        path: "/",
+        clientCert,
+        headers: { "X-E2E-Case": id, "X-ZTA-Identity": identity },
+      });
     const asOperator = await direct(pki.operator, "bob@example.com", caseId("op"));
     check(asOperator.status === 403, "403 for an operator certificate on the edge listener", asOperator, logs);
     const noCert = await direct(undefined, "bob@example.com", caseId("nocert"));
@@ -486,7 +651,10 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
   test("the tunnel listener refuses addresses outside the tunnel network (loopback is outside 172.31.253.0/28)", async () => {
     const id = caseId("tunnel-denied");
     const res = await send({
-      port: proxy.ports.tunnel, ca: pki.ca.certPem, servername: CHAT_SERVER_NAME, path: "/",
+      port: proxy.ports.tunnel,
+      ca: pki.ca.certPem,
+      servername: CHAT_SERVER_NAME,
+      path: "/",
       headers: { "X-E2E-Case": id, "Cf-Access-Authenticated-User-Email": "carol@example.com" },
     });
     check(res.status === 403, "403 from deny all", res, logs);
@@ -496,12 +664,28 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
   test("from the tunnel network, Access's email is the trusted header and a client copy is overwritten", async () => {
     // Rendered by the construct with the tunnel network set to loopback, so this test client is on it.
     const onLoopback = renderChatStack("127.0.0.1/32");
-    const tunnelProxy = await startChatProxy(base, "chat-tunnel", onLoopback, pki, chatClient, chatServer, sidecar.port, webuiPort);
+    const tunnelProxy = await startChatProxy(
+      base,
+      "chat-tunnel",
+      onLoopback,
+      pki,
+      chatClient,
+      chatServer,
+      sidecar.port,
+      webuiPort,
+    );
     extra.push(tunnelProxy.process);
     const id = caseId("tunnel-ok");
     const res = await send({
-      port: tunnelProxy.ports.tunnel, ca: pki.ca.certPem, servername: CHAT_SERVER_NAME, path: "/",
-      headers: { "X-E2E-Case": id, "Cf-Access-Authenticated-User-Email": "carol@example.com", "X-ZTA-Webui-User": "mallory@evil.example" },
+      port: tunnelProxy.ports.tunnel,
+      ca: pki.ca.certPem,
+      servername: CHAT_SERVER_NAME,
+      path: "/",
+      headers: {
+        "X-E2E-Case": id,
+        "Cf-Access-Authenticated-User-Email": "carol@example.com",
+        "X-ZTA-Webui-User": "mallory@evil.example",
+      },
     });
     check(res.status === 200, "200 from the tunnel network", res, () => tunnelProxy.process.logs());
     const seen = webui.requestsFor(id);

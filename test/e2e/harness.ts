@@ -153,9 +153,22 @@ export function issueWithOpenssl(
   fs.writeFileSync(extPath, extensions(kind, dnsNames));
   const signer = issuer ? ["-CA", issuer.certPath, "-CAkey", issuer.keyPath] : ["-signkey", keyPath];
   openssl([
-    "x509", "-req", "-in", csrPath, ...signer,
-    "-set_serial", `0x${randomBytes(16).toString("hex")}`,
-    "-days", "2", "-sha256", "-extfile", extPath, "-extensions", "ext", "-out", certPath,
+    "x509",
+    "-req",
+    "-in",
+    csrPath,
+    ...signer,
+    "-set_serial",
+    `0x${randomBytes(16).toString("hex")}`,
+    "-days",
+    "2",
+    "-sha256",
+    "-extfile",
+    extPath,
+    "-extensions",
+    "ext",
+    "-out",
+    certPath,
   ]);
   return { certPath, keyPath, certPem: fs.readFileSync(certPath, "utf8"), keyPem: fs.readFileSync(keyPath, "utf8") };
 }
@@ -163,26 +176,63 @@ export function issueWithOpenssl(
 /** Every certificate of the chain, plus an unrelated CA and its client, written under `dir`. */
 export function createPki(dir: string, names: PkiNames): TestPki {
   fs.mkdirSync(dir, { recursive: true });
-  const service = (cn: string): [string, string][] => [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", cn]];
-  const ca = issueWithOpenssl(dir, "ca", "ca", [["O", CERT_ORGANIZATION], ["CN", "e2e root CA"]], []);
-  const foreignCa = issueWithOpenssl(dir, "foreign-ca", "ca", [["O", "somebody-else"], ["CN", "foreign root CA"]], []);
+  const service = (cn: string): [string, string][] => [
+    ["O", CERT_ORGANIZATION],
+    ["OU", SERVICE_OU],
+    ["CN", cn],
+  ];
+  const ca = issueWithOpenssl(
+    dir,
+    "ca",
+    "ca",
+    [
+      ["O", CERT_ORGANIZATION],
+      ["CN", "e2e root CA"],
+    ],
+    [],
+  );
+  const foreignCa = issueWithOpenssl(
+    dir,
+    "foreign-ca",
+    "ca",
+    [
+      ["O", "somebody-else"],
+      ["CN", "foreign root CA"],
+    ],
+    [],
+  );
   return {
     dir,
     ca,
     edgeServer: issueWithOpenssl(dir, "edge-server", "server", service(names.domain), [names.domain], ca),
     edgeClient: issueWithOpenssl(dir, "edge-client", "client", service(EDGE_CLIENT_CN), [], ca),
     sidecarServer: issueWithOpenssl(
-      dir, "sidecar-server", "server", service(names.sidecarHostname), [SIDECAR_SERVER_NAME, names.sidecarHostname], ca,
+      dir,
+      "sidecar-server",
+      "server",
+      service(names.sidecarHostname),
+      [SIDECAR_SERVER_NAME, names.sidecarHostname],
+      ca,
     ),
     gateServer: issueWithOpenssl(
-      dir, "gate-server", "server", service(names.gateHostname), [GATE_SERVER_NAME, names.gateHostname], ca,
+      dir,
+      "gate-server",
+      "server",
+      service(names.gateHostname),
+      [GATE_SERVER_NAME, names.gateHostname],
+      ca,
     ),
     metricsScraper: issueWithOpenssl(dir, "metrics-scraper", "client", service(METRICS_SCRAPER_CN), [], ca),
     operator: issueWithOpenssl(
       dir,
       "operator",
       "client",
-      [["O", CERT_ORGANIZATION], ["OU", OPERATOR_OU], ["CN", names.operatorName], ["emailAddress", names.operatorEmail]],
+      [
+        ["O", CERT_ORGANIZATION],
+        ["OU", OPERATOR_OU],
+        ["CN", names.operatorName],
+        ["emailAddress", names.operatorEmail],
+      ],
       [],
       ca,
     ),
@@ -190,7 +240,12 @@ export function createPki(dir: string, names: PkiNames): TestPki {
     // Same subjects and names as the chain's own: only the issuer differs.
     foreignClient: issueWithOpenssl(dir, "foreign-client", "client", service(EDGE_CLIENT_CN), [], foreignCa),
     foreignSidecarServer: issueWithOpenssl(
-      dir, "foreign-sidecar-server", "server", service(names.sidecarHostname), [SIDECAR_SERVER_NAME, names.sidecarHostname], foreignCa,
+      dir,
+      "foreign-sidecar-server",
+      "server",
+      service(names.sidecarHostname),
+      [SIDECAR_SERVER_NAME, names.sidecarHostname],
+      foreignCa,
     ),
   };
 }
@@ -281,7 +336,9 @@ export function localize(text: string, replacements: Replacement[], what: string
     const pattern = typeof r.from === "string" ? new RegExp(escapeRegExp(r.from), "g") : r.from;
     if (!pattern.global) throw new Error(`localize(${what}): use a /g pattern for ${pattern}`);
     if (out.match(pattern) === null) {
-      throw new Error(`localize(${what}): ${String(r.from)} matched nothing (${r.why}). Did the renderer change?\n${out}`);
+      throw new Error(
+        `localize(${what}): ${String(r.from)} matched nothing (${r.why}). Did the renderer change?\n${out}`,
+      );
     }
     out = out.replace(pattern, r.to);
   }
@@ -323,7 +380,11 @@ export function localizeCaddyfile(r: RenderedChain, ports: LoopbackPorts, paths:
       to: `https://${r.pkiNames.domain}:${ports.edge} {\n\tbind 127.0.0.1`,
       why: "edge listen port",
     },
-    { from: `http://127.0.0.1:${EDGE_HEALTH_PORT} {`, to: `http://127.0.0.1:${ports.edgeHealth} {`, why: "edge health port" },
+    {
+      from: `http://127.0.0.1:${EDGE_HEALTH_PORT} {`,
+      to: `http://127.0.0.1:${ports.edgeHealth} {`,
+      why: "edge health port",
+    },
   ];
   if (r.gateAddress) {
     if (ports.gate === undefined) throw new Error("localizeCaddyfile: the chain has a gate but no gate port was given");
@@ -434,7 +495,10 @@ export class ManagedProcess {
    */
   async waitForPort(port: number, started: () => boolean, tries = 100, intervalMs = 50): Promise<void> {
     for (let i = 0; i < tries; i++) {
-      if (this.exited) throw new Error(`${this.name} exited (${JSON.stringify(this.exited)}) before listening on ${port}\n${this.logs()}`);
+      if (this.exited)
+        throw new Error(
+          `${this.name} exited (${JSON.stringify(this.exited)}) before listening on ${port}\n${this.logs()}`,
+        );
       if (started() && (await canConnect(port))) return;
       await sleep(intervalMs);
     }
@@ -463,7 +527,12 @@ export class ManagedProcess {
   async stop(): Promise<void> {
     if (this.exited) return;
     this.child.kill("SIGTERM");
-    if ((await within(this.exitPromise.then(() => true), 5000)) === undefined) {
+    if (
+      (await within(
+        this.exitPromise.then(() => true),
+        5000,
+      )) === undefined
+    ) {
       this.child.kill("SIGKILL");
       await this.exitPromise;
     }
@@ -481,7 +550,12 @@ function runChecked(command: string, args: string[], env?: NodeJS.ProcessEnv): s
 
 /** Caddy keeps state under XDG dirs; point them at the test's own directory. */
 function caddyEnv(dir: string): NodeJS.ProcessEnv {
-  return { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, "data"), XDG_CONFIG_HOME: path.join(dir, "config") };
+  return {
+    ...process.env,
+    HOME: dir,
+    XDG_DATA_HOME: path.join(dir, "data"),
+    XDG_CONFIG_HOME: path.join(dir, "config"),
+  };
 }
 
 function nginxArgs(confPath: string, prefixDir: string, errorLog: string): string[] {
@@ -552,7 +626,12 @@ function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; 
     req.on("error", reject);
     req.on("end", () => {
       const body = Buffer.concat(chunks);
-      const record = { method: req.method ?? "", path: (req.url ?? "/").split("?")[0], headers: req.headers, bodyBytes: body.length };
+      const record = {
+        method: req.method ?? "",
+        path: (req.url ?? "/").split("?")[0],
+        headers: req.headers,
+        bodyBytes: body.length,
+      };
       resolve({ record, body });
     });
   });
@@ -693,9 +772,22 @@ export class MockVllm extends RecordingServer<RecordedRequest> {
         const chat = urlPath === "/v1/chat/completions";
         if (request.stream) return this.stream(chat, res);
         const text = this.tokenTexts().join("");
-        return json(200, chat
-          ? { id: "chatcmpl-mock", object: "chat.completion", model: MOCK_MODEL, choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }] }
-          : { id: "cmpl-mock", object: "text_completion", model: MOCK_MODEL, choices: [{ index: 0, text, finish_reason: "stop" }] });
+        return json(
+          200,
+          chat
+            ? {
+                id: "chatcmpl-mock",
+                object: "chat.completion",
+                model: MOCK_MODEL,
+                choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+              }
+            : {
+                id: "cmpl-mock",
+                object: "text_completion",
+                model: MOCK_MODEL,
+                choices: [{ index: 0, text, finish_reason: "stop" }],
+              },
+        );
       }
       case "POST /tokenize":
         return json(200, { tokens: [1, 2, 3], count: 3 });
@@ -725,7 +817,12 @@ export class MockVllm extends RecordingServer<RecordedRequest> {
     for (let i = 0; i < texts.length; i++) {
       if (res.destroyed) return;
       const event = chat
-        ? { id: "chatcmpl-mock", object: "chat.completion.chunk", model: MOCK_MODEL, choices: [{ index: 0, delta: { content: texts[i] } }] }
+        ? {
+            id: "chatcmpl-mock",
+            object: "chat.completion.chunk",
+            model: MOCK_MODEL,
+            choices: [{ index: 0, delta: { content: texts[i] } }],
+          }
         : { id: "cmpl-mock", object: "text_completion", model: MOCK_MODEL, choices: [{ index: 0, text: texts[i] }] };
       res.write(`data: ${JSON.stringify(event)}\n\n`);
       if (i === 0 && hold) {
@@ -780,7 +877,8 @@ export class StubGate extends RecordingServer<GateRecordedRequest> {
 
   protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const peer = (req.socket as tls.TLSSocket).getPeerCertificate();
-    const subject = peer && peer.subject ? `CN=${peer.subject.CN},OU=${peer.subject.OU},O=${peer.subject.O}` : undefined;
+    const subject =
+      peer && peer.subject ? `CN=${peer.subject.CN},OU=${peer.subject.OU},O=${peer.subject.O}` : undefined;
     const { record } = await receive(req);
     this.requests.push({ ...record, clientCertSubject: subject });
     const urlPath = record.path;
@@ -886,7 +984,14 @@ async function launchChain(options: StartChainOptions, rendered: RenderedChain):
     sidecarErrorLog: path.join(dir, "sidecar-error.log"),
   };
   const [edge, edgeHealth, sidecar, sidecarHealth] = await freePorts(4);
-  const ports: LoopbackPorts = { edge, edgeHealth, sidecar, sidecarHealth, vllm: options.mock.port, gate: options.gate?.port };
+  const ports: LoopbackPorts = {
+    edge,
+    edgeHealth,
+    sidecar,
+    sidecarHealth,
+    vllm: options.mock.port,
+    gate: options.gate?.port,
+  };
 
   // The files the constructs upload, under the names they upload them as.
   const { pki } = options;
@@ -1162,7 +1267,9 @@ function clip(text: string, max = 2000): string {
 export function formatExchange(ex: Exchange): string {
   const r = ex.request;
   const sentBody =
-    r.body === undefined ? "" : `\n  body (${r.body.length} bytes${r.chunked ? ", chunked" : ""}): ${clip(r.body.toString(), 300)}`;
+    r.body === undefined
+      ? ""
+      : `\n  body (${r.body.length} bytes${r.chunked ? ", chunked" : ""}): ${clip(r.body.toString(), 300)}`;
   return [
     `sent: ${r.method ?? "GET"} https://${r.servername}:${r.port}${r.path}${r.http2 ? " (HTTP/2)" : ""}`,
     `  client cert: ${r.clientCert ? path.basename(r.clientCert.certPath) : "none"}`,

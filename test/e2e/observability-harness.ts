@@ -15,7 +15,16 @@ import {
   renderPrometheusHealthcheckHttpConfig,
   renderPrometheusWebConfig,
 } from "../../lib/prometheus";
-import { CertificateFiles, ManagedProcess, TestPki, freePorts, issueWithOpenssl, requireBinary, send, Exchange } from "./harness";
+import {
+  CertificateFiles,
+  ManagedProcess,
+  TestPki,
+  freePorts,
+  issueWithOpenssl,
+  requireBinary,
+  send,
+  Exchange,
+} from "./harness";
 
 export interface CommandResult {
   readonly status: number | null;
@@ -42,7 +51,8 @@ export function bcryptHash(password: string): string {
   if (known) return known;
   const r = run("caddy", ["hash-password", "--plaintext", password]);
   const hash = r.output.trim();
-  if (r.status !== 0 || !/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) throw new Error(`caddy hash-password failed:\n${r.output}`);
+  if (r.status !== 0 || !/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash))
+    throw new Error(`caddy hash-password failed:\n${r.output}`);
   hashes.set(password, hash);
   return hash;
 }
@@ -56,9 +66,20 @@ export interface ObservabilityPki {
 }
 
 export function createObservabilityPki(pki: TestPki): ObservabilityPki {
-  const service = (cn: string): [string, string][] => [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", cn]];
+  const service = (cn: string): [string, string][] => [
+    ["O", CERT_ORGANIZATION],
+    ["OU", SERVICE_OU],
+    ["CN", cn],
+  ];
   return {
-    prometheusServer: issueWithOpenssl(pki.dir, "prometheus-server", "server", service("prometheus"), [PROMETHEUS_SERVER_NAME, "prometheus"], pki.ca),
+    prometheusServer: issueWithOpenssl(
+      pki.dir,
+      "prometheus-server",
+      "server",
+      service("prometheus"),
+      [PROMETHEUS_SERVER_NAME, "prometheus"],
+      pki.ca,
+    ),
     grafanaClient: issueWithOpenssl(pki.dir, "grafana-client", "client", service(GRAFANA_CLIENT_CN), [], pki.ca),
   };
 }
@@ -111,7 +132,10 @@ export interface RunningPrometheus {
   readonly port: number;
   readonly process: ManagedProcess;
   /** GET on Prometheus' API with the given credentials. */
-  api(pathAndQuery: string, credentials: { clientCert?: CertificateFiles; user?: string; password?: string }): Promise<Exchange>;
+  api(
+    pathAndQuery: string,
+    credentials: { clientCert?: CertificateFiles; user?: string; password?: string },
+  ): Promise<Exchange>;
   stop(): Promise<void>;
 }
 
@@ -139,13 +163,18 @@ export async function startPrometheus(dir: string, port?: number): Promise<Runni
         servername: PROMETHEUS_SERVER_NAME,
         clientCert: c.clientCert,
         headers:
-          c.user === undefined ? {} : { Authorization: `Basic ${Buffer.from(`${c.user}:${c.password ?? ""}`).toString("base64")}` },
+          c.user === undefined
+            ? {}
+            : { Authorization: `Basic ${Buffer.from(`${c.user}:${c.password ?? ""}`).toString("base64")}` },
       }),
     stop: () => proc.stop(),
   };
 }
 
 /** Grafana's credentials toward Prometheus. */
-export function grafanaCredentials(obsPki: ObservabilityPki, password: string): { clientCert: CertificateFiles; user: string; password: string } {
+export function grafanaCredentials(
+  obsPki: ObservabilityPki,
+  password: string,
+): { clientCert: CertificateFiles; user: string; password: string } {
   return { clientCert: obsPki.grafanaClient, user: PROMETHEUS_GRAFANA_USER, password };
 }

@@ -9,12 +9,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { ALERTS, DEFAULT_ALERT_THRESHOLDS, renderAlertRules, ResolvedAlertThresholds } from "../../lib/alert-rules";
-import {
-  GRAFANA_PORT,
-  GRAFANA_PROXY_HEALTH_PORT,
-  GRAFANA_PROXY_PORT,
-  VLLM_DASHBOARD_PANELS,
-} from "../../lib/grafana";
+import { GRAFANA_PORT, GRAFANA_PROXY_HEALTH_PORT, GRAFANA_PROXY_PORT, VLLM_DASHBOARD_PANELS } from "../../lib/grafana";
 import { CERT_ORGANIZATION, CONFIG_DIR, GRAFANA_SERVER_NAME, SERVICE_OU } from "../../lib/identities";
 import { GRAFANA_USER_HEADER, IDENTITY_HEADER } from "../../lib/headers";
 import { Observability } from "../../constructs/observability";
@@ -137,7 +132,12 @@ describe("promtool 2.42 accepts the rendered files, and refuses broken ones", ()
   test("check web-config: TLS with required client certificates and bcrypt basic auth", () => {
     const d = filesDir("check-web");
     expect(promtool(["check", "web-config", path.join(d, PROMETHEUS_FILES.webConfig)])).toMatch(/SUCCESS/);
-    fs.writeFileSync(path.join(d, "bad-web.yml"), fs.readFileSync(path.join(d, PROMETHEUS_FILES.webConfig), "utf8").replace("RequireAndVerifyClientCert", "RequireAndVerifyClientCertificate"));
+    fs.writeFileSync(
+      path.join(d, "bad-web.yml"),
+      fs
+        .readFileSync(path.join(d, PROMETHEUS_FILES.webConfig), "utf8")
+        .replace("RequireAndVerifyClientCert", "RequireAndVerifyClientCertificate"),
+    );
     const bad = run("promtool", ["check", "web-config", path.join(d, "bad-web.yml")]);
     expect(bad.status).not.toBe(0);
   });
@@ -150,10 +150,16 @@ describe("promtool 2.42 accepts the rendered files, and refuses broken ones", ()
   test("check rules: every query of the Grafana dashboard is valid PromQL (as recording rules)", () => {
     const d = path.join(dir, "check-dashboard");
     fs.mkdirSync(d, { recursive: true });
-    const exprs = VLLM_DASHBOARD_PANELS.flatMap((p) => p.targets.map((t) => t.expr.replace(/\$__rate_interval/g, "5m")));
-    const file = toYaml({ groups: [{ name: "dashboard", rules: exprs.map((expr, i) => ({ record: `zta:dashboard_query_${i}`, expr })) }] });
+    const exprs = VLLM_DASHBOARD_PANELS.flatMap((p) =>
+      p.targets.map((t) => t.expr.replace(/\$__rate_interval/g, "5m")),
+    );
+    const file = toYaml({
+      groups: [{ name: "dashboard", rules: exprs.map((expr, i) => ({ record: `zta:dashboard_query_${i}`, expr })) }],
+    });
     fs.writeFileSync(path.join(d, "dashboard-queries.yml"), file);
-    expect(promtool(["check", "rules", path.join(d, "dashboard-queries.yml")])).toMatch(new RegExp(`SUCCESS: ${exprs.length} rules found`));
+    expect(promtool(["check", "rules", path.join(d, "dashboard-queries.yml")])).toMatch(
+      new RegExp(`SUCCESS: ${exprs.length} rules found`),
+    );
   });
 
   test("check config: the healthcheck's HTTP client config is a valid http config (via a scrape job that uses its credentials)", () => {
@@ -176,7 +182,11 @@ describe("promtool 2.42 accepts the rendered files, and refuses broken ones", ()
 describe("promtool 2.42 on the files the Observability construct itself uploads", () => {
   test("check config and check web-config, with Terraform's expressions replaced by values it would compute", () => {
     const stack = stackWithProviders();
-    const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true, replicas: 2, vllm: { replicaGpus: ["device=0", "device=1"] } }));
+    const ai = new SecureInference(
+      stack,
+      "inference",
+      inferenceProps(stack, { metricsScraper: true, replicas: 2, vllm: { replicaGpus: ["device=0", "device=1"] } }),
+    );
     new Observability(stack, "obs", { inference: ai, grafanaHostname: "grafana.example.internal" });
     const json = synth(stack);
     const loader = "inference-obs-prometheus-config-loader";
@@ -187,8 +197,14 @@ describe("promtool 2.42 on the files the Observability construct itself uploads"
     const expressions = rules.match(/\$\{formatdate\([^\n]*?\)\)\}/g) ?? [];
     expect(expressions.length).toBeGreaterThan(5);
     fs.writeFileSync(path.join(d, PROMETHEUS_FILES.config), local(uploaded(json, loader, PROMETHEUS_FILES.config)));
-    fs.writeFileSync(path.join(d, PROMETHEUS_FILES.rules), expressions.reduce((t, e) => t.split(e).join("202701010000"), rules));
-    const web = uploaded(json, loader, PROMETHEUS_FILES.webConfig).replace(/\$\{random_password\.[\w-]+\.bcrypt_hash\}/g, bcryptHash(GRAFANA_PASSWORD));
+    fs.writeFileSync(
+      path.join(d, PROMETHEUS_FILES.rules),
+      expressions.reduce((t, e) => t.split(e).join("202701010000"), rules),
+    );
+    const web = uploaded(json, loader, PROMETHEUS_FILES.webConfig).replace(
+      /\$\{random_password\.[\w-]+\.bcrypt_hash\}/g,
+      bcryptHash(GRAFANA_PASSWORD),
+    );
     fs.writeFileSync(path.join(d, PROMETHEUS_FILES.webConfig), local(web));
     for (const [name, content] of [
       [PROMETHEUS_FILES.caCert, pki.ca.certPem],
@@ -224,7 +240,12 @@ interface AlertScenario {
 const HIST_LE = ["0.01", "0.05", "0.1", "0.5", "1", "2.5", "5", "+Inf"];
 
 /** Histogram buckets for one instance: `perMinute` observations a minute, all of them in the bucket `le` (and above). */
-function histogram(metric: string, instance: string, le: string, perMinute: number): { series: string; values: string }[] {
+function histogram(
+  metric: string,
+  instance: string,
+  le: string,
+  perMinute: number,
+): { series: string; values: string }[] {
   const from = HIST_LE.indexOf(le);
   return HIST_LE.map((b, i) => ({
     series: `${metric}_bucket{job="vllm",instance="${instance}",le="${b}"}`,
@@ -303,10 +324,22 @@ const SCENARIOS: AlertScenario[] = [
   {
     alert: ALERTS.serverErrorRatioHigh, // > 2% for 10m; A 10%, B 1%
     series: [
-      { series: `http_requests_total{job="vllm",instance="${A}",handler="/v1/chat/completions",method="POST",status="5xx"}`, values: "0+10x30" },
-      { series: `http_requests_total{job="vllm",instance="${A}",handler="/v1/chat/completions",method="POST",status="2xx"}`, values: "0+90x30" },
-      { series: `http_requests_total{job="vllm",instance="${B}",handler="/v1/chat/completions",method="POST",status="5xx"}`, values: "0+1x30" },
-      { series: `http_requests_total{job="vllm",instance="${B}",handler="/v1/chat/completions",method="POST",status="2xx"}`, values: "0+99x30" },
+      {
+        series: `http_requests_total{job="vllm",instance="${A}",handler="/v1/chat/completions",method="POST",status="5xx"}`,
+        values: "0+10x30",
+      },
+      {
+        series: `http_requests_total{job="vllm",instance="${A}",handler="/v1/chat/completions",method="POST",status="2xx"}`,
+        values: "0+90x30",
+      },
+      {
+        series: `http_requests_total{job="vllm",instance="${B}",handler="/v1/chat/completions",method="POST",status="5xx"}`,
+        values: "0+1x30",
+      },
+      {
+        series: `http_requests_total{job="vllm",instance="${B}",handler="/v1/chat/completions",method="POST",status="2xx"}`,
+        values: "0+99x30",
+      },
     ],
     notYetAt: "10m",
     firingAt: "11m",
@@ -317,9 +350,18 @@ const SCENARIOS: AlertScenario[] = [
     // threshold from the second sample on, so the `for:` starts at 1m); 200s do not count.
     alert: ALERTS.authFailureBurst,
     series: [
-      { series: `caddy_http_request_duration_seconds_count{job="edge",code="401",handler="reverse_proxy",method="POST",server="srv0"}`, values: "0+160x30" },
-      { series: `caddy_http_request_duration_seconds_count{job="edge",code="403",handler="reverse_proxy",method="GET",server="srv0"}`, values: "0+80x30" },
-      { series: `caddy_http_request_duration_seconds_count{job="edge",code="200",handler="reverse_proxy",method="POST",server="srv0"}`, values: "0+1000x30" },
+      {
+        series: `caddy_http_request_duration_seconds_count{job="edge",code="401",handler="reverse_proxy",method="POST",server="srv0"}`,
+        values: "0+160x30",
+      },
+      {
+        series: `caddy_http_request_duration_seconds_count{job="edge",code="403",handler="reverse_proxy",method="GET",server="srv0"}`,
+        values: "0+80x30",
+      },
+      {
+        series: `caddy_http_request_duration_seconds_count{job="edge",code="200",handler="reverse_proxy",method="POST",server="srv0"}`,
+        values: "0+1000x30",
+      },
     ],
     notYetAt: "5m",
     firingAt: "6m",
@@ -328,8 +370,14 @@ const SCENARIOS: AlertScenario[] = [
   {
     alert: ALERTS.rateLimitBurst, // > 60/min for 5m; 400 a minute is over it from 1m on
     series: [
-      { series: `caddy_http_request_duration_seconds_count{job="edge",code="429",handler="reverse_proxy",method="POST",server="srv0"}`, values: "0+400x30" },
-      { series: `caddy_http_request_duration_seconds_count{job="edge",code="401",handler="reverse_proxy",method="POST",server="srv0"}`, values: "0+1000x30" },
+      {
+        series: `caddy_http_request_duration_seconds_count{job="edge",code="429",handler="reverse_proxy",method="POST",server="srv0"}`,
+        values: "0+400x30",
+      },
+      {
+        series: `caddy_http_request_duration_seconds_count{job="edge",code="401",handler="reverse_proxy",method="POST",server="srv0"}`,
+        values: "0+1000x30",
+      },
     ],
     notYetAt: "5m",
     firingAt: "6m",
@@ -354,16 +402,24 @@ function expectedAnnotations(ruleText: string, alert: string, labels: Record<str
     if (lines[i].trim() !== `- alert: ${JSON.stringify(alert)}`) continue;
     const annotations: Record<string, string> = {};
     let certificate: string | undefined;
-    for (let j = i + 1; j < lines.length && !lines[j].trimStart().startsWith("- alert:") && !/^\s*- name:/.test(lines[j]); j++) {
+    for (
+      let j = i + 1;
+      j < lines.length && !lines[j].trimStart().startsWith("- alert:") && !/^\s*- name:/.test(lines[j]);
+      j++
+    ) {
       const m = /^\s+(summary|description|certificate): (".*")$/.exec(lines[j]);
       if (m && m[1] === "certificate") certificate = JSON.parse(m[2]);
       else if (m) annotations[m[1]] = JSON.parse(m[2]);
     }
     if (certificate === undefined || certificate === labels.certificate) found.push(annotations);
   }
-  if (found.length !== 1) throw new Error(`expected one rule for ${alert} with ${JSON.stringify(labels)}, found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(`expected one rule for ${alert} with ${JSON.stringify(labels)}, found ${found.length}`);
   return Object.fromEntries(
-    Object.entries(found[0]).map(([k, v]) => [k, v.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, l: string) => labels[l] ?? "")]),
+    Object.entries(found[0]).map(([k, v]) => [
+      k,
+      v.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, l: string) => labels[l] ?? ""),
+    ]),
   );
 }
 
@@ -379,7 +435,10 @@ function ruleTestFile(ruleFile: string, ruleText: string, scenarios: AlertScenar
         {
           eval_time: s.firingAt,
           alertname: s.alert,
-          exp_alerts: s.firing.map((labels) => ({ exp_labels: labels, exp_annotations: expectedAnnotations(ruleText, s.alert, labels) })),
+          exp_alerts: s.firing.map((labels) => ({
+            exp_labels: labels,
+            exp_annotations: expectedAnnotations(ruleText, s.alert, labels),
+          })),
         },
       ],
     })),
@@ -410,7 +469,10 @@ describe("promtool test rules: every alert fires at its time and not before its 
       fs.mkdirSync(d, { recursive: true });
       const text = rules();
       fs.writeFileSync(path.join(d, "alert-rules.yml"), text);
-      fs.writeFileSync(path.join(d, "test.yml"), ruleTestFile("alert-rules.yml", text, [{ ...s, firingAt: s.notYetAt, notYetAt: "0m" }]));
+      fs.writeFileSync(
+        path.join(d, "test.yml"),
+        ruleTestFile("alert-rules.yml", text, [{ ...s, firingAt: s.notYetAt, notYetAt: "0m" }]),
+      );
       const r = run("promtool", ["test", "rules", "test.yml"], d);
       expect({ alert: s.alert, status: r.status }).toEqual({ alert: s.alert, status: 1 });
     }
@@ -439,13 +501,17 @@ interface UpSample {
 async function upSamples(prom: RunningPrometheus): Promise<UpSample[]> {
   const ex = await prom.api("/api/v1/query?query=up", grafanaCredentials(obsPki, GRAFANA_PASSWORD));
   if (ex.status !== 200) throw new Error(`query failed: ${ex.status} ${ex.body}`);
-  const body = JSON.parse(ex.body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  const body = JSON.parse(ex.body) as {
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
   return body.data.result.map((r) => ({ job: r.metric.job, value: r.value[1] }));
 }
 
 async function targetError(prom: RunningPrometheus, job: string): Promise<string> {
   const ex = await prom.api("/api/v1/targets", grafanaCredentials(obsPki, GRAFANA_PASSWORD));
-  const body = JSON.parse(ex.body) as { data: { activeTargets: { labels: Record<string, string>; lastError: string }[] } };
+  const body = JSON.parse(ex.body) as {
+    data: { activeTargets: { labels: Record<string, string>; lastError: string }[] };
+  };
   return body.data.activeTargets.find((t) => t.labels.job === job)?.lastError ?? "";
 }
 
@@ -493,24 +559,43 @@ describe("Prometheus 2.42 scraping the real nginx sidecar over mTLS", () => {
       const metricsLines = chain.auditLog().filter((l) => l.route === "/metrics");
       expect(metricsLines.length).toBeGreaterThan(0);
       expect(metricsLines.every((l) => l.status === 200 && l.caller === "metrics")).toBe(true);
-      const stored = await prom.api("/api/v1/query?query=vllm:num_requests_running", grafanaCredentials(obsPki, GRAFANA_PASSWORD));
+      const stored = await prom.api(
+        "/api/v1/query?query=vllm:num_requests_running",
+        grafanaCredentials(obsPki, GRAFANA_PASSWORD),
+      );
       expect(JSON.parse(stored.body).data.result.length).toBe(1);
 
       // No client certificate: the TLS handshake is refused before HTTP.
-      await expect(prom.api("/api/v1/query?query=up", { user: "grafana", password: GRAFANA_PASSWORD })).rejects.toThrow();
+      await expect(
+        prom.api("/api/v1/query?query=up", { user: "grafana", password: GRAFANA_PASSWORD }),
+      ).rejects.toThrow();
       // A certificate from another CA: refused as well.
-      await expect(prom.api("/api/v1/query?query=up", { clientCert: pki.foreignClient, user: "grafana", password: GRAFANA_PASSWORD })).rejects.toThrow();
+      await expect(
+        prom.api("/api/v1/query?query=up", {
+          clientCert: pki.foreignClient,
+          user: "grafana",
+          password: GRAFANA_PASSWORD,
+        }),
+      ).rejects.toThrow();
       // A CA-issued certificate (an operator's laptop) without a password, or with a wrong one: 401.
       const noPassword = await prom.api("/api/v1/query?query=up", { clientCert: pki.operator });
       expect(noPassword.status).toBe(401);
-      const wrong = await prom.api("/api/v1/query?query=up", { clientCert: pki.operator, user: "grafana", password: "guess" });
+      const wrong = await prom.api("/api/v1/query?query=up", {
+        clientCert: pki.operator,
+        user: "grafana",
+        password: "guess",
+      });
       expect(wrong.status).toBe(401);
       // The UI and the health endpoint are behind the same gate.
       expect((await prom.api("/-/healthy", { clientCert: pki.operator })).status).toBe(401);
       // Both: 200 — for Grafana and for the self user.
       const ok = await prom.api("/api/v1/query?query=up", grafanaCredentials(obsPki, GRAFANA_PASSWORD));
       expect(ok.status).toBe(200);
-      const self = await prom.api("/-/healthy", { clientCert: pki.metricsScraper, user: PROMETHEUS_SELF_USER, password: SELF_PASSWORD });
+      const self = await prom.api("/-/healthy", {
+        clientCert: pki.metricsScraper,
+        user: PROMETHEUS_SELF_USER,
+        password: SELF_PASSWORD,
+      });
       expect(self.status).toBe(200);
     } finally {
       await prom.stop();
@@ -532,7 +617,10 @@ describe("Prometheus 2.42 scraping the real nginx sidecar over mTLS", () => {
       }
       expect(values).toEqual(["0", "0", "0", "0"]);
       expect(await targetError(prom, "vllm")).toMatch(/404/);
-      const metricsLines = chain.auditLog().slice(before).filter((l) => l.route === "/metrics");
+      const metricsLines = chain
+        .auditLog()
+        .slice(before)
+        .filter((l) => l.route === "/metrics");
       expect(metricsLines.length).toBeGreaterThan(0);
       expect(metricsLines.every((l) => l.status === 404 && l.caller === "edge")).toBe(true);
     } finally {
@@ -550,7 +638,11 @@ const GRAFANA_HOST = "grafana.example.internal";
 /** SecureInference + Observability, as a stack file builds them; what the edge and Grafana's proxy render. */
 function renderObservabilityStack(): { chain: RenderedChain; proxyConfig: string; grafanaName: string } {
   const stack = stackWithProviders();
-  const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true, domain: E2E_DOMAIN, operators: [E2E_OPERATOR] }));
+  const ai = new SecureInference(
+    stack,
+    "inference",
+    inferenceProps(stack, { metricsScraper: true, domain: E2E_DOMAIN, operators: [E2E_OPERATOR] }),
+  );
   const obs = new Observability(stack, "obs", { inference: ai, grafanaHostname: GRAFANA_HOST });
   const sidecar = ai.sidecars[0];
   return {
@@ -601,7 +693,18 @@ describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the e
     const proxyDir = path.join(base, "grafana-proxy");
     const runDir = path.join(base, "grafana-proxy-run");
     for (const d of [proxyDir, runDir]) fs.mkdirSync(d, { mode: 0o755 });
-    const server = issueWithOpenssl(gpki.dir, "grafana-server", "server", [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", rendered.grafanaName]], [GRAFANA_SERVER_NAME, rendered.grafanaName], gpki.ca);
+    const server = issueWithOpenssl(
+      gpki.dir,
+      "grafana-server",
+      "server",
+      [
+        ["O", CERT_ORGANIZATION],
+        ["OU", SERVICE_OU],
+        ["CN", rendered.grafanaName],
+      ],
+      [GRAFANA_SERVER_NAME, rendered.grafanaName],
+      gpki.ca,
+    );
     fs.writeFileSync(path.join(proxyDir, "ca.crt"), gpki.ca.certPem);
     fs.writeFileSync(path.join(proxyDir, "server.crt"), server.certPem);
     fs.writeFileSync(path.join(proxyDir, "server.key"), server.keyPem);
@@ -613,9 +716,21 @@ describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the e
       rendered.proxyConfig,
       [
         { from: `${CONFIG_DIR}/`, to: `${proxyDir}/`, why: "config volume mount point" },
-        { from: `listen ${GRAFANA_PROXY_PORT} ssl;`, to: `listen 127.0.0.1:${listen} ssl;`, why: "proxy listen port (all interfaces of Grafana's namespace)" },
-        { from: `listen 127.0.0.1:${GRAFANA_PROXY_HEALTH_PORT};`, to: `listen 127.0.0.1:${health};`, why: "health port" },
-        { from: `server 127.0.0.1:${GRAFANA_PORT};`, to: `server 127.0.0.1:${stubPort};`, why: "Grafana's loopback port" },
+        {
+          from: `listen ${GRAFANA_PROXY_PORT} ssl;`,
+          to: `listen 127.0.0.1:${listen} ssl;`,
+          why: "proxy listen port (all interfaces of Grafana's namespace)",
+        },
+        {
+          from: `listen 127.0.0.1:${GRAFANA_PROXY_HEALTH_PORT};`,
+          to: `listen 127.0.0.1:${health};`,
+          why: "health port",
+        },
+        {
+          from: `server 127.0.0.1:${GRAFANA_PORT};`,
+          to: `server 127.0.0.1:${stubPort};`,
+          why: "Grafana's loopback port",
+        },
         { from: "access_log /dev/stdout ", to: `access_log ${runDir}/access.log `, why: "container stdout" },
         { from: "error_log /dev/stderr ", to: `error_log ${errorLog} `, why: "container stderr" },
         { from: /(pid|_temp_path) \/tmp\//g, to: `$1 ${runDir}/`, why: "run dir (tmpfs /tmp)" },
@@ -633,19 +748,49 @@ describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the e
     await gate.start();
     const edgeDir = path.join(base, "edge");
     fs.mkdirSync(edgeDir, { mode: 0o755 });
-    const edgeServer = issueWithOpenssl(gpki.dir, "edge-both", "server", [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", E2E_DOMAIN]], [E2E_DOMAIN, GRAFANA_HOST], gpki.ca);
+    const edgeServer = issueWithOpenssl(
+      gpki.dir,
+      "edge-both",
+      "server",
+      [
+        ["O", CERT_ORGANIZATION],
+        ["OU", SERVICE_OU],
+        ["CN", E2E_DOMAIN],
+      ],
+      [E2E_DOMAIN, GRAFANA_HOST],
+      gpki.ca,
+    );
     for (const [f, pem] of [
-      ["ca.crt", gpki.ca.certPem], ["server.crt", edgeServer.certPem], ["server.key", edgeServer.keyPem],
-      ["client.crt", gpki.edgeClient.certPem], ["client.key", gpki.edgeClient.keyPem],
-    ]) fs.writeFileSync(path.join(edgeDir, f), pem);
+      ["ca.crt", gpki.ca.certPem],
+      ["server.crt", edgeServer.certPem],
+      ["server.key", edgeServer.keyPem],
+      ["client.crt", gpki.edgeClient.certPem],
+      ["client.key", gpki.edgeClient.keyPem],
+    ])
+      fs.writeFileSync(path.join(edgeDir, f), pem);
     const unusedSidecarPort = health; // the API site is not exercised here; its upstream only has to parse
-    const ports: LoopbackPorts = { edge, edgeHealth, sidecar: unusedSidecarPort, sidecarHealth: 0, vllm: 0, gate: gate.port };
+    const ports: LoopbackPorts = {
+      edge,
+      edgeHealth,
+      sidecar: unusedSidecarPort,
+      sidecarHealth: 0,
+      vllm: 0,
+      gate: gate.port,
+    };
     const paths: LocalPaths = { edgeDir, sidecarDir: "", sidecarRunDir: "", sidecarAccessLog: "", sidecarErrorLog: "" };
     const caddyfile = localize(
       localizeCaddyfile(rendered.chain, ports, paths),
       [
-        { from: `https://${GRAFANA_HOST}:${EDGE_PORT} {`, to: `https://${GRAFANA_HOST}:${edge} {\n\tbind 127.0.0.1`, why: "Grafana site port" },
-        { from: `${rendered.grafanaName}:${GRAFANA_PROXY_PORT}`, to: `127.0.0.1:${listen}`, why: "Grafana proxy's Docker DNS name" },
+        {
+          from: `https://${GRAFANA_HOST}:${EDGE_PORT} {`,
+          to: `https://${GRAFANA_HOST}:${edge} {\n\tbind 127.0.0.1`,
+          why: "Grafana site port",
+        },
+        {
+          from: `${rendered.grafanaName}:${GRAFANA_PROXY_PORT}`,
+          to: `127.0.0.1:${listen}`,
+          why: "Grafana proxy's Docker DNS name",
+        },
       ],
       "Caddyfile",
     );
@@ -667,12 +812,24 @@ describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the e
   const viaEdge = (headers: Record<string, string>, clientCert?: CertificateFiles) =>
     send({ port: edgePort, path: "/d/zta-vllm", ca: gpki.ca.certPem, servername: GRAFANA_HOST, clientCert, headers });
   const direct = (clientCert: CertificateFiles | undefined, headers: Record<string, string>) =>
-    send({ port: proxyPort, path: "/d/zta-vllm", ca: gpki.ca.certPem, servername: GRAFANA_SERVER_NAME, clientCert, headers });
+    send({
+      port: proxyPort,
+      path: "/d/zta-vllm",
+      ca: gpki.ca.certPem,
+      servername: GRAFANA_SERVER_NAME,
+      clientCert,
+      headers,
+    });
 
   test("through the edge: a browser without a session is sent to sign in and Grafana sees nothing", async () => {
     const before = seen.length;
     const ex = await viaEdge({ [GRAFANA_USER_HEADER]: "admin@evil.example" });
-    check(ex.status === 302 && String(ex.headers.location).includes("/oauth2/start"), "a redirect to sign in", ex, logs);
+    check(
+      ex.status === 302 && String(ex.headers.location).includes("/oauth2/start"),
+      "a redirect to sign in",
+      ex,
+      logs,
+    );
     expect(seen.length).toBe(before);
   });
 
@@ -691,13 +848,19 @@ describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the e
   });
 
   test("a signed-in machine identity without an email claim signs nobody in at Grafana", async () => {
-    const ex = await viaEdge({ Cookie: `${rendered.chain.sessionCookieName}=valid-noemail-bot`, [GRAFANA_USER_HEADER]: "admin@evil.example" });
+    const ex = await viaEdge({
+      Cookie: `${rendered.chain.sessionCookieName}=valid-noemail-bot`,
+      [GRAFANA_USER_HEADER]: "admin@evil.example",
+    });
     check(ex.status === 200, "Grafana's answer (it then shows its own 'not signed in' page)", ex, logs);
     expect(seen[seen.length - 1][GRAFANA_USER_HEADER.toLowerCase()]).toBeUndefined();
   });
 
   test("straight to the proxy: the edge's certificate works, any other CA-issued identity gets 403, none or a foreign one is refused", async () => {
-    const ok = await direct(gpki.edgeClient, { [IDENTITY_HEADER]: "devops@example.com", [GRAFANA_USER_HEADER]: "admin@evil.example" });
+    const ok = await direct(gpki.edgeClient, {
+      [IDENTITY_HEADER]: "devops@example.com",
+      [GRAFANA_USER_HEADER]: "admin@evil.example",
+    });
     expect(ok.status).toBe(200);
     expect(seen[seen.length - 1][GRAFANA_USER_HEADER.toLowerCase()]).toBe("devops@example.com");
     const before = seen.length;

@@ -9,7 +9,8 @@ export interface Png {
 }
 
 export function readPng(data: Buffer): Png {
-  if (!data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) throw new Error("not a PNG file");
+  if (!data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    throw new Error("not a PNG file");
   let offset = 8;
   let width = 0;
   let height = 0;
@@ -23,7 +24,8 @@ export function readPng(data: Buffer): Png {
       width = body.readUInt32BE(0);
       height = body.readUInt32BE(4);
       const [depth, color, , , interlace] = body.subarray(8, 13);
-      if (depth !== 8 || (color !== 2 && color !== 6) || interlace !== 0) throw new Error(`unsupported PNG: depth ${depth}, colour type ${color}, interlace ${interlace}`);
+      if (depth !== 8 || (color !== 2 && color !== 6) || interlace !== 0)
+        throw new Error(`unsupported PNG: depth ${depth}, colour type ${color}, interlace ${interlace}`);
       channels = color === 6 ? 4 : 3;
     } else if (type === "IDAT") idat.push(body);
     else if (type === "IEND") break;

@@ -8,7 +8,19 @@ import * as fs from "fs";
 import * as path from "path";
 import { SIDECAR_SERVER_NAME } from "../../lib/identities";
 import { main } from "../../lib/probe/cli";
-import { CertificateFiles, Chain, E2E_DOMAIN, MockVllm, StartChainOptions, StubGate, TestPki, createPki, makeTempDir, renderChain, startChain } from "./harness";
+import {
+  CertificateFiles,
+  Chain,
+  E2E_DOMAIN,
+  MockVllm,
+  StartChainOptions,
+  StubGate,
+  TestPki,
+  createPki,
+  makeTempDir,
+  renderChain,
+  startChain,
+} from "./harness";
 
 export const PROBE_TOKEN = "valid-probe-user";
 
@@ -26,7 +38,10 @@ export interface ProbeChain {
 
 function bundleFile(dir: string, name: string, pki: TestPki, cert: CertificateFiles): string {
   const file = path.join(dir, `${name}.json`);
-  fs.writeFileSync(file, JSON.stringify({ certificate_pem: cert.certPem, private_key_pem: cert.keyPem, ca_certificate_pem: pki.ca.certPem }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ certificate_pem: cert.certPem, private_key_pem: cert.keyPem, ca_certificate_pem: pki.ca.certPem }),
+  );
   return file;
 }
 
@@ -58,14 +73,21 @@ export async function startProbeChain(
   const scraper = bundleFile(dir, "scraper", pki, pki.metricsScraper);
   const args = (extra: string[] = []) => [
     `https://${E2E_DOMAIN}:${chain.ports.edge}`,
-    "--bundle", operator,
+    "--bundle",
+    operator,
     ...(probeOidc ? ["--token", PROBE_TOKEN] : ["--no-oidc"]),
-    "--scraper-bundle", scraper,
-    "--sidecar", `https://${SIDECAR_SERVER_NAME}:${chain.ports.sidecar}`,
-    "--audit-log", chain.paths.sidecarAccessLog,
-    "--resolve", `${E2E_DOMAIN}=127.0.0.1`,
-    "--resolve", `${SIDECAR_SERVER_NAME}=127.0.0.1`,
-    "--timeout-ms", "5000",
+    "--scraper-bundle",
+    scraper,
+    "--sidecar",
+    `https://${SIDECAR_SERVER_NAME}:${chain.ports.sidecar}`,
+    "--audit-log",
+    chain.paths.sidecarAccessLog,
+    "--resolve",
+    `${E2E_DOMAIN}=127.0.0.1`,
+    "--resolve",
+    `${SIDECAR_SERVER_NAME}=127.0.0.1`,
+    "--timeout-ms",
+    "5000",
     ...extra,
   ];
   return {

@@ -9,7 +9,17 @@ import * as path from "path";
 import { CHECKS, PATH_TRICKS, VLLM_UNLISTED_ROUTES } from "../../lib/probe/checks";
 import { parseProbeArgs, ProbeOptions, runProbe } from "../../lib/probe/cli";
 import { CheckResult } from "../../lib/probe/report";
-import { E2E_DOMAIN, ManagedProcess, TestPki, createPki, freePorts, issueWithOpenssl, makeTempDir, renderChain, requireBinary } from "./harness";
+import {
+  E2E_DOMAIN,
+  ManagedProcess,
+  TestPki,
+  createPki,
+  freePorts,
+  issueWithOpenssl,
+  makeTempDir,
+  renderChain,
+  requireBinary,
+} from "./harness";
 import { ProbeChain, ProbeChainOptions, startProbeChain } from "./probe-chain";
 
 /** `text` with `from` replaced; throws when `from` is not there (a renderer change must not turn a broken config into the real one). */
@@ -20,11 +30,18 @@ function breaking(from: string | RegExp, to: string): (text: string) => string {
     return text.replace(pattern, to);
   };
 }
-const both = (...fs: ((t: string) => string)[]) => (t: string) => fs.reduce((acc, f) => f(acc), t);
+const both =
+  (...fs: ((t: string) => string)[]) =>
+  (t: string) =>
+    fs.reduce((acc, f) => f(acc), t);
 
 async function runChecks(p: ProbeChain, ids: string[], extra: string[] = []): Promise<CheckResult[]> {
   const o = parseProbeArgs(p.args(extra), {}) as ProbeOptions;
-  const report = await runProbe(o, undefined, CHECKS.filter((c) => ids.includes(c.id)));
+  const report = await runProbe(
+    o,
+    undefined,
+    CHECKS.filter((c) => ids.includes(c.id)),
+  );
   return report.results;
 }
 
@@ -49,7 +66,9 @@ describe("zta-probe against the chain as rendered", () => {
     expect(summary(report.results)).toEqual(expected);
     // The live table has one line per check, in table order, and a summary.
     const lines = r.out.split("\n");
-    expect(lines.filter((l) => /^(PASS|FAIL|SKIP) /.test(l)).map((l) => l.split(/\s+/)[1])).toEqual(CHECKS.map((c) => c.id));
+    expect(lines.filter((l) => /^(PASS|FAIL|SKIP) /.test(l)).map((l) => l.split(/\s+/)[1])).toEqual(
+      CHECKS.map((c) => c.id),
+    );
     expect(lines[lines.length - 1]).toMatch(/^PASSED: 21 passed, 0 failed, 1 skipped .*; \d+ requests in \d+\.\d s$/);
     expect(r.out).toMatch(/SKIP\s+auth-browser-redirect .*needs --chat/);
     const xml = fs.readFileSync(junit, "utf8");
@@ -91,7 +110,11 @@ const BROKEN: BrokenCase[] = [
     broken: "the edge serves a certificate for its name from another CA",
     chain: {},
   },
-  { checks: ["tls-hsts"], broken: "the edge sends no Strict-Transport-Security", chain: { transformCaddyfile: breaking(/\n\s*Strict-Transport-Security [^\n]+/g, "") } },
+  {
+    checks: ["tls-hsts"],
+    broken: "the edge sends no Strict-Transport-Security",
+    chain: { transformCaddyfile: breaking(/\n\s*Strict-Transport-Security [^\n]+/g, "") },
+  },
   {
     checks: ["tls-server-header"],
     // Caddy replaces an upstream's Server header with its own versionless "Caddy", so nginx's server_tokens cannot leak through it.
@@ -109,9 +132,23 @@ const BROKEN: BrokenCase[] = [
     chain: { transformCaddyfile: both(breaking("strict_sni_host on", "strict_sni_host insecure_off"), addChatSite) },
     args: () => ["--chat", `https://chat.example.internal:1`, "--resolve", "chat.example.internal=127.0.0.1"],
   },
-  { checks: ["mtls-host-mismatch"], broken: "strict_sni_host insecure_off", chain: { transformCaddyfile: breaking("strict_sni_host on", "strict_sni_host insecure_off") } },
-  { checks: ["auth-no-token", "auth-spoofed-headers"], broken: "the chain deployed without the OIDC gate (the certificate alone admits)", chain: { oidc: false }, probeOidc: true },
-  { checks: ["auth-token"], broken: "a token the gate does not accept (the positive control fails)", chain: {}, args: () => ["--token", "expired-token"] },
+  {
+    checks: ["mtls-host-mismatch"],
+    broken: "strict_sni_host insecure_off",
+    chain: { transformCaddyfile: breaking("strict_sni_host on", "strict_sni_host insecure_off") },
+  },
+  {
+    checks: ["auth-no-token", "auth-spoofed-headers"],
+    broken: "the chain deployed without the OIDC gate (the certificate alone admits)",
+    chain: { oidc: false },
+    probeOidc: true,
+  },
+  {
+    checks: ["auth-token"],
+    broken: "a token the gate does not accept (the positive control fails)",
+    chain: {},
+    args: () => ["--token", "expired-token"],
+  },
   {
     checks: ["auth-spoofed-identity"],
     broken: "the edge neither strips client identity headers nor sets its own",
@@ -128,7 +165,10 @@ const BROKEN: BrokenCase[] = [
     broken: "a sidecar with an extra route (/tokenize) that the edge routes too",
     chain: {
       transformCaddyfile: breaking(CADDY_ROUTED, "$& /tokenize"),
-      transformNginxConfig: breaking("        location = /health {", "        location = /tokenize {\n            proxy_pass http://zta_vllm;\n        }\n\n        location = /health {"),
+      transformNginxConfig: breaking(
+        "        location = /health {",
+        "        location = /tokenize {\n            proxy_pass http://zta_vllm;\n        }\n\n        location = /health {",
+      ),
     },
   },
   {
@@ -136,14 +176,24 @@ const BROKEN: BrokenCase[] = [
     broken: "a pass-through: the edge routes every path and the sidecar forwards what is not allowlisted",
     chain: {
       transformCaddyfile: breaking(CADDY_ROUTED, "@zta_routed path *"),
-      transformNginxConfig: breaking(/location \/ \{\n\s*return 404;/g, "location / {\n            proxy_pass http://zta_vllm;"),
+      transformNginxConfig: breaking(
+        /location \/ \{\n\s*return 404;/g,
+        "location / {\n            proxy_pass http://zta_vllm;",
+      ),
     },
   },
-  { checks: ["stream-token-by-token"], broken: "nginx buffering on (its default)", chain: { transformNginxConfig: breaking("proxy_buffering off;", "proxy_buffering on;") } },
+  {
+    checks: ["stream-token-by-token"],
+    broken: "nginx buffering on (its default)",
+    chain: { transformNginxConfig: breaking("proxy_buffering off;", "proxy_buffering on;") },
+  },
   {
     checks: ["metrics-not-at-edge"],
     broken: "the edge routes /metrics and the sidecar serves it to any caller",
-    chain: { transformCaddyfile: breaking(CADDY_ROUTED, "$& /metrics"), transformNginxConfig: breaking(/if \(\$zta_may_scrape = 0\) \{\n\s*return 404;\n\s*\}/g, "") },
+    chain: {
+      transformCaddyfile: breaking(CADDY_ROUTED, "$& /metrics"),
+      transformNginxConfig: breaking(/if \(\$zta_may_scrape = 0\) \{\n\s*return 404;\n\s*\}/g, ""),
+    },
   },
   {
     checks: ["metrics-scraper-only"],
@@ -158,7 +208,10 @@ const BROKEN: BrokenCase[] = [
   {
     checks: ["limits-body-size"],
     broken: "no body limit that the probe's body trips (64 MB at both hops)",
-    chain: { transformCaddyfile: breaking(/max_size \d+MB/g, "max_size 64MB"), transformNginxConfig: breaking(/client_max_body_size \d+m;/g, "client_max_body_size 64m;") },
+    chain: {
+      transformCaddyfile: breaking(/max_size \d+MB/g, "max_size 64MB"),
+      transformNginxConfig: breaking(/client_max_body_size \d+m;/g, "client_max_body_size 64m;"),
+    },
   },
   {
     checks: ["limits-rate"],
@@ -198,28 +251,48 @@ describe("every check fails against a config broken the way it checks", () => {
     expect(CHECKS.map((c) => c.id).filter((id) => !covered.has(id))).toEqual([]);
   });
 
-  test.each(BROKEN.map((b) => [b.checks.join(", "), b.broken, b] as const))("%s: FAIL when %s", async (_checks, _broken, b) => {
-    const chain: ProbeChainOptions =
-      b.checks[0] === "tls-server-certificate"
-        ? {
-            edgeServerCert: issueWithOpenssl(pki.dir, "foreign-edge", "server", [["O", "somebody-else"], ["CN", E2E_DOMAIN]], [E2E_DOMAIN], pki.foreignCa),
-          }
-        : b.chain ?? {};
-    const p = await startProbeChain(chain, { pki }, b.probeOidc);
-    try {
-      const results = await runChecks(p, b.checks, b.args?.(p) ?? []);
-      expect({ broken: b.broken, results: results.map((r) => ({ id: r.id, status: r.status, ...(r.status === "FAIL" ? {} : { got: r.got }) })) }).toEqual({ broken: b.broken, results: b.checks.map((id) => ({ id, status: "FAIL" })) });
-      // The evidence says what came back.
-      for (const r of results) expect(r.got).not.toBe("");
-    } finally {
-      await p.stop();
-    }
-  });
+  test.each(BROKEN.map((b) => [b.checks.join(", "), b.broken, b] as const))(
+    "%s: FAIL when %s",
+    async (_checks, _broken, b) => {
+      const chain: ProbeChainOptions =
+        b.checks[0] === "tls-server-certificate"
+          ? {
+              edgeServerCert: issueWithOpenssl(
+                pki.dir,
+                "foreign-edge",
+                "server",
+                [
+                  ["O", "somebody-else"],
+                  ["CN", E2E_DOMAIN],
+                ],
+                [E2E_DOMAIN],
+                pki.foreignCa,
+              ),
+            }
+          : (b.chain ?? {});
+      const p = await startProbeChain(chain, { pki }, b.probeOidc);
+      try {
+        const results = await runChecks(p, b.checks, b.args?.(p) ?? []);
+        expect({
+          broken: b.broken,
+          results: results.map((r) => ({ id: r.id, status: r.status, ...(r.status === "FAIL" ? {} : { got: r.got }) })),
+        }).toEqual({ broken: b.broken, results: b.checks.map((id) => ({ id, status: "FAIL" })) });
+        // The evidence says what came back.
+        for (const r of results) expect(r.got).not.toBe("");
+      } finally {
+        await p.stop();
+      }
+    },
+  );
 
   test("mtls-other-sni passes with that second site when strict_sni_host is on (the check is not vacuous)", async () => {
     const p = await startProbeChain({ transformCaddyfile: addChatSite }, { pki });
     try {
-      const [r] = await runChecks(p, ["mtls-other-sni"], ["--chat", "https://chat.example.internal:1", "--resolve", "chat.example.internal=127.0.0.1"]);
+      const [r] = await runChecks(
+        p,
+        ["mtls-other-sni"],
+        ["--chat", "https://chat.example.internal:1", "--resolve", "chat.example.internal=127.0.0.1"],
+      );
       expect({ status: r.status, got: r.got }).toEqual({ status: "PASS", got: "421" });
     } finally {
       await p.stop();
@@ -229,17 +302,43 @@ describe("every check fails against a config broken the way it checks", () => {
   test("tls-protocol-floor: FAIL against a server that accepts TLS 1.0 (openssl s_server: Caddy 2.6 cannot be configured below TLS 1.2)", async () => {
     const [port] = await freePorts(1);
     const server = new ManagedProcess("openssl s_server", requireBinary("openssl"), [
-      "s_server", "-accept", `127.0.0.1:${port}`, "-cert", pki.edgeServer.certPath, "-key", pki.edgeServer.keyPath,
-      "-tls1", "-cipher", "DEFAULT@SECLEVEL=0", "-www",
+      "s_server",
+      "-accept",
+      `127.0.0.1:${port}`,
+      "-cert",
+      pki.edgeServer.certPath,
+      "-key",
+      pki.edgeServer.keyPath,
+      "-tls1",
+      "-cipher",
+      "DEFAULT@SECLEVEL=0",
+      "-www",
     ]);
     const dir = makeTempDir("zta-probe-floor-");
     try {
       await server.waitForPort(port, () => server.output.includes("ACCEPT"));
       const bundle = path.join(dir, "bundle.json");
-      fs.writeFileSync(bundle, JSON.stringify({ certificate_pem: pki.operator.certPem, private_key_pem: pki.operator.keyPem, ca_certificate_pem: pki.ca.certPem }));
-      const o = parseProbeArgs([`https://${E2E_DOMAIN}:${port}`, "--bundle", bundle, "--resolve", `${E2E_DOMAIN}=127.0.0.1`], {}) as ProbeOptions;
-      const { results } = await runProbe(o, undefined, CHECKS.filter((c) => c.id === "tls-protocol-floor"));
-      expect({ status: results[0].status, got: results[0].got }).toEqual({ status: "FAIL", got: expect.stringMatching(/^TLSv1: handshake completed \(TLSv1\)/) });
+      fs.writeFileSync(
+        bundle,
+        JSON.stringify({
+          certificate_pem: pki.operator.certPem,
+          private_key_pem: pki.operator.keyPem,
+          ca_certificate_pem: pki.ca.certPem,
+        }),
+      );
+      const o = parseProbeArgs(
+        [`https://${E2E_DOMAIN}:${port}`, "--bundle", bundle, "--resolve", `${E2E_DOMAIN}=127.0.0.1`],
+        {},
+      ) as ProbeOptions;
+      const { results } = await runProbe(
+        o,
+        undefined,
+        CHECKS.filter((c) => c.id === "tls-protocol-floor"),
+      );
+      expect({ status: results[0].status, got: results[0].got }).toEqual({
+        status: "FAIL",
+        got: expect.stringMatching(/^TLSv1: handshake completed \(TLSv1\)/),
+      });
     } finally {
       await server.stop();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -247,7 +346,10 @@ describe("every check fails against a config broken the way it checks", () => {
   });
 
   test("the command exits 1 on a failure and prints the FAIL line with its evidence", async () => {
-    const p = await startProbeChain({ transformNginxConfig: breaking("proxy_buffering off;", "proxy_buffering on;") }, { pki });
+    const p = await startProbeChain(
+      { transformNginxConfig: breaking("proxy_buffering off;", "proxy_buffering on;") },
+      { pki },
+    );
     try {
       const r = await p.probe();
       expect(r.code).toBe(1);

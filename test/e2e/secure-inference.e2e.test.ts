@@ -75,7 +75,9 @@ test("readiness needs the process's own signal: a foreign listener on its port i
     // A bare TCP check is fooled by the foreign listener...
     await expect(idle.waitForPort(port, () => true, 3, 10)).resolves.toBeUndefined();
     // ...the process's own signal is not.
-    await expect(idle.waitForPort(port, () => false, 3, 10)).rejects.toThrow(/did not listen on 127\.0\.0\.1:\d+ after 3 tries/);
+    await expect(idle.waitForPort(port, () => false, 3, 10)).rejects.toThrow(
+      /did not listen on 127\.0\.0\.1:\d+ after 3 tries/,
+    );
   } finally {
     await idle.stop();
     foreign.close();
@@ -112,9 +114,17 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
   const toEdge = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => edgeRequest(chain, pki, id, r);
   const toSidecar = (id: string, r: Partial<ClientRequest> = {}): ClientRequest => sidecarRequest(chain, pki, id, r);
   const sawNothing = (id: string, ex?: Exchange): void =>
-    check(mock.requestsFor(id).length === 0, `the mock vLLM to see nothing of ${id}, it saw ${JSON.stringify(mock.requestsFor(id))}`, ex, logs);
+    check(
+      mock.requestsFor(id).length === 0,
+      `the mock vLLM to see nothing of ${id}, it saw ${JSON.stringify(mock.requestsFor(id))}`,
+      ex,
+      logs,
+    );
   const auditLineFor = (requestId: string) =>
-    eventually(() => chain.auditLog().find((l) => l.request_id === requestId), `the audit line of request ${requestId}`);
+    eventually(
+      () => chain.auditLog().find((l) => l.request_id === requestId),
+      `the audit line of request ${requestId}`,
+    );
   /** Caddy's JSON access lines (its stdout), parsed; a line still being written is skipped. */
   const edgeAccessLog = (): Array<Record<string, unknown>> =>
     chain.caddy
@@ -137,7 +147,10 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       body: JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] }),
     });
   /** Runs `use` against a variant of the chain (same PKI, mock and gate), stopped afterwards. */
-  const withVariant = async (options: Partial<StartChainOptions>, use: (variant: Chain) => Promise<void>): Promise<void> => {
+  const withVariant = async (
+    options: Partial<StartChainOptions>,
+    use: (variant: Chain) => Promise<void>,
+  ): Promise<void> => {
     const variant = await startChain({ pki, mock, gate, apiKey: API_KEY, rateLimit: RATE_LIMIT, ...options });
     try {
       await use(variant);
@@ -154,14 +167,25 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
 
     const broken = path.join(chain.dir, "broken");
     fs.mkdirSync(broken);
-    fs.writeFileSync(path.join(broken, "nginx.conf"), fs.readFileSync(chain.nginxConfPath, "utf8").replace("proxy_buffering off;", "proxy_buffering maybe;"));
-    expect(() => nginxTest(path.join(broken, "nginx.conf"), broken, path.join(broken, "error.log"))).toThrow(/proxy_buffering/);
-    fs.writeFileSync(path.join(broken, "Caddyfile"), fs.readFileSync(chain.caddyfilePath, "utf8").replace("flush_interval -1", "flush_interval soon"));
+    fs.writeFileSync(
+      path.join(broken, "nginx.conf"),
+      fs.readFileSync(chain.nginxConfPath, "utf8").replace("proxy_buffering off;", "proxy_buffering maybe;"),
+    );
+    expect(() => nginxTest(path.join(broken, "nginx.conf"), broken, path.join(broken, "error.log"))).toThrow(
+      /proxy_buffering/,
+    );
+    fs.writeFileSync(
+      path.join(broken, "Caddyfile"),
+      fs.readFileSync(chain.caddyfilePath, "utf8").replace("flush_interval -1", "flush_interval soon"),
+    );
     expect(() => caddyValidate(path.join(broken, "Caddyfile"), broken)).toThrow(/bad duration value 'soon'/);
   });
 
   test("the edge's active health check passes the sidecar (edge identity) and reaches vLLM's /health", async () => {
-    const probe = await eventually(() => mock.requests.find((r) => r.path === "/health"), "Caddy's health check at the mock");
+    const probe = await eventually(
+      () => mock.requests.find((r) => r.path === "/health"),
+      "Caddy's health check at the mock",
+    );
     expect(probe.method).toBe("GET");
     expect(probe.headers.authorization).toBe(`Bearer ${API_KEY}`);
     expect(String(probe.headers["user-agent"])).toMatch(/^Go-http-client/);
@@ -188,7 +212,11 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     check(ex.status === 401, "401 without a session", ex, logs);
     sawNothing(id, ex);
     const asked = gate.requestsFor(id);
-    check(asked.length === 1 && asked[0].path === "/oauth2/auth", `one /oauth2/auth call, got ${JSON.stringify(asked)}`, ex);
+    check(
+      asked.length === 1 && asked[0].path === "/oauth2/auth",
+      `one /oauth2/auth call, got ${JSON.stringify(asked)}`,
+      ex,
+    );
     // The edge presents its own client identity to the gate.
     expect(asked[0].clientCertSubject).toBe("CN=zta-edge,OU=zta-services,O=cdktf-zero-trust-ai");
   });
@@ -199,7 +227,11 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     check(ex.status === 200 && ex.body.includes('"object":"list"'), "200 with the model list", ex, logs);
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
-    check(seen[0].headers.authorization === `Bearer ${API_KEY}`, `Authorization: Bearer <test key>, got ${JSON.stringify(seen[0].headers)}`, ex);
+    check(
+      seen[0].headers.authorization === `Bearer ${API_KEY}`,
+      `Authorization: Bearer <test key>, got ${JSON.stringify(seen[0].headers)}`,
+      ex,
+    );
     check(seen[0].headers.cookie === undefined, `no Cookie upstream, got ${JSON.stringify(seen[0].headers)}`, ex);
   });
 
@@ -208,7 +240,11 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     const ex = await send(toEdge(id, { headers: { Authorization: "Bearer valid-bot" } }));
     check(ex.status === 200, "200 with a valid bearer token", ex, logs);
     const seen = mock.requestsFor(id);
-    check(seen.length === 1 && seen[0].headers.authorization === `Bearer ${API_KEY}`, `vLLM to see Bearer <test key> only, saw ${JSON.stringify(seen)}`, ex);
+    check(
+      seen.length === 1 && seen[0].headers.authorization === `Bearer ${API_KEY}`,
+      `vLLM to see Bearer <test key> only, saw ${JSON.stringify(seen)}`,
+      ex,
+    );
     expect(JSON.stringify(seen[0].headers)).not.toContain("valid-bot");
   });
 
@@ -235,13 +271,29 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     );
     check(ex.status === 200, "200 (the session is valid)", ex, logs);
     const atGate = gate.requestsFor(id);
-    check(atGate.length === 1 && !JSON.stringify(atGate[0].headers).includes("attacker"), `the gate to see no spoofed header, saw ${JSON.stringify(atGate)}`, ex);
+    check(
+      atGate.length === 1 && !JSON.stringify(atGate[0].headers).includes("attacker"),
+      `the gate to see no spoofed header, saw ${JSON.stringify(atGate)}`,
+      ex,
+    );
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
     const upstream = seen[0].headers;
-    check(!JSON.stringify(upstream).includes("attacker"), `no spoofed value upstream, got ${JSON.stringify(upstream)}`, ex);
-    check(upstream["x-zta-identity"] === undefined && upstream["x-zta-client-cert"] === undefined, `the sidecar to strip X-ZTA-*, got ${JSON.stringify(upstream)}`, ex);
-    check(upstream["x-auth-request-email"] === "carol@example.com", `the gate's email upstream, got ${JSON.stringify(upstream)}`, ex);
+    check(
+      !JSON.stringify(upstream).includes("attacker"),
+      `no spoofed value upstream, got ${JSON.stringify(upstream)}`,
+      ex,
+    );
+    check(
+      upstream["x-zta-identity"] === undefined && upstream["x-zta-client-cert"] === undefined,
+      `the sidecar to strip X-ZTA-*, got ${JSON.stringify(upstream)}`,
+      ex,
+    );
+    check(
+      upstream["x-auth-request-email"] === "carol@example.com",
+      `the gate's email upstream, got ${JSON.stringify(upstream)}`,
+      ex,
+    );
 
     const line = await auditLineFor(String(upstream["x-request-id"]));
     expect(line).toMatchObject({
@@ -271,7 +323,11 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       const ex = await send(toEdge(id, { path: `${route}?rd=/v1/models` }));
       check(ex.status === 200 && ex.body === `${GATE_MARKER} ${route}`, `the gate stub's ${route} page`, ex, logs);
       const atGate = gate.requestsFor(id).map((r) => r.path);
-      check(JSON.stringify(atGate) === JSON.stringify([route]), `only ${route} at the gate (no /oauth2/auth), saw ${JSON.stringify(atGate)}`, ex);
+      check(
+        JSON.stringify(atGate) === JSON.stringify([route]),
+        `only ${route} at the gate (no /oauth2/auth), saw ${JSON.stringify(atGate)}`,
+        ex,
+      );
       sawNothing(id, ex);
     }
   });
@@ -280,14 +336,24 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     test("refuses a client without a certificate (nginx answers 400 after the handshake)", async () => {
       const id = caseId("sidecar-no-cert");
       const ex = await send(toSidecar(id, { clientCert: undefined }));
-      check(ex.status === 400 && ex.body.includes("No required SSL certificate was sent"), "nginx's 400 for a missing certificate", ex, logs);
+      check(
+        ex.status === 400 && ex.body.includes("No required SSL certificate was sent"),
+        "nginx's 400 for a missing certificate",
+        ex,
+        logs,
+      );
       sawNothing(id, ex);
     });
 
     test("refuses a certificate from another CA", async () => {
       const id = caseId("sidecar-foreign");
       const ex = await send(toSidecar(id, { clientCert: pki.foreignClient }));
-      check(ex.status === 400 && ex.body.includes("The SSL certificate error"), "nginx's 400 for an untrusted certificate", ex, logs);
+      check(
+        ex.status === 400 && ex.body.includes("The SSL certificate error"),
+        "nginx's 400 for an untrusted certificate",
+        ex,
+        logs,
+      );
       sawNothing(id, ex);
     });
 
@@ -303,13 +369,22 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       const ex = await send(toSidecar(id, { headers: { Authorization: "Bearer client-supplied" } }));
       check(ex.status === 200, "200 for the edge identity", ex, logs);
       const seen = mock.requestsFor(id);
-      check(seen.length === 1 && seen[0].headers.authorization === `Bearer ${API_KEY}`, `Bearer <test key> upstream, saw ${JSON.stringify(seen)}`, ex);
+      check(
+        seen.length === 1 && seen[0].headers.authorization === `Bearer ${API_KEY}`,
+        `Bearer <test key> upstream, saw ${JSON.stringify(seen)}`,
+        ex,
+      );
     });
 
     test("/metrics: 200 for the metrics scraper identity, 404 for the edge identity", async () => {
       const scraperId = caseId("metrics-scraper");
       const ok = await send(toSidecar(scraperId, { path: "/metrics", clientCert: pki.metricsScraper }));
-      check(ok.status === 200 && ok.body.includes("vllm:num_requests_running"), "the mock's metrics for the scraper", ok, logs);
+      check(
+        ok.status === 200 && ok.body.includes("vllm:num_requests_running"),
+        "the mock's metrics for the scraper",
+        ok,
+        logs,
+      );
       check(mock.requestsFor(scraperId).length === 1, "vLLM to serve the scraper's /metrics", ok);
 
       const edgeId = caseId("metrics-edge");
@@ -319,7 +394,12 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     });
 
     test("vLLM's unauthenticated admin routes are 404 even for the edge identity", async () => {
-      for (const [method, route] of [["POST", "/tokenize"], ["POST", "/pause"], ["POST", "/update_weights"], ["GET", "/metrics"]]) {
+      for (const [method, route] of [
+        ["POST", "/tokenize"],
+        ["POST", "/pause"],
+        ["POST", "/update_weights"],
+        ["GET", "/metrics"],
+      ]) {
         const id = caseId("sidecar-admin");
         const ex = await send(toSidecar(id, { method, path: route, body: method === "POST" ? "{}" : undefined }));
         check(ex.status === 404, `404 for ${method} ${route} at the sidecar`, ex, logs);
@@ -329,9 +409,17 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
   });
 
   test("non-allowlisted routes through the edge are 404 (even with a session) and never reach vLLM", async () => {
-    for (const [method, route] of [["POST", "/tokenize"], ["POST", "/pause"], ["POST", "/update_weights"], ["GET", "/metrics"], ["GET", "/health"]]) {
+    for (const [method, route] of [
+      ["POST", "/tokenize"],
+      ["POST", "/pause"],
+      ["POST", "/update_weights"],
+      ["GET", "/metrics"],
+      ["GET", "/health"],
+    ]) {
       const id = caseId("edge-admin");
-      const ex = await send(toEdge(id, { method, path: route, headers: session("frank"), body: method === "POST" ? "{}" : undefined }));
+      const ex = await send(
+        toEdge(id, { method, path: route, headers: session("frank"), body: method === "POST" ? "{}" : undefined }),
+      );
       check(ex.status === 404, `404 for ${method} ${route} through the edge`, ex, logs);
       sawNothing(id, ex);
     }
@@ -364,7 +452,11 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
         () => chain.auditLog().find((l) => l.identity === `${c.user}@example.com`),
         `the sidecar's audit line for ${c.user}`,
       );
-      check(line.status === 413 && line.route === "/v1/chat/completions", `the sidecar to log 413, got ${JSON.stringify(line)}`, ex);
+      check(
+        line.status === 413 && line.route === "/v1/chat/completions",
+        `the sidecar to log 413, got ${JSON.stringify(line)}`,
+        ex,
+      );
     }
   });
 
@@ -377,8 +469,17 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       last = await send(toEdge(id, { headers: session("heidi") }));
       statuses.push(last.status);
     }
-    check(statuses[0] === 200 && statuses.includes(429), `200 then 429 within 6 requests, got ${JSON.stringify(statuses)}`, last, logs);
-    check(mock.requestsFor(id).length === statuses.filter((s) => s === 200).length, "vLLM to see only the admitted requests", last);
+    check(
+      statuses[0] === 200 && statuses.includes(429),
+      `200 then 429 within 6 requests, got ${JSON.stringify(statuses)}`,
+      last,
+      logs,
+    );
+    check(
+      mock.requestsFor(id).length === statuses.filter((s) => s === 200).length,
+      "vLLM to see only the admitted requests",
+      last,
+    );
     check(
       /limiting requests, excess: [\d.]+ by zone "zta_rate"/.test(fs.readFileSync(chain.paths.sidecarErrorLog, "utf8")),
       "nginx to log the rate limit",
@@ -403,12 +504,25 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       expect(first).toContain('"content":"tok0 "');
       hold.release();
       const ex = await stream.done;
-      check(ex.status === 200 && ex.body.includes("tok4 ") && ex.body.trimEnd().endsWith("data: [DONE]"), "the whole stream after release", ex, logs);
+      check(
+        ex.status === 200 && ex.body.includes("tok4 ") && ex.body.trimEnd().endsWith("data: [DONE]"),
+        "the whole stream after release",
+        ex,
+        logs,
+      );
       check(String(ex.headers["content-type"]).startsWith("text/event-stream"), "an SSE content type", ex);
       // forward_auth asks the gate without the body; vLLM gets all of it.
       const atGate = gate.requestsFor(id);
-      check(atGate.length === 1 && atGate[0].bodyBytes === 0, `a bodiless /oauth2/auth call, saw ${JSON.stringify(atGate)}`, ex);
-      check(mock.requestsFor(id)[0]?.bodyBytes === Buffer.byteLength(request.body!), "vLLM to get the whole request body", ex);
+      check(
+        atGate.length === 1 && atGate[0].bodyBytes === 0,
+        `a bodiless /oauth2/auth call, saw ${JSON.stringify(atGate)}`,
+        ex,
+      );
+      check(
+        mock.requestsFor(id)[0]?.bodyBytes === Buffer.byteLength(request.body!),
+        "vLLM to get the whole request body",
+        ex,
+      );
     } finally {
       hold.release();
     }
@@ -424,12 +538,21 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
       expect(hold.holding()).toBe(1);
       hold.release();
       const ex = await stream.done;
-      check(ex.status === 200 && ex.body.trimEnd().endsWith("data: [DONE]"), "the whole stream after release", ex, logs);
+      check(
+        ex.status === 200 && ex.body.trimEnd().endsWith("data: [DONE]"),
+        "the whole stream after release",
+        ex,
+        logs,
+      );
       const access = await eventually(
         () => edgeAccessLog().find((l) => JSON.stringify(l).includes(id)),
         "the edge's access line for the HTTP/2 request",
       );
-      check((access.request as { proto?: string }).proto === "HTTP/2.0", `HTTP/2 at the edge, got ${JSON.stringify(access)}`, ex);
+      check(
+        (access.request as { proto?: string }).proto === "HTTP/2.0",
+        `HTTP/2 at the edge, got ${JSON.stringify(access)}`,
+        ex,
+      );
     } finally {
       hold.release();
     }
@@ -439,7 +562,10 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
     const id = caseId("log-secrets");
     const ex = await send(toEdge(id, { headers: { Authorization: "Bearer valid-logcheck" } }));
     check(ex.status === 200, "200 with a valid bearer token", ex, logs);
-    const access = await eventually(() => edgeAccessLog().find((l) => JSON.stringify(l).includes(id)), "the edge's access line");
+    const access = await eventually(
+      () => edgeAccessLog().find((l) => JSON.stringify(l).includes(id)),
+      "the edge's access line",
+    );
     expect(access).toMatchObject({ logger: "http.log.access", status: 200 });
     const everything = `${chain.caddy.logs()}\n${chain.nginx.logs()}`;
     for (const secret of ["valid-logcheck", "valid-alice", API_KEY]) {
@@ -449,7 +575,11 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
 
   test("negative control: with proxy_buffering on, the first token does NOT arrive before release", async () => {
     const buffering = (conf: string): string =>
-      localize(conf, [{ from: "proxy_buffering off;", to: "proxy_buffering on;", why: "negative control" }], "buffered nginx.conf");
+      localize(
+        conf,
+        [{ from: "proxy_buffering off;", to: "proxy_buffering on;", why: "negative control" }],
+        "buffered nginx.conf",
+      );
     await withVariant({ transformNginxConfig: buffering }, async (buffered) => {
       const hold = mock.holdStreams();
       try {
@@ -459,18 +589,36 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
         const outcome = await within(
           Promise.race([
             hold.reached.then(() => "reached"),
-            stream.done.then((ex) => `answered before the mock held it:\n${formatExchange(ex)}`, (err) => `failed: ${err}`),
+            stream.done.then(
+              (ex) => `answered before the mock held it:\n${formatExchange(ex)}`,
+              (err) => `failed: ${err}`,
+            ),
           ]),
           10000,
         );
-        check(outcome === "reached", `the mock to hold the stream, got ${outcome ?? "nothing within 10 s"}; vLLM saw ${JSON.stringify(mock.requestsFor(id))}`, undefined, () => buffered.logs());
+        check(
+          outcome === "reached",
+          `the mock to hold the stream, got ${outcome ?? "nothing within 10 s"}; vLLM saw ${JSON.stringify(mock.requestsFor(id))}`,
+          undefined,
+          () => buffered.logs(),
+        );
         // ...and within a bounded wait the client still has nothing: the buffering hop holds it.
         const early = await within(stream.firstEvent, 1000);
-        check(early === undefined, `no token before release with buffering on, got ${JSON.stringify(early)}`, undefined, () => buffered.logs());
+        check(
+          early === undefined,
+          `no token before release with buffering on, got ${JSON.stringify(early)}`,
+          undefined,
+          () => buffered.logs(),
+        );
         expect(hold.isReleased()).toBe(false);
         hold.release();
         const ex = await stream.done;
-        check(ex.status === 200 && ex.body.includes("tok0 ") && ex.body.includes("data: [DONE]"), "the whole stream after release", ex, () => buffered.logs());
+        check(
+          ex.status === 200 && ex.body.includes("tok0 ") && ex.body.includes("data: [DONE]"),
+          "the whole stream after release",
+          ex,
+          () => buffered.logs(),
+        );
       } finally {
         hold.release();
       }
@@ -485,7 +633,9 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
         const streams = [1, 2].map((n) => sendStreaming(at(streamRequest(caseId(`concurrent-${n}`), "leo"))));
         await eventually(() => (hold.holding() >= 2 ? true : undefined), "two streams held at the mock", 200);
         const third = await send(at(toEdge(caseId("concurrent-3"), { headers: session("leo") })));
-        check(third.status === 429, "429 for a third concurrent request of the same identity", third, () => variant.logs());
+        check(third.status === 429, "429 for a third concurrent request of the same identity", third, () =>
+          variant.logs(),
+        );
         check(
           fs.readFileSync(variant.paths.sidecarErrorLog, "utf8").includes('limiting connections by zone "zta_conn"'),
           "nginx to log the connection limit (not the rate limit)",
@@ -515,7 +665,9 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
         withVariant({ sidecarServerCert: c.cert }, async (variant) => {
           const id = caseId("sidecar-unverifiable");
           const ex = await send({ ...toEdge(id, { headers: session(c.user) }), port: variant.ports.edge });
-          check(ex.status === 502 || ex.status === 503, "502/503: the edge will not talk to that upstream", ex, () => variant.logs());
+          check(ex.status === 502 || ex.status === 503, "502/503: the edge will not talk to that upstream", ex, () =>
+            variant.logs(),
+          );
           sawNothing(id, ex);
           check(c.log.test(variant.caddy.logs()), `Caddy to log ${c.log}`, ex, () => variant.logs());
         }),
@@ -531,7 +683,11 @@ describe("SecureInference with OIDC: client -> caddy -> (stub gate) -> nginx sid
         const id = caseId("gate-wrong-name");
         const ex = await send({ ...toEdge(id, { headers: session("pat") }), port: variant.ports.edge });
         check(ex.status === 502, "502: no answer from a gate the edge cannot verify", ex, () => variant.logs());
-        check(impostor.requests.length === 0, `no HTTP request to the impostor, saw ${JSON.stringify(impostor.requests)}`, ex);
+        check(
+          impostor.requests.length === 0,
+          `no HTTP request to the impostor, saw ${JSON.stringify(impostor.requests)}`,
+          ex,
+        );
         sawNothing(id, ex);
       });
     } finally {
@@ -570,12 +726,22 @@ describe("SecureInference without OIDC: the client certificate subject is the id
 
   test("an operator certificate alone gets 200; a spoofed identity is replaced by the certificate subject", async () => {
     const id = caseId("no-oidc");
-    const ex = await send(toEdge(id, { headers: { "X-ZTA-Identity": "attacker", "X-Auth-Request-Email": "attacker@evil" } }));
+    const ex = await send(
+      toEdge(id, { headers: { "X-ZTA-Identity": "attacker", "X-Auth-Request-Email": "attacker@evil" } }),
+    );
     check(ex.status === 200, "200 with a valid client certificate", ex, logs);
     const seen = mock.requestsFor(id);
     check(seen.length === 1, `vLLM to see the request once, saw ${seen.length}`, ex);
-    check(seen[0].headers.authorization === `Bearer ${API_KEY}`, `Bearer <test key> upstream, got ${JSON.stringify(seen[0].headers)}`, ex);
-    check(!JSON.stringify(seen[0].headers).includes("attacker"), `no spoofed value upstream, got ${JSON.stringify(seen[0].headers)}`, ex);
+    check(
+      seen[0].headers.authorization === `Bearer ${API_KEY}`,
+      `Bearer <test key> upstream, got ${JSON.stringify(seen[0].headers)}`,
+      ex,
+    );
+    check(
+      !JSON.stringify(seen[0].headers).includes("attacker"),
+      `no spoofed value upstream, got ${JSON.stringify(seen[0].headers)}`,
+      ex,
+    );
 
     const line = await eventually(
       () => chain.auditLog().find((l) => l.request_id === seen[0].headers["x-request-id"]),

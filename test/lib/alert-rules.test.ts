@@ -34,20 +34,36 @@ describe("renderAlertRules", () => {
 
   test("uses vLLM's current metric names, never the removed ones", () => {
     const text = renderAlertRules(base);
-    for (const name of ["vllm:num_requests_waiting", "vllm:kv_cache_usage_perc", "vllm:time_to_first_token_seconds_bucket", "vllm:inter_token_latency_seconds_bucket", "vllm:request_success_total"]) {
+    for (const name of [
+      "vllm:num_requests_waiting",
+      "vllm:kv_cache_usage_perc",
+      "vllm:time_to_first_token_seconds_bucket",
+      "vllm:inter_token_latency_seconds_bucket",
+      "vllm:request_success_total",
+    ]) {
       expect(text).toContain(name);
     }
     expect(text).not.toMatch(/gpu_cache_usage_perc|time_per_output_token_seconds/);
   });
 
   test("thresholds appear in the expressions and durations in for:", () => {
-    const text = renderAlertRules({ ...base, thresholds: { ...DEFAULT_ALERT_THRESHOLDS, queueWaitingRequests: 42, queueBacklogFor: "7m" } });
+    const text = renderAlertRules({
+      ...base,
+      thresholds: { ...DEFAULT_ALERT_THRESHOLDS, queueWaitingRequests: 42, queueBacklogFor: "7m" },
+    });
     expect(text).toMatch(/vllm:num_requests_waiting\{job=\\"vllm\\"\}\) > 42"\n\s+for: "7m"/);
   });
 
   test("edge alerts only when the edge is scraped; one certificate alert per watched certificate", () => {
     expect(renderAlertRules(base)).not.toContain(ALERTS.authFailureBurst);
-    const text = renderAlertRules({ ...base, edgeMetrics: true, certificates: [{ name: "a", warnAt: "1" }, { name: "b", warnAt: "2" }] });
+    const text = renderAlertRules({
+      ...base,
+      edgeMetrics: true,
+      certificates: [
+        { name: "a", warnAt: "1" },
+        { name: "b", warnAt: "2" },
+      ],
+    });
     expect(text).toContain(ALERTS.authFailureBurst);
     expect(text).toContain(ALERTS.rateLimitBurst);
     expect(text.match(new RegExp(ALERTS.certificateExpiry, "g"))).toHaveLength(2);

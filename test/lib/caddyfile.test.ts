@@ -46,9 +46,11 @@ describe("renderEdgeCaddyfile", () => {
 
   test("API routes ask the gate first, then name the identity, then proxy, in that order", () => {
     const routed = block(withGate, "handle @zta_routed");
-    const order = ["forward_auth gate:4443", "request_header X-ZTA-Identity", "reverse_proxy vllm-0:8443 vllm-1:8443"].map((s) =>
-      routed.indexOf(s),
-    );
+    const order = [
+      "forward_auth gate:4443",
+      "request_header X-ZTA-Identity",
+      "reverse_proxy vllm-0:8443 vllm-1:8443",
+    ].map((s) => routed.indexOf(s));
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(routed).toContain("route {");
@@ -76,11 +78,19 @@ describe("renderEdgeCaddyfile", () => {
   });
 
   test("browser sites redirect to sign-in, keeping the port", () => {
-    const chat: EdgeSite = { ...api, hostnames: ["chat.example.internal"], paths: [], browser: true, clientCertMode: ClientCertMode.VERIFY_IF_GIVEN };
+    const chat: EdgeSite = {
+      ...api,
+      hostnames: ["chat.example.internal"],
+      paths: [],
+      browser: true,
+      clientCertMode: ClientCertMode.VERIFY_IF_GIVEN,
+    };
     const text = renderEdgeCaddyfile({ ...base, gate, sites: [api, chat] });
     const site = block(text, "https://chat.example.internal:8443");
     expect(site).toContain("mode verify_if_given");
-    expect(site).toContain("redir * /oauth2/start?rd={http.request.scheme}://{http.request.hostport}{http.request.uri} 302");
+    expect(site).toContain(
+      "redir * /oauth2/start?rd={http.request.scheme}://{http.request.hostport}{http.request.uri} 302",
+    );
     expect(site).toMatch(/\thandle \{\n\t\troute \{/); // every path of the app is routed
   });
 

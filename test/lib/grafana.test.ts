@@ -67,17 +67,28 @@ describe("grafana.ini", () => {
   });
 
   test("no phoning home and no plugin downloads", () => {
-    expect(ini.analytics).toEqual({ reporting_enabled: "false", check_for_updates: "false", check_for_plugin_updates: "false", feedback_links_enabled: "false" });
+    expect(ini.analytics).toEqual({
+      reporting_enabled: "false",
+      check_for_updates: "false",
+      check_for_plugin_updates: "false",
+      feedback_links_enabled: "false",
+    });
     expect(ini.plugins).toMatchObject({ plugin_admin_enabled: "false", preinstall_disabled: "true" });
     expect(ini.news.news_feed_enabled).toBe("false");
     expect(ini.snapshots.external_enabled).toBe("false");
   });
 
   test("listens on loopback only (the proxy in its namespace terminates TLS), secure cookies, the public URL of its edge site", () => {
-    expect(ini.server).toMatchObject({ protocol: "http", http_addr: "127.0.0.1", root_url: "https://grafana.example.internal/" });
+    expect(ini.server).toMatchObject({
+      protocol: "http",
+      http_addr: "127.0.0.1",
+      root_url: "https://grafana.example.internal/",
+    });
     expect(ini.security).toMatchObject({ cookie_secure: "true", cookie_samesite: "strict", allow_embedding: "false" });
     expect(ini.paths).toMatchObject({ data: "/var/lib/grafana", provisioning: "/etc/grafana-provisioning" });
-    expect(parseIni(renderGrafanaIni({ ...iniOptions, publicPort: 8443, autoSignUp: false })).server.root_url).toBe("https://grafana.example.internal:8443/");
+    expect(parseIni(renderGrafanaIni({ ...iniOptions, publicPort: 8443, autoSignUp: false })).server.root_url).toBe(
+      "https://grafana.example.internal:8443/",
+    );
     expect(parseIni(renderGrafanaIni({ ...iniOptions, autoSignUp: false }))["auth.proxy"].auto_sign_up).toBe("false");
   });
 
@@ -133,7 +144,10 @@ describe("dashboard", () => {
 
   test("one panel per signal: queue depth, time to first token, inter-token latency, KV cache, errors", () => {
     const exprs = (title: string): string =>
-      dashboard.panels.find((p: { title: string }) => p.title === title).targets.map((t: { expr: string }) => t.expr).join("\n");
+      dashboard.panels
+        .find((p: { title: string }) => p.title === title)
+        .targets.map((t: { expr: string }) => t.expr)
+        .join("\n");
     expect(exprs("Queue depth")).toContain("vllm:num_requests_waiting");
     expect(exprs("Time to first token")).toContain("vllm:time_to_first_token_seconds_bucket");
     expect(exprs("Inter-token latency")).toContain("vllm:inter_token_latency_seconds_bucket");
@@ -150,7 +164,9 @@ describe("dashboard", () => {
       for (const t of p.targets) expect(t.datasource.uid).toBe(GRAFANA_DATASOURCE_UID);
     }
     expect(new Set(dashboard.panels.map((p: { id: number }) => p.id)).size).toBe(dashboard.panels.length);
-    expect(new Set(dashboard.panels.map((p: { gridPos: object }) => JSON.stringify(p.gridPos))).size).toBe(dashboard.panels.length);
+    expect(new Set(dashboard.panels.map((p: { gridPos: object }) => JSON.stringify(p.gridPos))).size).toBe(
+      dashboard.panels.length,
+    );
   });
 
   test("the provider loads the dashboard directory read-only", () => {

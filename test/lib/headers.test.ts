@@ -11,8 +11,11 @@ import {
 
 describe("header names", () => {
   test("every header the edge or a sidecar trusts is one the edge strips from clients first", () => {
-    for (const h of [IDENTITY_HEADER, CLIENT_CERT_HEADER, ...GATE_IDENTITY_HEADERS]) expect(SPOOFABLE_IDENTITY_HEADERS).toContain(h);
-    expect(new Set(SPOOFABLE_IDENTITY_HEADERS.map((h) => h.toLowerCase())).size).toBe(SPOOFABLE_IDENTITY_HEADERS.length);
+    for (const h of [IDENTITY_HEADER, CLIENT_CERT_HEADER, ...GATE_IDENTITY_HEADERS])
+      expect(SPOOFABLE_IDENTITY_HEADERS).toContain(h);
+    expect(new Set(SPOOFABLE_IDENTITY_HEADERS.map((h) => h.toLowerCase())).size).toBe(
+      SPOOFABLE_IDENTITY_HEADERS.length,
+    );
   });
 
   test("the Open WebUI email header is among the forwarded headers the chat proxy strips", () => {

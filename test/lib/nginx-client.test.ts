@@ -24,7 +24,7 @@ function options(overrides: Partial<ChatProxyNginxOptions> = {}): ChatProxyNginx
 
 /** The text of the `server { ... }` block that contains `marker`. */
 function serverBlock(conf: string, marker: string): string {
-  const blocks = conf.split(/\n    server \{/).slice(1);
+  const blocks = conf.split(/\n {4}server \{/).slice(1);
   const found = blocks.find((b) => b.includes(marker));
   if (!found) throw new Error(`no server block with ${marker}`);
   return found;
@@ -35,7 +35,9 @@ describe("renderChatProxyNginxConfig", () => {
 
   test("client mode listens on loopback only and reaches every sidecar over verified mTLS", () => {
     const client = serverBlock(conf, "listen 127.0.0.1:8090;");
-    expect(conf).toContain("server inference-vllm-0:8443;\n        server inference-vllm-1:8443;\n        keepalive 16;");
+    expect(conf).toContain(
+      "server inference-vllm-0:8443;\n        server inference-vllm-1:8443;\n        keepalive 16;",
+    );
     expect(client).toContain("proxy_pass https://zta_inference;");
     expect(client).toContain("proxy_ssl_certificate /etc/zta/client.crt;");
     expect(client).toContain("proxy_ssl_certificate_key /etc/zta/client.key;");
@@ -75,16 +77,22 @@ describe("renderChatProxyNginxConfig", () => {
 
   test("no tunnel listener unless a tunnel points here; with one, only its network may connect", () => {
     expect(conf).not.toContain("listen 8444");
-    const withTunnel = renderChatProxyNginxConfig(options({ tunnelListenPort: 8444, tunnelSourceCidrs: ["172.31.253.0/28"] }));
+    const withTunnel = renderChatProxyNginxConfig(
+      options({ tunnelListenPort: 8444, tunnelSourceCidrs: ["172.31.253.0/28"] }),
+    );
     const tunnel = serverBlock(withTunnel, "listen 8444 ssl;");
     expect(tunnel).toMatch(/allow 172\.31\.253\.0\/28;\s+deny all;/);
     expect(tunnel).toContain(`proxy_set_header ${WEBUI_TRUSTED_EMAIL_HEADER} $zta_tunnel_email;`);
-    expect(withTunnel).toContain(`map $http_${CF_ACCESS_EMAIL_HEADER.toLowerCase().replace(/-/g, "_")} $zta_tunnel_email`);
+    expect(withTunnel).toContain(
+      `map $http_${CF_ACCESS_EMAIL_HEADER.toLowerCase().replace(/-/g, "_")} $zta_tunnel_email`,
+    );
     expect(tunnel).not.toContain("ssl_verify_client");
   });
 
   test("nothing binds every interface explicitly and no listener is plain HTTP off loopback", () => {
-    const withTunnel = renderChatProxyNginxConfig(options({ tunnelListenPort: 8444, tunnelSourceCidrs: ["172.31.253.0/28"] }));
+    const withTunnel = renderChatProxyNginxConfig(
+      options({ tunnelListenPort: 8444, tunnelSourceCidrs: ["172.31.253.0/28"] }),
+    );
     expect(withTunnel).not.toMatch(/0\.0\.0\.0|\[::\]/);
     for (const listen of withTunnel.match(/listen [^;]+;/g) ?? []) {
       expect(listen).toMatch(/ssl;$|listen 127\.0\.0\.1:\d+;$/);
@@ -108,6 +116,8 @@ describe("renderChatProxyNginxConfig", () => {
   });
 
   test("snapshot", () => {
-    expect(renderChatProxyNginxConfig(options({ tunnelListenPort: 8444, tunnelSourceCidrs: ["172.31.253.0/28"] }))).toMatchSnapshot();
+    expect(
+      renderChatProxyNginxConfig(options({ tunnelListenPort: 8444, tunnelSourceCidrs: ["172.31.253.0/28"] })),
+    ).toMatchSnapshot();
   });
 });

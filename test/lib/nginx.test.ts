@@ -10,8 +10,18 @@ const options: NginxSidecarOptions = {
   errorLog: "/dev/stderr",
   routes: ["/v1/chat/completions", "/v1/models"],
   callers: [
-    { role: "edge", subjectDn: "CN=zta-edge,OU=zta-services,O=cdktf-zero-trust-ai", forwardsIdentity: true, mayScrapeMetrics: false },
-    { role: "metrics", subjectDn: "CN=zta-metrics-scraper,OU=zta-services,O=cdktf-zero-trust-ai", forwardsIdentity: false, mayScrapeMetrics: true },
+    {
+      role: "edge",
+      subjectDn: "CN=zta-edge,OU=zta-services,O=cdktf-zero-trust-ai",
+      forwardsIdentity: true,
+      mayScrapeMetrics: false,
+    },
+    {
+      role: "metrics",
+      subjectDn: "CN=zta-metrics-scraper,OU=zta-services,O=cdktf-zero-trust-ai",
+      forwardsIdentity: false,
+      mayScrapeMetrics: true,
+    },
   ],
   maxBodyMb: 4,
   requestsPerMinute: 60,
@@ -35,7 +45,10 @@ describe("renderSidecarNginxConfig", () => {
   });
 
   test("every proxy_set_header is at server level (a location that sets one drops the rest)", () => {
-    const locations = conf.split(/\n\s+location /).slice(1).map((l) => l.slice(0, l.indexOf("}")));
+    const locations = conf
+      .split(/\n\s+location /)
+      .slice(1)
+      .map((l) => l.slice(0, l.indexOf("}")));
     expect(locations.length).toBe(7); // two routes, /health, /metrics, 404; the health server's two
     for (const l of locations) expect(l).not.toContain("proxy_set_header");
     expect(conf).toContain("include /etc/zta/upstream-auth.conf;");

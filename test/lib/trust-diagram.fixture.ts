@@ -38,12 +38,22 @@ export function fixtureStack(options: FixtureOptions = {}): Record<string, any> 
       },
       docker_image: { caddy: { name: "caddy@sha256:" + "a".repeat(64) } },
       docker_container: {
-        edge_loader: { name: "fx-edge-config-loader", network_mode: "none", start: false, must_run: false, labels: [label("zta.role", "config-loader")] },
+        edge_loader: {
+          name: "fx-edge-config-loader",
+          network_mode: "none",
+          start: false,
+          must_run: false,
+          labels: [label("zta.role", "config-loader")],
+        },
         edge: {
           name: "fx-edge",
           image: "${docker_image.caddy.image_id}",
           ports: [edgePort],
-          networks_advanced: [{ name: "${docker_network.edge_net.name}" }, { name: "${docker_network.internal_net.name}", aliases: ["fx-edge"] }, { name: "${docker_network.gate_net.name}" }],
+          networks_advanced: [
+            { name: "${docker_network.edge_net.name}" },
+            { name: "${docker_network.internal_net.name}", aliases: ["fx-edge"] },
+            { name: "${docker_network.gate_net.name}" },
+          ],
           labels: [
             label("zta.role", "edge"),
             label("zta.identity", "zta-edge"),
@@ -56,29 +66,48 @@ export function fixtureStack(options: FixtureOptions = {}): Record<string, any> 
         },
         gate: {
           name: "fx-gate",
-          networks_advanced: [{ name: "${docker_network.gate_net.name}" }, { name: "${docker_network.egress_net.name}" }],
+          networks_advanced: [
+            { name: "${docker_network.gate_net.name}" },
+            { name: "${docker_network.egress_net.name}" },
+          ],
           labels: [
             label("zta.role", "oidc-gate"),
             ...(options.gateCallers !== undefined
               ? [label("zta.callers", options.gateCallers)]
-              : c(options, [{ caller: "${docker_container.edge.name}", port: 4180, auth: "mtls", identity: "zta-edge" }])),
+              : c(options, [
+                  { caller: "${docker_container.edge.name}", port: 4180, auth: "mtls", identity: "zta-edge" },
+                ])),
           ],
         },
         vllm: {
           name: "fx-vllm",
           networks_advanced: [{ name: "${docker_network.internal_net.name}" }],
-          labels: [label("zta.role", "inference"), ...c(options, [{ caller: "fx-vllm-mtls", port: 8000, auth: "loopback" }])],
+          labels: [
+            label("zta.role", "inference"),
+            ...c(options, [{ caller: "fx-vllm-mtls", port: 8000, auth: "loopback" }]),
+          ],
         },
         sidecar: {
           name: "fx-vllm-mtls",
           network_mode: "container:${docker_container.vllm.id}",
-          labels: [label("zta.role", "mtls-sidecar"), ...c(options, [{ caller: "fx-edge", port: 8443, auth: "mtls", identity: "zta-edge" }])],
+          labels: [
+            label("zta.role", "mtls-sidecar"),
+            ...c(options, [{ caller: "fx-edge", port: 8443, auth: "mtls", identity: "zta-edge" }]),
+          ],
         },
-        tailscale: { name: "fx-ts", env: ["TS_HOSTNAME=ai"], networks_advanced: [{ name: "${docker_network.edge_net.name}" }], labels: [label("zta.role", "tailscale")] },
+        tailscale: {
+          name: "fx-ts",
+          env: ["TS_HOSTNAME=ai"],
+          networks_advanced: [{ name: "${docker_network.edge_net.name}" }],
+          labels: [label("zta.role", "tailscale")],
+        },
         chat: {
           name: "fx-chat",
           networks_advanced: [{ name: "${docker_network.egress_net.name}" }],
-          labels: [label("zta.role", "chat-ui"), ...c(options, [{ caller: "cloudflare", port: 8444, auth: "access-jwt" }])],
+          labels: [
+            label("zta.role", "chat-ui"),
+            ...c(options, [{ caller: "cloudflare", port: 8444, auth: "access-jwt" }]),
+          ],
         },
       },
       tailscale_tailnet_key: { key: { tags: ["tag:ai"] } },
@@ -104,8 +133,20 @@ export const FIXTURE_FLOWS: Array<[string, string, string, number]> = [
 export function fixtureReport(): TrustDiagramReport {
   return {
     findings: [
-      { ruleId: "ZTA-CTR-001", title: "Port published on every host interface", level: "error", status: "open", resource: "docker_container.edge" },
-      { ruleId: "ZTA-CTR-011", title: "Runs as root", level: "error", status: "suppressed", resource: "docker_container.vllm" },
+      {
+        ruleId: "ZTA-CTR-001",
+        title: "Port published on every host interface",
+        level: "error",
+        status: "open",
+        resource: "docker_container.edge",
+      },
+      {
+        ruleId: "ZTA-CTR-011",
+        title: "Runs as root",
+        level: "error",
+        status: "suppressed",
+        resource: "docker_container.vllm",
+      },
     ],
   };
 }

@@ -6,7 +6,13 @@ import { ConfigError } from "../../lib/errors";
 import { isLoopback, renderTrustZoneSvg, trustZoneDot, writeTrustZoneDiagrams } from "../../lib/trust-diagram";
 import { TeamStack } from "../../examples/team";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
-import { FIXTURE_CONTAINERS, FIXTURE_FLOWS, FIXTURE_NETWORKS, fixtureReport, fixtureStack } from "./trust-diagram.fixture";
+import {
+  FIXTURE_CONTAINERS,
+  FIXTURE_FLOWS,
+  FIXTURE_NETWORKS,
+  fixtureReport,
+  fixtureStack,
+} from "./trust-diagram.fixture";
 
 const RED = "#c62828";
 
@@ -17,12 +23,18 @@ function nodeLine(dot: string, id: string): string | undefined {
 
 /** Every edge statement: from, to and its attribute text. */
 function edges(dot: string): Array<{ from: string; to: string; attrs: string }> {
-  return [...dot.matchAll(/^\s*"([^"]+)" -> "([^"]+)" \[(.*)\];$/gm)].map((m) => ({ from: m[1], to: m[2], attrs: m[3] }));
+  return [...dot.matchAll(/^\s*"([^"]+)" -> "([^"]+)" \[(.*)\];$/gm)].map((m) => ({
+    from: m[1],
+    to: m[2],
+    attrs: m[3],
+  }));
 }
 
 /** Edges drawn from zta.callers (the others are publish, network attachment and tunnel lines). */
 function flowEdges(dot: string) {
-  return edges(dot).filter((e) => /label="(mtls\+oidc|mtls|access-jwt|tailnet|loopback|network-only|none) :\d+/.test(e.attrs));
+  return edges(dot).filter((e) =>
+    /label="(mtls\+oidc|mtls|access-jwt|tailnet|loopback|network-only|none) :\d+/.test(e.attrs),
+  );
 }
 
 /** Every flow the stack's zta.callers labels declare, as "auth :port" per callee name. */
@@ -61,10 +73,12 @@ describe("trustZoneDot on a stack carrying the trust graph's labels", () => {
   const dot = trustZoneDot(fixtureStack(), fixtureReport(), "fixture");
 
   test("names every container, every network and every zone", () => {
-    for (const name of FIXTURE_CONTAINERS) expect([name, nodeLine(dot, `c:${name}`)]).toEqual([name, expect.stringContaining(`<B>${name}</B>`)]);
+    for (const name of FIXTURE_CONTAINERS)
+      expect([name, nodeLine(dot, `c:${name}`)]).toEqual([name, expect.stringContaining(`<B>${name}</B>`)]);
     for (const name of FIXTURE_NETWORKS) expect(dot).toContain(`label="${name}\\n`);
     expect(dot).toContain('label="fx-internal\\ninternal: no route out\\ntrust: edge -> inference"');
-    for (const zone of ["cluster_host", "cluster_tailnet", "cluster_cloudflare"]) expect(dot).toContain(`subgraph "${zone}"`);
+    for (const zone of ["cluster_host", "cluster_tailnet", "cluster_cloudflare"])
+      expect(dot).toContain(`subgraph "${zone}"`);
     expect(nodeLine(dot, "z:tailnet")).toContain("node ai");
     expect(nodeLine(dot, "z:cloudflare")).toContain("chat.example.com");
   });
@@ -107,13 +121,17 @@ describe("trustZoneDot on a stack carrying the trust graph's labels", () => {
   });
 
   test("a container on several networks is drawn once, joined to each of them", () => {
-    const joined = edges(dot).filter((e) => e.from === "c:fx-edge" && e.to.startsWith("n:")).map((e) => e.to);
+    const joined = edges(dot)
+      .filter((e) => e.from === "c:fx-edge" && e.to.startsWith("n:"))
+      .map((e) => e.to);
     expect(joined.sort()).toEqual(["n:fx-edge-net", "n:fx-gate-net", "n:fx-internal"]);
     expect(dot.split("\n").filter((l) => l.trim().startsWith('"c:fx-edge" ['))).toHaveLength(1);
   });
 
   test("a caller that is not in the stack is drawn as such, not dropped", () => {
-    const other = trustZoneDot(fixtureStack({ gateCallers: JSON.stringify([{ caller: "billing-api", port: 4180, auth: "mtls" }]) }));
+    const other = trustZoneDot(
+      fixtureStack({ gateCallers: JSON.stringify([{ caller: "billing-api", port: 4180, auth: "mtls" }]) }),
+    );
     expect(nodeLine(other, "u:billing-api")).toContain("not in this stack");
     expect(flowEdges(other).find((e) => e.to === "c:fx-gate")!.from).toBe("u:billing-api");
   });
@@ -125,7 +143,9 @@ describe("trustZoneDot on a stack carrying the trust graph's labels", () => {
   });
 
   test("a flow without authentication is drawn red", () => {
-    const open = trustZoneDot(fixtureStack({ gateCallers: JSON.stringify([{ caller: "fx-chat", port: 4180, auth: "none" }]) }));
+    const open = trustZoneDot(
+      fixtureStack({ gateCallers: JSON.stringify([{ caller: "fx-chat", port: 4180, auth: "none" }]) }),
+    );
     expect(flowEdges(open).find((e) => e.to === "c:fx-gate")!.attrs).toContain(`color="${RED}"`);
     expect(flowEdges(dot).find((e) => e.to === "c:fx-gate")!.attrs).not.toContain(RED);
   });
@@ -158,13 +178,16 @@ describe("published ports", () => {
     return { line, publish };
   };
 
-  test.each([["0.0.0.0"], ["::"], ["0:0:0:0:0:0:0:0"], ["::ffff:0.0.0.0"], [""]])("%p binds every interface: red", (ip) => {
-    const { line, publish } = portNode(ip);
-    expect(line).toContain(`color="${RED}"`);
-    expect(line).toContain("EVERY interface");
-    expect(publish.to).toBe("c:fx-edge");
-    expect(publish.attrs).toContain(`color="${RED}"`);
-  });
+  test.each([["0.0.0.0"], ["::"], ["0:0:0:0:0:0:0:0"], ["::ffff:0.0.0.0"], [""]])(
+    "%p binds every interface: red",
+    (ip) => {
+      const { line, publish } = portNode(ip);
+      expect(line).toContain(`color="${RED}"`);
+      expect(line).toContain("EVERY interface");
+      expect(publish.to).toBe("c:fx-edge");
+      expect(publish.attrs).toContain(`color="${RED}"`);
+    },
+  );
 
   test("an unset ip is Docker's default 0.0.0.0: red", () => {
     const { line } = portNode(null);
@@ -212,12 +235,26 @@ describe("policy findings", () => {
   test("a finding on an image marks the containers running it; one on a loader marks the service it is drawn in", () => {
     const dot = trustZoneDot(fixtureStack(), {
       findings: [
-        { ruleId: "ZTA-IMG-001", title: "Image not pinned", level: "warning", status: "open", resource: "docker_image.caddy" },
-        { ruleId: "ZTA-CTR-002", title: "Privileged", level: "error", status: "open", resource: "docker_container.edge_loader" },
+        {
+          ruleId: "ZTA-IMG-001",
+          title: "Image not pinned",
+          level: "warning",
+          status: "open",
+          resource: "docker_image.caddy",
+        },
+        {
+          ruleId: "ZTA-CTR-002",
+          title: "Privileged",
+          level: "error",
+          status: "open",
+          resource: "docker_container.edge_loader",
+        },
       ],
     });
     expect(nodeLine(dot, "c:fx-edge")).toContain("open finding ZTA-IMG-001 (warning): Image not pinned");
-    expect(nodeLine(dot, "c:fx-edge")).toContain("open finding ZTA-CTR-002 (error): Privileged [fx-edge-config-loader]");
+    expect(nodeLine(dot, "c:fx-edge")).toContain(
+      "open finding ZTA-CTR-002 (error): Privileged [fx-edge-config-loader]",
+    );
     expect(nodeLine(dot, "c:fx-gate")).not.toContain("open finding");
   });
 });
@@ -237,8 +274,10 @@ describe("the default stack", () => {
   test("every container and every network appears", () => {
     expect(containers.length).toBeGreaterThanOrEqual(8);
     for (const c of containers) {
-      if (c.labels.some((l: any) => l.value === "config-loader")) expect([c.name, dot]).toEqual([c.name, expect.stringContaining(`config via ${c.name} (loader)`)]);
-      else expect([c.name, nodeLine(dot, `c:${c.name}`)]).toEqual([c.name, expect.stringContaining(`<B>${c.name}</B>`)]);
+      if (c.labels.some((l: any) => l.value === "config-loader"))
+        expect([c.name, dot]).toEqual([c.name, expect.stringContaining(`config via ${c.name} (loader)`)]);
+      else
+        expect([c.name, nodeLine(dot, `c:${c.name}`)]).toEqual([c.name, expect.stringContaining(`<B>${c.name}</B>`)]);
     }
     expect(networks.length).toBeGreaterThanOrEqual(4);
     for (const n of networks) expect(dot).toContain(`label="${n}\\n`);
@@ -275,7 +314,10 @@ describe("the team example (tailnet and Cloudflare)", () => {
 
   test("every container and network appears; the tailnet and Cloudflare zones say what they expose", () => {
     for (const c of Object.values<any>(json.resource.docker_container)) {
-      expect([c.name, dot.includes(`"c:${c.name}" [`) || dot.includes(`config via ${c.name} (loader)`)]).toEqual([c.name, true]);
+      expect([c.name, dot.includes(`"c:${c.name}" [`) || dot.includes(`config via ${c.name} (loader)`)]).toEqual([
+        c.name,
+        true,
+      ]);
     }
     for (const n of Object.values<any>(json.resource.docker_network)) expect(dot).toContain(`label="${n.name}\\n`);
     expect(nodeLine(dot, "z:tailnet")).toContain("node ai");
@@ -284,11 +326,19 @@ describe("the team example (tailnet and Cloudflare)", () => {
   });
 
   test("tailscale and cloudflared are joined to their zones by dotted outbound lines, and nothing else is drawn into the stack", () => {
-    const outbound = edges(dot).filter((e) => e.attrs.includes("style=dotted")).map((e) => `${e.from} ${e.to}`);
+    const outbound = edges(dot)
+      .filter((e) => e.attrs.includes("style=dotted"))
+      .map((e) => `${e.from} ${e.to}`);
     expect(outbound.sort()).toEqual(["z:cloudflare c:inference-chat-cloudflared", "z:tailnet c:inference-edge-ts-ai"]);
     // The flows drawn are exactly the declared ones: tailnet and Cloudflare in, their hops to the edge and the chat proxy, the edge and the chat UI to the sidecar.
     expect(flowEdges(dot)).toHaveLength(labelledFlows(json).length);
-    expect(labelledFlows(json)).toEqual(expect.arrayContaining(["inference-chat-proxy access-jwt :8444", "inference-edge mtls :8443", "inference-edge-ts-ai mtls :443"]));
+    expect(labelledFlows(json)).toEqual(
+      expect.arrayContaining([
+        "inference-chat-proxy access-jwt :8444",
+        "inference-edge mtls :8443",
+        "inference-edge-ts-ai mtls :443",
+      ]),
+    );
     expect(nodeLine(dot, "c:inference-chat-proxy")).toBeDefined();
     expect(subgraph(dot, "cluster_ns_inference-chat")).toContain('"c:inference-chat-proxy" [');
   });
@@ -309,6 +359,8 @@ describe("renderTrustZoneSvg", () => {
   });
 
   test("a DOT syntax error is reported, not rendered as an empty picture", async () => {
-    await expect(renderTrustZoneSvg("digraph { a -> }")).rejects.toThrow(/Graphviz could not render the trust-zone diagram/);
+    await expect(renderTrustZoneSvg("digraph { a -> }")).rejects.toThrow(
+      /Graphviz could not render the trust-zone diagram/,
+    );
   });
 });

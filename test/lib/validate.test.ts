@@ -1,4 +1,13 @@
-import { dnsNameFix, isAllInterfaces, isBindAddress, isCommitSha, isDigestPinned, isDnsName, isEmail, parseIp } from "../../lib/validate";
+import {
+  dnsNameFix,
+  isAllInterfaces,
+  isBindAddress,
+  isCommitSha,
+  isDigestPinned,
+  isDnsName,
+  isEmail,
+  parseIp,
+} from "../../lib/validate";
 
 test.each([
   ["0e9e39f249a16976918f6564b8830bc894c89659", true],
@@ -64,10 +73,13 @@ describe("addresses are compared parsed, not spelled", () => {
     ["::ffff:1.2.3.4", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 1, 2, 3, 4]],
   ])("parseIp(%s)", (value, bytes) => expect(parseIp(value)).toEqual(bytes));
 
-  test.each(["1.2.3", "256.1.1.1", "1::2::3", "1:2:3:4:5:6:7:8:9", "localhost", "::g"])("%s is not an address", (value) => {
-    expect(parseIp(value)).toBeUndefined();
-    expect(isBindAddress(value)).toBe(false);
-  });
+  test.each(["1.2.3", "256.1.1.1", "1::2::3", "1:2:3:4:5:6:7:8:9", "localhost", "::g"])(
+    "%s is not an address",
+    (value) => {
+      expect(parseIp(value)).toBeUndefined();
+      expect(isBindAddress(value)).toBe(false);
+    },
+  );
 
   test("an IP address is not a DNS name, and the fix says why", () => {
     expect(isDnsName("10.0.0.5")).toBe(false);

@@ -23,5 +23,5 @@ test("an abbreviation selects the flag it starts; other flags do not", () => {
 test("two arguments in one element are spotted; a value with spaces is not", () => {
   expect(flagHasWhitespace("--gpu-memory-utilization 0.85")).toBe(true);
   expect(flagHasWhitespace("--chat-template={% for m in messages %}")).toBe(false);
-  expect(flagHasWhitespace("{\"level\": 3}")).toBe(false);
+  expect(flagHasWhitespace('{"level": 3}')).toBe(false);
 });

@@ -3,18 +3,7 @@ import { toYaml } from "../../lib/yaml";
 describe("toYaml", () => {
   test("block maps and lists, JSON-quoted strings, plain numbers and booleans", () => {
     expect(toYaml({ a: "x", b: 2, c: true, d: ["p", { q: 1, r: [] }], e: {}, f: undefined }, ["head"])).toBe(
-      [
-        "# head",
-        'a: "x"',
-        "b: 2",
-        "c: true",
-        "d:",
-        '  - "p"',
-        "  - q: 1",
-        "    r: []",
-        "e: {}",
-        "",
-      ].join("\n"),
+      ["# head", 'a: "x"', "b: 2", "c: true", "d:", '  - "p"', "  - q: 1", "    r: []", "e: {}", ""].join("\n"),
     );
   });
 

@@ -25,8 +25,14 @@ describe("the default stack keeps Terraform state out of the tree and is portabl
   });
 
   test("git ignores state files and .terraform/ wherever they are", () => {
-    const ignored = (p: string) => spawnSync("git", ["check-ignore", "-q", "--no-index", p], { cwd: ROOT }).status === 0;
-    for (const p of [".terraform-state/zero-trust-ai.tfstate", "terraform.zero-trust-ai.tfstate", "x/terraform.tfstate.backup", "x/.terraform/providers"]) {
+    const ignored = (p: string) =>
+      spawnSync("git", ["check-ignore", "-q", "--no-index", p], { cwd: ROOT }).status === 0;
+    for (const p of [
+      ".terraform-state/zero-trust-ai.tfstate",
+      "terraform.zero-trust-ai.tfstate",
+      "x/terraform.tfstate.backup",
+      "x/.terraform/providers",
+    ]) {
       expect([p, ignored(p)]).toEqual([p, true]);
     }
     expect(ignored("stacks/main.ts")).toBe(false);
@@ -49,8 +55,8 @@ test("a ConfigError under the app entry prints each problem once, without a stac
   });
   expect(run.status).toBe(1);
   const err = run.stderr;
-  expect(err).toContain("model.revision: received \"main\"");
-  expect(err).toContain("oidc.clientSecret: received \"a literal string\"");
+  expect(err).toContain('model.revision: received "main"');
+  expect(err).toContain('oidc.clientSecret: received "a literal string"');
   expect(err.split("model.revision: received").length - 1).toBe(1);
   expect(err).not.toMatch(/^\s+at /m);
   expect(err).not.toContain("problems: [");

@@ -7,7 +7,9 @@ import { OWASP_LLM } from "./common";
 const API_ROLES: readonly string[] = [ServiceRole.INFERENCE, ServiceRole.EDGE, ServiceRole.SIDECAR];
 
 function apiContainers(stack: StackView): ResourceView[] {
-  return stack.ofType("docker_container").filter((c) => API_ROLES.includes(roleOf(c) ?? "") || isInferenceContainer(c, stack));
+  return stack
+    .ofType("docker_container")
+    .filter((c) => API_ROLES.includes(roleOf(c) ?? "") || isInferenceContainer(c, stack));
 }
 
 /**
@@ -22,7 +24,12 @@ export function edgeApiHostnames(caddyfile: string): string[] {
     if (addresses === undefined) {
       const m = /^(https?:\/\/\S+(?:,\s*https?:\/\/\S+)*)\s*\{\s*$/.exec(line);
       if (m) {
-        addresses = m[1].split(",").map((a) => a.trim().replace(/^https?:\/\//, "").replace(/:\d+$/, ""));
+        addresses = m[1].split(",").map((a) =>
+          a
+            .trim()
+            .replace(/^https?:\/\//, "")
+            .replace(/:\d+$/, ""),
+        );
         body = "";
       }
     } else if (line === "}") {

@@ -33,9 +33,11 @@ export const modelRevision: PolicyRule = {
     if (!isModelContainer(c, stack)) return notApplicable("not an inference or model-fetch container");
     if (c.config.start === false) return notApplicable("created but never started (start = false)");
     const found = [labels(c)[MODEL_REVISION_LABEL], revisionArg(c)].filter((r): r is string => r !== undefined);
-    if (found.length === 0) return nonCompliant("no zta.model-revision label and no --revision argument: vLLM follows the default branch");
+    if (found.length === 0)
+      return nonCompliant("no zta.model-revision label and no --revision argument: vLLM follows the default branch");
     const bad = found.filter((r) => !isExpression(r) && !isCommitSha(r));
-    if (bad.length) return nonCompliant(`revision ${bad.map((r) => JSON.stringify(r)).join(", ")} is not a 40-hex commit sha`);
+    if (bad.length)
+      return nonCompliant(`revision ${bad.map((r) => JSON.stringify(r)).join(", ")} is not a 40-hex commit sha`);
     return found.every(isExpression) ? notApplicable("the revision is a Terraform expression") : compliant();
   },
 };

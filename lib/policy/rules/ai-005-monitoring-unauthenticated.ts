@@ -5,15 +5,19 @@ import { OWASP_LLM } from "./common";
 
 /** Which monitoring server a container runs: by the library's role label, else by image name. */
 function monitoringKind(role: string | undefined, image: string): "prometheus" | "grafana" | undefined {
-  if (role === ServiceRole.PROMETHEUS || (role === undefined && /(^|\/)prometheus[:@]/.test(image))) return "prometheus";
-  if (role === ServiceRole.GRAFANA || (role === undefined && /(^|\/)grafana(-oss|-enterprise)?[:@]/.test(image))) return "grafana";
+  if (role === ServiceRole.PROMETHEUS || (role === undefined && /(^|\/)prometheus[:@]/.test(image)))
+    return "prometheus";
+  if (role === ServiceRole.GRAFANA || (role === undefined && /(^|\/)grafana(-oss|-enterprise)?[:@]/.test(image)))
+    return "grafana";
   return undefined;
 }
 
 /** What is wrong with a Prometheus web config, or [] when it demands credentials. */
 export function prometheusWebConfigProblems(webConfig: string): string[] {
   const mtls = /client_auth_type:\s*"?RequireAndVerifyClientCert"?/.test(webConfig);
-  const users = /basic_auth_users:\s*\n\s+\S+:\s*"?\$2[aby]?\$/.test(webConfig) || /basic_auth_users:\s*\n\s+\S+:\s*"?\$\{/.test(webConfig);
+  const users =
+    /basic_auth_users:\s*\n\s+\S+:\s*"?\$2[aby]?\$/.test(webConfig) ||
+    /basic_auth_users:\s*\n\s+\S+:\s*"?\$\{/.test(webConfig);
   return mtls || users ? [] : ["its web config requires neither a verified client certificate nor a basic-auth user"];
 }
 
@@ -38,7 +42,11 @@ export const monitoringUnauthenticated: PolicyRule = {
       "Prometheus' API and UI have no authentication unless a web config demands it, and Grafana ships with anonymous access available, self sign-up and admin/admin. Either one leaks the capacity, load patterns and model names of the inference service, and Prometheus' admin endpoints can delete data.",
     fix: "Use the Observability construct: Prometheus with --web.config.file (client certificate from the internal CA + bcrypt basic auth), Grafana with anonymous access and sign-up off, the admin password from a file, and neither on a host port.",
     severity: RuleSeverity.HIGH,
-    references: [OWASP_LLM("LLM02", "Sensitive Information Disclosure"), "Prometheus documentation: HTTPS and authentication (web configuration)", "Grafana documentation: configure security"],
+    references: [
+      OWASP_LLM("LLM02", "Sensitive Information Disclosure"),
+      "Prometheus documentation: HTTPS and authentication (web configuration)",
+      "Grafana documentation: configure security",
+    ],
     resourceTypes: ["docker_container"],
   },
   check(c, stack) {
@@ -63,9 +71,15 @@ export const monitoringUnauthenticated: PolicyRule = {
       const ini = files.find((f) => f.name.endsWith(".ini"))?.content ?? "";
       const setting = (section: string, key: string): string | undefined =>
         env[`GF_${section.replace(/\./g, "_").toUpperCase()}_${key.toUpperCase()}`] ?? iniValue(ini, section, key);
-      if (setting("auth.anonymous", "enabled") !== "false") problems.push("anonymous access is not turned off ([auth.anonymous] enabled = false)");
-      if (setting("users", "allow_sign_up") !== "false") problems.push("self sign-up is not turned off ([users] allow_sign_up = false)");
-      if (env.GF_SECURITY_ADMIN_PASSWORD__FILE === undefined && env.GF_SECURITY_ADMIN_PASSWORD === undefined && iniValue(ini, "security", "admin_password") === undefined) {
+      if (setting("auth.anonymous", "enabled") !== "false")
+        problems.push("anonymous access is not turned off ([auth.anonymous] enabled = false)");
+      if (setting("users", "allow_sign_up") !== "false")
+        problems.push("self sign-up is not turned off ([users] allow_sign_up = false)");
+      if (
+        env.GF_SECURITY_ADMIN_PASSWORD__FILE === undefined &&
+        env.GF_SECURITY_ADMIN_PASSWORD === undefined &&
+        iniValue(ini, "security", "admin_password") === undefined
+      ) {
         problems.push("no admin password is set: Grafana creates admin/admin");
       }
     }

@@ -22,6 +22,8 @@ export const portAllInterfaces: PolicyRule = {
     if (known.length === 0) return notApplicable("every port's ip is a Terraform expression");
     const open = known.filter((p) => typeof p.ip !== "string" || isAllInterfaces(p.ip));
     if (open.length === 0) return compliant();
-    return nonCompliant(`port(s) ${open.map((p) => p.external ?? p.internal).join(", ")} bound to ${open.map((p) => p.ip ?? "0.0.0.0 (default)").join(", ")}`);
+    return nonCompliant(
+      `port(s) ${open.map((p) => p.external ?? p.internal).join(", ")} bound to ${open.map((p) => p.ip ?? "0.0.0.0 (default)").join(", ")}`,
+    );
   },
 };

@@ -15,7 +15,9 @@ export const noNewPrivileges: PolicyRule = {
   },
   check(c) {
     const opts = strings(c.config.security_opts).map((o) => o.replace(/\s/g, "").toLowerCase());
-    return opts.some((o) => o === "no-new-privileges" || o === "no-new-privileges:true" || o === "no-new-privileges=true")
+    return opts.some(
+      (o) => o === "no-new-privileges" || o === "no-new-privileges:true" || o === "no-new-privileges=true",
+    )
       ? compliant()
       : nonCompliant("security_opts has no no-new-privileges:true");
   },

@@ -26,7 +26,9 @@ export const hostNamespaces: PolicyRule = {
     resourceTypes: ["docker_container"],
   },
   check(c) {
-    const shared = MODES.filter(([attr]) => c.config[attr] === "host").map(([attr, what]) => `${what} (${attr} = "host")`);
+    const shared = MODES.filter(([attr]) => c.config[attr] === "host").map(
+      ([attr, what]) => `${what} (${attr} = "host")`,
+    );
     return shared.length ? nonCompliant(`shares the host's ${shared.join(", ")}`) : compliant();
   },
 };

@@ -18,7 +18,8 @@ export const runsAsRoot: PolicyRule = {
     const skip = skipNeverStarted(c);
     if (skip) return skip;
     const user = c.config.user;
-    if (typeof user !== "string" || user.trim() === "") return nonCompliant("user is not set: the image's default user (usually root) runs it");
+    if (typeof user !== "string" || user.trim() === "")
+      return nonCompliant("user is not set: the image's default user (usually root) runs it");
     if (isExpression(user)) return notApplicable("user is a Terraform expression");
     return isRootUser(user) ? nonCompliant(`user is ${JSON.stringify(user)}`) : compliant();
   },

@@ -11,7 +11,10 @@ export const secretInEnv: PolicyRule = {
       "A literal secret in `env`, `command`, `entrypoint` or the healthcheck is written into the synthesized JSON, the Terraform state, version control and `docker inspect`, and is inherited by every child process (including model-generated code).",
     fix: "Pass secrets as files (upload into a config volume, mode 0400) from a sensitive Terraform variable or a generated value; never as a literal.",
     severity: RuleSeverity.HIGH,
-    references: [CIS("4.10", "Ensure secrets are not stored in Dockerfiles"), OWASP_LLM("LLM02", "Sensitive Information Disclosure")],
+    references: [
+      CIS("4.10", "Ensure secrets are not stored in Dockerfiles"),
+      OWASP_LLM("LLM02", "Sensitive Information Disclosure"),
+    ],
     resourceTypes: ["docker_container"],
   },
   check(c) {
@@ -21,7 +24,8 @@ export const secretInEnv: PolicyRule = {
       ["entrypoint", strings(c.config.entrypoint)],
       ["healthcheck", strings(record(c.config.healthcheck).test)],
     ];
-    if (env.length === 0 && commands.every(([, args]) => args.length === 0)) return notApplicable("no environment or command");
+    if (env.length === 0 && commands.every(([, args]) => args.length === 0))
+      return notApplicable("no environment or command");
     const found: string[] = [];
     for (const [where, args] of commands) found.push(...secretsInCommand(args).map((f) => `${where}: ${f}`));
     for (const { name, value } of env) {

@@ -17,12 +17,14 @@ export const restartUnbounded: PolicyRule = {
     // Jobs too: `always` restarts a job even after it succeeded, forever.
     const skip = skipNeverStarted(c);
     if (skip) return skip;
-    if (isExpression(c.config.restart) || isExpression(c.config.max_retry_count)) return notApplicable("the restart policy is a Terraform expression");
+    if (isExpression(c.config.restart) || isExpression(c.config.max_retry_count))
+      return notApplicable("the restart policy is a Terraform expression");
     const restart = typeof c.config.restart === "string" ? c.config.restart : "no";
     if (restart === "always" || restart === "unless-stopped") return nonCompliant(`restart = "${restart}"`);
     if (restart === "on-failure") {
       const retries = c.config.max_retry_count;
-      if (typeof retries !== "number" || retries <= 0) return nonCompliant('restart = "on-failure" without max_retry_count (0 means forever)');
+      if (typeof retries !== "number" || retries <= 0)
+        return nonCompliant('restart = "on-failure" without max_retry_count (0 means forever)');
     }
     return compliant();
   },

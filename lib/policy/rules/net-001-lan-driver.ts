@@ -11,9 +11,12 @@ export const lanDriverNetwork: PolicyRule = {
     title: "Network driver puts containers on the host's LAN",
     explanation:
       "On a `macvlan` or `ipvlan` network each container gets its own address on the host's network segment: every port it listens on is reachable from the LAN, with no `ports` binding, no `internal` flag and no host firewall in the way. (`host` is the host's own stack.) The edge's single bound port stops being the only way in.",
-    fix: 'Use `bridge` networks: `internal = true` for everything behind the edge, and publish only the edge\'s port, bound to one address.',
+    fix: "Use `bridge` networks: `internal = true` for everything behind the edge, and publish only the edge's port, bound to one address.",
     severity: RuleSeverity.HIGH,
-    references: [CIS("5.13", "Ensure that incoming container traffic is bound to a specific host interface"), CIS("5.9", "Ensure that the host's network namespace is not shared")],
+    references: [
+      CIS("5.13", "Ensure that incoming container traffic is bound to a specific host interface"),
+      CIS("5.9", "Ensure that the host's network namespace is not shared"),
+    ],
     resourceTypes: ["docker_network"],
   },
   check(n) {

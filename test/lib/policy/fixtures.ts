@@ -23,8 +23,14 @@ export function newStack(): TerraformStack {
 }
 
 /** A container every rule accepts: hardened, non-root, pinned, on an internal network. */
-export function compliantContainer(stack: TerraformStack, id: string, overrides: Partial<ContainerConfig> = {}): Container {
-  const net = (stack.node.tryFindChild("internal") as Network | undefined) ?? new Network(stack, "internal", { name: "internal", internal: true });
+export function compliantContainer(
+  stack: TerraformStack,
+  id: string,
+  overrides: Partial<ContainerConfig> = {},
+): Container {
+  const net =
+    (stack.node.tryFindChild("internal") as Network | undefined) ??
+    new Network(stack, "internal", { name: "internal", internal: true });
   return new Container(stack, id, {
     name: id,
     image: PINNED,
@@ -38,10 +44,21 @@ export function compliantContainer(stack: TerraformStack, id: string, overrides:
 export const JOB: Partial<ContainerConfig> = { mustRun: false, healthcheck: undefined };
 
 /** A one-shot job that Terraform waits for, configured like SandboxRunner. */
-export const ATTACHED_JOB: Partial<ContainerConfig> = { attach: true, mustRun: false, restart: "no", healthcheck: undefined, maxRetryCount: undefined };
+export const ATTACHED_JOB: Partial<ContainerConfig> = {
+  attach: true,
+  mustRun: false,
+  restart: "no",
+  healthcheck: undefined,
+  maxRetryCount: undefined,
+};
 
 /** A never-started container, configured like the library's config loaders. */
-export const NEVER_STARTED: Partial<ContainerConfig> = { start: false, mustRun: false, networkMode: "none", networksAdvanced: undefined };
+export const NEVER_STARTED: Partial<ContainerConfig> = {
+  start: false,
+  mustRun: false,
+  networkMode: "none",
+  networksAdvanced: undefined,
+};
 
 export function pinnedImage(stack: TerraformStack, id: string, name: string): Image {
   return new Image(stack, id, { name, keepLocally: true });

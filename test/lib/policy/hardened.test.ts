@@ -25,8 +25,16 @@ const BROKEN: [string, Partial<ContainerConfig>, string][] = [
   ["host PID", { pidMode: "host" }, "ZTA-CTR-008"],
   ["host IPC", { ipcMode: "host" }, "ZTA-CTR-008"],
   ["host user namespace", { usernsMode: "host" }, "ZTA-CTR-008"],
-  ["docker.sock mounted", { mounts: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }] }, "ZTA-CTR-009"],
-  ["~/.ssh mounted", { volumes: [{ hostPath: "/home/dev/.ssh", containerPath: "/mnt", readOnly: true }] }, "ZTA-CTR-010"],
+  [
+    "docker.sock mounted",
+    { mounts: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }] },
+    "ZTA-CTR-009",
+  ],
+  [
+    "~/.ssh mounted",
+    { volumes: [{ hostPath: "/home/dev/.ssh", containerPath: "/mnt", readOnly: true }] },
+    "ZTA-CTR-010",
+  ],
   ["runs as root", { user: "0:0" }, "ZTA-CTR-011"],
   ["literal secret in env", { env: ["OPENAI_API_KEY=sk-0123456789abcdefghijklmnop"] }, "ZTA-CTR-012"],
   ["no healthcheck", { healthcheck: undefined }, "ZTA-CTR-013"],
@@ -40,7 +48,9 @@ function ids(stack: TerraformStack, scope?: Construct): string[] {
 
 describe("containerFindings: the container rules through the engine", () => {
   test("the container rules are exactly the ZTA-CTR-* rules of the policy", () => {
-    expect(CONTAINER_RULES.map((r) => r.meta.id)).toEqual(ALL_RULES.map((r) => r.meta.id).filter((id) => id.startsWith("ZTA-CTR-")));
+    expect(CONTAINER_RULES.map((r) => r.meta.id)).toEqual(
+      ALL_RULES.map((r) => r.meta.id).filter((id) => id.startsWith("ZTA-CTR-")),
+    );
     expect(CONTAINER_RULES).toHaveLength(15);
   });
 
@@ -69,7 +79,9 @@ describe("containerFindings: the container rules through the engine", () => {
       ...hardenedContainer({ memoryMb: 256, cpuShares: 512, user: "0", healthcheck: ["true"] }),
     });
     const json = stack.toTerraform() as Record<string, unknown>;
-    expect(containerFindings(json, { scope: stack }).map((f) => `${f.ruleId} ${f.path}`)).toEqual(["ZTA-CTR-011 stack/other-rule"]);
+    expect(containerFindings(json, { scope: stack }).map((f) => `${f.ruleId} ${f.path}`)).toEqual([
+      "ZTA-CTR-011 stack/other-rule",
+    ]);
     expect(containerFindings(json).map((f) => `${f.ruleId} ${f.path}`)).toEqual([
       "ZTA-CTR-011 stack/own",
       "ZTA-CTR-011 stack/other-rule",
@@ -84,7 +96,12 @@ describe("containerFindings: the container rules through the engine", () => {
     const json = stack.toTerraform() as Record<string, unknown>;
     expect(containerFindings(json, { select: (r) => r.path === "stack/ok" })).toEqual([]);
     expect(containerFindings(json, { select: (r) => r.path === "stack/bad" })).toEqual([
-      expect.objectContaining({ ruleId: "ZTA-CTR-002", path: "stack/bad", detail: "privileged = true", fix: expect.stringContaining("Remove `privileged`") }),
+      expect.objectContaining({
+        ruleId: "ZTA-CTR-002",
+        path: "stack/bad",
+        detail: "privileged = true",
+        fix: expect.stringContaining("Remove `privileged`"),
+      }),
     ]);
   });
 });

@@ -13,7 +13,10 @@ const RULES = path.join(ROOT, "RULES.md");
 describe("the documented rule table", () => {
   test("RULES.md is what the rules' metadata renders (`npm run docs` regenerates it)", () => {
     const fresh = renderRulesDocument(SecurityPolicy.rules);
-    expect({ upToDate: fs.readFileSync(RULES, "utf8") === fresh, regenerateWith: "npm run docs" }).toEqual({ upToDate: true, regenerateWith: "npm run docs" });
+    expect({ upToDate: fs.readFileSync(RULES, "utf8") === fresh, regenerateWith: "npm run docs" }).toEqual({
+      upToDate: true,
+      regenerateWith: "npm run docs",
+    });
   });
 
   test("every rule has a table row and a section with its explanation, fix and references", () => {
@@ -41,7 +44,12 @@ describe("the documented rule table", () => {
     for (const profile of PolicyProfile.ALL) {
       const row = text.split("\n").find((l) => l.startsWith(`| \`${profile.name}\``));
       const levels = [RuleSeverity.HIGH, RuleSeverity.MEDIUM, RuleSeverity.LOW].map((s) => profile.levelFor(s));
-      expect(row?.split("|").slice(2, 5).map((c) => c.trim())).toEqual(levels);
+      expect(
+        row
+          ?.split("|")
+          .slice(2, 5)
+          .map((c) => c.trim()),
+      ).toEqual(levels);
     }
   });
 });

@@ -56,7 +56,10 @@ describe("SecurityPolicy on the library's default stack", () => {
     const own = Aspects.of(stack).all.filter((a): a is SecurityPolicy => a instanceof SecurityPolicy);
     expect(own.map((p) => p.profile.name)).toEqual(["production"]);
     Testing.synth(stack);
-    expect(fs.readdirSync(path.join(app.outdir, "stacks", "zta")).sort()).toEqual(["security-report.json", "security-report.sarif"]);
+    expect(fs.readdirSync(path.join(app.outdir, "stacks", "zta")).sort()).toEqual([
+      "security-report.json",
+      "security-report.sarif",
+    ]);
   });
 
   test("fails production when a hardening invariant of the library is broken by an override", () => {
@@ -83,7 +86,11 @@ describe("SecurityPolicy on other SecureInference shapes", () => {
     new TlsProvider(stack, "tls", {});
     new RandomProvider(stack, "random", {});
     new SecureInference(stack, "ai", {
-      model: { name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "7ae557604adf67be50417f59c2c2f167def9a775", prefetch: false },
+      model: {
+        name: "Qwen/Qwen2.5-0.5B-Instruct",
+        revision: "7ae557604adf67be50417f59c2c2f167def9a775",
+        prefetch: false,
+      },
       domain: "ai.example.internal",
       operators: [{ name: "ops" }],
       replicas: 2,
@@ -108,10 +115,11 @@ describe("SecurityPolicy on other SecureInference shapes", () => {
     });
     const policy = new SecurityPolicy({ profile: "production" });
     expect(() => synthWith(stack, policy)).toThrow(/ZTA-AI-004/);
-    expect(blocking(policy.results[0].findings).map((f) => `${f.ruleId} ${f.path}`).sort()).toEqual([
-      "ZTA-AI-004 stack/ai/model-fetch/Default/container",
-      "ZTA-AI-004 stack/ai/vllm-0/Default/container",
-    ]);
+    expect(
+      blocking(policy.results[0].findings)
+        .map((f) => `${f.ruleId} ${f.path}`)
+        .sort(),
+    ).toEqual(["ZTA-AI-004 stack/ai/model-fetch/Default/container", "ZTA-AI-004 stack/ai/vllm-0/Default/container"]);
   });
 });
 
@@ -134,7 +142,10 @@ describe("SecurityPolicy engine", () => {
       env: [`A=${text.stringValue}`],
     });
     compliantContainer(stack, "model", {
-      labels: [{ label: "zta.role", value: "inference" }, { label: "zta.model-revision", value: text.stringValue }],
+      labels: [
+        { label: "zta.role", value: "inference" },
+        { label: "zta.model-revision", value: text.stringValue },
+      ],
     });
     const policy = new SecurityPolicy({ profile: "production", writeReports: false });
     synthWith(stack, policy);
@@ -152,7 +163,15 @@ describe("SecurityPolicy engine", () => {
     }
     expect(message).toContain("[stack/sloppy] ZTA-CTR-001 Port published on every host interface");
     expect(message).toContain("Fix: Set `ports[].ip`");
-    for (const id of ["ZTA-CTR-003", "ZTA-CTR-004", "ZTA-CTR-005", "ZTA-CTR-006", "ZTA-CTR-011", "ZTA-CTR-013", "ZTA-IMG-001"]) {
+    for (const id of [
+      "ZTA-CTR-003",
+      "ZTA-CTR-004",
+      "ZTA-CTR-005",
+      "ZTA-CTR-006",
+      "ZTA-CTR-011",
+      "ZTA-CTR-013",
+      "ZTA-IMG-001",
+    ]) {
       expect(message).toContain(id);
     }
   });
@@ -167,7 +186,9 @@ describe("SecurityPolicy engine", () => {
     for (const profile of ["team", "homelab"]) {
       const stack = build();
       synthWith(stack, new SecurityPolicy({ profile }));
-      const warnings = stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.WARN));
+      const warnings = stack.node
+        .findAll()
+        .flatMap((c) => c.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.WARN));
       expect(warnings.map((w) => String(w.data))).toEqual([expect.stringContaining("ZTA-CTR-013")]);
     }
   });
@@ -218,7 +239,9 @@ describe("SecurityPolicy engine", () => {
     } finally {
       (ALL_RULES[0] as { check: unknown }).check = original;
     }
-    expect(policy.results[0].findings).toEqual([expect.objectContaining({ ruleId: "ZTA-CTR-001", ruleError: true, level: "error" })]);
+    expect(policy.results[0].findings).toEqual([
+      expect.objectContaining({ ruleId: "ZTA-CTR-001", ruleError: true, level: "error" }),
+    ]);
   });
 
   test("an aspect added to a sub-construct checks only that subtree", () => {
@@ -243,7 +266,11 @@ describe("SecurityPolicy reports", () => {
     new DockerProvider(stack, "docker", {});
     compliantContainer(stack, "ok");
     compliantContainer(stack, "cache", { readOnly: false });
-    SecurityPolicy.suppress(stack.node.findChild("cache"), "ZTA-CTR-005", "writes its cache into the image layer; OPS-12");
+    SecurityPolicy.suppress(
+      stack.node.findChild("cache"),
+      "ZTA-CTR-005",
+      "writes its cache into the image layer; OPS-12",
+    );
     Aspects.of(stack).add(new SecurityPolicy({ profile: "team" }));
     app.synth();
     const dir = path.join(outdir, "stacks", "ai");
@@ -258,7 +285,9 @@ describe("SecurityPolicy reports", () => {
         ruleId: "ZTA-CTR-005",
         level: "error",
         suppressions: [{ kind: "inSource", justification: "writes its cache into the image layer; OPS-12" }],
-        locations: [expect.objectContaining({ logicalLocations: [expect.objectContaining({ fullyQualifiedName: "ai/cache" })] })],
+        locations: [
+          expect.objectContaining({ logicalLocations: [expect.objectContaining({ fullyQualifiedName: "ai/cache" })] }),
+        ],
       }),
     ]);
     expect(run.tool.driver.rules[run.results[0].ruleIndex].id).toBe("ZTA-CTR-005");

@@ -27,8 +27,15 @@ describe("ZTA-AI-001 inference container exposed", () => {
     const stack = newStack();
     const open = new Network(stack, "open", { name: "open" });
     const owner = compliantContainer(stack, "owner", { networksAdvanced: [{ name: open.name }] });
-    compliantContainer(stack, "vllm", { image: VLLM, networksAdvanced: undefined, networkMode: `container:${owner.id}` });
-    compliantContainer(stack, "web", { image: "nginx:1@sha256:" + "a".repeat(64), networksAdvanced: [{ name: open.name }] });
+    compliantContainer(stack, "vllm", {
+      image: VLLM,
+      networksAdvanced: undefined,
+      networkMode: `container:${owner.id}`,
+    });
+    compliantContainer(stack, "web", {
+      image: "nginx:1@sha256:" + "a".repeat(64),
+      networksAdvanced: [{ name: open.name }],
+    });
     expect(statusOf(rule, stack, "vllm")).toBe(OutcomeStatus.NON_COMPLIANT);
     expect(statusOf(rule, stack, "web")).toBe(OutcomeStatus.NOT_APPLICABLE);
   });

@@ -2,7 +2,10 @@ import { Container } from "@cdktf/provider-docker/lib/container";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { TerraformStack } from "cdktf";
 import { renderSidecarNginxConfig } from "../../../../lib/nginx";
-import { metricsProblems, metricsUnauthenticated as rule } from "../../../../lib/policy/rules/ai-002-metrics-unauthenticated";
+import {
+  metricsProblems,
+  metricsUnauthenticated as rule,
+} from "../../../../lib/policy/rules/ai-002-metrics-unauthenticated";
 import { OutcomeStatus, PINNED, VLLM, compliantContainer, newStack, outcomes, statusOf } from "../fixtures";
 
 const GUARDED = renderSidecarNginxConfig({
@@ -14,7 +17,9 @@ const GUARDED = renderSidecarNginxConfig({
   accessLog: "/dev/stdout",
   errorLog: "/dev/stderr",
   routes: ["/v1/chat/completions"],
-  callers: [{ role: "edge", subjectDn: "CN=zta-edge,OU=zta-services,O=x", forwardsIdentity: true, mayScrapeMetrics: false }],
+  callers: [
+    { role: "edge", subjectDn: "CN=zta-edge,OU=zta-services,O=x", forwardsIdentity: true, mayScrapeMetrics: false },
+  ],
   maxBodyMb: 4,
   requestsPerMinute: 60,
   burst: 20,

@@ -67,7 +67,10 @@ describe("ZTA-AI-003 tunnel pointed at the inference API", () => {
   test("a tunnel to the edge, a sidecar alias or vLLM (by name or reference) is non-compliant", () => {
     const stack = newStack();
     compliantContainer(stack, "edge", { name: "ai-edge", labels: [{ label: "zta.role", value: "edge" }] });
-    const vllm = compliantContainer(stack, "vllm", { name: "ai-vllm-0", labels: [{ label: "zta.role", value: "inference" }] });
+    const vllm = compliantContainer(stack, "vllm", {
+      name: "ai-vllm-0",
+      labels: [{ label: "zta.role", value: "inference" }],
+    });
     tunnel(stack, "to-edge", ["https://ai-edge:8443"]);
     tunnel(stack, "to-vllm", [`http://${vllm.name}:8000`]);
     const o = outcomes(rule, stack);

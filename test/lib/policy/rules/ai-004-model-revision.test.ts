@@ -4,7 +4,12 @@ import { OutcomeStatus, SHA, VLLM, compliantContainer, newStack, outcomes, statu
 describe("ZTA-AI-004 model revision not pinned", () => {
   test("a 40-hex label or --revision argument is compliant", () => {
     const stack = newStack();
-    compliantContainer(stack, "label", { labels: [{ label: "zta.role", value: "inference" }, { label: "zta.model-revision", value: SHA }] });
+    compliantContainer(stack, "label", {
+      labels: [
+        { label: "zta.role", value: "inference" },
+        { label: "zta.model-revision", value: SHA },
+      ],
+    });
     compliantContainer(stack, "arg", { image: VLLM, command: ["org/model", `--revision=${SHA}`] });
     expect(statusOf(rule, stack, "label")).toBe(OutcomeStatus.COMPLIANT);
     expect(statusOf(rule, stack, "arg")).toBe(OutcomeStatus.COMPLIANT);
@@ -14,7 +19,12 @@ describe("ZTA-AI-004 model revision not pinned", () => {
     const stack = newStack();
     compliantContainer(stack, "branch", { image: VLLM, command: ["org/model", "--revision", "main"] });
     compliantContainer(stack, "none", { image: VLLM, command: ["org/model"] });
-    compliantContainer(stack, "fetch", { labels: [{ label: "zta.role", value: "model-fetch" }, { label: "zta.model-revision", value: "v1.0" }] });
+    compliantContainer(stack, "fetch", {
+      labels: [
+        { label: "zta.role", value: "model-fetch" },
+        { label: "zta.model-revision", value: "v1.0" },
+      ],
+    });
     const o = outcomes(rule, stack);
     expect(o.branch.detail).toContain('"main"');
     for (const id of ["branch", "none", "fetch"]) expect(o[id].status).toBe(OutcomeStatus.NON_COMPLIANT);

@@ -22,9 +22,18 @@ describe("ZTA-CTR-006 no memory limit", () => {
     compliantContainer(stack, "more", { memory: 256, memorySwap: 512 });
     compliantContainer(stack, "unbounded", { memory: 256, memorySwap: -1 });
     const o = outcomes(rule, stack);
-    expect(o.unset).toEqual({ status: OutcomeStatus.NON_COMPLIANT, detail: expect.stringContaining("memory_swap is not set") });
-    expect(o.more).toEqual({ status: OutcomeStatus.NON_COMPLIANT, detail: expect.stringContaining("memory_swap = 512") });
-    expect(o.unbounded).toEqual({ status: OutcomeStatus.NON_COMPLIANT, detail: expect.stringContaining("memory_swap = -1") });
+    expect(o.unset).toEqual({
+      status: OutcomeStatus.NON_COMPLIANT,
+      detail: expect.stringContaining("memory_swap is not set"),
+    });
+    expect(o.more).toEqual({
+      status: OutcomeStatus.NON_COMPLIANT,
+      detail: expect.stringContaining("memory_swap = 512"),
+    });
+    expect(o.unbounded).toEqual({
+      status: OutcomeStatus.NON_COMPLIANT,
+      detail: expect.stringContaining("memory_swap = -1"),
+    });
   });
 
   test("a never-started loader is not applicable", () => {

@@ -15,7 +15,8 @@ describe("ZTA-CTR-014 restart policy unbounded", () => {
     compliantContainer(stack, "always", { restart: "always", maxRetryCount: undefined });
     compliantContainer(stack, "unless", { restart: "unless-stopped", maxRetryCount: undefined });
     compliantContainer(stack, "forever", { restart: "on-failure", maxRetryCount: 0 });
-    for (const id of ["always", "unless", "forever"]) expect(statusOf(rule, stack, id)).toBe(OutcomeStatus.NON_COMPLIANT);
+    for (const id of ["always", "unless", "forever"])
+      expect(statusOf(rule, stack, id)).toBe(OutcomeStatus.NON_COMPLIANT);
   });
 
   test("jobs count too: bounded retries pass, always reruns a finished job forever", () => {
