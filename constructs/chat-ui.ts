@@ -17,7 +17,7 @@ import {
 import { IMAGES } from "../lib/images";
 import { WEBUI_TRUSTED_EMAIL_HEADER } from "../lib/headers";
 import { renderChatProxyNginxConfig } from "../lib/nginx-client";
-import { checkNoCredentialLiterals, readNumber, readString } from "../lib/shape";
+import { checkNoCredentialLiterals, readBoolean, readNumber, readString } from "../lib/shape";
 import { dnsNameFix, isDnsName, isDockerName } from "../lib/validate";
 import { HardenedService } from "./hardened-service";
 import { Authentication } from "./trust-graph";
@@ -126,6 +126,13 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
       hostname: readString(problems, "hostname", rawProps.hostname, true, '"chat.example.com"') as string,
       name: readString(problems, "name", rawProps.name, false, '"ai-chat"'),
       maxUploadMb: readNumber(problems, "maxUploadMb", rawProps.maxUploadMb, 25, { min: 1, max: 1024, unit: "MB" }),
+      memoryMb: readNumber(problems, "memoryMb", rawProps.memoryMb, 2048, { min: 6, max: 4194304, unit: "MB" }),
+      cpuShares: readNumber(problems, "cpuShares", rawProps.cpuShares, 512, { min: 2, max: 262144 }),
+      publishOnEdge: readBoolean(problems, "publishOnEdge", rawProps.publishOnEdge, true),
+      autoProvisionUsers: readBoolean(problems, "autoProvisionUsers", rawProps.autoProvisionUsers, false),
+      allowUnpinnedImages: readBoolean(problems, "allowUnpinnedImages", rawProps.allowUnpinnedImages, false),
+      image: readString(problems, "image", rawProps.image, false, "a digest-pinned reference"),
+      proxyImage: readString(problems, "proxyImage", rawProps.proxyImage, false, "a digest-pinned reference"),
     };
     this.inference = props.inference;
     this.hostname = props.hostname;

@@ -17,7 +17,15 @@ import {
 import { isExpression } from "../lib/policy/docker";
 import { containerFindings } from "../lib/policy/hardened";
 import { SecurityPolicy } from "../lib/policy/security-policy";
-import { checkNoCredentialLiterals, readList, readNumber, readObject, readString, readStrings } from "../lib/shape";
+import {
+  checkNoCredentialLiterals,
+  readBoolean,
+  readList,
+  readNumber,
+  readObject,
+  readString,
+  readStrings,
+} from "../lib/shape";
 import { isDockerName, isPositiveInt } from "../lib/validate";
 import { HardenedJob } from "./hardened-service";
 
@@ -163,13 +171,26 @@ export class SandboxRunner extends Construct {
       command: readStrings(problems, "command", rawProps.command, true, '["python", "/workspace/run_tests.py"]'),
       name: readString(problems, "name", rawProps.name, false, '"agent-tests"'),
       env: envEntries,
-      allowedSecretEnv: readList<SandboxSecretEnvOptIn>(
+      allowedSecretEnv: readList<unknown>(
         problems,
         "allowedSecretEnv",
         rawProps.allowedSecretEnv,
         false,
         '[{ name: "OPENAI_API_KEY", reason: "..." }]',
-      ),
+      ).flatMap((raw, i) => {
+        const o = readObject<SandboxSecretEnvOptIn>(
+          problems,
+          `allowedSecretEnv[${i}]`,
+          raw,
+          true,
+          '{ name: "OPENAI_API_KEY", reason: "..." }',
+        );
+        const n = o && readString(problems, `allowedSecretEnv[${i}].name`, o.name, true, '"OPENAI_API_KEY"');
+        // The reason's length is checked below, with its own fix.
+        return o && n
+          ? [{ name: n, reason: typeof o.reason === "string" ? o.reason : (undefined as unknown as string) }]
+          : [];
+      }),
       workspace: rawWorkspace && {
         ...rawWorkspace,
         hostPath: readString(
@@ -186,10 +207,15 @@ export class SandboxRunner extends Construct {
           false,
           '"/workspace"',
         ),
+        writable: readBoolean(problems, "workspace.writable", rawWorkspace.writable, false),
       },
       egressNetwork: readString(problems, "egressNetwork", rawProps.egressNetwork, false, "a docker_network's name"),
       user: readString(problems, "user", rawProps.user, false, '"61000:61000"'),
       runtime: readString(problems, "runtime", rawProps.runtime, false, '"runsc"'),
+      allowUnpinnedImage: readBoolean(problems, "allowUnpinnedImage", rawProps.allowUnpinnedImage, false),
+      privileged: readBoolean(problems, "privileged", rawProps.privileged, false),
+      pidMode: readString(problems, "pidMode", rawProps.pidMode, false, '"private"'),
+      ipcMode: readString(problems, "ipcMode", rawProps.ipcMode, false, '"private"'),
     };
     const name = props.name ?? defaultName(this.node.path, this.node.addr);
     this.containerName = name;

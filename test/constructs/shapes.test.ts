@@ -1,0 +1,116 @@
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { ChatUi, SandboxRunner, SecureInference } from "../../index";
+import { IMAGES } from "../../lib/images";
+import { inferenceProps, secretVariable, stackWithProviders } from "../helpers";
+import { outcomeOf, withValueAt, wrongShapes } from "../shapes";
+
+const IMAGE = "python:3.12-slim@sha256:05cda9777409a9c3ffddd94a4c476b79f0769a0b4857f0c7ed9226b6800b0d6f";
+
+/** Runs every derived wrong shape; the result lists only the cases that were not a ConfigError naming the prop. */
+function failures(
+  valid: (stack: TerraformStack) => Record<string, unknown>,
+  build: (stack: TerraformStack, props: Record<string, unknown>) => void,
+  makeStack: () => TerraformStack,
+  alias?: (path: string) => string,
+): string[] {
+  // The base is valid, so every problem below comes from the one wrong value.
+  const base = makeStack();
+  build(base, valid(base));
+  expect(() => Testing.synth(base)).not.toThrow();
+  const cases = wrongShapes(valid(makeStack()));
+  expect(cases.length).toBeGreaterThan(10);
+  return cases
+    .map((c) => {
+      const outcome = outcomeOf(
+        (stack) => build(stack, withValueAt(valid(stack), c.path, c.value)),
+        makeStack,
+        c.path,
+        alias,
+      );
+      return outcome === "ok" ? "" : `${c.path} = ${JSON.stringify(c.value)}: ${outcome}`;
+    })
+    .filter((f) => f !== "");
+}
+
+function dockerStack(): TerraformStack {
+  const stack = new TerraformStack(Testing.app(), "s");
+  new DockerProvider(stack, "docker", {});
+  return stack;
+}
+
+describe("every prop of the wrong shape is a ConfigError naming it (a JavaScript user's stack)", () => {
+  test("SandboxRunner", () => {
+    const valid = (stack: TerraformStack) => ({
+      image: IMAGE,
+      command: ["python", "/workspace/run.py"],
+      name: "agent-tests",
+      workspace: { hostPath: "/srv/agent/ws", containerPath: "/workspace", writable: false },
+      env: [
+        { name: "LOG_LEVEL", value: "debug" },
+        { name: "GITHUB_TOKEN", value: secretVariable(stack, "gh") },
+      ],
+      allowedSecretEnv: [{ name: "GITHUB_TOKEN", reason: "the agent opens pull requests; ticket SEC-7" }],
+      user: "61000:61000",
+      memoryMb: 512,
+      cpuLimit: 1,
+      cpuShares: 256,
+      scratchMb: 64,
+      maxProcesses: 128,
+      maxOpenFiles: 512,
+      allowUnpinnedImage: false,
+      privileged: false,
+      ipcMode: "private",
+    });
+    // SandboxRunner names an opt-in's reason by the variable's name.
+    const alias = (path: string) => path.replace("allowedSecretEnv[0].reason", "allowedSecretEnv.GITHUB_TOKEN.reason");
+    expect(
+      failures(valid, (stack, props) => new SandboxRunner(stack, "agent", props as never), dockerStack, alias),
+    ).toEqual([]);
+  });
+
+  test("ChatUi", () => {
+    const valid = () => ({
+      hostname: "chat.example.com",
+      name: "ai-chat",
+      publishOnEdge: true,
+      memoryMb: 1024,
+      cpuShares: 512,
+      maxUploadMb: 25,
+      autoProvisionUsers: true,
+      allowUnpinnedImages: false,
+      image: IMAGES.openWebui.reference,
+    });
+    const build = (stack: TerraformStack, props: Record<string, unknown>) => {
+      const ai = new SecureInference(stack, "inference", inferenceProps(stack));
+      new ChatUi(stack, "chat", { inference: ai, ...props } as never);
+    };
+    expect(failures(valid, build, () => stackWithProviders())).toEqual([]);
+  });
+
+  test("SecureInference", () => {
+    const valid = (stack: TerraformStack) => ({
+      ...inferenceProps(stack),
+      replicas: 1,
+      routes: ["/v1/chat/completions"],
+      vllm: { extraArgs: ["--enforce-eager"], gpus: "none" },
+    });
+    expect(
+      failures(
+        valid,
+        (stack, props) => new SecureInference(stack, "inference", props as never),
+        () => stackWithProviders(),
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe("the wrong-shape checker itself", () => {
+  test("derives wrong values per path, nested objects and first list elements included, and replaces one at a time", () => {
+    const props = { name: "a", n: 1, list: [{ k: "v" }], obj: { flag: true } };
+    const paths = new Set(wrongShapes(props).map((c) => c.path));
+    expect([...paths].sort()).toEqual(["list", "list[0]", "list[0].k", "n", "name", "obj", "obj.flag"]);
+    expect(withValueAt(props, "list[0].k", 42)).toEqual({ ...props, list: [{ k: 42 }] });
+    expect(props.list[0].k).toBe("v");
+  });
+});
