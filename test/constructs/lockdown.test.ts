@@ -120,8 +120,8 @@ describe("Lockdown on the default stack", () => {
   test.each([true, false])("lockdown = %s: the edge publishes 127.0.0.1:443 only when false", (locked) => {
     const edge = planned(json, locked).container("inference-edge")!;
     expect(edge.ports ?? []).toEqual(locked ? [] : [{ internal: 8443, external: 443, ip: "127.0.0.1", protocol: "tcp" }]);
-    // No site was added: the edge keeps one Caddyfile and its command, so lockdown replaces it for the port only.
-    expect(edge.command).toContain("/etc/zta/Caddyfile");
+    // The default stack publishes Grafana on the edge: locked, the edge serves the API site alone.
+    expect(edge.command).toContain(locked ? "/etc/zta/Caddyfile.locked" : "/etc/zta/Caddyfile");
   });
 });
 
