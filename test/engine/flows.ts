@@ -13,6 +13,7 @@ export interface Flow {
   readonly caller: string;
   readonly service: string;
   readonly port: number;
+  /** How the caller authenticates. */
   /** How the caller authenticates, in the trust graph's words (constructs/trust-graph.ts Authentication). */
   readonly auth: "mtls" | "mtls+oidc" | "network-only" | "access-jwt";
 }
@@ -98,7 +99,8 @@ export function flowsFromLabels(json: { resource: { docker_container: Record<str
     for (const e of JSON.parse(label.value) as { caller: string; port: number; auth: Flow["auth"] }[]) {
       if (e.caller === "tailnet" || e.caller === "cloudflare") continue;
       if (e.caller === "host") {
-        const published = (publishedPorts(owner) as { internal: number; external?: number }[]).find((p) => p.internal === e.port);
+        // publishedPorts: Lockdown turns the edge's `ports` into a `dynamic "ports"` block.
+        const published = publishedPorts(owner).find((p: any) => p?.internal === e.port) as { external?: number } | undefined;
         flows.push({ caller: "host", service: owner.name, port: published?.external ?? e.port, auth: e.auth });
       } else {
         flows.push({ caller: ownerOf(byName(e.caller)).name, service: owner.name, port: e.port, auth: e.auth });
