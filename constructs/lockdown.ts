@@ -33,7 +33,7 @@ export interface WithdrawnExposure {
  *   node comes back as itself);
  * - each Cloudflare tunnel's ingress: every rule but the catch-all 404 is dropped
  *   (`concat(var.lockdown ? [] : [rules...], [404])`); the tunnel, its DNS record and Access stay;
- * - each edge with sites added by ChatUi / Observability: it runs `Caddyfile.locked` (the API site only).
+ * - each edge with sites added by ChatUi / Observability / ApiGateway: it runs `Caddyfile.locked` (the API site only).
  *
  * Nothing else changes: volumes, keys, certificates, passwords and the other containers (and their
  * `docker logs`) are kept. Replaced or removed containers lose their logs: the runbooks save them first.

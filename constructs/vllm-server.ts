@@ -85,7 +85,7 @@ if [ -n "$ZTA_WAIT_FOR" ]; then
   waited=0
   while [ ! -f "$ZTA_WAIT_FOR" ]; do
     if [ "$waited" -ge ${FETCH_WAIT_SECONDS} ]; then echo "model not fetched: $ZTA_WAIT_FOR" >&2; exit 1; fi
-    sleep 10; waited=$((waited + 10))
+    sleep 2; waited=$((waited + 2))
   done
 fi
 VLLM_API_KEY="$(cat ${CONFIG_DIR}/api-key)"

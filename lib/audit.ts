@@ -170,8 +170,11 @@ export interface DriverOptions {
 
 /**
  * `log_opts` of an audited container (with `log_driver = "syslog"`).
- * - `mode = non-blocking`: the daemon buffers lines in a ring buffer of `max-buffer-size` and drops the oldest
- *   when it is full, so a slow or absent collector never blocks a container's stdout write.
+ * - `mode = non-blocking`: the daemon queues lines in a buffer of `max-buffer-size`; when it is full the NEW line
+ *   is dropped (moby daemon/logger/ring.go, messageRing.Enqueue), so a slow or absent collector never blocks a
+ *   container's stdout write.
+ * - No `syslog-tls-skip-verify` key at all: moby's parseTLSConfig reads only its presence
+ *   (`_, skipVerify := cfg["syslog-tls-skip-verify"]`), so even "false" turns verification OFF.
  * - RFC 5424 with microseconds over `tcp+tls`: Docker frames each message with its length (RFC 5425), so
  *   multi-line output stays one record; the tag is the container's name.
  * - The daemon verifies the collector's server certificate against the internal CA and presents its own.
@@ -184,7 +187,6 @@ export function syslogDriverOptions(o: DriverOptions): Record<string, string> {
     "syslog-tls-ca-cert": `${o.tlsDir}/ca.crt`,
     "syslog-tls-cert": `${o.tlsDir}/client.crt`,
     "syslog-tls-key": `${o.tlsDir}/client.key`,
-    "syslog-tls-skip-verify": "false",
     tag: "{{.Name}}",
     mode: "non-blocking",
     "max-buffer-size": o.maxBufferSize,

@@ -196,7 +196,20 @@ export const SecretKind = {
   TUNNEL_TOKEN: "tunnel-token",
   TAILNET_KEY: "tailnet-key",
   VARIABLE: "variable",
+  /** An ApiGateway app's virtual key (the Bearer token at the gateway's site). */
+  APP_KEY: "app-key",
+  /** An ApiGateway app's client key (its bundle output): the certificate the edge asks for first. */
+  APP_CLIENT_KEY: "app-client-key",
+  /** The key of an app key's rotation clock: it signs nothing anyone trusts. */
+  ROTATION_CLOCK: "rotation-clock",
 } as const;
+
+/**
+ * `zta.role` values of the ApiGateway and the AuditLog (GatewayRole and AUDIT_COLLECTOR_ROLE in constructs/;
+ * lib imports no construct, and test/lib/runbooks.test.ts checks they are equal).
+ */
+export const GATEWAY_ROLES = { GATEWAY: "api-gateway", PROXY: "api-gateway-proxy", DATABASE: "api-gateway-db", KEYS: "api-gateway-keys" } as const;
+export const AUDIT_COLLECTOR = "audit-collector";
 
 export interface SecretHolding {
   readonly kind: string;
@@ -225,6 +238,9 @@ const PASSWORD_TITLES: Record<string, string> = {
   "grafana-api-password": "Grafana's password for Prometheus' API",
   "prometheus-self-password": "Prometheus' password for its own API",
   "repository-password": "restic repository password",
+  "master-key": "LiteLLM master key (the gateway's admin key: it creates, updates and revokes every app key)",
+  "salt-key": "LiteLLM salt key (encrypts the credentials LiteLLM stores in its database)",
+  "db-password": "the gateway's Postgres password",
 };
 
 const PASSWORD_NOTES: Record<string, string> = {
@@ -233,7 +249,16 @@ const PASSWORD_NOTES: Record<string, string> = {
     "(`grafana cli admin reset-admin-password` in the Grafana container, with the new `admin-password` from its config volume).",
   "cookie-secret": "Every browser session of the gate ends: users sign in again at the identity provider.",
   "secret-key": "Every Open WebUI session ends: users sign in again.",
+  "master-key": "LiteLLM and its reconcile job are replaced with the new key (both read it from their config volume); the app keys stay valid.",
+  "db-password":
+    "Postgres sets the password only when it creates its cluster: after the apply, set it in the database too (the exact command is in " +
+    "`04-internal-secret-leak.md`), then restart LiteLLM.",
 };
+
+/** Only what the gateway's own containers hold is a gateway secret (a stack's own `db-password` is not). */
+const GATEWAY_PASSWORDS = new Set(["master-key", "salt-key", "db-password"]);
+
+const code = (x: string) => `\`${x}\``;
 
 function lastSegment(path: string): string {
   const parts = path.split("/");
@@ -267,7 +292,13 @@ export function secretHoldings(model: StackModel): SecretHolding[] {
   const byType = (type: string) => model.resources.filter((r) => r.type === type);
   const plain = (r: ModelResource) => `${r.type}.${r.logicalId}`;
 
-  const rootCerts = byType("tls_self_signed_cert");
+  // A CA is a self-signed certificate with is_ca_certificate; other self-signed ones are the gateway's rotation clocks.
+  const rootCerts = byType("tls_self_signed_cert").filter((c) => c.config.is_ca_certificate === true);
+  const clockKeys = new Set(
+    byType("tls_self_signed_cert")
+      .filter((c) => c.config.is_ca_certificate !== true)
+      .flatMap((c) => [...c.refs].filter((x) => x.startsWith("tls_private_key."))),
+  );
   const caKeys = new Set(rootCerts.flatMap((c) => [...c.refs].filter((x) => x.startsWith("tls_private_key."))));
   const leaves = byType("tls_locally_signed_cert");
   for (const keyAddress of caKeys) {
@@ -284,39 +315,103 @@ export function secretHoldings(model: StackModel): SecretHolding[] {
       note: "Only Terraform state holds the CA key. Rotating it re-issues every certificate it signed: every operator needs the new bundle.",
     });
   }
-  for (const key of byType("tls_private_key").filter((k) => !caKeys.has(plain(k)))) {
+  for (const key of byType("tls_private_key").filter((k) => clockKeys.has(plain(k)) && !caKeys.has(plain(k)))) {
+    const clocks = byType("tls_self_signed_cert").filter((c) => c.refs.has(plain(key)));
+    out.push({
+      kind: SecretKind.ROTATION_CLOCK,
+      title: `rotation clock key (${key.path.split("/").slice(0, -1).join("/") || key.path})`,
+      source: key.address,
+      replace: [],
+      ...holdersOf([plain(key)]),
+      note:
+        `Not a credential: it signs only ${clocks.map((c) => code(c.address)).join(", ")}, whose validity dates the rotation of an app key. ` +
+        "Nothing to rotate; replacing an app key's `random_password` rotates the key itself.",
+    });
+  }
+  const auditCollectors = model.containers.filter((c) => c.role === AUDIT_COLLECTOR);
+  for (const key of byType("tls_private_key").filter((k) => !caKeys.has(plain(k)) && !clockKeys.has(plain(k)))) {
     const requests = byType("tls_cert_request").filter((r) => r.refs.has(plain(key)));
     const certs = leaves.filter((l) => requests.some((r) => l.refs.has(plain(r))));
     // The key is the secret; its certificate is public (Prometheus' expiry rules read every one).
     const holders = holdersOf([plain(key)]);
     const operatorOutputs = model.outputs.filter((o) => o.refs.has(plain(key)) && /_operator_/.test(o.name));
+    const appOutputs = model.outputs.filter((o) => o.refs.has(plain(key)) && /_app_\w+_bundle$/.test(o.name));
     const isOperator = operatorOutputs.length > 0 && holders.containers.length === 0;
+    const isApp = appOutputs.length > 0 && holders.containers.length === 0;
+    // The AuditLog's daemon certificate: in a volume no container mounts (the Docker daemon reads its mountpoint).
+    const isDaemon = auditCollectors.length > 0 && /daemon-client-cert$/.test(key.path.split("/").slice(0, -1).join("/"));
     const owner = holders.containers[0] ?? holders.outputs[0] ?? key.path;
     const role = /client-cert|metrics-scraper|operator-/.test(key.path) ? "client" : "server";
-    out.push({
-      kind: isOperator ? SecretKind.OPERATOR_KEY : SecretKind.LEAF_KEY,
-      title: isOperator ? `operator client key (${operatorOutputs[0].name})` : `${role} key of ${owner}`,
-      source: key.address,
-      replace: [key.address, ...certs.map((c) => c.address)],
-      ...holders,
-    });
+    const base = { source: key.address, replace: [key.address, ...certs.map((c) => c.address)], ...holders };
+    if (isOperator) out.push({ kind: SecretKind.OPERATOR_KEY, title: `operator client key (${operatorOutputs[0].name})`, ...base });
+    else if (isApp) {
+      out.push({
+        kind: SecretKind.APP_CLIENT_KEY,
+        title: `app client key (${appOutputs[0].name})`,
+        ...base,
+        note: "The edge keeps no revocation list: a new certificate does not stop the old one (runbook 3 rotates the app's virtual key, which the gateway checks).",
+      });
+    } else if (isDaemon) {
+      out.push({
+        kind: SecretKind.LEAF_KEY,
+        title: `Docker daemon's client key for the audit collector ${auditCollectors[0].name}`,
+        ...base,
+        note:
+          `With it, anyone who reaches 127.0.0.1:${String(record(list(auditCollectors[0].config.ports)[0]).external ?? "?")} on this host can write lines into the audit trail. ` +
+          "The daemon reads it when a container starts: after the apply, `docker restart` the audited containers so their logging drivers use the new one.",
+      });
+    } else {
+      out.push({ kind: SecretKind.LEAF_KEY, title: `${role} key of ${owner}`, ...base });
+    }
   }
+  const gatewayContainers = new Set(model.containers.filter((c) => (Object.values(GATEWAY_ROLES) as string[]).includes(c.role ?? "")).map((c) => c.name));
   for (const password of byType("random_password")) {
     const id = lastSegment(password.path);
     const isBackup = id === "repository-password";
+    const holders = holdersOf([plain(password)]);
+    const ofGateway = holders.containers.length > 0 && holders.containers.every((c) => gatewayContainers.has(c));
+    if (ofGateway && id.startsWith("key-") && holders.outputs.length > 0) {
+      const app = id.slice("key-".length);
+      const job = model.containers.find((c) => c.role === GATEWAY_ROLES.KEYS && holders.containers.includes(c.name));
+      out.push({
+        kind: SecretKind.APP_KEY,
+        title: `virtual key of app ${app} (ApiGateway)`,
+        source: password.address,
+        replace: [password.address],
+        ...holders,
+        note:
+          `The reconcile job ${code(job?.name ?? "?")} is replaced with the new value and runs again: it revokes the old key of ${app} and registers the new one ` +
+          `(its log says \`reconcile: revoked previous key of ${app}\`). Hand the app the new key: \`terraform output -raw ${holders.outputs[0]}\`.`,
+      });
+      continue;
+    }
+    if (ofGateway && id === "salt-key") {
+      out.push({
+        kind: SecretKind.PASSWORD,
+        title: PASSWORD_TITLES[id],
+        source: password.address,
+        // Never: see the note.
+        replace: [],
+        ...holders,
+        note:
+          "Never rotate it (no `-replace`, not even with every other secret): LiteLLM cannot decrypt what it stored with the old one. " +
+          "It protects nothing without the database: if it leaked, rotate the gateway's Postgres password and master key and keep the database volume from being read.",
+      });
+      continue;
+    }
     out.push({
       kind: isBackup ? SecretKind.BACKUP_PASSWORD : SecretKind.PASSWORD,
-      title: PASSWORD_TITLES[id] ?? `generated password ${password.path}`,
+      title: (GATEWAY_PASSWORDS.has(id) && !ofGateway ? undefined : PASSWORD_TITLES[id]) ?? `generated password ${password.path}`,
       source: password.address,
       replace: [password.address],
-      ...holdersOf([plain(password)]),
+      ...holders,
       ...(isBackup
         ? {
             note:
               "restic encrypts the repository's keys with this password: a new password needs `restic key add` with the old one first " +
               "(the recovery steps print it); never `-replace` it alone.",
           }
-        : PASSWORD_NOTES[id]
+        : PASSWORD_NOTES[id] && (ofGateway || !GATEWAY_PASSWORDS.has(id))
           ? { note: PASSWORD_NOTES[id] }
           : {}),
     });

@@ -36,7 +36,6 @@ describe("AuditLog", () => {
         mode: "non-blocking",
         "max-buffer-size": "4m",
         tag: "{{.Name}}",
-        "syslog-tls-skip-verify": "false",
       });
       // The daemon reads the certificates from the daemon-TLS volume on its own filesystem.
       expect(c.log_opts["syslog-tls-cert"]).toMatch(/^\$\{docker_volume\.[^}]+\.mountpoint\}\/client\.crt$/);

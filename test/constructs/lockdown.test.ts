@@ -60,6 +60,8 @@ describe("Lockdown on the full stack (every construct)", () => {
     const sites = caddySites(served);
     expect(sites.includes("https://chat.example.com:8443")).toBe(!locked);
     expect(sites.includes("https://grafana.example.internal:8443")).toBe(!locked);
+    // ApiGateway's certificate-only site goes with them.
+    expect(sites.includes("https://api.example.internal:8443")).toBe(!locked);
     // The API site stays (nothing outside reaches it: the tailnet node is gone and the edge publishes no port here).
     expect(sites).toContain("https://ai.example.internal:8443");
   });
@@ -97,7 +99,7 @@ describe("Lockdown on the full stack (every construct)", () => {
         return Object.values(adapted.apps.http.servers as Record<string, any>).flatMap((srv) => srv.routes.flatMap((r: any) => (r.match ?? []).flatMap((m: any) => m.host ?? []))).sort();
       };
       expect(hosts("Caddyfile.locked")).toEqual(["127.0.0.1", "ai.example.internal", "ai.tailnet-abc.ts.net"]);
-      expect(hosts("Caddyfile")).toEqual(["127.0.0.1", "ai.example.internal", "ai.tailnet-abc.ts.net", "chat.example.com", "grafana.example.internal"]);
+      expect(hosts("Caddyfile")).toEqual(["127.0.0.1", "ai.example.internal", "ai.tailnet-abc.ts.net", "api.example.internal", "chat.example.com", "grafana.example.internal"]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -120,8 +122,8 @@ describe("Lockdown on the default stack", () => {
   test.each([true, false])("lockdown = %s: the edge publishes 127.0.0.1:443 only when false", (locked) => {
     const edge = planned(json, locked).container("inference-edge")!;
     expect(edge.ports ?? []).toEqual(locked ? [] : [{ internal: 8443, external: 443, ip: "127.0.0.1", protocol: "tcp" }]);
-    // No site was added: the edge keeps one Caddyfile and its command, so lockdown replaces it for the port only.
-    expect(edge.command).toContain("/etc/zta/Caddyfile");
+    // Observability's Grafana site is on this edge (main's default stack): locked, the edge serves the API site only.
+    expect(edge.command[edge.command.indexOf("--config") + 1]).toBe(locked ? "/etc/zta/Caddyfile.locked" : "/etc/zta/Caddyfile");
   });
 });
 

@@ -1,3 +1,5 @@
+import { publishedPorts } from "../../lib/policy/docker";
+
 /**
  * The allowed flows of each stack, caller -> service:port, in ONE place. The engine suite probes every
  * listed service:port from an attacker on every network and from inside every other container's
@@ -97,7 +99,8 @@ export function flowsFromLabels(json: { resource: { docker_container: Record<str
     for (const e of JSON.parse(label.value) as { caller: string; port: number; auth: Flow["auth"] }[]) {
       if (e.caller === "tailnet" || e.caller === "cloudflare") continue;
       if (e.caller === "host") {
-        const published = (owner.ports ?? []).find((p: { internal: number }) => p.internal === e.port);
+        // publishedPorts: Lockdown turns the edge's `ports` into a `dynamic "ports"` block.
+        const published = publishedPorts(owner).find((p: any) => p?.internal === e.port) as { external?: number } | undefined;
         flows.push({ caller: "host", service: owner.name, port: published?.external ?? e.port, auth: e.auth });
       } else {
         flows.push({ caller: ownerOf(byName(e.caller)).name, service: owner.name, port: e.port, auth: e.auth });

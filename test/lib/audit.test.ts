@@ -24,6 +24,7 @@ describe("audit renderers", () => {
     expect(script).not.toContain("-mtime");
   });
 
+  // No syslog-tls-skip-verify key (toEqual is exact): moby turns verification off on its mere presence, even "false".
   test("driver options: TLS with verification, non-blocking with a bounded buffer, the container name as tag", () => {
     expect(syslogDriverOptions({ address: "127.0.0.1:6514", tlsDir: "/v", maxBufferSize: "4m" })).toEqual({
       "syslog-address": "tcp+tls://127.0.0.1:6514",
@@ -32,7 +33,6 @@ describe("audit renderers", () => {
       "syslog-tls-ca-cert": "/v/ca.crt",
       "syslog-tls-cert": "/v/client.crt",
       "syslog-tls-key": "/v/client.key",
-      "syslog-tls-skip-verify": "false",
       tag: "{{.Name}}",
       mode: "non-blocking",
       "max-buffer-size": "4m",

@@ -1,8 +1,8 @@
-/** A stack with every construct of the library, for the runbook and lockdown tests. */
+/** A stack with every construct of the library (ApiGateway and AuditLog included), for the runbook and lockdown tests. */
 import { CloudflareProvider } from "@cdktf/provider-cloudflare/lib/provider";
 import { App, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { ChatUi, CloudflareTunnel, EncryptedBackup, Observability, SandboxRunner, SecureInference, TailscaleExposure, TailscaleProvider } from "../../index";
+import { ApiGateway, AuditLog, ChatUi, CloudflareTunnel, EncryptedBackup, Observability, SandboxRunner, SecureInference, TailscaleExposure, TailscaleProvider } from "../../index";
 import { inferenceProps } from "../helpers";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
@@ -19,6 +19,8 @@ export class FullStack extends TerraformStack {
     new TailscaleProvider(this, "tailscale", {});
     const ai = new SecureInference(this, "inference", { ...inferenceProps(this as TerraformStack), metricsScraper: true });
     this.inference = ai;
+    // First: its routing aspect then audits every container below.
+    new AuditLog(this, "audit", { ca: ai.ca });
     const chat = new ChatUi(this, "chat", { inference: ai, hostname: "chat.example.com" });
     const authKey = new TerraformVariable(this, "tailscale_auth_key", { type: "string", sensitive: true });
     new TailscaleExposure(this, "tailnet", { target: ai.edge, hostname: "ai", tailnetDomain: "tailnet-abc.ts.net", authKey: authKey.value });
@@ -34,6 +36,15 @@ export class FullStack extends TerraformStack {
       name: "ai-backup",
       volumes: [{ volumeName: chat.dataVolume.name, name: "webui-data" }],
       repository: { localPath: "/srv/backups/ai" },
+    });
+    new ApiGateway(this, "gateway", {
+      inference: ai,
+      hostname: "api.example.internal",
+      models: [{ name: ai.servedModelName, inputCostPerMillionTokensUsd: 0.1, outputCostPerMillionTokensUsd: 0.4 }],
+      apps: [
+        { name: "nightly-summaries", models: [ai.servedModelName], monthlyBudgetUsd: 20, requestsPerMinute: 30 },
+        { name: "ide-assistant", models: [ai.servedModelName], requestsPerMinute: 120, tokensPerMinute: 200000, rotateAfterDays: 90 },
+      ],
     });
     new SandboxRunner(this, "agent", {
       image: "python:3.12-slim@sha256:05cda9777409a9c3ffddd94a4c476b79f0769a0b4857f0c7ed9226b6800b0d6f",

@@ -7,9 +7,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { App, TerraformStack, Testing } from "cdktf";
-import { Lockdown, SecureInference } from "../../index";
+import { AUDIT_COLLECTOR_ROLE, GatewayRole, Lockdown, SecureInference } from "../../index";
 import { renderRunbooks, writeAppRunbooks, Runbook } from "../../lib/runbooks";
-import { rotationCommand, secretHoldings, SecretKind, stackModel } from "../../lib/runbooks-model";
+import { AUDIT_COLLECTOR, GATEWAY_ROLES, rotationCommand, secretHoldings, SecretKind, stackModel } from "../../lib/runbooks-model";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
 import { HomelabStack } from "../../examples/homelab";
 import { TeamStack } from "../../examples/team";
@@ -139,7 +139,7 @@ describe("a runbook for a component the stack lacks is left out", () => {
 describe("the lockdown step", () => {
   test("names what this stack withdraws and saves the logs of the containers it replaces first", () => {
     const md = renderRunbooks(synthJson(fullWithLockdown()), "full").find((b) => b.file === "05-host-compromise.md")!.markdown;
-    expect(md).toMatch(/the edge sites `https:\/\/chat\.example\.com:8443`, `https:\/\/grafana\.example\.internal:8443` of `inference-edge`/);
+    expect(md).toMatch(/the edge sites `https:\/\/chat\.example\.com:8443`, `https:\/\/grafana\.example\.internal:8443`, `https:\/\/api\.example\.internal:8443` of `inference-edge`/);
     expect(md).toMatch(/the tailnet node `inference-edge-ts-ai` \(`docker_container\.tailnet_container_\w+\[0\]`/);
     expect(md).toMatch(/every ingress rule of `cloudflare_zero_trust_tunnel_cloudflared_config\.tunnel_config_\w+` but the catch-all/);
     const saveAt = md.indexOf("for c in inference-edge inference-edge-ts-ai; do");
@@ -199,7 +199,10 @@ describe("secretHoldings: which resources hold which secret", () => {
     expect(ca[0].containers).toEqual([]);
     const signed = Object.keys(json.resource.tls_locally_signed_cert).map((k) => `tls_locally_signed_cert.${k}`);
     expect(ca[0].replace).toEqual(expect.arrayContaining(signed));
-    expect(ca[0].replace).toContain(`tls_self_signed_cert.${Object.keys(json.resource.tls_self_signed_cert)[0]}`);
+    // The CA's root (the gateway's rotation clocks are self-signed too, and no CA).
+    const root = Object.entries(json.resource.tls_self_signed_cert).find(([, c]) => c.is_ca_certificate === true)![0];
+    expect(ca[0].replace).toContain(`tls_self_signed_cert.${root}`);
+    expect(ca[0].replace.filter((a) => /rotation-clock/.test(a))).toEqual([]);
   });
 
   test("the vLLM API key is held by vLLM and its sidecar, not the edge; the cookie secret by the gate; the tunnel token by cloudflared", () => {
@@ -210,6 +213,33 @@ describe("secretHoldings: which resources hold which secret", () => {
     expect(token.replace).toEqual([expect.stringMatching(/^cloudflare_zero_trust_tunnel_cloudflared\.tunnel_\w+$/)]);
     expect(one(/server key of inference-edge/).containers).toEqual(["inference-edge"]);
     expect(one(/operator client key/).outputs).toEqual(["inference_operator_devops_laptop"]);
+  });
+
+  test("the gateway's master key, salt key (never rotated), Postgres password and app keys; the audit collector's keys", () => {
+    expect(one(/LiteLLM master key/).containers).toEqual(["inference-gateway", "inference-gateway-keys"]);
+    const salt = one(/LiteLLM salt key/);
+    expect(salt.replace).toEqual([]);
+    expect(salt.note).toMatch(/Never rotate it.*LiteLLM cannot decrypt/);
+    expect(one(/gateway's Postgres password/).containers).toEqual(["inference-gateway", "inference-gateway-db"]);
+    const app = one(/virtual key of app ide-assistant/);
+    expect(app.kind).toBe(SecretKind.APP_KEY);
+    expect(app.replace).toEqual([expect.stringMatching(/^random_password\.gateway_key-ide-assistant_\w+$/)]);
+    expect(app.outputs).toEqual(["gateway_key_ide_assistant"]);
+    expect(app.note).toMatch(/inference-gateway-keys.*revokes the old key/);
+    expect(one(/app client key \(gateway_app_nightly_summaries_bundle\)/).kind).toBe(SecretKind.APP_CLIENT_KEY);
+    expect(one(/server key of zta-audit-collector/).containers).toEqual(["zta-audit-collector"]);
+    expect(one(/Docker daemon's client key for the audit collector zta-audit-collector/).volumes).toEqual(["zta-audit-daemon-tls"]);
+    // The rotation clock signs nothing: listed, never replaced; rotating every secret leaves the salt key alone.
+    expect(one(/rotation clock key/).replace).toEqual([]);
+    const md = renderRunbooks(json, "full").find((b) => b.file === "04-internal-secret-leak.md")!.markdown;
+    const all = /### Rotate every secret at once[\s\S]*?```sh\n([\s\S]*?)```/.exec(md)![1];
+    expect(all).toContain(app.source);
+    expect(all).not.toContain(salt.source);
+  });
+
+  test("the roles the model reads are the constructs' roles", () => {
+    expect(GATEWAY_ROLES).toEqual(GatewayRole);
+    expect(AUDIT_COLLECTOR).toBe(AUDIT_COLLECTOR_ROLE);
   });
 
   test("sensitive variables are rotated at their issuer (no -replace); the restic password never in the all-at-once command", () => {
