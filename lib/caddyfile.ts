@@ -138,9 +138,7 @@ request_header ${CLIENT_CERT_HEADER} {http.request.tls.client.subject}`;
 }
 
 function proxyToUpstreams(o: EdgeCaddyOptions, site: EdgeSite): string {
-  const health = site.healthUri
-    ? `\n\thealth_uri ${site.healthUri}\n\thealth_interval 5s\n\thealth_timeout 5s`
-    : "";
+  const health = site.healthUri ? `\n\thealth_uri ${site.healthUri}\n\thealth_interval 5s\n\thealth_timeout 5s` : "";
   return `reverse_proxy ${site.upstreams.join(" ")} {
 	lb_policy least_conn
 	lb_try_duration 5s${health}
