@@ -1,5 +1,5 @@
 // Prints the zta-probe check list, or with `--write <file>` refreshes it between the
-// <!-- probe-checks:start --> and <!-- probe-checks:end --> markers of that file (README.md).
+// <!-- probe-checks:start --> and <!-- probe-checks:end --> markers of that file (docs/probe.md).
 import * as fs from "fs";
 import { CHECKS } from "../lib/probe/checks";
 import { renderCheckList, replaceCheckList } from "../lib/probe/check-list";

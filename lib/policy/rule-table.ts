@@ -54,7 +54,7 @@ export function renderRulesDocument(rules: RuleMetadata[]): string {
     "<!-- Generated from the rules' metadata by `npm run docs` (scripts/rule-table.ts); do not edit by hand. -->",
     "",
     "Every rule `SecurityPolicy` checks, with why it matters and the fix. Severities map to finding levels",
-    'per profile (README, "Security policy"); add your own rules with `additionalRules` (examples/custom-rule.ts).',
+    "per profile (docs/policy.md); add your own rules with `additionalRules` (examples/custom-rule.ts).",
     "",
     renderRuleTable(sorted),
     "",

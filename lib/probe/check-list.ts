@@ -1,8 +1,8 @@
 import { Check } from "./checks";
 
 /**
- * The README's list of probe checks, rendered from the check table (lib/probe/checks.ts) so it is
- * never written twice. `npx ts-node scripts/probe-checks.ts --write README.md` refreshes it between
+ * The list of probe checks in docs/probe.md, rendered from the check table (lib/probe/checks.ts) so it is
+ * never written twice. `npx ts-node scripts/probe-checks.ts --write docs/probe.md` refreshes it between
  * the markers; a test fails when the committed list differs from what this renders.
  */
 

@@ -1,6 +1,6 @@
 /**
  * Every check `zta-probe` runs, in the order it runs them, in one typed table: the command runs it,
- * and the README's "Verify a deployment" list is rendered from it (scripts/probe-checks.ts), so the
+ * and the list in docs/probe.md is rendered from it (scripts/probe-checks.ts), so the
  * documented list cannot drift from what runs. Each check sends a bounded number of requests, only
  * to the hosts the user named, and returns what it sent, what it expected and what it got.
  */
@@ -57,7 +57,7 @@ export interface Check {
   readonly id: string;
   readonly group: CheckGroup;
   readonly title: string;
-  /** For the README: what is sent, what must come back, and why it matters. */
+  /** For docs/probe.md: what is sent, what must come back, and why it matters. */
   readonly sends: string;
   readonly expects: string;
   readonly meaning: string;

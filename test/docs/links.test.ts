@@ -97,6 +97,11 @@ describe("links into the repository resolve", () => {
     expect(missing).toEqual([]);
   });
 
+  test("the README stays a few screens: deep dives live in docs/", () => {
+    const lines = fs.readFileSync(path.join(ROOT, "README.md"), "utf8").split("\n").length;
+    expect({ lines, atMost: 350 }).toEqual({ lines: Math.min(lines, 350), atMost: 350 });
+  });
+
   test("the checks find what is broken (so a pass means something)", () => {
     const doc =
       "# Title\n\n## A section (with parens)\n\n[ok](#a-section-with-parens) [gone](#nope) [file](docs/none.md) [web](https://x.example) `lib/none.ts`\n```\n[in code](ignored.md)\n```\n";

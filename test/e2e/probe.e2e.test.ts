@@ -77,7 +77,7 @@ describe("zta-probe against the chain as rendered", () => {
     // Bounded: the whole run stays far below the budget and takes seconds.
     expect(report.requests).toBeLessThan(200);
     expect(report.ms).toBeLessThan(20000);
-    // Console output for the README's sample.
+    // Console output for the sample in docs/probe.md.
     console.log(r.out);
   });
 

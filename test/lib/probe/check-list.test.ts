@@ -3,10 +3,10 @@ import * as path from "path";
 import { CHECKS } from "../../../lib/probe/checks";
 import { CHECKS_END, CHECKS_START, renderCheckList, replaceCheckList } from "../../../lib/probe/check-list";
 
-const README = path.join(__dirname, "..", "..", "..", "README.md");
+const README = path.join(__dirname, "..", "..", "..", "docs", "probe.md");
 
 describe("the documented probe check list", () => {
-  test("README.md carries the list, equal to the one rendered from the check table (scripts/probe-checks.ts --write README.md refreshes it)", () => {
+  test("docs/probe.md carries the list, equal to the one rendered from the check table (scripts/probe-checks.ts --write docs/probe.md refreshes it)", () => {
     const text = fs.readFileSync(README, "utf8");
     expect(text).toContain(CHECKS_START);
     expect(text).toBe(replaceCheckList(text, CHECKS));
