@@ -136,7 +136,9 @@ export class TailscaleExposure extends Construct {
   constructor(scope: Construct, id: string, props: TailscaleExposureProps) {
     super(scope, id);
     const edge = props.target;
-    const name = props.name ?? `${edge instanceof EdgeProxy ? edge.name : id}-ts-${props.hostname}`;
+    // A hostname from a variable is unknown at synth: the default Docker name then leaves it out.
+    const suffix = typeof props.hostname === "string" && !isUnresolved(props.hostname) ? `-${props.hostname}` : "";
+    const name = props.name ?? `${edge instanceof EdgeProxy ? edge.name : id}-ts${suffix}`;
     const givenTags = props.tags ?? props.createAuthKey?.tags ?? ["tag:zta-ai"];
     // A list of the wrong shape is reported by validate(); build from a safe one meanwhile.
     this.tags = Array.isArray(givenTags) ? givenTags : [];

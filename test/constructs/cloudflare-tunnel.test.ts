@@ -1,5 +1,5 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { Aspects, TerraformOutput, Testing } from "cdktf";
+import { Aspects, TerraformOutput, TerraformVariable, Testing } from "cdktf";
 import {
   ChatUi,
   ClientCertMode,
@@ -120,6 +120,21 @@ describe("CloudflareTunnel: Cloudflare resources", () => {
     expectConfigError(() => tunnelled({ access: { emails: [], emailDomains: [], groups: [] } }), "access");
     expectConfigError(() => tunnelled({ access: { emails: ["not-an-email"] } }), "access.emails");
     expectConfigError(() => tunnelled({ access: { emailDomains: ["@example.com"] } }), "access.emailDomains");
+  });
+
+  test("an email from a Terraform variable is not judged at synth (its value is unknown there)", () => {
+    const { stack, ai } = inferenceStack();
+    const chat = new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com" });
+    const email = new TerraformVariable(stack, "oncall_email", { type: "string" });
+    new CloudflareTunnel(stack, "tunnel", {
+      accountId: ACCOUNT,
+      zoneId: ZONE,
+      hostname: "chat.example.com",
+      target: chat,
+      access: { emails: [email.stringValue] },
+    });
+    const policy = one(synth(stack), "cloudflare_zero_trust_access_policy");
+    expect(policy.include).toEqual([{ email: { email: "${var.oncall_email}" } }]);
   });
 });
 

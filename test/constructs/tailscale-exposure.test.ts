@@ -1,4 +1,4 @@
-import { TerraformOutput, Testing } from "cdktf";
+import { TerraformOutput, TerraformVariable, Testing } from "cdktf";
 import { IMAGES, SecureInference, SecurityPolicy, TailscaleExposure } from "../../index";
 import {
   containerNamed,
@@ -106,6 +106,20 @@ describe("TailscaleExposure: the container", () => {
         .sort();
     expect(suppressions(exposed({ kernelNetworking: true }).ts)).toEqual(["ZTA-CTR-003", "ZTA-CTR-011"]);
     expect(suppressions(exposed().ts)).toEqual(["ZTA-CTR-011"]);
+  });
+});
+
+describe("TailscaleExposure: a hostname from a Terraform variable", () => {
+  test("is not judged at synth, and the default Docker name leaves it out", () => {
+    const { stack, ai } = inferenceStack();
+    const hostname = new TerraformVariable(stack, "ts_hostname", { type: "string" });
+    new TailscaleExposure(stack, "ts", {
+      target: ai.edge,
+      hostname: hostname.stringValue,
+      authKey: secretVariable(stack, "k"),
+    });
+    const c = containerNamed(synth(stack), "inference-edge-ts");
+    expect(c.env).toContain("TS_HOSTNAME=${var.ts_hostname}");
   });
 });
 
