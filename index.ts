@@ -4,7 +4,6 @@ export type {
   SecureInferenceProps,
   ModelProps,
   OperatorProps,
-  RateLimitProps,
   VllmProps,
   ImageOverrides,
 } from "./constructs/secure-inference";
@@ -19,7 +18,7 @@ export type {
 export { EdgeProxy } from "./constructs/edge-proxy";
 export type { EdgeProxyProps, PublishedSite } from "./constructs/edge-proxy";
 export { MtlsSidecar } from "./constructs/mtls-sidecar";
-export type { MtlsSidecarProps } from "./constructs/mtls-sidecar";
+export type { MtlsSidecarProps, RateLimitProps, SidecarLimits } from "./constructs/mtls-sidecar";
 export { OidcGate } from "./constructs/oidc-gate";
 export type { OidcGateProps, OidcSettings } from "./constructs/oidc-gate";
 export { VllmServer, ModelFetch } from "./constructs/vllm-server";

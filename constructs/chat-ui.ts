@@ -17,7 +17,7 @@ import {
 import { IMAGES } from "../lib/images";
 import { WEBUI_TRUSTED_EMAIL_HEADER } from "../lib/headers";
 import { renderChatProxyNginxConfig } from "../lib/nginx-client";
-import { checkNoCredentialLiterals, readBoolean, readNumber, readString } from "../lib/shape";
+import { checkNoCredentialLiterals, checkRenamedProps, readBoolean, readNumber, readString } from "../lib/shape";
 import { dnsNameFix, isDnsName, isDockerName } from "../lib/validate";
 import { HardenedService } from "./hardened-service";
 import { Authentication } from "./trust-graph";
@@ -67,8 +67,8 @@ export interface ChatUiProps {
   readonly memoryMb?: number;
   /** @default 512 */
   readonly cpuShares?: number;
-  /** Upload limit through the proxy, MB. @default 25 */
-  readonly maxUploadMb?: number;
+  /** Request body limit through the chat proxy (uploads), MB. @default 25 */
+  readonly maxRequestBodyMb?: number;
   /**
    * Create an Open WebUI account (role "pending": an admin approves it) for anyone the edge's OIDC gate
    * or Cloudflare Access lets through. Open WebUI creates trusted-header users through its signup
@@ -114,18 +114,23 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
   public readonly clientSubjectDn = serviceSubjectDn(CHAT_CLIENT_CN);
   private readonly inference: IInferenceApi;
   private readonly tunnelCidrs: string[] = [];
-  private readonly maxUploadMb: number;
+  private readonly maxRequestBodyMb: number;
   private readonly publishOnEdge: boolean;
   private readonly autoProvisionUsers: boolean;
 
   constructor(scope: Construct, id: string, rawProps: ChatUiProps) {
     super(scope, id);
     const problems = new Problems(whereIs("ChatUi", this.node.path), this);
+    checkRenamedProps(problems, rawProps, { maxUploadMb: "maxRequestBodyMb" });
     const props: ChatUiProps = {
       ...rawProps,
       hostname: readString(problems, "hostname", rawProps.hostname, true, '"chat.example.com"') as string,
       name: readString(problems, "name", rawProps.name, false, '"ai-chat"'),
-      maxUploadMb: readNumber(problems, "maxUploadMb", rawProps.maxUploadMb, 25, { min: 1, max: 1024, unit: "MB" }),
+      maxRequestBodyMb: readNumber(problems, "maxRequestBodyMb", rawProps.maxRequestBodyMb, 25, {
+        min: 1,
+        max: 1024,
+        unit: "MB",
+      }),
       memoryMb: readNumber(problems, "memoryMb", rawProps.memoryMb, 2048, { min: 6, max: 4194304, unit: "MB" }),
       cpuShares: readNumber(problems, "cpuShares", rawProps.cpuShares, 512, { min: 2, max: 262144 }),
       publishOnEdge: readBoolean(problems, "publishOnEdge", rawProps.publishOnEdge, true),
@@ -143,7 +148,7 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
         'Pass the SecureInference the UI talks to (new ChatUi(stack, "chat", { inference: ai, ... })).',
       );
       this.name = props.name ?? id;
-      this.maxUploadMb = 25;
+      this.maxRequestBodyMb = 25;
       this.autoProvisionUsers = false;
       this.publishOnEdge = false;
       // Nothing can be built without it; synth reports this with every other problem.
@@ -151,7 +156,7 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
       return;
     }
     this.name = props.name ?? `${props.inference.prefix}-${id.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
-    this.maxUploadMb = props.maxUploadMb ?? 25;
+    this.maxRequestBodyMb = props.maxRequestBodyMb ?? 25;
     this.publishOnEdge = props.publishOnEdge ?? true;
     this.autoProvisionUsers = props.autoProvisionUsers ?? false;
     const image = props.image ?? IMAGES.openWebui.reference;
@@ -325,8 +330,8 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
       runDir: "/tmp",
       accessLog: "/dev/stdout",
       errorLog: "/dev/stderr",
-      maxBodyMb: this.maxUploadMb,
-      generationTimeoutSeconds: 1800,
+      maxRequestBodyMb: this.maxRequestBodyMb,
+      generationTimeoutSeconds: this.inference.generationTimeoutSeconds,
     });
   }
 

@@ -15,7 +15,7 @@ import {
 } from "@cdktf/provider-cloudflare/lib/zero-trust-tunnel-cloudflared-config";
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { Network } from "@cdktf/provider-docker/lib/network";
-import { Fn, TerraformStack } from "cdktf";
+import { Fn, TerraformStack, Token } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
@@ -23,7 +23,14 @@ import { INTERNAL_NETWORK_OPTIONS } from "../lib/hardening";
 import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
 import { CATCH_ALL_SERVICE } from "../lib/tunnel-ingress";
-import { checkNoCredentialLiterals, readObject, readString, readStrings } from "../lib/shape";
+import {
+  checkNoCredentialLiterals,
+  checkRenamedProps,
+  readNumber,
+  readObject,
+  readString,
+  readStrings,
+} from "../lib/shape";
 import { dnsNameFix, isDnsName, isDockerName, isEmail } from "../lib/validate";
 import { ITunnelApp, ITunnelTarget, TunnelOrigin } from "./interfaces";
 import { HardenedService } from "./hardened-service";
@@ -41,8 +48,8 @@ export interface CloudflareAccessProps {
   readonly emails?: string[];
   /** Access group ids. @default none */
   readonly groups?: string[];
-  /** How long an Access session lasts, e.g. "8h". @default "8h" */
-  readonly sessionDuration?: string;
+  /** How long an Access session lasts, in hours (like OidcGate's `oidc.sessionHours`). @default 8 */
+  readonly sessionHours?: number;
 }
 
 export interface CloudflareTunnelProps {
@@ -82,7 +89,6 @@ export interface CloudflareTunnelProps {
   readonly cpuShares?: number;
 }
 
-const DURATION = /^\d+(h|m|s)$/;
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/(2[4-9]|3[0-2])$/;
 
 /**
@@ -176,7 +182,8 @@ export class CloudflareTunnel extends Construct {
       ...listOf(access.emailDomains).map((domain) => ({ emailDomain: { domain } })),
       ...listOf(access.groups).map((group) => ({ group: { id: group } })),
     ];
-    const sessionDuration = access.sessionDuration ?? "8h";
+    const hours = access.sessionHours ?? 8;
+    const sessionDuration = `${isUnresolved(hours) ? Token.asString(hours) : hours}h`;
     this.accessPolicy = new ZeroTrustAccessPolicy(this, "access-policy", {
       accountId: props.accountId,
       name: `${name} users`,
@@ -406,7 +413,6 @@ function validate(
     emails: Array.isArray(access.emails) ? access.emails : undefined,
     emailDomains: Array.isArray(access.emailDomains) ? access.emailDomains : undefined,
     groups: Array.isArray(access.groups) ? access.groups : undefined,
-    sessionDuration: access.sessionDuration,
   };
   const count = (a.emails?.length ?? 0) + (a.emailDomains?.length ?? 0) + (a.groups?.length ?? 0);
   problems.check(
@@ -432,14 +438,8 @@ function validate(
   }
   for (const group of a.groups ?? [])
     problems.check(group.length > 0, "access.groups", group, "Use the Access group's id.");
-  if (a.sessionDuration !== undefined) {
-    problems.check(
-      DURATION.test(a.sessionDuration),
-      "access.sessionDuration",
-      a.sessionDuration,
-      'Use a duration like "8h" or "30m".',
-    );
-  }
+  readNumber(problems, "access.sessionHours", access.sessionHours, 8, { min: 1, max: 720, unit: "hours" });
+  checkRenamedProps(problems, access, { sessionDuration: "sessionHours" }, "access.");
   if (props.teamName !== undefined && !isUnresolved(props.teamName)) {
     problems.check(
       /^[a-z0-9][a-z0-9-]*$/.test(props.teamName),

@@ -6,7 +6,7 @@ import { ClientCertMode, EdgeSite, renderEdgeCaddyfile } from "../lib/caddyfile"
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { CONFIG_DIR, EDGE_CLIENT_CN, ServiceIdentities, ServiceRole, serviceSubjectDn } from "../lib/identities";
 import { IMAGES } from "../lib/images";
-import { readNumber, readString, readStrings } from "../lib/shape";
+import { checkRenamedProps, readNumber, readString, readStrings } from "../lib/shape";
 import { dnsNameFix, isAllInterfaces, isBindAddress, isDnsName, isPort } from "../lib/validate";
 import { HardenedService } from "./hardened-service";
 import type { ITunnelTarget, TunnelTargetDescription } from "./interfaces";
@@ -61,7 +61,7 @@ export interface EdgeProxyProps {
   /** @default ClientCertMode.REQUIRE_AND_VERIFY */
   readonly clientCertMode?: ClientCertMode;
   /** Edge request body limit in MB (a coarse guard; the sidecar enforces the exact limit). @default 16 */
-  readonly maxBodyMb?: number;
+  readonly maxRequestBodyMb?: number;
   /** Your own server certificate (e.g. from a public CA) instead of one from the internal CA. @default issued by `ca` */
   readonly serverCertificate?: IssuedCertificate;
   /** @default the catalog's pinned Caddy */
@@ -103,6 +103,7 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
   constructor(scope: Construct, id: string, rawProps: EdgeProxyProps) {
     super(scope, id);
     const problems = new Problems(whereIs("EdgeProxy", this.node.path), this);
+    checkRenamedProps(problems, rawProps, { maxBodyMb: "maxRequestBodyMb" });
     const hostnames = readStrings(problems, "hostnames", rawProps.hostnames, true, '["ai.example.internal"]');
     const upstreams = readStrings(problems, "upstreams", rawProps.upstreams, true, '["sidecar:8443"]');
     const routes = readStrings(problems, "routes", rawProps.routes, true, "InferenceRoutes.DEFAULT");
@@ -114,7 +115,11 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
       routes,
       bindAddress: readString(problems, "bindAddress", rawProps.bindAddress, false, '"127.0.0.1"'),
       hostPort: readNumber(problems, "hostPort", rawProps.hostPort, 443, { min: 1, max: 65535 }),
-      maxBodyMb: readNumber(problems, "maxBodyMb", rawProps.maxBodyMb, 16, { min: 1, max: 1024, unit: "MB" }),
+      maxRequestBodyMb: readNumber(problems, "maxRequestBodyMb", rawProps.maxRequestBodyMb, 16, {
+        min: 1,
+        max: 1024,
+        unit: "MB",
+      }),
       image: readString(problems, "image", rawProps.image, false, "a digest-pinned reference"),
     };
     this.props = props;
@@ -324,7 +329,7 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
       healthPort: EDGE_HEALTH_PORT,
       configDir: CONFIG_DIR,
       gate: p.gate ? { address: p.gate.address, serverName: p.gate.serverName } : undefined,
-      maxBodyMb: p.maxBodyMb ?? 16,
+      maxRequestBodyMb: p.maxRequestBodyMb ?? 16,
       sites: withSites ? [apiSite, ...this.extraSites] : [apiSite],
     });
   }

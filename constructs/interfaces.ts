@@ -36,6 +36,8 @@ export interface IInferenceApi extends IConstruct {
   readonly upstreamServerName: string;
   /** The sidecar services (a caller whose proxy resolves names at start depends on them). */
   readonly upstreamServices: HardenedService[];
+  /** The longest generation the sidecars allow, seconds: a proxy in front of them waits as long. */
+  readonly generationTimeoutSeconds: number;
   /** Lets `caller` call every replica with its client identity, on its own network to each. */
   addCaller(caller: HardenedService, options?: InferenceCallerOptions): void;
 }

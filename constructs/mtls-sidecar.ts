@@ -4,7 +4,7 @@ import { Construct } from "constructs";
 import { CONFIG_DIR, SIDECAR_SERVER_NAME, ServiceIdentity, ServiceRole } from "../lib/identities";
 import { Problems, whereIs } from "../lib/errors";
 import { IMAGES } from "../lib/images";
-import { isPositiveInt } from "../lib/validate";
+import { readNumber, readObject } from "../lib/shape";
 import { SidecarCaller, renderSidecarNginxConfig, renderUpstreamAuthInclude } from "../lib/nginx";
 import { HardenedService } from "./hardened-service";
 import type { ITunnelTarget, TunnelTargetDescription } from "./interfaces";
@@ -19,6 +19,55 @@ export interface SidecarCallerOptions {
   readonly forwardsIdentity?: boolean;
   /** The caller may read /metrics (a scraper). @default false */
   readonly metrics?: boolean;
+}
+
+/** Per-identity request limits, applied by each sidecar on its own (so per replica). */
+export interface RateLimitProps {
+  /** Requests per minute per identity, per replica (429 above it). @default 60 */
+  readonly requestsPerMinute?: number;
+  /** Requests above the rate admitted at once. @default 20 */
+  readonly burst?: number;
+  /** Concurrent requests per identity, per replica (429 above it). @default 8 */
+  readonly maxConcurrent?: number;
+}
+
+/** The limits a sidecar applies, every default filled in. */
+export interface SidecarLimits {
+  readonly requestsPerMinute: number;
+  readonly burst: number;
+  readonly maxConcurrent: number;
+  readonly maxRequestBodyMb: number;
+  readonly generationTimeoutSeconds: number;
+}
+
+/**
+ * Reads the limit props (`rateLimit`, `maxRequestBodyMb`, `generationTimeoutSeconds`) with the sidecar's
+ * defaults and bounds; SecureInference reads its own props through this too, so both name the same props
+ * and a typo never becomes a denial of service (or a 10 GB request body).
+ */
+export function readSidecarLimits(
+  problems: Problems,
+  props: { rateLimit?: unknown; maxRequestBodyMb?: unknown; generationTimeoutSeconds?: unknown },
+): SidecarLimits {
+  const rate = readObject<RateLimitProps>(problems, "rateLimit", props.rateLimit, false, "{ requestsPerMinute: 60 }");
+  return {
+    requestsPerMinute: readNumber(problems, "rateLimit.requestsPerMinute", rate?.requestsPerMinute, 60, {
+      min: 1,
+      max: 60000,
+    }),
+    burst: readNumber(problems, "rateLimit.burst", rate?.burst, 20, { min: 0, max: 10000 }),
+    maxConcurrent: readNumber(problems, "rateLimit.maxConcurrent", rate?.maxConcurrent, 8, { min: 1, max: 1024 }),
+    maxRequestBodyMb: readNumber(problems, "maxRequestBodyMb", props.maxRequestBodyMb, 4, {
+      min: 1,
+      max: 512,
+      unit: "MB",
+    }),
+    generationTimeoutSeconds: readNumber(problems, "generationTimeoutSeconds", props.generationTimeoutSeconds, 1800, {
+      min: 1,
+      max: 86400,
+      unit: "seconds",
+    }),
+  };
 }
 
 /** Port of the sidecar's mTLS listener, on the shared namespace's interfaces. */
@@ -48,16 +97,12 @@ export interface MtlsSidecarProps {
    * scraper of the user's own); callers that are services of the stack come from `allowCaller`.
    */
   readonly callers: SidecarCaller[];
-  /** Request body limit in MB (413 above it). */
-  readonly maxBodyMb: number;
-  /** Per-identity request rate, per minute (429 above it). */
-  readonly requestsPerMinute: number;
-  /** Requests above the rate that are still admitted at once. */
-  readonly burst: number;
-  /** Concurrent requests per identity (429 above it). */
-  readonly maxConcurrentPerIdentity: number;
-  /** Longest generation allowed, seconds. */
-  readonly generationTimeoutSeconds: number;
+  /** Per-identity request limits. @default 60 per minute, burst 20, 8 concurrent */
+  readonly rateLimit?: RateLimitProps;
+  /** Request body limit in MB (413 above it). @default 4 */
+  readonly maxRequestBodyMb?: number;
+  /** Longest generation allowed, seconds. @default 1800 */
+  readonly generationTimeoutSeconds?: number;
   /** Image reference. @default the catalog's pinned nginx-unprivileged */
   readonly image?: string;
   /** Accept an image that is not pinned by digest. @default false */
@@ -82,6 +127,8 @@ export class MtlsSidecar extends Construct implements ITunnelTarget {
   public readonly service: HardenedService;
   private readonly props: MtlsSidecarProps;
   private readonly staticCallers: SidecarCaller[];
+  /** The limits this sidecar applies, defaults filled in. */
+  public readonly limits: SidecarLimits;
 
   constructor(scope: Construct, id: string, props: MtlsSidecarProps) {
     super(scope, id);
@@ -91,20 +138,7 @@ export class MtlsSidecar extends Construct implements ITunnelTarget {
     const image = props.image ?? IMAGES.nginx.reference;
     const problems = new Problems(whereIs("MtlsSidecar", this.node.path), this);
     problems.check(props.routes.length > 0, "routes", props.routes, "Forward at least one route.");
-    for (const [prop, value] of [
-      ["maxBodyMb", props.maxBodyMb],
-      ["requestsPerMinute", props.requestsPerMinute],
-      ["maxConcurrentPerIdentity", props.maxConcurrentPerIdentity],
-      ["generationTimeoutSeconds", props.generationTimeoutSeconds],
-    ] as const) {
-      problems.check(isPositiveInt(value), prop, value, "Use a whole number above 0.");
-    }
-    problems.check(
-      Number.isInteger(props.burst) && props.burst >= 0,
-      "burst",
-      props.burst,
-      "Use a whole number, 0 or more.",
-    );
+    this.limits = readSidecarLimits(problems, props);
     problems.report();
 
     // "Default": cdktf leaves it out of logical ids, so the resources keep the addresses they had.
@@ -181,11 +215,7 @@ export class MtlsSidecar extends Construct implements ITunnelTarget {
       errorLog: "/dev/stderr",
       routes: p.routes,
       callers: this.callers,
-      maxBodyMb: p.maxBodyMb,
-      requestsPerMinute: p.requestsPerMinute,
-      burst: p.burst,
-      maxConcurrentPerIdentity: p.maxConcurrentPerIdentity,
-      generationTimeoutSeconds: p.generationTimeoutSeconds,
+      ...this.limits,
     });
   }
 }

@@ -19,6 +19,7 @@ import { containerFindings } from "../lib/policy/hardened";
 import { SecurityPolicy } from "../lib/policy/security-policy";
 import {
   checkNoCredentialLiterals,
+  checkRenamedProps,
   readBoolean,
   readList,
   readNumber,
@@ -100,7 +101,7 @@ export interface SandboxRunnerProps {
   /** A separate Docker provider, e.g. one pointing at a rootless daemon. @default the stack's default docker provider */
   readonly dockerProvider?: DockerProvider;
   /** Accept an image that is not pinned by digest. @default false */
-  readonly allowUnpinnedImage?: boolean;
+  readonly allowUnpinnedImages?: boolean;
   /** Refused when true; present so a setting ported from `docker run --privileged` gets a clear answer. @default false */
   readonly privileged?: boolean;
   /** Refused when "host" or "container:..."; present for the same reason. @default a private PID namespace */
@@ -142,6 +143,7 @@ export class SandboxRunner extends Construct {
   constructor(scope: Construct, id: string, rawProps: SandboxRunnerProps) {
     super(scope, id);
     const problems = new Problems(whereIs("SandboxRunner", this.node.path), this);
+    checkRenamedProps(problems, rawProps, { allowUnpinnedImage: "allowUnpinnedImages" });
     // Shapes first (stacks may be plain JavaScript); what follows builds from safe values.
     const envExample = '[{ name: "LOG_LEVEL", value: "debug" }]';
     const rawEnv = readList<SandboxEnvVar>(problems, "env", rawProps.env, false, envExample);
@@ -212,7 +214,7 @@ export class SandboxRunner extends Construct {
       egressNetwork: readString(problems, "egressNetwork", rawProps.egressNetwork, false, "a docker_network's name"),
       user: readString(problems, "user", rawProps.user, false, '"61000:61000"'),
       runtime: readString(problems, "runtime", rawProps.runtime, false, '"runsc"'),
-      allowUnpinnedImage: readBoolean(problems, "allowUnpinnedImage", rawProps.allowUnpinnedImage, false),
+      allowUnpinnedImages: readBoolean(problems, "allowUnpinnedImages", rawProps.allowUnpinnedImages, false),
       privileged: readBoolean(problems, "privileged", rawProps.privileged, false),
       pidMode: readString(problems, "pidMode", rawProps.pidMode, false, '"private"'),
       ipcMode: readString(problems, "ipcMode", rawProps.ipcMode, false, '"private"'),
@@ -249,7 +251,7 @@ export class SandboxRunner extends Construct {
             ],
       );
     }
-    checkImagePinned(problems, "image", props.image, props.allowUnpinnedImage ?? false);
+    checkImagePinned(problems, "image", props.image, props.allowUnpinnedImages ?? false);
     if (Array.isArray(rawProps.command)) {
       problems.check(
         props.command.length > 0,
@@ -401,7 +403,7 @@ export class SandboxRunner extends Construct {
     this.job = new HardenedJob(this, "Default", {
       name,
       role: ServiceRole.SANDBOX,
-      // The user's image, pin-checked above (allowUnpinnedImage is the sandbox's own opt-out).
+      // The user's image, pin-checked above (allowUnpinnedImages is the sandbox's own opt-out).
       catalogImage: { reference: props.image, user },
       allowUnpinnedImages: true,
       dockerProvider: props.dockerProvider,

@@ -27,7 +27,10 @@ import { EdgeProxy } from "./edge-proxy";
 import { HardenedService } from "./hardened-service";
 import { IInferenceApi, ITunnelTarget, InferenceCallerOptions, TunnelTargetDescription } from "./interfaces";
 import { InternalCa, InternalCaProps, IssuedCertificate } from "./internal-ca";
-import { MtlsSidecar } from "./mtls-sidecar";
+import { MtlsSidecar, RateLimitProps, SidecarLimits, readSidecarLimits } from "./mtls-sidecar";
+
+// Declared with the sidecar that applies it; re-exported for the importers of this module.
+export type { RateLimitProps } from "./mtls-sidecar";
 import { OidcGate, OidcSettings } from "./oidc-gate";
 import { PinnedImages } from "./pinned-images";
 import { ModelFetch, VllmServer } from "./vllm-server";
@@ -80,15 +83,6 @@ export interface OperatorProps {
   readonly name: string;
   /** Email, written into the certificate subject. @default none */
   readonly email?: string;
-}
-
-export interface RateLimitProps {
-  /** Requests per minute per identity, per replica. @default 60 */
-  readonly requestsPerMinute?: number;
-  /** Requests above the rate admitted at once. @default 20 */
-  readonly burst?: number;
-  /** Concurrent requests per identity, per replica. @default 8 */
-  readonly maxConcurrent?: number;
 }
 
 export interface VllmProps {
@@ -194,11 +188,6 @@ const OWNED_VLLM_ARGS: Record<string, string> = {
 /** Upper bounds that keep a typo from becoming a denial of service (or a 10 GB request body). */
 const LIMITS = {
   replicas: { min: 1, max: 64 },
-  requestsPerMinute: { min: 1, max: 60000 },
-  burst: { min: 0, max: 10000 },
-  maxConcurrent: { min: 1, max: 1024 },
-  maxRequestBodyMb: { min: 1, max: 512, unit: "MB" },
-  generationTimeoutSeconds: { min: 1, max: 86400, unit: "seconds" },
   memoryMb: { min: 256, max: 4194304, unit: "MB" },
   cpuShares: { min: 2, max: 262144 },
   shmSizeMb: { min: 64, max: 1048576, unit: "MB" },
@@ -237,13 +226,20 @@ export class SecureInference extends Construct implements IInferenceApi, ITunnel
   /** The metrics scraper's client certificate, when `metricsScraper` is set. */
   public readonly metricsScraperCertificate?: IssuedCertificate;
   public readonly routes: string[];
+  /**
+   * The request limits every sidecar applies (defaults filled in); services that proxy to the sidecars
+   * (ChatUi, ApiGateway) take the generation timeout and body limit from here.
+   */
+  public readonly limits: SidecarLimits;
+  /** `limits.generationTimeoutSeconds` (IInferenceApi). */
+  public readonly generationTimeoutSeconds: number;
   /** The model name vLLM serves (`--served-model-name`): what callers put in `model`. */
   public readonly servedModelName: string;
 
   constructor(scope: Construct, id: string, rawProps: SecureInferenceProps) {
     super(scope, id);
     // Checked props: problems are recorded for synth, and what follows builds from safe values.
-    const { props, prefix, replicas: replicaCount, routes, operatorEmails } = validate(this, id, rawProps);
+    const { props, prefix, replicas: replicaCount, routes, limits, operatorEmails } = validate(this, id, rawProps);
     this.routes = routes;
     this.servedModelName = props.model.servedModelName ?? props.model.name;
 
@@ -318,7 +314,8 @@ export class SecureInference extends Construct implements IInferenceApi, ITunnel
       }).overrideLogicalId(`${outputPrefix}_metrics_scraper_bundle`);
     }
 
-    const rate = props.rateLimit ?? {};
+    this.limits = limits;
+    this.generationTimeoutSeconds = limits.generationTimeoutSeconds;
     this.replicas = [];
     this.sidecars = [];
     for (let i = 0; i < replicaCount; i++) {
@@ -348,11 +345,9 @@ export class SecureInference extends Construct implements IInferenceApi, ITunnel
           upstreamApiKey: apiKey.result,
           routes: this.routes,
           callers,
-          maxBodyMb: props.maxRequestBodyMb ?? 4,
-          requestsPerMinute: rate.requestsPerMinute ?? 60,
-          burst: rate.burst ?? 20,
-          maxConcurrentPerIdentity: rate.maxConcurrent ?? 8,
-          generationTimeoutSeconds: props.generationTimeoutSeconds ?? 1800,
+          rateLimit: props.rateLimit,
+          maxRequestBodyMb: props.maxRequestBodyMb,
+          generationTimeoutSeconds: props.generationTimeoutSeconds,
           image: props.images?.nginx,
           allowUnpinnedImages: allowUnpinned,
         }),
@@ -385,7 +380,7 @@ export class SecureInference extends Construct implements IInferenceApi, ITunnel
       hostPort: props.hostPort,
       clientCertMode: props.clientCertMode,
       // A coarse guard with headroom: the sidecar enforces the exact limit and answers 413.
-      maxBodyMb: (props.maxRequestBodyMb ?? 4) * 2,
+      maxRequestBodyMb: this.limits.maxRequestBodyMb * 2,
       serverCertificate: props.edgeCertificate,
       image: props.images?.caddy,
       allowUnpinnedImages: allowUnpinned,
@@ -463,6 +458,7 @@ interface Checked {
   readonly prefix: string;
   readonly replicas: number;
   readonly routes: string[];
+  readonly limits: SidecarLimits;
   /** Every operator with an email, valid or not: the gate's default email domains come from them. */
   readonly operatorEmails: OperatorProps[];
 }
@@ -610,27 +606,8 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
     if (routes.length === 0) routes = InferenceRoutes.DEFAULT;
   }
 
-  const rawRate =
-    readObject<RateLimitProps>(problems, "rateLimit", props.rateLimit, false, "{ requestsPerMinute: 60 }") ?? {};
-  const rateLimit: RateLimitProps = {
-    requestsPerMinute: readNumber(
-      problems,
-      "rateLimit.requestsPerMinute",
-      rawRate.requestsPerMinute,
-      60,
-      LIMITS.requestsPerMinute,
-    ),
-    burst: readNumber(problems, "rateLimit.burst", rawRate.burst, 20, LIMITS.burst),
-    maxConcurrent: readNumber(problems, "rateLimit.maxConcurrent", rawRate.maxConcurrent, 8, LIMITS.maxConcurrent),
-  };
-  const maxRequestBodyMb = readNumber(problems, "maxRequestBodyMb", props.maxRequestBodyMb, 4, LIMITS.maxRequestBodyMb);
-  const generationTimeoutSeconds = readNumber(
-    problems,
-    "generationTimeoutSeconds",
-    props.generationTimeoutSeconds,
-    1800,
-    LIMITS.generationTimeoutSeconds,
-  );
+  // The sidecars apply these; their defaults and bounds live there.
+  const limits = readSidecarLimits(problems, props);
   const hostPort = readNumber(problems, "hostPort", props.hostPort, 443, LIMITS.hostPort);
 
   const hfToken = readString(problems, "hfToken", props.hfToken, false, "a sensitive variable's value");
@@ -764,9 +741,13 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
       namePrefix: prefix,
       replicas,
       routes,
-      rateLimit,
-      maxRequestBodyMb,
-      generationTimeoutSeconds,
+      rateLimit: {
+        requestsPerMinute: limits.requestsPerMinute,
+        burst: limits.burst,
+        maxConcurrent: limits.maxConcurrent,
+      },
+      maxRequestBodyMb: limits.maxRequestBodyMb,
+      generationTimeoutSeconds: limits.generationTimeoutSeconds,
       hostPort,
       hfToken,
       vllm: { ...vllm, extraArgs: acceptedArgs },
@@ -777,6 +758,7 @@ function validate(scope: Construct, id: string, raw: SecureInferenceProps): Chec
     prefix: isDockerName(prefix) ? prefix : "invalid",
     replicas,
     routes,
+    limits,
     operatorEmails,
   };
 }

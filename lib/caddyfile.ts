@@ -63,7 +63,7 @@ export interface EdgeCaddyOptions {
   readonly configDir: string;
   /** The OIDC gate, if any: `host:port` (TLS) and the name its certificate carries. */
   readonly gate?: { readonly address: string; readonly serverName: string };
-  readonly maxBodyMb: number;
+  readonly maxRequestBodyMb: number;
   readonly sites: EdgeSite[];
 }
 
@@ -167,7 +167,7 @@ header {
 }
 
 request_body {
-	max_size ${o.maxBodyMb}MB
+	max_size ${o.maxRequestBodyMb}MB
 }
 
 # Identity headers are set by this edge alone: drop whatever the client sent, before anything else.

@@ -55,7 +55,7 @@ export interface ChatProxyNginxOptions {
   readonly accessLog: string;
   readonly errorLog: string;
   /** Request body limit toward the UI (uploads), MB. */
-  readonly maxBodyMb: number;
+  readonly maxRequestBodyMb: number;
   /** Longest generation, seconds (read timeout on the inference hop and the UI's websocket). */
   readonly generationTimeoutSeconds: number;
 }
@@ -101,7 +101,7 @@ export function renderChatProxyNginxConfig(o: ChatProxyNginxOptions): string {
         ssl_client_certificate ${o.configDir}/ca.crt;
         ssl_verify_client on;
         ssl_verify_depth 1;
-        client_max_body_size ${o.maxBodyMb}m;
+        client_max_body_size ${o.maxRequestBodyMb}m;
 
         if ($zta_edge_caller = 0) {
             return 403;
@@ -125,7 +125,7 @@ ${webuiProxy(o, "$zta_edge_email")}
         ssl_protocols TLSv1.2 TLSv1.3;
 ${(o.tunnelSourceCidrs ?? []).map((c) => `        allow ${c};`).join("\n")}
         deny all;
-        client_max_body_size ${o.maxBodyMb}m;
+        client_max_body_size ${o.maxRequestBodyMb}m;
 
         location / {
 ${webuiProxy(o, "$zta_tunnel_email")}

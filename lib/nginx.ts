@@ -45,10 +45,10 @@ export interface NginxSidecarOptions {
   /** Allowed exact paths, e.g. `/v1/chat/completions`. */
   readonly routes: string[];
   readonly callers: SidecarCaller[];
-  readonly maxBodyMb: number;
+  readonly maxRequestBodyMb: number;
   readonly requestsPerMinute: number;
   readonly burst: number;
-  readonly maxConcurrentPerIdentity: number;
+  readonly maxConcurrent: number;
   /** Upper bound for one generation, seconds. */
   readonly generationTimeoutSeconds: number;
 }
@@ -123,7 +123,7 @@ export function renderSidecarNginxConfig(o: NginxSidecarOptions): string {
     .map(
       (route) => `        location = ${route} {
             limit_req zone=zta_rate burst=${o.burst} nodelay;
-            limit_conn zta_conn ${o.maxConcurrentPerIdentity};
+            limit_conn zta_conn ${o.maxConcurrent};
             proxy_pass http://zta_vllm;
         }`,
     )
@@ -178,8 +178,8 @@ ${metricsMap}
         ssl_verify_client on;
         ssl_verify_depth 1;
 
-        client_max_body_size ${o.maxBodyMb}m;
-        client_body_buffer_size ${o.maxBodyMb}m;
+        client_max_body_size ${o.maxRequestBodyMb}m;
+        client_body_buffer_size ${o.maxRequestBodyMb}m;
         client_header_timeout 10s;
         client_body_timeout 30s;
         gzip off;

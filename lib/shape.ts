@@ -168,3 +168,21 @@ export function checkNoCredentialLiterals(problems: Problems, props: unknown, sk
   };
   walk(props, "", 0);
 }
+
+/**
+ * Props renamed in 0.2 (one name per idea across the constructs): an old name is a ConfigError naming the
+ * new one, never silently ignored (a JavaScript stack, or a cast, would otherwise lose the setting).
+ */
+export function checkRenamedProps(
+  problems: Problems,
+  props: unknown,
+  renamed: Record<string, string>,
+  prefix = "",
+): void {
+  if (props === null || typeof props !== "object") return;
+  for (const [old, now] of Object.entries(renamed)) {
+    const value = (props as Record<string, unknown>)[old];
+    if (value !== undefined)
+      problems.add(`${prefix}${old}`, value, `This prop is now called ${prefix}${now} (see CHANGELOG.md); rename it.`);
+  }
+}

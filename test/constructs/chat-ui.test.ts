@@ -184,8 +184,8 @@ describe("ChatUi: bad props", () => {
       /Pin the image by digest/,
     );
     expectConfigError(
-      () => new ChatUi(stack, "c3", { inference: ai, hostname: "chat.example.com", maxUploadMb: 0 }),
-      "maxUploadMb",
+      () => new ChatUi(stack, "c3", { inference: ai, hostname: "chat.example.com", maxRequestBodyMb: 0 }),
+      "maxRequestBodyMb",
     );
   });
 

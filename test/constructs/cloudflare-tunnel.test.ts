@@ -326,8 +326,8 @@ describe("CloudflareTunnel: bad props and providers", () => {
     expectConfigError(() => tunnelled({ hostname: undefined as unknown as string }), "hostname");
     expectConfigError(() => tunnelled({ tunnelSubnet: "0.0.0.0/0" }), "tunnelSubnet");
     expectConfigError(
-      () => tunnelled({ access: { emailDomains: ["example.com"], sessionDuration: "forever" } }),
-      "access.sessionDuration",
+      () => tunnelled({ access: { emailDomains: ["example.com"], sessionHours: 0 } }),
+      "access.sessionHours",
     );
     expectConfigError(() => tunnelled({ image: "cloudflare/cloudflared:latest" }), "image", /Pin the image by digest/);
   });

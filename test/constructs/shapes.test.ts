@@ -58,7 +58,7 @@ describe("every prop of the wrong shape is a ConfigError naming it (a JavaScript
       scratchMb: 64,
       maxProcesses: 128,
       maxOpenFiles: 512,
-      allowUnpinnedImage: false,
+      allowUnpinnedImages: false,
       privileged: false,
       ipcMode: "private",
     });
@@ -76,7 +76,7 @@ describe("every prop of the wrong shape is a ConfigError naming it (a JavaScript
       publishOnEdge: true,
       memoryMb: 1024,
       cpuShares: 512,
-      maxUploadMb: 25,
+      maxRequestBodyMb: 25,
       autoProvisionUsers: true,
       allowUnpinnedImages: false,
       image: IMAGES.openWebui.reference,

@@ -10,7 +10,7 @@ const api: EdgeSite = {
   browser: false,
   clientCertMode: ClientCertMode.REQUIRE_AND_VERIFY,
 };
-const base = { listenPort: 8443, healthPort: 8081, configDir: "/etc/zta", maxBodyMb: 8, sites: [api] };
+const base = { listenPort: 8443, healthPort: 8081, configDir: "/etc/zta", maxRequestBodyMb: 8, sites: [api] };
 const gate = { address: "gate:4443", serverName: "gate.zta.internal" };
 
 /** The text between a line starting with `open` and its matching closing brace. */

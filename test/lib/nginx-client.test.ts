@@ -16,7 +16,7 @@ function options(overrides: Partial<ChatProxyNginxOptions> = {}): ChatProxyNginx
     runDir: "/tmp",
     accessLog: "/dev/stdout",
     errorLog: "/dev/stderr",
-    maxBodyMb: 25,
+    maxRequestBodyMb: 25,
     generationTimeoutSeconds: 1800,
     ...overrides,
   };

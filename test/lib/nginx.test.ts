@@ -23,10 +23,10 @@ const options: NginxSidecarOptions = {
       mayScrapeMetrics: true,
     },
   ],
-  maxBodyMb: 4,
+  maxRequestBodyMb: 4,
   requestsPerMinute: 60,
   burst: 20,
-  maxConcurrentPerIdentity: 8,
+  maxConcurrent: 8,
   generationTimeoutSeconds: 1800,
 };
 

@@ -20,10 +20,10 @@ const GUARDED = renderSidecarNginxConfig({
   callers: [
     { role: "edge", subjectDn: "CN=zta-edge,OU=zta-services,O=x", forwardsIdentity: true, mayScrapeMetrics: false },
   ],
-  maxBodyMb: 4,
+  maxRequestBodyMb: 4,
   requestsPerMinute: 60,
   burst: 20,
-  maxConcurrentPerIdentity: 8,
+  maxConcurrent: 8,
   generationTimeoutSeconds: 600,
 });
 
