@@ -17,6 +17,7 @@ import {
   syslogDriverOptions,
   syslogNgSubject,
 } from "../lib/audit";
+import { PolicyProfile } from "../lib/policy/profiles";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES } from "../lib/images";
@@ -38,10 +39,10 @@ export interface AuditLogProps {
   /** The internal CA: it issues the collector's server certificate and the Docker daemon's client certificate (e.g. `ai.ca`). */
   readonly ca: InternalCa;
   /**
-   * The threat profile whose minimum retention applies: "homelab" or "team" (90 days), "production" (365 days).
+   * The threat profile whose minimum retention applies: PolicyProfile.HOMELAB or TEAM (90 days), PRODUCTION (365 days).
    * @default "production"
    */
-  readonly profile?: string;
+  readonly profile?: PolicyProfile;
   /** Days of audit events kept; at least the profile's minimum, at most 3650. @default the profile's minimum */
   readonly retentionDays?: number;
   /** Docker name prefix of the collector, the pruner and their volumes. @default "zta-audit" */
@@ -88,7 +89,9 @@ export class AuditLog extends Construct {
   constructor(scope: Construct, id: string, props: AuditLogProps) {
     super(scope, id);
     const problems = new Problems(whereIs("AuditLog", this.node.path), this);
-    const profile = props.profile ?? "production";
+    // A JavaScript stack may pass the profile's name.
+    const given: unknown = props.profile ?? PolicyProfile.PRODUCTION;
+    const profile = given instanceof PolicyProfile ? given.name : String(given);
     problems.check(PROFILES.includes(profile), "profile", profile, `Use one of ${PROFILES.join(", ")}.`);
     const minimum = AUDIT_RETENTION_DAYS[profile] ?? AUDIT_RETENTION_DAYS.production;
     const retentionDays = props.retentionDays ?? minimum;

@@ -58,7 +58,7 @@ export interface CloudflareTunnelProps {
   /** The public hostname (a proxied CNAME to the tunnel is created in the zone). */
   readonly hostname: string;
   /** What the tunnel reaches: a ChatUi. The inference API only with `allowInferenceApi`. */
-  readonly target: IConstruct;
+  readonly target: ITunnelTarget;
   readonly access: CloudflareAccessProps;
   /**
    * The Zero Trust team name (`<team>.cloudflareaccess.com`) cloudflared validates Access JWTs against.

@@ -112,7 +112,7 @@ export interface TailscaleExposureProps {
  */
 export class TailscaleExposure extends Construct {
   /** A tailnet policy granting `allow` access to the tagged node's port 443 and nothing else. */
-  public static suggestedAcl(tags: string[], allow: string[]): string {
+  public static renderAcl(tags: string[], allow: string[]): string {
     const policy = {
       tagOwners: Object.fromEntries(tags.map((t) => [t, ["autogroup:admin"]])),
       acls: [{ action: "accept", src: [...allow], dst: tags.map((t) => `${t}:${TAILNET_PORT}`) }],
@@ -185,10 +185,7 @@ export class TailscaleExposure extends Construct {
       2,
     );
     if (props.acl) {
-      this.suggestedAcl = TailscaleExposure.suggestedAcl(
-        this.tags,
-        Array.isArray(props.acl.allow) ? props.acl.allow : [],
-      );
+      this.suggestedAcl = TailscaleExposure.renderAcl(this.tags, Array.isArray(props.acl.allow) ? props.acl.allow : []);
       if (props.acl.apply) new TailscaleAcl(this, "acl", { acl: this.suggestedAcl });
     }
 

@@ -6,6 +6,7 @@ import { Aspects, App } from "cdktf";
 import {
   IPolicyRule,
   IStackView,
+  PolicyProfile,
   ResourceView,
   RuleMetadata,
   RuleOutcome,
@@ -71,7 +72,7 @@ export function customRuleStack(app: App, id: string): OwnServiceStack {
   const stack = new OwnServiceStack(app, id);
   Aspects.of(stack).add(
     new SecurityPolicy({
-      profile: "production",
+      profile: PolicyProfile.PRODUCTION,
       writeReports: false,
       additionalRules: [new EgressAllowlist(APPROVED_EGRESS)],
     }),

@@ -4,7 +4,7 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { App, Aspects, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
-import { HardenedService, SecureInference, SecurityPolicy, ServiceIdentities } from "../index";
+import { HardenedService, PolicyProfile, SecureInference, SecurityPolicy, ServiceIdentities } from "../index";
 
 export class OwnServiceStack extends TerraformStack {
   public readonly worker: HardenedService;
@@ -49,6 +49,6 @@ export class OwnServiceStack extends TerraformStack {
     // Every sidecar admits CN=zta-rag; the trust graph gives the worker its own network to each replica.
     this.inference.addCaller(this.worker);
 
-    Aspects.of(this).add(new SecurityPolicy({ profile: "production", writeReports: false }));
+    Aspects.of(this).add(new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false }));
   }
 }

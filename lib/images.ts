@@ -4,7 +4,7 @@ import { isDigestPinned } from "./validate";
 /**
  * The image catalog: every image the library runs, pinned by digest, in one place.
  * Update a tag and its digest together (the digest is the multi-arch index digest that
- * `docker pull <repo>:<tag>` resolves to). See README "Supply chain" for how they were chosen.
+ * `docker pull <repo>:<tag>` resolves to). How they were resolved, and how to re-check them: docs/verification.md.
  */
 export interface CatalogImage {
   /** `repo:tag@sha256:<digest>` */
@@ -110,6 +110,34 @@ export const IMAGES = {
     user: "70:70",
   },
 } satisfies Record<string, CatalogImage>;
+
+/**
+ * The pinned image catalog for users of the library (jsii-shaped: static members of a class, where a
+ * plain object could not be published to other languages). Pass an entry's `reference` to a construct's
+ * image prop, or compare your override against it.
+ */
+export class ImageCatalog {
+  public static readonly VLLM: CatalogImage = IMAGES.vllm;
+  public static readonly CADDY: CatalogImage = IMAGES.caddy;
+  public static readonly NGINX: CatalogImage = IMAGES.nginx;
+  public static readonly OAUTH2_PROXY: CatalogImage = IMAGES.oauth2Proxy;
+  public static readonly TAILSCALE: CatalogImage = IMAGES.tailscale;
+  public static readonly CLOUDFLARED: CatalogImage = IMAGES.cloudflared;
+  public static readonly OPEN_WEBUI: CatalogImage = IMAGES.openWebui;
+  public static readonly PROMETHEUS: CatalogImage = IMAGES.prometheus;
+  public static readonly GRAFANA: CatalogImage = IMAGES.grafana;
+  public static readonly RESTIC: CatalogImage = IMAGES.restic;
+  public static readonly SYSLOG_NG: CatalogImage = IMAGES.syslogNg;
+  public static readonly LITELLM: CatalogImage = IMAGES.litellm;
+  public static readonly POSTGRES: CatalogImage = IMAGES.postgres;
+
+  /** Every entry, by the key the constructs' `images` props use. */
+  public static entries(): Record<string, CatalogImage> {
+    return { ...IMAGES };
+  }
+
+  private constructor() {}
+}
 
 /**
  * Checks an image reference chosen by the user: it must be pinned by digest unless the user

@@ -3,7 +3,7 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { Aspects, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { Lockdown, Observability, SecureInference, SecurityPolicy } from "../index";
+import { Lockdown, Observability, PolicyProfile, SecureInference, SecurityPolicy } from "../index";
 
 /**
  * The default stack: one vLLM replica of a small pinned model behind the full chain, published
@@ -64,6 +64,6 @@ export class DefaultInferenceStack extends TerraformStack {
     new Lockdown(this, "lockdown");
     // Every synth checks the stack against the production profile and writes
     // security-report.json / .sarif next to cdk.tf.json.
-    Aspects.of(this).add(new SecurityPolicy({ profile: "production" }));
+    Aspects.of(this).add(new SecurityPolicy({ profile: PolicyProfile.PRODUCTION }));
   }
 }

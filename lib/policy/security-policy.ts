@@ -12,10 +12,11 @@ import { FindingLevel, IPolicyRule, ResourceView, RuleMetadata, RuleSeverity } f
 
 export interface SecurityPolicyProps {
   /**
-   * The preset of rule levels: "homelab", "team" or "production" (see PolicyProfile).
-   * @default "production"
+   * The preset of rule levels: `PolicyProfile.HOMELAB`, `TEAM` or `PRODUCTION`. (A JavaScript stack may
+   * pass the name, e.g. "team"; an unknown name is a ConfigError naming the three.)
+   * @default PolicyProfile.PRODUCTION
    */
-  readonly profile?: string;
+  readonly profile?: PolicyProfile;
   /**
    * Write `security-report.json` and `security-report.sarif` for every checked stack.
    * @default true
@@ -152,7 +153,7 @@ const MIN_REASON_LENGTH = 10;
  * error listing all of them, lower ones become warning annotations, and the reports are written
  * before anything is thrown.
  *
- *   Aspects.of(stack).add(new SecurityPolicy({ profile: "production" }));
+ *   Aspects.of(stack).add(new SecurityPolicy({ profile: PolicyProfile.PRODUCTION }));
  *   SecurityPolicy.suppress(container, "ZTA-CTR-005", "vendor image writes /var/cache; OPS-12");
  */
 export class SecurityPolicy implements IAspect {
@@ -206,7 +207,8 @@ export class SecurityPolicy implements IAspect {
 
   constructor(props: SecurityPolicyProps = {}) {
     Object.defineProperty(this, SECURITY_POLICY_MARK, { value: true });
-    this.profile = PolicyProfile.named(props.profile ?? PolicyProfile.PRODUCTION.name);
+    const given: unknown = props.profile ?? PolicyProfile.PRODUCTION;
+    this.profile = given instanceof PolicyProfile ? given : PolicyProfile.named(String(given));
     this.writeReports = props.writeReports ?? true;
     this.reportDirectory = props.reportDirectory;
     this.ruleSet = [...ALL_RULES, ...readAdditionalRules(props.additionalRules)];

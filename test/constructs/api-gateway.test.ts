@@ -1,5 +1,5 @@
 import { Aspects } from "cdktf";
-import { ApiGateway, ApiGatewayProps, ConfigError, SecurityPolicy } from "../../index";
+import { ApiGateway, ApiGatewayProps, ConfigError, PolicyProfile, SecurityPolicy } from "../../index";
 import { containerNamed, expectConfigError, hardeningGaps, label, resources, synth, uploaded, REVISION } from "../helpers";
 import { inferenceStack } from "../exposure-helpers";
 
@@ -12,7 +12,7 @@ const PRICED = [{ name: "qwen-0.5b", inputCostPerMillionTokensUsd: 0.1, outputCo
 
 function gatewayStack(overrides: Partial<ApiGatewayProps> = {}, inferenceOverrides = {}) {
   const { stack, ai } = inferenceStack({ model: MODEL, ...inferenceOverrides });
-  const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+  const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false });
   Aspects.of(stack).add(policy);
   const gw = new ApiGateway(stack, "gateway", { inference: ai, hostname: "api.example.internal", apps: APPS, models: PRICED, ...overrides });
   return { stack, ai, gw, policy, json: synth(stack) };

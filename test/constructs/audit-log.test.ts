@@ -1,5 +1,5 @@
 import { Aspects } from "cdktf";
-import { AUDIT_RETENTION_LABEL, AuditLog, SecureInference, SecurityPolicy, TrustGraph } from "../../index";
+import { AUDIT_RETENTION_LABEL, AuditLog, PolicyProfile, SecureInference, SecurityPolicy, TrustGraph } from "../../index";
 import { AUDIT_PORT, DAEMON_IDENTITY } from "../../lib/audit";
 import { containerNamed, expectConfigError, hardeningGaps, inferenceProps, label, resources, runningContainers, stackWithProviders, synth, uploaded } from "../helpers";
 
@@ -7,7 +7,7 @@ function auditedStack(props: Partial<ConstructorParameters<typeof AuditLog>[2]> 
   const stack = stackWithProviders();
   const ai = new SecureInference(stack, "inference", inferenceProps(stack));
   const audit = new AuditLog(stack, "audit", { ca: ai.ca, ...props });
-  const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+  const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false });
   if (withPolicy) Aspects.of(stack).add(policy);
   return { stack, ai, audit, policy, json: synth(stack) };
 }
@@ -89,25 +89,25 @@ describe("AuditLog", () => {
 
 describe("AuditLog retention per profile", () => {
   test.each([
-    ["homelab", 90],
-    ["team", 90],
-    ["production", 365],
-  ])("%s defaults to %i days", (profile, days) => {
+    [PolicyProfile.HOMELAB, 90],
+    [PolicyProfile.TEAM, 90],
+    [PolicyProfile.PRODUCTION, 365],
+  ])("%p defaults to %i days", (profile, days) => {
     const { json } = auditedStack({ profile }, false);
     expect(uploaded(json, "zta-audit-retention-config-loader", "prune.sh")).toContain(`days=${days}`);
   });
 
   test("more than the minimum is accepted", () => {
-    const { json } = auditedStack({ profile: "team", retentionDays: 400 }, false);
+    const { json } = auditedStack({ profile: PolicyProfile.TEAM, retentionDays: 400 }, false);
     expect(label(containerNamed(json, "zta-audit-collector"), AUDIT_RETENTION_LABEL)).toBe("400");
   });
 
   test.each([
-    [{ profile: "production", retentionDays: 90 }, "retentionDays", /90.*at least 365/],
-    [{ profile: "team", retentionDays: 30 }, "retentionDays", /30.*at least 90/],
+    [{ profile: PolicyProfile.PRODUCTION, retentionDays: 90 }, "retentionDays", /90.*at least 365/],
+    [{ profile: PolicyProfile.TEAM, retentionDays: 30 }, "retentionDays", /30.*at least 90/],
     [{ retentionDays: 400.5 }, "retentionDays", /whole number/],
     [{ retentionDays: 5000 }, "retentionDays", /3650/],
-    [{ profile: "regulated" }, "profile", /regulated.*homelab, team, production/],
+    [{ profile: "regulated" as never }, "profile", /regulated.*homelab, team, production/],
     [{ hostPort: 514 }, "hostPort", /514.*1024/],
     [{ bufferSize: "lots" }, "bufferSize", /lots.*4m/],
     [{ pruneIntervalSeconds: 5 }, "pruneIntervalSeconds", /5.*60 to 86400/],
@@ -128,7 +128,7 @@ describe("AuditLog and the production policy, the other way", () => {
     const ai = new SecureInference(stack, "inference", inferenceProps(stack));
     const audit = new AuditLog(stack, "audit", { ca: ai.ca });
     audit.collector.container.addOverride("mounts", [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }]);
-    Aspects.of(stack).add(new SecurityPolicy({ profile: "production", writeReports: false }));
+    Aspects.of(stack).add(new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false }));
     expect(() => synth(stack)).toThrow(/ZTA-CTR-009/);
   });
 });

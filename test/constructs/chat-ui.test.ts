@@ -1,4 +1,5 @@
-import { ChatUi, ClientCertMode, IMAGES } from "../../index";
+import { ChatUi, ClientCertMode } from "../../index";
+import { IMAGES } from "../../lib/images";
 import { containerNamed, label, resources, synth, uploaded } from "../helpers";
 import {
   allInterfaceAddresses,

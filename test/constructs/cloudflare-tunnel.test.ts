@@ -5,10 +5,11 @@ import {
   ClientCertMode,
   CloudflareTunnel,
   CloudflareTunnelProps,
-  IMAGES,
+  PolicyProfile,
   SecureInference,
   SecurityPolicy,
 } from "../../index";
+import { IMAGES } from "../../lib/images";
 import { CATCH_ALL_SERVICE } from "../../lib/tunnel-ingress";
 import { containerNamed, inferenceProps, label, resources, stackWithProviders, synth, uploaded } from "../helpers";
 import { allInterfaceAddresses, expectConfigError, hardeningGaps, inferenceStack } from "../exposure-helpers";
@@ -235,7 +236,10 @@ describe("CloudflareTunnel: never the inference API by default", () => {
     );
     expectConfigError(
       () =>
-        new CloudflareTunnel(stack, "t4", { ...base, target: new Container(stack, "x", { name: "x", image: "x" }) }),
+        new CloudflareTunnel(stack, "t4", {
+          ...base,
+          target: new Container(stack, "x", { name: "x", image: "x" }) as never,
+        }),
       "target",
       /ChatUi/,
     );
@@ -282,7 +286,7 @@ describe("CloudflareTunnel: never the inference API by default", () => {
 
 describe("CloudflareTunnel: the policy engine", () => {
   const withPolicy = (stack: import("cdktf").TerraformStack) => {
-    const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false });
     Aspects.of(stack).add(policy);
     let error: unknown;
     try {

@@ -1,4 +1,5 @@
 import { Aspects, Testing } from "cdktf";
+import { PolicyProfile } from "../../lib/policy/profiles";
 import { SecurityPolicy } from "../../lib/policy/security-policy";
 import { EncryptedBackup, EncryptedBackupProps } from "../../constructs/encrypted-backup";
 import { IMAGES } from "../../lib/images";
@@ -169,7 +170,7 @@ describe("EncryptedBackup", () => {
       volumes: [{ volumeName: "v", name: "v" }],
       repository: { localPath: "/srv/backups/ai" },
     });
-    const policy = new SecurityPolicy({ profile: "production" });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION });
     Aspects.of(stack).add(policy);
     Testing.synth(stack);
     const findings = policy.results[0].findings;

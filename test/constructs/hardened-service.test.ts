@@ -1,6 +1,6 @@
 import { Aspects, Testing } from "cdktf";
 import { App } from "cdktf";
-import { HardenedJob, HardenedService, SecurityPolicy, ServiceIdentities } from "../../index";
+import { HardenedJob, HardenedService, PolicyProfile, SecurityPolicy, ServiceIdentities } from "../../index";
 import { OwnServiceStack } from "../../examples/own-service";
 import {
   containerNamed,
@@ -19,7 +19,7 @@ const HARDENING = { memoryMb: 256, cpuShares: 256, healthcheck: ["/app/healthche
 describe("HardenedService: the README's own-service example", () => {
   const app = Testing.app();
   const stack = new OwnServiceStack(app as unknown as App, "own");
-  const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+  const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false });
   Aspects.of(stack).add(policy);
   const json = synth(stack);
   const worker = containerNamed(json, "rag-worker");
@@ -109,7 +109,7 @@ describe("HardenedService: bad input is refused at synth, naming the prop", () =
       },
       hardening: HARDENING,
     });
-    const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false });
     Aspects.of(stack).add(policy);
     synth(stack);
     const findings = policy.results.flatMap((r) => r.findings).filter((f) => f.ruleId === "ZTA-CTR-011");

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { App, Aspects, TerraformStack, Testing } from "cdktf";
-import { ConfigError, Lockdown, SecureInference, SecurityPolicy, TailscaleExposure } from "../../index";
+import { ConfigError, Lockdown, PolicyProfile, SecureInference, SecurityPolicy, TailscaleExposure } from "../../index";
 import { caddySites } from "../../lib/runbooks";
 import { plannedResources } from "../engine/applier";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
@@ -132,7 +132,7 @@ describe("the policy and the diagram still judge the port a dynamic block publis
     const stack = stackWithProviders("open");
     new SecureInference(stack, "inference", inferenceProps(stack, { bindAddress, allowAllInterfaces: true }));
     new Lockdown(stack);
-    const policy = new SecurityPolicy({ profile: "homelab", writeReports: false });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.HOMELAB, writeReports: false });
     Aspects.of(stack).add(policy);
     try {
       Testing.synth(stack);

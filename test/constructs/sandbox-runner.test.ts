@@ -4,6 +4,7 @@ import { Construct } from "constructs";
 import { SandboxRunner, SandboxRunnerProps } from "../../constructs/sandbox-runner";
 import { ConfigError } from "../../lib/errors";
 import { synthOf } from "../helpers";
+import { PolicyProfile } from "../../lib/policy/profiles";
 import { SecurityPolicy } from "../../lib/policy/security-policy";
 
 const IMAGE = "python:3.12-slim@sha256:05cda9777409a9c3ffddd94a4c476b79f0769a0b4857f0c7ed9226b6800b0d6f";
@@ -112,7 +113,7 @@ describe("SandboxRunner defaults", () => {
   test("passes the production policy with zero findings", () => {
     const stack = newStack();
     new SandboxRunner(stack, "agent", BASE);
-    const policy = new SecurityPolicy({ profile: "production" });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION });
     Aspects.of(stack).add(policy);
     Testing.synth(stack);
     expect(policy.results[0].findings).toEqual([]);
@@ -185,7 +186,7 @@ describe("SandboxRunner refusals", () => {
       env: [{ name: "TEST_DB_PASSWORD", value: "throwaway-test-db" }],
       allowedSecretEnv: [{ name: "TEST_DB_PASSWORD", reason: "throwaway database inside the sandbox test fixture" }],
     });
-    const policy = new SecurityPolicy({ profile: "production" });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION });
     Aspects.of(stack).add(policy);
     Testing.synth(stack);
     expect(policy.results[0].findings).toEqual([

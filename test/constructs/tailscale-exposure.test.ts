@@ -1,5 +1,6 @@
 import { TerraformOutput, TerraformVariable, Testing } from "cdktf";
-import { IMAGES, SecureInference, SecurityPolicy, TailscaleExposure } from "../../index";
+import { SecureInference, SecurityPolicy, TailscaleExposure } from "../../index";
+import { IMAGES } from "../../lib/images";
 import {
   containerNamed,
   inferenceProps,
@@ -219,7 +220,7 @@ describe("TailscaleExposure: the auth key is sensitive end to end", () => {
 
 describe("TailscaleExposure: suggested ACL", () => {
   test("grants only the chosen users/groups, only the tagged node's port 443", () => {
-    const acl = JSON.parse(TailscaleExposure.suggestedAcl(["tag:zta-ai"], ["group:ml", "alice@example.com"]));
+    const acl = JSON.parse(TailscaleExposure.renderAcl(["tag:zta-ai"], ["group:ml", "alice@example.com"]));
     expect(acl.acls).toEqual([{ action: "accept", src: ["group:ml", "alice@example.com"], dst: ["tag:zta-ai:443"] }]);
     expect(acl.tagOwners).toEqual({ "tag:zta-ai": ["autogroup:admin"] });
   });

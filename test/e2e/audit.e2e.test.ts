@@ -10,7 +10,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as tls from "tls";
-import { AuditLog, SecureInference } from "../../index";
+import { AuditLog, PolicyProfile, SecureInference } from "../../index";
 import { AUDIT_DATA_DIR, AUDIT_PORT, DAEMON_IDENTITY } from "../../lib/audit";
 import { CERT_ORGANIZATION, CONFIG_DIR, SERVICE_OU } from "../../lib/identities";
 import { inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
@@ -69,7 +69,7 @@ function readDayFiles(dir: string): Array<Record<string, any>> {
 describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy access lines", () => {
   const stack = stackWithProviders();
   const ai = new SecureInference(stack, "inference", inferenceProps(stack));
-  new AuditLog(stack, "audit", { ca: ai.ca, profile: "team", retentionDays: 120 });
+  new AuditLog(stack, "audit", { ca: ai.ca, profile: PolicyProfile.TEAM, retentionDays: 120 });
   const json = synth(stack);
   const conf = uploaded(json, "zta-audit-collector-config-loader", "syslog-ng.conf");
   const pruneScript = uploaded(json, "zta-audit-retention-config-loader", "prune.sh");

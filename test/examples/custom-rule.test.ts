@@ -1,6 +1,13 @@
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Aspects, Testing } from "cdktf";
-import { ConfigError, PolicyViolationError, RuleOutcomes, RuleSeverity, SecurityPolicy } from "../../index";
+import {
+  ConfigError,
+  PolicyProfile,
+  PolicyViolationError,
+  RuleOutcomes,
+  RuleSeverity,
+  SecurityPolicy,
+} from "../../index";
 import { APPROVED_EGRESS, EgressAllowlist, customRuleStack } from "../../examples/custom-rule";
 
 function policyOf(stack: ReturnType<typeof customRuleStack>): SecurityPolicy {
@@ -19,7 +26,7 @@ describe("a user rule (examples/custom-rule.ts) in SecurityPolicy", () => {
     const strict = customRuleStack(Testing.app(), "strict");
     const none = new EgressAllowlist([]);
     const strictPolicy = new SecurityPolicy({
-      profile: "production",
+      profile: PolicyProfile.PRODUCTION,
       writeReports: false,
       additionalRules: [{ meta: { ...none.meta, id: "ACME-NET-002" }, check: (r, s) => none.check(r, s) }],
     });
@@ -77,7 +84,7 @@ describe("a user rule (examples/custom-rule.ts) in SecurityPolicy", () => {
     const stack = customRuleStack(Testing.app(), "broken");
     const meta = { ...new EgressAllowlist([]).meta, id: "ACME-BUG-001", severity: RuleSeverity.LOW };
     const policy = new SecurityPolicy({
-      profile: "production",
+      profile: PolicyProfile.PRODUCTION,
       writeReports: false,
       additionalRules: [
         {

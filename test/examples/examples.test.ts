@@ -1,5 +1,5 @@
 import { Aspects, App, TerraformStack, Testing } from "cdktf";
-import { FindingLevel, SecurityPolicy } from "../../index";
+import { FindingLevel, PolicyProfile, SecurityPolicy } from "../../index";
 import { HomelabStack } from "../../examples/homelab";
 import { TeamStack } from "../../examples/team";
 import { StackJson, containerNamed, runningContainers } from "../helpers";
@@ -33,7 +33,7 @@ describe("examples", () => {
     ["team", (app: App) => new TeamStack(app, "team"), ["chat/webui/Default", "tailnet/Default/container"]],
   ])("%s passes the production policy; its own exceptions are exactly the documented root-run ones", (_name, make, expected) => {
     const stack = make(Testing.app());
-    const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false });
     Aspects.of(stack).add(policy);
     expect(() => Testing.synth(stack, true)).not.toThrow();
     const findings = policy.results.flatMap((r) => r.findings);

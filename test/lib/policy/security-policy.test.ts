@@ -35,7 +35,7 @@ describe("SecurityPolicy on the library's default stack", () => {
   test("passes production with zero open findings; the three exceptions are suppressed with their reasons", () => {
     const app = Testing.app();
     const stack = new DefaultInferenceStack(app, "zta");
-    const policy = new SecurityPolicy({ profile: "production" });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION });
     synthWith(stack, policy);
     const report = reportOf(policy);
     expect(report.summary).toMatchObject({ errors: 0, warnings: 0, suppressed: 3 });
@@ -97,7 +97,7 @@ describe("SecurityPolicy on other SecureInference shapes", () => {
       vllm: { replicaGpus: ["device=0", "device=1"] },
       bindAddress: "100.64.0.10",
     });
-    const policy = new SecurityPolicy({ profile: "production" });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION });
     synthWith(stack, policy);
     const findings = policy.results[0].findings;
     expect(findings.filter((f) => !f.suppression)).toEqual([]);
@@ -113,7 +113,7 @@ describe("SecurityPolicy on other SecureInference shapes", () => {
       domain: "ai.example.internal",
       operators: [{ name: "ops" }],
     });
-    const policy = new SecurityPolicy({ profile: "production" });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION });
     expect(() => synthWith(stack, policy)).toThrow(/ZTA-AI-004/);
     expect(
       blocking(policy.results[0].findings)
@@ -147,7 +147,7 @@ describe("SecurityPolicy engine", () => {
         { label: "zta.model-revision", value: text.stringValue },
       ],
     });
-    const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false });
     synthWith(stack, policy);
     expect(policy.results[0].findings).toEqual([]);
   });
@@ -157,7 +157,7 @@ describe("SecurityPolicy engine", () => {
     sloppy(stack);
     let message = "";
     try {
-      synthWith(stack, new SecurityPolicy({ profile: "production" }));
+      synthWith(stack, new SecurityPolicy({ profile: PolicyProfile.PRODUCTION }));
     } catch (e) {
       message = String(e);
     }
@@ -182,8 +182,8 @@ describe("SecurityPolicy engine", () => {
       compliantContainer(stack, "no-health", { healthcheck: undefined });
       return stack;
     };
-    expect(() => synthWith(build(), new SecurityPolicy({ profile: "production" }))).toThrow(/ZTA-CTR-013/);
-    for (const profile of ["team", "homelab"]) {
+    expect(() => synthWith(build(), new SecurityPolicy({ profile: PolicyProfile.PRODUCTION }))).toThrow(/ZTA-CTR-013/);
+    for (const profile of [PolicyProfile.TEAM, PolicyProfile.HOMELAB]) {
       const stack = build();
       synthWith(stack, new SecurityPolicy({ profile }));
       const warnings = stack.node
@@ -196,12 +196,12 @@ describe("SecurityPolicy engine", () => {
   test("homelab still fails synth on a high-severity finding", () => {
     const stack = newStack();
     compliantContainer(stack, "priv", { privileged: true });
-    expect(() => synthWith(stack, new SecurityPolicy({ profile: "homelab" }))).toThrow(/ZTA-CTR-002/);
+    expect(() => synthWith(stack, new SecurityPolicy({ profile: PolicyProfile.HOMELAB }))).toThrow(/ZTA-CTR-002/);
   });
 
   test("an unknown profile is a ConfigError naming the choices", () => {
-    expect(() => new SecurityPolicy({ profile: "prod" })).toThrow(ConfigError);
-    expect(() => new SecurityPolicy({ profile: "prod" })).toThrow(/"homelab", "team", "production"/);
+    expect(() => new SecurityPolicy({ profile: "prod" as never })).toThrow(ConfigError);
+    expect(() => new SecurityPolicy({ profile: "prod" as never })).toThrow(/"homelab", "team", "production"/);
     expect(PolicyProfile.named("team")).toBe(PolicyProfile.TEAM);
   });
 
@@ -210,7 +210,7 @@ describe("SecurityPolicy engine", () => {
     const scope = new Construct(stack, "vendor");
     compliantContainer(scope as TerraformStack, "cache", { readOnly: false });
     SecurityPolicy.suppress(scope, "ZTA-CTR-005", "vendor image needs a writable /var/cache; tracked in OPS-12");
-    const policy = new SecurityPolicy({ profile: "production" });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION });
     synthWith(stack, policy);
     const [finding] = reportOf(policy).findings;
     expect(finding).toMatchObject({
@@ -233,7 +233,7 @@ describe("SecurityPolicy engine", () => {
     (ALL_RULES[0] as { check: unknown }).check = () => {
       throw new Error("boom");
     };
-    const policy = new SecurityPolicy({ profile: "homelab" });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.HOMELAB });
     try {
       expect(() => synthWith(stack, policy)).toThrow(/ZTA-CTR-001.*the rule failed to evaluate: boom/);
     } finally {
@@ -249,7 +249,7 @@ describe("SecurityPolicy engine", () => {
     sloppy(stack, "outside");
     const team = new Construct(stack, "team");
     compliantContainer(team as TerraformStack, "inside");
-    const policy = new SecurityPolicy({ profile: "production" });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION });
     Aspects.of(team).add(policy);
     Testing.synth(stack);
     expect(policy.results[0].findings).toEqual([]);
@@ -271,7 +271,7 @@ describe("SecurityPolicy reports", () => {
       "ZTA-CTR-005",
       "writes its cache into the image layer; OPS-12",
     );
-    Aspects.of(stack).add(new SecurityPolicy({ profile: "team" }));
+    Aspects.of(stack).add(new SecurityPolicy({ profile: PolicyProfile.TEAM }));
     app.synth();
     const dir = path.join(outdir, "stacks", "ai");
     expect(fs.readdirSync(dir).sort()).toEqual(["cdk.tf.json", "security-report.json", "security-report.sarif"]);
@@ -296,7 +296,7 @@ describe("SecurityPolicy reports", () => {
   test("the report is written even when synth fails", () => {
     const stack = newStack();
     sloppy(stack);
-    const policy = new SecurityPolicy({ profile: "production" });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION });
     let error: PolicyViolationError | undefined;
     try {
       synthWith(stack, policy);
@@ -332,7 +332,7 @@ describe("rule metadata", () => {
   test("every rule accepts the compliant fixture container", () => {
     const stack = newStack();
     compliantContainer(stack, "ok", { image: PINNED });
-    const policy = new SecurityPolicy({ profile: "production", writeReports: false });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false });
     synthWith(stack, policy);
     expect(policy.results[0].findings).toEqual([]);
   });
