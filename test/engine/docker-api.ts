@@ -100,6 +100,8 @@ export interface RunResult {
 export async function runTool(options: {
   image: string;
   cmd: string[];
+  /** Replaces the image's ENTRYPOINT (the stand-ins whose entrypoint is a service). @default the image's */
+  entrypoint?: string[];
   networkMode?: string;
   user?: string;
   binds?: string[];
@@ -111,6 +113,7 @@ export async function runTool(options: {
   const created = await call("POST", "/containers/create", {
     Image: options.image,
     Cmd: ["timeout", "-s", "KILL", String(options.timeoutSeconds ?? 20), ...options.cmd],
+    ...(options.entrypoint ? { Entrypoint: options.entrypoint } : {}),
     User: options.user ?? "",
     Env: options.env ?? [],
     Labels: labels,

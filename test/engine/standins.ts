@@ -4,7 +4,8 @@
  * the Engine API's `images/create?fromSrc=-` (what `docker import` does) and the Dockerfile changes
  * (USER, ENV, VOLUME, WORKDIR, ENTRYPOINT, CMD) that mimic the real image. docs/engine.md has the table
  * property -> real image -> stand-in. Real caddy, nginx, prometheus and restic run in theirs; vLLM,
- * oauth2-proxy, Open WebUI, Grafana, tailscale and cloudflared are small Python mocks (test/engine/standins/*.py) of what our configs use.
+ * oauth2-proxy, Open WebUI, Grafana, tailscale, cloudflared and LiteLLM are small Python mocks (test/engine/standins/*.py)
+ * of what our configs use; Postgres is Debian's real PostgreSQL 15 behind a stand-in of the official entrypoint.
  *
  * Builds are cached by a hash of their inputs (the spec, the mock files, the host binaries' size and
  * mtime): an image whose tag carries that hash is not built again.
@@ -36,6 +37,8 @@ interface Spec {
   dirs?: Record<string, [number, number, number]>;
   /** Symlinks: path -> target. */
   links?: Record<string, string>;
+  /** Host directory trees copied whole (regular files and symlinks): host path -> path in the image. */
+  trees?: Record<string, string>;
   /** File capabilities to set with setcap: path in image -> capability text. */
   caps?: Record<string, string>;
   passwd: string[];
@@ -52,6 +55,13 @@ const BUSYBOX_ALL = fs.existsSync(BUSYBOX)
 /** Debian's syslog-ng-core plugin directory (scripts/docker-engine.sh installs the package). */
 const SYSLOG_NG_MODULES = "/usr/lib/syslog-ng/3.38";
 const ROOT_PASSWD = ["root:x:0:0:root:/root:/bin/sh"];
+/** Debian's PostgreSQL 15 (scripts/install-test-deps.sh installs postgresql-15). */
+const PG_BIN = "/usr/lib/postgresql/15/bin";
+const PG_LIB = "/usr/lib/postgresql/15/lib";
+const PG_SHARE = "/usr/share/postgresql/15";
+const PG_TOOLS = ["postgres", "initdb", "pg_ctl", "pg_isready", "psql"];
+/** The server's loadable modules initdb and the server use (plpgsql, the snowball dictionaries, encoding conversions); not the LLVM JIT. */
+const PG_MODULES = fs.existsSync(PG_LIB) ? fs.readdirSync(PG_LIB).filter((f) => f.endsWith(".so") && !f.startsWith("llvmjit")) : [];
 const ROOT_GROUP = ["root:x:0:"];
 
 /**
@@ -246,6 +256,73 @@ export const SPECS: Partial<Record<CatalogKey, Spec>> = {
     group: ROOT_GROUP,
     changes: ['ENTRYPOINT ["/usr/sbin/syslog-ng", "-F"]'],
   },
+  // ghcr.io/berriai/litellm (docker/Dockerfile, v1.83): Wolfi base with python3 and bash, the venv at /app/.venv
+  // (ENV PATH="/app/.venv/bin:$PATH"), WORKDIR /app, no USER (root), EXPOSE 4000, ENTRYPOINT
+  // ["docker/prod_entrypoint.sh"] (which execs litellm), CMD ["--port", "4000"]; no curl or wget. ApiGateway
+  // replaces the entrypoint with `/bin/sh -c '... exec litellm ...'`, its healthcheck and the reconcile job run
+  // `python`. LiteLLM itself is the contract mock (standins/litellm.py); it keeps its keys in Postgres through
+  // psql (the real one uses Prisma), so this stand-in alone carries Debian's psql 15.
+  litellm: {
+    binaries: { [`${PG_BIN}/psql`]: `${PG_BIN}/psql` },
+    mocks: { "litellm.py": "/app/.venv/bin/litellm" },
+    busybox: SHELL_APPLETS,
+    python: true,
+    dirs: { "/app": [0, 0, 0o755], "/app/docker": [0, 0, 0o755] },
+    files: { "/app/docker/prod_entrypoint.sh": '#!/bin/sh\nexec litellm "$@"\n' },
+    links: { "/app/.venv/bin/python": "/usr/bin/python3.11", "/app/.venv/bin/python3": "/usr/bin/python3.11", "/usr/bin/psql": `${PG_BIN}/psql` },
+    passwd: [...ROOT_PASSWD, "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin"],
+    group: [...ROOT_GROUP, "nogroup:x:65534:"],
+    changes: [
+      "ENV PATH=/app/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "WORKDIR /app",
+      "EXPOSE 4000/tcp",
+      'ENTRYPOINT ["docker/prod_entrypoint.sh"]',
+      'CMD ["--port", "4000"]',
+    ],
+  },
+  // postgres:15-alpine (docker-library/postgres 15/alpine3.21/Dockerfile): user postgres is uid 70 / gid 70 with
+  // home /var/lib/postgresql (mode 1777); no USER (the entrypoint steps down from root with gosu; it also runs
+  // as a given --user, which is how ApiGateway runs it: 70:70),
+  // binaries in /usr/local/bin, ENV PGDATA=/var/lib/postgresql/data and LANG en_US.utf8,
+  // `install --directory --owner postgres --group postgres --mode 1777 "$PGDATA"`, /var/run/postgresql mode 3777,
+  // listen_addresses = '*' in postgresql.conf.sample, VOLUME /var/lib/postgresql/data, ENTRYPOINT
+  // ["docker-entrypoint.sh"], STOPSIGNAL SIGINT, EXPOSE 5432, CMD ["postgres"]. The stand-in: Debian's real
+  // PostgreSQL 15 (server, initdb, pg_ctl, pg_isready, psql) with its modules, share files, the system tzdata it
+  // is built against, glibc's C.UTF-8 (en_US is not on this host), and standins/postgres-entrypoint.sh. No
+  // STOPSIGNAL: `docker import` refuses it, so the stand-in stops on SIGTERM (a smart shutdown, not a fast one).
+  postgres: {
+    binaries: Object.fromEntries([
+      ...PG_TOOLS.map((b) => [`${PG_BIN}/${b}`, `${PG_BIN}/${b}`]),
+      ...PG_MODULES.map((m) => [`${PG_LIB}/${m}`, `${PG_LIB}/${m}`]),
+    ]),
+    // The part of the official docker-entrypoint.sh ApiGateway relies on.
+    mocks: { "postgres-entrypoint.sh": "/usr/local/bin/docker-entrypoint.sh" },
+    busybox: [...SHELL_APPLETS, "chmod", "mktemp", "printf"],
+    trees: { [PG_SHARE]: PG_SHARE, "/usr/share/zoneinfo": "/usr/share/zoneinfo", "/usr/lib/locale/C.utf8": "/usr/lib/locale/C.utf8" },
+    dirs: {
+      "/var/lib/postgresql": [70, 70, 0o1777],
+      "/var/lib/postgresql/data": [70, 70, 0o1777],
+      "/var/run/postgresql": [70, 70, 0o3777],
+      "/docker-entrypoint-initdb.d": [0, 0, 0o755],
+    },
+    files: {
+      // As the image's Dockerfile does: sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '*'!" on the sample.
+      [`${PG_SHARE}/postgresql.conf.sample`]: fs.existsSync(`${PG_SHARE}/postgresql.conf.sample`)
+        ? fs.readFileSync(`${PG_SHARE}/postgresql.conf.sample`, "utf8").replace(/^#?(listen_addresses)\s*=\s*\S+.*$/m, "$1 = '*'")
+        : "",
+    },
+    links: Object.fromEntries(PG_TOOLS.map((b) => [`/usr/local/bin/${b}`, `${PG_BIN}/${b}`])),
+    passwd: [...ROOT_PASSWD, "postgres:x:70:70:PostgreSQL user:/var/lib/postgresql:/bin/sh"],
+    group: [...ROOT_GROUP, "postgres:x:70:postgres"],
+    changes: [
+      "ENV LANG=C.UTF-8",
+      "ENV PGDATA=/var/lib/postgresql/data",
+      'VOLUME ["/var/lib/postgresql/data"]',
+      "EXPOSE 5432",
+      'ENTRYPOINT ["docker-entrypoint.sh"]',
+      'CMD ["postgres"]',
+    ],
+  },
   // The suite's own probe: busybox (nc, wget) and curl for TLS with client certificates.
   tool: {
     binaries: { "/usr/bin/curl": "/usr/bin/curl" },
@@ -349,6 +426,12 @@ function assemble(spec: Spec, root: string): void {
     copyWithLibraries(PYTHON, root, PYTHON);
     fs.symlinkSync("python3.11", path.join(root, "usr/bin/python3"));
     copyPythonLib(PYTHON_LIB, root);
+  }
+  for (const [from, to] of Object.entries(spec.trees ?? {})) {
+    requireFile(from, "a directory tree of a stand-in");
+    // cp -a keeps the tree's symlinks (zoneinfo has many) and modes.
+    fs.mkdirSync(path.dirname(path.join(root, to)), { recursive: true });
+    execFileSync("cp", ["-a", from, path.join(root, to)]);
   }
   for (const [mock, to] of Object.entries(spec.mocks ?? {})) copyFile(path.join(MOCKS, mock), root, to, to.endsWith(".py") ? 0o644 : 0o755);
   for (const [dir, [uid, gid, mode]] of Object.entries(spec.dirs ?? {})) {
