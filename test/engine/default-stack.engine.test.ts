@@ -169,6 +169,8 @@ describe("default stack: attacks", () => {
   const namespaces = () => services(d).map((c) => ({ name: c.name, where: `container:${c.id}` }));
 
   it("vLLM's port 8000 is closed to every network and to every container outside vLLM's namespace", async () => {
+    // Positive control: the probe sees an open port (the sidecar's, in the same namespace, from the edge's network).
+    expect(await tcpOpens(pairNetwork("inference-edge", "inference-vllm-0"), "inference-vllm-0", 8443)).toBe(true);
     for (const n of networks()) expect({ from: n, open: await tcpOpens(n, "inference-vllm-0", 8000) }).toEqual({ from: n, open: false });
     for (const ns of namespaces().filter((x) => !x.name.startsWith("inference-vllm-0"))) {
       expect({ from: ns.name, open: await tcpOpens(ns.where, "inference-vllm-0", 8000) }).toEqual({ from: ns.name, open: false });
@@ -263,8 +265,10 @@ describe("default stack: observability (on by default)", () => {
   });
 
   it("Grafana's port is closed to every network; its proxy refuses any certificate but the edge's", async () => {
-    for (const n of d.networks.map((x) => x.name)) expect({ from: n, open: await tcpOpens(n, "inference-observability-grafana", 3000) }).toEqual({ from: n, open: false });
     const net = pairNetwork("inference-edge", "inference-observability-grafana");
+    // Positive control: its proxy's port in the same namespace is open from the edge's network.
+    expect(await tcpOpens(net, "inference-observability-grafana", 8443)).toBe(true);
+    for (const n of d.networks.map((x) => x.name)) expect({ from: n, open: await tcpOpens(n, "inference-observability-grafana", 3000) }).toEqual({ from: n, open: false });
     expect((await curlFrom(net, "https://inference-observability-grafana:8443/api/health", { pki, identity: "operator" })).status).toBe(403);
     expect((await curlFrom(net, "https://inference-observability-grafana:8443/api/health", { pki, identity: "edge" })).status).toBe(200);
     expect(allowed("default", "inference-edge", "inference-observability-grafana", 8443)).toBe(true);

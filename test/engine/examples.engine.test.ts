@@ -65,6 +65,8 @@ describe.each(STACKS)("%s on the engine", (name, make) => {
     const key = [...d.values.keys()].find((k) => k.startsWith("tls_private_key.inference_edge_client-cert_key"))!;
     const pki = probePki(d, { edge: { key, cert: ca } });
     pkiDir = pki.dir;
+    // Positive control: the probe sees an open port (the sidecar's, in vLLM's namespace, from the edge's network).
+    expect(await tcpOpens(pairNetwork("inference-edge", "inference-vllm-0"), "inference-vllm-0", 8443)).toBe(true);
     for (const n of d.networks.map((x) => x.name)) {
       expect({ from: n, open: await tcpOpens(n, "inference-vllm-0", 8000) }).toEqual({ from: n, open: false });
       for (const identity of [undefined, "wrong"]) {

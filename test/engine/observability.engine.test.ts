@@ -202,6 +202,8 @@ describe("observability: Grafana", () => {
   });
 
   it("port 3000 is closed to every network and to every other container's namespace", async () => {
+    // Positive control: its proxy's port in the same namespace is open from the edge's network.
+    expect(await tcpOpens(EDGE_TO_GRAFANA, GRAFANA, 8443)).toBe(true);
     for (const n of d.networks) expect({ from: n.name, open: await tcpOpens(n.name, GRAFANA, 3000) }).toEqual({ from: n.name, open: false });
     for (const c of services(d).filter((x) => x.name !== GRAFANA && x.name !== PROXY)) {
       expect({ from: c.name, open: await tcpOpens(`container:${c.id}`, GRAFANA, 3000) }).toEqual({ from: c.name, open: false });

@@ -80,10 +80,21 @@ export async function curlFrom(
   return { status, output: r.output.trim() };
 }
 
-/** Whether a plain TCP connection to host:port opens from `where` (busybox nc, bounded). */
+/**
+ * Whether a plain TCP connection to host:port opens from `where` (busybox nc, bounded). Busybox's nc has
+ * no `-z` (it refuses the option, so a check built on it could never see an open port): connect with
+ * stdin closed instead. A refused, unanswered (-w 3) or unresolvable connect exits 1; an open one exits 0
+ * when the server closes, or is cut off by `timeout` (143) when the server waits for the client.
+ */
 export async function tcpOpens(where: string, host: string, port: number): Promise<boolean> {
-  const r = await probeExec(where, ["nc", "-z", "-w", "3", host, String(port)], "65534:65534");
-  return r.exitCode === 0;
+  const r = await probeExec(
+    where,
+    ["sh", "-c", 'timeout 4 nc -w 3 "$0" "$1" </dev/null >/dev/null 2>&1; echo "rc=$?"', host, String(port)],
+    "65534:65534",
+  );
+  const rc = Number(/rc=(\d+)/.exec(r.output)?.[1] ?? -1);
+  if (rc !== 0 && rc !== 1 && rc !== 143) throw new Error(`tcpOpens ${host}:${port} from ${where}: ${r.output}`);
+  return rc === 0 || rc === 143;
 }
 
 const pool = new Map<string, string>();
