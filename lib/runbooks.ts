@@ -180,7 +180,7 @@ function lockdownStep(d: Doc, c: Context, heading: string): void {
   } else {
     const names = exposureContainers(c).map((x) => x.name);
     d.p(
-      "This stack has no `lockdown` variable (add `new Lockdown(stack, \"lockdown\")` last in the stack file). " +
+      "This stack has no `lockdown` variable (add `new Lockdown(stack, \"lockdown\")` to the stack file). " +
         "Until then, stop the containers that expose it (the next `terraform apply` starts them again):",
     );
     d.sh([evidenceDir(c.m), ...saveLogs(names), ...(names.length ? [`docker stop ${names.join(" ")}`] : [])]);
