@@ -50,6 +50,7 @@ export class Lockdown extends Construct {
   public readonly variable: TerraformVariable;
   public readonly withdrawn: WithdrawnExposure[] = [];
   private readonly handled = new Set<IConstruct>();
+  private ran = false;
 
   constructor(scope: Construct, id = "lockdown") {
     super(scope, id);
@@ -69,8 +70,9 @@ export class Lockdown extends Construct {
     Aspects.of(stack).add(new LockExposures(this));
 
     // Safety net: an exposure made after the aspect ran (by a later aspect) would stay open: refuse to synthesize.
+    // Not before it ran: app.synth() resolves the stack once (prepareStack) before it invokes aspects.
     addStackCheck(this, `lockdown:${this.node.path}`, () =>
-      stack.node
+      !this.ran ? [] : stack.node
         .findAll()
         .filter((c) => this.isExposure(c) && !this.handled.has(c))
         .map((c) => ({
@@ -84,6 +86,7 @@ export class Lockdown extends Construct {
 
   /** Adjusts every exposure of the stack not adjusted yet (the aspect calls it once, at synth). */
   public lockExposures(): void {
+    this.ran = true;
     const locked = this.variable.value as unknown as IResolvable;
     for (const c of TerraformStack.of(this).node.findAll()) {
       if (this.handled.has(c)) continue;

@@ -184,6 +184,19 @@ describe("Lockdown's problems", () => {
     expect(sites(false).tailnet).toBe(true);
   });
 
+  test("an exposure made by an aspect after Lockdown's ran is a ConfigError naming it", () => {
+    const stack = stackWithProviders("late-aspect");
+    const ai = new SecureInference(stack, "inference", inferenceProps(stack));
+    new Lockdown(stack);
+    const authKey = new TerraformVariable(stack, "k", { type: "string", sensitive: true }).value;
+    Aspects.of(stack).add({
+      visit: (node) => {
+        if (node === stack && !stack.node.tryFindChild("tailnet")) new TailscaleExposure(stack, "tailnet", { target: ai.edge, hostname: "ai", tailnetDomain: "tailnet-abc.ts.net", authKey });
+      },
+    });
+    expect(() => Testing.synth(stack, true)).toThrow(/late-aspect\/tailnet\S* was created after Lockdown's aspect ran/);
+  });
+
   test("a second Lockdown is a ConfigError", () => {
     const stack = stackWithProviders("twice");
     new SecureInference(stack, "inference", inferenceProps(stack));
