@@ -61,6 +61,7 @@ function named(books: Runbook[]): { addresses: string[]; containers: string[]; v
     const loop = /^for (c|v) in ([^;]+); do/.exec(line);
     if (loop) (loop[1] === "c" ? containers : volumes).push(...loop[2].trim().split(/\s+/));
     for (const m of line.matchAll(/ -v ([a-z0-9][\w.-]*):\//g)) volumes.push(m[1]);
+    for (const m of line.matchAll(/# volume ([\w.-]+)/g)) volumes.push(m[1]);
   }
   const outputs = [...blocks.matchAll(/terraform output (?:-raw|-json) ([\w-]+)/g)].map((m) => m[1]);
   return { addresses, containers, volumes, outputs, networks };
@@ -344,6 +345,13 @@ describe("the ApiGateway's steps (full stack)", () => {
     const salt = idOf("random_password", "gateway/salt-key");
     expect(books.map((b) => b.markdown).join("\n")).not.toContain(`-replace=${salt}`);
     expect(text).toMatch(/\*\*The salt key\*\* \(`random_password\.gateway_salt-key_\w+`\): never rotate it\./);
+  });
+
+  test("the name check above covers these steps: it parses their containers, volume and outputs", () => {
+    const n = named(books);
+    expect(n.containers).toEqual(expect.arrayContaining(["inference-gateway-db", "inference-gateway-keys", "inference-gateway-proxy", "zta-audit-collector", "full-agent"]));
+    expect(n.volumes).toContain("zta-audit-data");
+    expect(n.outputs).toEqual(expect.arrayContaining(["gateway_key_ide_assistant", "gateway_app_nightly_summaries_bundle"]));
   });
 
   test("a stack without an ApiGateway has none of these steps", () => {
