@@ -1,5 +1,5 @@
 import { Container, ContainerUpload } from "@cdktf/provider-docker/lib/container";
-import { Fn, IResolvable, Lazy, TerraformIterator, TerraformStack, TerraformVariable } from "cdktf";
+import { Aspects, Fn, IAspect, IResolvable, Lazy, TerraformIterator, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import { Problems, addStackCheck, whereIs } from "../lib/errors";
 import { CONFIG_DIR, ServiceRole } from "../lib/identities";
@@ -25,7 +25,8 @@ export interface WithdrawnExposure {
 /**
  * One Terraform variable that withdraws every exposure of the stack in one apply, and restores them with
  * `-var lockdown=false` (the default): the first step of isolating a suspected compromise. It adjusts the
- * resources the library's constructs already made, so create it last, after every exposure:
+ * resources of the library's constructs at synth (an aspect of the stack), so it may be created anywhere in
+ * the stack file: an exposure made after it (an edge site, a tailnet node, a tunnel) is withdrawn too.
  *
  * - each edge's published host port: the `ports` block becomes a `dynamic "ports"` block whose `for_each`
  *   is empty under lockdown (ports are ForceNew in kreuzwerker/docker 3.6.2, so the edge is replaced);
@@ -49,6 +50,7 @@ export class Lockdown extends Construct {
   public readonly variable: TerraformVariable;
   public readonly withdrawn: WithdrawnExposure[] = [];
   private readonly handled = new Set<IConstruct>();
+  private ran = false;
 
   constructor(scope: Construct, id = "lockdown") {
     super(scope, id);
@@ -64,26 +66,34 @@ export class Lockdown extends Construct {
       description: "true withdraws every exposure (edge host port, tailnet nodes, tunnel ingress, edge sites) and keeps volumes, keys and logs; false restores them",
     });
     this.variable.overrideLogicalId(LOCKDOWN_VARIABLE);
-    const locked = this.variable.value as unknown as IResolvable;
+    // At synth, not here: exposures (and edge sites) created after this construct are withdrawn too.
+    Aspects.of(stack).add(new LockExposures(this));
 
-    for (const c of stack.node.findAll()) {
-      if (c instanceof EdgeProxy) this.lockEdge(c, locked);
-      else if (c instanceof HardenedService && c.role === ServiceRole.TAILSCALE) this.lockTailnetNode(c, locked);
-      else if (c instanceof CloudflareTunnel && c.tunnelConfig) this.lockTunnel(c, locked);
-    }
-
-    // Exposures made after this construct would stay open under lockdown: refuse to synthesize.
+    // Safety net: an exposure made after the aspect ran (by a later aspect) would stay open: refuse to synthesize.
+    // Not before it ran: app.synth() resolves the stack once (prepareStack) before it invokes aspects.
     addStackCheck(this, `lockdown:${this.node.path}`, () =>
-      stack.node
+      !this.ran ? [] : stack.node
         .findAll()
         .filter((c) => this.isExposure(c) && !this.handled.has(c))
         .map((c) => ({
           prop: "scope",
           received: c.node.path,
-          fix: `${c.node.path} was created after the Lockdown at ${this.node.path}, so lockdown would leave it exposed: create the Lockdown last.`,
+          fix: `${c.node.path} was created after Lockdown's aspect ran (at synth), so lockdown would leave it exposed: create it in the stack file, not in an aspect.`,
           where: whereIs("Lockdown", this.node.path),
         })),
     );
+  }
+
+  /** Adjusts every exposure of the stack not adjusted yet (the aspect calls it once, at synth). */
+  public lockExposures(): void {
+    this.ran = true;
+    const locked = this.variable.value as unknown as IResolvable;
+    for (const c of TerraformStack.of(this).node.findAll()) {
+      if (this.handled.has(c)) continue;
+      if (c instanceof EdgeProxy) this.lockEdge(c, locked);
+      else if (c instanceof HardenedService && c.role === ServiceRole.TAILSCALE) this.lockTailnetNode(c, locked);
+      else if (c instanceof CloudflareTunnel && c.tunnelConfig) this.lockTunnel(c, locked);
+    }
   }
 
   private isExposure(c: IConstruct): boolean {
@@ -130,6 +140,15 @@ export class Lockdown extends Construct {
     // concat, not `lockdown ? [404] : [rules..., 404]`: the two tuples' object types differ and a conditional needs one type.
     tunnel.tunnelConfig.putConfig({ ingress: Fn.concat([Fn.conditional(locked, [], rules), catchAll]) as unknown as IResolvable });
     this.withdrawn.push({ kind: "tunnel-ingress", path: tunnel.tunnelConfig.node.path });
+  }
+}
+
+/** Runs Lockdown when the stack is synthesized, after the whole stack file has run. */
+class LockExposures implements IAspect {
+  constructor(private readonly lockdown: Lockdown) {}
+
+  public visit(node: IConstruct): void {
+    if (node === TerraformStack.of(this.lockdown)) this.lockdown.lockExposures();
   }
 }
 

@@ -227,6 +227,8 @@ export interface SecretHolding {
   readonly outputs: string[];
   /** How to rotate it when `-replace` alone is not the whole procedure. */
   readonly note?: string;
+  /** The ApiGateway app it belongs to (APP_KEY, APP_CLIENT_KEY). */
+  readonly app?: string;
 }
 
 /** Names the library gives its generated passwords (the construct id), and what they protect. */
@@ -345,10 +347,13 @@ export function secretHoldings(model: StackModel): SecretHolding[] {
     const base = { source: key.address, replace: [key.address, ...certs.map((c) => c.address)], ...holders };
     if (isOperator) out.push({ kind: SecretKind.OPERATOR_KEY, title: `operator client key (${operatorOutputs[0].name})`, ...base });
     else if (isApp) {
+      // The certificate's construct is `app-<name>-cert` (ApiGateway).
+      const app = /^app-(.+)-cert$/.exec(key.path.split("/").slice(-2)[0] ?? "")?.[1];
       out.push({
         kind: SecretKind.APP_CLIENT_KEY,
         title: `app client key (${appOutputs[0].name})`,
         ...base,
+        ...(app ? { app } : {}),
         note: "The edge keeps no revocation list: a new certificate does not stop the old one (runbook 3 rotates the app's virtual key, which the gateway checks).",
       });
     } else if (isDaemon) {
@@ -379,6 +384,7 @@ export function secretHoldings(model: StackModel): SecretHolding[] {
         source: password.address,
         replace: [password.address],
         ...holders,
+        app,
         note:
           `The reconcile job ${code(job?.name ?? "?")} is replaced with the new value and runs again: it revokes the old key of ${app} and registers the new one ` +
           `(its log says \`reconcile: revoked previous key of ${app}\`). Hand the app the new key: \`terraform output -raw ${holders.outputs[0]}\`.`,

@@ -7,9 +7,22 @@
 import * as fs from "fs";
 import * as path from "path";
 import { App, TerraformStack } from "cdktf";
+import { AUDIT_DATA_DIR } from "./audit";
 import { CONFIG_DIR, ServiceRole } from "./identities";
 import { list, record, str } from "./policy/docker";
-import { ModelContainer, SecretHolding, SecretKind, StackModel, rotationCommand, secretHoldings, shellWord, stackModel, uploadedFile } from "./runbooks-model";
+import {
+  AUDIT_COLLECTOR,
+  GATEWAY_ROLES,
+  ModelContainer,
+  SecretHolding,
+  SecretKind,
+  StackModel,
+  rotationCommand,
+  secretHoldings,
+  shellWord,
+  stackModel,
+  uploadedFile,
+} from "./runbooks-model";
 
 export const RUNBOOK_DIR = "runbooks";
 
@@ -69,17 +82,65 @@ interface Context {
   readonly edges: ModelContainer[];
   /** Long-running services (started, not jobs), loaders excluded. */
   readonly services: ModelContainer[];
+  readonly gateways: Gateway[];
+}
+
+/** One ApiGateway: LiteLLM, the containers around it, and its apps' keys, bundles and limits. */
+interface Gateway {
+  readonly litellm: ModelContainer;
+  readonly proxy?: ModelContainer;
+  readonly job?: ModelContainer;
+  readonly db?: ModelContainer;
+  readonly dbPassword?: SecretHolding;
+  readonly apps: GatewayApp[];
+}
+
+interface GatewayApp {
+  readonly name: string;
+  readonly key: SecretHolding;
+  readonly bundle?: SecretHolding;
+  /** From the reconcile job's keys.json: what LiteLLM enforces for the key. */
+  readonly limits?: { rpmLimit: number | null; tpmLimit: number | null; maxBudget: number | null; budgetDuration: string | null; models: string[] };
 }
 
 function contextOf(m: StackModel): Context {
   const running = m.containers.filter((c) => c.role !== ServiceRole.CONFIG_LOADER && c.started);
+  const secrets = secretHoldings(m);
   return {
     m,
-    secrets: secretHoldings(m),
+    secrets,
     sidecars: m.withRole(ServiceRole.SIDECAR),
     edges: m.withRole(ServiceRole.EDGE),
     services: running.filter((c) => c.config.must_run !== false),
+    gateways: gatewaysOf(m, secrets),
   };
+}
+
+/** The stack's ApiGateways, read from their roles, namespaces and the secrets they hold. */
+function gatewaysOf(m: StackModel, secrets: SecretHolding[]): Gateway[] {
+  const dirOf = (address: string, up: number) => (m.byAddress(address)?.path ?? "").split("/").slice(0, -up).join("/");
+  return m.withRole(GATEWAY_ROLES.GATEWAY).map((litellm) => {
+    const inNamespace = (role: string) => m.containers.find((x) => x.role === role && x.namespaceOf === litellm.name);
+    const job = inNamespace(GATEWAY_ROLES.KEYS);
+    const dbPassword = secrets.find((h) => h.kind === SecretKind.PASSWORD && /Postgres password/.test(h.title) && h.containers.includes(litellm.name));
+    const db = m.withRole(GATEWAY_ROLES.DATABASE).find((x) => dbPassword?.containers.includes(x.name));
+    const loader = job && m.containers.find((l) => l.role === ServiceRole.CONFIG_LOADER && l.mounts.some((x) => job.mounts.some((y) => y.containerPath === CONFIG_DIR && y.source === x.source)));
+    let declared: { alias: string; rpmLimit: number | null; tpmLimit: number | null; maxBudget: number | null; budgetDuration: string | null; models: string[] }[] = [];
+    try {
+      declared = (JSON.parse((loader && uploadedFile(loader, "keys.json")) ?? "{}") as { keys?: typeof declared }).keys ?? [];
+    } catch {
+      declared = [];
+    }
+    const apps = secrets
+      .filter((h) => h.kind === SecretKind.APP_KEY && h.app !== undefined && job !== undefined && h.containers.includes(job.name))
+      .map((key) => ({
+        name: key.app!,
+        key,
+        bundle: secrets.find((b) => b.kind === SecretKind.APP_CLIENT_KEY && b.app === key.app && dirOf(b.source, 2) === dirOf(key.source, 1)),
+        limits: declared.find((d) => d.alias === key.app),
+      }));
+    return { litellm, proxy: inNamespace(GATEWAY_ROLES.PROXY), job, db, dbPassword, apps };
+  });
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -110,6 +171,63 @@ function auditQuery(c: Context, jqFilter: string, tail = "", raw = false): strin
 function auditCaller(c: Context, container: string): string | undefined {
   const flow = c.sidecars.flatMap((s) => s.callers).find((f) => f.caller === container && f.identity);
   return flow?.identity?.replace(/^zta-/, "");
+}
+
+/** The AuditLog's collector and the volume of its day files, when the stack has one. */
+function auditCollector(c: Context): { collector: ModelContainer; volume: string } | undefined {
+  const collector = c.m.withRole(AUDIT_COLLECTOR)[0];
+  const data = collector?.mounts.find((x) => x.containerPath === AUDIT_DATA_DIR);
+  return collector && data ? { collector, volume: data.source } : undefined;
+}
+
+/**
+ * Records of the last 24 h from the copied day files. `received` is the collector's UTC receive time
+ * ("2026-01-01T10:00:00.123+00:00"), so a string comparison with a UTC time of the same layout orders them.
+ */
+const LAST_24H =
+  `last24h() { cat "$A/$(date -u -d yesterday +%F).jsonl" "$A/$(date -u +%F).jsonl" 2>/dev/null | ` +
+  `jq -c --arg since "$(date -u -d '24 hours ago' +%FT%T)" 'select(.received >= $since)'; }`;
+
+interface AuditQueries {
+  /** Everything one identity (e-mail, app, certificate CN) did in the last 24 h. */
+  readonly identity?: boolean;
+  /** Every call answered with a 4xx or 5xx. */
+  readonly refused?: boolean;
+  /** Containers whose calls to the inference sidecars are wanted. */
+  readonly callsOf?: ModelContainer[];
+  /** Containers whose own lines are wanted. */
+  readonly linesOf?: ModelContainer[];
+}
+
+/**
+ * The AuditLog's day files: copied out of the collector, then queried with jq. A record is
+ * `{received, container, host, stream, event | message}`: `event` is the container's JSON line (the sidecars'
+ * `zta_audit` access log: identity, caller, client_cert, route, status...; the gateway proxy's: app, uri, status),
+ * `message` a line that is not JSON. syslog-ng 3.x stores numbers as strings, 4.x as numbers: `tonumber` both.
+ */
+function auditTrail(d: Doc, c: Context, q: AuditQueries): void {
+  const a = auditCollector(c);
+  if (!a) return;
+  d.p(
+    `The audit trail (AuditLog): ${code(a.collector.name)} keeps every container's log lines, one JSON record per line ` +
+      "(`received`, `container`, `host`, `stream`, and the line parsed as `event` or kept as `message`), " +
+      `in a file per UTC day, ${code(`${AUDIT_DATA_DIR}/YYYY-MM-DD.jsonl`)} on the volume ${code(a.volume)}. Copy it, then query the copy:`,
+  );
+  const lines = [`A="$E/audit-$(date -u +%F)"; docker cp ${a.collector.name}:${AUDIT_DATA_DIR} "$A"   # volume ${a.volume}`];
+  if (q.identity) {
+    lines.push(
+      LAST_24H,
+      "ID='<an e-mail, an app name or a certificate CN>'",
+      `last24h | jq -c --arg id "$ID" 'select([(.event | .. | strings), (.message // empty)] | any(contains($id)))' > "$E/audit-identity-24h.jsonl"   # everything it did in the last 24 h`,
+    );
+  }
+  if (q.refused) lines.push(`cat "$A"/*.jsonl | jq -c 'select(((.event.status // 0 | tonumber?) // 0) >= 400)' > "$E/audit-refused.jsonl"   # every failed or refused call (HTTP 4xx, 5xx)`);
+  for (const x of q.callsOf ?? []) {
+    const caller = auditCaller(c, x.name);
+    if (caller) lines.push(`cat "$A"/*.jsonl | jq -c --arg caller ${caller} 'select(.event.caller == $caller)' > "$E/audit-calls-${x.name}.jsonl"   # every call of ${x.name} to the inference sidecars`);
+  }
+  for (const x of q.linesOf ?? []) lines.push(`cat "$A"/*.jsonl | jq -c --arg c ${x.name} 'select(.container == $c)' > "$E/audit-lines-${x.name}.jsonl"   # every line ${x.name} wrote`);
+  d.sh(lines);
 }
 
 function stateSnapshot(): string[] {
@@ -180,7 +298,7 @@ function lockdownStep(d: Doc, c: Context, heading: string): void {
   } else {
     const names = exposureContainers(c).map((x) => x.name);
     d.p(
-      "This stack has no `lockdown` variable (add `new Lockdown(stack, \"lockdown\")` last in the stack file). " +
+      "This stack has no `lockdown` variable (add `new Lockdown(stack, \"lockdown\")` to the stack file). " +
         "Until then, stop the containers that expose it (the next `terraform apply` starts them again):",
     );
     d.sh([evidenceDir(c.m), ...saveLogs(names), ...(names.length ? [`docker stop ${names.join(" ")}`] : [])]);
@@ -301,6 +419,7 @@ function agentSecretLeak(c: Context): Runbook | undefined {
       return caller ? auditQuery(c, `select(.caller == "${caller}")`, ` > "$E/audit-${s.name}.jsonl"`) : [];
     }),
   ]);
+  auditTrail(d, c, { callsOf: sandboxes, linesOf: sandboxes });
   d.h(2, "What it could leak");
   for (const s of sandboxes) {
     const held = c.secrets.filter((h) => h.containers.includes(s.name));
@@ -348,6 +467,7 @@ function ragExtraction(c: Context): Runbook | undefined {
     if (caller) lines.push(...auditQuery(c, `select(.caller == "${caller}")`, ` > "$E/audit-${p.name}.jsonl"`));
   }
   d.sh(lines);
+  auditTrail(d, c, { callsOf: proxies, linesOf: [...uis, ...proxies] });
   d.p("The audit lines give who asked (identity), when, and the size of each answer; the chat table gives the conversation with the extracting prompt.");
   d.h(2, "Eradication and recovery");
   d.items([
@@ -361,6 +481,53 @@ function ragExtraction(c: Context): Runbook | undefined {
   unlockStep(d, c);
   postIncident(d, ["Who read the document, and which collections share the injected text", "Knowledge access reviewed for every collection"]);
   return { file: "02-rag-document-extraction.md", title: "Prompt injection extracted a RAG document", markdown: d.toString() };
+}
+
+/** Runbook 3's steps for an ApiGateway's apps: revoke, rotate, re-issue the bundle. */
+function gatewayAppRevocation(d: Doc, g: Gateway): void {
+  if (g.apps.length === 0 || !g.job) return;
+  const job = g.job.name;
+  d.h(3, `An app's virtual key or client bundle (ApiGateway ${g.litellm.name})`);
+  d.p(
+    `An app reaches the gateway with its client certificate and its virtual key. The edge keeps no revocation list for the certificate; ` +
+      `LiteLLM checks the key on every call. So the key is what shuts an app out: on every apply the reconcile job ${code(job)} ` +
+      "registers the keys of `apps` in the stack file (and their limits) and revokes every key no longer declared.",
+  );
+  for (const app of g.apps) {
+    const keyOut = app.key.outputs[0];
+    d.p(`**${app.name}** (key ${code(app.key.source)}, output ${code(keyOut ?? "?")}):`);
+    d.items([
+      `For good: remove the app ${code(app.name)} from \`apps\` of the ApiGateway in the stack file and run \`terraform apply\`. ` +
+        `The job is replaced, runs again and revokes the key (its log: \`reconcile: revoked ${app.name}\`); the app's key, certificate and outputs are destroyed in the same apply.`,
+      "Now, keeping the app: give its key a new value. The job revokes the old key before it registers the new one; hand the app the new key:",
+    ]);
+    d.sh([
+      `terraform apply -replace=${shellWord(app.key.source)}`,
+      `docker logs ${job} 2>&1 | grep -E 'reconcile: (revoked previous key of ${app.name}|done)'   # it runs after the apply: wait for 'done'`,
+      ...(keyOut ? [`terraform output -raw ${keyOut} > ${keyOut}.key && chmod 600 ${keyOut}.key   # to the app's owner over a private channel, then shred -u`] : []),
+    ]);
+    if (app.bundle) {
+      const out = app.bundle.outputs[0];
+      d.p(`A leaked client bundle: re-issue its key and certificate (rotate the virtual key too: the old certificate still passes the edge until it expires):`);
+      d.sh([
+        rotationCommand([app.bundle])!,
+        ...(out ? [`terraform output -json ${out} | jq -r .certificate_pem,.private_key_pem,.ca_certificate_pem > ${out}.pem && chmod 600 ${out}.pem`] : []),
+      ]);
+    }
+  }
+}
+
+/** Runbook 6's levers at an ApiGateway: the limits in force per app, and how to change them. */
+function gatewayLimits(g: Gateway): string[] {
+  return g.apps.map((a) => {
+    const l = a.limits;
+    const parts = [
+      l?.rpmLimit != null ? `${l.rpmLimit} requests per minute` : "no request limit",
+      l?.tpmLimit != null ? `${l.tpmLimit} tokens per minute` : "no token limit",
+      l?.maxBudget != null ? `budget ${l.maxBudget} USD per ${l.budgetDuration ?? "?"}` : "no budget",
+    ];
+    return `app ${code(a.name)} at ${code(g.litellm.name)}: ${parts.join(", ")} (\`requestsPerMinute\`, \`tokensPerMinute\`, \`monthlyBudgetUsd\` of its entry in \`apps\`); above them LiteLLM refuses the call`;
+  });
 }
 
 function credentialLeak(c: Context): Runbook {
@@ -387,14 +554,17 @@ function credentialLeak(c: Context): Runbook {
     if (operators.length) d.p("The operators' bundles:").items(operators.map(holdersLine));
     if (clients.length) d.p("Service client identities (usable only from inside their trust network):").items(clients.map(holdersLine));
   }
+  for (const g of c.gateways) gatewayAppRevocation(d, g);
   d.h(2, "Evidence to preserve");
-  const names = [...c.edges, ...gate, ...c.sidecars].map((x) => x.name);
+  const gatewayParts = c.gateways.flatMap((g) => [g.litellm, ...(g.proxy ? [g.proxy] : []), ...(g.job ? [g.job] : [])]);
+  const names = [...c.edges, ...gate, ...c.sidecars, ...gatewayParts].map((x) => x.name);
   d.sh([
     evidenceDir(c.m),
     ...saveLogs(names),
     ...stateSnapshot(),
     ...auditQuery(c, `select((.identity + " " + .client_cert + " " + .edge_client_cert) | test("<name or CN>"))`, ` > "$E/audit-identity.jsonl"`),
   ]);
+  auditTrail(d, c, { identity: true, refused: true });
   d.h(2, "Eradication and recovery");
   if (operators.length) {
     d.p("Hand every remaining operator the new bundle (one per operator):");
@@ -420,10 +590,14 @@ function internalSecretLeak(c: Context): Runbook {
     ]);
     if (h.kind !== SecretKind.BACKUP_PASSWORD) d.sh(rotationCommand([h]) ? [rotationCommand([h])!] : []);
   }
+  for (const g of c.gateways) gatewaySecrets(d, c, g);
   const everything = c.secrets.filter((h) => h.kind !== SecretKind.BACKUP_PASSWORD && h.replace.length > 0);
   d.h(3, "Rotate every secret at once");
   d.p("When it is unclear what leaked (a state file, a host backup), rotate everything Terraform generates in one apply; then the variables at their issuers:");
   d.sh([rotationCommand(everything) ?? "# nothing generated"]);
+  if (c.gateways.some((g) => g.db && g.dbPassword)) {
+    d.p("Then set the gateway's new Postgres password in the database: the `docker exec` and the restarts under \"The gateway's secrets\" above.");
+  }
   const vars = c.secrets.filter((h) => h.kind === SecretKind.VARIABLE);
   if (vars.length) d.items(vars.map((v) => `${code(v.source)}: ${v.note}`));
   backupPasswordRotation(d, c);
@@ -436,6 +610,57 @@ function internalSecretLeak(c: Context): Runbook {
   ]);
   postIncident(d, ["Where the copy went, and every secret it contained, rotated"]);
   return { file: "04-internal-secret-leak.md", title: "Leaked internal secret", markdown: d.toString() };
+}
+
+/** The value of `NAME=` in a container's env. */
+function envOf(container: ModelContainer, name: string): string | undefined {
+  const entry = list(container.config.env)
+    .map((e) => String(e))
+    .find((e) => e.startsWith(`${name}=`));
+  return entry?.slice(name.length + 1);
+}
+
+/** Runbook 4's gateway steps: the Postgres password (two places), the master key (one), the salt key (never). */
+function gatewaySecrets(d: Doc, c: Context, g: Gateway): void {
+  const held = (re: RegExp) => c.secrets.find((h) => re.test(h.title) && h.containers.includes(g.litellm.name));
+  const master = held(/LiteLLM master key/);
+  const salt = held(/LiteLLM salt key/);
+  d.h(3, `The gateway's secrets (${g.litellm.name})`);
+  if (g.db && g.dbPassword) {
+    const db = g.db;
+    const user = envOf(db, "POSTGRES_USER") ?? "postgres";
+    const database = envOf(db, "POSTGRES_DB") ?? user;
+    const file = envOf(db, "POSTGRES_PASSWORD_FILE") ?? `${CONFIG_DIR}/db-password`;
+    const data = db.mounts.find((x) => !x.readOnly && x.volumeAddress);
+    const restart = [g.litellm, ...(g.proxy ? [g.proxy] : [])].map((x) => x.name);
+    d.p(
+      `**The Postgres password** (${code(g.dbPassword.source)}). Postgres keeps the role's password in its cluster${data ? ` on ${code(data.source)}` : ""}: ` +
+        `the image reads ${code(file)} (POSTGRES_PASSWORD_FILE) only when it creates the cluster in an empty data directory. ` +
+        "So the apply alone gives LiteLLM a password Postgres refuses, and the leaked one still opens the database. In this order: " +
+        `the apply writes the new password and replaces ${code(db.name)} and LiteLLM; then set it in the database from the file the new container mounts ` +
+        `(local socket, trusted inside the container; the password is letters and digits only); then restart LiteLLM${g.proxy ? " and the proxy in its namespace" : ""}` +
+        `${g.job ? " and run the key job again" : ""}:`,
+    );
+    d.sh([
+      `terraform apply -replace=${shellWord(g.dbPassword.source)}`,
+      `docker exec ${db.name} sh -c 'echo "ALTER ROLE ${user} WITH PASSWORD '\\''$(cat ${file})'\\'';" | psql -v ON_ERROR_STOP=1 -U ${user} -d ${database}'`,
+      `docker restart ${restart.join(" ")}${g.job ? ` && docker start ${g.job.name}` : ""}`,
+      ...(g.job ? [`docker logs ${g.job.name} 2>&1 | tail -n 3   # ends with 'reconcile: done'`] : []),
+    ]);
+  }
+  if (master) {
+    d.p(`**The master key** (${code(master.source)}): a file of LiteLLM's and the key job's config volumes, nothing else keeps it; \`-replace\` is the whole rotation (both are replaced and read the new one; the app keys stay valid):`);
+    d.sh([`terraform apply -replace=${shellWord(master.source)}`]);
+  }
+  if (salt) {
+    const rotateInstead = [g.dbPassword, master].filter((h): h is SecretHolding => h !== undefined);
+    d.p(
+      `**The salt key** (${code(salt.source)}): never rotate it. LiteLLM encrypts the credentials it stores in Postgres with it and cannot read them with another. ` +
+        "It is worthless without the database: if it leaked, make sure the database cannot be read (the data volume, its backups and dumps), and rotate the database password and the master key (then the `docker exec` and the restarts above):",
+    );
+    const cmd = rotationCommand(rotateInstead);
+    if (cmd) d.sh([cmd]);
+  }
 }
 
 function backupPasswordRotation(d: Doc, c: Context): void {
@@ -481,6 +706,7 @@ function hostCompromise(c: Context): Runbook {
       : []),
     `sha256sum "$E"/* > "$E.sha256"`,
   ]);
+  auditTrail(d, c, { refused: true });
   d.h(2, "Eradication and recovery");
   d.p("Rebuild on a clean host (reinstalled, not cleaned): the stack file from a reviewed commit, images pulled fresh by digest, every secret rotated (the old host held them all in its config volumes and state).");
   const images = c.m.resources.filter((r) => r.type === "docker_image");
@@ -515,7 +741,7 @@ function abuse(c: Context): Runbook {
     const body = /client_max_body_size (\S+);/.exec(conf)?.[1];
     limits.push(`${code(s.name)}: ${rate ?? "?"} per identity (burst ${burst ?? "?"}), ${conn ?? "?"} concurrent per identity, body ${body ?? "?"}; above them it answers 429 / 413`);
   }
-  d.items(limits);
+  d.items([...limits, ...c.gateways.flatMap(gatewayLimits)]);
   const prometheus = c.m.withRole(ServiceRole.PROMETHEUS);
   if (prometheus.length) {
     d.p(`${code(prometheus[0].name)} alerts on it: ${["VllmQueueBacklog", "VllmKvCacheSaturated", "VllmTimeToFirstTokenP95High", "RateLimitBurst"].map(code).join(", ")} (Grafana's alert list).`);
@@ -526,6 +752,9 @@ function abuse(c: Context): Runbook {
     evidenceDir(c.m),
     ...auditQuery(c, `select(.time >= "<since, e.g. 2026-01-01T10:00>") | [.caller, .identity] | @tsv`, " | sort | uniq -c | sort -rn | head -20", true),
     ...auditQuery(c, `select(.status == 429) | .identity`, " | sort | uniq -c | sort -rn | head", true),
+    ...c.gateways
+      .filter((g) => g.proxy)
+      .map((g) => `docker logs ${g.proxy!.name} 2>/dev/null | grep '^{' | jq -r 'select(.app != "") | [.app, .status] | @tsv' | sort | uniq -c | sort -rn | head -20   # calls per app and status at the gateway`),
     ...(c.m.withRole(ServiceRole.INFERENCE).length ? [`docker stats --no-stream ${c.m.withRole(ServiceRole.INFERENCE).map((v) => v.name).join(" ")}; nvidia-smi`] : []),
   ]);
   d.p("Block the identity:").items([
@@ -533,9 +762,20 @@ function abuse(c: Context): Runbook {
     "an operator certificate: remove the operator from `operators` and rotate the CA (`03-credential-leak.md`)",
     "lower `rateLimit` (requestsPerMinute, burst, maxConcurrent) in the stack file and apply: the sidecars are replaced with the new limits",
   ]);
+  for (const g of c.gateways.filter((x) => x.job && x.apps.length > 0)) {
+    const job = g.job!.name;
+    d.p(
+      `An app of the gateway ${code(g.litellm.name)}: lower its \`requestsPerMinute\`, \`tokensPerMinute\` or \`monthlyBudgetUsd\` in \`apps\` and apply. ` +
+        `The reconcile job ${code(job)} is replaced and updates the key's limits (its log: \`reconcile: updated <app>\`); the key stays the same:`,
+    );
+    d.sh(["terraform apply", `docker logs ${job} 2>&1 | grep 'reconcile: updated'`]);
+    d.p(`To block an app now, revoke its key (\`03-credential-leak.md\`, "An app's virtual key"): the job revokes the old key, and the app is refused until it gets the new one:`);
+    d.sh(g.apps.map((a) => `terraform apply -replace=${shellWord(a.key.source)}   # ${a.name}`));
+  }
   if (c.m.hasLockdown) d.p("If the service must stop serving outside callers now: `terraform apply -var lockdown=true` (`05-host-compromise.md`).");
   d.h(2, "Evidence to preserve");
-  d.sh([...saveLogs(c.sidecars.map((s) => s.name)), ...auditQuery(c, ".", ` > "$E/audit.jsonl"`)]);
+  d.sh([...saveLogs([...c.sidecars, ...c.gateways.flatMap((g) => (g.proxy ? [g.proxy] : []))].map((s) => s.name)), ...auditQuery(c, ".", ` > "$E/audit.jsonl"`)]);
+  auditTrail(d, c, { identity: true, refused: true });
   d.h(2, "Eradication and recovery");
   d.items(["Confirm the queues drain (`VllmQueueBacklog` resolved, time to first token back to normal).", "Re-admit the identity only with limits that fit its use."]);
   postIncident(d, ["Limits reviewed against real per-identity use"]);

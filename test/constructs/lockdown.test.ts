@@ -9,8 +9,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { App, Aspects, TerraformStack, Testing } from "cdktf";
-import { ConfigError, Lockdown, PolicyProfile, SecureInference, SecurityPolicy, TailscaleExposure } from "../../index";
+import { App, Aspects, TerraformStack, TerraformVariable, Testing } from "cdktf";
+import { ApiGateway, Lockdown, PolicyProfile, SecureInference, SecurityPolicy, TailscaleExposure } from "../../index";
 import { caddySites } from "../../lib/runbooks";
 import { plannedResources } from "../engine/applier";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
@@ -105,9 +105,10 @@ describe("Lockdown on the full stack (every construct)", () => {
     }
   });
 
-  test("every exposure it adjusted is listed", () => {
+  test("every exposure it adjusted is listed (at synth)", () => {
     const s = new FullStack(Testing.app() as App, "full");
     const lockdown = new Lockdown(s);
+    Testing.synth(s);
     expect(lockdown.withdrawn.map((w) => w.kind).sort()).toEqual(["edge-sites", "tailnet-node", "tunnel-ingress"]);
   });
 });
@@ -149,19 +150,51 @@ describe("the policy and the diagram still judge the port a dynamic block publis
 });
 
 describe("Lockdown's problems", () => {
-  test("an exposure created after the Lockdown is a ConfigError naming it", () => {
+  test("a Lockdown created first withdraws the exposures made after it: the stack is the same as with it last", () => {
+    const first = new FullStack(Testing.app() as App, "full", { lockdownFirst: true });
+    const lockdown = Lockdown.of(first)!;
+    const firstJson = synthJson(first);
+    expect(lockdown.withdrawn.map((w) => w.kind).sort()).toEqual(["edge-sites", "tailnet-node", "tunnel-ingress"]);
+    // The gateway's site, the tailnet node and the tunnel came after the Lockdown: withdrawn all the same.
+    const p = planned(firstJson, true);
+    expect(p.container("inference-edge-ts-ai")).toBeUndefined();
+    expect(p.of("cloudflare_zero_trust_tunnel_cloudflared_config")[0].config.ingress.map((r: any) => r.service)).toEqual(["http_status:404"]);
+    const edge = p.container("inference-edge")!;
+    expect(edge.command[edge.command.indexOf("--config") + 1]).toBe("/etc/zta/Caddyfile.locked");
+    expect(firstJson).toEqual(synthJson(fullWithLockdown()));
+  });
+
+  test("a site added to the edge after the Lockdown is withdrawn; so is a tailnet node", () => {
     const stack = stackWithProviders("late");
     const ai = new SecureInference(stack, "inference", inferenceProps(stack));
     new Lockdown(stack);
-    new TailscaleExposure(stack, "tailnet", { target: ai.edge, hostname: "ai", tailnetDomain: "tailnet-abc.ts.net", authKey: "${var.k}" });
-    let caught: unknown;
-    try {
-      Testing.synth(stack);
-    } catch (e) {
-      caught = e;
-    }
-    expect(caught).toBeInstanceOf(ConfigError);
-    expect((caught as ConfigError).message).toMatch(/late\/tailnet.*was created after the Lockdown.*create the Lockdown last/s);
+    new ApiGateway(stack, "gateway", { inference: ai, hostname: "api.example.internal", apps: [{ name: "a", models: [ai.servedModelName] }] });
+    const authKey = new TerraformVariable(stack, "k", { type: "string", sensitive: true }).value;
+    new TailscaleExposure(stack, "tailnet", { target: ai.edge, hostname: "ai", tailnetDomain: "tailnet-abc.ts.net", authKey });
+    const late = synthJson(stack);
+    const sites = (locked: boolean) => {
+      const p = planned(late, locked);
+      const edge = p.container("inference-edge")!;
+      const file = edge.command[edge.command.indexOf("--config") + 1] as string;
+      const loader = p.container("inference-edge-config-loader")!;
+      return { sites: caddySites(loader.upload.find((u: any) => u.file === file.replace("/etc/zta", "/zta-load")).content), tailnet: p.container("inference-edge-ts-ai") !== undefined };
+    };
+    expect(sites(true)).toEqual({ sites: ["https://ai.example.internal:8443", "https://ai.tailnet-abc.ts.net:8443"], tailnet: false });
+    expect(sites(false).sites).toContain("https://api.example.internal:8443");
+    expect(sites(false).tailnet).toBe(true);
+  });
+
+  test("an exposure made by an aspect after Lockdown's ran is a ConfigError naming it", () => {
+    const stack = stackWithProviders("late-aspect");
+    const ai = new SecureInference(stack, "inference", inferenceProps(stack));
+    new Lockdown(stack);
+    const authKey = new TerraformVariable(stack, "k", { type: "string", sensitive: true }).value;
+    Aspects.of(stack).add({
+      visit: (node) => {
+        if (node === stack && !stack.node.tryFindChild("tailnet")) new TailscaleExposure(stack, "tailnet", { target: ai.edge, hostname: "ai", tailnetDomain: "tailnet-abc.ts.net", authKey });
+      },
+    });
+    expect(() => Testing.synth(stack, true)).toThrow(/late-aspect\/tailnet\S* was created after Lockdown's aspect ran/);
   });
 
   test("a second Lockdown is a ConfigError", () => {

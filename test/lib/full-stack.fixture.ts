@@ -2,21 +2,27 @@
 import { CloudflareProvider } from "@cdktf/provider-cloudflare/lib/provider";
 import { App, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { ApiGateway, AuditLog, ChatUi, CloudflareTunnel, EncryptedBackup, Observability, SandboxRunner, SecureInference, TailscaleExposure, TailscaleProvider } from "../../index";
+import { ApiGateway, AuditLog, ChatUi, CloudflareTunnel, EncryptedBackup, Lockdown, Observability, SandboxRunner, SecureInference, TailscaleExposure, TailscaleProvider } from "../../index";
 import { inferenceProps } from "../helpers";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 
+export interface FullStackOptions {
+  /** Create a Lockdown before every other construct (it must still withdraw every exposure made after it). */
+  readonly lockdownFirst?: boolean;
+}
+
 export class FullStack extends TerraformStack {
   public readonly inference: SecureInference;
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, options: FullStackOptions = {}) {
     super(scope, id);
     new DockerProvider(this, "docker", {});
     new TlsProvider(this, "tls", {});
     new RandomProvider(this, "random", {});
     new CloudflareProvider(this as Construct, "cloudflare", {});
     new TailscaleProvider(this, "tailscale", {});
+    if (options.lockdownFirst) new Lockdown(this);
     const ai = new SecureInference(this, "inference", { ...inferenceProps(this as TerraformStack), metricsScraper: true });
     this.inference = ai;
     // First: its routing aspect then audits every container below.

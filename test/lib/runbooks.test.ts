@@ -48,10 +48,12 @@ function named(books: Runbook[]): { addresses: string[]; containers: string[]; v
   const networks: string[] = [];
   // Redirections are not names.
   for (const line of blocks.split("\n").map((l) => l.replace(/\d?>(&1|\/dev\/null)/g, ""))) {
-    for (const m of line.matchAll(/docker (?:logs --timestamps|logs|inspect|stop|start|kill|stats --no-stream) ((?:[\w.-]+ ?)+)/g)) {
+    for (const m of line.matchAll(/docker (?:logs --timestamps|logs|inspect|stop|start|restart|kill|stats --no-stream) ((?:[\w.-]+ ?)+)/g)) {
       containers.push(...m[1].trim().split(" ").filter((w) => !w.startsWith("-") && w !== ""));
     }
-    for (const m of line.matchAll(/docker cp ([\w.-]+):/g)) containers.push(m[1]);
+    for (const m of line.matchAll(/docker (?:cp|exec) ([\w.-]+)[: ]/g)) containers.push(m[1]);
+    // The audit queries select records by the container that wrote them.
+    for (const m of line.matchAll(/--arg c ([\w.-]+) /g)) containers.push(m[1]);
     for (const m of line.matchAll(/docker network disconnect -f ([\w.-]+) ([\w.-]+)/g)) {
       networks.push(m[1]);
       containers.push(m[2]);
@@ -59,6 +61,7 @@ function named(books: Runbook[]): { addresses: string[]; containers: string[]; v
     const loop = /^for (c|v) in ([^;]+); do/.exec(line);
     if (loop) (loop[1] === "c" ? containers : volumes).push(...loop[2].trim().split(/\s+/));
     for (const m of line.matchAll(/ -v ([a-z0-9][\w.-]*):\//g)) volumes.push(m[1]);
+    for (const m of line.matchAll(/# volume ([\w.-]+)/g)) volumes.push(m[1]);
   }
   const outputs = [...blocks.matchAll(/terraform output (?:-raw|-json) ([\w-]+)/g)].map((m) => m[1]);
   return { addresses, containers, volumes, outputs, networks };
@@ -284,5 +287,92 @@ describe("the README's excerpt", () => {
     expect(excerpt.length).toBeGreaterThan(200);
     expect(md).toContain(excerpt);
     expect(readme).toContain("[docs/runbooks.md](docs/runbooks.md)");
+  });
+});
+
+describe("the ApiGateway's steps (full stack)", () => {
+  const json = synthJson(fullWithLockdown());
+  const books = renderRunbooks(json, "full");
+  const md = (file: string) => books.find((b) => b.file === file)!.markdown;
+  /** Addresses read from the JSON by construct path (Testing.synth's logical ids: the path joined by "_", a hash). */
+  const idOf = (type: string, constructPath: string) => {
+    const found = Object.keys(json.resource[type]).filter((id) => id.replace(/_[0-9A-F]{8}$/, "") === constructPath.split("/").join("_")).map((id) => [id]);
+    expect(found).toHaveLength(1);
+    return `${type}.${found[0][0]}`;
+  };
+  const plain = new DefaultInferenceStack(Testing.app() as App, "d");
+  const plainBooks = renderRunbooks(synthJson(plain), "d").map((b) => b.markdown).join("\n");
+
+  test.each(["ide-assistant", "nightly-summaries"])("runbook 3: revoke, rotate and hand over the key of %s; re-issue its bundle", (app) => {
+    const text = md("03-credential-leak.md");
+    const out = `gateway_key_${app.replace(/-/g, "_")}`;
+    const bundle = `gateway_app_${app.replace(/-/g, "_")}_bundle`;
+    expect(json.output).toHaveProperty(out);
+    expect(json.output).toHaveProperty(bundle);
+    expect(text).toContain(`remove the app \`${app}\` from \`apps\``);
+    expect(text).toContain(
+      `terraform apply -replace=${idOf("random_password", `gateway/key-${app}`)}\ndocker logs inference-gateway-keys 2>&1 | grep -E 'reconcile: (revoked previous key of ${app}|done)'`,
+    );
+    expect(text).toContain(`terraform output -raw ${out} > ${out}.key`);
+    expect(text).toContain(
+      `terraform apply \\\n  -replace=${idOf("tls_private_key", `gateway/app-${app}-cert/key`)} \\\n  -replace=${idOf("tls_locally_signed_cert", `gateway/app-${app}-cert`)}\nterraform output -json ${bundle} | jq -r`,
+    );
+  });
+
+  test("runbook 6: each app's limits as the stack declares them, the apply that changes them, the revocation that blocks it", () => {
+    const text = md("06-abuse-gpu-dos.md");
+    expect(text).toContain("app `ide-assistant` at `inference-gateway`: 120 requests per minute, 200000 tokens per minute, no budget");
+    expect(text).toContain("app `nightly-summaries` at `inference-gateway`: 30 requests per minute, no token limit, budget 20 USD per 30d");
+    expect(text).toContain("terraform apply\ndocker logs inference-gateway-keys 2>&1 | grep 'reconcile: updated'");
+    expect(text).toContain(`terraform apply -replace=${idOf("random_password", "gateway/key-ide-assistant")}   # ide-assistant`);
+    expect(text).toMatch(/docker logs inference-gateway-proxy 2>\/dev\/null \| grep '\^\{' \| jq -r 'select\(\.app != ""\)/);
+  });
+
+  test("runbook 4: the Postgres password is set in the database after the apply, from the file the container mounts, then LiteLLM restarts", () => {
+    const text = md("04-internal-secret-leak.md");
+    const db = Object.values(json.resource.docker_container).find((c: any) => c.name === "inference-gateway-db");
+    const file = (db.env as string[]).find((e) => e.startsWith("POSTGRES_PASSWORD_FILE="))!.split("=")[1];
+    expect(file).toBe("/etc/zta/db-password");
+    expect((db.volumes as any[]).some((v) => v.container_path === "/etc/zta")).toBe(true);
+    const apply = text.indexOf(`terraform apply -replace=${idOf("random_password", "gateway/db-password")}\n`);
+    const alter = text.indexOf(`docker exec inference-gateway-db sh -c 'echo "ALTER ROLE litellm WITH PASSWORD '\\''$(cat ${file})'\\'';" | psql -v ON_ERROR_STOP=1 -U litellm -d litellm'`);
+    const restart = text.indexOf("docker restart inference-gateway inference-gateway-proxy && docker start inference-gateway-keys");
+    expect(apply).toBeGreaterThan(0);
+    expect(alter).toBeGreaterThan(apply);
+    expect(restart).toBeGreaterThan(alter);
+    // The master key: -replace alone. The salt key: never -replace'd, anywhere; what to do instead is printed.
+    expect(text).toContain(`terraform apply -replace=${idOf("random_password", "gateway/master-key")}\n`);
+    const salt = idOf("random_password", "gateway/salt-key");
+    expect(books.map((b) => b.markdown).join("\n")).not.toContain(`-replace=${salt}`);
+    expect(text).toMatch(/\*\*The salt key\*\* \(`random_password\.gateway_salt-key_\w+`\): never rotate it\./);
+  });
+
+  test("the name check above covers these steps: it parses their containers, volume and outputs", () => {
+    const n = named(books);
+    expect(n.containers).toEqual(expect.arrayContaining(["inference-gateway-db", "inference-gateway-keys", "inference-gateway-proxy", "zta-audit-collector", "full-agent"]));
+    expect(n.volumes).toContain("zta-audit-data");
+    expect(n.outputs).toEqual(expect.arrayContaining(["gateway_key_ide_assistant", "gateway_app_nightly_summaries_bundle"]));
+  });
+
+  test("a stack without an ApiGateway has none of these steps", () => {
+    expect(plainBooks).not.toMatch(/reconcile|virtual key|ALTER ROLE|LiteLLM/);
+  });
+});
+
+describe("the audit trail's steps", () => {
+  const json = synthJson(fullWithLockdown());
+  const books = renderRunbooks(json, "full");
+
+  test("with an AuditLog: each runbook but 04 copies the collector's data directory", () => {
+    const collector = Object.values(json.resource.docker_container).find((c: any) => c.name === "zta-audit-collector");
+    expect((collector.volumes as any[]).find((v) => v.container_path === "/var/lib/zta-audit")).toBeDefined();
+    expect(Object.values(json.resource.docker_volume).map((v: any) => v.name)).toContain("zta-audit-data");
+    const copying = books.filter((b) => b.markdown.includes('A="$E/audit-$(date -u +%F)"; docker cp zta-audit-collector:/var/lib/zta-audit "$A"   # volume zta-audit-data')).map((b) => b.file);
+    expect(copying).toEqual(["01-agent-secret-leak.md", "02-rag-document-extraction.md", "03-credential-leak.md", "05-host-compromise.md", "06-abuse-gpu-dos.md"]);
+  });
+
+  test("without one, no step reads it", () => {
+    const md = renderRunbooks(synthJson(new DefaultInferenceStack(Testing.app() as App, "d")), "d").map((b) => b.markdown).join("\n");
+    expect(md).not.toMatch(/docker cp|last24h|zta-audit/);
   });
 });
