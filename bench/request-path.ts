@@ -18,21 +18,18 @@ import * as http from "http";
 import * as https from "https";
 import * as path from "path";
 import { performance } from "perf_hooks";
+import { Chain, startChain } from "../test/support/chain";
+import { MOCK_MODEL } from "../test/support/mocks";
+import { TestPki, createPki } from "../test/support/pki";
 import {
-  Chain,
-  E2E_DOMAIN,
   ManagedProcess,
-  MOCK_MODEL,
-  TestPki,
-  createPki,
   freePorts,
   makeTempDir,
   nginxTest,
-  renderChain,
   requireBinary,
-  startChain,
   startNginx,
-} from "../test/e2e/harness";
+} from "../test/support/processes";
+import { E2E_DOMAIN, renderChain } from "../test/support/render";
 import { canMeasureCpu, selfCpuMs, treeCpuMsEach } from "./cpu";
 import { Summary, eventsPerChunk, summarize } from "./stats";
 

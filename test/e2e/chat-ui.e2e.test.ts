@@ -42,36 +42,33 @@ import {
   SIDECAR_SERVER_NAME,
 } from "../../lib/identities";
 import { renderUpstreamAuthInclude } from "../../lib/nginx";
+import { caseId, check, send } from "../support/client";
+import { MockVllm, StubGate } from "../support/mocks";
+import { CertificateFiles, TestPki, createPki } from "../support/pki";
 import {
-  CertificateFiles,
+  ManagedProcess,
+  caddyStarted,
+  caddyValidate,
+  eventually,
+  freePorts,
+  makeTempDir,
+  nginxStarted,
+  nginxTest,
+  requireBinary,
+  startCaddy,
+  startNginx,
+} from "../support/processes";
+import {
   E2E_DOMAIN,
   E2E_OPERATOR,
   LocalPaths,
   LoopbackPorts,
-  ManagedProcess,
-  MockVllm,
   RenderedChain,
-  StubGate,
-  TestPki,
-  caddyStarted,
-  caddyValidate,
-  caseId,
-  check,
-  createPki,
-  eventually,
-  freePorts,
   localize,
   localizeCaddyfile,
   localizeNginxConfig,
-  makeTempDir,
-  nginxStarted,
-  nginxTest,
   renderChain,
-  requireBinary,
-  send,
-  startCaddy,
-  startNginx,
-} from "./harness";
+} from "../support/render";
 
 const API_KEY = `e2e-vllm-key-${randomBytes(12).toString("hex")}`;
 const CHAT_HOST = "chat.example.com";

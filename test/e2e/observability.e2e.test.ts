@@ -17,35 +17,31 @@ import { SecureInference } from "../../constructs/secure-inference";
 import { PROMETHEUS_FILES, PROMETHEUS_SELF_USER } from "../../lib/prometheus";
 import { inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
 import { toYaml } from "../../lib/yaml";
+import { Chain, startChain } from "../support/chain";
+import { check, send } from "../support/client";
+import { MockVllm, StubGate } from "../support/mocks";
+import { CertificateFiles, TestPki, createPki, issueWithOpenssl } from "../support/pki";
 import {
-  CertificateFiles,
-  Chain,
-  E2E_DOMAIN,
-  E2E_OPERATOR,
-  LocalPaths,
-  LoopbackPorts,
   ManagedProcess,
-  MockVllm,
-  RenderedChain,
-  StubGate,
-  TestPki,
   caddyStarted,
   caddyValidate,
-  check,
-  createPki,
   freePorts,
-  issueWithOpenssl,
-  localize,
-  localizeCaddyfile,
   makeTempDir,
   nginxStarted,
   nginxTest,
   requireBinary,
-  send,
   startCaddy,
-  startChain,
   startNginx,
-} from "./harness";
+} from "../support/processes";
+import {
+  E2E_DOMAIN,
+  E2E_OPERATOR,
+  LocalPaths,
+  LoopbackPorts,
+  RenderedChain,
+  localize,
+  localizeCaddyfile,
+} from "../support/render";
 import { EDGE_PORT } from "../../constructs/edge-proxy";
 import {
   ObservabilityPki,
