@@ -25,6 +25,7 @@ import {
   ManagedProcess,
   freePorts,
   makeTempDir,
+  nginxStarted,
   nginxTest,
   requireBinary,
   startNginx,
@@ -467,11 +468,9 @@ async function startReferenceProxy(mockPort: number): Promise<{ port: number; pr
   fs.writeFileSync(confPath, referenceNginxConfig(port, mockPort, dir));
   nginxTest(confPath, dir, errorLog);
   const proc = startNginx(confPath, dir, errorLog);
-  // Ready on its own signal, as the harness's sidecar: nginx writes its pid file after binding.
-  const pidFile = path.join(dir, "nginx.pid");
-  const started = (): boolean => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() === String(proc.pid);
+  // Ready on its own signal, as the suite's sidecar: nginx writes its pid file after binding.
   try {
-    await proc.waitForPort(port, started);
+    await proc.waitForPort(port, nginxStarted(proc, dir));
   } catch (err) {
     await proc.stop();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -24,12 +24,14 @@ export interface ClientRequest {
   readonly chunked?: boolean;
   /** Client certificate to present. @default none */
   readonly clientCert?: CertificateFiles;
-  /** CA to verify the server against. */
-  readonly ca: string;
+  /** CA to verify the server against. Required unless `plaintext`. */
+  readonly ca?: string;
   /** SNI and the name the server certificate must carry; also the Host header. */
   readonly servername: string;
   /** Speak HTTP/2 (the edge offers h1 and h2). @default false: HTTP/1.1 */
   readonly http2?: boolean;
+  /** Plain HTTP/1.1, no TLS: for loopback-only listeners (e.g. the chat proxy's client mode). @default false */
+  readonly plaintext?: boolean;
 }
 
 export interface Exchange {
@@ -53,7 +55,8 @@ function contentLength(r: ClientRequest): Record<string, number> {
 
 /** HTTP/1.1 on a fresh connection (no pooled TLS session hides a handshake outcome). */
 function dispatchHttp1(r: ClientRequest, h: ResponseHandlers): void {
-  const req = https.request(
+  const request = r.plaintext ? http.request : https.request;
+  const req = request(
     {
       host: "127.0.0.1",
       port: r.port,
@@ -111,6 +114,10 @@ function dispatchHttp2(r: ClientRequest, h: ResponseHandlers): void {
 }
 
 function dispatch(r: ClientRequest, h: ResponseHandlers): void {
+  // Without a CA Node would verify against the public roots; a test means one or the other.
+  if (!r.plaintext && r.ca === undefined) throw new Error("ClientRequest: give a ca, or plaintext: true");
+  if (r.plaintext && (r.http2 || r.clientCert))
+    throw new Error("ClientRequest: plaintext is HTTP/1.1 without a certificate");
   (r.http2 ? dispatchHttp2 : dispatchHttp1)(r, h);
 }
 
@@ -187,7 +194,7 @@ export function formatExchange(ex: Exchange): string {
       ? ""
       : `\n  body (${r.body.length} bytes${r.chunked ? ", chunked" : ""}): ${clip(r.body.toString(), 300)}`;
   return [
-    `sent: ${r.method ?? "GET"} https://${r.servername}:${r.port}${r.path}${r.http2 ? " (HTTP/2)" : ""}`,
+    `sent: ${r.method ?? "GET"} ${r.plaintext ? "http" : "https"}://${r.servername}:${r.port}${r.path}${r.http2 ? " (HTTP/2)" : ""}`,
     `  client cert: ${r.clientCert ? path.basename(r.clientCert.certPath) : "none"}`,
     `  headers: ${JSON.stringify(r.headers ?? {})}${sentBody}`,
     `received: ${ex.status}`,

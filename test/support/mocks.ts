@@ -19,7 +19,7 @@ export interface RecordedRequest {
 }
 
 /** Reads a request's body and records what arrived. */
-function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; body: Buffer }> {
+export function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -38,7 +38,7 @@ function receive(req: http.IncomingMessage): Promise<{ record: RecordedRequest; 
 }
 
 /** A loopback HTTP(S) server that records every request it receives. */
-abstract class RecordingServer<R extends RecordedRequest> {
+export abstract class RecordingServer<R extends RecordedRequest> {
   public readonly requests: R[] = [];
   private server?: http.Server;
 

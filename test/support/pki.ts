@@ -122,14 +122,19 @@ export function issueWithOpenssl(
   return { certPath, keyPath, certPem: fs.readFileSync(certPath, "utf8"), keyPem: fs.readFileSync(keyPath, "utf8") };
 }
 
+/** The subject the internal CA gives a service identity (O, OU=zta-services, CN), for issueWithOpenssl. */
+export function serviceSubject(commonName: string): [string, string][] {
+  return [
+    ["O", CERT_ORGANIZATION],
+    ["OU", SERVICE_OU],
+    ["CN", commonName],
+  ];
+}
+
 /** Every certificate of the chain, plus an unrelated CA and its client, written under `dir`. */
 export function createPki(dir: string, names: PkiNames): TestPki {
   fs.mkdirSync(dir, { recursive: true });
-  const service = (cn: string): [string, string][] => [
-    ["O", CERT_ORGANIZATION],
-    ["OU", SERVICE_OU],
-    ["CN", cn],
-  ];
+  const service = serviceSubject;
   const ca = issueWithOpenssl(
     dir,
     "ca",

@@ -7,8 +7,10 @@
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
+import * as path from "path";
 import { App, TerraformStack, TerraformVariable } from "cdktf";
 import { EDGE_HEALTH_PORT, EDGE_PORT } from "../../constructs/edge-proxy";
+import { HardenedService } from "../../constructs/hardened-service";
 import { SIDECAR_HEALTH_PORT, SIDECAR_PORT } from "../../constructs/mtls-sidecar";
 import { RateLimitProps, SecureInference } from "../../constructs/secure-inference";
 import { CONFIG_DIR, GATE_SERVER_NAME } from "../../lib/identities";
@@ -28,6 +30,10 @@ export interface ChainProps {
 export interface RenderedChain {
   readonly caddyfile: string;
   readonly nginxConfig: string;
+  /** The names of the files the edge uploads to its config volume (Caddyfile and its certificates). */
+  readonly edgeFiles: readonly string[];
+  /** The names of the files the sidecar uploads to its config volume. */
+  readonly sidecarFiles: readonly string[];
   /** `host:port` the edge dials for the sidecar, e.g. `inference-vllm-0:8443`. */
   readonly sidecarAddress: string;
   /** vLLM's address as the sidecar sees it, `127.0.0.1:8000`. */
@@ -39,15 +45,19 @@ export interface RenderedChain {
   readonly pkiNames: PkiNames;
 }
 
-/** Builds the real construct tree, as a stack file would (stacks/default-stack.ts), and returns its configs. */
-export function renderChain(props: ChainProps = {}): RenderedChain {
-  const app = new App();
-  const stack = new TerraformStack(app, "e2e");
+/** A stack with the providers a stack file declares (stacks/default-stack.ts), to build constructs into. */
+export function e2eStack(id = "e2e"): TerraformStack {
+  const stack = new TerraformStack(new App(), id);
   new DockerProvider(stack, "docker", {});
   new TlsProvider(stack, "tls", {});
   new RandomProvider(stack, "random", {});
+  return stack;
+}
+
+/** SecureInference as the suite renders it: E2E_DOMAIN, E2E_OPERATOR, the metrics scraper, the gate unless `oidc: false`. */
+export function e2eInference(stack: TerraformStack, props: ChainProps = {}): SecureInference {
   const secret = new TerraformVariable(stack, "oidc_client_secret", { type: "string", sensitive: true });
-  const ai = new SecureInference(stack, "inference", {
+  return new SecureInference(stack, "inference", {
     model: { name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "7ae557604adf67be50417f59c2c2f167def9a775" },
     domain: E2E_DOMAIN,
     operators: [E2E_OPERATOR],
@@ -59,11 +69,24 @@ export function renderChain(props: ChainProps = {}): RenderedChain {
     rateLimit: props.rateLimit,
     maxRequestBodyMb: props.maxRequestBodyMb,
   });
+}
+
+/** The names of the files `service` uploads to its config volume, from its loader's upload list. */
+export function uploadedFileNames(service: HardenedService): string[] {
+  const uploads = service.config?.loader.uploadInput;
+  if (!Array.isArray(uploads)) throw new Error(`${service.node.path} uploads no list of files`);
+  return uploads.map((u) => path.posix.basename(u.file));
+}
+
+/** What the constructs of `ai` render for the chain (its first replica), before localization. */
+export function renderedChainOf(ai: SecureInference): RenderedChain {
   const sidecar = ai.sidecars[0];
   const cookieArg = ai.gate?.args.find((a) => a.startsWith("--cookie-name="));
   return {
     caddyfile: ai.edge.caddyfile,
     nginxConfig: sidecar.nginxConfig,
+    edgeFiles: uploadedFileNames(ai.edge.service),
+    sidecarFiles: uploadedFileNames(sidecar.service),
     sidecarAddress: sidecar.address,
     vllmAddress: ai.replicas[0].loopbackAddress,
     gateAddress: ai.gate?.address,
@@ -77,6 +100,11 @@ export function renderChain(props: ChainProps = {}): RenderedChain {
       operatorEmail: E2E_OPERATOR.email,
     },
   };
+}
+
+/** Builds the real construct tree, as a stack file would (stacks/default-stack.ts), and returns its configs. */
+export function renderChain(props: ChainProps = {}): RenderedChain {
+  return renderedChainOf(e2eInference(e2eStack(), props));
 }
 
 export interface Replacement {
@@ -119,9 +147,9 @@ export interface LoopbackPorts {
 }
 
 export interface LocalPaths {
-  /** Directory with Caddyfile, ca.crt, server.crt, server.key, client.crt, client.key. */
+  /** The edge's config volume: the files of RenderedChain.edgeFiles. */
   readonly edgeDir: string;
-  /** Directory with nginx.conf, ca.crt, server.crt, server.key, upstream-auth.conf. */
+  /** The sidecar's config volume: the files of RenderedChain.sidecarFiles. */
   readonly sidecarDir: string;
   /** nginx's pid file and temp directories. */
   readonly sidecarRunDir: string;
@@ -129,7 +157,21 @@ export interface LocalPaths {
   readonly sidecarErrorLog: string;
 }
 
-export function localizeCaddyfile(r: RenderedChain, ports: LoopbackPorts, paths: LocalPaths): string {
+/** Further sites of the edge (ChatUi's, Grafana's): their hostname and the upstream they proxy to, as rendered. */
+export interface EdgeSite {
+  readonly hostname: string;
+  /** `host:port` the edge dials, as rendered (e.g. `chat:8445`). */
+  readonly upstream: string;
+  /** The loopback port that upstream listens on here. */
+  readonly port: number;
+}
+
+export function localizeCaddyfile(
+  r: Pick<RenderedChain, "caddyfile" | "sidecarAddress" | "gateAddress" | "pkiNames">,
+  ports: Partial<LoopbackPorts> & Pick<LoopbackPorts, "edge" | "edgeHealth" | "sidecar">,
+  paths: Partial<LocalPaths> & Pick<LocalPaths, "edgeDir">,
+  sites: readonly EdgeSite[] = [],
+): string {
   const replacements: Replacement[] = [
     { from: `${CONFIG_DIR}/`, to: `${paths.edgeDir}/`, why: "config volume mount point" },
     // Before the site address: the sidecar's port is the same number as the edge's.
@@ -150,10 +192,25 @@ export function localizeCaddyfile(r: RenderedChain, ports: LoopbackPorts, paths:
     if (ports.gate === undefined) throw new Error("localizeCaddyfile: the chain has a gate but no gate port was given");
     replacements.push({ from: r.gateAddress, to: `127.0.0.1:${ports.gate}`, why: "gate's Docker DNS name" });
   }
+  for (const site of sites) {
+    replacements.push(
+      {
+        from: `https://${site.hostname}:${EDGE_PORT} {`,
+        to: `https://${site.hostname}:${ports.edge} {\n\tbind 127.0.0.1`,
+        why: `${site.hostname}'s site port`,
+      },
+      { from: site.upstream, to: `127.0.0.1:${site.port}`, why: `${site.hostname}'s upstream (a Docker DNS name)` },
+    );
+  }
   return localize(r.caddyfile, replacements, "Caddyfile");
 }
 
-export function localizeNginxConfig(r: RenderedChain, ports: LoopbackPorts, paths: LocalPaths): string {
+export function localizeNginxConfig(
+  r: Pick<RenderedChain, "nginxConfig" | "vllmAddress">,
+  ports: Partial<LoopbackPorts> & Pick<LoopbackPorts, "sidecar" | "sidecarHealth" | "vllm">,
+  paths: Partial<LocalPaths> &
+    Pick<LocalPaths, "sidecarDir" | "sidecarRunDir" | "sidecarAccessLog" | "sidecarErrorLog">,
+): string {
   return localize(
     r.nginxConfig,
     [
