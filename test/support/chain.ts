@@ -6,7 +6,10 @@
  *                                 '--mTLS--> nginx --loopback HTTP--> mock vLLM
  *
  * `startChain` renders, localizes, validates (`caddy validate`, `nginx -t`), starts nginx and then
- * caddy and waits until both serve. Used by the e2e tests and the benchmarks.
+ * caddy and waits until both serve. Its parts serve tests that assemble chains of their own
+ * (ChatUi's, Grafana's): `startSidecar`, `startEdge` (with further sites) and `writeConfigVolume`,
+ * which writes a service's directory under exactly the file names its construct uploads.
+ * Used by the e2e tests and the benchmarks.
  */
 import * as fs from "fs";
 import * as path from "path";
