@@ -1,8 +1,8 @@
 /**
  * Rendering: builds the real construct tree as a stack file would and takes the configs the
  * constructs render (the edge's Caddyfile, the sidecar's nginx.conf) and the names of the files
- * they upload to their config volumes, then localizes the configs for
- * loopback: container paths, Docker DNS names and ports become temp dirs and 127.0.0.1 ports.
+ * they upload to their config volumes, then localizes the configs for loopback: container paths,
+ * Docker DNS names and ports become temp dirs and 127.0.0.1 ports.
  * Every replacement must match, so a renderer change the localization no longer covers fails.
  */
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
