@@ -18,21 +18,19 @@ import * as http from "http";
 import * as https from "https";
 import * as path from "path";
 import { performance } from "perf_hooks";
+import { Chain, startChain } from "../test/support/chain";
+import { MOCK_MODEL } from "../test/support/mocks";
+import { TestPki, createPki } from "../test/support/pki";
 import {
-  Chain,
-  E2E_DOMAIN,
   ManagedProcess,
-  MOCK_MODEL,
-  TestPki,
-  createPki,
   freePorts,
   makeTempDir,
+  nginxStarted,
   nginxTest,
-  renderChain,
   requireBinary,
-  startChain,
   startNginx,
-} from "../test/e2e/harness";
+} from "../test/support/processes";
+import { E2E_DOMAIN, renderChain } from "../test/support/render";
 import { canMeasureCpu, selfCpuMs, treeCpuMsEach } from "./cpu";
 import { Summary, eventsPerChunk, summarize } from "./stats";
 
@@ -470,11 +468,9 @@ async function startReferenceProxy(mockPort: number): Promise<{ port: number; pr
   fs.writeFileSync(confPath, referenceNginxConfig(port, mockPort, dir));
   nginxTest(confPath, dir, errorLog);
   const proc = startNginx(confPath, dir, errorLog);
-  // Ready on its own signal, as the harness's sidecar: nginx writes its pid file after binding.
-  const pidFile = path.join(dir, "nginx.pid");
-  const started = (): boolean => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() === String(proc.pid);
+  // Ready on its own signal, as the suite's sidecar: nginx writes its pid file after binding.
   try {
-    await proc.waitForPort(port, started);
+    await proc.waitForPort(port, nginxStarted(proc, dir));
   } catch (err) {
     await proc.stop();
     fs.rmSync(dir, { recursive: true, force: true });

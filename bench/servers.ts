@@ -9,7 +9,8 @@
  * outlives the benchmark, even if that one is killed) or on SIGTERM.
  */
 import * as fs from "fs";
-import { MockVllm, StubGate, TestPki } from "../test/e2e/harness";
+import { MockVllm, StubGate } from "../test/support/mocks";
+import { TestPki } from "../test/support/pki";
 
 interface Stoppable {
   stop(): Promise<void>;

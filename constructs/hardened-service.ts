@@ -15,7 +15,7 @@ import { ITerraformDependable, Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { Problems, whereIs } from "../lib/errors";
 import { HardeningOptions, hardenedContainer } from "../lib/hardening";
-import { CONFIG_DIR, ROLE_LABEL, ServiceIdentity } from "../lib/identities";
+import { CONFIG_DIR, ROLE_LABEL, ServiceIdentity, TLS_FILES } from "../lib/identities";
 import { CatalogImage, checkImagePinned } from "../lib/images";
 import { SecurityPolicy } from "../lib/policy/security-policy";
 import { ConfigFile, ConfigVolume } from "./config-volume";
@@ -221,17 +221,19 @@ export class HardenedService extends Construct {
     }
     // The CA certificate beside any identity: servers verify client certificates with it, clients the servers'.
     const tlsFiles: ConfigFile[] = [
-      ...(ca && (this.serverCertificate || this.clientCertificate) ? [{ name: "ca.crt", content: ca.certPem }] : []),
+      ...(ca && (this.serverCertificate || this.clientCertificate)
+        ? [{ name: TLS_FILES.caCert, content: ca.certPem }]
+        : []),
       ...(ca && this.serverCertificate
         ? [
-            { name: "server.crt", content: this.serverCertificate.certPem },
-            { name: "server.key", content: this.serverCertificate.privateKeyPem },
+            { name: TLS_FILES.serverCert, content: this.serverCertificate.certPem },
+            { name: TLS_FILES.serverKey, content: this.serverCertificate.privateKeyPem },
           ]
         : []),
       ...(this.clientCertificate
         ? [
-            { name: "client.crt", content: this.clientCertificate.certPem },
-            { name: "client.key", content: this.clientCertificate.privateKeyPem },
+            { name: TLS_FILES.clientCert, content: this.clientCertificate.certPem },
+            { name: TLS_FILES.clientKey, content: this.clientCertificate.privateKeyPem },
           ]
         : []),
     ];

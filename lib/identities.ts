@@ -27,6 +27,18 @@ export const CHAT_SERVER_NAME = "chat.zta.internal";
 /** Where configs and certificates are mounted (read-only) in every container. */
 export const CONFIG_DIR = "/etc/zta";
 
+/**
+ * The certificate files HardenedService puts in a service's config volume, by name; the renderers
+ * read them under CONFIG_DIR and the e2e suite writes its own certificates under these names.
+ */
+export const TLS_FILES = {
+  caCert: "ca.crt",
+  serverCert: "server.crt",
+  serverKey: "server.key",
+  clientCert: "client.crt",
+  clientKey: "client.key",
+} as const;
+
 /** The subject of a service certificate as nginx prints `$ssl_client_s_dn` (RFC 2253: reverse order). */
 export function serviceSubjectDn(commonName: string): string {
   return `CN=${commonName},OU=${SERVICE_OU},O=${CERT_ORGANIZATION}`;

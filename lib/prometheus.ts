@@ -17,6 +17,7 @@
  *   identity of the CA, operators' laptops included; the password names the one client that may
  *   (Grafana). The certificate keeps the password off the wire for anyone without a CA-issued key.
  */
+import { TLS_FILES } from "./identities";
 import { toYaml } from "./yaml";
 
 /** The files Prometheus reads from its config volume, by name. */
@@ -28,11 +29,8 @@ export const PROMETHEUS_FILES = {
   healthcheckHttpConfig: "healthcheck-http.yml",
   /** The self-scrape / healthcheck user's password, plain text (the web config holds its bcrypt hash). */
   selfPassword: "self-password",
-  caCert: "ca.crt",
-  serverCert: "server.crt",
-  serverKey: "server.key",
-  clientCert: "client.crt",
-  clientKey: "client.key",
+  // The certificates HardenedService uploads (and the scraper's, which Observability adds).
+  ...TLS_FILES,
 } as const;
 
 /** User names of the web config's basic auth. */

@@ -1,27 +1,21 @@
 /**
  * The chat UI's proxy against real binaries: nginx 1.22 runs the config ChatUi renders (client
  * mode toward the inference sidecar, the edge listener, the tunnel listener), in front of the real
- * sidecar nginx the harness runs (test/e2e/harness.ts) and behind the real Caddy edge with the
- * chat site EdgeProxy renders. Open WebUI is a small recording HTTP server, vLLM the harness mock.
+ * sidecar nginx (test/support/chain.ts) and behind the real Caddy edge with the chat site
+ * EdgeProxy renders. Open WebUI is a small recording HTTP server, vLLM the suite's mock.
  *
  *   Open WebUI (mock) --http, loopback--> chat proxy --mTLS (zta-chat)--> sidecar --> mock vLLM
  *   browser --TLS--> caddy (+ stub gate) --mTLS (zta-edge)--> chat proxy --> Open WebUI (mock)
  *   cloudflared (a test client) --TLS--> chat proxy tunnel listener --> Open WebUI (mock)
  *
- * Certificates come from openssl: the harness's PKI plus the chat UI's own two (made here with the
- * same recipe; the harness does not export its issuer). Missing binaries fail, never skip.
+ * Certificates come from openssl: the suite's PKI plus the chat UI's own two. Missing binaries
+ * fail, never skip.
  */
-import { spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
-import * as net from "net";
 import * as path from "path";
 import { CloudflareProvider } from "@cdktf/provider-cloudflare/lib/provider";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
-import { App, TerraformStack, TerraformVariable } from "cdktf";
 import {
   CHAT_CLIENT_PORT,
   CHAT_EDGE_PORT,
@@ -32,7 +26,6 @@ import {
 } from "../../constructs/chat-ui";
 import { CloudflareTunnel } from "../../constructs/cloudflare-tunnel";
 import { EDGE_PORT } from "../../constructs/edge-proxy";
-import { SecureInference } from "../../constructs/secure-inference";
 import {
   CERT_ORGANIZATION,
   CHAT_CLIENT_CN,
@@ -41,37 +34,29 @@ import {
   SERVICE_OU,
   SIDECAR_SERVER_NAME,
 } from "../../lib/identities";
-import { renderUpstreamAuthInclude } from "../../lib/nginx";
+import { RunningEdge, RunningSidecar, startEdge, startSidecar, tlsFiles, writeConfigVolume } from "../support/chain";
+import { caseId, check, send, sendStreaming } from "../support/client";
+import { MockVllm, RecordedRequest, RecordingServer, StubGate, receive } from "../support/mocks";
+import { CertificateFiles, TestPki, createPki, issueWithOpenssl, serviceSubject } from "../support/pki";
 import {
-  CertificateFiles,
-  E2E_DOMAIN,
-  E2E_OPERATOR,
-  LocalPaths,
-  LoopbackPorts,
   ManagedProcess,
-  MockVllm,
-  RenderedChain,
-  StubGate,
-  TestPki,
-  caddyStarted,
-  caddyValidate,
-  caseId,
-  check,
-  createPki,
   eventually,
   freePorts,
-  localize,
-  localizeCaddyfile,
-  localizeNginxConfig,
   makeTempDir,
   nginxStarted,
   nginxTest,
-  renderChain,
-  requireBinary,
-  send,
-  startCaddy,
   startNginx,
-} from "./harness";
+} from "../support/processes";
+import {
+  E2E_DOMAIN,
+  RenderedChain,
+  e2eInference,
+  e2eStack,
+  localize,
+  renderChain,
+  renderedChainOf,
+  uploadedFileNames,
+} from "../support/render";
 
 const API_KEY = `e2e-vllm-key-${randomBytes(12).toString("hex")}`;
 const CHAT_HOST = "chat.example.com";
@@ -84,23 +69,15 @@ const ACCOUNT = "0123456789abcdef0123456789abcdef";
 interface RenderedChat {
   readonly chain: RenderedChain;
   readonly chatConfig: string;
+  /** The names of the files the chat proxy uploads to its config volume. */
+  readonly chatFiles: readonly string[];
   readonly chatName: string;
 }
 
 function renderChatStack(tunnelSubnet?: string): RenderedChat {
-  const app = new App();
-  const stack = new TerraformStack(app, "e2e-chat");
-  new DockerProvider(stack, "docker", {});
-  new TlsProvider(stack, "tls", {});
-  new RandomProvider(stack, "random", {});
+  const stack = e2eStack("e2e-chat");
   new CloudflareProvider(stack, "cloudflare", {});
-  const secret = new TerraformVariable(stack, "oidc_client_secret", { type: "string", sensitive: true });
-  const ai = new SecureInference(stack, "inference", {
-    model: { name: "Qwen/Qwen2.5-0.5B-Instruct", revision: "7ae557604adf67be50417f59c2c2f167def9a775" },
-    domain: E2E_DOMAIN,
-    operators: [E2E_OPERATOR],
-    oidc: { issuerUrl: "https://idp.example.com/realms/prod", clientId: "local-ai", clientSecret: secret.value },
-  });
+  const ai = e2eInference(stack);
   const chat = new ChatUi(stack, "chat", { inference: ai, hostname: CHAT_HOST });
   new CloudflareTunnel(stack, "tunnel", {
     accountId: ACCOUNT,
@@ -111,114 +88,33 @@ function renderChatStack(tunnelSubnet?: string): RenderedChat {
     teamName: "acme",
     tunnelSubnet,
   });
-  const sidecar = ai.sidecars[0];
   return {
-    chain: {
-      caddyfile: ai.edge.caddyfile,
-      nginxConfig: sidecar.nginxConfig,
-      sidecarAddress: sidecar.address,
-      vllmAddress: ai.replicas[0].loopbackAddress,
-      gateAddress: ai.gate?.address,
-      sessionCookieName: ai.gate?.args.find((a) => a.startsWith("--cookie-name="))?.slice("--cookie-name=".length),
-      pkiNames: {
-        domain: E2E_DOMAIN,
-        sidecarHostname: sidecar.address.split(":")[0],
-        gateHostname: ai.gate!.address.split(":")[0],
-        operatorName: E2E_OPERATOR.name,
-        operatorEmail: E2E_OPERATOR.email,
-      },
-    },
+    chain: renderedChainOf(ai),
     chatConfig: chat.nginxConfig,
+    chatFiles: uploadedFileNames(chat.proxyService),
     chatName: chat.name,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The chat UI's certificates (same recipe as the harness: ECDSA P-256, tls provider's key usages)
-// ---------------------------------------------------------------------------------------------
-
-function openssl(args: string[]): void {
-  const r = spawnSync(requireBinary("openssl"), args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed:\n${r.stderr}`);
-}
-
-function issue(
-  dir: string,
-  name: string,
-  use: "serverAuth" | "clientAuth",
-  cn: string,
-  dnsNames: string[],
-  ca: CertificateFiles,
-): CertificateFiles {
-  const keyPath = path.join(dir, `${name}.key`);
-  const certPath = path.join(dir, `${name}.crt`);
-  const csr = path.join(dir, `${name}.csr`);
-  const ext = path.join(dir, `${name}.ext`);
-  openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath]);
-  openssl(["req", "-new", "-key", keyPath, "-subj", `/O=${CERT_ORGANIZATION}/OU=${SERVICE_OU}/CN=${cn}`, "-out", csr]);
-  const san = dnsNames.length > 0 ? `\nsubjectAltName = ${dnsNames.map((n) => `DNS:${n}`).join(", ")}` : "";
-  fs.writeFileSync(
-    ext,
-    `[ext]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = ${use}\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid${san}\n`,
-  );
-  openssl([
-    "x509",
-    "-req",
-    "-in",
-    csr,
-    "-CA",
-    ca.certPath,
-    "-CAkey",
-    ca.keyPath,
-    "-set_serial",
-    `0x${randomBytes(16).toString("hex")}`,
-    "-days",
-    "2",
-    "-sha256",
-    "-extfile",
-    ext,
-    "-extensions",
-    "ext",
-    "-out",
-    certPath,
-  ]);
-  return { certPath, keyPath, certPem: fs.readFileSync(certPath, "utf8"), keyPem: fs.readFileSync(keyPath, "utf8") };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Open WebUI stand-in: records what reaches it
 // ---------------------------------------------------------------------------------------------
 
-class MockWebui {
-  public readonly requests: { path: string; headers: http.IncomingHttpHeaders }[] = [];
-  private server?: http.Server;
-
-  async start(): Promise<number> {
-    this.server = http.createServer((req, res) => {
-      this.requests.push({ path: req.url ?? "/", headers: req.headers });
-      req.resume();
-      req.on("end", () => {
-        res.writeHead(200, { "Content-Type": "application/json" });
-        res.end(JSON.stringify({ ok: true }));
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", () => resolve()));
-    return (this.server!.address() as net.AddressInfo).port;
+class MockWebui extends RecordingServer<RecordedRequest> {
+  start(): Promise<number> {
+    return this.listenWith((listener) => http.createServer(listener), 0);
   }
 
-  requestsFor(id: string) {
-    return this.requests.filter((r) => r.headers["x-e2e-case"] === id);
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server!.close(resolve));
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { record } = await receive(req);
+    this.requests.push(record);
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end(JSON.stringify({ ok: true }));
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes
+// The chat proxy
 // ---------------------------------------------------------------------------------------------
 
 interface ChatProxyPorts {
@@ -228,12 +124,12 @@ interface ChatProxyPorts {
   readonly health: number;
 }
 
-interface RunningNginx {
+interface RunningChatProxy {
   readonly process: ManagedProcess;
   readonly confPath: string;
   readonly runDir: string;
   readonly errorLog: string;
-  readonly accessLog: string;
+  readonly ports: ChatProxyPorts;
 }
 
 /** The chat proxy's config, localized for loopback (each replacement must match: renderer drift fails). */
@@ -288,91 +184,36 @@ async function startChatProxy(
   serverCert: CertificateFiles,
   sidecarPort: number,
   webuiPort: number,
-): Promise<RunningNginx & { ports: ChatProxyPorts }> {
+): Promise<RunningChatProxy> {
   const dir = path.join(base, name);
   const runDir = path.join(base, `${name}-run`);
-  for (const d of [dir, runDir]) fs.mkdirSync(d, { mode: 0o755 });
+  fs.mkdirSync(runDir, { mode: 0o755 });
   const [client, edge, tunnel, health] = await freePorts(4);
   const ports = { client, edge, tunnel, health };
-  fs.writeFileSync(path.join(dir, "ca.crt"), pki.ca.certPem);
-  fs.writeFileSync(path.join(dir, "client.crt"), clientCert.certPem);
-  fs.writeFileSync(path.join(dir, "client.key"), clientCert.keyPem);
-  fs.writeFileSync(path.join(dir, "server.crt"), serverCert.certPem);
-  fs.writeFileSync(path.join(dir, "server.key"), serverCert.keyPem);
+  writeConfigVolume(dir, r.chatFiles, {
+    "nginx.conf": localizeChatConfig(r, dir, runDir, sidecarPort, webuiPort, ports),
+    ...tlsFiles(pki.ca, { server: serverCert, client: clientCert }),
+  });
   const confPath = path.join(dir, "nginx.conf");
-  fs.writeFileSync(confPath, localizeChatConfig(r, dir, runDir, sidecarPort, webuiPort, ports));
   const errorLog = path.join(runDir, "error.log");
-  const accessLog = path.join(runDir, "access.log");
   nginxTest(confPath, runDir, errorLog);
-  const process = startNginx(confPath, runDir, errorLog, accessLog);
+  const process = startNginx(confPath, runDir, errorLog, path.join(runDir, "access.log"));
   await process.waitForPort(ports.client, nginxStarted(process, runDir));
   await process.waitForPort(ports.tunnel, nginxStarted(process, runDir));
-  return { process, confPath, runDir, errorLog, accessLog, ports };
-}
-
-/** A sidecar nginx running the given rendering's config in front of the mock vLLM. */
-async function startSidecar(base: string, name: string, r: RenderedChain, pki: TestPki, vllmPort: number) {
-  const dir = path.join(base, name);
-  const runDir = path.join(base, `${name}-run`);
-  for (const d of [dir, runDir]) fs.mkdirSync(d, { mode: 0o755 });
-  const [sidecar, sidecarHealth] = await freePorts(2);
-  const ports: LoopbackPorts = { edge: 0, edgeHealth: 0, sidecar, sidecarHealth, vllm: vllmPort };
-  const paths: LocalPaths = {
-    edgeDir: "",
-    sidecarDir: dir,
-    sidecarRunDir: runDir,
-    sidecarAccessLog: path.join(runDir, "access.log"),
-    sidecarErrorLog: path.join(runDir, "error.log"),
-  };
-  fs.writeFileSync(path.join(dir, "ca.crt"), pki.ca.certPem);
-  fs.writeFileSync(path.join(dir, "server.crt"), pki.sidecarServer.certPem);
-  fs.writeFileSync(path.join(dir, "server.key"), pki.sidecarServer.keyPem);
-  fs.writeFileSync(path.join(dir, "upstream-auth.conf"), renderUpstreamAuthInclude(API_KEY));
-  const confPath = path.join(dir, "nginx.conf");
-  fs.writeFileSync(confPath, localizeNginxConfig(r, ports, paths));
-  nginxTest(confPath, runDir, paths.sidecarErrorLog);
-  const process = startNginx(confPath, runDir, paths.sidecarErrorLog, paths.sidecarAccessLog);
-  await process.waitForPort(sidecar, nginxStarted(process, runDir));
-  return { process, port: sidecar, accessLog: paths.sidecarAccessLog };
-}
-
-function jsonLines(file: string): Array<Record<string, unknown>> {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l));
+  return { process, confPath, runDir, errorLog, ports };
 }
 
 /** Open WebUI's side of client mode: plain HTTP to the proxy's loopback port; streams the answer. */
 function postFromWebui(port: number, headers: Record<string, string>, body: string) {
-  let resolveFirst!: (e: string) => void;
-  const firstEvent = new Promise<string>((resolve) => (resolveFirst = resolve));
-  const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request(
-      {
-        host: "127.0.0.1",
-        port,
-        path: "/v1/chat/completions",
-        method: "POST",
-        agent: false,
-        headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), ...headers },
-      },
-      (res) => {
-        let text = "";
-        res.on("data", (c: Buffer) => {
-          text += c.toString();
-          const event = /(?:^|\n\n)(data:[^\n]*)\n\n/.exec(text);
-          if (event) resolveFirst(event[1]);
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
+  return sendStreaming({
+    port,
+    plaintext: true,
+    servername: "127.0.0.1",
+    path: "/v1/chat/completions",
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body,
   });
-  return { firstEvent, done };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,21 +228,20 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
   let webui: MockWebui;
   let webuiPort: number;
   let gate: StubGate;
-  let sidecar: Awaited<ReturnType<typeof startSidecar>>;
-  let proxy: Awaited<ReturnType<typeof startChatProxy>>;
-  let caddy: ManagedProcess;
-  let edgePort: number;
+  let sidecar: RunningSidecar;
+  let proxy: RunningChatProxy;
+  let edge: RunningEdge;
   const extra: ManagedProcess[] = [];
 
   beforeAll(async () => {
     base = makeTempDir("zta-e2e-chat-");
     pki = createPki(path.join(base, "pki"), rendered.chain.pkiNames);
-    chatClient = issue(pki.dir, "chat-client", "clientAuth", CHAT_CLIENT_CN, [], pki.ca);
-    chatServer = issue(
+    chatClient = issueWithOpenssl(pki.dir, "chat-client", "client", serviceSubject(CHAT_CLIENT_CN), [], pki.ca);
+    chatServer = issueWithOpenssl(
       pki.dir,
       "chat-server",
-      "serverAuth",
-      rendered.chatName,
+      "server",
+      serviceSubject(rendered.chatName),
       [CHAT_SERVER_NAME, rendered.chatName],
       pki.ca,
     );
@@ -411,62 +251,44 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
     webuiPort = await webui.start();
     gate = new StubGate(pki, rendered.chain.sessionCookieName!);
     await gate.start();
-    sidecar = await startSidecar(base, "sidecar", rendered.chain, pki, mock.port);
+    sidecar = await startSidecar(base, "sidecar", {
+      rendered: rendered.chain,
+      pki,
+      vllmPort: mock.port,
+      apiKey: API_KEY,
+    });
     proxy = await startChatProxy(base, "chat", rendered, pki, chatClient, chatServer, sidecar.port, webuiPort);
 
     // The edge with the chat site, as EdgeProxy renders it; its certificate names both sites.
-    const edgeDir = path.join(base, "edge");
-    fs.mkdirSync(edgeDir, { mode: 0o755 });
-    const edgeServer = issue(pki.dir, "edge-both", "serverAuth", E2E_DOMAIN, [E2E_DOMAIN, CHAT_HOST], pki.ca);
-    for (const [f, pem] of [
-      ["ca.crt", pki.ca.certPem],
-      ["server.crt", edgeServer.certPem],
-      ["server.key", edgeServer.keyPem],
-      ["client.crt", pki.edgeClient.certPem],
-      ["client.key", pki.edgeClient.keyPem],
-    ])
-      fs.writeFileSync(path.join(edgeDir, f), pem);
-    const [edge, edgeHealth] = await freePorts(2);
-    edgePort = edge;
-    const ports: LoopbackPorts = {
-      edge,
-      edgeHealth,
-      sidecar: sidecar.port,
-      sidecarHealth: 0,
-      vllm: mock.port,
-      gate: gate.port,
-    };
-    const paths: LocalPaths = { edgeDir, sidecarDir: "", sidecarRunDir: "", sidecarAccessLog: "", sidecarErrorLog: "" };
-    const caddyfile = localize(
-      localizeCaddyfile(rendered.chain, ports, paths),
-      [
-        {
-          from: `https://${CHAT_HOST}:${EDGE_PORT} {`,
-          to: `https://${CHAT_HOST}:${edge} {\n\tbind 127.0.0.1`,
-          why: "chat site port",
-        },
-        {
-          from: `${rendered.chatName}:${CHAT_EDGE_PORT}`,
-          to: `127.0.0.1:${proxy.ports.edge}`,
-          why: "chat proxy's Docker DNS name",
-        },
-      ],
-      "Caddyfile",
-    );
-    const caddyfilePath = path.join(edgeDir, "Caddyfile");
-    fs.writeFileSync(caddyfilePath, caddyfile);
-    caddyValidate(caddyfilePath, path.join(base, "caddy-state"));
-    caddy = startCaddy(caddyfilePath, path.join(base, "caddy-state"));
-    await caddy.waitForPort(edge, caddyStarted(caddy));
+    edge = await startEdge(base, "edge", {
+      rendered: rendered.chain,
+      pki,
+      sidecarPort: sidecar.port,
+      gatePort: gate.port,
+      serverCert: issueWithOpenssl(
+        pki.dir,
+        "edge-both",
+        "server",
+        serviceSubject(E2E_DOMAIN),
+        [E2E_DOMAIN, CHAT_HOST],
+        pki.ca,
+      ),
+      sites: [{ hostname: CHAT_HOST, upstream: `${rendered.chatName}:${CHAT_EDGE_PORT}`, port: proxy.ports.edge }],
+    });
   });
 
   afterAll(async () => {
-    await Promise.all([caddy?.stop(), proxy?.process.stop(), sidecar?.process.stop(), ...extra.map((p) => p.stop())]);
+    await Promise.all([
+      edge?.process.stop(),
+      proxy?.process.stop(),
+      sidecar?.process.stop(),
+      ...extra.map((p) => p.stop()),
+    ]);
     await Promise.all([gate?.stop(), mock?.stop(), webui?.stop()]);
     if (base) fs.rmSync(base, { recursive: true, force: true });
   });
 
-  const logs = (): string => [proxy, sidecar].map((p) => p.process.logs()).join("\n") + (caddy ? caddy.logs() : "");
+  const logs = (): string => [proxy, sidecar, edge].map((p) => p?.process.logs() ?? "").join("\n");
   const chatBody = JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] });
 
   test("nginx -t passes on the rendered chat proxy config (and fails on a broken copy); caddy validate passes with the chat site", () => {
@@ -502,8 +324,8 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
       const done = await stream.done;
       check(
         done.status === 200 && done.body.includes("tok4 ") && done.body.trimEnd().endsWith("data: [DONE]"),
-        `the whole stream, got ${JSON.stringify(done)}`,
-        undefined,
+        "the whole stream",
+        done,
         logs,
       );
     } finally {
@@ -514,10 +336,7 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
     expect(seen[0].headers.authorization).toBe(`Bearer ${API_KEY}`);
     expect(seen[0].headers["x-openwebui-user-name"]).toBeUndefined();
     const line = await eventually(
-      () =>
-        jsonLines(sidecar.accessLog).find(
-          (l) => l.route === "/v1/chat/completions" && l.identity === "alice@example.com",
-        ),
+      () => sidecar.auditLog().find((l) => l.route === "/v1/chat/completions" && l.identity === "alice@example.com"),
       "the sidecar's audit line",
     );
     expect(line.caller).toBe("chat");
@@ -565,14 +384,17 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
       { "X-E2E-Case": id, "X-OpenWebUI-User-Email": "eve@example.com" },
       chatBody,
     ).done;
-    check(res.status === 403, `403 from the sidecar, got ${JSON.stringify(res)}`, undefined, () =>
-      wrong.process.logs(),
-    );
+    check(res.status === 403, "403 from the sidecar", res, () => wrong.process.logs());
     expect(mock.requestsFor(id)).toEqual([]);
   });
 
   test("a sidecar rendered without ChatUi (no addCaller) refuses the chat identity: the registration is what admits it", async () => {
-    const plain = await startSidecar(base, "sidecar-without-chat", renderChain(), pki, mock.port);
+    const plain = await startSidecar(base, "sidecar-without-chat", {
+      rendered: renderChain(),
+      pki,
+      vllmPort: mock.port,
+      apiKey: API_KEY,
+    });
     extra.push(plain.process);
     expect(renderChain().nginxConfig).not.toContain(CHAT_CLIENT_CN);
     const res = await send({
@@ -588,7 +410,7 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
   test("through the edge: the gate's email becomes the trusted header; a client copy never reaches Open WebUI", async () => {
     const id = caseId("edge-chat");
     const res = await send({
-      port: edgePort,
+      port: edge.port,
       ca: pki.ca.certPem,
       servername: CHAT_HOST,
       path: "/api/v1/auths/",
@@ -611,7 +433,7 @@ describe("ChatUi: Open WebUI -> chat proxy (zta-chat) -> sidecar -> vLLM, and ed
   test("through the edge without a session: a browser redirect to sign-in, nothing reaches Open WebUI", async () => {
     const id = caseId("edge-nosession");
     const res = await send({
-      port: edgePort,
+      port: edge.port,
       ca: pki.ca.certPem,
       servername: CHAT_HOST,
       path: "/",

@@ -15,16 +15,9 @@ import {
   renderPrometheusHealthcheckHttpConfig,
   renderPrometheusWebConfig,
 } from "../../lib/prometheus";
-import {
-  CertificateFiles,
-  ManagedProcess,
-  TestPki,
-  freePorts,
-  issueWithOpenssl,
-  requireBinary,
-  send,
-  Exchange,
-} from "./harness";
+import { send, Exchange } from "../support/client";
+import { CertificateFiles, TestPki, issueWithOpenssl } from "../support/pki";
+import { ManagedProcess, freePorts, requireBinary } from "../support/processes";
 
 export interface CommandResult {
   readonly status: number | null;

@@ -10,43 +10,34 @@ import * as http from "http";
 import * as path from "path";
 import { ALERTS, DEFAULT_ALERT_THRESHOLDS, renderAlertRules, ResolvedAlertThresholds } from "../../lib/alert-rules";
 import { GRAFANA_PORT, GRAFANA_PROXY_HEALTH_PORT, GRAFANA_PROXY_PORT, VLLM_DASHBOARD_PANELS } from "../../lib/grafana";
-import { CERT_ORGANIZATION, CONFIG_DIR, GRAFANA_SERVER_NAME, SERVICE_OU } from "../../lib/identities";
+import { CONFIG_DIR, GRAFANA_SERVER_NAME } from "../../lib/identities";
 import { GRAFANA_USER_HEADER, IDENTITY_HEADER } from "../../lib/headers";
 import { Observability } from "../../constructs/observability";
 import { SecureInference } from "../../constructs/secure-inference";
 import { PROMETHEUS_FILES, PROMETHEUS_SELF_USER } from "../../lib/prometheus";
 import { inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
 import { toYaml } from "../../lib/yaml";
+import { Chain, RunningEdge, startChain, startEdge, tlsFiles, writeConfigVolume } from "../support/chain";
+import { check, send } from "../support/client";
+import { MockVllm, StubGate } from "../support/mocks";
+import { CertificateFiles, TestPki, createPki, issueWithOpenssl, serviceSubject } from "../support/pki";
 import {
-  CertificateFiles,
-  Chain,
-  E2E_DOMAIN,
-  E2E_OPERATOR,
-  LocalPaths,
-  LoopbackPorts,
   ManagedProcess,
-  MockVllm,
-  RenderedChain,
-  StubGate,
-  TestPki,
-  caddyStarted,
-  caddyValidate,
-  check,
-  createPki,
   freePorts,
-  issueWithOpenssl,
-  localize,
-  localizeCaddyfile,
   makeTempDir,
   nginxStarted,
   nginxTest,
   requireBinary,
-  send,
-  startCaddy,
-  startChain,
   startNginx,
-} from "./harness";
-import { EDGE_PORT } from "../../constructs/edge-proxy";
+} from "../support/processes";
+import {
+  E2E_DOMAIN,
+  E2E_OPERATOR,
+  RenderedChain,
+  localize,
+  renderedChainOf,
+  uploadedFileNames,
+} from "../support/render";
 import {
   ObservabilityPki,
   RunningPrometheus,
@@ -636,7 +627,12 @@ describe("Prometheus 2.42 scraping the real nginx sidecar over mTLS", () => {
 const GRAFANA_HOST = "grafana.example.internal";
 
 /** SecureInference + Observability, as a stack file builds them; what the edge and Grafana's proxy render. */
-function renderObservabilityStack(): { chain: RenderedChain; proxyConfig: string; grafanaName: string } {
+function renderObservabilityStack(): {
+  chain: RenderedChain;
+  proxyConfig: string;
+  proxyFiles: readonly string[];
+  grafanaName: string;
+} {
   const stack = stackWithProviders();
   const ai = new SecureInference(
     stack,
@@ -644,24 +640,10 @@ function renderObservabilityStack(): { chain: RenderedChain; proxyConfig: string
     inferenceProps(stack, { metricsScraper: true, domain: E2E_DOMAIN, operators: [E2E_OPERATOR] }),
   );
   const obs = new Observability(stack, "obs", { inference: ai, grafanaHostname: GRAFANA_HOST });
-  const sidecar = ai.sidecars[0];
   return {
-    chain: {
-      caddyfile: ai.edge.caddyfile,
-      nginxConfig: sidecar.nginxConfig,
-      sidecarAddress: sidecar.address,
-      vllmAddress: ai.replicas[0].loopbackAddress,
-      gateAddress: ai.gate!.address,
-      sessionCookieName: ai.gate!.args.find((a) => a.startsWith("--cookie-name="))!.slice("--cookie-name=".length),
-      pkiNames: {
-        domain: E2E_DOMAIN,
-        sidecarHostname: sidecar.address.split(":")[0],
-        gateHostname: ai.gate!.address.split(":")[0],
-        operatorName: E2E_OPERATOR.name,
-        operatorEmail: E2E_OPERATOR.email,
-      },
-    },
+    chain: renderedChainOf(ai),
     proxyConfig: obs.grafanaProxyNginxConfig,
+    proxyFiles: uploadedFileNames(obs.grafanaProxyService),
     grafanaName: obs.grafanaName,
   };
 }
@@ -674,9 +656,8 @@ describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the e
   const seen: http.IncomingHttpHeaders[] = [];
   let gate: StubGate;
   let nginx: ManagedProcess;
-  let caddy: ManagedProcess;
+  let edge: RunningEdge;
   let proxyPort: number;
-  let edgePort: number;
 
   beforeAll(async () => {
     base = makeTempDir("zta-e2e-grafana-");
@@ -692,25 +673,17 @@ describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the e
     // Grafana's proxy: the construct's nginx.conf, localized for loopback.
     const proxyDir = path.join(base, "grafana-proxy");
     const runDir = path.join(base, "grafana-proxy-run");
-    for (const d of [proxyDir, runDir]) fs.mkdirSync(d, { mode: 0o755 });
+    fs.mkdirSync(runDir, { mode: 0o755 });
     const server = issueWithOpenssl(
       gpki.dir,
       "grafana-server",
       "server",
-      [
-        ["O", CERT_ORGANIZATION],
-        ["OU", SERVICE_OU],
-        ["CN", rendered.grafanaName],
-      ],
+      serviceSubject(rendered.grafanaName),
       [GRAFANA_SERVER_NAME, rendered.grafanaName],
       gpki.ca,
     );
-    fs.writeFileSync(path.join(proxyDir, "ca.crt"), gpki.ca.certPem);
-    fs.writeFileSync(path.join(proxyDir, "server.crt"), server.certPem);
-    fs.writeFileSync(path.join(proxyDir, "server.key"), server.keyPem);
-    const [listen, health, edge, edgeHealth] = await freePorts(4);
+    const [listen, health] = await freePorts(2);
     proxyPort = listen;
-    edgePort = edge;
     const errorLog = path.join(runDir, "error.log");
     const conf = localize(
       rendered.proxyConfig,
@@ -737,8 +710,8 @@ describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the e
       ],
       "grafana proxy nginx.conf",
     );
+    writeConfigVolume(proxyDir, rendered.proxyFiles, { "nginx.conf": conf, ...tlsFiles(gpki.ca, { server }) });
     const confPath = path.join(proxyDir, "nginx.conf");
-    fs.writeFileSync(confPath, conf);
     nginxTest(confPath, runDir, errorLog);
     nginx = startNginx(confPath, runDir, errorLog);
     await nginx.waitForPort(listen, nginxStarted(nginx, runDir));
@@ -746,71 +719,33 @@ describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the e
     // The edge with the Grafana site, as EdgeProxy renders it; its certificate names both sites.
     gate = new StubGate(gpki, rendered.chain.sessionCookieName!);
     await gate.start();
-    const edgeDir = path.join(base, "edge");
-    fs.mkdirSync(edgeDir, { mode: 0o755 });
-    const edgeServer = issueWithOpenssl(
-      gpki.dir,
-      "edge-both",
-      "server",
-      [
-        ["O", CERT_ORGANIZATION],
-        ["OU", SERVICE_OU],
-        ["CN", E2E_DOMAIN],
-      ],
-      [E2E_DOMAIN, GRAFANA_HOST],
-      gpki.ca,
-    );
-    for (const [f, pem] of [
-      ["ca.crt", gpki.ca.certPem],
-      ["server.crt", edgeServer.certPem],
-      ["server.key", edgeServer.keyPem],
-      ["client.crt", gpki.edgeClient.certPem],
-      ["client.key", gpki.edgeClient.keyPem],
-    ])
-      fs.writeFileSync(path.join(edgeDir, f), pem);
-    const unusedSidecarPort = health; // the API site is not exercised here; its upstream only has to parse
-    const ports: LoopbackPorts = {
-      edge,
-      edgeHealth,
-      sidecar: unusedSidecarPort,
-      sidecarHealth: 0,
-      vllm: 0,
-      gate: gate.port,
-    };
-    const paths: LocalPaths = { edgeDir, sidecarDir: "", sidecarRunDir: "", sidecarAccessLog: "", sidecarErrorLog: "" };
-    const caddyfile = localize(
-      localizeCaddyfile(rendered.chain, ports, paths),
-      [
-        {
-          from: `https://${GRAFANA_HOST}:${EDGE_PORT} {`,
-          to: `https://${GRAFANA_HOST}:${edge} {\n\tbind 127.0.0.1`,
-          why: "Grafana site port",
-        },
-        {
-          from: `${rendered.grafanaName}:${GRAFANA_PROXY_PORT}`,
-          to: `127.0.0.1:${listen}`,
-          why: "Grafana proxy's Docker DNS name",
-        },
-      ],
-      "Caddyfile",
-    );
-    const caddyfilePath = path.join(edgeDir, "Caddyfile");
-    fs.writeFileSync(caddyfilePath, caddyfile);
-    caddyValidate(caddyfilePath, path.join(base, "caddy-state"));
-    caddy = startCaddy(caddyfilePath, path.join(base, "caddy-state"));
-    await caddy.waitForPort(edge, caddyStarted(caddy));
+    edge = await startEdge(base, "edge", {
+      rendered: rendered.chain,
+      pki: gpki,
+      sidecarPort: health, // the API site is not exercised here; its upstream only has to parse
+      gatePort: gate.port,
+      serverCert: issueWithOpenssl(
+        gpki.dir,
+        "edge-both",
+        "server",
+        serviceSubject(E2E_DOMAIN),
+        [E2E_DOMAIN, GRAFANA_HOST],
+        gpki.ca,
+      ),
+      sites: [{ hostname: GRAFANA_HOST, upstream: `${rendered.grafanaName}:${GRAFANA_PROXY_PORT}`, port: listen }],
+    });
   });
 
   afterAll(async () => {
-    await Promise.all([caddy?.stop(), nginx?.stop()]);
+    await Promise.all([edge?.process.stop(), nginx?.stop()]);
     await gate?.stop();
     await new Promise((resolve) => stub?.close(resolve));
     if (base) fs.rmSync(base, { recursive: true, force: true });
   });
 
-  const logs = (): string => `${caddy?.logs() ?? ""}\n${nginx?.logs() ?? ""}`;
+  const logs = (): string => `${edge?.process.logs() ?? ""}\n${nginx?.logs() ?? ""}`;
   const viaEdge = (headers: Record<string, string>, clientCert?: CertificateFiles) =>
-    send({ port: edgePort, path: "/d/zta-vllm", ca: gpki.ca.certPem, servername: GRAFANA_HOST, clientCert, headers });
+    send({ port: edge.port, path: "/d/zta-vllm", ca: gpki.ca.certPem, servername: GRAFANA_HOST, clientCert, headers });
   const direct = (clientCert: CertificateFiles | undefined, headers: Record<string, string>) =>
     send({
       port: proxyPort,

@@ -1,5 +1,5 @@
 /**
- * The e2e chain (harness.ts: real Caddy and nginx with the constructs' configs, a mock vLLM, a stub
+ * The e2e chain (test/support/: real Caddy and nginx with the constructs' configs, a mock vLLM, a stub
  * gate) plus what `zta-probe` needs to run against it: the operator and scraper bundles as
  * `terraform output -json` writes them, and the arguments that point the probe at the loopback ports.
  */
@@ -8,19 +8,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { SIDECAR_SERVER_NAME } from "../../lib/identities";
 import { main } from "../../lib/probe/cli";
-import {
-  CertificateFiles,
-  Chain,
-  E2E_DOMAIN,
-  MockVllm,
-  StartChainOptions,
-  StubGate,
-  TestPki,
-  createPki,
-  makeTempDir,
-  renderChain,
-  startChain,
-} from "./harness";
+import { Chain, StartChainOptions, startChain } from "../support/chain";
+import { MockVllm, StubGate } from "../support/mocks";
+import { CertificateFiles, TestPki, createPki } from "../support/pki";
+import { makeTempDir } from "../support/processes";
+import { E2E_DOMAIN, renderChain } from "../support/render";
 
 export const PROBE_TOKEN = "valid-probe-user";
 

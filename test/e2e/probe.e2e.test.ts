@@ -1,5 +1,5 @@
 /**
- * `zta-probe` against the e2e chain on real binaries (harness.ts: Caddy 2.6 and nginx 1.22 running the
+ * `zta-probe` against the e2e chain on real binaries (test/support/: Caddy 2.6 and nginx 1.22 running the
  * configs the constructs render, a mock vLLM streaming tokens, a stub OIDC gate): every check passes
  * on the chain as rendered, and every check fails against a config broken in the way that check is
  * there to catch. A probe that cannot fail proves nothing.
@@ -9,17 +9,9 @@ import * as path from "path";
 import { CHECKS, PATH_TRICKS, VLLM_UNLISTED_ROUTES } from "../../lib/probe/checks";
 import { parseProbeArgs, ProbeOptions, runProbe } from "../../lib/probe/cli";
 import { CheckResult } from "../../lib/probe/report";
-import {
-  E2E_DOMAIN,
-  ManagedProcess,
-  TestPki,
-  createPki,
-  freePorts,
-  issueWithOpenssl,
-  makeTempDir,
-  renderChain,
-  requireBinary,
-} from "./harness";
+import { TestPki, createPki, issueWithOpenssl } from "../support/pki";
+import { ManagedProcess, freePorts, makeTempDir, requireBinary } from "../support/processes";
+import { E2E_DOMAIN, renderChain } from "../support/render";
 import { ProbeChain, ProbeChainOptions, startProbeChain } from "./probe-chain";
 
 /** `text` with `from` replaced; throws when `from` is not there (a renderer change must not turn a broken config into the real one). */

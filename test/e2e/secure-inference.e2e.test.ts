@@ -1,6 +1,6 @@
 /**
  * The SecureInference chain against real binaries: Caddy 2.6 (edge) and nginx 1.22 (sidecar) run
- * with the configs the constructs render, localized for loopback (test/e2e/harness.ts), with
+ * with the configs the constructs render, localized for loopback (test/support/), with
  * certificates made by openssl, a mock vLLM and a stub forward_auth gate. Every claim in the
  * renderers' header comments is exercised here, each security property both ways where a
  * negative makes sense. Missing binaries fail the suite (never a skip).
@@ -9,35 +9,31 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+import { Chain, StartChainOptions, startChain } from "../support/chain";
 import {
-  Chain,
   ClientRequest,
   Exchange,
-  GATE_MARKER,
-  ManagedProcess,
-  MockVllm,
-  StartChainOptions,
-  StubGate,
-  TestPki,
-  caddyValidate,
   caseId,
   check,
-  createPki,
   edgeRequest,
-  eventually,
   formatExchange,
-  freePorts,
-  localize,
-  makeTempDir,
-  nginxTest,
-  renderChain,
-  requireBinary,
   sidecarRequest,
   send,
   sendStreaming,
-  startChain,
+} from "../support/client";
+import { GATE_MARKER, MockVllm, StubGate } from "../support/mocks";
+import { TestPki, createPki } from "../support/pki";
+import {
+  ManagedProcess,
+  caddyValidate,
+  eventually,
+  freePorts,
+  makeTempDir,
+  nginxTest,
+  requireBinary,
   within,
-} from "./harness";
+} from "../support/processes";
+import { localize, renderChain } from "../support/render";
 
 const API_KEY = `e2e-vllm-key-${randomBytes(12).toString("hex")}`;
 /** Small enough to trip in a bounded loop: 6 per minute per identity, one more admitted at once. */

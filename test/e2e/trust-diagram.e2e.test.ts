@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { renderTrustZoneSvg, trustZoneDot } from "../../lib/trust-diagram";
 import { fixtureReport, fixtureStack } from "../lib/trust-diagram.fixture";
-import { makeTempDir, requireBinary } from "./harness";
+import { makeTempDir, requireBinary } from "../support/processes";
 import { countPixels, readPng } from "./png";
 
 const ROOT = path.join(__dirname, "..", "..");
