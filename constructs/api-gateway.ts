@@ -95,7 +95,7 @@ export interface ApiGatewayProps {
   readonly databaseMemoryMb?: number;
   /** Request body limit at the gateway, MB. @default 4 */
   readonly maxRequestBodyMb?: number;
-  /** Longest generation, seconds. @default 1800 */
+  /** Longest generation, seconds. @default the inference stack's `generationTimeoutSeconds` (1800 unless set) */
   readonly generationTimeoutSeconds?: number;
 }
 
@@ -144,7 +144,7 @@ export class ApiGateway extends Construct {
   private readonly apps: CheckedApp[] = [];
   private readonly models: LitellmModel[] = [];
   private readonly inference?: SecureInference;
-  private readonly maxBodyMb: number;
+  private readonly maxRequestBodyMb: number;
   private readonly timeoutSeconds: number;
 
   constructor(scope: Construct, id: string, rawProps: ApiGatewayProps) {
@@ -152,8 +152,10 @@ export class ApiGateway extends Construct {
     const problems = new Problems(whereIs("ApiGateway", this.node.path), this);
     const hostname = readString(problems, "hostname", rawProps.hostname, true, '"api.example.internal"') as string;
     const nameProp = readString(problems, "name", rawProps.name, false, '"ai-gateway"');
-    this.maxBodyMb = readNumber(problems, "maxRequestBodyMb", rawProps.maxRequestBodyMb, 4, { min: 1, max: 1024, unit: "MB" });
-    this.timeoutSeconds = readNumber(problems, "generationTimeoutSeconds", rawProps.generationTimeoutSeconds, 1800, { min: 10, max: 86400, unit: "s" });
+    this.maxRequestBodyMb = readNumber(problems, "maxRequestBodyMb", rawProps.maxRequestBodyMb, 4, { min: 1, max: 1024, unit: "MB" });
+    // Waits as long as the sidecars allow unless told otherwise (one setting, passed through).
+    const inferenceTimeout = (rawProps.inference as Partial<SecureInference> | undefined)?.generationTimeoutSeconds;
+    this.timeoutSeconds = readNumber(problems, "generationTimeoutSeconds", rawProps.generationTimeoutSeconds, inferenceTimeout ?? 1800, { min: 10, max: 86400, unit: "s" });
     const memoryMb = readNumber(problems, "memoryMb", rawProps.memoryMb, 2048, { min: 512, max: 65536, unit: "MB" });
     const dbMemoryMb = readNumber(problems, "databaseMemoryMb", rawProps.databaseMemoryMb, 512, { min: 128, max: 65536, unit: "MB" });
     this.hostname = hostname;
@@ -409,7 +411,7 @@ export class ApiGateway extends Construct {
       runDir: "/tmp",
       accessLog: "/dev/stdout",
       errorLog: "/dev/stderr",
-      maxBodyMb: this.maxBodyMb,
+      maxRequestBodyMb: this.maxRequestBodyMb,
       generationTimeoutSeconds: this.timeoutSeconds,
     });
   }

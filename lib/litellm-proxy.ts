@@ -41,7 +41,7 @@ export interface GatewayProxyNginxOptions {
   readonly runDir: string;
   readonly accessLog: string;
   readonly errorLog: string;
-  readonly maxBodyMb: number;
+  readonly maxRequestBodyMb: number;
   readonly generationTimeoutSeconds: number;
 }
 
@@ -104,7 +104,7 @@ ${servers}
         ssl_client_certificate ${o.configDir}/ca.crt;
         ssl_verify_client on;
         ssl_verify_depth 1;
-        client_max_body_size ${o.maxBodyMb}m;
+        client_max_body_size ${o.maxRequestBodyMb}m;
 
         if ($zta_edge_caller = 0) {
             return 403;
@@ -135,7 +135,7 @@ ${routes}
         listen 127.0.0.1:${o.clientPort};
         # LiteLLM's user-information headers have underscores; nginx drops such headers unless told.
         underscores_in_headers on;
-        client_max_body_size ${o.maxBodyMb}m;
+        client_max_body_size ${o.maxRequestBodyMb}m;
 
         location /v1/ {
             if ($zta_app_identity = "") {

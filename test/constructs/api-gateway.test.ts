@@ -242,3 +242,14 @@ describe("ApiGateway: validation names prop, value and fix", () => {
     expect(() => synth(stack)).not.toThrow();
   });
 });
+
+describe("ApiGateway: the generation timeout is the inference stack's unless set", () => {
+  test("it follows SecureInference's generationTimeoutSeconds, and its own prop overrides it", () => {
+    const followed = gatewayStack({}, { generationTimeoutSeconds: 600 }).gw.nginxConfig;
+    expect(followed).toContain("proxy_read_timeout 600s;");
+    expect(followed).not.toContain("1800s");
+    const own = gatewayStack({ generationTimeoutSeconds: 900 }, { generationTimeoutSeconds: 600 }).gw.nginxConfig;
+    expect(own).toContain("proxy_read_timeout 900s;");
+    expect(own).not.toContain("600s");
+  });
+});
