@@ -12,6 +12,7 @@ import {
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
+import { readBoolean, readList, readObject, readString, readStrings } from "../lib/shape";
 import { isDockerName, isPort, isPositiveInt } from "../lib/validate";
 import { ConfigFile } from "./config-volume";
 import { HardenedService } from "./hardened-service";
@@ -114,9 +115,10 @@ export class EncryptedBackup extends Construct {
   /** Prometheus alert rules for the textfile metrics (`<state>/backup.prom`). */
   public readonly alertRules: string;
 
-  constructor(scope: Construct, id: string, props: EncryptedBackupProps) {
+  constructor(scope: Construct, id: string, rawProps: EncryptedBackupProps) {
     super(scope, id);
     const problems = new Problems(whereIs("EncryptedBackup", this.node.path));
+    const props = readShapes(problems, rawProps);
     const image = props.image ?? IMAGES.restic.reference;
     const volumes = props.volumes ?? [];
     const postgres = props.postgres ?? [];
@@ -301,4 +303,107 @@ export class EncryptedBackup extends Construct {
     });
     this.container = this.job.container;
   }
+}
+
+/**
+ * The props with every value of the wrong shape reported (a JavaScript stack, or a cast) and replaced by a
+ * safe stand-in, so the checks below see the shapes the types promise and never throw a TypeError.
+ */
+function readShapes(problems: Problems, raw: EncryptedBackupProps): EncryptedBackupProps {
+  const str = (prop: string, v: unknown, required: boolean, example: string) =>
+    readString(problems, prop, v, required, example) as string;
+  // Numbers: only the shape here; their ranges are checked with the other rules below.
+  const num = (prop: string, v: unknown): number | undefined => {
+    if (v === undefined || typeof v === "number" || isUnresolved(v)) return v as number | undefined;
+    problems.add(prop, v, "Give a whole number.");
+    return undefined;
+  };
+  const volumes = readList<unknown>(
+    problems,
+    "volumes",
+    raw.volumes,
+    false,
+    '[{ volumeName: "ai-chat-data", name: "webui" }]',
+  )
+    .map((v, i) =>
+      readObject<BackupVolume>(problems, `volumes[${i}]`, v, true, '{ volumeName: "ai-chat-data", name: "webui" }'),
+    )
+    .map((v, i) =>
+      v === undefined
+        ? undefined
+        : <BackupVolume>{
+            volumeName: str(`volumes[${i}].volumeName`, v.volumeName, true, '"ai-chat-data"'),
+            name: str(`volumes[${i}].name`, v.name, true, '"webui"'),
+            exclude: readStrings(problems, `volumes[${i}].exclude`, v.exclude, false, '["cache"]'),
+            sqliteDatabases: readStrings(
+              problems,
+              `volumes[${i}].sqliteDatabases`,
+              v.sqliteDatabases,
+              false,
+              '["webui.db"]',
+            ),
+          },
+    )
+    .filter((v): v is BackupVolume => v !== undefined);
+  const postgres = readList<unknown>(
+    problems,
+    "postgres",
+    raw.postgres,
+    false,
+    '[{ name: "gateway", host: "gateway-db", ... }]',
+  )
+    .map((p, i) =>
+      readObject<BackupPostgres>(problems, `postgres[${i}]`, p, true, '{ name: "gateway", host: "gateway-db", ... }'),
+    )
+    .map((p, i) =>
+      p === undefined
+        ? undefined
+        : <BackupPostgres>{
+            ...p,
+            name: str(`postgres[${i}].name`, p.name, true, '"gateway"'),
+            host: str(`postgres[${i}].host`, p.host, true, '"gateway-db"'),
+            database: str(`postgres[${i}].database`, p.database, true, '"gateway"'),
+            user: str(`postgres[${i}].user`, p.user, true, '"gateway"'),
+            password: str(`postgres[${i}].password`, p.password, true, "a sensitive variable's value"),
+            port: num(`postgres[${i}].port`, p.port),
+          },
+    )
+    .filter((p): p is BackupPostgres => p !== undefined);
+  const repo =
+    readObject<BackupRepository>(problems, "repository", raw.repository, true, '{ localPath: "/srv/backups/ai" }') ??
+    {};
+  const keep = readObject<BackupKeep>(problems, "keep", raw.keep, false, "{ daily: 7 }");
+  return {
+    ...raw,
+    name: str("name", raw.name, true, '"ai-backup"'),
+    volumes,
+    postgres,
+    repository: {
+      ...repo,
+      localPath: readString(problems, "repository.localPath", repo.localPath, false, '"/srv/backups/ai"'),
+      restServerUrl: readString(
+        problems,
+        "repository.restServerUrl",
+        repo.restServerUrl,
+        false,
+        '"https://backup.example:8000/ai"',
+      ),
+      restServerUser: readString(problems, "repository.restServerUser", repo.restServerUser, false, '"ai"'),
+      // Unset means "append-only when off-site", decided below.
+      appendOnly:
+        repo.appendOnly === undefined
+          ? undefined
+          : readBoolean(problems, "repository.appendOnly", repo.appendOnly, true),
+    },
+    keep: keep && {
+      daily: num("keep.daily", keep.daily),
+      weekly: num("keep.weekly", keep.weekly),
+      monthly: num("keep.monthly", keep.monthly),
+    },
+    schedule: readString(problems, "schedule", raw.schedule, false, '"daily"'),
+    restoreDrill: readString(problems, "restoreDrill", raw.restoreDrill, false, '"quarterly"'),
+    image: readString(problems, "image", raw.image, false, "a digest-pinned reference"),
+    allowUnpinnedImages: readBoolean(problems, "allowUnpinnedImages", raw.allowUnpinnedImages, false),
+    networkName: readString(problems, "networkName", raw.networkName, false, '"ai-backup-net"'),
+  };
 }

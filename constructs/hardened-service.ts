@@ -164,7 +164,13 @@ export class HardenedService extends Construct {
     this.namespaceOf = props.namespaceOf;
     this.clientIdentity = props.clientIdentity;
     const kind = job ? "HardenedJob" : "HardenedService";
-    const problems = new Problems(whereIs(kind, this.node.path), this);
+    // A library construct's own service (id "Default", e.g. EdgeProxy's) reports in its owner's name: the
+    // prop (`image`) is the owner's, and "HardenedService s/edge/Default" would point the user elsewhere.
+    const owner = id === "Default" && scope.node.scope ? scope : undefined;
+    const problems = new Problems(
+      owner ? whereIs(owner.constructor.name, owner.node.path) : whereIs(kind, this.node.path),
+      this,
+    );
     const reference = props.image ?? props.catalogImage.reference;
     checkImagePinned(problems, props.imageProp ?? "image", reference, props.allowUnpinnedImages ?? false);
     const user = props.user ?? props.catalogImage.user;

@@ -32,6 +32,7 @@ import {
   ServiceRole,
 } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
+import { readBoolean, readObject } from "../lib/shape";
 import {
   PROMETHEUS_FILES,
   PROMETHEUS_GRAFANA_USER,
@@ -126,6 +127,7 @@ export class Observability extends Construct {
   public readonly prometheusName: string;
   public readonly grafanaName: string;
   private readonly thresholds: ResolvedAlertThresholds;
+  private readonly autoProvisionViewers: boolean;
   private readonly inference: SecureInference;
   private readonly scrapeIntervalSeconds: number;
 
@@ -200,7 +202,11 @@ export class Observability extends Construct {
     checkImagePinned(problems, "prometheusImage", prometheusImage, allowUnpinned);
     checkImagePinned(problems, "grafanaImage", grafanaImage, allowUnpinned);
     checkImagePinned(problems, "proxyImage", proxyImage, allowUnpinned);
-    this.thresholds = resolveAlertThresholds(problems, props.alerts);
+    this.thresholds = resolveAlertThresholds(
+      problems,
+      readObject<AlertThresholds>(problems, "alerts", props.alerts, false, "{ queueWaitingRequests: 10 }"),
+    );
+    this.autoProvisionViewers = readBoolean(problems, "autoProvisionViewers", props.autoProvisionViewers, true);
     problems.throwIfAny();
 
     const ca = ai.ca;
@@ -330,7 +336,7 @@ export class Observability extends Construct {
             publicHostname: props.grafanaHostname,
             publicPort: ai.edge.hostPort,
             adminEmail: props.grafanaAdminEmail ?? "admin@localhost",
-            autoSignUp: props.autoProvisionViewers ?? true,
+            autoSignUp: this.autoProvisionViewers,
           }),
         },
         { name: "admin-password", content: adminPassword.result },

@@ -5,7 +5,7 @@ import { Construct } from "constructs";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { CONFIG_DIR, ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
-import { checkNoCredentialLiterals, readString, readStrings } from "../lib/shape";
+import { checkNoCredentialLiterals, readBoolean, readString, readStrings } from "../lib/shape";
 import { isDnsName, isDockerName, isPositiveInt } from "../lib/validate";
 import { HardenedService } from "./hardened-service";
 import { EDGE_PORT, EdgeProxy } from "./edge-proxy";
@@ -143,7 +143,9 @@ export class TailscaleExposure extends Construct {
     // A list of the wrong shape is reported by validate(); build from a safe one meanwhile.
     this.tags = Array.isArray(givenTags) ? givenTags : [];
     const image = props.image ?? IMAGES.tailscale.reference;
-    const kernel = props.kernelNetworking ?? false;
+    const shapes = new Problems(whereIs("TailscaleExposure", this.node.path), this);
+    const kernel = readBoolean(shapes, "kernelNetworking", props.kernelNetworking, false);
+    shapes.report();
     // An edge is what it attaches to: without one nothing can be built (synth reports why).
     const valid = validate(this, props, name, this.tags, image);
     if (!valid && !(edge instanceof EdgeProxy)) return;

@@ -1,4 +1,12 @@
-import { ChatUi, CloudflareTunnel, EdgeProxy, InternalCa, MtlsSidecar, SandboxRunner } from "../../index";
+import {
+  ChatUi,
+  CloudflareTunnel,
+  EdgeProxy,
+  InternalCa,
+  MtlsSidecar,
+  SandboxRunner,
+  stackProblems,
+} from "../../index";
 import { expectConfigError, inferenceStack } from "../exposure-helpers";
 import { secretVariable, stackWithProviders, synth } from "../helpers";
 
@@ -116,5 +124,22 @@ describe("limits are declared once and passed through", () => {
       "rateLimit.maxConcurrent",
       /from 1 to 1024/,
     );
+  });
+});
+
+describe("a construct reports its own props, also from its inner service", () => {
+  test("an unpinned image on a standalone EdgeProxy is EdgeProxy's `image`, not its HardenedService's", () => {
+    const stack = stackWithProviders();
+    const ca = new InternalCa(stack, "ca", {});
+    new EdgeProxy(stack, "edge", {
+      ca,
+      name: "edge",
+      hostnames: ["ai.example.internal"],
+      upstreams: ["sidecar:8443"],
+      routes: ["/v1/models"],
+      image: "caddy:latest",
+    });
+    const image = stackProblems(stack).filter((p) => p.prop === "image");
+    expect(image.map((p) => p.where)).toEqual([`EdgeProxy "${stack.node.path}/edge"`]);
   });
 });

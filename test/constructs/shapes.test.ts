@@ -1,6 +1,18 @@
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
-import { ChatUi, SandboxRunner, SecureInference } from "../../index";
+import { CloudflareProvider } from "@cdktf/provider-cloudflare/lib/provider";
+import {
+  ApiGateway,
+  AuditLog,
+  ChatUi,
+  CloudflareTunnel,
+  EncryptedBackup,
+  Observability,
+  SandboxRunner,
+  SecureInference,
+  TailscaleExposure,
+  TailscaleProvider,
+} from "../../index";
 import { IMAGES } from "../../lib/images";
 import { inferenceProps, secretVariable, stackWithProviders } from "../helpers";
 import { outcomeOf, withValueAt, wrongShapes } from "../shapes";
@@ -13,13 +25,14 @@ function failures(
   build: (stack: TerraformStack, props: Record<string, unknown>) => void,
   makeStack: () => TerraformStack,
   alias?: (path: string) => string,
+  minimumCases = 10,
 ): string[] {
   // The base is valid, so every problem below comes from the one wrong value.
   const base = makeStack();
   build(base, valid(base));
   expect(() => Testing.synth(base)).not.toThrow();
   const cases = wrongShapes(valid(makeStack()));
-  expect(cases.length).toBeGreaterThan(10);
+  expect(cases.length).toBeGreaterThanOrEqual(minimumCases);
   return cases
     .map((c) => {
       const outcome = outcomeOf(
@@ -102,6 +115,120 @@ describe("every prop of the wrong shape is a ConfigError naming it (a JavaScript
         () => stackWithProviders(),
       ),
     ).toEqual([]);
+  });
+});
+
+describe("every prop of the wrong shape is a ConfigError naming it: the other constructs", () => {
+  const withInference = (stack: TerraformStack, extra: Record<string, unknown> = {}) =>
+    new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true, ...extra }));
+  const exposureStack = () => {
+    const stack = stackWithProviders();
+    new CloudflareProvider(stack, "cloudflare", {});
+    new TailscaleProvider(stack, "tailscale", {});
+    return stack;
+  };
+
+  test("TailscaleExposure", () => {
+    const build = (stack: TerraformStack, props: Record<string, unknown>) => {
+      const ai = withInference(stack);
+      new TailscaleExposure(stack, "ts", { target: ai.edge, ...props } as never);
+    };
+    const valid = (stack: TerraformStack) => ({
+      hostname: "ai",
+      authKey: secretVariable(stack, "ts_key"),
+      tailnetDomain: "tailnet-abc.ts.net",
+      tags: ["tag:zta-ai"],
+      kernelNetworking: false,
+    });
+    expect(failures(valid, build, exposureStack, undefined, 8)).toEqual([]);
+  });
+
+  test("CloudflareTunnel", () => {
+    const build = (stack: TerraformStack, props: Record<string, unknown>) => {
+      const ai = withInference(stack);
+      const chat = new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com" });
+      new CloudflareTunnel(stack, "tunnel", { target: chat, ...props } as never);
+    };
+    const valid = () => ({
+      accountId: "0123456789abcdef0123456789abcdef",
+      zoneId: "fedcba9876543210fedcba9876543210",
+      hostname: "chat.example.com",
+      access: { emailDomains: ["example.com"], emails: ["alice@example.org"], sessionHours: 8 },
+    });
+    expect(failures(valid, build, exposureStack)).toEqual([]);
+  });
+
+  test("Observability", () => {
+    const build = (stack: TerraformStack, props: Record<string, unknown>) => {
+      const ai = withInference(stack);
+      new Observability(stack, "obs", { inference: ai, ...props } as never);
+    };
+    const valid = () => ({
+      grafanaHostname: "grafana.example.internal",
+      retentionDays: 30,
+      retentionSizeMb: 20000,
+      scrapeIntervalSeconds: 15,
+      alerts: { queueWaitingRequests: 10, kvCacheUsage: 0.9 },
+      autoProvisionViewers: false,
+    });
+    expect(failures(valid, build, () => stackWithProviders())).toEqual([]);
+  });
+
+  test("EncryptedBackup", () => {
+    const valid = (stack: TerraformStack) => ({
+      name: "ai-backup",
+      volumes: [{ volumeName: "ai-chat-data", name: "webui-data", sqliteDatabases: ["webui.db"], exclude: ["cache"] }],
+      postgres: [
+        {
+          name: "gateway",
+          host: "gateway-db",
+          database: "gateway",
+          user: "gateway",
+          password: secretVariable(stack, "pg"),
+        },
+      ],
+      repository: { localPath: "/srv/backups/ai" },
+      // The catalog's restic image has no sqlite3 or pg_dump: databases need the job image of docs/backup.md.
+      image: "ghcr.io/example/zta-backup-job:1.0@sha256:" + "a".repeat(64),
+    });
+    expect(
+      failures(
+        valid,
+        (stack, props) => new EncryptedBackup(stack, "backup", props as never),
+        () => stackWithProviders(),
+      ),
+    ).toEqual([]);
+  });
+
+  test("AuditLog", () => {
+    const build = (stack: TerraformStack, props: Record<string, unknown>) => {
+      const ai = withInference(stack);
+      new AuditLog(stack, "audit", { ca: ai.ca, ...props } as never);
+    };
+    expect(
+      failures(
+        () => ({ retentionDays: 400, hostPort: 6514, bufferSize: "2m" }),
+        build,
+        () => stackWithProviders(),
+        undefined,
+        4,
+      ),
+    ).toEqual([]);
+  });
+
+  test("ApiGateway", () => {
+    const build = (stack: TerraformStack, props: Record<string, unknown>) => {
+      const ai = withInference(stack);
+      new ApiGateway(stack, "gateway", { inference: ai, ...props } as never);
+    };
+    const valid = () => ({
+      hostname: "api.example.internal",
+      apps: [
+        { name: "nightly", models: ["meta-llama/Llama-3.1-8B-Instruct"], requestsPerMinute: 30, rotateAfterDays: 90 },
+      ],
+      maxRequestBodyMb: 4,
+    });
+    expect(failures(valid, build, () => stackWithProviders())).toEqual([]);
   });
 });
 
