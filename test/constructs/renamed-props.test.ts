@@ -136,6 +136,7 @@ describe("a construct reports its own props, also from its inner service", () =>
       name: "edge",
       hostnames: ["ai.example.internal"],
       upstreams: ["sidecar:8443"],
+      upstreamServerName: "sidecar.zta.internal",
       routes: ["/v1/models"],
       image: "caddy:latest",
     });
