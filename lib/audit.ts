@@ -147,9 +147,13 @@ prune() {
   date -u +%s > '${o.heartbeatFile}'
 }
 if [ "$#" -gt 0 ] && [ "$1" = "--once" ]; then prune; exit 0; fi
+# As a container's PID 1 the shell gets no default action for SIGTERM: without a handler \`docker stop\`
+# waits out the grace period and kills it. The sleep runs in the background so the trap fires at once.
+trap 'exit 0' TERM INT
 while :; do
   prune
-  sleep ${o.intervalSeconds}
+  sleep ${o.intervalSeconds} &
+  wait $!
 done
 `;
 }

@@ -6,7 +6,7 @@
  * driver options on a real engine) is test/engine/audit.engine.test.ts. The retention script the construct
  * renders runs under a real sh against day files of known dates.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as tls from "tls";
@@ -238,5 +238,39 @@ describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy acce
     expect(fs.readdirSync(retDir).sort()).toEqual([`${files.cutoff}.jsonl`, `${files.kept}.jsonl`, `${files.today}.jsonl`, "notes.txt"].sort());
     expect(run.stdout).toContain(`${files.old}.jsonl`);
     expect(Number(fs.readFileSync(heartbeat, "utf8"))).toBeGreaterThan(Date.now() / 1000 - 60);
+  });
+
+  // As a container's PID 1 (here: the first process of a new PID namespace, which, like a container's, gets
+  // no default action for signals from outside), the looping pruner must exit on SIGTERM: otherwise every
+  // `docker stop` and every replacement waits the whole grace period and then kills it.
+  test("retention: the looping pruner, as PID 1 of its namespace, exits 0 on SIGTERM at once", async () => {
+    const unshare = requireBinary("unshare");
+    const loopDir = path.join(dir, "retention-loop");
+    fs.mkdirSync(loopDir);
+    const heartbeat = path.join(dir, "loop-pruned-at");
+    const script = localize(
+      pruneScript,
+      [
+        { from: `dir='${AUDIT_DATA_DIR}'`, to: `dir='${loopDir}'`, why: "the audit volume" },
+        { from: "/tmp/zta-pruned-at", to: heartbeat, why: "the container's tmpfs" },
+      ],
+      "prune.sh",
+    );
+    const scriptPath = path.join(dir, "prune-loop.sh");
+    fs.writeFileSync(scriptPath, script);
+    const child = spawn(unshare, ["--pid", "--fork", "sh", scriptPath], { stdio: "ignore" });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      // Bounded: until the first prune wrote its heartbeat (the loop is running, asleep).
+      for (let i = 0; i < 100 && !fs.existsSync(heartbeat); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(fs.existsSync(heartbeat)).toBe(true);
+      const children = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/);
+      expect(children.length).toBe(1);
+      process.kill(Number(children[0]), "SIGTERM");
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("still running after 5 s"), 5000))]);
+      expect(code).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });

@@ -378,6 +378,39 @@ export function applyOrder(json: StackJson): string[] {
   return order;
 }
 
+/** How many resources Terraform creates at once (its `-parallelism` default). */
+export const PARALLELISM = 10;
+
+/**
+ * Visits every node once its dependencies are done, at most PARALLELISM at a time, as Terraform's
+ * graph walk does. On the first failure it starts nothing new, waits for what is running, and throws.
+ */
+export async function walkGraph(json: StackJson, visit: (address: string) => Promise<void>): Promise<void> {
+  applyOrder(json); // throws on a cycle, before anything is created
+  const nodes = nodesOf(json);
+  const known = new Set(nodes.map((n) => n.address));
+  const done = new Set<string>();
+  const started = new Set<string>();
+  const running = new Set<Promise<void>>();
+  let failure: unknown;
+  while (done.size < nodes.length && failure === undefined) {
+    const ready = nodes.filter((n) => !started.has(n.address) && [...n.deps].every((d) => done.has(d) || !known.has(d)));
+    for (const n of ready.slice(0, PARALLELISM - running.size)) {
+      started.add(n.address);
+      const p: Promise<void> = visit(n.address).then(
+        () => void done.add(n.address),
+        (err) => void (failure ??= err),
+      );
+      running.add(p);
+      void p.finally(() => running.delete(p));
+    }
+    if (running.size === 0) break;
+    await Promise.race(running);
+  }
+  await Promise.all(running);
+  if (failure !== undefined) throw failure;
+}
+
 // ------------------------------------------------------------------------------------------------
 // Docker resources
 // ------------------------------------------------------------------------------------------------
@@ -525,11 +558,11 @@ async function createContainer(address: string, a: Attrs, notes: string[], runLa
 }
 
 async function waitHealthy(id: string, timeoutSeconds: number): Promise<void> {
-  for (let i = 0; i < timeoutSeconds; i++) {
+  for (let i = 0; i < timeoutSeconds * 4; i++) {
     const health = (await inspectContainer(id)).State.Health;
     if (!health) throw new Error("wait = true but the container has no healthcheck");
     if (health.Status === "healthy") return;
-    await sleep(1000);
+    await sleep(250);
   }
   throw new Error(`container ${id} not healthy within ${timeoutSeconds} s`);
 }
@@ -570,108 +603,114 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
     if (v === undefined) throw new Error(`${ref} has no value`);
     return v;
   };
-  try {
-    for (const address of applyOrder(json)) {
-      const isData = address.startsWith("data.");
-      const [type, name] = isData ? [`data.${address.split(".")[1]}`, address.split(".")[2]] : address.split(".");
-      const raw = isData ? json.data![type.slice(5)][name] : json.resource[type][name];
-      const a = resolve(raw, lookup) as Attrs;
-      if (!expandMeta(address, a)) continue;
-      const reused = reuse.get(address);
-      if (reused && !type.startsWith("docker_")) {
-        values.set(address, reused);
-        continue;
+  const applyOne = async (address: string): Promise<void> => {
+    const isData = address.startsWith("data.");
+    const [type, name] = isData ? [`data.${address.split(".")[1]}`, address.split(".")[2]] : address.split(".");
+    const raw = isData ? json.data![type.slice(5)][name] : json.resource[type][name];
+    const a = resolve(raw, lookup) as Attrs;
+    if (!expandMeta(address, a)) return;
+    const reused = reuse.get(address);
+    if (reused && !type.startsWith("docker_")) {
+      values.set(address, reused);
+      return;
+    }
+    switch (type) {
+      case "tls_private_key":
+        values.set(address, tlsPrivateKey(a));
+        break;
+      case "tls_self_signed_cert":
+        values.set(address, tlsSelfSignedCert(a));
+        break;
+      case "tls_cert_request":
+        values.set(address, tlsCertRequest(a));
+        break;
+      case "tls_locally_signed_cert": {
+        const requestAddress = [...references(raw.cert_request_pem)][0];
+        values.set(address, tlsLocallySignedCert(a, values.get(requestAddress)));
+        break;
       }
-      switch (type) {
-        case "tls_private_key":
-          values.set(address, tlsPrivateKey(a));
-          break;
-        case "tls_self_signed_cert":
-          values.set(address, tlsSelfSignedCert(a));
-          break;
-        case "tls_cert_request":
-          values.set(address, tlsCertRequest(a));
-          break;
-        case "tls_locally_signed_cert": {
-          const requestAddress = [...references(raw.cert_request_pem)][0];
-          values.set(address, tlsLocallySignedCert(a, values.get(requestAddress)));
-          break;
-        }
-        case "random_password":
-          values.set(address, randomPassword(a));
-          break;
-        case "docker_image": {
-          const tag = options.standins.get(a.name);
-          if (!tag) throw new Error(`no stand-in image for ${a.name}`);
-          const id = (await call("GET", `/images/${encodeURIComponent(tag)}/json`)).json().Id;
-          values.set(address, { ...a, image_id: id, id });
+      case "random_password":
+        values.set(address, randomPassword(a));
+        break;
+      case "docker_image": {
+        const tag = options.standins.get(a.name);
+        if (!tag) throw new Error(`no stand-in image for ${a.name}`);
+        const id = (await call("GET", `/images/${encodeURIComponent(tag)}/json`)).json().Id;
+        values.set(address, { ...a, image_id: id, id });
+        break;
+      }
+      case "docker_network": {
+        const kept = old.networks.get(address);
+        if (kept && JSON.stringify(previous!.values.get(address)) === JSON.stringify({ ...a, id: kept.id })) {
+          old.networks.delete(address);
+          deployment.networks.push(kept);
+          values.set(address, { ...a, id: kept.id });
           break;
         }
-        case "docker_network": {
-          const kept = old.networks.get(address);
-          if (kept && JSON.stringify(previous!.values.get(address)) === JSON.stringify({ ...a, id: kept.id })) {
-            old.networks.delete(address);
-            deployment.networks.push(kept);
+        const body: Attrs = {
+          Name: a.name,
+          CheckDuplicate: true,
+          Driver: a.driver ?? "bridge",
+          Options: a.options ?? {},
+          Internal: a.internal ?? false,
+          Attachable: a.attachable ?? false,
+          EnableIPv6: a.ipv6 ?? false,
+          Labels: { [TEST_LABEL]: runLabel },
+        };
+        if (a.ipam_config) {
+          body.IPAM = { Driver: a.ipam_driver ?? "default", Config: a.ipam_config.map((c: Attrs) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ip_range })) };
+        }
+        const id = (await call("POST", "/networks/create", body)).json().Id;
+        deployment.networks.push({ address, id, name: a.name });
+        values.set(address, { ...a, id });
+        break;
+      }
+      case "docker_volume": {
+        if (old.volumes.has(address)) {
+          deployment.volumes.push(old.volumes.get(address)!);
+          old.volumes.delete(address);
+          values.set(address, { ...a, id: a.name, mountpoint: (await call("GET", `/volumes/${encodeURIComponent(a.name)}`)).json().Mountpoint });
+          break;
+        }
+        // The provider's computed `mountpoint` (the daemon-side path AuditLog's driver options read certificates from).
+        const volume = (await call("POST", "/volumes/create", { Name: a.name, Driver: a.driver ?? "local", Labels: { [TEST_LABEL]: runLabel } })).json();
+        deployment.volumes.push({ address, name: a.name });
+        values.set(address, { ...a, id: a.name, mountpoint: volume.Mountpoint });
+        break;
+      }
+      case "docker_container": {
+        const kept = old.containers.get(address);
+        if (kept) {
+          old.containers.delete(address);
+          if (JSON.stringify(kept.config) === JSON.stringify(a)) {
+            deployment.containers.push(kept);
             values.set(address, { ...a, id: kept.id });
             break;
           }
-          const body: Attrs = {
-            Name: a.name,
-            CheckDuplicate: true,
-            Driver: a.driver ?? "bridge",
-            Options: a.options ?? {},
-            Internal: a.internal ?? false,
-            Attachable: a.attachable ?? false,
-            EnableIPv6: a.ipv6 ?? false,
-            Labels: { [TEST_LABEL]: runLabel },
-          };
-          if (a.ipam_config) {
-            body.IPAM = { Driver: a.ipam_driver ?? "default", Config: a.ipam_config.map((c: Attrs) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ip_range })) };
-          }
-          const id = (await call("POST", "/networks/create", body)).json().Id;
-          deployment.networks.push({ address, id, name: a.name });
-          values.set(address, { ...a, id });
-          break;
+          deployment.notes.push(`replaced ${a.name}`);
+          await destroyContainer(kept);
         }
-        case "docker_volume": {
-          if (old.volumes.has(address)) {
-            deployment.volumes.push(old.volumes.get(address)!);
-            old.volumes.delete(address);
-            values.set(address, { ...a, id: a.name, mountpoint: (await call("GET", `/volumes/${encodeURIComponent(a.name)}`)).json().Mountpoint });
-            break;
-          }
-          // The provider's computed `mountpoint` (the daemon-side path AuditLog's driver options read certificates from).
-          const volume = (await call("POST", "/volumes/create", { Name: a.name, Driver: a.driver ?? "local", Labels: { [TEST_LABEL]: runLabel } })).json();
-          deployment.volumes.push({ address, name: a.name });
-          values.set(address, { ...a, id: a.name, mountpoint: volume.Mountpoint });
-          break;
-        }
-        case "docker_container": {
-          const kept = old.containers.get(address);
-          if (kept) {
-            old.containers.delete(address);
-            if (JSON.stringify(kept.config) === JSON.stringify(a)) {
-              deployment.containers.push(kept);
-              values.set(address, { ...a, id: kept.id });
-              break;
-            }
-            deployment.notes.push(`replaced ${a.name}`);
-            await destroyContainer(kept);
-          }
-          const c = await createContainer(address, a, deployment.notes, runLabel);
-          deployment.containers.push(c);
-          values.set(address, { ...a, id: c.id });
-          break;
-        }
-        default:
-          // Providers with an account behind them (cloudflare, tailscale): placeholders.
-          values.set(address, { ...a, ...placeholder(type) });
+        const c = await createContainer(address, a, deployment.notes, runLabel);
+        deployment.containers.push(c);
+        values.set(address, { ...a, id: c.id });
+        break;
       }
+      default:
+        // Providers with an account behind them (cloudflare, tailscale): placeholders.
+        values.set(address, { ...a, ...placeholder(type) });
     }
+  };
+  const order = applyOrder(json);
+  try {
+    await walkGraph(json, applyOne);
     // Whatever the new configuration no longer has.
-    for (const c of old.containers.values()) await destroyContainer(c);
-    for (const n of old.networks.values()) await request("DELETE", `/networks/${n.id}`);
-    for (const v of old.volumes.values()) await request("DELETE", `/volumes/${encodeURIComponent(v.name)}`);
+    await Promise.all([...old.containers.values()].map(destroyContainer));
+    await Promise.all([...old.networks.values()].map((n) => request("DELETE", `/networks/${n.id}`)));
+    await Promise.all([...old.volumes.values()].map((v) => request("DELETE", `/volumes/${encodeURIComponent(v.name)}`)));
+    // Resources finish in whatever order the walk gives; the deployment lists them in dependency order.
+    const rank = (x: { address: string }) => order.indexOf(x.address);
+    for (const list of [deployment.containers, deployment.networks, deployment.volumes] as { address: string }[][]) list.sort((x, y) => rank(x) - rank(y));
+    deployment.notes.sort();
   } catch (err) {
     // Leave nothing half-made behind.
     await destroy(deployment).catch(() => undefined);
@@ -696,8 +735,9 @@ export async function destroy(d: Deployment): Promise<void> {
   const dependents = d.containers.filter((c) => String(c.config.network_mode ?? "").startsWith("container:"));
   await Promise.all(dependents.map(destroyContainer));
   await Promise.all(d.containers.filter((c) => !dependents.includes(c)).map(destroyContainer));
-  for (const n of [...d.networks].reverse()) await request("DELETE", `/networks/${n.id}`);
-  for (const v of [...d.volumes].reverse()) await request("DELETE", `/volumes/${encodeURIComponent(v.name)}`);
+  // Networks and volumes depend on nothing of each other once the containers are gone.
+  await Promise.all(d.networks.map((n) => request("DELETE", `/networks/${n.id}`)));
+  await Promise.all(d.volumes.map((v) => request("DELETE", `/volumes/${encodeURIComponent(v.name)}`)));
 }
 
 /** What is left on the engine with the suite's label (containers, networks, volumes). */

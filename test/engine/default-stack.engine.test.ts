@@ -8,7 +8,7 @@ import * as path from "path";
 import { apply, container, destroy, Deployment, leftovers } from "./applier";
 import { execIn, inspectContainer } from "./docker-api";
 import { allowed, pairNetwork } from "./flows";
-import { curlFrom, gatewayOf, hostServiceOnAllInterfaces, probePki, ProbePki, tcpOpens } from "./probe";
+import { curlFrom, gatewayOf, hostServiceOnAllInterfaces, probeEach, probePki, ProbePki, tcpOpens } from "./probe";
 import { canRead, configVolumeOf, hostRequest, jobs, loaders, readsItsFiles, services, settle } from "./stack-checks";
 import { buildAllStandins } from "./standins";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
@@ -171,19 +171,16 @@ describe("default stack: attacks", () => {
   it("vLLM's port 8000 is closed to every network and to every container outside vLLM's namespace", async () => {
     // Positive control: the probe sees an open port (the sidecar's, in the same namespace, from the edge's network).
     expect(await tcpOpens(pairNetwork("inference-edge", "inference-vllm-0"), "inference-vllm-0", 8443)).toBe(true);
-    for (const n of networks()) expect({ from: n, open: await tcpOpens(n, "inference-vllm-0", 8000) }).toEqual({ from: n, open: false });
-    for (const ns of namespaces().filter((x) => !x.name.startsWith("inference-vllm-0"))) {
-      expect({ from: ns.name, open: await tcpOpens(ns.where, "inference-vllm-0", 8000) }).toEqual({ from: ns.name, open: false });
-    }
+    const places = [...networks().map((n) => ({ name: n, where: n })), ...namespaces().filter((x) => !x.name.startsWith("inference-vllm-0"))];
+    const seen = await probeEach(places, async (p) => ({ from: p.name, open: await tcpOpens(p.where, "inference-vllm-0", 8000) }));
+    expect(seen).toEqual(places.map((p) => ({ from: p.name, open: false })));
   });
 
   it("the sidecar refuses callers without a certificate and with another CA's certificate, from every network and namespace", async () => {
-    for (const n of [...networks(), ...namespaces().map((x) => x.where)]) {
-      for (const identity of [undefined, "wrong"]) {
-        const r = await curlFrom(n, "https://inference-vllm-0:8443/v1/models", { pki, identity });
-        expect({ from: n, identity, status: r.status }).toEqual({ from: n, identity, status: r.status >= 200 && r.status < 300 ? "a refusal" : r.status });
-      }
-    }
+    const probes = [...networks(), ...namespaces().map((x) => x.where)].flatMap((from) => [undefined, "wrong"].map((identity) => ({ from, identity })));
+    const seen = await probeEach(probes, async (p) => ({ ...p, status: (await curlFrom(p.from, "https://inference-vllm-0:8443/v1/models", { pki, identity: p.identity })).status }));
+    for (const r of seen) expect(r).toEqual({ ...r, status: r.status >= 200 && r.status < 300 ? "a refusal" : r.status });
+    expect(seen.length).toBe(probes.length);
   });
 
   it("the edge's own certificate is the one the sidecar accepts (positive control for the refusals)", async () => {
@@ -204,12 +201,14 @@ describe("default stack: attacks", () => {
     try {
       const internal = d.networks.map((n) => n.name).filter(isInternal);
       expect(internal.length).toBeGreaterThan(3);
-      for (const n of internal) {
-        const gw = await gatewayOf(n);
-        expect({ from: n, status: (await curlFrom(n, `http://${gw}:${host.port}/`)).status }).toEqual({ from: n, status: 0 });
-        // From the namespace of vLLM (and its sidecar), which is on internal networks only.
-        expect({ from: `vllm via ${n}`, status: (await curlFrom(`container:${container(d, "inference-vllm-0").id}`, `http://${gw}:${host.port}/`)).status }).toEqual({ from: `vllm via ${n}`, status: 0 });
-      }
+      const vllm = `container:${container(d, "inference-vllm-0").id}`;
+      // From each network, and from the namespace of vLLM (and its sidecar), which is on internal networks only.
+      const probes = (await Promise.all(internal.map(async (n) => ({ n, gw: await gatewayOf(n) })))).flatMap(({ n, gw }) => [
+        { from: n, where: n, gw },
+        { from: `vllm via ${n}`, where: vllm, gw },
+      ]);
+      const seen = await probeEach(probes, async (p) => ({ from: p.from, status: (await curlFrom(p.where, `http://${p.gw}:${host.port}/`)).status }));
+      expect(seen).toEqual(probes.map((p) => ({ from: p.from, status: 0 })));
       expect(host.connections()).toBe(0);
     } finally {
       await host.close();
@@ -231,12 +230,14 @@ describe("default stack: attacks", () => {
     expect(egress).toEqual(["inference-gate-egress"]);
     const onEgress = d.containers.filter((c) => ((c.config.networks_advanced ?? []) as { name: string }[]).some((n) => n.name === "inference-gate-egress")).map((c) => c.name);
     expect(onEgress).toEqual(["inference-gate"]);
-    for (const n of networks().filter((x) => x !== edgeToGate && isInternal(x))) {
-      expect({ from: n, status: (await curlFrom(n, "https://inference-gate:4443/oauth2/auth", stolen)).status }).toEqual({ from: n, status: 0 });
-    }
-    for (const ns of namespaces().filter((x) => x.name !== "inference-edge" && x.name !== "inference-gate")) {
-      expect({ from: ns.name, status: (await curlFrom(ns.where, "https://inference-gate:4443/oauth2/auth", stolen)).status }).toEqual({ from: ns.name, status: 0 });
-    }
+    const places = [
+      ...networks()
+        .filter((x) => x !== edgeToGate && isInternal(x))
+        .map((n) => ({ name: n, where: n })),
+      ...namespaces().filter((x) => x.name !== "inference-edge" && x.name !== "inference-gate"),
+    ];
+    const seen = await probeEach(places, async (p) => ({ from: p.name, status: (await curlFrom(p.where, "https://inference-gate:4443/oauth2/auth", stolen)).status }));
+    expect(seen).toEqual(places.map((p) => ({ from: p.name, status: 0 })));
     // Positive control: from the edge's namespace, and on the pair's network, the gate answers (202: the mock IdP accepts the token).
     const fromEdge = await curlFrom(`container:${container(d, "inference-edge").id}`, "https://inference-gate:4443/oauth2/auth", { ...stolen, insecure: true });
     expect(fromEdge.status).toBe(202);
@@ -268,7 +269,8 @@ describe("default stack: observability (on by default)", () => {
     const net = pairNetwork("inference-edge", "inference-observability-grafana");
     // Positive control: its proxy's port in the same namespace is open from the edge's network.
     expect(await tcpOpens(net, "inference-observability-grafana", 8443)).toBe(true);
-    for (const n of d.networks.map((x) => x.name)) expect({ from: n, open: await tcpOpens(n, "inference-observability-grafana", 3000) }).toEqual({ from: n, open: false });
+    const all = d.networks.map((x) => x.name);
+    expect(await probeEach(all, async (n) => ({ from: n, open: await tcpOpens(n, "inference-observability-grafana", 3000) }))).toEqual(all.map((n) => ({ from: n, open: false })));
     expect((await curlFrom(net, "https://inference-observability-grafana:8443/api/health", { pki, identity: "operator" })).status).toBe(403);
     expect((await curlFrom(net, "https://inference-observability-grafana:8443/api/health", { pki, identity: "edge" })).status).toBe(200);
     expect(allowed("default", "inference-edge", "inference-observability-grafana", 8443)).toBe(true);

@@ -97,6 +97,9 @@ export interface RunResult {
  * a network or a namespace. The container is removed afterwards; it is bounded by `timeoutSeconds`
  * (the engine kills it).
  */
+/** Docker takes Dns only for a container with a network of its own (not `none`, `host` or `container:`). */
+const TOOL_NEEDS_DNS = (mode: string | undefined) => mode !== undefined && mode !== "none" && mode !== "host" && !mode.startsWith("container:");
+
 export async function runTool(options: {
   image: string;
   cmd: string[];
@@ -122,6 +125,9 @@ export async function runTool(options: {
       Binds: options.binds ?? [],
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges:true"],
+      // A name Docker's DNS does not know goes to a resolver on the tool's own loopback (refused at once),
+      // never to the host's: test/engine/probe.ts says why.
+      ...(TOOL_NEEDS_DNS(options.networkMode) ? { Dns: ["127.0.0.1"] } : {}),
     },
   });
   const id = created.json().Id as string;

@@ -8,7 +8,7 @@ import { apply, destroy, Deployment, leftovers } from "./applier";
 import { inspectContainer } from "./docker-api";
 import { ALLOWED_FLOWS, allowed, pairNetwork, TUNNEL_ORIGIN_NETWORK } from "./flows";
 import { exposureStack } from "./exposure-stack";
-import { curlFrom, probePki, tcpOpens } from "./probe";
+import { curlFrom, probeEach, probePki, tcpOpens } from "./probe";
 import { jobs, loaders, readsItsFiles, services, settle } from "./stack-checks";
 import { buildAllStandins } from "./standins";
 import { HomelabStack } from "../../examples/homelab";
@@ -67,13 +67,14 @@ describe.each(STACKS)("%s on the engine", (name, make) => {
     pkiDir = pki.dir;
     // Positive control: the probe sees an open port (the sidecar's, in vLLM's namespace, from the edge's network).
     expect(await tcpOpens(pairNetwork("inference-edge", "inference-vllm-0"), "inference-vllm-0", 8443)).toBe(true);
-    for (const n of d.networks.map((x) => x.name)) {
-      expect({ from: n, open: await tcpOpens(n, "inference-vllm-0", 8000) }).toEqual({ from: n, open: false });
-      for (const identity of [undefined, "wrong"]) {
-        const r = await curlFrom(n, "https://inference-vllm-0:8443/v1/models", { pki, identity });
-        expect({ from: n, identity, refused: r.status < 200 || r.status >= 300 }).toEqual({ from: n, identity, refused: true });
-      }
-    }
+    const all = d.networks.map((x) => x.name);
+    expect(await probeEach(all, async (n) => ({ from: n, open: await tcpOpens(n, "inference-vllm-0", 8000) }))).toEqual(all.map((n) => ({ from: n, open: false })));
+    const probes = all.flatMap((from) => [undefined, "wrong"].map((identity) => ({ from, identity })));
+    const seen = await probeEach(probes, async (p) => {
+      const r = await curlFrom(p.from, "https://inference-vllm-0:8443/v1/models", { pki, identity: p.identity });
+      return { ...p, refused: r.status < 200 || r.status >= 300 };
+    });
+    expect(seen).toEqual(probes.map((p) => ({ ...p, refused: true })));
   });
 
   it("the tunnel listener (chat :8444) answers only on the tunnel's origin network", async () => {
@@ -86,11 +87,12 @@ describe.each(STACKS)("%s on the engine", (name, make) => {
     expect(tunnel.caller).toBe("inference-chat-cloudflared");
     const pki = probePki(d, {});
     try {
-      for (const n of d.networks.map((x) => x.name)) {
+      const all = d.networks.map((x) => x.name);
+      const seen = await probeEach(all, async (n) => {
         const r = await curlFrom(n, "https://inference-chat:8444/", { pki, headers: ["Host: chat.zta.internal"], insecure: true });
-        const answered = r.status >= 200 && r.status < 400;
-        expect({ from: n, answered }).toEqual({ from: n, answered: n === TUNNEL_ORIGIN_NETWORK });
-      }
+        return { from: n, answered: r.status >= 200 && r.status < 400 };
+      });
+      expect(seen).toEqual(all.map((n) => ({ from: n, answered: n === TUNNEL_ORIGIN_NETWORK })));
     } finally {
       fs.rmSync(pki.dir, { recursive: true, force: true });
     }

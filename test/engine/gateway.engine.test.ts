@@ -9,6 +9,7 @@ import { Testing } from "cdktf";
 import { apply, container, destroy, Deployment, leftovers } from "./applier";
 import { call, containerLogs, execIn, inspectContainer, runTool } from "./docker-api";
 import { pairNetwork } from "./flows";
+import { probeEach } from "./probe";
 import { APP_A, APP_B, GW_HOST_PORT, GW_HOSTNAME, GW_NAME, GW_PREFIX, MODEL_A, MODEL_B, gatewayStack } from "./gateway-stack";
 import { hostRequest, jobs, loaders, readsEveryConfigFile, services, settle } from "./stack-checks";
 import { buildAllStandins, standinTag, toolImage } from "./standins";
@@ -208,19 +209,20 @@ describe("gateway: Postgres is reachable from the gateway only", () => {
         .map((x) => x.n.name),
     );
     const targets = (onRoutedOut: boolean) => (onRoutedOut ? [DB] : [DB, dbIp]);
-    for (const n of d.networks.filter((x) => x.name !== DB_NETWORK)) {
-      // The name does not resolve there (gaierror); the address is not routed (timeout).
-      const hosts = targets(routedOut.has(n.name));
-      const answers = await postgresAnswers(n.name, hosts);
-      expect({ from: n.name, answers }).toEqual({ from: n.name, answers: hosts.map(() => refused) });
-    }
+    // The name does not resolve there (gaierror); the address is not routed (timeout).
+    const fromNetworks = d.networks.filter((x) => x.name !== DB_NETWORK).map((n) => ({ from: n.name, where: n.name, hosts: targets(routedOut.has(n.name)) }));
     const namespaceOwners = services(d).filter((c) => !String(c.config.network_mode ?? "").startsWith("container:"));
-    for (const c of namespaceOwners.filter((x) => x.name !== GW_NAME && x.name !== DB)) {
-      const nets = Object.keys((await inspectContainer(c.id)).NetworkSettings.Networks);
-      const hosts = targets(nets.some((n) => routedOut.has(n)));
-      const answers = await postgresAnswers(`container:${c.id}`, hosts);
-      expect({ from: c.name, answers }).toEqual({ from: c.name, answers: hosts.map(() => refused) });
-    }
+    const fromNamespaces = await Promise.all(
+      namespaceOwners
+        .filter((x) => x.name !== GW_NAME && x.name !== DB)
+        .map(async (c) => {
+          const nets = Object.keys((await inspectContainer(c.id)).NetworkSettings.Networks);
+          return { from: c.name, where: `container:${c.id}`, hosts: targets(nets.some((n) => routedOut.has(n))) };
+        }),
+    );
+    const places = [...fromNetworks, ...fromNamespaces];
+    const seen = await probeEach(places, async (p) => ({ from: p.from, answers: await postgresAnswers(p.where, p.hosts) }), 8);
+    expect(seen).toEqual(places.map((p) => ({ from: p.from, answers: p.hosts.map(() => refused) })));
     expect(routedOut.size).toBeGreaterThan(0);
     // Positive control: the gateway's namespace (LiteLLM, its proxy and the job) reaches it by name and address.
     expect(await postgresAnswers(`container:${container(d, GW_NAME).id}`, [DB, dbIp])).toEqual(["postgres", "postgres"]);

@@ -8,7 +8,7 @@
 import { Testing } from "cdktf";
 import { apply, destroy, Deployment, TEST_LABEL } from "./applier";
 import { call, request } from "./docker-api";
-import { curlFrom, gatewayOf, hostServiceOnAllInterfaces } from "./probe";
+import { curlFrom, gatewayOf, hostServiceOnAllInterfaces, probeEach } from "./probe";
 import { buildAllStandins } from "./standins";
 import { SecureInference } from "../../index";
 import { inferenceProps, stackWithProviders } from "../helpers";
@@ -43,11 +43,8 @@ describe("a host service bound to all interfaces, seen from an internal network"
     deployment = await apply(networks, { standins: await buildAllStandins() });
     const internal = Object.values<any>(json.resource.docker_network).filter((n) => n.internal === true);
     expect(internal.length).toBeGreaterThan(0);
-    for (const n of internal) {
-      const gw = await gatewayOf(n.name);
-      const before = host.connections();
-      const r = await curlFrom(n.name, `http://${gw}:${host.port}/`);
-      expect({ network: n.name, status: r.status, reachedHost: host.connections() > before }).toEqual({ network: n.name, status: 0, reachedHost: false });
-    }
+    const before = host.connections();
+    const seen = await probeEach(internal, async (n) => ({ network: n.name, status: (await curlFrom(n.name, `http://${await gatewayOf(n.name)}:${host.port}/`)).status }));
+    expect({ seen, reachedHost: host.connections() > before }).toEqual({ seen: internal.map((n) => ({ network: n.name, status: 0 })), reachedHost: false });
   });
 });

@@ -11,7 +11,7 @@ import { apply, container, destroy, Deployment, leftovers } from "./applier";
 import { containerLogs, inspectContainer, sleep } from "./docker-api";
 import { allowed, pairNetwork } from "./flows";
 import { GRAFANA_HOSTNAME, OBS_HOST_PORT, OBS_PREFIX, observabilityStack } from "./observability-stack";
-import { curlFrom, probePki, ProbePki, tcpOpens } from "./probe";
+import { curlFrom, probeEach, probePki, ProbePki, tcpOpens } from "./probe";
 import { hostRequest, jobs, loaders, readsEveryConfigFile, services, settle } from "./stack-checks";
 import { buildAllStandins } from "./standins";
 import { ALERTS } from "../../lib/alert-rules";
@@ -178,10 +178,9 @@ describe("observability: Prometheus", () => {
 
   it("refuses API callers without both credentials, from every network and namespace", async () => {
     const wheres = [...d.networks.map((n) => n.name), ...services(d).filter((c) => c.name !== PROMETHEUS).map((c) => `container:${c.id}`)];
-    for (const where of wheres) {
-      // No client certificate: the TLS handshake fails (status 0).
-      expect({ where, status: (await curlFrom(where, `${PROMETHEUS_API}/api/v1/query?query=up`, { pki })).status }).toEqual({ where, status: 0 });
-    }
+    // No client certificate: the TLS handshake fails (status 0).
+    const seen = await probeEach(wheres, async (where) => ({ where, status: (await curlFrom(where, `${PROMETHEUS_API}/api/v1/query?query=up`, { pki })).status }));
+    expect(seen).toEqual(wheres.map((where) => ({ where, status: 0 })));
     // From Grafana's network to Prometheus: another CA's certificate; a CA-issued one without or with a wrong password.
     expect((await curlFrom(GRAFANA_TO_PROMETHEUS, `${PROMETHEUS_API}/api/v1/query?query=up`, { pki, identity: "wrong" })).status).toBe(0);
     for (const identity of ["operator", "edge", "grafana"]) {
@@ -204,10 +203,14 @@ describe("observability: Grafana", () => {
   it("port 3000 is closed to every network and to every other container's namespace", async () => {
     // Positive control: its proxy's port in the same namespace is open from the edge's network.
     expect(await tcpOpens(EDGE_TO_GRAFANA, GRAFANA, 8443)).toBe(true);
-    for (const n of d.networks) expect({ from: n.name, open: await tcpOpens(n.name, GRAFANA, 3000) }).toEqual({ from: n.name, open: false });
-    for (const c of services(d).filter((x) => x.name !== GRAFANA && x.name !== PROXY)) {
-      expect({ from: c.name, open: await tcpOpens(`container:${c.id}`, GRAFANA, 3000) }).toEqual({ from: c.name, open: false });
-    }
+    const places = [
+      ...d.networks.map((n) => ({ from: n.name, where: n.name })),
+      ...services(d)
+        .filter((x) => x.name !== GRAFANA && x.name !== PROXY)
+        .map((c) => ({ from: c.name, where: `container:${c.id}` })),
+    ];
+    const seen = await probeEach(places, async (p) => ({ from: p.from, open: await tcpOpens(p.where, GRAFANA, 3000) }));
+    expect(seen).toEqual(places.map((p) => ({ from: p.from, open: false })));
   });
 
   it("its proxy admits the edge's certificate only: none, another CA's, an operator's and Grafana's own are refused", async () => {

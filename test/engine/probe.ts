@@ -97,16 +97,29 @@ export async function tcpOpens(where: string, host: string, port: number): Promi
   return rc === 0 || rc === 143;
 }
 
-const pool = new Map<string, string>();
+/** Probe containers by place; a promise, so concurrent first probes from one place share one container. */
+const pool = new Map<string, Promise<string>>();
 
 /** The running probe container for `where`, created on first use (and again if its namespace owner was replaced). */
 async function probeContainer(where: string): Promise<string> {
   const known = pool.get(where);
   if (known) {
-    const state = await request("GET", `/containers/${known}/json`);
-    if (state.status === 200 && state.json().State?.Running) return known;
-    await request("DELETE", `/containers/${known}?force=1`);
+    const id = await known.catch(() => undefined);
+    if (id) {
+      const state = await request("GET", `/containers/${id}/json`);
+      if (state.status === 200 && state.json().State?.Running) return id;
+      await request("DELETE", `/containers/${id}?force=1`);
+    }
+    // Another caller may have started the replacement while this one looked.
+    if (pool.get(where) !== known) return probeContainer(where);
   }
+  const starting = startProbeContainer(where);
+  pool.set(where, starting);
+  return starting;
+}
+
+async function startProbeContainer(where: string): Promise<string> {
+  const onNetwork = !where.startsWith("container:");
   const created = await call("POST", "/containers/create", {
     Image: toolImage(),
     // Bounded: it exits by itself after 30 minutes even if a run is killed before its cleanup.
@@ -118,12 +131,34 @@ async function probeContainer(where: string): Promise<string> {
       Binds: [`${PKI_ROOT}:/pkiroot:ro`],
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges:true"],
+      // Names Docker's embedded DNS does not know (a service absent from this network) are forwarded to
+      // the container's resolvers: by default the host's, which is traffic off the machine from networks
+      // with a route out, and a ~3 s timeout per lookup on internal ones. A resolver on the probe's own
+      // loopback (nothing listens) answers "refused" at once and keeps every lookup on the engine.
+      // (A container sharing another's namespace keeps that container's resolv.conf: Docker refuses Dns there.)
+      ...(onNetwork ? { Dns: ["127.0.0.1"] } : {}),
     },
   });
   const id = created.json().Id as string;
   await call("POST", `/containers/${id}/start`);
-  pool.set(where, id);
   return id;
+}
+
+/**
+ * Runs `probe` for every item, at most `concurrency` at a time (each probe is bounded by its own
+ * timeouts), and returns the results in the items' order: a test compares the whole list at once.
+ */
+export async function probeEach<T, R>(items: readonly T[], probe: (item: T) => Promise<R>, concurrency = 16): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await probe(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
 }
 
 async function probeExec(where: string, cmd: string[], user: string): Promise<{ exitCode: number; output: string }> {

@@ -10,7 +10,8 @@ export const services = (d: Deployment) => d.containers.filter((c) => c.config.s
 
 /** Waits (bounded: 90 polls of 1 s) until every service is healthy and every job has exited. */
 export async function settle(d: Deployment): Promise<void> {
-  for (let i = 0; i < 90; i++) {
+  // Bounded: 360 x 250 ms.
+  for (let i = 0; i < 360; i++) {
     const states = await Promise.all(d.containers.map((c) => inspectContainer(c.id)));
     const pending = states.filter((s, n) => {
       const c = d.containers[n];
@@ -19,7 +20,7 @@ export async function settle(d: Deployment): Promise<void> {
       return s.State.Health?.Status === "starting";
     });
     if (pending.length === 0) return;
-    await sleep(1000);
+    await sleep(250);
   }
 }
 

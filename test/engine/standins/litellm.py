@@ -20,6 +20,9 @@ Stricter than LiteLLM on purpose: refuses to start without LITELLM_SALT_KEY or w
 does not start with "sk-", so the construct's wiring of both is tested.
 """
 import hashlib, http.client, http.server, json, os, socketserver, subprocess, sys, threading, time, urllib.parse, uuid
+import signal
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the real proxy stops on SIGTERM; PID 1 would ignore it
 from datetime import datetime, timedelta, timezone
 
 
