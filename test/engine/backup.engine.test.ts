@@ -47,6 +47,8 @@ beforeAll(async () => {
   const json = JSON.parse(Testing.synth(backupStack(repo), true));
   d = await apply(json, { standins: await buildAllStandins() });
   await settle(d);
+  // The job is healthy once its loop runs; its first backup and drill finish a few seconds later. Bounded: 90 s.
+  for (let i = 0; i < 360 && !(await auditLines()).some((l) => l.event === "zta.drill"); i++) await new Promise((r) => setTimeout(r, 250));
 });
 
 afterAll(async () => {
