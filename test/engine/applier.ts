@@ -29,10 +29,10 @@
  * the label zta.engine-test=<run>; `destroy` removes it, `removeLeftovers` removes a crashed run's.
  */
 import { createHash } from "crypto";
-import { call, inspectContainer, request, sleep } from "./docker-api";
+import { call, groupFilter, inspectContainer, request, sleep, suiteLabels, TEST_LABEL } from "./docker-api";
 import { placeholder, randomPassword, tlsCertRequest, tlsLocallySignedCert, tlsPrivateKey, tlsSelfSignedCert } from "./terraform-values";
 
-export const TEST_LABEL = "zta.engine-test";
+export { TEST_LABEL };
 
 type Attrs = Record<string, any>;
 
@@ -450,7 +450,7 @@ export function tarOneFile(name: string, content: Buffer, mode: number): Buffer 
 }
 
 function containerBody(a: Attrs, notes: string[], runLabel: string): Attrs {
-  const config: Attrs = { Image: a.image, Labels: { [TEST_LABEL]: runLabel }, HostConfig: {} };
+  const config: Attrs = { Image: a.image, Labels: suiteLabels(runLabel), HostConfig: {} };
   const host = config.HostConfig;
   if (a.hostname) config.Hostname = a.hostname;
   if (a.env) config.Env = a.env;
@@ -655,7 +655,7 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
           Internal: a.internal ?? false,
           Attachable: a.attachable ?? false,
           EnableIPv6: a.ipv6 ?? false,
-          Labels: { [TEST_LABEL]: runLabel },
+          Labels: suiteLabels(runLabel),
         };
         if (a.ipam_config) {
           body.IPAM = { Driver: a.ipam_driver ?? "default", Config: a.ipam_config.map((c: Attrs) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ip_range })) };
@@ -673,7 +673,7 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
           break;
         }
         // The provider's computed `mountpoint` (the daemon-side path AuditLog's driver options read certificates from).
-        const volume = (await call("POST", "/volumes/create", { Name: a.name, Driver: a.driver ?? "local", Labels: { [TEST_LABEL]: runLabel } })).json();
+        const volume = (await call("POST", "/volumes/create", { Name: a.name, Driver: a.driver ?? "local", Labels: suiteLabels(runLabel) })).json();
         deployment.volumes.push({ address, name: a.name });
         values.set(address, { ...a, id: a.name, mountpoint: volume.Mountpoint });
         break;
@@ -728,8 +728,7 @@ export async function destroyContainer(c: AppliedContainer): Promise<void> {
 
 export async function destroy(d: Deployment): Promise<void> {
   // The suite's probe containers first (test/engine/probe.ts): a network with a live endpoint cannot be removed.
-  const probes = encodeURIComponent(JSON.stringify({ label: [`${TEST_LABEL}=probe-pool`] }));
-  for (const c of (await call("GET", `/containers/json?all=1&filters=${probes}`)).json()) await request("DELETE", `/containers/${c.Id}?force=1`);
+  await Promise.all((await call("GET", `/containers/json?all=1&filters=${groupFilter("probe-pool")}`)).json().map((c: any) => request("DELETE", `/containers/${c.Id}?force=1`)));
   // Terraform destroys independent resources in parallel; the namespace users (network_mode container:)
   // and the loaders first, then the rest.
   const dependents = d.containers.filter((c) => String(c.config.network_mode ?? "").startsWith("container:"));
@@ -742,16 +741,19 @@ export async function destroy(d: Deployment): Promise<void> {
 
 /** What is left on the engine with the suite's label (containers, networks, volumes). */
 export async function leftovers(): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
-  const filter = encodeURIComponent(JSON.stringify({ label: [TEST_LABEL] }));
+  const filter = groupFilter();
   const containers = (await call("GET", `/containers/json?all=1&filters=${filter}`)).json().map((c: any) => c.Names[0]);
   const networks = (await call("GET", `/networks?filters=${filter}`)).json().map((n: any) => n.Name);
   const volumes = ((await call("GET", `/volumes?filters=${filter}`)).json().Volumes ?? []).map((v: any) => v.Name);
   return { containers, networks, volumes };
 }
 
-/** Removes a crashed run's leftovers (anything with the suite's label). */
-export async function removeLeftovers(): Promise<void> {
-  const filter = encodeURIComponent(JSON.stringify({ label: [TEST_LABEL] }));
+/**
+ * Removes a crashed run's leftovers: anything with the suite's label in this group, or in every group
+ * (before the groups start: scripts/engine-tests.sh).
+ */
+export async function removeLeftovers(everyGroup = false): Promise<void> {
+  const filter = everyGroup ? encodeURIComponent(JSON.stringify({ label: [TEST_LABEL] })) : groupFilter();
   for (const c of (await call("GET", `/containers/json?all=1&filters=${filter}`)).json()) await request("DELETE", `/containers/${c.Id}?force=1&v=1`);
   for (const n of (await call("GET", `/networks?filters=${filter}`)).json()) await request("DELETE", `/networks/${n.Id}`);
   for (const v of (await call("GET", `/volumes?filters=${filter}`)).json().Volumes ?? []) await request("DELETE", `/volumes/${encodeURIComponent(v.Name)}`);

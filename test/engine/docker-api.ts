@@ -7,6 +7,26 @@ import * as http from "http";
 
 export const API = "/v1.41";
 
+/** Label key on everything the suite creates (value: the run, or what made it). */
+export const TEST_LABEL = "zta.engine-test";
+/**
+ * Label key naming the suite's group. scripts/engine-tests.sh runs two groups of files at once (their stacks
+ * use different Docker names and host ports); each group cleans up, and checks for leftovers, only its own.
+ */
+export const GROUP_LABEL = "zta.engine-group";
+/** This process's group (ZTA_ENGINE_GROUP, set by scripts/engine-tests.sh). @default "all" */
+export const ENGINE_GROUP = process.env.ZTA_ENGINE_GROUP ?? "all";
+
+/** The labels of a resource the suite creates. */
+export function suiteLabels(value: string): Record<string, string> {
+  return { [TEST_LABEL]: value, [GROUP_LABEL]: ENGINE_GROUP };
+}
+
+/** An Engine API `filters` query value: this group's resources (with `value`: only those with that test label value). */
+export function groupFilter(value?: string): string {
+  return encodeURIComponent(JSON.stringify({ label: [value === undefined ? TEST_LABEL : `${TEST_LABEL}=${value}`, `${GROUP_LABEL}=${ENGINE_GROUP}`] }));
+}
+
 export function socketPath(): string {
   const host = process.env.DOCKER_HOST ?? "";
   if (!host.startsWith("unix://")) {
@@ -112,7 +132,7 @@ export async function runTool(options: {
   timeoutSeconds?: number;
   env?: string[];
 }): Promise<RunResult> {
-  const labels = { "zta.engine-test": "tool", ...(options.labels ?? {}) };
+  const labels = { ...suiteLabels("tool"), ...(options.labels ?? {}) };
   const created = await call("POST", "/containers/create", {
     Image: options.image,
     Cmd: ["timeout", "-s", "KILL", String(options.timeoutSeconds ?? 20), ...options.cmd],

@@ -6,8 +6,8 @@
  * no IPv4 address to the bridge): nothing on the host holds the gateway address any more.
  */
 import { Testing } from "cdktf";
-import { apply, destroy, Deployment, TEST_LABEL } from "./applier";
-import { call, request } from "./docker-api";
+import { apply, destroy, Deployment } from "./applier";
+import { call, request, suiteLabels } from "./docker-api";
 import { curlFrom, gatewayOf, hostServiceOnAllInterfaces, probeEach } from "./probe";
 import { buildAllStandins } from "./standins";
 import { SecureInference } from "../../index";
@@ -28,7 +28,7 @@ describe("a host service bound to all interfaces, seen from an internal network"
   });
 
   it("negative control: from a plain `internal = true` network the host answers on the gateway", async () => {
-    await call("POST", "/networks/create", { Name: controlNetwork, Internal: true, Labels: { [TEST_LABEL]: "gateway" } });
+    await call("POST", "/networks/create", { Name: controlNetwork, Internal: true, Labels: suiteLabels("gateway") });
     const gw = await gatewayOf(controlNetwork);
     const r = await curlFrom(controlNetwork, `http://${gw}:${host.port}/`);
     expect(r.status).toBe(200);

@@ -14,7 +14,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Deployment } from "./applier";
-import { call, execIn, request } from "./docker-api";
+import { call, execIn, groupFilter, request, suiteLabels } from "./docker-api";
 import { toolImage } from "./standins";
 
 /** PEM files the probes present: the CA, an operator and a service identity, and a foreign CA's cert. */
@@ -125,7 +125,7 @@ async function startProbeContainer(where: string): Promise<string> {
     // Bounded: it exits by itself after 30 minutes even if a run is killed before its cleanup.
     Cmd: ["sleep", "1800"],
     User: "65534:65534",
-    Labels: { "zta.engine-test": PROBE_POOL_LABEL },
+    Labels: suiteLabels(PROBE_POOL_LABEL),
     HostConfig: {
       NetworkMode: where,
       Binds: [`${PKI_ROOT}:/pkiroot:ro`],
@@ -168,8 +168,7 @@ async function probeExec(where: string, cmd: string[], user: string): Promise<{ 
 
 /** Removes every probe container (the applier's destroy calls it before it deletes networks). */
 export async function closeProbes(): Promise<void> {
-  const filter = encodeURIComponent(JSON.stringify({ label: [`zta.engine-test=${PROBE_POOL_LABEL}`] }));
-  for (const c of (await call("GET", `/containers/json?all=1&filters=${filter}`)).json()) await request("DELETE", `/containers/${c.Id}?force=1`);
+  for (const c of (await call("GET", `/containers/json?all=1&filters=${groupFilter(PROBE_POOL_LABEL)}`)).json()) await request("DELETE", `/containers/${c.Id}?force=1`);
   pool.clear();
 }
 
