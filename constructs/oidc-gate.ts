@@ -19,7 +19,7 @@ export const GATE_PORT = 4443;
  * (`AuthFailure`, `AuthError`) with the account. A Go text/template over oauth2-proxy's pre-formatted strings
  * (pkg/logger/logger.go, v7.15.3, read): `printf "%q"` quotes the values a client can influence; UserAgent
  * arrives already `%q`-quoted. Go's quoting is JSON for printable text; a control character other than
- * \b \f \n \r \t becomes `\x..`, which no JSON parser takes: such a line is stored raw, not lost.
+ * `\b \f \n \r \t` becomes `\x..`, which no JSON parser takes: such a line is stored raw, not lost.
  * Keys: lib/audit-events.ts (`auth.signin`, `auth.failed`). Verified by reading: oauth2-proxy cannot run here.
  */
 export const GATE_AUTH_LOG_FORMAT =

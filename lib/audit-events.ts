@@ -46,10 +46,25 @@ export interface AuditEventType {
   readonly fields: readonly AuditField[];
 }
 
-const str = (path: string, extra: Partial<AuditField> = {}): AuditField => ({ path, type: "string", required: true, ...extra });
-const int = (path: string, extra: Partial<AuditField> = {}): AuditField => ({ path, type: "integer", required: true, ...extra });
+const str = (path: string, extra: Partial<AuditField> = {}): AuditField => ({
+  path,
+  type: "string",
+  required: true,
+  ...extra,
+});
+const int = (path: string, extra: Partial<AuditField> = {}): AuditField => ({
+  path,
+  type: "integer",
+  required: true,
+  ...extra,
+});
 const num = (path: string): AuditField => ({ path, type: "number", required: true });
-const obj = (path: string, extra: Partial<AuditField> = {}): AuditField => ({ path, type: "object", required: true, ...extra });
+const obj = (path: string, extra: Partial<AuditField> = {}): AuditField => ({
+  path,
+  type: "object",
+  required: true,
+  ...extra,
+});
 const optional = (f: AuditField): AuditField => ({ ...f, required: false });
 
 /** lib/nginx.ts `log_format zta_audit`: every key on every line, whatever happened to the request. */
@@ -148,14 +163,16 @@ export const AUDIT_EVENTS: readonly AuditEventType[] = [
   {
     name: "inference.refused",
     source: "sidecar (nginx, MtlsSidecar)",
-    description: "A certificate from the internal CA that is not one of the sidecar's callers: 403, with the certificate's full subject.",
+    description:
+      "A certificate from the internal CA that is not one of the sidecar's callers: 403, with the certificate's full subject.",
     verified: AuditVerification.RUNNING,
     fields: sidecarFields(true),
   },
   {
     name: "edge.request",
     source: "edge (Caddy, EdgeProxy)",
-    description: "One request the edge handled and did not refuse, with the presented client certificate's CN and serial.",
+    description:
+      "One request the edge handled and did not refuse, with the presented client certificate's CN and serial.",
     verified: AuditVerification.RUNNING,
     fields: edgeFields(false),
   },
@@ -177,21 +194,24 @@ export const AUDIT_EVENTS: readonly AuditEventType[] = [
   {
     name: "auth.failed",
     source: "gate (oauth2-proxy, OidcGate)",
-    description: "A failed or erroring sign-in (CSRF mismatch, account not allowed, session validation or saving failed), with the account when known.",
+    description:
+      "A failed or erroring sign-in (CSRF mismatch, account not allowed, session validation or saving failed), with the account when known.",
     verified: AuditVerification.READING,
     fields: gateAuthFields(["AuthFailure", "AuthError"]),
   },
   {
     name: "auth.signout",
     source: "gate (oauth2-proxy, OidcGate)",
-    description: "A request to `/oauth2/sign_out` (oauth2-proxy writes no auth line for it: this is its request line), with the account whose session it cleared.",
+    description:
+      "A request to `/oauth2/sign_out` (oauth2-proxy writes no auth line for it: this is its request line), with the account whose session it cleared.",
     verified: AuditVerification.READING,
     fields: gateRequestFields(),
   },
   {
     name: "gate.request",
     source: "gate (oauth2-proxy, OidcGate)",
-    description: "Any other request to the gate: the edge's `forward_auth` checks (`/oauth2/auth`: 202 or 401, with the account) and the sign-in flow.",
+    description:
+      "Any other request to the gate: the edge's `forward_auth` checks (`/oauth2/auth`: 202 or 401, with the account) and the sign-in flow.",
     verified: AuditVerification.READING,
     fields: gateRequestFields(),
   },
@@ -264,9 +284,15 @@ function hasType(value: unknown, type: AuditFieldType, stored: boolean): boolean
     case "string":
       return typeof value === "string";
     case "integer":
-      return (typeof value === "number" && Number.isInteger(value)) || (stored && typeof value === "string" && /^-?\d+$/.test(value));
+      return (
+        (typeof value === "number" && Number.isInteger(value)) ||
+        (stored && typeof value === "string" && /^-?\d+$/.test(value))
+      );
     case "number":
-      return (typeof value === "number" && Number.isFinite(value)) || (stored && typeof value === "string" && NUMERIC.test(value));
+      return (
+        (typeof value === "number" && Number.isFinite(value)) ||
+        (stored && typeof value === "string" && NUMERIC.test(value))
+      );
     case "boolean":
       return typeof value === "boolean" || (stored && (value === "true" || value === "false"));
     case "object":
@@ -294,7 +320,8 @@ export interface CheckOptions {
 export function checkAuditEvent(name: string, event: unknown, options: CheckOptions = {}): string[] {
   const type = auditEventType(name);
   if (!type) return [`${name}: no such event type (AUDIT_EVENTS has ${AUDIT_EVENTS.map((e) => e.name).join(", ")})`];
-  if (event === null || typeof event !== "object" || Array.isArray(event)) return [`${name}: the event is ${describe(event)}, not a JSON object`];
+  if (event === null || typeof event !== "object" || Array.isArray(event))
+    return [`${name}: the event is ${describe(event)}, not a JSON object`];
   const stored = options.stored ?? false;
   const problems: string[] = [];
   for (const f of type.fields) {
@@ -325,7 +352,8 @@ export function classifyAuditEvent(event: unknown): string | undefined {
   if (event === null || typeof event !== "object" || Array.isArray(event)) return undefined;
   const e = event as Record<string, unknown>;
   const status = Number(e.status);
-  if ("request_id" in e && "caller" in e && "route" in e) return e.caller === "" ? "inference.refused" : "inference.call";
+  if ("request_id" in e && "caller" in e && "route" in e)
+    return e.caller === "" ? "inference.refused" : "inference.call";
   if (typeof e.logger === "string" && /^http\.log\.access(\.|$)/.test(e.logger)) {
     return status === 401 || status === 403 ? "auth.refused" : "edge.request";
   }
@@ -349,16 +377,20 @@ export function classifyAuditRecord(record: unknown): string | undefined {
  * when the line is an audit event, the event against its type (fields prefixed `event.`).
  */
 export function checkAuditRecord(record: unknown): string[] {
-  if (record === null || typeof record !== "object" || Array.isArray(record)) return [`the record is ${describe(record)}, not a JSON object`];
+  if (record === null || typeof record !== "object" || Array.isArray(record))
+    return [`the record is ${describe(record)}, not a JSON object`];
   const r = record as Record<string, unknown>;
   const problems: string[] = [];
   for (const key of ["received", "container", "host", "stream"]) {
-    if (typeof r[key] !== "string" || r[key] === "") problems.push(`${key}: required (non-empty string), got ${describe(r[key])}`);
+    if (typeof r[key] !== "string" || r[key] === "")
+      problems.push(`${key}: required (non-empty string), got ${describe(r[key])}`);
   }
   const hasEvent = r.event !== undefined;
   const hasMessage = r.message !== undefined;
-  if (hasEvent === hasMessage) problems.push("event/message: exactly one of them (the parsed JSON line or the raw line)");
-  if (hasMessage && typeof r.message !== "string") problems.push(`message: expected string, got ${describe(r.message)}`);
+  if (hasEvent === hasMessage)
+    problems.push("event/message: exactly one of them (the parsed JSON line or the raw line)");
+  if (hasMessage && typeof r.message !== "string")
+    problems.push(`message: expected string, got ${describe(r.message)}`);
   const name = classifyAuditRecord(record);
   if (name) problems.push(...checkAuditEvent(name, r.event, { stored: true }).map((p) => `event.${p}`));
   return problems;
@@ -381,7 +413,10 @@ export function renderEventTable(events: readonly AuditEventType[] = AUDIT_EVENT
   return [
     "| Event | Source | Verified by | What a record means | Fields (`name?`: optional) |",
     "| --- | --- | --- | --- | --- |",
-    ...events.map((e) => `| \`${e.name}\` | ${cell(e.source)} | ${e.verified} | ${cell(e.description)} | ${e.fields.map(fieldCell).join(", ")} |`),
+    ...events.map(
+      (e) =>
+        `| \`${e.name}\` | ${cell(e.source)} | ${e.verified} | ${cell(e.description)} | ${e.fields.map(fieldCell).join(", ")} |`,
+    ),
   ].join("\n");
 }
 
@@ -389,6 +424,7 @@ export function renderEventTable(events: readonly AuditEventType[] = AUDIT_EVENT
 export function replaceEventTable(document: string, events: readonly AuditEventType[] = AUDIT_EVENTS): string {
   const start = document.indexOf(EVENT_TABLE_START);
   const end = document.indexOf(EVENT_TABLE_END);
-  if (start < 0 || end < start) throw new Error(`the document has no ${EVENT_TABLE_START} ... ${EVENT_TABLE_END} block`);
+  if (start < 0 || end < start)
+    throw new Error(`the document has no ${EVENT_TABLE_START} ... ${EVENT_TABLE_END} block`);
   return `${document.slice(0, start + EVENT_TABLE_START.length)}\n${renderEventTable(events)}\n${document.slice(end)}`;
 }

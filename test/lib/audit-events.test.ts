@@ -49,7 +49,15 @@ const EDGE_401 = {
     host: "ai.example.internal",
     uri: "/v1/models",
     headers: { Connection: ["close"] },
-    tls: { resumed: false, version: 772, cipher_suite: 4865, proto: "", server_name: "ai.example.internal", client_common_name: "devops-laptop", client_serial: "1955" },
+    tls: {
+      resumed: false,
+      version: 772,
+      cipher_suite: 4865,
+      proto: "",
+      server_name: "ai.example.internal",
+      client_common_name: "devops-laptop",
+      client_serial: "1955",
+    },
   },
   user_id: "",
   duration: 0.001185595,
@@ -139,7 +147,15 @@ describe("the audit event schema (lib/audit-events.ts)", () => {
     const names = AUDIT_EVENTS.map((e) => e.name);
     expect(new Set(names).size).toBe(names.length);
     expect(renderEventTable().split("\n")).toHaveLength(AUDIT_EVENTS.length + 2);
-    for (const n of ["inference.call", "auth.refused", "auth.signin", "auth.signout", "auth.failed", "config.change", "tool.run"]) {
+    for (const n of [
+      "inference.call",
+      "auth.refused",
+      "auth.signin",
+      "auth.signout",
+      "auth.failed",
+      "config.change",
+      "tool.run",
+    ]) {
       expect(names).toContain(n);
     }
     expect(auditEventType("tool.run")!.verified).toBe(AuditVerification.NOT_PRODUCED);
@@ -177,21 +193,45 @@ describe("the audit event schema (lib/audit-events.ts)", () => {
 
   test("gate formats: executed like oauth2-proxy's templates, hostile quotes included, they are JSON with exactly the schema's keys", () => {
     const auth = JSON.parse(executeGoTemplate(GATE_AUTH_LOG_FORMAT, GATE_AUTH_DATA));
-    expect(auth).toMatchObject({ user: 'alice"@example.com', request_id: 'req-"quoted"\\id', user_agent: 'curl/8 "evil"' });
-    expect(Object.keys(auth).sort()).toEqual(auditEventType("auth.signin")!.fields.map((f) => f.path).sort());
+    expect(auth).toMatchObject({
+      user: 'alice"@example.com',
+      request_id: 'req-"quoted"\\id',
+      user_agent: 'curl/8 "evil"',
+    });
+    expect(Object.keys(auth).sort()).toEqual(
+      auditEventType("auth.signin")!
+        .fields.map((f) => f.path)
+        .sort(),
+    );
     expect(classifyAuditEvent(auth)).toBe("auth.signin");
     expect(checkAuditEvent("auth.signin", auth)).toEqual([]);
     const failed = JSON.parse(executeGoTemplate(GATE_AUTH_LOG_FORMAT, { ...GATE_AUTH_DATA, Status: "AuthFailure" }));
     expect(classifyAuditEvent(failed)).toBe("auth.failed");
     expect(checkAuditEvent("auth.failed", failed)).toEqual([]);
-    expect(checkAuditEvent("auth.signin", failed)).toEqual([expect.stringMatching(/^status: expected one of \["AuthSuccess"\]/)]);
+    expect(checkAuditEvent("auth.signin", failed)).toEqual([
+      expect.stringMatching(/^status: expected one of \["AuthSuccess"\]/),
+    ]);
 
     const signOut = JSON.parse(executeGoTemplate(GATE_REQUEST_LOG_FORMAT, GATE_REQUEST_DATA));
-    expect(signOut).toMatchObject({ status: 302, duration: 0.004, uri: "/oauth2/sign_out?rd=https://ai.example.internal/" });
-    expect(Object.keys(signOut).sort()).toEqual(auditEventType("auth.signout")!.fields.map((f) => f.path).sort());
+    expect(signOut).toMatchObject({
+      status: 302,
+      duration: 0.004,
+      uri: "/oauth2/sign_out?rd=https://ai.example.internal/",
+    });
+    expect(Object.keys(signOut).sort()).toEqual(
+      auditEventType("auth.signout")!
+        .fields.map((f) => f.path)
+        .sort(),
+    );
     expect(classifyAuditEvent(signOut)).toBe("auth.signout");
     expect(checkAuditEvent("auth.signout", signOut)).toEqual([]);
-    const check = JSON.parse(executeGoTemplate(GATE_REQUEST_LOG_FORMAT, { ...GATE_REQUEST_DATA, RequestURI: '"/oauth2/auth"', StatusCode: "401" }));
+    const check = JSON.parse(
+      executeGoTemplate(GATE_REQUEST_LOG_FORMAT, {
+        ...GATE_REQUEST_DATA,
+        RequestURI: '"/oauth2/auth"',
+        StatusCode: "401",
+      }),
+    );
     expect(classifyAuditEvent(check)).toBe("gate.request");
   });
 
@@ -206,13 +246,23 @@ describe("the audit event schema (lib/audit-events.ts)", () => {
 
   test("a good record passes; a missing or ill-typed field fails, naming the field", () => {
     expect(checkAuditEvent("inference.call", SIDECAR_CALL)).toEqual([]);
-    expect(checkAuditEvent("inference.call", without(SIDECAR_CALL, "status"))).toEqual(["status: required (integer), missing"]);
-    expect(checkAuditEvent("inference.call", withField(SIDECAR_CALL, "status", "200"))).toEqual(['status: expected integer, got string "200"']);
-    expect(checkAuditEvent("inference.call", withField(SIDECAR_CALL, "request_time", null))).toEqual(["request_time: required (number), null"]);
-    expect(checkAuditEvent("inference.call", withField(SIDECAR_CALL, "identity", ""))).toEqual(["identity: must not be empty for inference.call"]);
+    expect(checkAuditEvent("inference.call", without(SIDECAR_CALL, "status"))).toEqual([
+      "status: required (integer), missing",
+    ]);
+    expect(checkAuditEvent("inference.call", withField(SIDECAR_CALL, "status", "200"))).toEqual([
+      'status: expected integer, got string "200"',
+    ]);
+    expect(checkAuditEvent("inference.call", withField(SIDECAR_CALL, "request_time", null))).toEqual([
+      "request_time: required (number), null",
+    ]);
+    expect(checkAuditEvent("inference.call", withField(SIDECAR_CALL, "identity", ""))).toEqual([
+      "identity: must not be empty for inference.call",
+    ]);
 
     expect(checkAuditEvent("auth.refused", EDGE_401)).toEqual([]);
-    expect(checkAuditEvent("auth.refused", without(EDGE_401, "request.uri"))).toEqual(["request.uri: required (string), missing"]);
+    expect(checkAuditEvent("auth.refused", without(EDGE_401, "request.uri"))).toEqual([
+      "request.uri: required (string), missing",
+    ]);
     expect(checkAuditEvent("auth.refused", withField(EDGE_401, "request.tls", "tls"))).toEqual([
       'request.tls: expected object, got string "tls"',
       "request.tls.server_name: required (string), missing",
@@ -237,14 +287,41 @@ describe("the audit event schema (lib/audit-events.ts)", () => {
     expect(classifyAuditEvent({ ...EDGE_401, status: "403" })).toBe("auth.refused");
     expect(classifyAuditEvent({ ...EDGE_401, status: 200 })).toBe("edge.request");
     expect(classifyAuditEvent({ level: "info", logger: "http.log", msg: "server running" })).toBeUndefined();
-    expect(classifyAuditEvent({ id: "1", timestamp: 1, user: {}, audit_level: "METADATA", verb: "POST", request_uri: "/api/v1/configs" })).toBe("config.change");
-    expect(checkAuditEvent("config.change", { id: "1", timestamp: 1, user: { email: "a@b" }, audit_level: "METADATA", verb: "POST", request_uri: "/x", response_status_code: null })).toEqual([]);
+    expect(
+      classifyAuditEvent({
+        id: "1",
+        timestamp: 1,
+        user: {},
+        audit_level: "METADATA",
+        verb: "POST",
+        request_uri: "/api/v1/configs",
+      }),
+    ).toBe("config.change");
+    expect(
+      checkAuditEvent("config.change", {
+        id: "1",
+        timestamp: 1,
+        user: { email: "a@b" },
+        audit_level: "METADATA",
+        verb: "POST",
+        request_uri: "/x",
+        response_status_code: null,
+      }),
+    ).toEqual([]);
     expect(classifyAuditEvent("plain text")).toBeUndefined();
   });
 
   test("stored records: the envelope is checked, numbers may be strings (syslog-ng 3.x), and a broken event is reported under event.", () => {
-    const stored = (event: object) => ({ received: "2026-12-07T22:52:47.451+00:00", container: "ai-edge", host: "docker-host", stream: "info", event });
-    const asStrings = JSON.parse(JSON.stringify(EDGE_401, (_, v) => (typeof v === "number" || typeof v === "boolean" ? String(v) : v)));
+    const stored = (event: object) => ({
+      received: "2026-12-07T22:52:47.451+00:00",
+      container: "ai-edge",
+      host: "docker-host",
+      stream: "info",
+      event,
+    });
+    const asStrings = JSON.parse(
+      JSON.stringify(EDGE_401, (_, v) => (typeof v === "number" || typeof v === "boolean" ? String(v) : v)),
+    );
     expect(checkAuditRecord(stored(asStrings))).toEqual([]);
     expect(classifyAuditRecord(stored(asStrings))).toBe("auth.refused");
     // A line as written must have real numbers; only the stored copy may carry strings.
@@ -252,8 +329,12 @@ describe("the audit event schema (lib/audit-events.ts)", () => {
     expect(checkAuditRecord(stored(withField(asStrings, "status", "four-oh-one")))).toEqual([
       'event.status: expected integer, got string "four-oh-one"',
     ]);
-    expect(checkAuditRecord(stored(without(EDGE_401, "request.tls.server_name")))).toEqual(["event.request.tls.server_name: required (string), missing"]);
-    expect(checkAuditRecord({ received: "t", container: "ai-edge", host: "h", stream: "err", message: "nginx: [warn] x" })).toEqual([]);
+    expect(checkAuditRecord(stored(without(EDGE_401, "request.tls.server_name")))).toEqual([
+      "event.request.tls.server_name: required (string), missing",
+    ]);
+    expect(
+      checkAuditRecord({ received: "t", container: "ai-edge", host: "h", stream: "err", message: "nginx: [warn] x" }),
+    ).toEqual([]);
     expect(checkAuditRecord({ container: "", host: "h", stream: "err", message: "x" })).toEqual([
       "received: required (non-empty string), got nothing",
       'container: required (non-empty string), got string ""',
