@@ -88,7 +88,10 @@ function sidecarFields(refused: boolean): AuditField[] {
   ];
 }
 
-/** Caddy's access log (`log { format json }` in lib/caddyfile.ts), keys as Caddy 2.6 writes them. */
+/**
+ * Caddy's access log (`log { format json }` in lib/caddyfile.ts), keys as Caddy 2.6 writes them (run); the pinned
+ * 2.10.2 writes the same and adds `bytes_read` and `request.client_ip` (modules/caddyhttp, read).
+ */
 function edgeFields(refused: boolean): AuditField[] {
   return [
     str("level"),
@@ -180,7 +183,7 @@ export const AUDIT_EVENTS: readonly AuditEventType[] = [
     name: "auth.refused",
     source: "edge (Caddy, EdgeProxy)",
     description:
-      "A request the edge answered 401 (no session or token: the gate said no) or 403, with the presented certificate's CN and serial. A TLS handshake refused for want of a client certificate writes no record (Caddy logs it at debug level).",
+      "A request the edge answered 401 (no session or token: the gate said no) or 403, with the presented certificate's CN and serial. A TLS handshake refused for want of a valid client certificate writes no record: Caddy logs handshake errors at debug level, below its default (2.6 run, 2.10.2 read).",
     verified: AuditVerification.RUNNING,
     fields: edgeFields(true),
   },
