@@ -379,6 +379,15 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
       ENABLE_WEBSOCKET_SUPPORT: "True",
       // Websocket pings every 25 s keep a long generation's connection under Cloudflare's ~100 s idle limit.
       WEBSOCKET_SERVER_PING_INTERVAL: "25",
+      // The audit trail (docs/audit.md, event config.change): one record per state-changing API call of a
+      // signed-in user (admin settings, users and roles among them), metadata only: no bodies, no prompts.
+      // The pinned 0.6.36 writes it to this file on the data volume only (utils/logger.py, read);
+      // ENABLE_AUDIT_STDOUT exists from 0.7.0 on (its changelog, read) and sends it to stdout as well, so
+      // the syslog driver ships it to the collector. The file stays on: it is the only copy on 0.6.x.
+      AUDIT_LOG_LEVEL: "METADATA",
+      AUDIT_LOGS_FILE_PATH: `${WEBUI_DATA_DIR}/audit.log`,
+      ENABLE_AUDIT_LOGS_FILE: "True",
+      ENABLE_AUDIT_STDOUT: "True",
     };
     if (this.trustsIdentityHeader) {
       // Set only by the proxy in this namespace, from the gate's or Access's verified email.

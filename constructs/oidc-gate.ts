@@ -14,6 +14,31 @@ import { InternalCa } from "./internal-ca";
 /** The gate's TLS port on the internal network. */
 export const GATE_PORT = 4443;
 
+/**
+ * oauth2-proxy's auth log line as JSON (`--auth-logging-format`): sign-ins (`AuthSuccess`), failed ones
+ * (`AuthFailure`, `AuthError`) with the account. A Go text/template over oauth2-proxy's pre-formatted strings
+ * (pkg/logger/logger.go, v7.15.3, read): `printf "%q"` quotes the values a client can influence; UserAgent
+ * arrives already `%q`-quoted. Go's quoting is JSON for printable text; a control character other than
+ * `\b \f \n \r \t` becomes `\x..`, which no JSON parser takes: such a line is stored raw, not lost.
+ * Keys: lib/audit-events.ts (`auth.signin`, `auth.failed`). Verified by reading: oauth2-proxy cannot run here.
+ */
+export const GATE_AUTH_LOG_FORMAT =
+  '{"gate":"auth","time":"{{.Timestamp}}","client":"{{.Client}}","request_id":{{printf "%q" .RequestID}},' +
+  '"user":{{printf "%q" .Username}},"status":"{{.Status}}","method":{{printf "%q" .RequestMethod}},' +
+  '"host":{{printf "%q" .Host}},"user_agent":{{.UserAgent}},"message":{{printf "%q" .Message}}}';
+
+/**
+ * oauth2-proxy's request log line as JSON (`--request-logging-format`): every `forward_auth` check and the
+ * sign-out, which has no auth line of its own (SignOut in oauthproxy.go logs none). RequestURI and
+ * UserAgent arrive `%q`-quoted, StatusCode, ResponseSize and RequestDuration as numbers.
+ * Keys: lib/audit-events.ts (`auth.signout`, `gate.request`). Verified by reading.
+ */
+export const GATE_REQUEST_LOG_FORMAT =
+  '{"gate":"request","time":"{{.Timestamp}}","client":"{{.Client}}","request_id":{{printf "%q" .RequestID}},' +
+  '"user":{{printf "%q" .Username}},"method":{{printf "%q" .RequestMethod}},"host":{{printf "%q" .Host}},' +
+  '"uri":{{.RequestURI}},"upstream":{{printf "%q" .Upstream}},"status":{{.StatusCode}},' +
+  '"response_bytes":{{.ResponseSize}},"duration":{{.RequestDuration}},"user_agent":{{.UserAgent}}}';
+
 /** What the user says about their identity provider. */
 export interface OidcSettings {
   /** The issuer, e.g. `https://idp.example.com/realms/prod` (discovery must be served under it). */
@@ -203,6 +228,13 @@ export class OidcGate extends Construct {
       `--tls-key-file=${CONFIG_DIR}/server.key`,
       "--tls-min-version=TLS1.2",
       "--silence-ping-logging=true",
+      // The audit trail (docs/audit.md): JSON lines on stdout, which Docker's syslog driver ships to the collector.
+      "--auth-logging=true",
+      `--auth-logging-format=${GATE_AUTH_LOG_FORMAT}`,
+      "--request-logging=true",
+      `--request-logging-format=${GATE_REQUEST_LOG_FORMAT}`,
+      // UTC timestamps (Timestamp has no zone: "2006/01/02 15:04:05").
+      "--logging-local-time=false",
       // Secrets come from a file on the config volume, not from arguments or environment.
       `--config=${CONFIG_DIR}/oauth2-proxy.cfg`,
     ];

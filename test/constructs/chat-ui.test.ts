@@ -39,6 +39,11 @@ describe("ChatUi: Open WebUI's defaults", () => {
     ["OFFLINE_MODE", "True"],
     ["ENABLE_FORWARD_USER_INFO_HEADERS", "True"],
     ["OPENAI_API_BASE_URL", "http://127.0.0.1:8090/v1"],
+    // The audit trail (docs/audit.md, config.change): metadata only, the file on the data volume, stdout too.
+    ["AUDIT_LOG_LEVEL", "METADATA"],
+    ["AUDIT_LOGS_FILE_PATH", "/app/backend/data/audit.log"],
+    ["ENABLE_AUDIT_LOGS_FILE", "True"],
+    ["ENABLE_AUDIT_STDOUT", "True"],
   ])("%s=%s", (key, value) => {
     expect(env[key]).toBe(value);
   });

@@ -24,6 +24,7 @@ function appService(scope: Construct, id: string, name: string): HardenedService
 }
 import { containerNamed, label, secretVariable, stackWithProviders, synth, uploaded } from "../helpers";
 import { synthOf } from "../helpers";
+import { GATE_AUTH_LOG_FORMAT, GATE_REQUEST_LOG_FORMAT } from "../../constructs/oidc-gate";
 
 /** EdgeProxy, MtlsSidecar and OidcGate used on their own, the way a user composing them would. */
 function parts() {
@@ -158,6 +159,20 @@ describe("OidcGate", () => {
       /^client_secret = \$\{jsonencode\(var\.cs\)\}\ncookie_secret = \$\{jsonencode\(random_password\.gate_cookie-secret_[A-Z0-9]+\.result\)\}\n$/,
     );
     expect(Object.values(json.resource.random_password)[0]).toMatchObject({ length: 32, special: false });
+  });
+
+  test("auth and request logs are JSON lines of the audit schema's keys, with UTC times (docs/audit.md)", () => {
+    for (const arg of [
+      "--auth-logging=true",
+      `--auth-logging-format=${GATE_AUTH_LOG_FORMAT}`,
+      "--request-logging=true",
+      `--request-logging-format=${GATE_REQUEST_LOG_FORMAT}`,
+      "--logging-local-time=false",
+    ]) {
+      expect(c.command).toContain(arg);
+    }
+    // Each flag once: oauth2-proxy would take the last one.
+    expect(c.command.filter((a: string) => a.startsWith("--auth-logging-format="))).toHaveLength(1);
   });
 
   test("an egress network toward the IdP, and the edge->gate network (its only caller, as itself), no ports", () => {

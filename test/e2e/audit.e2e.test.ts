@@ -4,7 +4,8 @@
  * localized) and receives those lines framed the way Docker's syslog driver frames them (RFC 5424 with
  * microseconds, octet counting, over TLS with the daemon's client certificate). The daemon leg itself (the
  * driver options on a real engine) is test/engine/audit.engine.test.ts. The retention script the construct
- * renders runs under a real sh against day files of known dates.
+ * renders runs under a real sh against day files of known dates. Every record the collector stored is
+ * checked against the documented event schema (lib/audit-events.ts, docs/audit.md).
  */
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -12,6 +13,7 @@ import * as path from "path";
 import * as tls from "tls";
 import { AuditLog, PolicyProfile, SecureInference } from "../../index";
 import { AUDIT_DATA_DIR, AUDIT_PORT, DAEMON_IDENTITY } from "../../lib/audit";
+import { checkAuditRecord, classifyAuditRecord } from "../../lib/audit-events";
 import { CERT_ORGANIZATION, CONFIG_DIR, SERVICE_OU } from "../../lib/identities";
 import { inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
 import {
@@ -165,6 +167,11 @@ describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy acce
         expect({ k, v: got }).toEqual({ k, v: typeof v === "number" ? v : String(v) });
       }
     }
+    // As stored, both lines conform to the schema: the call and the refusal, each its own event type.
+    expect(stored.map((r) => ({ event: classifyAuditRecord(r), violations: checkAuditRecord(r) }))).toEqual([
+      { event: "inference.call", violations: [] },
+      { event: "inference.refused", violations: [] },
+    ]);
     const call = stored.find((r) => r.event.status === "200" || r.event.status === 200)!;
     expect(call.event).toMatchObject({ identity: expect.stringContaining("auditor"), caller: "edge", route: "/v1/models" });
     const denied = stored.find((r) => String(r.event.status) === "403")!;
@@ -190,9 +197,54 @@ describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy acce
       return s.length >= 2 ? s : undefined;
     }, "the edge's records", 80, 50);
     expect(stored[0].event).toMatchObject({ logger: "http.log.access" });
+    expect(stored.map((r) => ({ event: classifyAuditRecord(r), violations: checkAuditRecord(r) }))).toEqual([
+      { event: "edge.request", violations: [] },
+      { event: undefined, violations: [] },
+    ]);
     expect(JSON.stringify(stored[0].event)).toContain(id);
     // Multi-line output stays one record (octet framing), kept raw since it is not JSON.
     expect(stored[1]).toMatchObject({ stream: "err", message: stderrLine });
+  });
+
+  test("refused at the edge: 401 without a token is an auth.refused record with the status and the presented certificate; a refused handshake writes none", async () => {
+    const accessLines = () => chain.caddy.logs().split("\n").filter((l) => l.includes('"logger":"http.log.access"'));
+    const id = caseId("audit-edge-401");
+    expect((await send(edgeRequest(chain, pki, id))).status).toBe(401);
+    const line = await eventually(() => accessLines().find((l) => l.includes(id)), "the edge's 401 line");
+    expect(await sendFrames(port, pki.ca.certPem, daemon, [dockerFrame("inference-edge-401", "stdout", line.trim())])).toBe("sent");
+    const [record] = await eventually(() => {
+      const s = readDayFiles(dataDir).filter((r) => r.container === "inference-edge-401");
+      return s.length >= 1 ? s : undefined;
+    }, "the edge's refusal record", 80, 50);
+    expect(classifyAuditRecord(record)).toBe("auth.refused");
+    expect(checkAuditRecord(record)).toEqual([]);
+    expect(Number(record.event.status)).toBe(401);
+    // The certificate the client presented (pki.operator), as far as Caddy's log names it: CN and serial.
+    expect(record.event.request.tls).toMatchObject({ client_common_name: "devops-laptop", client_serial: expect.stringMatching(/^\d+$/) });
+
+    // Without a client certificate the handshake is refused, and Caddy writes no access line for it.
+    const before = accessLines().length;
+    const noCert = await send(edgeRequest(chain, pki, caseId("audit-edge-nocert"), { clientCert: undefined })).then(
+      (ex) => `status ${ex.status}`,
+      (e) => `error: ${e instanceof Error ? e.message : String(e)}`,
+    );
+    expect(noCert).toMatch(/^error: .*(certificate|alert|ECONNRESET|socket hang up)/i);
+    // The request after it is logged, and it is the only new line: the refused handshake added none.
+    const after = caseId("audit-edge-after");
+    expect((await send(edgeRequest(chain, pki, after, { headers: { Authorization: "Bearer valid-after" } }))).status).toBe(200);
+    await eventually(() => accessLines().find((l) => l.includes(after)), "the access line of the request after");
+    expect(accessLines().length).toBe(before + 1);
+  });
+
+  test("the schema check bites on stored records: a sidecar line without status is stored, and reported", async () => {
+    const broken = JSON.stringify({ ...JSON.parse(fs.readFileSync(chain.paths.sidecarAccessLog, "utf8").split("\n")[0]), status: undefined, marker: "no-status" });
+    expect(await sendFrames(port, pki.ca.certPem, daemon, [dockerFrame("inference-broken-sidecar", "stdout", broken)])).toBe("sent");
+    const [record] = await eventually(() => {
+      const s = readDayFiles(dataDir).filter((r) => r.container === "inference-broken-sidecar");
+      return s.length >= 1 ? s : undefined;
+    }, "the broken line's record", 80, 50);
+    expect(classifyAuditRecord(record)).toBe("inference.call");
+    expect(checkAuditRecord(record)).toEqual(["event.status: required (integer), missing"]);
   });
 
   test("refused: no client certificate, one from another CA, and a CA-valid certificate that is not the daemon's; nothing is stored", async () => {
