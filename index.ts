@@ -16,7 +16,7 @@ export type {
   OperatorBundle,
 } from "./constructs/internal-ca";
 export { EdgeProxy } from "./constructs/edge-proxy";
-export type { EdgeProxyProps, PublishedSite } from "./constructs/edge-proxy";
+export type { EdgeMetricsTarget, EdgeProxyProps, PublishedSite } from "./constructs/edge-proxy";
 export { MtlsSidecar } from "./constructs/mtls-sidecar";
 export type { MtlsSidecarProps, RateLimitProps, SidecarLimits } from "./constructs/mtls-sidecar";
 export { OidcGate, GATE_AUTH_LOG_FORMAT, GATE_REQUEST_LOG_FORMAT } from "./constructs/oidc-gate";

@@ -1,4 +1,4 @@
-import { Container } from "@cdktf/provider-docker/lib/container";
+import { Container, ContainerUpload } from "@cdktf/provider-docker/lib/container";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
@@ -71,6 +71,14 @@ export class ConfigVolume extends Construct {
     });
     // Hash exactly what the loader uploads (name, mode, content), as Terraform sees it.
     this.contentHash = Fn.sha256(Fn.jsonencode(this.loader.interpolationForAttribute("upload")));
+  }
+
+  /** Adds a file after construction (the edge's metrics listener certificate, once Observability asks for it); the hash covers it. */
+  public addFile(file: ConfigFile): void {
+    const upload = (this.loader.uploadInput ?? []) as ContainerUpload[];
+    const target = `${LOADER_MOUNT}/${file.name}`;
+    if (upload.some((u) => u.file === target)) throw new Error(`${this.node.path}: ${file.name} is uploaded already`);
+    this.loader.putUpload([...upload, { file: target, content: file.content, permissions: file.mode ?? "0444" }]);
   }
 
   /** The labels of the service that mounts this volume: its role, and the content hash (a change replaces it). */

@@ -2,9 +2,16 @@ import { Container } from "@cdktf/provider-docker/lib/container";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Lazy } from "cdktf";
 import { Construct } from "constructs";
-import { ClientCertMode, EdgeSite, renderEdgeCaddyfile } from "../lib/caddyfile";
+import { ClientCertMode, EDGE_METRICS_FILES, EdgeSite, renderEdgeCaddyfile } from "../lib/caddyfile";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
-import { CONFIG_DIR, EDGE_CLIENT_CN, ServiceIdentities, ServiceRole, serviceSubjectDn } from "../lib/identities";
+import {
+  CONFIG_DIR,
+  EDGE_CLIENT_CN,
+  ServiceIdentities,
+  ServiceIdentity,
+  ServiceRole,
+  serviceSubjectDn,
+} from "../lib/identities";
 import { IMAGES } from "../lib/images";
 import { checkRenamedProps, readNumber, readString, readStrings } from "../lib/shape";
 import { dnsNameFix, isAllInterfaces, isBindAddress, isDnsName, isPort } from "../lib/validate";
@@ -18,6 +25,16 @@ import { Authentication, ExternalZone, TrustFlow, TrustGraph } from "./trust-gra
 export const EDGE_PORT = 8443;
 /** Loopback port of the edge's healthcheck listener. */
 export const EDGE_HEALTH_PORT = 8081;
+/** Port of the edge's metrics listener (EdgeProxy.allowMetricsScraper), on the scraper's own network only. */
+export const EDGE_METRICS_PORT = 9180;
+
+/** Where and how a scraper reaches the edge's metrics (EdgeProxy.allowMetricsScraper). */
+export interface EdgeMetricsTarget {
+  /** `host:port` to scrape (the edge's Docker name on the scraper's network). */
+  readonly address: string;
+  /** The name the metrics listener's certificate carries (verify it as `server_name`). */
+  readonly serverName: string;
+}
 
 /** A site for a service of the stack (EdgeProxy.publishSite): an EdgeSite whose upstream is the service. */
 export interface PublishedSite {
@@ -99,6 +116,7 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
   private readonly hostFlow: TrustFlow;
   private readonly hostnameList: string[];
   private readonly extraSites: EdgeSite[] = [];
+  private metricsScraper?: { service: HardenedService; identity: ServiceIdentity };
 
   constructor(scope: Construct, id: string, rawProps: EdgeProxyProps) {
     super(scope, id);
@@ -302,6 +320,55 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
     service.allowFrom(this.service, { port, authentication: Authentication.MTLS });
   }
 
+  /**
+   * Lets `scraper` (Prometheus) read the edge's HTTP metrics: a listener of its own on
+   * EDGE_METRICS_PORT serving `/metrics` only, to a client certificate from the internal CA with the
+   * `identity` subject only (403 for every other identity, no handshake without a certificate), with a
+   * server certificate of its own for the edge's Docker name (whatever certificate the sites serve).
+   * The flow is on the trust graph: the pair gets its own network, the port is reachable from nowhere else.
+   */
+  public allowMetricsScraper(
+    scraper: HardenedService,
+    identity: ServiceIdentity = ServiceIdentities.METRICS_SCRAPER,
+  ): EdgeMetricsTarget {
+    const problems = new Problems(whereIs("EdgeProxy.allowMetricsScraper", this.node.path));
+    problems.check(
+      this.metricsScraper === undefined || this.metricsScraper.service === scraper,
+      "scraper",
+      scraper.name,
+      `${this.metricsScraper?.service.name} scrapes this edge already: one scraper per edge (share that Prometheus).`,
+    );
+    problems.check(
+      this.metricsScraper === undefined || this.metricsScraper.identity.subjectDn === identity.subjectDn,
+      "identity",
+      identity.commonName,
+      `Allowed already with ${this.metricsScraper?.identity.commonName}: call it once, with one identity.`,
+    );
+    problems.throwIfAny();
+    const target = { address: `${this.name}:${EDGE_METRICS_PORT}`, serverName: this.name };
+    if (this.metricsScraper) return target;
+    this.metricsScraper = { service: scraper, identity };
+    const cert = this.props.ca.issueServerCertificate(this, "metrics-server-cert", {
+      commonName: this.name,
+      dnsNames: [this.name],
+    });
+    const config = this.service.config!;
+    config.addFile({ name: EDGE_METRICS_FILES.serverCert, content: cert.certPem });
+    config.addFile({ name: EDGE_METRICS_FILES.serverKey, content: cert.privateKeyPem });
+    this.service.allowFrom(scraper, {
+      port: EDGE_METRICS_PORT,
+      authentication: Authentication.MTLS,
+      identity,
+      metrics: true,
+    });
+    return target;
+  }
+
+  /** Where the metrics scraper reaches the edge; undefined until allowMetricsScraper ran. */
+  public get metricsTarget(): EdgeMetricsTarget | undefined {
+    return this.metricsScraper ? { address: `${this.name}:${EDGE_METRICS_PORT}`, serverName: this.name } : undefined;
+  }
+
   /** The rendered Caddyfile (no secrets: certificates and keys are files beside it). */
   public get caddyfile(): string {
     return this.renderCaddyfile(true);
@@ -331,6 +398,10 @@ export class EdgeProxy extends Construct implements ITunnelTarget {
       gate: p.gate ? { address: p.gate.address, serverName: p.gate.serverName } : undefined,
       maxRequestBodyMb: p.maxRequestBodyMb ?? 16,
       sites: withSites ? [apiSite, ...this.extraSites] : [apiSite],
+      // Kept under Lockdown too: an internal listener, and the alerts need it most then.
+      metrics: this.metricsScraper
+        ? { port: EDGE_METRICS_PORT, scraperSubjectDn: this.metricsScraper.identity.subjectDn }
+        : undefined,
     });
   }
 }

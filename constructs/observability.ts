@@ -109,8 +109,11 @@ export interface ObservabilityProps {
  *   OIDC gate; Grafana trusts the user the proxy passes on (see lib/grafana.ts for why this and not
  *   Grafana's own OIDC). Admin password generated, passed as a file.
  *
- * Each container is a HardenedService; its flows are on the trust graph (Prometheus -> every sidecar as the
- * metrics scraper, Grafana -> Prometheus, edge -> Grafana's proxy), each pair with its own network.
+ * - Prometheus also scrapes the edge's Caddy (its metrics listener, EdgeProxy.allowMetricsScraper) for
+ *   the 401/403 and 429 counts of the abuse alerts.
+ *
+ * Each container is a HardenedService; its flows are on the trust graph (Prometheus -> every sidecar and
+ * -> the edge as the metrics scraper, Grafana -> Prometheus, edge -> Grafana's proxy), each pair with its own network.
  */
 export class Observability extends Construct {
   public readonly prometheus: Container;
@@ -277,6 +280,9 @@ export class Observability extends Construct {
     this.prometheus = this.prometheusService.container;
     // Prometheus scrapes every replica's sidecar with the scraper identity (its own network to each).
     ai.addCaller(this.prometheusService, { identity: ServiceIdentities.METRICS_SCRAPER, metrics: true });
+    // ...and the edge's HTTP metrics (the 401/403 and 429 counts the abuse alerts watch), on a listener
+    // of the edge's own that answers this identity alone, over a network of this pair alone.
+    ai.edge.allowMetricsScraper(this.prometheusService, ServiceIdentities.METRICS_SCRAPER);
 
     // --- Grafana ----------------------------------------------------------------------------
     const adminPassword = new Password(this, "grafana-admin-password", { length: 40, special: false });
@@ -442,12 +448,18 @@ export class Observability extends Construct {
       sidecarServerName: this.inference.upstreamServerName,
       selfTarget: `127.0.0.1:${PROMETHEUS_PORT}`,
       selfServerName: PROMETHEUS_SERVER_NAME,
+      edge: this.inference.edge.metricsTarget,
     });
   }
 
   /** The rendered alert rules; one expiry alert per certificate of the stack (computed at synth). */
   public get alertRules(): string {
-    return renderAlertRules({ thresholds: this.thresholds, certificates: this.watchedCertificates() });
+    return renderAlertRules({
+      thresholds: this.thresholds,
+      certificates: this.watchedCertificates(),
+      // The edge is scraped (allowMetricsScraper above): the 401/403 and 429 burst alerts have their counts.
+      edgeMetrics: this.inference.edge.metricsTarget !== undefined,
+    });
   }
 
   /** Every certificate the stack issues (the CA's root included), with the time to start warning. */

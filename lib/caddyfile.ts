@@ -15,6 +15,11 @@
  * - Upstream hops are TLS with the edge's own client certificate; no `encode` anywhere, and
  *   responses are flushed immediately, so token streams are not held back.
  * - Everything not routed is 404; access logs are JSON on stdout.
+ * - With a metrics listener (EdgeProxy.allowMetricsScraper): per-server HTTP metrics are collected
+ *   (`servers { metrics }`: Caddy 2.6 collects none without it, measured; 2.8+ accept it as a
+ *   deprecated alias of the global `metrics` option, read in their source) and served on a port of
+ *   their own, `/metrics` only, to one client certificate subject (403 to every other identity of
+ *   the CA, no certificate no handshake, 404 for any other path).
  */
 import {
   CLIENT_CERT_HEADER,
@@ -54,6 +59,19 @@ export interface EdgeSite {
   readonly certificateOnly?: boolean;
 }
 
+/** The certificate the metrics listener serves (issued for the edge's Docker name, the name Prometheus dials). */
+export const EDGE_METRICS_FILES = {
+  serverCert: "metrics-server.crt",
+  serverKey: "metrics-server.key",
+} as const;
+
+/** The edge's metrics listener: Caddy's own HTTP metrics for one scraper identity. */
+export interface EdgeMetricsListener {
+  readonly port: number;
+  /** The client certificate subject admitted, as Caddy prints `{http.request.tls.client.subject}`. */
+  readonly scraperSubjectDn: string;
+}
+
 export interface EdgeCaddyOptions {
   /** Port the sites listen on inside the container. */
   readonly listenPort: number;
@@ -65,6 +83,8 @@ export interface EdgeCaddyOptions {
   readonly gate?: { readonly address: string; readonly serverName: string };
   readonly maxRequestBodyMb: number;
   readonly sites: EdgeSite[];
+  /** A metrics listener for Prometheus. @default none (no metrics collected or served) */
+  readonly metrics?: EdgeMetricsListener;
 }
 
 function indent(text: string, tabs: number): string {
@@ -182,22 +202,76 @@ ${indent(proxyToUpstreams(o, site), 2)}
   return `${addresses} {\n${indent(body, 1)}\n}\n`;
 }
 
+function serverOptions(listener: string, metrics: boolean, strictSni: string): string {
+  const address = listener ? ` ${listener}` : "";
+  const collect = metrics
+    ? "\n\t# Count every request (server, top-level handler, method, code) for the metrics listener.\n\tmetrics"
+    : "";
+  return `servers${address} {
+	protocols h1 h2${collect}
+${indent(strictSni, 1)}
+	timeouts {
+		read_header 10s
+		read_body 60s
+		idle 2m
+	}
+}`;
+}
+
+const STRICT_SNI = `# A request's Host must match the TLS SNI: no routing into a client-auth site via another name.
+strict_sni_host on`;
+
+/** The metrics listener's site: one port, one path, one identity. */
+function renderMetricsSite(o: EdgeCaddyOptions, m: EdgeMetricsListener): string {
+  // A Caddyfile backtick token holds the CEL expression whole; the subject has no backticks or quotes.
+  if (/[`"\\]/.test(m.scraperSubjectDn)) throw new Error(`scraper subject cannot be quoted: ${m.scraperSubjectDn}`);
+  return `# Prometheus' scrape listener: Caddy's HTTP metrics, for the metrics-scraper identity alone.
+https://:${m.port} {
+	tls ${o.configDir}/${EDGE_METRICS_FILES.serverCert} ${o.configDir}/${EDGE_METRICS_FILES.serverKey} {
+		protocols tls1.2 tls1.3
+		client_auth {
+			mode ${ClientCertMode.REQUIRE_AND_VERIFY}
+			trusted_ca_cert_file ${o.configDir}/ca.crt
+		}
+	}
+
+	# Only handle blocks at the top: a site without a hostname is not wrapped in one subroute, and each
+	# top-level handler counts the request again (measured on 2.6: a site-wide header directive did).
+	# Any other identity the CA issued (an operator, the edge, Grafana): 403.
+	@zta_not_scraper not expression \`{http.request.tls.client.subject} == "${m.scraperSubjectDn}"\`
+	handle /metrics {
+		header -Server
+		route {
+			respond @zta_not_scraper 403
+			metrics
+		}
+	}
+	handle {
+		header -Server
+		respond 404
+	}
+}
+`;
+}
+
 export function renderEdgeCaddyfile(o: EdgeCaddyOptions): string {
   const sites = o.sites.map((s) => renderSite(o, s)).join("\n");
+  const m = o.metrics;
+  // First match wins: the metrics listener's options go before the catch-all block.
+  const metricsServer = m
+    ? `${serverOptions(
+        `:${m.port}`,
+        true,
+        "# Prometheus sends its target address as Host and server_name as SNI; they differ when it scrapes an\n" +
+          "# address (the e2e suite's loopback). One site and one client-auth policy on this port: no other site to reach.\n" +
+          "strict_sni_host insecure_off",
+      )}\n`
+    : "";
   return `# Rendered by cdktf-zero-trust-ai (EdgeProxy). Do not edit: change the construct's props.
 {
 	admin off
 	auto_https off
-	servers {
-		protocols h1 h2
-		# A request's Host must match the TLS SNI: no routing into a client-auth site via another name.
-		strict_sni_host on
-		timeouts {
-			read_header 10s
-			read_body 60s
-			idle 2m
-		}
-	}
+${indent(metricsServer + serverOptions("", m !== undefined, STRICT_SNI), 1)}
 }
 
 # Container healthcheck, reachable only inside the container's network namespace.
@@ -211,5 +285,5 @@ http://127.0.0.1:${o.healthPort} {
 	}
 }
 
-${sites}`;
+${sites}${m ? `\n${renderMetricsSite(o, m)}` : ""}`;
 }

@@ -10,6 +10,9 @@
  * - Every sidecar is scraped over TLS with the metrics-scraper client certificate, its server
  *   certificate verified against the internal CA and the sidecars' shared name. The sidecar
  *   answers /metrics to that identity alone (404 to any other).
+ * - The edge (job "edge", when given) is scraped the same way on its metrics listener: TLS with the
+ *   scraper certificate, its certificate verified against the internal CA and the edge's Docker name.
+ *   The edge answers /metrics there to that identity alone (403 to any other, see lib/caddyfile.ts).
  * - Prometheus' own API and UI need BOTH a client certificate issued by the internal CA and a
  *   basic-auth password (bcrypt-hashed in the web config). Why both: the web config of 2.42 cannot
  *   restrict which certificate subject may connect (`client_allowed_sans` does not exist there,
@@ -49,6 +52,8 @@ export interface PrometheusConfigOptions {
   readonly selfTarget: string;
   /** The SAN of Prometheus' own server certificate. */
   readonly selfServerName: string;
+  /** The edge's metrics listener (EdgeProxy.allowMetricsScraper). @default none: no "edge" job */
+  readonly edge?: { readonly address: string; readonly serverName: string };
 }
 
 function tlsClient(configDir: string, serverName: string): Record<string, string | boolean> {
@@ -90,6 +95,18 @@ export function renderPrometheusConfig(o: PrometheusConfigOptions): string {
           },
           static_configs: [{ targets: [o.selfTarget] }],
         },
+        ...(o.edge
+          ? [
+              {
+                // Caddy's HTTP metrics (401/403/429 by code) from the edge's metrics listener, as the scraper identity.
+                job_name: "edge",
+                scheme: "https",
+                metrics_path: "/metrics",
+                tls_config: tlsClient(o.configDir, o.edge.serverName),
+                static_configs: [{ targets: [o.edge.address] }],
+              },
+            ]
+          : []),
       ],
     },
     ["Rendered by cdktf-zero-trust-ai (Observability). Do not edit: change the construct's props."],

@@ -343,7 +343,11 @@ export function secretHoldings(model: StackModel): SecretHolding[] {
     // The AuditLog's daemon certificate: in a volume no container mounts (the Docker daemon reads its mountpoint).
     const isDaemon = auditCollectors.length > 0 && /daemon-client-cert$/.test(key.path.split("/").slice(0, -1).join("/"));
     const owner = holders.containers[0] ?? holders.outputs[0] ?? key.path;
-    const role = /client-cert|metrics-scraper|operator-/.test(key.path) ? "client" : "server";
+    const role = /client-cert|metrics-scraper|operator-/.test(key.path)
+      ? "client"
+      : /metrics-server-cert/.test(key.path)
+        ? "metrics listener's server"
+        : "server";
     const base = { source: key.address, replace: [key.address, ...certs.map((c) => c.address)], ...holders };
     if (isOperator) out.push({ kind: SecretKind.OPERATOR_KEY, title: `operator client key (${operatorOutputs[0].name})`, ...base });
     else if (isApp) {

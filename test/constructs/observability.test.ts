@@ -4,7 +4,7 @@ import { stackViewOf } from "../../lib/policy/engine";
 import { monitoringUnauthenticated } from "../../lib/policy/rules/ai-005-monitoring-unauthenticated";
 import { OutcomeStatus } from "../../lib/policy/types";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
-import { CONFIG_DIR, GRAFANA_SERVER_NAME } from "../../lib/identities";
+import { CONFIG_DIR, GRAFANA_SERVER_NAME, ServiceIdentities } from "../../lib/identities";
 import { IMAGES } from "../../lib/images";
 import {
   containerNamed,
@@ -142,6 +142,108 @@ describe("Observability", () => {
     const site = ai.edge.caddyfile.slice(ai.edge.caddyfile.indexOf("https://grafana.example.internal:8443 {"));
     expect(site).toContain("forward_auth");
     expect(ai.gate!.args.join(" ")).toContain("grafana.example.internal");
+  });
+});
+
+describe("Observability scrapes the edge's Caddy on a listener of its own", () => {
+  const { json, ai, obs, stack } = build();
+  const EDGE = "inference-edge";
+  const edge = containerNamed(json, EDGE);
+  const callers = (c: Record<string, any>) =>
+    JSON.parse((c.labels as { label: string; value: string }[]).find((l) => l.label === "zta.callers")!.value);
+
+  test("Prometheus has an `edge` job: TLS with the scraper certificate, the edge's name verified, our CA", () => {
+    const conf = uploaded(json, `${PROM}-config-loader`, "prometheus.yml");
+    const job = conf.slice(conf.indexOf('- job_name: "edge"'));
+    expect(job).toContain('scheme: "https"');
+    expect(job).toContain(`server_name: "${EDGE}"`);
+    expect(job).toContain(`ca_file: "${CONFIG_DIR}/ca.crt"`);
+    expect(job).toContain(`cert_file: "${CONFIG_DIR}/client.crt"`);
+    expect(job).toContain("insecure_skip_verify: false");
+    expect(job).toContain(`"${EDGE}:9180"`);
+  });
+
+  test("the abuse alerts are on: EdgeAuthFailureBurst and RateLimitBurst over job edge", () => {
+    const rules = uploaded(json, `${PROM}-config-loader`, "alert-rules.yml");
+    expect(rules).toContain('alert: "EdgeAuthFailureBurst"');
+    expect(rules).toContain('alert: "RateLimitBurst"');
+    expect(rules).toContain('caddy_http_request_duration_seconds_count{job=\\"edge\\",code=~\\"401|403\\"}');
+  });
+
+  test("the edge serves /metrics on 9180 to the scraper's subject alone, with a certificate for its Docker name", () => {
+    const caddyfile = uploaded(json, `${EDGE}-config-loader`, "Caddyfile");
+    expect(caddyfile).toContain("https://:9180 {");
+    expect(caddyfile).toContain('== "CN=zta-metrics-scraper,OU=zta-services,O=cdktf-zero-trust-ai"');
+    expect(uploaded(json, `${EDGE}-config-loader`, "metrics-server.crt")).toMatch(
+      /^\$\{tls_locally_signed_cert\.[\w-]*metrics-server-cert[\w-]*\.cert_pem\}$/,
+    );
+    expect(uploaded(json, `${EDGE}-config-loader`, "metrics-server.key")).toMatch(
+      /^\$\{tls_private_key\.[\w-]+\.private_key_pem\}$/,
+    );
+    const csr = Object.values(json.resource.tls_cert_request as Record<string, any>).find(
+      (r) => r.subject?.[0]?.common_name === EDGE,
+    );
+    expect(csr?.dns_names).toEqual([EDGE]);
+    // The API site's certificate keeps its hostnames only (no Docker name for public clients).
+    expect(ai.edge.hostnames).not.toContain(EDGE);
+    // Not published: the only host port is still the API's.
+    expect(edge.ports).toHaveLength(1);
+    expect(edge.ports[0].internal).toBe(8443);
+  });
+
+  test("the flow is on the trust graph: a network of this pair alone, and the edge's zta.callers lists it", () => {
+    const net = `${PROM}-to-${EDGE}`;
+    expect(callers(edge)).toContainEqual({
+      caller: PROM,
+      port: 9180,
+      auth: "mtls",
+      identity: "zta-metrics-scraper",
+      network: net,
+    });
+    const networks = Object.values(json.resource.docker_network as Record<string, any>).map((n) => n.name);
+    expect(networks).toContain(net);
+    // Attached (by reference) to the edge, with the alias Prometheus dials, and to Prometheus; to nothing else.
+    const ref = (c: Record<string, any>) =>
+      ((c.networks_advanced ?? []) as { name: string; aliases?: string[] }[]).filter((n) =>
+        n.name.includes(`_${net}_`),
+      );
+    expect(ref(edge)).toEqual([{ name: expect.any(String), aliases: [EDGE] }]);
+    expect(ref(containerNamed(json, PROM))).toHaveLength(1);
+    const others = Object.values(json.resource.docker_container as Record<string, any>).filter(
+      (c) => c.name !== EDGE && c.name !== PROM && ref(c).length > 0,
+    );
+    expect(others).toEqual([]);
+    expect(obs.prometheusName).toBe(PROM);
+    expect(stack).toBeDefined();
+  });
+
+  test("without Observability the edge collects and serves no metrics", () => {
+    const plain = stackWithProviders();
+    const lone = new SecureInference(plain, "inference", inferenceProps(plain, { metricsScraper: true }));
+    expect(lone.edge.caddyfile).not.toContain(":9180");
+    expect(lone.edge.caddyfile).not.toMatch(/^\s*metrics$/m);
+    expect(lone.edge.metricsTarget).toBeUndefined();
+  });
+
+  test("a second scraper, or the same one with another identity, is a ConfigError", () => {
+    expectConfigError(
+      () => {
+        const { ai: inference, obs: o } = build();
+        inference.edge.allowMetricsScraper(o.grafanaService);
+        return inference;
+      },
+      "scraper",
+      /scrapes this edge already/,
+    );
+    expectConfigError(
+      () => {
+        const { ai: inference, obs: o } = build();
+        inference.edge.allowMetricsScraper(o.prometheusService, ServiceIdentities.custom("other"));
+        return inference;
+      },
+      "identity",
+      /one identity/,
+    );
   });
 });
 

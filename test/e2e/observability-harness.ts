@@ -89,6 +89,8 @@ export interface PrometheusFilesOptions {
   readonly grafanaPassword: string;
   readonly selfPassword: string;
   readonly rules: string;
+  /** The edge's metrics listener to scrape (job "edge"). @default none */
+  readonly edge?: { readonly address: string; readonly serverName: string };
 }
 
 /** Writes every file of Prometheus' config volume under `dir`, as the construct names them. */
@@ -103,6 +105,7 @@ export function writePrometheusFiles(o: PrometheusFilesOptions): void {
       sidecarServerName: "sidecar.zta.internal",
       selfTarget: o.selfTarget,
       selfServerName: PROMETHEUS_SERVER_NAME,
+      edge: o.edge,
     }),
     [PROMETHEUS_FILES.webConfig]: renderPrometheusWebConfig({
       configDir: o.dir,

@@ -7,6 +7,7 @@
  */
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import * as path from "path";
 import { ALERTS, DEFAULT_ALERT_THRESHOLDS, renderAlertRules, ResolvedAlertThresholds } from "../../lib/alert-rules";
 import { GRAFANA_PORT, GRAFANA_PROXY_HEALTH_PORT, GRAFANA_PROXY_PORT, VLLM_DASHBOARD_PANELS } from "../../lib/grafana";
@@ -208,7 +209,9 @@ describe("promtool 2.42 on the files the Observability construct itself uploads"
       fs.writeFileSync(path.join(d, name), content);
     }
     const out = promtool(["check", "config", path.join(d, PROMETHEUS_FILES.config)]);
-    expect(out).toMatch(new RegExp(`SUCCESS: ${7 + expressions.length} rules found`));
+    // 7 vLLM alerts, the edge's 2 abuse alerts (its metrics are scraped: job "edge" is in this config), one expiry per certificate.
+    expect(uploaded(json, loader, PROMETHEUS_FILES.config)).toContain('job_name: "edge"');
+    expect(out).toMatch(new RegExp(`SUCCESS: ${9 + expressions.length} rules found`));
     expect(promtool(["check", "web-config", path.join(d, PROMETHEUS_FILES.webConfig)])).toMatch(/SUCCESS/);
   });
 });
@@ -339,18 +342,20 @@ const SCENARIOS: AlertScenario[] = [
   {
     // > 30/min for 5m: 160 401s + 80 403s a minute (high enough that the 5m rate window is over the
     // threshold from the second sample on, so the `for:` starts at 1m); 200s do not count.
+    // The labels Caddy 2.6 emits, measured below ("The edge's metrics listener"): handler "subroute" (a
+    // site's one top-level handler), the API site on srv1, a 403 to another identity on the metrics listener (srv2).
     alert: ALERTS.authFailureBurst,
     series: [
       {
-        series: `caddy_http_request_duration_seconds_count{job="edge",code="401",handler="reverse_proxy",method="POST",server="srv0"}`,
+        series: `caddy_http_request_duration_seconds_count{job="edge",code="401",handler="subroute",method="POST",server="srv1"}`,
         values: "0+160x30",
       },
       {
-        series: `caddy_http_request_duration_seconds_count{job="edge",code="403",handler="reverse_proxy",method="GET",server="srv0"}`,
+        series: `caddy_http_request_duration_seconds_count{job="edge",code="403",handler="subroute",method="GET",server="srv2"}`,
         values: "0+80x30",
       },
       {
-        series: `caddy_http_request_duration_seconds_count{job="edge",code="200",handler="reverse_proxy",method="POST",server="srv0"}`,
+        series: `caddy_http_request_duration_seconds_count{job="edge",code="200",handler="subroute",method="POST",server="srv1"}`,
         values: "0+1000x30",
       },
     ],
@@ -362,11 +367,11 @@ const SCENARIOS: AlertScenario[] = [
     alert: ALERTS.rateLimitBurst, // > 60/min for 5m; 400 a minute is over it from 1m on
     series: [
       {
-        series: `caddy_http_request_duration_seconds_count{job="edge",code="429",handler="reverse_proxy",method="POST",server="srv0"}`,
+        series: `caddy_http_request_duration_seconds_count{job="edge",code="429",handler="subroute",method="POST",server="srv1"}`,
         values: "0+400x30",
       },
       {
-        series: `caddy_http_request_duration_seconds_count{job="edge",code="401",handler="reverse_proxy",method="POST",server="srv0"}`,
+        series: `caddy_http_request_duration_seconds_count{job="edge",code="401",handler="subroute",method="POST",server="srv1"}`,
         values: "0+1000x30",
       },
     ],
@@ -809,4 +814,269 @@ describe("Grafana's site: the edge's OIDC gate, then the proxy that admits the e
     }
     expect(seen.length).toBe(before);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The edge's metrics listener: the real Caddy 2.6 with the edge config EdgeProxy renders for
+// SecureInference + Observability, and the real Prometheus 2.42 scraping it
+// ---------------------------------------------------------------------------------------------
+
+/** One sample line of Caddy's exposition: its labels and value. */
+function caddySamples(exposition: string, metric: string): { labels: Record<string, string>; value: number }[] {
+  return exposition
+    .split("\n")
+    .filter((l) => l.startsWith(`${metric}{`))
+    .map((l) => {
+      const m = /^[^{]+\{([^}]*)\} (\S+)$/.exec(l)!;
+      const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+      return { labels, value: Number(m[2]) };
+    });
+}
+
+describe("The edge's metrics listener: real Caddy 2.6 serves /metrics to the scraper alone; Prometheus 2.42 scrapes it", () => {
+  const rendered = renderObservabilityStack();
+  let base: string;
+  let epki: TestPki;
+  let gate: StubGate;
+  let upstream: https.Server;
+  let edge: RunningEdge;
+  let eobs: ObservabilityPki;
+  const API_PATH = "/v1/chat/completions";
+
+  beforeAll(async () => {
+    base = makeTempDir("zta-e2e-edge-metrics-");
+    epki = createPki(path.join(base, "pki"), rendered.chain.pkiNames);
+    eobs = createObservabilityPki(epki);
+    // A sidecar stand-in that rate-limits every request (its health check passes): the 429 the edge passes on.
+    upstream = https.createServer(
+      { cert: epki.sidecarServer.certPem, key: epki.sidecarServer.keyPem, ca: epki.ca.certPem, requestCert: true },
+      (req, res) => {
+        res.writeHead(req.url === "/health" ? 200 : 429, { "Content-Type": "text/plain" });
+        res.end(req.url === "/health" ? "ok" : "rate limited");
+      },
+    );
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", () => resolve()));
+    gate = new StubGate(epki, rendered.chain.sessionCookieName!);
+    await gate.start();
+    const upstreamPort = (upstream.address() as { port: number }).port;
+    edge = await startEdge(base, "edge", {
+      rendered: rendered.chain,
+      pki: epki,
+      sidecarPort: upstreamPort,
+      gatePort: gate.port,
+      // Grafana's site is not exercised here; its upstream only has to parse.
+      sites: [
+        { hostname: GRAFANA_HOST, upstream: `${rendered.grafanaName}:${GRAFANA_PROXY_PORT}`, port: upstreamPort },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await edge?.process.stop();
+    await gate?.stop();
+    await new Promise((resolve) => upstream?.close(resolve));
+    if (base) fs.rmSync(base, { recursive: true, force: true });
+  });
+
+  const logs = (): string => edge?.process.logs() ?? "";
+  const scrape = (clientCert: CertificateFiles | undefined, urlPath = "/metrics") =>
+    send({
+      port: edge.metricsPort!,
+      path: urlPath,
+      ca: epki.ca.certPem,
+      servername: rendered.chain.edgeName,
+      clientCert,
+    });
+  const api = (headers: Record<string, string> = {}) =>
+    send({
+      port: edge.port,
+      path: API_PATH,
+      method: "POST",
+      ca: epki.ca.certPem,
+      servername: E2E_DOMAIN,
+      clientCert: epki.operator,
+      headers: { "Content-Type": "application/json", ...headers },
+      body: "{}",
+    });
+
+  test("the rendering has the listener, and the edge uploads its certificate", () => {
+    expect(edge.metricsPort).toBeDefined();
+    expect(rendered.chain.edgeFiles).toEqual(expect.arrayContaining(["metrics-server.crt", "metrics-server.key"]));
+  });
+
+  test("the scraper gets 200 and Caddy's HTTP metrics: 401 and 429 each counted once per request, labels as the alerts select", async () => {
+    // Three requests without a session (the gate's 401) and two with one (the stand-in's 429).
+    for (let i = 0; i < 3; i++) check((await api()).status === 401, "401 from the gate", undefined, logs);
+    for (let i = 0; i < 2; i++) {
+      const ex = await api({ Cookie: `${rendered.chain.sessionCookieName}=valid-alice` });
+      check(ex.status === 429, "the upstream's 429, passed on", ex, logs);
+    }
+    // A scrape is counted after its answer: scrape twice, read the second.
+    check((await scrape(epki.metricsScraper)).status === 200, "200 for the scraper", undefined, logs);
+    const ex = await scrape(epki.metricsScraper);
+    check(ex.status === 200, "200 for the scraper", ex, logs);
+    expect(ex.body).toContain("caddy_http_request_duration_seconds");
+    const counts = caddySamples(ex.body, "caddy_http_request_duration_seconds_count");
+    const of = (code: string) => counts.filter((s) => s.labels.code === code && s.labels.method === "POST");
+    // Measured on Caddy 2.6.2: only each server's top-level handler is instrumented, and a Caddyfile site
+    // is one "subroute" handler, so one series per server/code/method and each request counted once.
+    expect(of("401").map((s) => [s.labels.handler, s.value])).toEqual([["subroute", 3]]);
+    // Every series, the metrics listener's own included, is a site's one top-level handler: sum() counts
+    // each request once. (A site-wide directive in the hostless metrics site added a second, "headers".)
+    expect(new Set(counts.map((s) => s.labels.handler))).toEqual(new Set(["subroute"]));
+    expect(of("429").map((s) => [s.labels.handler, s.value])).toEqual([["subroute", 2]]);
+    expect(Object.keys(of("401")[0].labels).sort()).toEqual(["code", "handler", "method", "server"]);
+    // The API site's server is not the metrics listener's: the two share no server label.
+    const metricsServer = counts.find((s) => s.labels.method === "GET" && s.labels.code === "200")?.labels.server;
+    expect({ metricsServer, counts }).toEqual({ metricsServer: expect.any(String), counts });
+    expect(of("401")[0].labels.server).not.toBe(metricsServer);
+    expect(ex.body).toMatch(/^caddy_http_requests_total\{handler="subroute",server="\w+"\} \d+$/m);
+  });
+
+  test("no client certificate, or one from another CA: the handshake is refused", async () => {
+    await expect(scrape(undefined)).rejects.toThrow();
+    await expect(scrape(epki.foreignClient)).rejects.toThrow();
+  });
+
+  test("every other identity of the CA (an operator, the edge itself): 403; other paths: 404, even for the scraper", async () => {
+    for (const other of [epki.operator, epki.edgeClient]) {
+      const ex = await scrape(other);
+      check(ex.status === 403 && !ex.body.includes("caddy_http"), "403 without metrics", ex, logs);
+      expect(ex.headers.server).toBeUndefined();
+    }
+    for (const p of ["/", "/metrics/", "/v1/models", "/debug/pprof/"]) {
+      const ex = await scrape(epki.metricsScraper, p);
+      check(ex.status === 404, `404 for ${p}`, ex, logs);
+    }
+  });
+
+  test("the API port serves no metrics, to anyone", async () => {
+    const ex = await send({
+      port: edge.port,
+      path: "/metrics",
+      ca: epki.ca.certPem,
+      servername: E2E_DOMAIN,
+      clientCert: epki.metricsScraper,
+    });
+    check(ex.status === 404 || ex.status === 401, "no metrics on the API site", ex, logs);
+    expect(ex.body).not.toContain("caddy_http");
+  });
+
+  test("Host need not match SNI on the metrics listener alone (Prometheus sends its target address); with the check on, that scrape fails", async () => {
+    const hostIsAddress = (port: number) =>
+      send({
+        port,
+        path: "/metrics",
+        ca: epki.ca.certPem,
+        servername: rendered.chain.edgeName,
+        clientCert: epki.metricsScraper,
+        headers: { Host: `127.0.0.1:${port}` },
+      });
+    check((await hostIsAddress(edge.metricsPort!)).status === 200, "200 with Host = the address", undefined, logs);
+    // The control: the same edge with the listener's strict_sni_host on refuses exactly that request.
+    const strict = await startEdge(base, "edge-strict", {
+      rendered: rendered.chain,
+      pki: epki,
+      sidecarPort: (upstream.address() as { port: number }).port,
+      gatePort: gate.port,
+      sites: [{ hostname: GRAFANA_HOST, upstream: `${rendered.grafanaName}:${GRAFANA_PROXY_PORT}`, port: 9 }],
+      transformCaddyfile: (c) => c.replace("strict_sni_host insecure_off", "strict_sni_host on"),
+    });
+    try {
+      const ex = await hostIsAddress(strict.metricsPort!);
+      check(ex.status !== 200 && !ex.body.includes("caddy_http"), "refused: Host differs from SNI", ex, () =>
+        strict.process.logs(),
+      );
+      // ...while the API site keeps the check: a Host other than the SNI name is refused there.
+      const api = await send({
+        port: edge.port,
+        path: API_PATH,
+        ca: epki.ca.certPem,
+        servername: E2E_DOMAIN,
+        clientCert: epki.operator,
+        headers: { Host: GRAFANA_HOST },
+      });
+      check(api.status === 403 || api.status === 421, "the API site still checks Host against SNI", api, logs);
+    } finally {
+      await strict.process.stop();
+    }
+  });
+
+  async function scrapeEdgeWith(name: string, identity: CertificateFiles): Promise<RunningPrometheus> {
+    const [port] = await freePorts(1);
+    const d = path.join(base, name);
+    writePrometheusFiles({
+      dir: d,
+      pki: epki,
+      obsPki: eobs,
+      scrapeIdentity: identity,
+      sidecarTargets: ["127.0.0.1:9"],
+      selfTarget: `127.0.0.1:${port}`,
+      scrapeIntervalSeconds: 1,
+      grafanaPassword: GRAFANA_PASSWORD,
+      selfPassword: SELF_PASSWORD,
+      rules: rules(),
+      // Dialled by loopback address (the Host header), verified by the edge's Docker name (SNI and certificate).
+      edge: { address: `127.0.0.1:${edge.metricsPort}`, serverName: rendered.chain.edgeName },
+    });
+    return startPrometheus(d, port);
+  }
+
+  async function query(
+    prom: RunningPrometheus,
+    q: string,
+  ): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+    const ex = await prom.api(
+      `/api/v1/query?query=${encodeURIComponent(q)}`,
+      grafanaCredentials(eobs, GRAFANA_PASSWORD),
+    );
+    if (ex.status !== 200) throw new Error(`query failed: ${ex.status} ${ex.body}`);
+    return (JSON.parse(ex.body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } })
+      .data.result;
+  }
+
+  /** `up{job="edge"}` over `n` scrapes (1 s apart), or until the first 1 when `untilUp`. */
+  async function edgeUpValues(prom: RunningPrometheus, n: number, untilUp: boolean): Promise<string[]> {
+    const values: string[] = [];
+    for (let i = 0; i < 80 && values.length < n; i++) {
+      const v = (await query(prom, 'up{job="edge"}'))[0]?.value[1];
+      if (v !== undefined && (!untilUp || v === "1")) values.push(v);
+      await new Promise((r) => setTimeout(r, untilUp ? 250 : 1000));
+    }
+    return values;
+  }
+
+  test("Prometheus with the scraper certificate: the edge target is up, and the abuse alerts' selectors match what it stored", async () => {
+    const prom = await scrapeEdgeWith("prom-edge-ok", epki.metricsScraper);
+    try {
+      expect(await edgeUpValues(prom, 1, true)).toEqual(["1"]);
+      // The alerts' own selectors (lib/alert-rules.ts) find the 401s and 429s the test above caused.
+      const auth = await query(prom, 'caddy_http_request_duration_seconds_count{job="edge",code=~"401|403"}');
+      expect(auth.map((r) => [r.metric.code, r.metric.handler, r.metric.method]).sort()).toEqual(
+        expect.arrayContaining([["401", "subroute", "POST"]]),
+      );
+      const limited = await query(prom, 'caddy_http_request_duration_seconds_count{job="edge",code="429"}');
+      expect(limited.map((r) => r.value[1])).toEqual(["2"]);
+    } finally {
+      await prom.stop();
+    }
+  });
+
+  test("Prometheus with another identity (the edge's own certificate): 403, the edge target stays down", async () => {
+    const prom = await scrapeEdgeWith("prom-edge-refused", epki.edgeClient);
+    try {
+      expect(await edgeUpValues(prom, 3, false)).toEqual(["0", "0", "0"]);
+      expect(await targetErrorOf(prom, "edge")).toMatch(/403/);
+    } finally {
+      await prom.stop();
+    }
+  });
+
+  async function targetErrorOf(prom: RunningPrometheus, job: string): Promise<string> {
+    const ex = await prom.api("/api/v1/targets", grafanaCredentials(eobs, GRAFANA_PASSWORD));
+    const body = JSON.parse(ex.body) as {
+      data: { activeTargets: { labels: Record<string, string>; lastError: string }[] };
+    };
+    return body.data.activeTargets.find((t) => t.labels.job === job)?.lastError ?? "";
+  }
 });

@@ -29,6 +29,8 @@ export function observabilityFlows(prefix: string, obs: string): Flow[] {
   return [
     // Prometheus -> each sidecar's /metrics, as the metrics-scraper identity.
     { caller: `${prefix}-${obs}-prometheus`, service: `${prefix}-vllm-0`, port: 8443, auth: "mtls" },
+    // Prometheus -> the edge's metrics listener (Caddy's HTTP metrics), the same identity only.
+    { caller: `${prefix}-${obs}-prometheus`, service: `${prefix}-edge`, port: 9180, auth: "mtls" },
     // The edge -> Grafana's proxy (in Grafana's namespace), the edge's certificate only.
     { caller: `${prefix}-edge`, service: `${prefix}-${obs}-grafana`, port: 8443, auth: "mtls" },
     // Grafana -> Prometheus' API: its client certificate and its password.

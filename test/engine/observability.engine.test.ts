@@ -20,10 +20,12 @@ const PROMETHEUS = `${OBS_PREFIX}-obs-prometheus`;
 const GRAFANA = `${OBS_PREFIX}-obs-grafana`;
 const PROXY = `${OBS_PREFIX}-obs-grafana-proxy`;
 const VLLM = `${OBS_PREFIX}-vllm-0`;
+const EDGE = `${OBS_PREFIX}-edge`;
 // The trust graph's networks of the two relationships these tests pose as (an attacker on one of them is
 // whatever else might join it: the graph allows only the pair).
 const GRAFANA_TO_PROMETHEUS = pairNetwork(GRAFANA, PROMETHEUS);
 const EDGE_TO_GRAFANA = pairNetwork(`${OBS_PREFIX}-edge`, GRAFANA);
+const PROMETHEUS_TO_EDGE = pairNetwork(PROMETHEUS, `${OBS_PREFIX}-edge`);
 const PROMETHEUS_API = `https://${PROMETHEUS}:9090`;
 /** What the edge answers a browser site's request without a session. */
 const NO_SESSION_STATUS = 302;
@@ -151,9 +153,15 @@ describe("observability: Prometheus", () => {
       await sleep(2000);
     }
     expect(targets.map((t: any) => ({ job: t.labels.job, instance: t.labels.instance, health: t.health, error: t.lastError })).sort((a, b) => a.job.localeCompare(b.job))).toEqual([
+      // The edge's Caddy on its metrics listener, the same identity (EdgeProxy.allowMetricsScraper).
+      { job: "edge", instance: `${EDGE}:9180`, health: "up", error: "" },
       { job: "prometheus", instance: "127.0.0.1:9090", health: "up", error: "" },
       { job: "vllm", instance: `${VLLM}:8443`, health: "up", error: "" },
     ]);
+    // Caddy's request counts arrive (the series the abuse alerts read), and the alerts are loaded.
+    const counts = await prometheusApi(`/api/v1/query?query=${encodeURIComponent('caddy_http_request_duration_seconds_count{job="edge"}')}`);
+    expect(counts.data.result.length).toBeGreaterThan(0);
+    expect(new Set(counts.data.result.map((r: any) => r.metric.handler))).toEqual(new Set(["subroute"]));
     // vLLM's own series arrive through the sidecar (the stand-in exports vllm:num_requests_running).
     const running = await prometheusApi(`/api/v1/query?query=${encodeURIComponent('vllm:num_requests_running{job="vllm"}')}`);
     expect(running.data.result.map((r: any) => r.metric.instance)).toEqual([`${VLLM}:8443`]);
@@ -171,9 +179,31 @@ describe("observability: Prometheus", () => {
     expect({ exit: bare.exitCode, failed: bare.output.includes("FAILED") }).toEqual({ exit: 1, failed: true });
   });
 
-  it("loaded its alert rules", async () => {
+  it("loaded its alert rules, the edge's abuse alerts among them", async () => {
     const rules = (await prometheusApi("/api/v1/rules")).data.groups.flatMap((g: any) => g.rules.map((r: any) => r.name));
-    expect(rules).toEqual(expect.arrayContaining([ALERTS.replicaDown, ALERTS.queueBacklog, ALERTS.kvCacheSaturated]));
+    expect(rules).toEqual(expect.arrayContaining([ALERTS.replicaDown, ALERTS.queueBacklog, ALERTS.kvCacheSaturated, ALERTS.authFailureBurst, ALERTS.rateLimitBurst]));
+  });
+
+  it("the edge's metrics listener: the scraper's certificate on Prometheus' network only; any other identity 403, none refused anywhere", async () => {
+    const url = `https://${EDGE}:9180/metrics`;
+    expect(allowed("observability", PROMETHEUS, EDGE, 9180)).toBe(true);
+    // On the pair's own network: the scraper 200, every other identity of the CA 403, another CA's or none refused.
+    // (The edge's certificate for this listener names its Docker name: curl verifies it with the CA.)
+    expect((await curlFrom(PROMETHEUS_TO_EDGE, url, { pki, identity: "scraper" })).status).toBe(200);
+    for (const identity of ["operator", "edge", "grafana"]) {
+      expect({ identity, status: (await curlFrom(PROMETHEUS_TO_EDGE, url, { pki, identity })).status }).toEqual({ identity, status: 403 });
+    }
+    for (const identity of [undefined, "wrong"]) {
+      expect({ identity, status: (await curlFrom(PROMETHEUS_TO_EDGE, url, { pki, identity })).status }).toEqual({ identity, status: 0 });
+    }
+    expect((await curlFrom(PROMETHEUS_TO_EDGE, `https://${EDGE}:9180/`, { pki, identity: "scraper" })).status).toBe(404);
+    // Everywhere else (every network, every other namespace): no certificate, no answer. Nothing else holds the
+    // scraper's key; the port listens on the edge's other networks as its API port does (the handshake decides).
+    const wheres = [...d.networks.map((n) => n.name), ...services(d).filter((c) => c.name !== EDGE && c.name !== PROMETHEUS).map((c) => `container:${c.id}`)];
+    for (const where of wheres) {
+      expect({ where, status: (await curlFrom(where, url, { pki })).status }).toEqual({ where, status: 0 });
+    }
+    expect(allowed("observability", "attacker", EDGE, 9180)).toBe(false);
   });
 
   it("refuses API callers without both credentials, from every network and namespace", async () => {

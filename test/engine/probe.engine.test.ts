@@ -83,7 +83,17 @@ describe("zta-probe against the default stack on the engine", () => {
   it("the expectations come from the stack: its routes, OIDC from the edge's zta.callers label, the published port", () => {
     const edge = container(d, "inference-edge");
     const callers = JSON.parse((edge.config.labels as { label: string; value: string }[]).find((l) => l.label === "zta.callers")!.value);
-    expect(callers).toEqual([expect.objectContaining({ auth: "mtls+oidc" })]);
+    // The host through the published port, and Prometheus on the edge's metrics listener (its own network).
+    expect(callers).toEqual([
+      expect.objectContaining({ caller: "host", auth: "mtls+oidc" }),
+      expect.objectContaining({
+        caller: "inference-observability-prometheus",
+        port: 9180,
+        auth: "mtls",
+        identity: "zta-metrics-scraper",
+        network: "inference-observability-prometheus-to-inference-edge",
+      }),
+    ]);
     expect(edge.config.ports).toEqual([expect.objectContaining({ ip: "127.0.0.1", external: 443 })]);
     expect(stack.inference.routes.length).toBeGreaterThan(0);
   });

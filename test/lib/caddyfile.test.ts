@@ -102,3 +102,54 @@ describe("renderEdgeCaddyfile", () => {
 
   test("snapshot", () => expect(withGate).toMatchSnapshot());
 });
+
+describe("renderEdgeCaddyfile: the metrics listener", () => {
+  const scraper = "CN=zta-metrics-scraper,OU=zta-services,O=cdktf-zero-trust-ai";
+  const withMetrics = renderEdgeCaddyfile({ ...base, gate, metrics: { port: 9180, scraperSubjectDn: scraper } });
+  const without = renderEdgeCaddyfile({ ...base, gate });
+
+  test("without one, nothing is collected or served", () => {
+    expect(without).not.toMatch(/^\s*metrics\s*$/m);
+    expect(without).not.toContain("9180");
+    expect(without).not.toContain("insecure_off");
+  });
+
+  test("its own port, its own certificate, a client certificate from the CA required", () => {
+    const site = block(withMetrics, "https://:9180 {");
+    expect(site).toContain("tls /etc/zta/metrics-server.crt /etc/zta/metrics-server.key {");
+    expect(block(site, "client_auth")).toContain("mode require_and_verify");
+    expect(block(site, "client_auth")).toContain("trusted_ca_cert_file /etc/zta/ca.crt");
+  });
+
+  test("/metrics only, the scraper's subject only: every other identity 403, every other path 404", () => {
+    const site = block(withMetrics, "https://:9180 {");
+    expect(site).toContain(`@zta_not_scraper not expression \`{http.request.tls.client.subject} == "${scraper}"\``);
+    const metrics = block(site, "handle /metrics");
+    expect(metrics.indexOf("respond @zta_not_scraper 403")).toBeGreaterThan(0);
+    expect(metrics.indexOf("respond @zta_not_scraper 403")).toBeLessThan(metrics.indexOf("\t\t\tmetrics\n"));
+    expect(block(site.slice(site.indexOf("handle {")), "handle {")).toContain("respond 404");
+    // The handler is in this site alone: the API and browser sites serve no metrics.
+    expect(withMetrics.match(/^\s*metrics$/gm)?.length).toBe(3); // two servers blocks + this handler
+  });
+
+  test("every server collects HTTP metrics; only the metrics listener relaxes the Host/SNI check", () => {
+    const globals = block(withMetrics, "{\n\tadmin off");
+    const own = block(globals, "servers :9180 {");
+    expect(own).toMatch(/\n\t\tmetrics\n/);
+    expect(own).toContain("strict_sni_host insecure_off");
+    const rest = globals.slice(globals.indexOf(own) + own.length);
+    const catchAll = block(rest, "servers {");
+    expect(catchAll).toMatch(/\n\t\tmetrics\n/);
+    expect(catchAll).toContain("strict_sni_host on");
+    // First match wins in Caddy: the listener's block must come before the catch-all.
+    expect(globals.indexOf("servers :9180 {")).toBeLessThan(globals.indexOf("servers {"));
+  });
+
+  test("a subject that cannot be quoted in the expression is refused", () => {
+    expect(() =>
+      renderEdgeCaddyfile({ ...base, metrics: { port: 9180, scraperSubjectDn: 'CN=x" || true || "' } }),
+    ).toThrow(/cannot be quoted/);
+  });
+
+  test("snapshot", () => expect(withMetrics).toMatchSnapshot());
+});

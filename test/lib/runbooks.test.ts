@@ -214,7 +214,9 @@ describe("secretHoldings: which resources hold which secret", () => {
     const token = one(/tunnel token/);
     expect(token.containers).toEqual(["inference-chat-cloudflared"]);
     expect(token.replace).toEqual([expect.stringMatching(/^cloudflare_zero_trust_tunnel_cloudflared\.tunnel_\w+$/)]);
-    expect(one(/server key of inference-edge/).containers).toEqual(["inference-edge"]);
+    expect(one(/^server key of inference-edge/).containers).toEqual(["inference-edge"]);
+    // The edge's metrics listener has a certificate of its own (issued for its Docker name).
+    expect(one(/^metrics listener's server key of inference-edge/).containers).toEqual(["inference-edge"]);
     expect(one(/operator client key/).outputs).toEqual(["inference_operator_devops_laptop"]);
   });
 

@@ -290,6 +290,7 @@ describe("the default stack", () => {
     expect(dot).not.toContain("open finding");
     const declared = labelledFlows(json);
     expect(declared).toEqual([
+      "inference-edge mtls :9180",
       "inference-edge mtls+oidc :8443",
       "inference-gate network-only :4443",
       "inference-observability-grafana-proxy mtls :8443",

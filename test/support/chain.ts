@@ -13,9 +13,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { EDGE_METRICS_FILES } from "../../lib/caddyfile";
 import { TLS_FILES } from "../../lib/identities";
 import { renderUpstreamAuthInclude } from "../../lib/nginx";
-import { CertificateFiles, TestPki } from "./pki";
+import { CertificateFiles, TestPki, issueWithOpenssl, serviceSubject } from "./pki";
 import {
   ManagedProcess,
   caddyStarted,
@@ -34,6 +35,7 @@ import {
   LocalPaths,
   LoopbackPorts,
   RenderedChain,
+  hasMetricsListener,
   localizeCaddyfile,
   localizeNginxConfig,
   renderChain,
@@ -206,12 +208,16 @@ export interface EdgeOptions {
   readonly sites?: readonly EdgeSite[];
   /** Changes the localized Caddyfile before it is written (negative controls). Must change something. */
   readonly transformCaddyfile?: (caddyfile: string) => string;
+  /** The metrics listener's certificate, when the rendering has one. @default issued for the edge's Docker name */
+  readonly metricsServerCert?: CertificateFiles;
 }
 
 export interface RunningEdge {
   readonly process: ManagedProcess;
   readonly port: number;
   readonly healthPort: number;
+  /** The metrics listener's loopback port, when the rendering has one. */
+  readonly metricsPort?: number;
   readonly caddyfilePath: string;
   readonly dir: string;
 }
@@ -222,12 +228,19 @@ export interface RunningEdge {
  * until it logs that it serves and its port accepts connections.
  */
 export async function startEdge(base: string, name: string, o: EdgeOptions): Promise<RunningEdge> {
-  const [port, healthPort] = await freePorts(2);
+  const [port, healthPort, metricsPort] = await freePorts(3);
   const dir = path.join(base, name);
   const stateDir = path.join(base, `${name}-state`);
+  const metrics = hasMetricsListener(o.rendered.caddyfile);
   let caddyfile = localizeCaddyfile(
     o.rendered,
-    { edge: port, edgeHealth: healthPort, sidecar: o.sidecarPort, gate: o.gatePort },
+    {
+      edge: port,
+      edgeHealth: healthPort,
+      sidecar: o.sidecarPort,
+      gate: o.gatePort,
+      ...(metrics ? { edgeMetrics: metricsPort } : {}),
+    },
     { edgeDir: dir },
     o.sites,
   );
@@ -236,9 +249,24 @@ export async function startEdge(base: string, name: string, o: EdgeOptions): Pro
     if (transformed === caddyfile) throw new Error("startEdge: transformCaddyfile changed nothing");
     caddyfile = transformed;
   }
+  // The metrics listener's own certificate: the edge's Docker name, as EdgeProxy issues it.
+  const metricsCert = metrics
+    ? (o.metricsServerCert ??
+      issueWithOpenssl(
+        o.pki.dir,
+        `${name}-metrics-server`,
+        "server",
+        serviceSubject(o.rendered.edgeName),
+        [o.rendered.edgeName],
+        o.pki.ca,
+      ))
+    : undefined;
   writeConfigVolume(dir, o.rendered.edgeFiles, {
     [EDGE_CONFIG_FILE]: caddyfile,
     ...tlsFiles(o.pki.ca, { server: o.serverCert ?? o.pki.edgeServer, client: o.pki.edgeClient }),
+    ...(metricsCert
+      ? { [EDGE_METRICS_FILES.serverCert]: metricsCert.certPem, [EDGE_METRICS_FILES.serverKey]: metricsCert.keyPem }
+      : {}),
   });
   const caddyfilePath = path.join(dir, EDGE_CONFIG_FILE);
   caddyValidate(caddyfilePath, stateDir);
@@ -249,7 +277,7 @@ export async function startEdge(base: string, name: string, o: EdgeOptions): Pro
     await caddy.stop();
     throw err;
   }
-  return { process: caddy, port, healthPort, caddyfilePath, dir };
+  return { process: caddy, port, healthPort, caddyfilePath, dir, ...(metrics ? { metricsPort } : {}) };
 }
 
 async function launchChain(options: StartChainOptions, rendered: RenderedChain): Promise<Chain> {

@@ -10,7 +10,7 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import * as path from "path";
 import { App, TerraformStack, TerraformVariable } from "cdktf";
-import { EDGE_HEALTH_PORT, EDGE_PORT } from "../../constructs/edge-proxy";
+import { EDGE_HEALTH_PORT, EDGE_METRICS_PORT, EDGE_PORT } from "../../constructs/edge-proxy";
 import { HardenedService } from "../../constructs/hardened-service";
 import { SIDECAR_HEALTH_PORT, SIDECAR_PORT } from "../../constructs/mtls-sidecar";
 import { RateLimitProps, SecureInference } from "../../constructs/secure-inference";
@@ -30,6 +30,8 @@ export interface ChainProps {
 /** What the constructs rendered, before localization. */
 export interface RenderedChain {
   readonly caddyfile: string;
+  /** The edge's Docker name (what its metrics listener's certificate names). */
+  readonly edgeName: string;
   readonly nginxConfig: string;
   /** The names of the files the edge uploads to its config volume (Caddyfile and its certificates). */
   readonly edgeFiles: readonly string[];
@@ -85,6 +87,7 @@ export function renderedChainOf(ai: SecureInference): RenderedChain {
   const cookieArg = ai.gate?.args.find((a) => a.startsWith("--cookie-name="));
   return {
     caddyfile: ai.edge.caddyfile,
+    edgeName: ai.edge.name,
     nginxConfig: sidecar.nginxConfig,
     edgeFiles: uploadedFileNames(ai.edge.service),
     sidecarFiles: uploadedFileNames(sidecar.service),
@@ -141,6 +144,8 @@ function escapeRegExp(s: string): string {
 export interface LoopbackPorts {
   readonly edge: number;
   readonly edgeHealth: number;
+  /** The edge's metrics listener, when the rendering has one (Observability scrapes the edge). */
+  readonly edgeMetrics?: number;
   readonly sidecar: number;
   readonly sidecarHealth: number;
   readonly vllm: number;
@@ -167,6 +172,11 @@ export interface EdgeSite {
   readonly port: number;
 }
 
+/** Whether a rendered Caddyfile has the metrics listener (EdgeProxy.allowMetricsScraper). */
+export function hasMetricsListener(caddyfile: string): boolean {
+  return caddyfile.includes(`https://:${EDGE_METRICS_PORT} {`);
+}
+
 export function localizeCaddyfile(
   r: Pick<RenderedChain, "caddyfile" | "sidecarAddress" | "gateAddress" | "pkiNames">,
   ports: Partial<LoopbackPorts> & Pick<LoopbackPorts, "edge" | "edgeHealth" | "sidecar">,
@@ -189,6 +199,23 @@ export function localizeCaddyfile(
       why: "edge health port",
     },
   ];
+  if (hasMetricsListener(r.caddyfile)) {
+    if (ports.edgeMetrics === undefined)
+      throw new Error("localizeCaddyfile: the edge has a metrics listener but no metrics port was given");
+    replacements.push(
+      {
+        from: `https://:${EDGE_METRICS_PORT} {`,
+        to: `https://:${ports.edgeMetrics} {\n\tbind 127.0.0.1`,
+        why: "edge metrics listener port (every interface of its namespace in the container)",
+      },
+      {
+        // Caddy matches a servers block by the listener address as written: with the bind, 127.0.0.1:<port>.
+        from: `servers :${EDGE_METRICS_PORT} {`,
+        to: `servers 127.0.0.1:${ports.edgeMetrics} {`,
+        why: "the metrics listener's own server options",
+      },
+    );
+  }
   if (r.gateAddress) {
     if (ports.gate === undefined) throw new Error("localizeCaddyfile: the chain has a gate but no gate port was given");
     replacements.push({ from: r.gateAddress, to: `127.0.0.1:${ports.gate}`, why: "gate's Docker DNS name" });
