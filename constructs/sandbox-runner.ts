@@ -1,10 +1,10 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { TerraformStack } from "cdktf";
+import { Fn, TerraformStack, Token } from "cdktf";
 import { Construct } from "constructs";
 import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
 import { ServiceRole } from "../lib/identities";
-import { checkImagePinned } from "../lib/images";
+import { IMAGES, checkImagePinned } from "../lib/images";
 import {
   engineSocketIn,
   isRootUser,
@@ -108,7 +108,22 @@ export interface SandboxRunnerProps {
   readonly pidMode?: string;
   /** Only "private" or "none" are accepted; "host" is refused. @default "private" */
   readonly ipcMode?: string;
+  /**
+   * Record each run as a `tool.run` audit event (docs/audit.md): a one-shot job prints one JSON line with
+   * the image, command, workspace, exit code and the SHA-256 of the run's output, which an AuditLog in the
+   * stack collects like every container's output. @default true
+   */
+  readonly recordRuns?: boolean;
 }
+
+/** The `zta.role` of the job that writes a run's `tool.run` record. */
+export const TOOL_RUN_RECORD_ROLE = "tool-run-record";
+
+/**
+ * The record job's script: `$0` is the record without its time (Terraform's jsonencode, one line starting
+ * with `{`); the job adds the UTC time it ran at. It has no dollar-brace: Terraform would interpolate one.
+ */
+export const TOOL_RUN_RECORD_SCRIPT = `printf '{"time":"%s",' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; printf '%s\\n' "$0" | cut -c2-`;
 
 const MIN_REASON = 10;
 
@@ -137,6 +152,8 @@ function defaultName(path: string, addr: string): string {
 export class SandboxRunner extends Construct {
   public readonly job: HardenedJob;
   public readonly container: Container;
+  /** The job that prints each run's `tool.run` audit record (none with `recordRuns: false`). */
+  public readonly recordJob?: HardenedJob;
   /** The container's Docker name. */
   public readonly containerName: string;
 
@@ -218,7 +235,9 @@ export class SandboxRunner extends Construct {
       privileged: readBoolean(problems, "privileged", rawProps.privileged, false),
       pidMode: readString(problems, "pidMode", rawProps.pidMode, false, '"private"'),
       ipcMode: readString(problems, "ipcMode", rawProps.ipcMode, false, '"private"'),
+      recordRuns: readBoolean(problems, "recordRuns", rawProps.recordRuns, true),
     };
+    const recordRuns = props.recordRuns ?? true;
     const name = props.name ?? defaultName(this.node.path, this.node.addr);
     this.containerName = name;
     const user = props.user ?? "61000:61000";
@@ -423,6 +442,33 @@ export class SandboxRunner extends Construct {
       workingDir: props.workspace ? workspacePath : undefined,
     });
     this.container = this.job.container;
+
+    // The run's audit record, written from Terraform's view of the finished run (its exit_code and
+    // container_logs attributes), not by the sandboxed code, which can only shape the output being hashed.
+    // The values are unknown until the run is applied, so every new run replaces the record job: one
+    // record per run. Its image is the sidecars' nginx (Alpine: sh, date, cut), already on the host.
+    if (recordRuns) {
+      const record = {
+        event: "tool.run",
+        run: name,
+        image: props.image,
+        command: props.command,
+        workspace: props.workspace?.hostPath ?? "",
+        exit_code: this.container.exitCode,
+        output_sha256: Fn.sha256(this.container.containerLogs),
+      };
+      this.recordJob = new HardenedJob(this, "record", {
+        name: `${name}-record`,
+        role: TOOL_RUN_RECORD_ROLE,
+        catalogImage: IMAGES.nginx,
+        dockerProvider: props.dockerProvider,
+        hardening: { memoryMb: 32, cpuShares: 64, tmpfsMb: { "/tmp": 1 } },
+        awaitExit: true,
+        networkMode: "none",
+        entrypoint: ["/bin/sh", "-c", TOOL_RUN_RECORD_SCRIPT],
+        command: [Token.asString(Fn.jsonencode(record))],
+      });
+    }
 
     const literalOptIns = optIns.filter((o) => env.some((e) => e.name === o.name && !isUnresolved(e.value)));
     if (literalOptIns.length > 0) {

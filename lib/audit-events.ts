@@ -245,10 +245,10 @@ export const AUDIT_EVENTS: readonly AuditEventType[] = [
   },
   {
     name: "tool.run",
-    source: "sandbox (SandboxRunner)",
+    source: "sandbox record job (SandboxRunner)",
     description:
-      "One sandboxed tool run: image, command, workspace, exit code and a digest of the output. Not written yet: today the run's output and exit code are Terraform attributes (SandboxRunner.logs, exitCode).",
-    verified: AuditVerification.NOT_PRODUCED,
+      "One sandboxed tool run, written after it by SandboxRunner's record job (`<name>-record`) from Terraform's view of it: image, command, workspace (host path, empty when none), exit code, and the SHA-256 of the output the provider kept in `container_logs`.",
+    verified: AuditVerification.RUNNING,
     fields: [
       str("event", { oneOf: ["tool.run"] }),
       str("time"),

@@ -1,7 +1,14 @@
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Aspects, TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { Construct } from "constructs";
-import { SandboxRunner, SandboxRunnerProps } from "../../constructs/sandbox-runner";
+import {
+  SandboxRunner,
+  SandboxRunnerProps,
+  TOOL_RUN_RECORD_ROLE,
+  TOOL_RUN_RECORD_SCRIPT,
+} from "../../constructs/sandbox-runner";
+import { ROLE_LABEL } from "../../lib/identities";
+import { IMAGES } from "../../lib/images";
 import { ConfigError } from "../../lib/errors";
 import { synthOf } from "../helpers";
 import { PolicyProfile } from "../../lib/policy/profiles";
@@ -73,7 +80,11 @@ describe("SandboxRunner defaults", () => {
     expect(c.networks_advanced).toBeUndefined();
     expect(c.runtime).toBeUndefined();
     const json = JSON.parse(Testing.synth(stack));
-    expect(Object.values(json.resource.docker_image)).toEqual([expect.objectContaining({ name: IMAGE })]);
+    // The run's image, and the record job's (the catalog's nginx; see "tool.run records").
+    expect(Object.values(json.resource.docker_image)).toEqual([
+      expect.objectContaining({ name: IMAGE }),
+      expect.objectContaining({ name: IMAGES.nginx.reference }),
+    ]);
   });
 
   test("an egress network by name, a writable workspace, gVisor and a separate (rootless) Docker provider when asked", () => {
@@ -123,6 +134,61 @@ describe("SandboxRunner defaults", () => {
     const stack = newStack();
     new SandboxRunner(stack, "agent", BASE);
     expect(Testing.synth(stack)).toMatchSnapshot();
+  });
+});
+
+describe("SandboxRunner tool.run records", () => {
+  const record = (stack: TerraformStack) =>
+    JSON.parse(Testing.synth(stack)).resource.docker_container.agent_record_container_B1A7F1EC as Record<string, any>;
+
+  test("a hardened one-shot job prints the record from the finished run's exit_code and container_logs", () => {
+    const stack = newStack();
+    const agent = new SandboxRunner(stack, "agent", BASE);
+    const r = record(stack);
+    expect(agent.recordJob).toBeDefined();
+    expect(r).toMatchObject({
+      name: "stack-agent-record",
+      network_mode: "none",
+      read_only: true,
+      attach: true,
+      must_run: false,
+      user: "101:101",
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(r.labels).toEqual(expect.arrayContaining([{ label: ROLE_LABEL, value: TOOL_RUN_RECORD_ROLE }]));
+    expect(r.entrypoint).toEqual(["/bin/sh", "-c", TOOL_RUN_RECORD_SCRIPT]);
+    // One argument: Terraform's jsonencode of the record, referencing the run's computed attributes, so a
+    // new run (unknown values at plan) replaces the record job and prints a new record.
+    const run = "docker_container.agent_container_770BAE9C";
+    expect(r.command).toHaveLength(1);
+    expect(r.command[0]).toMatch(/^\$\{jsonencode\(\{/);
+    expect(r.command[0]).toContain(`"exit_code" = ${run}.exit_code`);
+    expect(r.command[0]).toContain(`"output_sha256" = sha256(${run}.container_logs)`);
+    expect(r.command[0]).toContain(`"image" = "${IMAGE}"`);
+    expect(r.command[0]).toContain(`"workspace" = "/srv/agent/repo"`);
+    expect(r.command[0]).toContain(`"command" = ["python", "/workspace/run_tests.py"]`);
+    // No dollar-brace in the script: Terraform would interpolate it.
+    expect(TOOL_RUN_RECORD_SCRIPT).not.toContain("${");
+  });
+
+  test("the record job passes the production policy too; recordRuns: false leaves it out; a non-boolean is refused", () => {
+    const stack = newStack();
+    new SandboxRunner(stack, "agent", BASE);
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION });
+    Aspects.of(stack).add(policy);
+    const json = JSON.parse(Testing.synth(stack));
+    expect(Object.keys(json.resource.docker_container)).toHaveLength(2);
+    expect(policy.results[0].findings).toEqual([]);
+
+    const without = newStack();
+    const quiet = new SandboxRunner(without, "agent", { ...BASE, recordRuns: false });
+    expect(quiet.recordJob).toBeUndefined();
+    expect(Object.keys(JSON.parse(Testing.synth(without)).resource.docker_container)).toEqual([
+      "agent_container_770BAE9C",
+    ]);
+
+    const e = errorOf({ recordRuns: "yes" as unknown as boolean });
+    expect(e.message).toMatch(/recordRuns: received a string .*Use true or false/);
   });
 });
 

@@ -56,6 +56,8 @@ export interface AppliedContainer {
   readonly id: string;
   readonly name: string;
   readonly config: Attrs;
+  /** Attributes the provider computes (`exit_code`, `container_logs` of an attached run). */
+  readonly computed?: Attrs;
 }
 
 export interface Deployment {
@@ -542,8 +544,10 @@ async function createContainer(address: string, a: Attrs, notes: string[], runLa
     const mode = u.permissions ? parseInt(u.permissions, 8) : u.executable ? 0o744 : 0o644;
     await call("PUT", `/containers/${id}/archive?path=/`, tarOneFile(u.file, content, mode));
   }
+  const computed: Attrs = {};
   if (a.start !== false) {
     await call("POST", `/containers/${id}/start`);
+    if (a.attach) Object.assign(computed, await attached(id, a.logs === true));
     if (a.wait) await waitHealthy(id, a.wait_timeout ?? 60);
     if (a.must_run !== false) {
       // The provider's Read right after create (L634-L690): a must_run container that is not running fails the apply.
@@ -554,7 +558,26 @@ async function createContainer(address: string, a: Attrs, notes: string[], runLa
       }
     }
   }
-  return { address, id, name: a.name, config: a };
+  return { address, id, name: a.name, config: a, computed };
+}
+
+/**
+ * `attach = true` (L583-L627): the create waits until the container is not running, bounded by the
+ * provider's 20-minute create timeout, and with `logs = true` keeps the log stream in `container_logs`.
+ * The provider reads the raw stream of ContainerLogs with a line scanner and no demultiplexing, so the
+ * attribute holds each line followed by "\n", the stream's 8-byte frame headers included; the Read after
+ * it (L690-L692) sets `exit_code` for a container that is not running.
+ */
+async function attached(id: string, logs: boolean): Promise<Attrs> {
+  await request("POST", `/containers/${id}/wait?condition=not-running`, undefined, 20 * 60 * 1000);
+  const out: Attrs = { exit_code: (await inspectContainer(id)).State.ExitCode };
+  if (logs) {
+    const raw = (await call("GET", `/containers/${id}/logs?stdout=1&stderr=1`)).body.toString("utf8");
+    const lines = raw.split("\n");
+    if (lines[lines.length - 1] === "") lines.pop();
+    out.container_logs = lines.map((l) => l.replace(/\r$/, "") + "\n").join("");
+  }
+  return out;
 }
 
 async function waitHealthy(id: string, timeoutSeconds: number): Promise<void> {
@@ -684,7 +707,7 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
           old.containers.delete(address);
           if (JSON.stringify(kept.config) === JSON.stringify(a)) {
             deployment.containers.push(kept);
-            values.set(address, { ...a, id: kept.id });
+            values.set(address, { ...a, id: kept.id, ...kept.computed });
             break;
           }
           deployment.notes.push(`replaced ${a.name}`);
@@ -692,7 +715,7 @@ export async function apply(json: StackJson, options: ApplyOptions, runLabel = "
         }
         const c = await createContainer(address, a, deployment.notes, runLabel);
         deployment.containers.push(c);
-        values.set(address, { ...a, id: c.id });
+        values.set(address, { ...a, id: c.id, ...c.computed });
         break;
       }
       default:

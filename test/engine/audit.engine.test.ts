@@ -14,12 +14,18 @@ import { inspectContainer, runTool, sleep } from "./docker-api";
 import { probePki, ProbePki } from "./probe";
 import { hostRequest, services, settle } from "./stack-checks";
 import { buildAllStandins, toolImage } from "./standins";
-import { AuditLog, SecureInference } from "../../index";
+import { createHash } from "crypto";
+import { AuditLog, SandboxRunner, SecureInference } from "../../index";
+import { checkAuditRecord } from "../../lib/audit-events";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
 
 const DOMAIN = "ai.example.internal";
 const NAME = "zaud-audit";
 const PORT = 16514;
+/** A user's pinned agent image; the applier runs the suite's busybox tool image for it. */
+const AGENT_IMAGE = `example/agent-tools:1.0@sha256:${"a1".repeat(32)}`;
+const AGENT = "zaud-agent";
+const AGENT_COMMAND = ["sh", "-c", "echo 'ran 3 tests'; echo '1 failed' >&2; exit 3"];
 let d: Deployment;
 let pki: ProbePki;
 const addr = (type: string, prefix: string) => {
@@ -57,8 +63,11 @@ beforeAll(async () => {
   const stack = new DefaultInferenceStack(Testing.app() as App, "zero-trust-ai");
   const ai = stack.node.findAll().find((c): c is SecureInference => c instanceof SecureInference)!;
   new AuditLog(stack, "audit", { ca: ai.ca, name: NAME, hostPort: PORT, pruneIntervalSeconds: 60 });
+  // An agent run that fails (exit 3): its tool.run record must say so.
+  new SandboxRunner(stack, "agent", { image: AGENT_IMAGE, command: AGENT_COMMAND, name: AGENT });
   const json = JSON.parse(Testing.synth(stack, true));
-  d = await apply(json, { standins: await buildAllStandins() });
+  const standins = new Map(await buildAllStandins()).set(AGENT_IMAGE, toolImage());
+  d = await apply(json, { standins });
   pki = probePki(d, {
     operator: { key: addr("tls_private_key", "inference_ca_operator-devops-laptop_key"), cert: addr("tls_locally_signed_cert", "inference_ca_operator-devops-laptop_cert") },
     daemon: { key: addr("tls_private_key", "audit_daemon-client-cert_key"), cert: addr("tls_locally_signed_cert", "audit_daemon-client-cert") },
@@ -126,6 +135,26 @@ describe("AuditLog on the engine", () => {
     expect(String(line!.event.status)).toBe("200");
     // The edge's output arrives too (its own container name as the tag).
     expect(records.some((r) => r.container === "inference-edge")).toBe(true);
+  });
+
+  it("a SandboxRunner run becomes one tool.run record: image, command, exit code 3 and the SHA-256 of the output Terraform kept", async () => {
+    const run = byName(AGENT);
+    const runValues = d.values.get(run.address)!;
+    expect(runValues.exit_code).toBe(3);
+    expect(runValues.container_logs).toContain("ran 3 tests");
+    expect((await inspectContainer(byName(`${AGENT}-record`).id)).State).toMatchObject({ Status: "exited", ExitCode: 0 });
+    let record: Record<string, any> | undefined;
+    for (let i = 0; i < 30 && !record; i++) {
+      record = (await stored()).find((r) => r.event?.event === "tool.run");
+      if (!record) await sleep(1000);
+    }
+    expect(record).toBeDefined();
+    expect(checkAuditRecord(record)).toEqual([]);
+    expect(record!.container).toBe(`${AGENT}-record`);
+    expect(record!.event).toMatchObject({ run: AGENT, image: AGENT_IMAGE, workspace: "" });
+    expect(String(record!.event.exit_code)).toBe("3");
+    expect(record!.event.output_sha256).toBe(createHash("sha256").update(runValues.container_logs).digest("hex"));
+    expect(Date.parse(record!.event.time)).toBeGreaterThan(Date.now() - 10 * 60 * 1000);
   });
 
   it("the collector's port refuses a connection without the daemon's client certificate and accepts the daemon's", async () => {

@@ -106,10 +106,11 @@ export const SPECS: Partial<Record<CatalogKey, Spec>> = {
     ],
   },
   // nginxinc/nginx-unprivileged:alpine: USER 101 (nginx), pid and *_temp_path under /tmp, logs linked to
-  // stdout/stderr, ENTRYPOINT /docker-entrypoint.sh, CMD nginx -g 'daemon off;', busybox wget.
+  // stdout/stderr, ENTRYPOINT /docker-entrypoint.sh, CMD nginx -g 'daemon off;', busybox wget (and date and
+  // cut, which SandboxRunner's record job runs with it).
   nginx: {
     binaries: { "/usr/sbin/nginx": "/usr/sbin/nginx" },
-    busybox: [...SHELL_APPLETS, "wget"],
+    busybox: [...SHELL_APPLETS, "wget", "date", "cut", "printf"],
     files: {
       "/etc/nginx/nginx.conf": "pid /tmp/nginx.pid;\nevents {}\nhttp { server { listen 8080; } }\n",
       "/etc/nginx/mime.types": fs.existsSync("/etc/nginx/mime.types") ? fs.readFileSync("/etc/nginx/mime.types", "utf8") : "types {}\n",
