@@ -1,7 +1,7 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
-import { Aspects, IAspect, TerraformStack } from "cdktf";
+import { Aspects, Fn, IAspect, Lazy, TerraformStack } from "cdktf";
 // What cdktf itself uses for `dependsOn` in resource configs (a plain address, not an interpolation).
 import { dependable } from "cdktf/lib/tfExpression";
 import { Construct, IConstruct } from "constructs";
@@ -19,16 +19,18 @@ import {
 } from "../lib/audit";
 import { PolicyProfile } from "../lib/policy/profiles";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { RECORD_JOB_SCRIPT } from "../lib/audit-events";
 import { CONFIG_DIR } from "../lib/identities";
 import { IMAGES } from "../lib/images";
 import { ConfigVolume } from "./config-volume";
-import { HardenedService } from "./hardened-service";
+import { HardenedJob, HardenedService } from "./hardened-service";
 import { InternalCa } from "./internal-ca";
 import { Authentication, ExternalZone, TrustGraph } from "./trust-graph";
 
 /** Roles of the audit containers (the `zta.role` label). */
 export const AUDIT_COLLECTOR_ROLE = "audit-collector";
 export const AUDIT_RETENTION_ROLE = "audit-retention";
+export const AUDIT_CHANGE_RECORD_ROLE = "audit-change-record";
 /** Label on the collector with the retention in days it was rendered with. */
 export const AUDIT_RETENTION_LABEL = "zta.audit.retention-days";
 
@@ -85,6 +87,8 @@ export class AuditLog extends Construct {
   public readonly hostPort: number;
   /** `log_opts` every audited container gets. */
   public readonly driverOptions: Record<string, string>;
+  /** The job that records the configuration Terraform applied (`config.deployed`), once per change. */
+  public readonly changeRecordJob: HardenedJob;
 
   constructor(scope: Construct, id: string, props: AuditLogProps) {
     super(scope, id);
@@ -208,6 +212,23 @@ export class AuditLog extends Construct {
       ],
     });
     this.driverOptions = syslogDriverOptions({ address: `127.0.0.1:${hostPort}`, tlsDir: this.daemonTls.volume.mountpoint, maxBufferSize: bufferSize });
+
+    // The Terraform-side change record: one `config.deployed` line listing every audited container with
+    // its image and config hash (the zta.config-sha256 label). Its command is those values, so any change
+    // to them (a config, a certificate, an image) replaces this job and it prints the new list after the
+    // containers it names were applied (it references them); the previous record says what it was before.
+    this.changeRecordJob = new HardenedJob(this, "changes", {
+      name: `${name}-changes`,
+      role: AUDIT_CHANGE_RECORD_ROLE,
+      // The sidecars' Alpine nginx (sh, date, cut), already on the host; the same job SandboxRunner records with.
+      catalogImage: IMAGES.nginx,
+      hardening: { memoryMb: 32, cpuShares: 64, tmpfsMb: { "/tmp": 1 } },
+      awaitExit: true,
+      networkMode: "none",
+      entrypoint: ["/bin/sh", "-c", RECORD_JOB_SCRIPT],
+      command: [Lazy.stringValue({ produce: () => this.changeRecord() })],
+    });
+    this.route(this.changeRecordJob.container);
     Aspects.of(TerraformStack.of(this)).add(new AuditRouting(this));
   }
 
@@ -217,6 +238,22 @@ export class AuditLog extends Construct {
     // Config loaders are created, never started: no logs, and their driver would never dial.
     if (container.startInput === false) return false;
     return container.provider === this.collector.container.provider;
+  }
+
+  /** The `config.deployed` record (Terraform's jsonencode), of the containers audited when the stack is synthesized. */
+  private changeRecord(): string {
+    const stack = TerraformStack.of(this);
+    const services: Record<string, { image: string; config_sha256: string }> = {};
+    // A library service's config hash is its config volume's (the CONFIG_HASH_LABEL value); a user's own
+    // container has none and is recorded by its image.
+    const hashes = new Map<Container, string>();
+    for (const c of stack.node.findAll()) if (c instanceof HardenedService && c.config) hashes.set(c.container, c.config.contentHash);
+    for (const c of stack.node.findAll()) {
+      if (!(c instanceof Container) || !this.audits(c)) continue;
+      // The Docker name is the key; referencing the attributes orders this job after the containers.
+      services[c.nameInput ?? c.node.path] = { image: c.image, config_sha256: hashes.get(c) ?? "" };
+    }
+    return Fn.jsonencode({ event: "config.deployed", stack: stack.node.id, services });
   }
 
   /** Routes one container's logs here: the syslog driver, and created after the collector is healthy. */

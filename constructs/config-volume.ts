@@ -2,7 +2,7 @@ import { Container, ContainerUpload } from "@cdktf/provider-docker/lib/container
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { ROLE_LABEL, ServiceRole } from "../lib/identities";
+import { CONFIG_HASH_LABEL, ROLE_LABEL, ServiceRole } from "../lib/identities";
 
 /** One file to place in a config volume. */
 export interface ConfigFile {
@@ -85,7 +85,7 @@ export class ConfigVolume extends Construct {
   public serviceLabels(role: string): { label: string; value: string }[] {
     return [
       { label: ROLE_LABEL, value: role },
-      { label: "zta.config-sha256", value: this.contentHash },
+      { label: CONFIG_HASH_LABEL, value: this.contentHash },
     ];
   }
 

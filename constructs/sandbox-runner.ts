@@ -2,6 +2,7 @@ import { Container } from "@cdktf/provider-docker/lib/container";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Fn, TerraformStack, Token } from "cdktf";
 import { Construct } from "constructs";
+import { RECORD_JOB_SCRIPT } from "../lib/audit-events";
 import { Problems, addStackCheck, isUnresolved, whereIs } from "../lib/errors";
 import { ServiceRole } from "../lib/identities";
 import { IMAGES, checkImagePinned } from "../lib/images";
@@ -118,12 +119,6 @@ export interface SandboxRunnerProps {
 
 /** The `zta.role` of the job that writes a run's `tool.run` record. */
 export const TOOL_RUN_RECORD_ROLE = "tool-run-record";
-
-/**
- * The record job's script: `$0` is the record without its time (Terraform's jsonencode, one line starting
- * with `{`); the job adds the UTC time it ran at. It has no dollar-brace: Terraform would interpolate one.
- */
-export const TOOL_RUN_RECORD_SCRIPT = `printf '{"time":"%s",' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; printf '%s\\n' "$0" | cut -c2-`;
 
 const MIN_REASON = 10;
 
@@ -465,7 +460,7 @@ export class SandboxRunner extends Construct {
         hardening: { memoryMb: 32, cpuShares: 64, tmpfsMb: { "/tmp": 1 } },
         awaitExit: true,
         networkMode: "none",
-        entrypoint: ["/bin/sh", "-c", TOOL_RUN_RECORD_SCRIPT],
+        entrypoint: ["/bin/sh", "-c", RECORD_JOB_SCRIPT],
         command: [Token.asString(Fn.jsonencode(record))],
       });
     }

@@ -11,6 +11,14 @@
  */
 
 /** JSON types of a field. */
+
+/**
+ * The script of the jobs that print a record built by Terraform (SandboxRunner's `tool.run`, AuditLog's
+ * `config.deployed`): `$0` is the record without its time (Terraform's jsonencode, one line starting
+ * with `{`); the job adds the UTC time it ran at. It has no dollar-brace: Terraform would interpolate one.
+ */
+export const RECORD_JOB_SCRIPT = `printf '{"time":"%s",' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; printf '%s\\n' "$0" | cut -c2-`;
+
 export type AuditFieldType = "string" | "integer" | "number" | "boolean" | "object" | "array";
 
 export interface AuditField {
@@ -260,6 +268,14 @@ export const AUDIT_EVENTS: readonly AuditEventType[] = [
       str("output_sha256"),
     ],
   },
+  {
+    name: "config.deployed",
+    source: "change-record job (AuditLog)",
+    description:
+      "The configuration Terraform applied, after every apply that changed an audited container's image or config (a config file, a certificate): one entry per container, keyed by its Docker name, with its image and config hash (`zta.config-sha256`, empty for a container without a config volume). Which container changed is the difference from the previous record.",
+    verified: AuditVerification.RUNNING,
+    fields: [str("event", { oneOf: ["config.deployed"] }), str("time"), str("stack"), obj("services")],
+  },
 ];
 
 export function auditEventType(name: string): AuditEventType | undefined {
@@ -366,6 +382,7 @@ export function classifyAuditEvent(event: unknown): string | undefined {
   }
   if ("audit_level" in e && "verb" in e) return "config.change";
   if (e.event === "tool.run") return "tool.run";
+  if (e.event === "config.deployed") return "config.deployed";
   return undefined;
 }
 

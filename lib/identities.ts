@@ -90,6 +90,8 @@ export class ServiceIdentities {
 
 /** The label every library container carries with its ServiceRole; the policy rules read it. */
 export const ROLE_LABEL = "zta.role";
+/** The label with the hash of a service's config volume (ConfigVolume): a change replaces the service. */
+export const CONFIG_HASH_LABEL = "zta.config-sha256";
 /** The label with the model's pinned commit (vLLM and the model fetch); ZTA-AI-004 reads it. */
 export const MODEL_REVISION_LABEL = "zta.model-revision";
 

@@ -1,6 +1,8 @@
 import { Aspects } from "cdktf";
 import { AUDIT_RETENTION_LABEL, AuditLog, PolicyProfile, SecureInference, SecurityPolicy, TrustGraph } from "../../index";
 import { AUDIT_PORT, DAEMON_IDENTITY } from "../../lib/audit";
+import { RECORD_JOB_SCRIPT } from "../../lib/audit-events";
+import { CONFIG_HASH_LABEL } from "../../lib/identities";
 import { containerNamed, expectConfigError, hardeningGaps, inferenceProps, label, resources, runningContainers, stackWithProviders, synth, uploaded } from "../helpers";
 
 function auditedStack(props: Partial<ConstructorParameters<typeof AuditLog>[2]> = {}, withPolicy = true) {
@@ -79,6 +81,21 @@ describe("AuditLog", () => {
     expect(uploaded(json, "zta-audit-daemon-tls-loader", "client.key")).toContain("private_key_pem");
     const key = containerNamed(json, "zta-audit-daemon-tls-loader").upload.find((u: { file: string }) => u.file.endsWith("/client.key"));
     expect(key.permissions).toBe("0400");
+  });
+
+  test("the change-record job: hardened, no network, routed here, one entry per audited container with its image and config hash", () => {
+    const job = containerNamed(json, "zta-audit-changes");
+    expect(hardeningGaps(job)).toEqual([]);
+    expect(job).toMatchObject({ network_mode: "none", attach: true, must_run: false, log_driver: "syslog", entrypoint: ["/bin/sh", "-c", RECORD_JOB_SCRIPT] });
+    expect(job.command).toHaveLength(1);
+    const record = job.command[0] as string;
+    expect(record).toMatch(/^\$\{jsonencode\(\{"event" = "config.deployed", "stack" = "[^"]+", "services" = \{/);
+    const others = runningContainers(json).filter((c) => !String(c.name).startsWith("zta-audit-"));
+    for (const c of others) expect(record).toContain(`"${c.name}" = {"image" = docker_container.`);
+    // A service's hash is its config volume's, the same expression as its zta.config-sha256 label.
+    const edgeHash = label(containerNamed(json, "inference-edge"), CONFIG_HASH_LABEL) as string;
+    expect(edgeHash).toMatch(/^\$\{sha256\(jsonencode\(docker_container\..*\.upload\)\)\}$/);
+    expect(record).toContain(`"inference-edge" = {"image" = docker_container.inference_edge_container_44E27172.image, "config_sha256" = ${edgeHash.slice(2, -1)}}`);
   });
 
   test("retention: the production default is 365 days, in the pruner's script and the collector's label", () => {

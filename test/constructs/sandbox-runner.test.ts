@@ -1,12 +1,8 @@
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Aspects, TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { Construct } from "constructs";
-import {
-  SandboxRunner,
-  SandboxRunnerProps,
-  TOOL_RUN_RECORD_ROLE,
-  TOOL_RUN_RECORD_SCRIPT,
-} from "../../constructs/sandbox-runner";
+import { SandboxRunner, SandboxRunnerProps, TOOL_RUN_RECORD_ROLE } from "../../constructs/sandbox-runner";
+import { RECORD_JOB_SCRIPT } from "../../lib/audit-events";
 import { ROLE_LABEL } from "../../lib/identities";
 import { IMAGES } from "../../lib/images";
 import { ConfigError } from "../../lib/errors";
@@ -156,7 +152,7 @@ describe("SandboxRunner tool.run records", () => {
       capabilities: { drop: ["ALL"] },
     });
     expect(r.labels).toEqual(expect.arrayContaining([{ label: ROLE_LABEL, value: TOOL_RUN_RECORD_ROLE }]));
-    expect(r.entrypoint).toEqual(["/bin/sh", "-c", TOOL_RUN_RECORD_SCRIPT]);
+    expect(r.entrypoint).toEqual(["/bin/sh", "-c", RECORD_JOB_SCRIPT]);
     // One argument: Terraform's jsonencode of the record, referencing the run's computed attributes, so a
     // new run (unknown values at plan) replaces the record job and prints a new record.
     const run = "docker_container.agent_container_770BAE9C";
@@ -168,7 +164,7 @@ describe("SandboxRunner tool.run records", () => {
     expect(r.command[0]).toContain(`"workspace" = "/srv/agent/repo"`);
     expect(r.command[0]).toContain(`"command" = ["python", "/workspace/run_tests.py"]`);
     // No dollar-brace in the script: Terraform would interpolate it.
-    expect(TOOL_RUN_RECORD_SCRIPT).not.toContain("${");
+    expect(RECORD_JOB_SCRIPT).not.toContain("${");
   });
 
   test("the record job passes the production policy too; recordRuns: false leaves it out; a non-boolean is refused", () => {

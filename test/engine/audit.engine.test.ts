@@ -17,6 +17,7 @@ import { buildAllStandins, toolImage } from "./standins";
 import { createHash } from "crypto";
 import { AuditLog, SandboxRunner, SecureInference } from "../../index";
 import { checkAuditRecord } from "../../lib/audit-events";
+import { CONFIG_HASH_LABEL } from "../../lib/identities";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
 
 const DOMAIN = "ai.example.internal";
@@ -27,6 +28,8 @@ const AGENT_IMAGE = `example/agent-tools:1.0@sha256:${"a1".repeat(32)}`;
 const AGENT = "zaud-agent";
 const AGENT_COMMAND = ["sh", "-c", "echo 'ran 3 tests'; echo '1 failed' >&2; exit 3"];
 let d: Deployment;
+let json: any;
+let standins: Map<string, string>;
 let pki: ProbePki;
 const addr = (type: string, prefix: string) => {
   const a = [...d.values.keys()].find((k) => k.startsWith(`${type}.${prefix}`));
@@ -65,8 +68,8 @@ beforeAll(async () => {
   new AuditLog(stack, "audit", { ca: ai.ca, name: NAME, hostPort: PORT, pruneIntervalSeconds: 60 });
   // An agent run that fails (exit 3): its tool.run record must say so.
   new SandboxRunner(stack, "agent", { image: AGENT_IMAGE, command: AGENT_COMMAND, name: AGENT });
-  const json = JSON.parse(Testing.synth(stack, true));
-  const standins = new Map(await buildAllStandins()).set(AGENT_IMAGE, toolImage());
+  json = JSON.parse(Testing.synth(stack, true));
+  standins = new Map(await buildAllStandins()).set(AGENT_IMAGE, toolImage());
   d = await apply(json, { standins });
   pki = probePki(d, {
     operator: { key: addr("tls_private_key", "inference_ca_operator-devops-laptop_key"), cert: addr("tls_locally_signed_cert", "inference_ca_operator-devops-laptop_cert") },
@@ -155,6 +158,38 @@ describe("AuditLog on the engine", () => {
     expect(String(record!.event.exit_code)).toBe("3");
     expect(record!.event.output_sha256).toBe(createHash("sha256").update(runValues.container_logs).digest("hex"));
     expect(Date.parse(record!.event.time)).toBeGreaterThan(Date.now() - 10 * 60 * 1000);
+  });
+
+  it("config.deployed: the applied configuration is recorded; a re-issued edge certificate records a new one that differs in the edge alone", async () => {
+    const hashOf = (name: string) => (byName(name).config.labels as { label: string; value: string }[]).find((l) => l.label === CONFIG_HASH_LABEL)?.value ?? "";
+    const deployed = async (count: number) => {
+      let found: Array<Record<string, any>> = [];
+      for (let i = 0; i < 30 && found.length < count; i++) {
+        found = (await stored()).filter((r) => r.event?.event === "config.deployed");
+        if (found.length < count) await sleep(1000);
+      }
+      return found;
+    };
+    const [first] = await deployed(1);
+    expect(first).toBeDefined();
+    expect(checkAuditRecord(first)).toEqual([]);
+    expect(first.container).toBe(`${NAME}-changes`);
+    // Every started container outside the AuditLog: the services, the model fetch, the sandbox run and its record job.
+    const audited = d.containers.filter((c) => c.config.start !== false && !c.name.startsWith(NAME)).map((c) => c.name);
+    expect(Object.keys(first.event.services).sort()).toEqual(audited.sort());
+    for (const name of audited) expect({ name, hash: first.event.services[name].config_sha256 }).toEqual({ name, hash: hashOf(name) });
+    expect(hashOf("inference-edge")).toMatch(/^[0-9a-f]{64}$/);
+
+    const oldEdge = byName("inference-edge").id;
+    d = await apply(json, { standins }, "1", d, ["tls_locally_signed_cert.inference_edge_server-cert"]);
+    await settle(d);
+    expect(byName("inference-edge").id).not.toBe(oldEdge);
+    const records = await deployed(2);
+    expect(records.length).toBe(2);
+    const [before, after] = records;
+    const changed = Object.keys(after.event.services).filter((k) => JSON.stringify(before.event.services[k]) !== JSON.stringify(after.event.services[k]));
+    expect(changed).toEqual(["inference-edge"]);
+    expect(after.event.services["inference-edge"].config_sha256).toBe(hashOf("inference-edge"));
   });
 
   it("the collector's port refuses a connection without the daemon's client certificate and accepts the daemon's", async () => {
