@@ -123,7 +123,7 @@ export interface ApiGatewayProps {
   readonly spendLogIntervalSeconds?: number;
   /**
    * The exporter reads a call only this many seconds after it ended: LiteLLM writes spend rows in batches (every
-   * 10 s by default), and a row written after the exporter moved past its end time would be skipped. @default 60
+   * `proxy_batch_write_at` seconds, 10 in the versions read), and a row written after the exporter moved past its end time would be skipped. @default 60
    */
   readonly spendLogSettleSeconds?: number;
 }

@@ -13,7 +13,8 @@
  *   user_api_key_alias: the app), status ("success" / "failure"; newer column, older rows keep it in metadata).
  * - get_logging_payload hands Prisma `metadata` as a JSON document serialized to a string (safe_dumps); whether it
  *   lands as a JSONB object or a JSONB string was not run here, so the query reads both.
- * - LiteLLM queues spend rows and writes them in batches (every `proxy_batch_write_at` seconds, 10 by default):
+ * - LiteLLM queues spend rows and writes them in batches (every `proxy_batch_write_at` seconds: 10 in the
+ *   litellm/constants.py versions read; a later release raised the default, PR 17355, so keep the lag above it):
  *   a call's row can appear some seconds after its end. The exporter only reads rows that ended at least
  *   `settleSeconds` ago, so a cursor past a row's end time never skips a row still in LiteLLM's queue.
  */
