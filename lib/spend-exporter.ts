@@ -94,11 +94,14 @@ LIMIT :batch;
 export function renderSpendExporterScript(o: SpendExporterOptions): string {
   return `#!/bin/sh
 # Rendered by cdktf-zero-trust-ai (ApiGateway): LiteLLM's spend logs -> one JSON line per call on stdout.
-set -u
-CONFIG="\${ZTA_CONFIG_DIR:-${o.configDir}}"
-STATE="\${ZTA_STATE_DIR:-${o.stateDir}}"
-RUN="\${ZTA_RUN_DIR:-${o.runDir}}"
-export PGHOST="\${PGHOST:-${o.host}}" PGPORT="\${PGPORT:-${o.port}}" PGDATABASE="${o.database}" PGUSER="${SPEND_READER_ROLE}"
+# No dollar-brace expansions here: Terraform would take them for interpolations in the uploaded file. The ZTA_* and PG* overrides are for tests.
+CONFIG=${o.configDir} STATE=${o.stateDir} RUN=${o.runDir} HOST=${o.host} PORT=${o.port}
+[ -z "$ZTA_CONFIG_DIR" ] || CONFIG="$ZTA_CONFIG_DIR"
+[ -z "$ZTA_STATE_DIR" ] || STATE="$ZTA_STATE_DIR"
+[ -z "$ZTA_RUN_DIR" ] || RUN="$ZTA_RUN_DIR"
+[ -z "$PGHOST" ] || HOST="$PGHOST"
+[ -z "$PGPORT" ] || PORT="$PGPORT"
+export PGHOST="$HOST" PGPORT="$PORT" PGDATABASE="${o.database}" PGUSER="${SPEND_READER_ROLE}"
 export PGCONNECT_TIMEOUT=10 PGAPPNAME=zta-spend-exporter
 INTERVAL=${o.intervalSeconds}
 SETTLE=${o.settleSeconds}
@@ -111,7 +114,7 @@ printf '*:*:*:%s:%s\\n' "$PGUSER" "$(cat "$CONFIG/spend-reader-password")" > "$P
 # PID 1 ignores signals it does not trap: stop at once (the cursor is only ever replaced whole).
 sleeper=
 trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM INT
-echo "spend exporter: every \${INTERVAL}s, calls that ended \${SETTLE}s ago or more, from $PGHOST:$PGPORT as $PGUSER" >&2
+echo "spend exporter: polls every $INTERVAL seconds for calls that ended $SETTLE seconds ago or more, from $PGHOST:$PGPORT as $PGUSER" >&2
 
 while :; do
   after_time=1970-01-01T00:00:00.000000
@@ -202,11 +205,15 @@ GRANT SELECT ON TABLE public.${SPEND_LOGS_TABLE} TO :"reader";
 export function renderSpendGrantsScript(o: SpendGrantsOptions): string {
   return `#!/bin/sh
 # Rendered by cdktf-zero-trust-ai (ApiGateway): grants the spend exporter's read-only role.
-set -eu
-CONFIG="\${ZTA_CONFIG_DIR:-${o.configDir}}"
-RUN="\${ZTA_RUN_DIR:-${o.runDir}}"
-WAIT="\${ZTA_WAIT_SECONDS:-${o.waitSeconds}}"
-export PGHOST="\${PGHOST:-${o.host}}" PGPORT="\${PGPORT:-${o.port}}" PGDATABASE="${o.database}" PGUSER="${o.ownerUser}"
+set -e
+# No dollar-brace expansions here: Terraform would take them for interpolations in the uploaded file. The ZTA_* and PG* overrides are for tests.
+CONFIG=${o.configDir} RUN=${o.runDir} WAIT=${o.waitSeconds} HOST=${o.host} PORT=${o.port}
+[ -z "$ZTA_CONFIG_DIR" ] || CONFIG="$ZTA_CONFIG_DIR"
+[ -z "$ZTA_RUN_DIR" ] || RUN="$ZTA_RUN_DIR"
+[ -z "$ZTA_WAIT_SECONDS" ] || WAIT="$ZTA_WAIT_SECONDS"
+[ -z "$PGHOST" ] || HOST="$PGHOST"
+[ -z "$PGPORT" ] || PORT="$PGPORT"
+export PGHOST="$HOST" PGPORT="$PORT" PGDATABASE="${o.database}" PGUSER="${o.ownerUser}"
 export PGCONNECT_TIMEOUT=10 PGAPPNAME=zta-spend-grants
 umask 077
 export PGPASSFILE="$RUN/pgpass"
@@ -215,7 +222,7 @@ waited=0
 # LiteLLM creates the table with its migrations at start.
 until [ "$(psql -X -q -A -t -c "SELECT to_regclass('public.${SPEND_LOGS_TABLE.replace(/"/g, '\\"')}') IS NOT NULL" 2>/dev/null)" = t ]; do
   if [ "$waited" -ge "$WAIT" ]; then
-    echo "spend grants: no table ${SPEND_LOGS_TABLE.replace(/"/g, '\\"')} in $PGDATABASE after \${WAIT}s" >&2
+    echo "spend grants: no table ${SPEND_LOGS_TABLE.replace(/"/g, '\\"')} in $PGDATABASE after $WAIT seconds" >&2
     exit 1
   fi
   sleep 2

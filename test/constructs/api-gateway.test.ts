@@ -344,8 +344,22 @@ describe("ApiGateway: the spend exporter (auditSpendLogs)", () => {
     expect(JSON.stringify([leaky.env])).toMatch(/random_password|PGPASSWORD/);
     const script = uploaded(json, `${EXPORTER}-config-loader`, "export.sh");
     expect(script).toContain('PGUSER="zta_spend_reader"');
-    expect(script).toContain('PGHOST="${PGHOST:-inference-gateway-db}"');
+    expect(script).toContain("HOST=inference-gateway-db PORT=5432\n");
     expect(script).toContain('export PGPASSFILE="$RUN/pgpass"');
+  });
+
+  test("the uploaded scripts hold no Terraform template syntax besides the password references (a shell ${X:-y} would be interpolated)", () => {
+    const templateSyntax = (text: string) => text.replace(/\$\{random_password\.[^.}]+\.result\}/g, "").match(/[$%]\{[^}]*\}?/g) ?? [];
+    for (const [loader, file] of [
+      [EXPORTER, "export.sh"],
+      [EXPORTER, "export.sql"],
+      [GRANTS, "grants.sh"],
+      [GRANTS, "grants.sql"],
+    ]) {
+      expect({ file, found: templateSyntax(uploaded(json, `${loader}-config-loader`, file)) }).toEqual({ file, found: [] });
+    }
+    // The check finds what Terraform would choke on.
+    expect(templateSyntax('CONFIG="${ZTA_CONFIG_DIR:-/etc/zta}" %{ if x }')).toEqual(["${ZTA_CONFIG_DIR:-/etc/zta}", "%{ if x }"]);
   });
 
   test("interval and settle lag: defaults 30 s and 60 s, both set from props and reach the script and the healthcheck", () => {

@@ -277,7 +277,7 @@ describe("the grants job on PostgreSQL 15", () => {
     const r = grants(2);
     expect({ status: r.status, err: r.stderr.trim() }).toEqual({
       status: 1,
-      err: 'spend grants: no table "LiteLLM_SpendLogs" in litellm after 2s',
+      err: 'spend grants: no table "LiteLLM_SpendLogs" in litellm after 2 seconds',
     });
     expect(owner(`SELECT count(*) FROM pg_roles WHERE rolname = '${SPEND_READER_ROLE}'`)).toBe("0");
   });
