@@ -256,9 +256,14 @@ describe("gateway: from the host through the edge", () => {
     const r = await asApp(APP_A, "/v1/chat/completions", { key: keyOf(APP_A), body: chat(MODEL_A) });
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body).choices.length).toBeGreaterThan(0);
-    // The sidecar saw the gateway's certificate and the app LiteLLM verified.
-    const audit = (await containerLogs(container(d, SIDECAR).id)).split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
-    const line = audit.reverse().find((l) => l.route === "/v1/chat/completions");
+    // The sidecar saw the gateway's certificate and the app LiteLLM verified. nginx logs after the answer and the
+    // daemon copies the line to the log asynchronously (missed once on the engine): bounded, 20 tries.
+    let line: any;
+    for (let i = 0; i < 20 && !line; i++) {
+      const audit = (await containerLogs(container(d, SIDECAR).id)).split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+      line = audit.reverse().find((l) => l.route === "/v1/chat/completions");
+      if (!line) await new Promise((r) => setTimeout(r, 250));
+    }
     expect({ identity: line?.identity, cert: /CN=zta-gateway/.test(line?.client_cert ?? ""), status: line?.status }).toEqual({ identity: `gateway:${APP_A}`, cert: true, status: 200 });
     // The models list is the key's allowlist.
     const models = JSON.parse((await asApp(APP_B, "/v1/models", { key: keyOf(APP_B) })).body).data.map((m: any) => m.id);
