@@ -2,16 +2,24 @@ import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Password } from "@cdktf/provider-random/lib/password";
 import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
 import { SelfSignedCert } from "@cdktf/provider-tls/lib/self-signed-cert";
-import { Lazy, TerraformOutput } from "cdktf";
+import { Lazy, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ClientCertMode } from "../lib/caddyfile";
-import { Problems, isUnresolved, whereIs } from "../lib/errors";
+import { Problems, addStackCheck, describeValue, isUnresolved, whereIs } from "../lib/errors";
 import { CONFIG_DIR, OPERATOR_OU, ServiceIdentities, ServiceIdentity } from "../lib/identities";
 import { IMAGES } from "../lib/images";
 import { DesiredKey, LITELLM_PORT, LitellmModel, renderDesiredKeys, renderLitellmConfig, renderReconcileScript } from "../lib/litellm";
 import { renderGatewayProxyNginxConfig } from "../lib/litellm-proxy";
-import { checkNoCredentialLiterals, readList, readNumber, readString, readStrings } from "../lib/shape";
+import { checkNoCredentialLiterals, readBoolean, readList, readNumber, readString, readStrings } from "../lib/shape";
+import {
+  renderSpendExporterScript,
+  renderSpendGrantsScript,
+  renderSpendGrantsSql,
+  renderSpendQuery,
+  spendExporterHealthcheck,
+} from "../lib/spend-exporter";
 import { dnsNameFix, isDnsName, isDockerName } from "../lib/validate";
+import { AuditLog } from "./audit-log";
 import { HardenedJob, HardenedService } from "./hardened-service";
 import { IssuedCertificate } from "./internal-ca";
 import { SecureInference } from "./secure-inference";
@@ -33,6 +41,11 @@ export const GATEWAY_IDENTITY: ServiceIdentity = ServiceIdentities.custom("gatew
 export const GATEWAY_DB_NAME = "litellm";
 /** Where Postgres keeps its cluster (the named volume). */
 export const POSTGRES_DATA_DIR = "/var/lib/postgresql/data";
+/**
+ * Where the spend exporter keeps its cursor (a volume). The postgres image's data directory: uid 70 owns it in
+ * the image, so Docker gives a fresh volume mounted there that owner (any other path would be root's).
+ */
+export const SPEND_STATE_DIR = POSTGRES_DATA_DIR;
 
 /** The `zta.role` values of the gateway's containers. */
 export const GatewayRole = {
@@ -40,6 +53,8 @@ export const GatewayRole = {
   PROXY: "api-gateway-proxy",
   DATABASE: "api-gateway-db",
   KEYS: "api-gateway-keys",
+  SPEND: "api-gateway-spend",
+  SPEND_GRANTS: "api-gateway-spend-grants",
 } as const;
 
 /** A model the gateway offers to apps. */
@@ -97,6 +112,20 @@ export interface ApiGatewayProps {
   readonly maxRequestBodyMb?: number;
   /** Longest generation, seconds. @default the inference stack's `generationTimeoutSeconds` (1800 unless set) */
   readonly generationTimeoutSeconds?: number;
+  /**
+   * Export LiteLLM's spend logs as one `gateway.call` JSON line per call (app, model, token counts, spend, status)
+   * on a small exporter's stdout, which an AuditLog carries to the audit trail (docs/gateway.md). With true and no
+   * AuditLog, the lines stay in the exporter's Docker log.
+   * @default true when the stack has an AuditLog created before the gateway; false without one
+   */
+  readonly auditSpendLogs?: boolean;
+  /** Seconds between the exporter's polls of the spend logs. @default 30 */
+  readonly spendLogIntervalSeconds?: number;
+  /**
+   * The exporter reads a call only this many seconds after it ended: LiteLLM writes spend rows in batches (every
+   * `proxy_batch_write_at` seconds, 10 in the versions read), and a row written after the exporter moved past its end time would be skipped. @default 60
+   */
+  readonly spendLogSettleSeconds?: number;
 }
 
 const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
@@ -132,6 +161,14 @@ export class ApiGateway extends Construct {
   public readonly proxyService!: HardenedService;
   public readonly databaseService!: HardenedService;
   public readonly reconcileJob!: HardenedJob;
+  /** The spend exporter (with `auditSpendLogs`): LiteLLM's spend logs as JSON lines on its stdout. */
+  public readonly spendExporter?: HardenedService;
+  /** The one-shot job that gives the exporter its read-only database role. */
+  public readonly spendGrantsJob?: HardenedJob;
+  /** The exporter's cursor, so a restart exports no call twice. */
+  public readonly spendCursorVolume?: Volume;
+  /** Whether the spend logs are exported (`auditSpendLogs`, or its default). */
+  public readonly auditSpendLogs: boolean;
   public readonly databaseVolume!: Volume;
   public readonly name: string;
   public readonly hostname: string;
@@ -159,6 +196,8 @@ export class ApiGateway extends Construct {
     const memoryMb = readNumber(problems, "memoryMb", rawProps.memoryMb, 2048, { min: 512, max: 65536, unit: "MB" });
     const dbMemoryMb = readNumber(problems, "databaseMemoryMb", rawProps.databaseMemoryMb, 512, { min: 128, max: 65536, unit: "MB" });
     this.hostname = hostname;
+    const spend = this.checkSpendLogs(problems, rawProps);
+    this.auditSpendLogs = spend.enabled;
     const inference = rawProps.inference;
     if (!(inference instanceof SecureInference)) {
       problems.add("inference", inference, 'Pass the SecureInference the gateway calls (new ApiGateway(stack, "gateway", { inference: ai, ... })).');
@@ -377,6 +416,13 @@ export class ApiGateway extends Construct {
       dependsOn: [this.gatewayService.container],
     });
 
+    if (spend.enabled) {
+      const parts = this.createSpendExporter({ ...spend, dbHost, dbPassword, allowUnpinned, postgresImage: rawProps.postgresImage, litellmImage: rawProps.image ?? IMAGES.litellm.reference });
+      this.spendExporter = parts.exporter;
+      this.spendGrantsJob = parts.grants;
+      this.spendCursorVolume = parts.cursor;
+    }
+
     new TerraformOutput(this, "endpoint", {
       description: "OpenAI-compatible base URL of the API gateway (an app bundle + its key)",
       value: `https://${hostname}${inference.edge.hostPort === 443 ? "" : `:${inference.edge.hostPort}`}/v1`,
@@ -414,6 +460,122 @@ export class ApiGateway extends Construct {
       maxRequestBodyMb: this.maxRequestBodyMb,
       generationTimeoutSeconds: this.timeoutSeconds,
     });
+  }
+
+  /**
+   * The spend exporter's props. Its default follows the AuditLog: on when the stack has one when the gateway is
+   * created. An AuditLog created later would silently miss the spend lines, so that is a ConfigError at synth.
+   */
+  private checkSpendLogs(problems: Problems, p: ApiGatewayProps): { enabled: boolean; intervalSeconds: number; settleSeconds: number } {
+    const hasAudit = () => TerraformStack.of(this).node.findAll().some((c) => c instanceof AuditLog);
+    const given = p.auditSpendLogs;
+    const enabled = readBoolean(problems, "auditSpendLogs", given, given === undefined ? hasAudit() : false);
+    const intervalSeconds = readNumber(problems, "spendLogIntervalSeconds", p.spendLogIntervalSeconds, 30, { min: 5, max: 3600, unit: "s" });
+    const settleSeconds = readNumber(problems, "spendLogSettleSeconds", p.spendLogSettleSeconds, 60, { min: 0, max: 3600, unit: "s" });
+    if (!enabled && given === false) {
+      for (const prop of ["spendLogIntervalSeconds", "spendLogSettleSeconds"] as const) {
+        problems.check(p[prop] === undefined, prop, p[prop], "It only applies to the spend exporter: leave it out, or set auditSpendLogs: true.");
+      }
+    }
+    if (given === undefined && !enabled) {
+      const where = whereIs("ApiGateway", this.node.path);
+      addStackCheck(this, `api-gateway-spend:${this.node.path}`, () =>
+        hasAudit()
+          ? [
+              {
+                prop: "auditSpendLogs",
+                received: describeValue(undefined),
+                fix: "The stack's AuditLog is created after this gateway, so its spend lines would not reach the audit trail: create the AuditLog first, or set auditSpendLogs (true or false) explicitly.",
+                where,
+              },
+            ]
+          : [],
+      );
+    }
+    return { enabled, intervalSeconds, settleSeconds };
+  }
+
+  /**
+   * The spend exporter and its grants job. The exporter reaches Postgres on a network of its own (the trust graph's
+   * pair network): the gateway's database network stays the gateway's alone. It logs in as a role that may SELECT
+   * the spend log table and nothing else, with a password of its own (a file), granted by the job from LiteLLM's
+   * namespace, where the owner's password already is.
+   */
+  private createSpendExporter(o: {
+    intervalSeconds: number;
+    settleSeconds: number;
+    dbHost: string;
+    dbPassword: string;
+    allowUnpinned: boolean;
+    postgresImage?: string;
+    litellmImage: string;
+  }): { exporter: HardenedService; grants: HardenedJob; cursor: Volume } {
+    const readerPassword = new Password(this, "spend-reader-password", { length: 40, special: false }).result;
+    const image = { catalogImage: IMAGES.postgres, image: o.postgresImage, imageProp: "postgresImage", allowUnpinnedImages: o.allowUnpinned };
+    const grants = new HardenedJob(this, "spend-grants", {
+      ...image,
+      name: `${this.name}-spend-grants`,
+      role: GatewayRole.SPEND_GRANTS,
+      files: [
+        {
+          name: "grants.sh",
+          content: renderSpendGrantsScript({
+            host: o.dbHost,
+            port: GATEWAY_DB_PORT,
+            database: GATEWAY_DB_NAME,
+            ownerUser: GATEWAY_DB_NAME,
+            configDir: CONFIG_DIR,
+            runDir: "/tmp",
+            waitSeconds: 300,
+            litellmImage: o.litellmImage,
+          }),
+        },
+        { name: "grants.sql", content: renderSpendGrantsSql({ database: GATEWAY_DB_NAME, litellmImage: o.litellmImage }) },
+        { name: "db-password", content: o.dbPassword },
+        { name: "spend-reader-password", content: readerPassword },
+      ],
+      // LiteLLM's namespace: its database network, no network of its own.
+      namespaceOf: this.gatewayService,
+      entrypoint: ["/bin/sh", `${CONFIG_DIR}/grants.sh`],
+      hardening: { memoryMb: 64, cpuShares: 128, tmpfsMb: { "/tmp": 1 } },
+      dependsOn: [this.gatewayService.container],
+    });
+    const cursor = new Volume(this, "spend-cursor", { name: `${this.name}-spend-cursor` });
+    const exporter = new HardenedService(this, "spend", {
+      ...image,
+      name: `${this.name}-spend`,
+      role: GatewayRole.SPEND,
+      files: [
+        {
+          name: "export.sh",
+          content: renderSpendExporterScript({
+            host: o.dbHost,
+            port: GATEWAY_DB_PORT,
+            database: GATEWAY_DB_NAME,
+            intervalSeconds: o.intervalSeconds,
+            settleSeconds: o.settleSeconds,
+            configDir: CONFIG_DIR,
+            stateDir: SPEND_STATE_DIR,
+            runDir: "/tmp",
+          }),
+        },
+        { name: "export.sql", content: renderSpendQuery() },
+        { name: "spend-reader-password", content: readerPassword },
+      ],
+      entrypoint: ["/bin/sh", `${CONFIG_DIR}/export.sh`],
+      volumes: [{ volumeName: cursor.name, containerPath: SPEND_STATE_DIR, readOnly: false }],
+      hardening: {
+        memoryMb: 64,
+        cpuShares: 128,
+        tmpfsMb: { "/tmp": 8 },
+        healthcheck: spendExporterHealthcheck({ runDir: "/tmp", intervalSeconds: o.intervalSeconds }),
+        // LiteLLM's start (migrations), then the grants job.
+        healthStartPeriod: "180s",
+      },
+      dependsOn: [grants.container],
+    });
+    this.databaseService.allowFrom(exporter, { port: GATEWAY_DB_PORT, authentication: Authentication.NETWORK_ONLY });
+    return { exporter, grants, cursor };
   }
 
   private checkModels(problems: Problems, raw: unknown, servedModelName: string): void {

@@ -269,6 +269,25 @@ export const AUDIT_EVENTS: readonly AuditEventType[] = [
     ],
   },
   {
+    name: "gateway.call",
+    source: "spend exporter (ApiGateway)",
+    description:
+      "One call through the API gateway, from LiteLLM's own spend logs once it has settled: the app (its key's alias), the model group, prompt, completion and total tokens, the spend in USD and the status. Read by a role that can only SELECT that table.",
+    verified: AuditVerification.RUNNING,
+    fields: [
+      str("event", { oneOf: ["gateway.call"] }),
+      str("time"),
+      str("request_id", { nonEmpty: true }),
+      optional(str("app")),
+      str("model"),
+      int("prompt_tokens"),
+      int("completion_tokens"),
+      int("total_tokens"),
+      num("spend_usd"),
+      str("status"),
+    ],
+  },
+  {
     name: "config.deployed",
     source: "change-record job (AuditLog)",
     description:
@@ -383,6 +402,7 @@ export function classifyAuditEvent(event: unknown): string | undefined {
   if ("audit_level" in e && "verb" in e) return "config.change";
   if (e.event === "tool.run") return "tool.run";
   if (e.event === "config.deployed") return "config.deployed";
+  if (e.event === "gateway.call") return "gateway.call";
   return undefined;
 }
 

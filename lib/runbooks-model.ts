@@ -208,7 +208,14 @@ export const SecretKind = {
  * `zta.role` values of the ApiGateway and the AuditLog (GatewayRole and AUDIT_COLLECTOR_ROLE in constructs/;
  * lib imports no construct, and test/lib/runbooks.test.ts checks they are equal).
  */
-export const GATEWAY_ROLES = { GATEWAY: "api-gateway", PROXY: "api-gateway-proxy", DATABASE: "api-gateway-db", KEYS: "api-gateway-keys" } as const;
+export const GATEWAY_ROLES = {
+  GATEWAY: "api-gateway",
+  PROXY: "api-gateway-proxy",
+  DATABASE: "api-gateway-db",
+  KEYS: "api-gateway-keys",
+  SPEND: "api-gateway-spend",
+  SPEND_GRANTS: "api-gateway-spend-grants",
+} as const;
 export const AUDIT_COLLECTOR = "audit-collector";
 
 export interface SecretHolding {
@@ -243,6 +250,7 @@ const PASSWORD_TITLES: Record<string, string> = {
   "master-key": "LiteLLM master key (the gateway's admin key: it creates, updates and revokes every app key)",
   "salt-key": "LiteLLM salt key (encrypts the credentials LiteLLM stores in its database)",
   "db-password": "the gateway's Postgres password",
+  "spend-reader-password": "the gateway spend exporter's database password (its read-only role)",
 };
 
 const PASSWORD_NOTES: Record<string, string> = {
@@ -255,10 +263,13 @@ const PASSWORD_NOTES: Record<string, string> = {
   "db-password":
     "Postgres sets the password only when it creates its cluster: after the apply, set it in the database too (the exact command is in " +
     "`04-internal-secret-leak.md`), then restart LiteLLM.",
+  "spend-reader-password":
+    "The apply replaces the spend exporter and its grants job (both read it from their config volumes); the job sets the new " +
+    "password in the database (ALTER ROLE) and the exporter logs in with it: no manual step.",
 };
 
 /** Only what the gateway's own containers hold is a gateway secret (a stack's own `db-password` is not). */
-const GATEWAY_PASSWORDS = new Set(["master-key", "salt-key", "db-password"]);
+const GATEWAY_PASSWORDS = new Set(["master-key", "salt-key", "db-password", "spend-reader-password"]);
 
 const code = (x: string) => `\`${x}\``;
 

@@ -92,6 +92,8 @@ interface Gateway {
   readonly job?: ModelContainer;
   readonly db?: ModelContainer;
   readonly dbPassword?: SecretHolding;
+  /** The spend exporter's grants job (it logs in with the Postgres password too). */
+  readonly grants?: ModelContainer;
   readonly apps: GatewayApp[];
 }
 
@@ -139,7 +141,7 @@ function gatewaysOf(m: StackModel, secrets: SecretHolding[]): Gateway[] {
         bundle: secrets.find((b) => b.kind === SecretKind.APP_CLIENT_KEY && b.app === key.app && dirOf(b.source, 2) === dirOf(key.source, 1)),
         limits: declared.find((d) => d.alias === key.app),
       }));
-    return { litellm, proxy: inNamespace(GATEWAY_ROLES.PROXY), job, db, dbPassword, apps };
+    return { litellm, proxy: inNamespace(GATEWAY_ROLES.PROXY), job, grants: inNamespace(GATEWAY_ROLES.SPEND_GRANTS), db, dbPassword, apps };
   });
 }
 
@@ -639,12 +641,12 @@ function gatewaySecrets(d: Doc, c: Context, g: Gateway): void {
         "So the apply alone gives LiteLLM a password Postgres refuses, and the leaked one still opens the database. In this order: " +
         `the apply writes the new password and replaces ${code(db.name)} and LiteLLM; then set it in the database from the file the new container mounts ` +
         `(local socket, trusted inside the container; the password is letters and digits only); then restart LiteLLM${g.proxy ? " and the proxy in its namespace" : ""}` +
-        `${g.job ? " and run the key job again" : ""}:`,
+        `${g.job ? " and run the key job again" : ""}${g.grants ? " and the spend grants job (it logs in with the same password)" : ""}:`,
     );
     d.sh([
       `terraform apply -replace=${shellWord(g.dbPassword.source)}`,
       `docker exec ${db.name} sh -c 'echo "ALTER ROLE ${user} WITH PASSWORD '\\''$(cat ${file})'\\'';" | psql -v ON_ERROR_STOP=1 -U ${user} -d ${database}'`,
-      `docker restart ${restart.join(" ")}${g.job ? ` && docker start ${g.job.name}` : ""}`,
+      `docker restart ${restart.join(" ")}${[g.job, g.grants].map((j) => (j ? ` && docker start ${j.name}` : "")).join("")}`,
       ...(g.job ? [`docker logs ${g.job.name} 2>&1 | tail -n 3   # ends with 'reconcile: done'`] : []),
     ]);
   }

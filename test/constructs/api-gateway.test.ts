@@ -1,5 +1,5 @@
 import { Aspects } from "cdktf";
-import { ApiGateway, ApiGatewayProps, ConfigError, PolicyProfile, SecurityPolicy } from "../../index";
+import { ApiGateway, ApiGatewayProps, AuditLog, ConfigError, PolicyProfile, SecurityPolicy } from "../../index";
 import { containerNamed, expectConfigError, hardeningGaps, label, resources, synth, uploaded, REVISION } from "../helpers";
 import { inferenceStack } from "../exposure-helpers";
 
@@ -251,5 +251,157 @@ describe("ApiGateway: the generation timeout is the inference stack's unless set
     const own = gatewayStack({ generationTimeoutSeconds: 900 }, { generationTimeoutSeconds: 600 }).gw.nginxConfig;
     expect(own).toContain("proxy_read_timeout 900s;");
     expect(own).not.toContain("600s");
+  });
+});
+
+describe("ApiGateway: the spend exporter (auditSpendLogs)", () => {
+  const withAudit = (props: Partial<ApiGatewayProps> = {}, auditFirst = true) => {
+    const { stack, ai } = inferenceStack({ model: MODEL });
+    const policy = new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false });
+    if (auditFirst) new AuditLog(stack, "audit", { ca: ai.ca });
+    Aspects.of(stack).add(policy);
+    const gw = new ApiGateway(stack, "gateway", { inference: ai, hostname: "api.example.internal", apps: APPS, models: PRICED, ...props });
+    if (!auditFirst) new AuditLog(stack, "audit", { ca: ai.ca });
+    return { stack, gw, policy, json: synth(stack) };
+  };
+  const { json, gw, policy } = withAudit();
+  const EXPORTER = "inference-gateway-spend";
+  const GRANTS = "inference-gateway-spend-grants";
+
+  test("on by default with an AuditLog, off without one (nothing of it then in the stack)", () => {
+    expect(gw.auditSpendLogs).toBe(true);
+    expect(containerNamed(json, EXPORTER)).toBeTruthy();
+    const plain = gatewayStack();
+    expect(plain.gw.auditSpendLogs).toBe(false);
+    expect(plain.gw.spendExporter).toBeUndefined();
+    expect(Object.values(resources(plain.json, "docker_container")).map((c) => c.name)).not.toContain(EXPORTER);
+    expect(Object.keys(resources(plain.json, "random_password")).filter((id) => id.includes("spend"))).toEqual([]);
+  });
+
+  test("the exporter and the grants job are hardened like every service, pass the production policy, and the audit trail routes the exporter", () => {
+    for (const n of [EXPORTER, GRANTS]) expect(hardeningGaps(containerNamed(json, n))).toEqual([]);
+    const open = policy.results.flatMap((r) => r.findings).filter((f) => !f.suppression && f.path.includes("/gateway/spend"));
+    expect(open).toEqual([]);
+    const exporter = containerNamed(json, EXPORTER);
+    expect(exporter).toMatchObject({ read_only: true, user: "70:70", security_opts: ["no-new-privileges:true"], capabilities: { drop: ["ALL"] }, memory: 64 });
+    expect(exporter.ports).toBeUndefined();
+    expect(exporter.image).toBe(containerNamed(json, "inference-gateway-db").image);
+    expect(exporter.log_driver).toBe("syslog");
+    expect(exporter.healthcheck.test.join(" ")).toContain("/tmp/zta-spend-exported-at");
+    expect(exporter.tmpfs["/tmp"]).toMatch(/uid=70,gid=70/);
+    // The cursor on a volume of its own, writable by uid 70 (the image's data directory).
+    expect(exporter.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ container_path: "/var/lib/postgresql/data", read_only: false })]));
+    expect(resources(json, "docker_volume")).toEqual(expect.objectContaining({ [Object.keys(resources(json, "docker_volume")).find((k) => k.includes("spend-cursor"))!]: { name: "inference-gateway-spend-cursor" } }));
+    const grants = containerNamed(json, GRANTS);
+    expect(grants).toMatchObject({ read_only: true, user: "70:70", must_run: false, entrypoint: ["/bin/sh", "/etc/zta/grants.sh"] });
+  });
+
+  test("the exporter's network is its own pair with Postgres; Postgres' network with LiteLLM stays theirs alone", () => {
+    const db = containerNamed(json, "inference-gateway-db");
+    expect(networksOf(json, db).sort()).toEqual(["inference-gateway-spend-to-inference-gateway-db", "inference-gateway-to-inference-gateway-db"]);
+    expect(networksOf(json, containerNamed(json, EXPORTER))).toEqual(["inference-gateway-spend-to-inference-gateway-db"]);
+    const members = (network: string) =>
+      Object.values(resources(json, "docker_container"))
+        .filter((c) => networksOf(json, c).includes(network))
+        .map((c) => c.name)
+        .sort();
+    expect(members("inference-gateway-to-inference-gateway-db")).toEqual(["inference-gateway", "inference-gateway-db"]);
+    expect(members("inference-gateway-spend-to-inference-gateway-db")).toEqual(["inference-gateway-db", EXPORTER]);
+    expect(JSON.parse(label(db, "zta.callers")!).map((c: { caller: string }) => c.caller)).toEqual(["inference-gateway", EXPORTER]);
+    // The grants job has no network of its own: LiteLLM's namespace, where the owner's password already is.
+    expect(containerNamed(json, GRANTS).network_mode).toMatch(/^container:\$\{docker_container\.[^.]+\.id\}$/);
+    expect(containerNamed(json, GRANTS).network_mode).toBe(containerNamed(json, "inference-gateway-proxy").network_mode);
+  });
+
+  test("the role is read-only: SELECT on LiteLLM_SpendLogs only, everything else revoked, writes off by default", () => {
+    const sql = uploaded(json, `${GRANTS}-config-loader`, "grants.sql");
+    expect(sql.match(/^GRANT .*$/gm)).toEqual([
+      'GRANT CONNECT ON DATABASE :"database" TO :"reader";',
+      'GRANT USAGE ON SCHEMA public TO :"reader";',
+      'GRANT SELECT ON TABLE public."LiteLLM_SpendLogs" TO :"reader";',
+    ]);
+    expect(sql).toContain("\\set reader zta_spend_reader");
+    expect(sql).toContain("NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS");
+    expect(sql).toContain('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM :"reader";');
+    expect(sql).toContain('ALTER ROLE :"reader" SET default_transaction_read_only = on;');
+    // A new LiteLLM image (its migrations may recreate the table) replaces the job, so it runs again.
+    expect(sql).toContain("ghcr.io/berriai/litellm:");
+  });
+
+  test("the passwords are files of the config volumes, never environment values or arguments", () => {
+    const reader = uploaded(json, `${EXPORTER}-config-loader`, "spend-reader-password");
+    expect(reader).toMatch(/^\$\{random_password\.gateway_spend-reader-password_[^.]+\.result\}$/);
+    expect(uploaded(json, `${GRANTS}-config-loader`, "spend-reader-password")).toBe(reader);
+    expect(uploaded(json, `${GRANTS}-config-loader`, "db-password")).toMatch(/^\$\{random_password\.gateway_db-password_[^.]+\.result\}$/);
+    const passwords = resources(json, "random_password");
+    expect(Object.entries(passwords).find(([id]) => id.includes("spend-reader-password"))![1]).toMatchObject({ length: 40, special: false });
+    for (const n of [EXPORTER, GRANTS]) {
+      const c = containerNamed(json, n);
+      expect(JSON.stringify([c.env ?? [], c.entrypoint, c.command ?? []])).not.toMatch(/random_password|PGPASSWORD/);
+    }
+    // The broken copy is caught: a password in the environment would show here.
+    const leaky = { ...containerNamed(json, EXPORTER), env: [`PGPASSWORD=${reader}`] };
+    expect(JSON.stringify([leaky.env])).toMatch(/random_password|PGPASSWORD/);
+    const script = uploaded(json, `${EXPORTER}-config-loader`, "export.sh");
+    expect(script).toContain('PGUSER="zta_spend_reader"');
+    expect(script).toContain("HOST=inference-gateway-db PORT=5432\n");
+    expect(script).toContain('export PGPASSFILE="$RUN/pgpass"');
+  });
+
+  test("the uploaded scripts hold no Terraform template syntax besides the password references (a shell ${X:-y} would be interpolated)", () => {
+    const templateSyntax = (text: string) => text.replace(/\$\{random_password\.[^.}]+\.result\}/g, "").match(/[$%]\{[^}]*\}?/g) ?? [];
+    for (const [loader, file] of [
+      [EXPORTER, "export.sh"],
+      [EXPORTER, "export.sql"],
+      [GRANTS, "grants.sh"],
+      [GRANTS, "grants.sql"],
+    ]) {
+      expect({ file, found: templateSyntax(uploaded(json, `${loader}-config-loader`, file)) }).toEqual({ file, found: [] });
+    }
+    // The check finds what Terraform would choke on.
+    expect(templateSyntax('CONFIG="${ZTA_CONFIG_DIR:-/etc/zta}" %{ if x }')).toEqual(["${ZTA_CONFIG_DIR:-/etc/zta}", "%{ if x }"]);
+  });
+
+  test("interval and settle lag: defaults 30 s and 60 s, both set from props and reach the script and the healthcheck", () => {
+    const script = uploaded(json, `${EXPORTER}-config-loader`, "export.sh");
+    expect(script).toContain("INTERVAL=30\n");
+    expect(script).toContain("SETTLE=60\n");
+    const tuned = withAudit({ spendLogIntervalSeconds: 10, spendLogSettleSeconds: 0 });
+    const tunedScript = uploaded(tuned.json, `${EXPORTER}-config-loader`, "export.sh");
+    expect(tunedScript).toContain("INTERVAL=10\n");
+    expect(tunedScript).toContain("SETTLE=0\n");
+    expect(containerNamed(tuned.json, EXPORTER).healthcheck.test.join(" ")).toContain("-lt 50");
+  });
+
+  test("explicit true without an AuditLog: the exporter exists (its lines in its Docker log); explicit false with one: none", () => {
+    const alone = gatewayStack({ auditSpendLogs: true });
+    expect(containerNamed(alone.json, EXPORTER).log_driver).toBe("json-file");
+    const off = withAudit({ auditSpendLogs: false });
+    expect(off.gw.spendExporter).toBeUndefined();
+    expect(Object.values(resources(off.json, "docker_container")).map((c) => c.name)).not.toContain(GRANTS);
+  });
+
+  test("an AuditLog created after the gateway (default left unset) is a ConfigError; set explicitly, it is not", () => {
+    expectConfigError(() => withAudit({}, false).stack, "auditSpendLogs", /created after this gateway/);
+    expect(() => withAudit({ auditSpendLogs: false }, false)).not.toThrow();
+    expect(() => withAudit({ auditSpendLogs: true }, false)).not.toThrow();
+  });
+
+  const badSpend: [string, Partial<ApiGatewayProps>, string, RegExp][] = [
+    ["auditSpendLogs not a boolean", { auditSpendLogs: "yes" as never }, "auditSpendLogs", /true or false/],
+    ["interval too short", { spendLogIntervalSeconds: 1 }, "spendLogIntervalSeconds", /from 5 to 3600/],
+    ["fractional interval", { spendLogIntervalSeconds: 7.5 }, "spendLogIntervalSeconds", /whole number/],
+    ["negative settle", { spendLogSettleSeconds: -1 }, "spendLogSettleSeconds", /from 0 to 3600/],
+    ["settle too long", { spendLogSettleSeconds: 7200 }, "spendLogSettleSeconds", /from 0 to 3600/],
+    ["interval with the exporter off", { auditSpendLogs: false, spendLogIntervalSeconds: 10 }, "spendLogIntervalSeconds", /only applies to the spend exporter/],
+    ["settle with the exporter off", { auditSpendLogs: false, spendLogSettleSeconds: 10 }, "spendLogSettleSeconds", /only applies to the spend exporter/],
+  ];
+  test.each(badSpend)("%s", (_what, overrides, prop, fix) => {
+    expectConfigError(() => withAudit(overrides).stack, prop, fix);
+  });
+
+  test("the same props within range synthesize", () => {
+    expect(() => withAudit({ auditSpendLogs: true, spendLogIntervalSeconds: 5, spendLogSettleSeconds: 0 })).not.toThrow();
+    expect(() => withAudit({ spendLogIntervalSeconds: 3600, spendLogSettleSeconds: 3600 })).not.toThrow();
   });
 });

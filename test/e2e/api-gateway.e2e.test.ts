@@ -26,6 +26,7 @@ import { LITELLM_PORT } from "../../lib/litellm";
 import { renderUpstreamAuthInclude } from "../../lib/nginx";
 import { StackJson, containerNamed, resources, synth, uploaded, REVISION } from "../helpers";
 import { inferenceStack } from "../exposure-helpers";
+import { LITELLM_SPEND_LOGS_DDL } from "../support/litellm-spend-logs";
 import {
   CertificateFiles,
   ClientRequest,
@@ -423,9 +424,25 @@ describe("ApiGateway on real Caddy, nginx and PostgreSQL 15, LiteLLM as the cont
     expect(audit.identity).toBe("gateway:nightly-summaries");
     expect(audit.client_cert).toBe("CN=zta-gateway,OU=zta-services,O=cdktf-zero-trust-ai");
     expect(gate.requests.filter((r) => r.headers["x-e2e-case"] === id)).toEqual([]);
-    // The spend log gets the app, model and token counts (written after the answer, as LiteLLM's callbacks do).
-    const spend = await eventually(() => psql("SELECT key_alias, model, prompt_tokens, completion_tokens FROM zta_mock_spend_logs").split("\n").find((l) => l.startsWith("nightly-summaries|")), "spend log row", 80);
-    expect(spend).toBe("nightly-summaries|qwen-0.5b|2|5");
+    // LiteLLM's spend log gets the app, model and token counts (written after the answer, as LiteLLM's callbacks do).
+    const spend = await eventually(
+      () =>
+        psql(`SELECT metadata->>'user_api_key_alias', model_group, prompt_tokens, completion_tokens, total_tokens, call_type, status FROM "LiteLLM_SpendLogs"`)
+          .split("\n")
+          .find((l) => l.startsWith("nightly-summaries|")),
+      "spend log row",
+      80,
+    );
+    expect(spend).toBe("nightly-summaries|qwen-0.5b|2|5|7|acompletion|success");
+  });
+
+  test("the mock's spend log table is LiteLLM's, column by column (test/support/litellm-spend-logs.ts)", () => {
+    psql(`CREATE SCHEMA IF NOT EXISTS prisma_ref; SET search_path = prisma_ref; ${LITELLM_SPEND_LOGS_DDL}`);
+    const columns = (schema: string) =>
+      psql(`SELECT column_name, data_type, datetime_precision, is_nullable, column_default FROM information_schema.columns WHERE table_schema = '${schema}' AND table_name = 'LiteLLM_SpendLogs' ORDER BY ordinal_position`);
+    expect(columns("public").split("\n").length).toBeGreaterThan(25);
+    expect(columns("public")).toBe(columns("prisma_ref"));
+    psql("DROP SCHEMA prisma_ref CASCADE");
   });
 
   test("streaming survives every hop: the first token reaches the app while vLLM still holds the rest", async () => {

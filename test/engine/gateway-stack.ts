@@ -1,6 +1,6 @@
 /**
  * The gateway stack of the engine suite: SecureInference + ApiGateway with two apps whose model allowlists
- * differ (both models are names for the one model vLLM serves). Own name prefix and host port, so its
+ * differ (both models are names for the one model vLLM serves), and the spend exporter. Own name prefix and host port, so its
  * Docker names never collide with the other stacks'.
  */
 import { TerraformStack } from "cdktf";
@@ -30,6 +30,11 @@ export function gatewayStack(apps: GatewayAppProps[] = GW_APPS): TerraformStack 
     hostname: GW_HOSTNAME,
     models: [{ name: MODEL_A }, { name: MODEL_B }],
     apps,
+    // No AuditLog in this stack: the exporter's lines stay in its Docker log, where the suite reads them.
+    // No settle lag (the stand-in writes each row right after the answer) and a short interval: one call shows at once.
+    auditSpendLogs: true,
+    spendLogIntervalSeconds: 5,
+    spendLogSettleSeconds: 0,
   });
   return stack;
 }

@@ -17,8 +17,11 @@ import { buildAllStandins, standinTag, toolImage } from "./standins";
 const PROXY = `${GW_NAME}-proxy`;
 const DB = `${GW_NAME}-db`;
 const KEYS = `${GW_NAME}-keys`;
+const SPEND = `${GW_NAME}-spend`;
+const GRANTS = `${GW_NAME}-spend-grants`;
 const SIDECAR = `${GW_PREFIX}-vllm-0-mtls`;
 const DB_NETWORK = pairNetwork(GW_NAME, DB);
+const SPEND_NETWORK = pairNetwork(SPEND, DB);
 
 let d: Deployment;
 const addr = (type: string, prefix: string) => {
@@ -111,12 +114,12 @@ describe("gateway: lifecycle and hardening", () => {
       const s = (await inspectContainer(c.id)).State;
       expect({ name: c.name, status: s.Status, started: s.StartedAt }).toEqual({ name: c.name, status: "created", started: "0001-01-01T00:00:00Z" });
     }
-    expect(services(d).map((c) => c.name).sort()).toEqual([`${GW_PREFIX}-edge`, `${GW_PREFIX}-gate`, GW_NAME, DB, PROXY, `${GW_PREFIX}-vllm-0`, SIDECAR].sort());
+    expect(services(d).map((c) => c.name).sort()).toEqual([`${GW_PREFIX}-edge`, `${GW_PREFIX}-gate`, GW_NAME, DB, PROXY, SPEND, `${GW_PREFIX}-vllm-0`, SIDECAR].sort());
     for (const c of services(d)) {
       const i = await inspectContainer(c.id);
       expect({ name: c.name, status: i.State.Status, health: i.State.Health?.Status, restarts: i.RestartCount }).toEqual({ name: c.name, status: "running", health: "healthy", restarts: 0 });
     }
-    expect(jobs(d).map((c) => c.name).sort()).toEqual([KEYS, `${GW_PREFIX}-model-fetch`]);
+    expect(jobs(d).map((c) => c.name).sort()).toEqual([KEYS, `${GW_PREFIX}-model-fetch`, GRANTS].sort());
     for (const c of jobs(d)) {
       const i = await inspectContainer(c.id);
       expect({ name: c.name, status: i.State.Status, exit: i.State.ExitCode, restarts: i.RestartCount }).toEqual({ name: c.name, status: "exited", exit: 0, restarts: 0 });
@@ -125,7 +128,7 @@ describe("gateway: lifecycle and hardening", () => {
 
   it("LiteLLM, its proxy, Postgres and the job: read-only, no capabilities, no-new-privileges, their users, limits, no host port", async () => {
     // LiteLLM runs as the image's root (lib/images.ts rootReason); the others as their non-root users.
-    const users: Record<string, string> = { [GW_NAME]: "", [PROXY]: "101:101", [DB]: "70:70", [KEYS]: "65534:65534" };
+    const users: Record<string, string> = { [GW_NAME]: "", [PROXY]: "101:101", [DB]: "70:70", [KEYS]: "65534:65534", [SPEND]: "70:70", [GRANTS]: "70:70" };
     for (const [name, user] of Object.entries(users)) {
       const c = container(d, name);
       const i = await inspectContainer(c.id);
@@ -141,11 +144,11 @@ describe("gateway: lifecycle and hardening", () => {
       expect({ name, memory: i.HostConfig.Memory }).toEqual({ name, memory: c.config.memory * 1024 * 1024 });
     }
     // The proxy and the job live in LiteLLM's namespace: no network of their own.
-    for (const name of [PROXY, KEYS]) expect((await inspectContainer(container(d, name).id)).HostConfig.NetworkMode).toBe(`container:${container(d, GW_NAME).id}`);
+    for (const name of [PROXY, KEYS, GRANTS]) expect((await inspectContainer(container(d, name).id)).HostConfig.NetworkMode).toBe(`container:${container(d, GW_NAME).id}`);
   });
 
   it("each of them reads every file of every config volume it mounts, as its own user", async () => {
-    for (const name of [GW_NAME, PROXY, DB, KEYS]) {
+    for (const name of [GW_NAME, PROXY, DB, KEYS, SPEND, GRANTS]) {
       const reads = await readsEveryConfigFile(container(d, name), d);
       expect({ name, files: reads.length > 0 }).toEqual({ name, files: true });
       for (const r of reads) expect({ name, ...r }).toEqual({ name, file: r.file, ok: true });
@@ -191,14 +194,19 @@ describe("gateway: keys", () => {
   });
 });
 
-describe("gateway: Postgres is reachable from the gateway only", () => {
-  it("from every other network and every other namespace Postgres gives no answer (by name or address); from the gateway's namespace it answers", async () => {
+describe("gateway: Postgres is reachable from the gateway and its spend exporter only", () => {
+  it("from every other network and every other namespace Postgres gives no answer (by name or address); from the gateway's namespace and the exporter it answers", async () => {
     const dbIp = await ipOn(DB, DB_NETWORK);
-    // The database network holds the gateway and Postgres alone (an attacker there would be a third endpoint).
-    const members = Object.values((await inspectContainer(container(d, DB).id)).NetworkSettings.Networks).length;
-    expect(members).toBe(1);
-    const endpoints = await call("GET", `/networks/${encodeURIComponent(DB_NETWORK)}`);
-    expect(Object.values(endpoints.json().Containers).map((c: any) => c.Name).sort()).toEqual([GW_NAME, DB].sort());
+    const spendIp = await ipOn(DB, SPEND_NETWORK);
+    // Two networks, each with Postgres and one caller alone (an attacker there would be a third endpoint).
+    expect(Object.keys((await inspectContainer(container(d, DB).id)).NetworkSettings.Networks).sort()).toEqual([DB_NETWORK, SPEND_NETWORK].sort());
+    for (const [network, caller] of [
+      [DB_NETWORK, GW_NAME],
+      [SPEND_NETWORK, SPEND],
+    ]) {
+      const endpoints = await call("GET", `/networks/${encodeURIComponent(network)}`);
+      expect({ network, members: Object.values(endpoints.json().Containers).map((c: any) => c.Name).sort() }).toEqual({ network, members: [caller, DB].sort() });
+    }
     const refused = expect.stringMatching(/^(no answer|not postgres): /);
     // By address only from places with no route out: from a network with one (the edge's, the gate's egress)
     // a packet to an address the host does not route would leave the machine, and the suite sends nothing
@@ -210,11 +218,11 @@ describe("gateway: Postgres is reachable from the gateway only", () => {
     );
     const targets = (onRoutedOut: boolean) => (onRoutedOut ? [DB] : [DB, dbIp]);
     // The name does not resolve there (gaierror); the address is not routed (timeout).
-    const fromNetworks = d.networks.filter((x) => x.name !== DB_NETWORK).map((n) => ({ from: n.name, where: n.name, hosts: targets(routedOut.has(n.name)) }));
+    const fromNetworks = d.networks.filter((x) => x.name !== DB_NETWORK && x.name !== SPEND_NETWORK).map((n) => ({ from: n.name, where: n.name, hosts: targets(routedOut.has(n.name)) }));
     const namespaceOwners = services(d).filter((c) => !String(c.config.network_mode ?? "").startsWith("container:"));
     const fromNamespaces = await Promise.all(
       namespaceOwners
-        .filter((x) => x.name !== GW_NAME && x.name !== DB)
+        .filter((x) => x.name !== GW_NAME && x.name !== DB && x.name !== SPEND)
         .map(async (c) => {
           const nets = Object.keys((await inspectContainer(c.id)).NetworkSettings.Networks);
           return { from: c.name, where: `container:${c.id}`, hosts: targets(nets.some((n) => routedOut.has(n))) };
@@ -226,6 +234,20 @@ describe("gateway: Postgres is reachable from the gateway only", () => {
     expect(routedOut.size).toBeGreaterThan(0);
     // Positive control: the gateway's namespace (LiteLLM, its proxy and the job) reaches it by name and address.
     expect(await postgresAnswers(`container:${container(d, GW_NAME).id}`, [DB, dbIp])).toEqual(["postgres", "postgres"]);
+    // The exporter by name and by its network's address; the gateway network's address is not routed from it.
+    expect(await postgresAnswers(`container:${container(d, SPEND).id}`, [DB, spendIp, dbIp])).toEqual(["postgres", "postgres", refused]);
+  });
+
+  it("the exporter's role reads the spend logs and nothing else, and cannot write (psql in the exporter, with its password file)", async () => {
+    const asReader = (sql: string) =>
+      execIn(container(d, SPEND).id, ["env", "PGPASSFILE=/tmp/pgpass", "psql", "-X", "-qAt", "-h", DB, "-U", "zta_spend_reader", "-d", "litellm", "-c", sql]);
+    const ok = await asReader('SELECT count(*) >= 0 FROM "LiteLLM_SpendLogs"');
+    expect({ exit: ok.exitCode, out: ok.output.trim() }).toEqual({ exit: 0, out: "t" });
+    const keys = await asReader("SELECT count(*) FROM zta_mock_keys");
+    expect({ exit: keys.exitCode, denied: /permission denied for table zta_mock_keys/.test(keys.output) }).toEqual({ exit: 1, denied: true });
+    const write = await asReader('DELETE FROM "LiteLLM_SpendLogs"');
+    expect({ exit: write.exitCode, refused: /read-only transaction|permission denied/.test(write.output) }).toEqual({ exit: 1, refused: true });
+    expect(await containerLogs(container(d, GRANTS).id)).toContain('spend grants: zta_spend_reader may read "LiteLLM_SpendLogs" only');
   });
 });
 
@@ -236,13 +258,42 @@ describe("gateway: from the host through the edge", () => {
     const r = await asApp(APP_A, "/v1/chat/completions", { key: keyOf(APP_A), body: chat(MODEL_A) });
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body).choices.length).toBeGreaterThan(0);
-    // The sidecar saw the gateway's certificate and the app LiteLLM verified.
-    const audit = (await containerLogs(container(d, SIDECAR).id)).split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
-    const line = audit.reverse().find((l) => l.route === "/v1/chat/completions");
+    // The sidecar saw the gateway's certificate and the app LiteLLM verified. nginx logs after the answer and the
+    // daemon copies the line to the log asynchronously (missed once on the engine): bounded, 20 tries.
+    let line: any;
+    for (let i = 0; i < 20 && !line; i++) {
+      const audit = (await containerLogs(container(d, SIDECAR).id)).split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+      line = audit.reverse().find((l) => l.route === "/v1/chat/completions");
+      if (!line) await new Promise((r) => setTimeout(r, 250));
+    }
     expect({ identity: line?.identity, cert: /CN=zta-gateway/.test(line?.client_cert ?? ""), status: line?.status }).toEqual({ identity: `gateway:${APP_A}`, cert: true, status: 200 });
     // The models list is the key's allowlist.
     const models = JSON.parse((await asApp(APP_B, "/v1/models", { key: keyOf(APP_B) })).body).data.map((m: any) => m.id);
     expect(models).toEqual([MODEL_B]);
+  });
+
+  it("the call appears in the spend exporter's log as one gateway.call line with the app, model and token counts", async () => {
+    let line: any;
+    // The exporter polls every 5 s (no settle lag in this stack): bounded, 12 tries.
+    for (let i = 0; i < 12 && !line; i++) {
+      const logs = (await containerLogs(container(d, SPEND).id)).split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+      line = logs.find((l) => l.event === "gateway.call" && l.app === APP_A);
+      if (!line) await new Promise((r) => setTimeout(r, 2500));
+    }
+    expect(line).toEqual({
+      event: "gateway.call",
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      request_id: expect.stringMatching(/^chatcmpl-/),
+      app: APP_A,
+      model: MODEL_A,
+      prompt_tokens: expect.any(Number),
+      completion_tokens: expect.any(Number),
+      total_tokens: expect.any(Number),
+      spend_usd: 0,
+      status: "success",
+    });
+    expect(line.total_tokens).toBe(line.prompt_tokens + line.completion_tokens);
+    expect(line.total_tokens).toBeGreaterThan(0);
   });
 
   it("streams through every hop (more than one socket read carries token events)", async () => {

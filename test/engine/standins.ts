@@ -298,7 +298,8 @@ export const SPECS: Partial<Record<CatalogKey, Spec>> = {
     ]),
     // The part of the official docker-entrypoint.sh ApiGateway relies on.
     mocks: { "postgres-entrypoint.sh": "/usr/local/bin/docker-entrypoint.sh" },
-    busybox: [...SHELL_APPLETS, "chmod", "mktemp", "printf"],
+    // date and mv: the gateway's spend exporter (an Alpine image has every applet).
+    busybox: [...SHELL_APPLETS, "chmod", "mktemp", "printf", "date", "mv"],
     trees: { [PG_SHARE]: PG_SHARE, "/usr/share/zoneinfo": "/usr/share/zoneinfo", "/usr/lib/locale/C.utf8": "/usr/lib/locale/C.utf8" },
     dirs: {
       "/var/lib/postgresql": [70, 70, 0o1777],

@@ -225,7 +225,10 @@ describe("secretHoldings: which resources hold which secret", () => {
     const salt = one(/LiteLLM salt key/);
     expect(salt.replace).toEqual([]);
     expect(salt.note).toMatch(/Never rotate it.*LiteLLM cannot decrypt/);
-    expect(one(/gateway's Postgres password/).containers).toEqual(["inference-gateway", "inference-gateway-db"]);
+    expect(one(/gateway's Postgres password/).containers).toEqual(["inference-gateway", "inference-gateway-db", "inference-gateway-spend-grants"]);
+    const reader = one(/spend exporter's database password/);
+    expect(reader.containers).toEqual(["inference-gateway-spend", "inference-gateway-spend-grants"]);
+    expect(reader.note).toMatch(/ALTER ROLE.*no manual step/);
     const app = one(/virtual key of app ide-assistant/);
     expect(app.kind).toBe(SecretKind.APP_KEY);
     expect(app.replace).toEqual([expect.stringMatching(/^random_password\.gateway_key-ide-assistant_\w+$/)]);
@@ -338,7 +341,7 @@ describe("the ApiGateway's steps (full stack)", () => {
     expect((db.volumes as any[]).some((v) => v.container_path === "/etc/zta")).toBe(true);
     const apply = text.indexOf(`terraform apply -replace=${idOf("random_password", "gateway/db-password")}\n`);
     const alter = text.indexOf(`docker exec inference-gateway-db sh -c 'echo "ALTER ROLE litellm WITH PASSWORD '\\''$(cat ${file})'\\'';" | psql -v ON_ERROR_STOP=1 -U litellm -d litellm'`);
-    const restart = text.indexOf("docker restart inference-gateway inference-gateway-proxy && docker start inference-gateway-keys");
+    const restart = text.indexOf("docker restart inference-gateway inference-gateway-proxy && docker start inference-gateway-keys && docker start inference-gateway-spend-grants");
     expect(apply).toBeGreaterThan(0);
     expect(alter).toBeGreaterThan(apply);
     expect(restart).toBeGreaterThan(alter);

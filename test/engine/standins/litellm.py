@@ -14,8 +14,14 @@ Written from BerriAI/litellm's source and docs (read, not run: LiteLLM cannot be
 - Upstream request: the model's api_base + route, model name without the provider prefix, the client's
   `x-` headers (forward_client_headers_to_llm_api) and then `x-litellm-<field>` from the key
   (add_user_information_to_llm_headers), so the key's alias overrides a client copy.
-- Keys stored hashed (sha256 hex, as litellm.proxy.utils.hash_token) in Postgres, through psql. The table
-  is the mock's own (LiteLLM's real schema comes from its Prisma migrations), and so is the spend log.
+- Keys stored hashed (sha256 hex, as litellm.proxy.utils.hash_token) in Postgres, through psql. The keys table
+  is the mock's own (LiteLLM's real schema comes from its Prisma migrations). The spend log is LiteLLM's own
+  table, "LiteLLM_SpendLogs", with the columns of its Prisma migration (schema.prisma, model LiteLLM_SpendLogs;
+  test/support/litellm-spend-logs.ts holds the same DDL and the e2e suite compares the two), one row per
+  successful call as get_logging_payload shapes it (spend_tracking_utils.py): request_id, call_type, api_key
+  (the key's hash), spend, token counts, "startTime"/"endTime" in UTC, model (the upstream), model_group (the
+  name the app used), metadata with user_api_key_alias, status. Written right after the answer (LiteLLM
+  queues and writes in batches, which the exporter's settle lag allows for).
 Stricter than LiteLLM on purpose: refuses to start without LITELLM_SALT_KEY or with a master key that
 does not start with "sk-", so the construct's wiring of both is tested.
 """
@@ -105,8 +111,43 @@ def db(sql):
 
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS zta_mock_keys (token text PRIMARY KEY, key_alias text UNIQUE, data jsonb NOT NULL);
-CREATE TABLE IF NOT EXISTS zta_mock_spend_logs (request_id text PRIMARY KEY, token text, key_alias text, model text,
-  prompt_tokens int, completion_tokens int, spend double precision, start_time timestamptz DEFAULT now());"""
+CREATE TABLE IF NOT EXISTS "LiteLLM_SpendLogs" (
+    "request_id" TEXT NOT NULL,
+    "call_type" TEXT NOT NULL,
+    "api_key" TEXT NOT NULL DEFAULT '',
+    "spend" DOUBLE PRECISION NOT NULL DEFAULT 0.0,
+    "total_tokens" INTEGER NOT NULL DEFAULT 0,
+    "prompt_tokens" INTEGER NOT NULL DEFAULT 0,
+    "completion_tokens" INTEGER NOT NULL DEFAULT 0,
+    "startTime" TIMESTAMP(3) NOT NULL,
+    "endTime" TIMESTAMP(3) NOT NULL,
+    "request_duration_ms" INTEGER,
+    "completionStartTime" TIMESTAMP(3),
+    "model" TEXT NOT NULL DEFAULT '',
+    "model_id" TEXT DEFAULT '',
+    "model_group" TEXT DEFAULT '',
+    "custom_llm_provider" TEXT DEFAULT '',
+    "api_base" TEXT DEFAULT '',
+    "user" TEXT DEFAULT '',
+    "metadata" JSONB DEFAULT '{}',
+    "cache_hit" TEXT DEFAULT '',
+    "cache_key" TEXT DEFAULT '',
+    "request_tags" JSONB DEFAULT '[]',
+    "team_id" TEXT,
+    "organization_id" TEXT,
+    "end_user" TEXT,
+    "requester_ip_address" TEXT,
+    "messages" JSONB DEFAULT '{}',
+    "response" JSONB DEFAULT '{}',
+    "session_id" TEXT,
+    "status" TEXT,
+    "mcp_namespaced_tool_name" TEXT,
+    "agent_id" TEXT,
+    "proxy_server_request" JSONB DEFAULT '{}',
+    CONSTRAINT "LiteLLM_SpendLogs_pkey" PRIMARY KEY ("request_id")
+);
+CREATE INDEX IF NOT EXISTS "LiteLLM_SpendLogs_startTime_idx" ON "LiteLLM_SpendLogs"("startTime");
+CREATE INDEX IF NOT EXISTS "LiteLLM_SpendLogs_startTime_request_id_idx" ON "LiteLLM_SpendLogs"("startTime", "request_id");"""
 
 
 def connect_db():
@@ -289,6 +330,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return key, None
 
     def completion(self, route):
+        started = now()
         key, refusal = self.authenticate()
         if refusal:
             return self.send_json(*refusal)
@@ -369,8 +411,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 WINDOWS[key["token"]][2] += tokens
             if not key.get("master"):
                 db("UPDATE zta_mock_keys SET data = jsonb_set(data, '{spend}', to_jsonb((data->>'spend')::float + %s)) WHERE token = %s" % (cost, sql_text(key["token"])))
-                db("INSERT INTO zta_mock_spend_logs (request_id, token, key_alias, model, prompt_tokens, completion_tokens, spend) VALUES (%s, %s, %s, %s, %d, %d, %s)"
-                   % (sql_text(uuid.uuid4().hex), sql_text(key["token"]), sql_text(key.get("key_alias")), sql_text(model), int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), cost))
+                prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+                ended = now()
+                utc = lambda t: sql_text(t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
+                metadata = {"user_api_key": key["token"], "user_api_key_alias": key.get("key_alias"), "user_api_key_team_id": None,
+                            "user_api_key_user_id": None, "status": "success", "additional_usage_values": {}}
+                db('INSERT INTO "LiteLLM_SpendLogs" (request_id, call_type, api_key, spend, total_tokens, prompt_tokens, completion_tokens, "startTime", "endTime", '
+                   '"completionStartTime", model, model_group, custom_llm_provider, api_base, metadata, cache_hit, status) '
+                   "VALUES (%s, %s, %s, %s, %d, %d, %d, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, 'False', 'success')"
+                   % (sql_text("chatcmpl-" + str(uuid.uuid4())), sql_text("a" + ("text_completion" if route == "/completions" else "embedding" if route == "/embeddings" else "completion")),
+                      sql_text(key["token"]), cost, prompt + completion, prompt, completion, utc(started), utc(ended), utc(ended),
+                      sql_text(params["model"].split("/", 1)[1]), sql_text(model), sql_text(params["model"].split("/", 1)[0]), sql_text(params["api_base"]),
+                      sql_text(json.dumps(metadata))))
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
