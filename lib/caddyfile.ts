@@ -168,6 +168,12 @@ ${indent(upstreamTransport(o, site.upstreamServerName, true), 1)}
 }`;
 }
 
+/** Every site's access log: JSON lines on stdout (the audit trail's edge.request / auth.refused records). */
+const ACCESS_LOG = `log {
+	output stdout
+	format json
+}`;
+
 function renderSite(o: EdgeCaddyOptions, site: EdgeSite): string {
   const addresses = site.hostnames.map((h) => `https://${h}:${o.listenPort}`).join(", ");
   const stripHeaders = SPOOFABLE_IDENTITY_HEADERS.map((h) => `request_header -${h}`).join("\n");
@@ -175,10 +181,7 @@ function renderSite(o: EdgeCaddyOptions, site: EdgeSite): string {
   const fallback = site.paths.length > 0 ? `\nhandle {\n\trespond 404\n}` : "";
   const body = `${tlsBlock(o, site.clientCertMode)}
 
-log {
-	output stdout
-	format json
-}
+${ACCESS_LOG}
 
 header {
 	-Server
@@ -285,5 +288,26 @@ http://127.0.0.1:${o.healthPort} {
 	}
 }
 
-${sites}${m ? `\n${renderMetricsSite(o, m)}` : ""}`;
+${sites}
+${renderCatchAllSite(o)}${m ? `\n${renderMetricsSite(o, m)}` : ""}`;
+}
+
+/**
+ * Every other name on the sites' port. Caddy ends each server's TLS connection policies with a catch-all
+ * of its own that asks for no client certificate, and serves any certificate in its cache that fits the
+ * SNI name: with the metrics listener's certificate loaded (SAN = the edge's Docker name), a handshake for
+ * that name on this port succeeded without a client certificate (found on the engine: 421 instead of a
+ * refused handshake). This site's policy replaces that catch-all: the client certificate is required for
+ * every name, and a request for no site is dropped.
+ */
+function renderCatchAllSite(o: EdgeCaddyOptions): string {
+  return `# Any other name on this port: a client certificate is still required, and nothing is served.
+https://:${o.listenPort} {
+${indent(tlsBlock(o, ClientCertMode.REQUIRE_AND_VERIFY), 1)}
+
+	# Logged like every site: a site without a log makes Caddy skip unmapped hosts for the whole server.
+${indent(ACCESS_LOG, 1)}
+	abort
+}
+`;
 }

@@ -179,7 +179,8 @@ describe("Lockdown's problems", () => {
       const loader = p.container("inference-edge-config-loader")!;
       return { sites: caddySites(loader.upload.find((u: any) => u.file === file.replace("/etc/zta", "/zta-load")).content), tailnet: p.container("inference-edge-ts-ai") !== undefined };
     };
-    expect(sites(true)).toEqual({ sites: ["https://ai.example.internal:8443", "https://ai.tailnet-abc.ts.net:8443"], tailnet: false });
+    // The catch-all (every other name: client certificate required, nothing served) stays in both.
+    expect(sites(true)).toEqual({ sites: ["https://ai.example.internal:8443", "https://ai.tailnet-abc.ts.net:8443", "https://:8443"], tailnet: false });
     expect(sites(false).sites).toContain("https://api.example.internal:8443");
     expect(sites(false).tailnet).toBe(true);
   });

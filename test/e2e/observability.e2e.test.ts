@@ -950,6 +950,28 @@ describe("The edge's metrics listener: real Caddy 2.6 serves /metrics to the scr
     }
   });
 
+  // Found on the engine: Caddy's own catch-all TLS policy on the API port asked for no client certificate
+  // and served the metrics certificate (SAN = the edge's Docker name) for that SNI name, so a handshake
+  // without a certificate succeeded there and Caddy answered 421. The rendered catch-all site requires one.
+  test("the API port with the metrics certificate's name as SNI: no client certificate, no handshake; with one, nothing is served", async () => {
+    const asEdgeName = (clientCert?: CertificateFiles) =>
+      send({
+        port: edge.port,
+        path: "/v1/models",
+        ca: epki.ca.certPem,
+        servername: rendered.chain.edgeName,
+        clientCert,
+      });
+    await expect(asEdgeName(undefined)).rejects.toThrow();
+    await expect(asEdgeName(epki.foreignClient)).rejects.toThrow();
+    // A certificate of the CA: the handshake may complete, but no site answers (dropped, or refused).
+    const withCert = await asEdgeName(epki.operator).then(
+      (ex) => `HTTP ${ex.status}`,
+      () => "no answer",
+    );
+    expect(withCert).toMatch(/^(no answer|HTTP 421)$/);
+  });
+
   test("the API port serves no metrics, to anyone", async () => {
     const ex = await send({
       port: edge.port,

@@ -242,3 +242,6 @@ export function sidecarRequest(chain: Chain, pki: TestPki, id: string, r: Partia
 export function caseId(name: string): string {
   return `${name}-${randomBytes(4).toString("hex")}`;
 }
+
+/** A line of Caddy's access log: logger `http.log.access`, or `http.log.access.logN` for a named log. */
+export const ACCESS_LOGGER = /"logger":"http\.log\.access(\.log\d+)?"/;

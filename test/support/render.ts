@@ -194,6 +194,11 @@ export function localizeCaddyfile(
       why: "edge listen port",
     },
     {
+      from: `https://:${EDGE_PORT} {`,
+      to: `https://:${ports.edge} {\n\tbind 127.0.0.1`,
+      why: "the sites port's catch-all (every other name: client certificate required, nothing served)",
+    },
+    {
       from: `http://127.0.0.1:${EDGE_HEALTH_PORT} {`,
       to: `http://127.0.0.1:${ports.edgeHealth} {`,
       why: "edge health port",
