@@ -1,7 +1,7 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
-import { Aspects, Fn, IAspect, Lazy, TerraformStack } from "cdktf";
+import { Aspects, Fn, IAspect, Lazy, TerraformStack, Token } from "cdktf";
 // What cdktf itself uses for `dependsOn` in resource configs (a plain address, not an interpolation).
 import { dependable } from "cdktf/lib/tfExpression";
 import { Construct, IConstruct } from "constructs";
@@ -213,10 +213,10 @@ export class AuditLog extends Construct {
     });
     this.driverOptions = syslogDriverOptions({ address: `127.0.0.1:${hostPort}`, tlsDir: this.daemonTls.volume.mountpoint, maxBufferSize: bufferSize });
 
-    // The Terraform-side change record: one `config.deployed` line listing every audited container with
-    // its image and config hash (the zta.config-sha256 label). Its command is those values, so any change
-    // to them (a config, a certificate, an image) replaces this job and it prints the new list after the
-    // containers it names were applied (it references them); the previous record says what it was before.
+    // The Terraform-side change record: a `config.deployed` line for every audited container with its
+    // image and config hash (the zta.config-sha256 label). The job's command is those values, so any change
+    // to them (a config, a certificate, an image) replaces this job and it prints the new lines after the
+    // containers they name were applied (it references them); a container's previous line says what it was.
     this.changeRecordJob = new HardenedJob(this, "changes", {
       name: `${name}-changes`,
       role: AUDIT_CHANGE_RECORD_ROLE,
@@ -226,7 +226,7 @@ export class AuditLog extends Construct {
       awaitExit: true,
       networkMode: "none",
       entrypoint: ["/bin/sh", "-c", RECORD_JOB_SCRIPT],
-      command: [Lazy.stringValue({ produce: () => this.changeRecord() })],
+      command: Lazy.listValue({ produce: () => this.changeRecords() }),
     });
     this.route(this.changeRecordJob.container);
     Aspects.of(TerraformStack.of(this)).add(new AuditRouting(this));
@@ -240,20 +240,22 @@ export class AuditLog extends Construct {
     return container.provider === this.collector.container.provider;
   }
 
-  /** The `config.deployed` record (Terraform's jsonencode), of the containers audited when the stack is synthesized. */
-  private changeRecord(): string {
+  /** The `config.deployed` records (Terraform's jsonencode), one per container audited when the stack is synthesized. */
+  private changeRecords(): string[] {
     const stack = TerraformStack.of(this);
-    const services: Record<string, { image: string; config_sha256: string }> = {};
+    const records: string[] = [];
     // A library service's config hash is its config volume's (the CONFIG_HASH_LABEL value); a user's own
     // container has none and is recorded by its image.
     const hashes = new Map<Container, string>();
     for (const c of stack.node.findAll()) if (c instanceof HardenedService && c.config) hashes.set(c.container, c.config.contentHash);
     for (const c of stack.node.findAll()) {
       if (!(c instanceof Container) || !this.audits(c)) continue;
-      // The Docker name is the key; referencing the attributes orders this job after the containers.
-      services[c.nameInput ?? c.node.path] = { image: c.image, config_sha256: hashes.get(c) ?? "" };
+      // One line per container (syslog-ng's JSON store keeps flat records whole); referencing the image
+      // attribute orders this job after the container.
+      const record = { event: "config.deployed", stack: stack.node.id, service: c.nameInput ?? c.node.path, image: c.image, config_sha256: hashes.get(c) ?? "" };
+      records.push(Token.asString(Fn.jsonencode(record)));
     }
-    return Fn.jsonencode({ event: "config.deployed", stack: stack.node.id, services });
+    return records;
   }
 
   /** Routes one container's logs here: the syslog driver, and created after the collector is healthy. */

@@ -14,10 +14,11 @@
 
 /**
  * The script of the jobs that print a record built by Terraform (SandboxRunner's `tool.run`, AuditLog's
- * `config.deployed`): `$0` is the record without its time (Terraform's jsonencode, one line starting
- * with `{`); the job adds the UTC time it ran at. It has no dollar-brace: Terraform would interpolate one.
+ * `config.deployed`): each argument (`$0` first) is one record without its time (Terraform's jsonencode,
+ * one line starting with `{`); the job prints each as a line with the UTC time it ran at. It has no
+ * dollar-brace: Terraform would interpolate one.
  */
-export const RECORD_JOB_SCRIPT = `printf '{"time":"%s",' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; printf '%s\\n' "$0" | cut -c2-`;
+export const RECORD_JOB_SCRIPT = `t="$(date -u +%Y-%m-%dT%H:%M:%SZ)"; for r in "$0" "$@"; do printf '{"time":"%s",' "$t"; printf '%s\\n' "$r" | cut -c2-; done`;
 
 export type AuditFieldType = "string" | "integer" | "number" | "boolean" | "object" | "array";
 
@@ -291,9 +292,16 @@ export const AUDIT_EVENTS: readonly AuditEventType[] = [
     name: "config.deployed",
     source: "change-record job (AuditLog)",
     description:
-      "The configuration Terraform applied, after every apply that changed an audited container's image or config (a config file, a certificate): one entry per container, keyed by its Docker name, with its image and config hash (`zta.config-sha256`, empty for a container without a config volume). Which container changed is the difference from the previous record.",
+      "The configuration Terraform applied, after every apply that changed an audited container's image or config (a config file, a certificate): one record per container, with its Docker name, image and config hash (`zta.config-sha256`, empty for a container without a config volume). A container changed when its record differs from its previous one.",
     verified: AuditVerification.RUNNING,
-    fields: [str("event", { oneOf: ["config.deployed"] }), str("time"), str("stack"), obj("services")],
+    fields: [
+      str("event", { oneOf: ["config.deployed"] }),
+      str("time"),
+      str("stack"),
+      str("service", { nonEmpty: true }),
+      str("image"),
+      str("config_sha256"),
+    ],
   },
 ];
 

@@ -87,15 +87,16 @@ describe("AuditLog", () => {
     const job = containerNamed(json, "zta-audit-changes");
     expect(hardeningGaps(job)).toEqual([]);
     expect(job).toMatchObject({ network_mode: "none", attach: true, must_run: false, log_driver: "syslog", entrypoint: ["/bin/sh", "-c", RECORD_JOB_SCRIPT] });
-    expect(job.command).toHaveLength(1);
-    const record = job.command[0] as string;
-    expect(record).toMatch(/^\$\{jsonencode\(\{"event" = "config.deployed", "stack" = "[^"]+", "services" = \{/);
+    // One record (one argument, one line) per audited container.
     const others = runningContainers(json).filter((c) => !String(c.name).startsWith("zta-audit-"));
-    for (const c of others) expect(record).toContain(`"${c.name}" = {"image" = docker_container.`);
+    const records = job.command as string[];
+    expect(records).toHaveLength(others.length);
+    for (const r of records) expect(r).toMatch(/^\$\{jsonencode\(\{"event" = "config.deployed", "stack" = "[^"]+", "service" = "[^"]+", "image" = docker_container\.[^.]+\.image, "config_sha256" = /);
+    expect(records.map((r) => /"service" = "([^"]+)"/.exec(r)![1]).sort()).toEqual(others.map((c) => c.name).sort());
     // A service's hash is its config volume's, the same expression as its zta.config-sha256 label.
     const edgeHash = label(containerNamed(json, "inference-edge"), CONFIG_HASH_LABEL) as string;
     expect(edgeHash).toMatch(/^\$\{sha256\(jsonencode\(docker_container\..*\.upload\)\)\}$/);
-    expect(record).toContain(`"inference-edge" = {"image" = docker_container.inference_edge_container_44E27172.image, "config_sha256" = ${edgeHash.slice(2, -1)}}`);
+    expect(records).toContain(`\${jsonencode({"event" = "config.deployed", "stack" = "test", "service" = "inference-edge", "image" = docker_container.inference_edge_container_44E27172.image, "config_sha256" = ${edgeHash.slice(2, -1)}})}`);
   });
 
   test("retention: the production default is 365 days, in the pruner's script and the collector's label", () => {

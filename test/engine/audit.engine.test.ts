@@ -162,6 +162,8 @@ describe("AuditLog on the engine", () => {
 
   it("config.deployed: the applied configuration is recorded; a re-issued edge certificate records a new one that differs in the edge alone", async () => {
     const hashOf = (name: string) => (byName(name).config.labels as { label: string; value: string }[]).find((l) => l.label === CONFIG_HASH_LABEL)?.value ?? "";
+    // Every started container outside the AuditLog: the services, the model fetch, the sandbox run and its record job.
+    const audited = d.containers.filter((c) => c.config.start !== false && !c.name.startsWith(NAME)).map((c) => c.name);
     const deployed = async (count: number) => {
       let found: Array<Record<string, any>> = [];
       for (let i = 0; i < 30 && found.length < count; i++) {
@@ -170,26 +172,26 @@ describe("AuditLog on the engine", () => {
       }
       return found;
     };
-    const [first] = await deployed(1);
-    expect(first).toBeDefined();
-    expect(checkAuditRecord(first)).toEqual([]);
-    expect(first.container).toBe(`${NAME}-changes`);
-    // Every started container outside the AuditLog: the services, the model fetch, the sandbox run and its record job.
-    const audited = d.containers.filter((c) => c.config.start !== false && !c.name.startsWith(NAME)).map((c) => c.name);
-    expect(Object.keys(first.event.services).sort()).toEqual(audited.sort());
-    for (const name of audited) expect({ name, hash: first.event.services[name].config_sha256 }).toEqual({ name, hash: hashOf(name) });
+    const first = await deployed(audited.length);
+    expect(first.map((r) => r.event.service).sort()).toEqual(audited.sort());
+    for (const r of first) {
+      expect(checkAuditRecord(r)).toEqual([]);
+      expect(r.container).toBe(`${NAME}-changes`);
+      expect({ name: r.event.service, hash: r.event.config_sha256 }).toEqual({ name: r.event.service, hash: hashOf(r.event.service) });
+    }
     expect(hashOf("inference-edge")).toMatch(/^[0-9a-f]{64}$/);
 
     const oldEdge = byName("inference-edge").id;
     d = await apply(json, { standins }, "1", d, ["tls_locally_signed_cert.inference_edge_server-cert"]);
     await settle(d);
     expect(byName("inference-edge").id).not.toBe(oldEdge);
-    const records = await deployed(2);
-    expect(records.length).toBe(2);
-    const [before, after] = records;
-    const changed = Object.keys(after.event.services).filter((k) => JSON.stringify(before.event.services[k]) !== JSON.stringify(after.event.services[k]));
+    const records = await deployed(2 * audited.length);
+    expect(records.length).toBe(2 * audited.length);
+    // Each container's second line against its first: only the edge's differs.
+    const of = (service: string) => records.filter((r) => r.event.service === service).map((r) => `${r.event.image} ${r.event.config_sha256}`);
+    const changed = audited.filter((name) => new Set(of(name)).size > 1);
     expect(changed).toEqual(["inference-edge"]);
-    expect(after.event.services["inference-edge"].config_sha256).toBe(hashOf("inference-edge"));
+    expect(records.filter((r) => r.event.service === "inference-edge")[1].event.config_sha256).toBe(hashOf("inference-edge"));
   });
 
   it("the collector's port refuses a connection without the daemon's client certificate and accepts the daemon's", async () => {
