@@ -9,7 +9,7 @@ import { apply, container, destroy, Deployment, leftovers } from "./applier";
 import { execIn, inspectContainer } from "./docker-api";
 import { allowed, pairNetwork } from "./flows";
 import { curlFrom, gatewayOf, hostServiceOnAllInterfaces, probeEach, probePki, ProbePki, tcpOpens } from "./probe";
-import { canRead, configVolumeOf, hostRequest, jobs, loaders, readsItsFiles, services, settle } from "./stack-checks";
+import { appliedHardening, canRead, configVolumeOf, hardenedAs, hostRequest, jobs, loaders, readsItsFiles, services, settle } from "./stack-checks";
 import { buildAllStandins } from "./standins";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
 
@@ -89,15 +89,12 @@ describe("default stack: lifecycle", () => {
     }
   });
 
-  it("the engine got what the stack asked for: read-only, no capabilities but the edge's one, limits", async () => {
+  it("the engine got what the stack asked for: read-only, no capabilities but the edge's one, users, limits, one host port", async () => {
     for (const c of services(d)) {
-      const h = (await inspectContainer(c.id)).HostConfig;
-      expect(h.ReadonlyRootfs).toBe(true);
-      expect(h.CapDrop).toEqual(["ALL"]);
-      expect(h.SecurityOpt).toEqual(["no-new-privileges:true"]);
-      expect(h.Memory).toBe(c.config.memory * 1024 * 1024);
+      // The edge keeps the one capability it adds (NET_BIND_SERVICE) and has the stack's one host port, on 127.0.0.1.
+      const edge = c.name === "inference-edge" ? { capAdd: ["NET_BIND_SERVICE"], hostPorts: { "8443/tcp": [{ HostIp: "127.0.0.1", HostPort: "443" }] } } : {};
+      expect(await appliedHardening(c)).toEqual(hardenedAs(c, c.config.user ?? "", edge));
     }
-    expect((await inspectContainer(container(d, "inference-edge").id)).HostConfig.CapAdd).toEqual(["NET_BIND_SERVICE"]);
     expect(d.notes).toEqual(['inference-vllm-0: gpus = "all" not requested (no GPU on this machine)']);
   });
 });

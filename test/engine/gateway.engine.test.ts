@@ -11,7 +11,7 @@ import { call, containerLogs, execIn, inspectContainer, runTool } from "./docker
 import { pairNetwork } from "./flows";
 import { probeEach } from "./probe";
 import { APP_A, APP_B, GW_HOST_PORT, GW_HOSTNAME, GW_NAME, GW_PREFIX, MODEL_A, MODEL_B, gatewayStack } from "./gateway-stack";
-import { hostRequest, jobs, loaders, readsEveryConfigFile, services, settle } from "./stack-checks";
+import { appliedHardening, hardenedAs, hostRequest, jobs, loaders, readsEveryConfigFile, services, settle } from "./stack-checks";
 import { buildAllStandins, standinTag, toolImage } from "./standins";
 
 const PROXY = `${GW_NAME}-proxy`;
@@ -129,20 +129,7 @@ describe("gateway: lifecycle and hardening", () => {
   it("LiteLLM, its proxy, Postgres and the job: read-only, no capabilities, no-new-privileges, their users, limits, no host port", async () => {
     // LiteLLM runs as the image's root (lib/images.ts rootReason); the others as their non-root users.
     const users: Record<string, string> = { [GW_NAME]: "", [PROXY]: "101:101", [DB]: "70:70", [KEYS]: "65534:65534", [SPEND]: "70:70", [GRANTS]: "70:70" };
-    for (const [name, user] of Object.entries(users)) {
-      const c = container(d, name);
-      const i = await inspectContainer(c.id);
-      expect({ name, ro: i.HostConfig.ReadonlyRootfs, drop: i.HostConfig.CapDrop, add: i.HostConfig.CapAdd, sec: i.HostConfig.SecurityOpt, user: i.Config.User, ports: i.HostConfig.PortBindings ?? {} }).toEqual({
-        name,
-        ro: true,
-        drop: ["ALL"],
-        add: [],
-        sec: ["no-new-privileges:true"],
-        user,
-        ports: {},
-      });
-      expect({ name, memory: i.HostConfig.Memory }).toEqual({ name, memory: c.config.memory * 1024 * 1024 });
-    }
+    for (const [name, user] of Object.entries(users)) expect(await appliedHardening(container(d, name))).toEqual(hardenedAs(container(d, name), user));
     // The proxy and the job live in LiteLLM's namespace: no network of their own.
     for (const name of [PROXY, KEYS, GRANTS]) expect((await inspectContainer(container(d, name).id)).HostConfig.NetworkMode).toBe(`container:${container(d, GW_NAME).id}`);
   });

@@ -9,6 +9,42 @@ export const jobs = (d: Deployment) => d.containers.filter((c) => c.config.start
 export const services = (d: Deployment) => d.containers.filter((c) => c.config.start !== false && c.config.must_run !== false);
 
 /** Waits (bounded: 90 polls of 1 s) until every service is healthy and every job has exited. */
+/** What the engine applied of a container's hardening, as one object a test compares whole. */
+export interface AppliedHardening {
+  name: string;
+  readOnly: boolean;
+  capDrop: string[];
+  capAdd: string[];
+  securityOpt: string[];
+  user: string;
+  memoryBytes: number;
+  hostPorts: Record<string, unknown>;
+}
+
+export async function appliedHardening(c: AppliedContainer): Promise<AppliedHardening> {
+  const i = await inspectContainer(c.id);
+  const h = i.HostConfig;
+  return { name: c.name, readOnly: h.ReadonlyRootfs, capDrop: h.CapDrop, capAdd: h.CapAdd, securityOpt: h.SecurityOpt, user: i.Config.User, memoryBytes: h.Memory, hostPorts: h.PortBindings ?? {} };
+}
+
+/**
+ * A library service as HardenedService makes it: read-only root, every capability dropped and none added,
+ * no-new-privileges, the memory limit it was given, `user`, and no host port (unless overridden).
+ */
+export function hardenedAs(c: AppliedContainer, user: string, overrides: Partial<AppliedHardening> = {}): AppliedHardening {
+  return {
+    name: c.name,
+    readOnly: true,
+    capDrop: ["ALL"],
+    capAdd: [],
+    securityOpt: ["no-new-privileges:true"],
+    user,
+    memoryBytes: c.config.memory * 1024 * 1024,
+    hostPorts: {},
+    ...overrides,
+  };
+}
+
 export async function settle(d: Deployment): Promise<void> {
   // Bounded: 360 x 250 ms.
   for (let i = 0; i < 360; i++) {
