@@ -21,6 +21,7 @@
  *   their own, `/metrics` only, to one client certificate subject (403 to every other identity of
  *   the CA, no certificate no handshake, 404 for any other path).
  */
+import { TLS_FILES } from "./identities";
 import {
   CLIENT_CERT_HEADER,
   GATE_EMAIL_HEADER,
@@ -96,21 +97,23 @@ function indent(text: string, tabs: number): string {
 }
 
 function tlsBlock(o: EdgeCaddyOptions, mode: ClientCertMode): string {
-  return `tls ${o.configDir}/server.crt ${o.configDir}/server.key {
+  return `tls ${o.configDir}/${TLS_FILES.serverCert} ${o.configDir}/${TLS_FILES.serverKey} {
 	protocols tls1.2 tls1.3
 	client_auth {
 		mode ${mode}
-		trusted_ca_cert_file ${o.configDir}/ca.crt
+		trusted_ca_cert_file ${o.configDir}/${TLS_FILES.caCert}
 	}
 }`;
 }
 
 /** TLS to an internal hop: verify its certificate against our CA and the given name. */
 function upstreamTransport(o: EdgeCaddyOptions, serverName: string, presentClientCert: boolean): string {
-  const clientCert = presentClientCert ? `\n\ttls_client_auth ${o.configDir}/client.crt ${o.configDir}/client.key` : "";
+  const clientCert = presentClientCert
+    ? `\n\ttls_client_auth ${o.configDir}/${TLS_FILES.clientCert} ${o.configDir}/${TLS_FILES.clientKey}`
+    : "";
   return `transport http {
 	tls
-	tls_trusted_ca_certs ${o.configDir}/ca.crt
+	tls_trusted_ca_certs ${o.configDir}/${TLS_FILES.caCert}
 	tls_server_name ${serverName}${clientCert}
 	versions 1.1
 	dial_timeout 5s
@@ -234,7 +237,7 @@ https://:${m.port} {
 		protocols tls1.2 tls1.3
 		client_auth {
 			mode ${ClientCertMode.REQUIRE_AND_VERIFY}
-			trusted_ca_cert_file ${o.configDir}/ca.crt
+			trusted_ca_cert_file ${o.configDir}/${TLS_FILES.caCert}
 		}
 	}
 

@@ -13,6 +13,7 @@
  *    Authorization (none for hosted_vllm) is dropped; the sidecar injects vLLM's key.
  * Streaming: `proxy_buffering off` on both hops, HTTP/1.1, long read timeouts.
  */
+import { TLS_FILES } from "./identities";
 import { CLIENT_CERT_HEADER, IDENTITY_HEADER, SPOOFABLE_IDENTITY_HEADERS, nginxHeaderVar } from "./headers";
 import { LITELLM_KEY_ALIAS_HEADER, LITELLM_USER_INFO_HEADERS } from "./litellm";
 import { nginxHealthServer, nginxPreamble, nginxString } from "./nginx";
@@ -98,10 +99,10 @@ ${servers}
     # The edge (Caddy) -> here -> LiteLLM: mTLS, the edge's certificate subject only, OpenAI routes only.
     server {
         listen ${o.edgeListenPort} ssl;
-        ssl_certificate ${o.configDir}/server.crt;
-        ssl_certificate_key ${o.configDir}/server.key;
+        ssl_certificate ${o.configDir}/${TLS_FILES.serverCert};
+        ssl_certificate_key ${o.configDir}/${TLS_FILES.serverKey};
         ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_client_certificate ${o.configDir}/ca.crt;
+        ssl_client_certificate ${o.configDir}/${TLS_FILES.caCert};
         ssl_verify_client on;
         ssl_verify_depth 1;
         client_max_body_size ${o.maxRequestBodyMb}m;
@@ -145,9 +146,9 @@ ${routes}
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host ${o.inferenceServerName};
-            proxy_ssl_certificate ${o.configDir}/client.crt;
-            proxy_ssl_certificate_key ${o.configDir}/client.key;
-            proxy_ssl_trusted_certificate ${o.configDir}/ca.crt;
+            proxy_ssl_certificate ${o.configDir}/${TLS_FILES.clientCert};
+            proxy_ssl_certificate_key ${o.configDir}/${TLS_FILES.clientKey};
+            proxy_ssl_trusted_certificate ${o.configDir}/${TLS_FILES.caCert};
             proxy_ssl_verify on;
             proxy_ssl_verify_depth 1;
             proxy_ssl_name ${o.inferenceServerName};

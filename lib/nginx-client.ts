@@ -18,6 +18,7 @@
  * On every listener the trusted header is set by nginx (an empty value removes it), so a client
  * copy never reaches Open WebUI. Streaming: `proxy_buffering off`, HTTP/1.1, long read timeouts.
  */
+import { TLS_FILES } from "./identities";
 import {
   CF_ACCESS_EMAIL_HEADER,
   CLIENT_CERT_HEADER,
@@ -95,10 +96,10 @@ export function renderChatProxyNginxConfig(o: ChatProxyNginxOptions): string {
       : `    # The edge (Caddy) -> here: mTLS, the edge's certificate subject only.
     server {
         listen ${o.edgeListenPort} ssl;
-        ssl_certificate ${o.configDir}/server.crt;
-        ssl_certificate_key ${o.configDir}/server.key;
+        ssl_certificate ${o.configDir}/${TLS_FILES.serverCert};
+        ssl_certificate_key ${o.configDir}/${TLS_FILES.serverKey};
         ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_client_certificate ${o.configDir}/ca.crt;
+        ssl_client_certificate ${o.configDir}/${TLS_FILES.caCert};
         ssl_verify_client on;
         ssl_verify_depth 1;
         client_max_body_size ${o.maxRequestBodyMb}m;
@@ -120,8 +121,8 @@ ${webuiProxy(o, "$zta_edge_email")}
     # tunnel network may connect, and cloudflared rejects requests without a valid Access JWT.
     server {
         listen ${o.tunnelListenPort} ssl;
-        ssl_certificate ${o.configDir}/server.crt;
-        ssl_certificate_key ${o.configDir}/server.key;
+        ssl_certificate ${o.configDir}/${TLS_FILES.serverCert};
+        ssl_certificate_key ${o.configDir}/${TLS_FILES.serverKey};
         ssl_protocols TLSv1.2 TLSv1.3;
 ${(o.tunnelSourceCidrs ?? []).map((c) => `        allow ${c};`).join("\n")}
         deny all;
@@ -181,9 +182,9 @@ ${servers}
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host ${o.inferenceServerName};
-            proxy_ssl_certificate ${o.configDir}/client.crt;
-            proxy_ssl_certificate_key ${o.configDir}/client.key;
-            proxy_ssl_trusted_certificate ${o.configDir}/ca.crt;
+            proxy_ssl_certificate ${o.configDir}/${TLS_FILES.clientCert};
+            proxy_ssl_certificate_key ${o.configDir}/${TLS_FILES.clientKey};
+            proxy_ssl_trusted_certificate ${o.configDir}/${TLS_FILES.caCert};
             proxy_ssl_verify on;
             proxy_ssl_verify_depth 1;
             proxy_ssl_name ${o.inferenceServerName};

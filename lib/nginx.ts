@@ -13,6 +13,7 @@
  * - Per-identity request rate (429), per-identity concurrency (429), body size (413).
  * - One JSON line per request: identity, caller, route, status, bytes, timings.
  */
+import { TLS_FILES } from "./identities";
 import { CLIENT_CERT_HEADER, IDENTITY_HEADER, nginxHeaderVar } from "./headers";
 
 /** A client certificate identity allowed to call the sidecar. */
@@ -169,12 +170,12 @@ ${metricsMap}
     server {
         listen ${o.listenPort} ssl;
 
-        ssl_certificate ${o.configDir}/server.crt;
-        ssl_certificate_key ${o.configDir}/server.key;
+        ssl_certificate ${o.configDir}/${TLS_FILES.serverCert};
+        ssl_certificate_key ${o.configDir}/${TLS_FILES.serverKey};
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_cache shared:zta_tls:10m;
         ssl_session_timeout 1h;
-        ssl_client_certificate ${o.configDir}/ca.crt;
+        ssl_client_certificate ${o.configDir}/${TLS_FILES.caCert};
         ssl_verify_client on;
         ssl_verify_depth 1;
 
