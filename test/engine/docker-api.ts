@@ -118,7 +118,17 @@ export interface RunResult {
  * (the engine kills it).
  */
 /** Docker takes Dns only for a container with a network of its own (not `none`, `host` or `container:`). */
-const TOOL_NEEDS_DNS = (mode: string | undefined) => mode !== undefined && mode !== "none" && mode !== "host" && !mode.startsWith("container:");
+export const hasOwnNetwork = (mode: string | undefined) => mode !== undefined && mode !== "none" && mode !== "host" && !mode.startsWith("container:");
+
+/**
+ * The resolver of a suite container on a network: names Docker's embedded DNS does not know (a service
+ * absent from that network) would go to the host's resolvers, which is traffic off the machine from
+ * networks with a route out and a ~3 s timeout on internal ones. A resolver on the container's own
+ * loopback (nothing listens) refuses at once and keeps every lookup on the engine.
+ */
+export function suiteDns(mode: string | undefined): { Dns?: string[] } {
+  return hasOwnNetwork(mode) ? { Dns: ["127.0.0.1"] } : {};
+}
 
 export async function runTool(options: {
   image: string;
@@ -145,9 +155,7 @@ export async function runTool(options: {
       Binds: options.binds ?? [],
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges:true"],
-      // A name Docker's DNS does not know goes to a resolver on the tool's own loopback (refused at once),
-      // never to the host's: test/engine/probe.ts says why.
-      ...(TOOL_NEEDS_DNS(options.networkMode) ? { Dns: ["127.0.0.1"] } : {}),
+      ...suiteDns(options.networkMode),
     },
   });
   const id = created.json().Id as string;

@@ -14,7 +14,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Deployment } from "./applier";
-import { call, execIn, groupFilter, request, suiteLabels } from "./docker-api";
+import { call, execIn, groupFilter, request, suiteDns, suiteLabels } from "./docker-api";
 import { toolImage } from "./standins";
 
 /** PEM files the probes present: the CA, an operator and a service identity, and a foreign CA's cert. */
@@ -119,7 +119,6 @@ async function probeContainer(where: string): Promise<string> {
 }
 
 async function startProbeContainer(where: string): Promise<string> {
-  const onNetwork = !where.startsWith("container:");
   const created = await call("POST", "/containers/create", {
     Image: toolImage(),
     // Bounded: it exits by itself after 30 minutes even if a run is killed before its cleanup.
@@ -131,12 +130,8 @@ async function startProbeContainer(where: string): Promise<string> {
       Binds: [`${PKI_ROOT}:/pkiroot:ro`],
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges:true"],
-      // Names Docker's embedded DNS does not know (a service absent from this network) are forwarded to
-      // the container's resolvers: by default the host's, which is traffic off the machine from networks
-      // with a route out, and a ~3 s timeout per lookup on internal ones. A resolver on the probe's own
-      // loopback (nothing listens) answers "refused" at once and keeps every lookup on the engine.
-      // (A container sharing another's namespace keeps that container's resolv.conf: Docker refuses Dns there.)
-      ...(onNetwork ? { Dns: ["127.0.0.1"] } : {}),
+      // (A container sharing another's namespace keeps that container's resolv.conf.)
+      ...suiteDns(where),
     },
   });
   const id = created.json().Id as string;
