@@ -265,6 +265,17 @@ describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy acce
     expect(collector.logs()).toMatch(/peer did not return a certificate|DN constraints were not met|certificate verify failed/);
   });
 
+  /** The rendered pruner with the audit volume and the heartbeat file moved to local paths. */
+  const localPruneScript = (dataDir: string, heartbeat: string) =>
+    localize(
+      pruneScript,
+      [
+        { from: `dir='${AUDIT_DATA_DIR}'`, to: `dir='${dataDir}'`, why: "the audit volume" },
+        { from: "/tmp/zta-pruned-at", to: heartbeat, why: "the container's tmpfs" },
+      ],
+      "prune.sh",
+    );
+
   test("retention: the rendered script (120 days) deletes day files older than the cutoff, by name, and keeps the rest", () => {
     const sh = requireBinary("sh");
     const retDir = path.join(dir, "retention");
@@ -275,14 +286,7 @@ describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy acce
     // Touched just now: the name decides, not the mtime.
     fs.writeFileSync(path.join(retDir, "notes.txt"), "not a day file\n");
     const heartbeat = path.join(dir, "pruned-at");
-    const script = localize(
-      pruneScript,
-      [
-        { from: `dir='${AUDIT_DATA_DIR}'`, to: `dir='${retDir}'`, why: "the audit volume" },
-        { from: "/tmp/zta-pruned-at", to: heartbeat, why: "the container's tmpfs" },
-      ],
-      "prune.sh",
-    );
+    const script = localPruneScript(retDir, heartbeat);
     expect(script).toContain("days=120");
     const scriptPath = path.join(dir, "prune.sh");
     fs.writeFileSync(scriptPath, script);
@@ -301,14 +305,7 @@ describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy acce
     const loopDir = path.join(dir, "retention-loop");
     fs.mkdirSync(loopDir);
     const heartbeat = path.join(dir, "loop-pruned-at");
-    const script = localize(
-      pruneScript,
-      [
-        { from: `dir='${AUDIT_DATA_DIR}'`, to: `dir='${loopDir}'`, why: "the audit volume" },
-        { from: "/tmp/zta-pruned-at", to: heartbeat, why: "the container's tmpfs" },
-      ],
-      "prune.sh",
-    );
+    const script = localPruneScript(loopDir, heartbeat);
     const scriptPath = path.join(dir, "prune-loop.sh");
     fs.writeFileSync(scriptPath, script);
     const child = spawn(unshare, ["--pid", "--fork", "sh", scriptPath], { stdio: "ignore" });
