@@ -55,15 +55,12 @@ import {
   startNginx,
   within,
 } from "./harness";
+import { PG_BIN, requirePostgres, RUN_AS } from "../support/postgres";
 
 const execFileAsync = promisify(execFile);
-const PG_BIN = "/usr/lib/postgresql/15/bin";
-const RUN_AS = "nobody";
 const MOCK = path.join(__dirname, "..", "engine", "standins", "litellm.py");
 for (const b of ["caddy", "nginx", "openssl", "runuser", "python3", "curl"]) requireBinary(b);
-for (const b of ["initdb", "pg_ctl", "psql"]) {
-  if (!fs.existsSync(path.join(PG_BIN, b))) throw new Error(`PostgreSQL 15 is needed: ${PG_BIN}/${b} (apt-get install postgresql-15)`);
-}
+requirePostgres(["initdb", "pg_ctl", "psql"]);
 
 const API_HOST = "api.example.internal";
 const DOMAIN = "ai.example.internal";

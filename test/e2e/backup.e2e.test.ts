@@ -15,42 +15,18 @@ import {
   renderSchedulerScript,
 } from "../../lib/backup-scripts";
 import { freePorts, makeTempDir, requireBinary } from "./harness";
+import { asNobody, PG_BIN, requirePostgres, RUN_AS } from "../support/postgres";
 
-const PG_BIN = "/usr/lib/postgresql/15/bin";
 const PATH_WITH_PG = `${PG_BIN}:${process.env.PATH}`;
-const RUN_AS = "nobody";
 
 for (const b of ["restic", "sqlite3", "sha256sum", "runuser", "promtool"]) requireBinary(b);
-for (const b of ["initdb", "pg_ctl", "pg_dump", "psql"]) {
-  if (!fs.existsSync(path.join(PG_BIN, b)))
-    throw new Error(`PostgreSQL 15 is needed: ${PG_BIN}/${b} (apt-get install postgresql-15)`);
-}
+requirePostgres(["initdb", "pg_ctl", "pg_dump", "psql"]);
 
 interface Job {
   dir: string;
   options: BackupScriptOptions;
   run(script: string): SpawnSyncReturns<string>;
   audit(): Record<string, any>[];
-}
-
-function asNobody(args: string[], extraEnv: Record<string, string> = {}): SpawnSyncReturns<string> {
-  return spawnSync(
-    "runuser",
-    [
-      "-u",
-      RUN_AS,
-      "--",
-      "env",
-      `PATH=${PATH_WITH_PG}`,
-      "HOME=/nonexistent",
-      ...Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`),
-      ...args,
-    ],
-    {
-      encoding: "utf8",
-      timeout: 120000,
-    },
-  );
 }
 
 function chownTree(dir: string): void {

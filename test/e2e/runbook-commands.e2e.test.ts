@@ -16,14 +16,11 @@ import { renderCollectorConfig } from "../../lib/audit";
 import { renderRunbooks } from "../../lib/runbooks";
 import { FullStack } from "../lib/full-stack.fixture";
 import { freePorts, localize, requireBinary } from "./harness";
+import { PG_BIN, requirePostgres } from "../support/postgres";
 
 requireBinary("jq");
 requireBinary("runuser");
-const PG_BIN = "/usr/lib/postgresql/15/bin";
-for (const b of ["initdb", "pg_ctl", "psql"]) {
-  if (!fs.existsSync(path.join(PG_BIN, b)))
-    throw new Error(`PostgreSQL 15 is needed: ${PG_BIN}/${b} (scripts/install-test-deps.sh)`);
-}
+requirePostgres(["initdb", "pg_ctl", "psql"]);
 
 type Json = { resource: Record<string, Record<string, any>> };
 const stack = (): TerraformStack => {

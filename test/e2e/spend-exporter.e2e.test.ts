@@ -18,15 +18,11 @@ import { REVISION, resources, synth, uploaded } from "../helpers";
 import { inferenceStack } from "../exposure-helpers";
 import { LITELLM_SPEND_LOGS_DDL, LITELLM_VERIFICATION_TOKEN_DDL } from "../support/litellm-spend-logs";
 import { ManagedProcess, freePorts, makeTempDir, requireBinary } from "./harness";
+import { asNobody as runAsNobody, PG_BIN, requirePostgres, RUN_AS } from "../support/postgres";
 
-const PG_BIN = "/usr/lib/postgresql/15/bin";
 const BUSYBOX = "/bin/busybox";
-const RUN_AS = "nobody";
 for (const b of ["setpriv", "runuser"]) requireBinary(b);
-for (const b of ["initdb", "pg_ctl", "psql"]) {
-  if (!fs.existsSync(path.join(PG_BIN, b)))
-    throw new Error(`PostgreSQL 15 is needed: ${PG_BIN}/${b} (apt-get install postgresql-15)`);
-}
+requirePostgres(["initdb", "pg_ctl", "psql"]);
 if (!fs.existsSync(BUSYBOX)) throw new Error(`busybox is needed (the postgres image's shell): ${BUSYBOX}`);
 
 const SETTLE = 30;
@@ -90,24 +86,9 @@ function write(d: string, name: string, content: string): string {
   return path.join(d, name);
 }
 
+/** The tools as nobody, with only PostgreSQL's and the system's directories on PATH. */
 function asNobody(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(
-    "runuser",
-    [
-      "-u",
-      RUN_AS,
-      "--",
-      "env",
-      `PATH=${PG_BIN}:/usr/bin:/bin`,
-      "HOME=/nonexistent",
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      ...args,
-    ],
-    {
-      encoding: "utf8",
-      timeout: 120000,
-    },
-  );
+  return runAsNobody(args, env, `${PG_BIN}:/usr/bin:/bin`);
 }
 
 /** psql as a role with its password (over TCP, scram): each statement its own -c (its own transaction); the output or the error. */
