@@ -20,8 +20,19 @@ import {
 import { PolicyProfile } from "../lib/policy/profiles";
 import { Problems, isUnresolved, whereIs } from "../lib/errors";
 import { RECORD_JOB_SCRIPT } from "../lib/audit-events";
-import { CONFIG_DIR } from "../lib/identities";
+import { CONFIG_DIR, ServiceIdentity, serviceIdentity } from "../lib/identities";
 import { IMAGES } from "../lib/images";
+import {
+  LOKI_DATA_DIR,
+  LOKI_GATEWAY_HEALTH_PORT,
+  LOKI_GATEWAY_PORT,
+  LOKI_HEALTHCHECK,
+  LOKI_HTTP_PORT,
+  LOKI_PUSH_PATH,
+  renderLokiConfig,
+  renderLokiGatewayNginxConfig,
+} from "../lib/loki";
+import { readBoolean } from "../lib/shape";
 import { ConfigVolume } from "./config-volume";
 import { HardenedJob, HardenedService } from "./hardened-service";
 import { InternalCa } from "./internal-ca";
@@ -31,6 +42,10 @@ import { Authentication, ExternalZone, TrustGraph } from "./trust-graph";
 export const AUDIT_COLLECTOR_ROLE = "audit-collector";
 export const AUDIT_RETENTION_ROLE = "audit-retention";
 export const AUDIT_CHANGE_RECORD_ROLE = "audit-change-record";
+export const AUDIT_STORE_ROLE = "audit-store";
+export const AUDIT_STORE_GATEWAY_ROLE = "audit-store-gateway";
+/** The collector's client identity toward the Loki gateway (the only one that may push). */
+export const AUDIT_COLLECTOR_IDENTITY: ServiceIdentity = serviceIdentity("audit-collector");
 /** Label on the collector with the retention in days it was rendered with. */
 export const AUDIT_RETENTION_LABEL = "zta.audit.retention-days";
 
@@ -57,6 +72,18 @@ export interface AuditLogProps {
   readonly pruneIntervalSeconds?: number;
   /** A syslog-ng image instead of the catalog's. @default IMAGES.syslogNg */
   readonly image?: string;
+  /**
+   * Also push every line to Loki (the trail's query store, with Grafana's datasource when an Observability
+   * exists), behind a gateway that lets the collector write and Grafana read. The day files are kept either way.
+   * @default true
+   */
+  readonly loki?: boolean;
+  /** A Loki image instead of the catalog's. @default IMAGES.loki */
+  readonly lokiImage?: string;
+  /** A first day of Loki's v13 schema (YYYY-MM-DD) on or before the first deploy; never change it later. @default "2025-01-01" */
+  readonly lokiSchemaFrom?: string;
+  /** @default 1024 */
+  readonly lokiMemoryMb?: number;
   /** @default false */
   readonly allowUnpinnedImages?: boolean;
 }
@@ -89,6 +116,15 @@ export class AuditLog extends Construct {
   public readonly driverOptions: Record<string, string>;
   /** The job that records the configuration Terraform applied (`config.deployed`), once per change. */
   public readonly changeRecordJob: HardenedJob;
+  /** Loki (listening on its loopback only) and the gateway in its namespace, unless `loki: false`. */
+  public readonly loki?: HardenedService;
+  public readonly lokiGateway?: HardenedService;
+  public readonly lokiData?: Volume;
+  /** The URL readers query (the gateway), e.g. for Grafana's datasource. */
+  public readonly lokiUrl?: string;
+  /** The name the gateway's certificate carries (the URL's host). */
+  public readonly lokiServerName?: string;
+  private readonly lokiReaders: ServiceIdentity[] = [];
 
   constructor(scope: Construct, id: string, props: AuditLogProps) {
     super(scope, id);
@@ -113,6 +149,16 @@ export class AuditLog extends Construct {
     problems.check(Number.isInteger(interval) && interval >= 60 && interval <= 86400, "pruneIntervalSeconds", interval, "Use a whole number of seconds from 60 to 86400.");
     const nameOk = props.name === undefined || isUnresolved(props.name) || /^[a-z][a-z0-9-]{0,40}$/.test(props.name);
     problems.check(nameOk, "name", props.name, "Use lowercase letters, digits and dashes (a Docker name prefix, also the certificate's DNS name).");
+    const withLoki = readBoolean(problems, "loki", props.loki, true);
+    const schemaFrom = props.lokiSchemaFrom ?? "2025-01-01";
+    problems.check(
+      /^\d{4}-\d{2}-\d{2}$/.test(schemaFrom) && !Number.isNaN(Date.parse(`${schemaFrom}T00:00:00Z`)),
+      "lokiSchemaFrom",
+      schemaFrom,
+      'Use a date (YYYY-MM-DD) on or before the first deploy, e.g. "2025-01-01"; keep it once deployed.',
+    );
+    const lokiMemoryMb = props.lokiMemoryMb ?? 1024;
+    problems.check(Number.isInteger(lokiMemoryMb) && lokiMemoryMb >= 256, "lokiMemoryMb", lokiMemoryMb, "Use a whole number of MB, at least 256.");
     // A bad name is reported above; the children get a valid one so theirs is not the error the user sees.
     const name = nameOk ? (props.name ?? "zta-audit") : "zta-audit";
     // Recorded in the stack: synth throws them with every other construct's.
@@ -143,10 +189,18 @@ export class AuditLog extends Construct {
       role: AUDIT_COLLECTOR_ROLE,
       // The daemon dials 127.0.0.1 (published port): the certificate must name that address.
       serverIdentity: { commonName: `${name}-collector`, dnsNames: [`${name}-collector`, "localhost"], ipAddresses: ["127.0.0.1"] },
+      // Its identity toward the Loki gateway, the one that may push.
+      ...(withLoki ? { clientIdentity: AUDIT_COLLECTOR_IDENTITY } : {}),
       files: [
         {
           name: "syslog-ng.conf",
-          content: renderCollectorConfig({ port: AUDIT_PORT, configDir: CONFIG_DIR, dataDir: AUDIT_DATA_DIR, clientSubject: syslogNgSubject(DAEMON_IDENTITY) }),
+          content: renderCollectorConfig({
+            port: AUDIT_PORT,
+            configDir: CONFIG_DIR,
+            dataDir: AUDIT_DATA_DIR,
+            clientSubject: syslogNgSubject(DAEMON_IDENTITY),
+            lokiPushUrl: withLoki ? `https://${name}-loki:${LOKI_GATEWAY_PORT}${LOKI_PUSH_PATH}` : undefined,
+          }),
         },
       ],
       // --no-caps: syslog-ng would otherwise try to keep capabilities it was never given.
@@ -229,11 +283,94 @@ export class AuditLog extends Construct {
       command: Lazy.listValue({ produce: () => this.changeRecords() }),
     });
     this.route(this.changeRecordJob.container);
+
+    if (withLoki) {
+      this.lokiData = new Volume(this, "loki-data", { name: `${name}-loki-data` });
+      this.lokiServerName = `${name}-loki`;
+      this.lokiUrl = `https://${this.lokiServerName}:${LOKI_GATEWAY_PORT}`;
+      this.loki = new HardenedService(this, "loki", {
+        name: `${name}-loki`,
+        role: AUDIT_STORE_ROLE,
+        catalogImage: IMAGES.loki,
+        image: props.lokiImage,
+        imageProp: "lokiImage",
+        allowUnpinnedImages: props.allowUnpinnedImages,
+        files: [{ name: "loki.yaml", content: renderLokiConfig({ retentionDays, schemaFrom }) }],
+        // The image's entrypoint is /usr/bin/loki; this replaces its default config flag.
+        command: [`-config.file=${CONFIG_DIR}/loki.yaml`],
+        hardening: {
+          memoryMb: lokiMemoryMb,
+          cpuShares: 512,
+          tmpfsMb: { "/tmp": 64 },
+          healthcheck: LOKI_HEALTHCHECK,
+          healthStartPeriod: "60s",
+          // The ingester flushes its chunks to the volume on shutdown.
+          stopGraceSeconds: 60,
+        },
+        volumes: [{ volumeName: this.lokiData.name, containerPath: LOKI_DATA_DIR, readOnly: false }],
+        labels: [{ label: AUDIT_RETENTION_LABEL, value: String(retentionDays) }],
+      });
+      this.lokiGateway = new HardenedService(this, "loki-gateway", {
+        name: `${name}-loki-gateway`,
+        role: AUDIT_STORE_GATEWAY_ROLE,
+        catalogImage: IMAGES.nginx,
+        allowUnpinnedImages: props.allowUnpinnedImages,
+        ca: props.ca,
+        serverIdentity: { commonName: this.lokiServerName, dnsNames: [this.lokiServerName] },
+        files: [{ name: "nginx.conf", content: Lazy.stringValue({ produce: () => this.lokiGatewayConfig }) }],
+        hardening: {
+          memoryMb: 64,
+          cpuShares: 256,
+          tmpfsMb: { "/tmp": 32 },
+          healthcheck: ["wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${LOKI_GATEWAY_HEALTH_PORT}/healthz`],
+        },
+        namespaceOf: this.loki,
+        entrypoint: ["nginx", "-c", `${CONFIG_DIR}/nginx.conf`, "-g", "daemon off;"],
+      });
+      this.loki.allowFrom(this.collector, { port: LOKI_GATEWAY_PORT, authentication: Authentication.MTLS, identity: AUDIT_COLLECTOR_IDENTITY });
+      // Who read the trail is itself audited: the gateway's read lines go to the collector (pushes are not logged).
+      this.route(this.lokiGateway.container);
+    }
     Aspects.of(TerraformStack.of(this)).add(new AuditRouting(this));
+  }
+
+  /** The Loki gateway's nginx.conf: the collector writes, the readers allowed so far read. */
+  public get lokiGatewayConfig(): string {
+    return renderLokiGatewayNginxConfig({
+      listenPort: LOKI_GATEWAY_PORT,
+      healthPort: LOKI_GATEWAY_HEALTH_PORT,
+      lokiUpstream: `127.0.0.1:${LOKI_HTTP_PORT}`,
+      writerSubjects: [AUDIT_COLLECTOR_IDENTITY.subjectDn],
+      readerSubjects: this.lokiReaders.map((r) => r.subjectDn),
+      configDir: CONFIG_DIR,
+      runDir: "/tmp",
+      accessLog: "/dev/stdout",
+      errorLog: "/dev/stderr",
+    });
+  }
+
+  /**
+   * Lets `caller` query the trail in Loki through the gateway, with `identity` (its client certificate's;
+   * Observability does this for Grafana). A network of this pair alone; the read API only.
+   */
+  public allowLokiReader(caller: HardenedService, identity: ServiceIdentity | undefined = caller.clientIdentity): void {
+    const problems = new Problems(whereIs("AuditLog", this.node.path));
+    problems.check(this.loki !== undefined, "loki", false, "Leave loki on (the default) to query the trail from Grafana or another reader.");
+    problems.check(identity !== undefined, "identity", undefined, "Pass the reader's client identity, or give the caller a clientIdentity.");
+    problems.check(
+      identity === undefined || identity.subjectDn !== AUDIT_COLLECTOR_IDENTITY.subjectDn,
+      "identity",
+      identity?.commonName,
+      "The collector's identity writes only; give the reader an identity of its own.",
+    );
+    problems.throwIfAny();
+    if (!this.lokiReaders.some((r) => r.subjectDn === identity!.subjectDn)) this.lokiReaders.push(identity!);
+    this.loki!.allowFrom(caller, { port: LOKI_GATEWAY_PORT, authentication: Authentication.MTLS, identity });
   }
 
   /** Whether `container` ships its logs here: every started container of the stack outside this construct, on the same Docker host. */
   public audits(container: Container): boolean {
+    // The Loki gateway is routed explicitly (its read lines); the rest of the trail's own containers are not.
     if (container.node.path === this.node.path || container.node.path.startsWith(`${this.node.path}/`)) return false;
     // Config loaders are created, never started: no logs, and their driver would never dial.
     if (container.startInput === false) return false;

@@ -10,7 +10,8 @@
  * docker.sock. The collector writes one JSON line per message into a file per UTC day on a volume; the
  * pruner deletes day files older than the retention.
  */
-import { CERT_ORGANIZATION, ServiceIdentity, serviceIdentity } from "./identities";
+import { CERT_ORGANIZATION, ServiceIdentity, TLS_FILES, serviceIdentity } from "./identities";
+import { LOKI_JOB } from "./loki";
 
 /** The port the collector receives RFC 5425 (syslog over TLS) on. */
 export const AUDIT_PORT = 6514;
@@ -37,6 +38,8 @@ export interface CollectorConfigOptions {
   readonly dataDir: string;
   /** The one client subject the collector admits, as syslogNgSubject prints it (the Docker daemon's). */
   readonly clientSubject: string;
+  /** Loki's push URL (the gateway's): each message is also pushed there with the collector's client certificate (client.crt, client.key in configDir). */
+  readonly lokiPushUrl?: string;
 }
 
 /**
@@ -51,6 +54,7 @@ export interface CollectorConfigOptions {
  * - The file name is the UTC receive date: retention is a matter of deleting whole files.
  */
 export function renderCollectorConfig(o: CollectorConfigOptions): string {
+  const loki = o.lokiPushUrl === undefined ? undefined : renderLokiDestination(o.lokiPushUrl, o.configDir);
   const tls = `tls(
             key-file("${o.configDir}/server.key")
             cert-file("${o.configDir}/server.crt")
@@ -107,7 +111,55 @@ log {
     } else {
         rewrite { set("$MESSAGE" value(".raw.message")); };
     };
-    destination(d_day_file);
+    destination(d_day_file);${loki ? "\n    destination(d_loki);" : ""}
+};
+${loki ?? ""}`;
+}
+
+/**
+ * The push to Loki (syslog-ng's http() destination, through the Loki gateway with the collector's client
+ * certificate), beside the day files, not instead of them:
+ * - Each line goes to Loki verbatim (the container's own JSON, types intact), labelled with the job, the
+ *   container (the daemon's tag) and the stream; its timestamp is the receive time in nanoseconds.
+ * - One request per batch of up to 500 lines or 1 s, framed as Loki's JSON push body.
+ * - While Loki is down syslog-ng retries (every 10 s) and queues up to 100000 lines in memory for this destination
+ *   alone, then drops the oldest for Loki only: the day files, written first in the same log path, keep
+ *   every line (syslog-ng queues per destination; without flow-control a full queue never blocks the source).
+ */
+function renderLokiDestination(url: string, configDir: string): string {
+  if (!/^https:\/\/[a-z0-9.-]+:[0-9]+\/[a-z0-9/_]+$/.test(url)) throw new Error(`renderCollectorConfig: not an https push URL: ${url}`);
+  // $R_UNIXTIME is "seconds.mmm" (frac-digits(3) above): its seconds and milliseconds make Loki's nanoseconds.
+  const nanoseconds = "$(substr $R_UNIXTIME 0 -4)$(substr $R_UNIXTIME -3)000000";
+  // format-json escapes the line as a JSON string; substr keeps that string alone ({"line":<it>}).
+  const line = "$(substr $(format-json --scope none line=$MESSAGE) 8 -1)";
+  const labels = `$(format-json --scope none job=${LOKI_JOB} container=$PROGRAM stream=$LEVEL)`;
+  return `
+destination d_loki {
+    http(
+        url("${url}")
+        method("POST")
+        headers("Content-Type: application/json")
+        body-prefix('{"streams":[')
+        delimiter(",")
+        body('{"stream":${labels},"values":[["${nanoseconds}",${line}]]}')
+        body-suffix(']}')
+        batch-lines(500)
+        batch-timeout(1000)
+        timeout(10)
+        # Loki refuses a malformed or too old batch with 400: drop it rather than retry it forever (syslog-ng
+        # treats most 4xx as "not connected"). 403 (the gateway: wrong identity) keeps retrying, visibly.
+        response-action(400 => drop)
+        # Retry a down Loki every 10 s (the default is 60).
+        time-reopen(10)
+        persist-name("zta-audit-loki")
+        log-fifo-size(100000)
+        tls(
+            ca-file("${configDir}/${TLS_FILES.caCert}")
+            cert-file("${configDir}/${TLS_FILES.clientCert}")
+            key-file("${configDir}/${TLS_FILES.clientKey}")
+            peer-verify(yes)
+        )
+    );
 };
 `;
 }

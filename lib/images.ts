@@ -92,6 +92,13 @@ export const IMAGES = {
       "The syslog-ng image defines no user and its fresh audit volume is root-owned; it runs with every capability " +
       "dropped (syslog-ng --no-caps), no-new-privileges, a read-only root, and only its TLS port published on 127.0.0.1.",
   },
+  // Grafana Loki 3.7 (the audit trail's query store): distroless static:nonroot, USER 10001, ENTRYPOINT
+  // /usr/bin/loki, no shell (the healthcheck is Loki's own `-health`, 3.6.5+). cmd/loki/Dockerfile at v3.7.x, read.
+  // Digest as pinned by three unrelated public repositories (code search); re-resolve before release.
+  loki: {
+    reference: "grafana/loki:3.7.0@sha256:c316b7c7589a5eeca843b6926c7446149d18300b79ac8538dc4ae063bc478da2",
+    user: "10001:10001",
+  },
   // LiteLLM proxy (ApiGateway). Digest as pinned by one public repository for v1.83.14-stable (found with
   // code search, not pulled here): re-resolve with `docker buildx imagetools inspect` before release. Its
   // Dockerfile sets no USER; python is on PATH (/app/.venv/bin), curl and wget are not (read, not run).
@@ -128,6 +135,7 @@ export class ImageCatalog {
   public static readonly GRAFANA: CatalogImage = IMAGES.grafana;
   public static readonly RESTIC: CatalogImage = IMAGES.restic;
   public static readonly SYSLOG_NG: CatalogImage = IMAGES.syslogNg;
+  public static readonly LOKI: CatalogImage = IMAGES.loki;
   public static readonly LITELLM: CatalogImage = IMAGES.litellm;
   public static readonly POSTGRES: CatalogImage = IMAGES.postgres;
 

@@ -59,7 +59,10 @@ describe("AuditLog", () => {
     // Its own bridge only (published ports need a non-internal one), with no NAT out.
     const nets = resources(json, "docker_network");
     const ingress = Object.entries(nets).find(([, n]) => n.name === "zta-audit-ingress")!;
-    expect(collector.networks_advanced).toEqual([{ name: `\${docker_network.${ingress[0]}.name}` }]);
+    // ...and the network of its one flow out: to the Loki gateway.
+    const toLoki = Object.entries(nets).find(([, n]) => n.name === "zta-audit-collector-to-zta-audit-loki")!;
+    expect(toLoki[1].internal).toBe(true);
+    expect(collector.networks_advanced).toEqual([{ name: `\${docker_network.${ingress[0]}.name}` }, { name: `\${docker_network.${toLoki[0]}.name}` }]);
     expect(ingress[1]).toMatchObject({ internal: false, options: { "com.docker.network.bridge.enable_ip_masquerade": "false" } });
     const others = runningContainers(json).filter((c) => c !== collector);
     expect(others.filter((c) => JSON.stringify(c.networks_advanced ?? []).includes(ingress[0]))).toEqual([]);

@@ -1,0 +1,232 @@
+/**
+ * Renderers of the audit trail's query store (AuditLog): Loki's config and the nginx gateway in Loki's
+ * network namespace that decides, by client certificate, who may write and who may read.
+ *
+ * Loki has no per-identity authorization of its own (with `auth_enabled: false` every caller is the one
+ * tenant), so it listens on 127.0.0.1 only and the gateway is the only way in:
+ * - the collector's identity may POST `/loki/api/v1/push`, nothing else;
+ * - reader identities (Grafana's) may use the read API Grafana's Loki datasource calls, nothing else;
+ * - any other certificate of the internal CA gets 403; no certificate, or another CA's, no handshake.
+ * Nobody can reach the delete API, the config or the compactor's endpoints.
+ *
+ * Loki cannot run here (Debian's `loki` is an unrelated program): the config is checked structurally and
+ * against Loki 3.5's documented keys, read not run; docs/audit.md has the `-verify-config` command.
+ */
+import { nginxHealthServer, nginxPreamble, nginxString } from "./nginx";
+import { TLS_FILES } from "./identities";
+import { toYaml } from "./yaml";
+
+/** The gateway's TLS port (collector and Grafana dial it on their pair networks). */
+export const LOKI_GATEWAY_PORT = 3100;
+/** The gateway's loopback healthcheck port. */
+export const LOKI_GATEWAY_HEALTH_PORT = 8081;
+/** Loki's own HTTP and gRPC ports, on 127.0.0.1 of the shared namespace only. */
+export const LOKI_HTTP_PORT = 3101;
+export const LOKI_GRPC_PORT = 9095;
+/** Loki's data volume (chunks, TSDB index, compactor state): the image's /loki, owned by its user 10001. */
+export const LOKI_DATA_DIR = "/loki";
+/** Loki's push path: the only one the collector may call. */
+export const LOKI_PUSH_PATH = "/loki/api/v1/push";
+/** The stream label every audit line carries in Loki (`{job="zta-audit"}`). */
+export const LOKI_JOB = "zta-audit";
+/**
+ * The read API a reader may call: what Grafana's Loki datasource uses for Explore, dashboards, the label
+ * browser and its health check (Grafana 12, read). Anything else (delete requests, /config, /flush, rules)
+ * is refused. Only [a-z_/] path characters: the path the gateway checks is the one it passes on.
+ */
+export const LOKI_READ_PATHS = [
+  "/loki/api/v1/query",
+  "/loki/api/v1/query_range",
+  "/loki/api/v1/labels",
+  "/loki/api/v1/label/<name>/values",
+  "/loki/api/v1/series",
+  "/loki/api/v1/index/stats",
+  "/loki/api/v1/index/volume",
+  "/loki/api/v1/index/volume_range",
+  "/loki/api/v1/detected_fields",
+  "/loki/api/v1/detected_labels",
+  "/loki/api/v1/patterns",
+  "/loki/api/v1/format_query",
+  "/loki/api/v1/status/buildinfo",
+  "/loki/api/v1/tail",
+] as const;
+
+/**
+ * Loki's healthcheck: its own `-health` client (3.6.5+; the image has no shell or wget) asking /ready on the
+ * loopback listener (cmd/loki/health.go, read).
+ */
+export const LOKI_HEALTHCHECK = ["/usr/bin/loki", "-health", `-health.url=http://127.0.0.1:${LOKI_HTTP_PORT}/ready`];
+
+export interface LokiConfigOptions {
+  readonly retentionDays: number;
+  /** The first day of the v13 schema (YYYY-MM-DD): any day not after the first write. */
+  readonly schemaFrom: string;
+}
+
+/**
+ * loki.yaml for a single-binary Loki 3.x with filesystem storage on its volume.
+ * - `auth_enabled: false`: one tenant; who may do what is the gateway's decision.
+ * - Listens on 127.0.0.1 only (HTTP and gRPC); `instance_addr` 127.0.0.1 so the in-memory ring names the
+ *   loopback address rather than the first private interface.
+ * - TSDB index, schema v13 (what Loki 3.x requires for structured metadata), a 24 h index period.
+ * - Retention by the compactor: `retention_enabled`, `delete_request_store` (required with retention in 3.x),
+ *   `limits_config.retention_period` = the trail's days. Deletes happen `retention_delete_delay` after a
+ *   chunk is marked.
+ * - No usage reports to grafana.com (`analytics.reporting_enabled: false`): the stack makes no outbound calls.
+ */
+export function renderLokiConfig(o: LokiConfigOptions): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(o.schemaFrom)) throw new Error(`renderLokiConfig: schemaFrom must be YYYY-MM-DD: ${o.schemaFrom}`);
+  const config = {
+    auth_enabled: false,
+    server: {
+      http_listen_address: "127.0.0.1",
+      http_listen_port: LOKI_HTTP_PORT,
+      grpc_listen_address: "127.0.0.1",
+      grpc_listen_port: LOKI_GRPC_PORT,
+      log_level: "info",
+    },
+    common: {
+      instance_addr: "127.0.0.1",
+      path_prefix: LOKI_DATA_DIR,
+      replication_factor: 1,
+      ring: { kvstore: { store: "inmemory" } },
+      storage: {
+        filesystem: { chunks_directory: `${LOKI_DATA_DIR}/chunks`, rules_directory: `${LOKI_DATA_DIR}/rules` },
+      },
+    },
+    schema_config: {
+      configs: [
+        {
+          from: o.schemaFrom,
+          store: "tsdb",
+          object_store: "filesystem",
+          schema: "v13",
+          index: { prefix: "index_", period: "24h" },
+        },
+      ],
+    },
+    compactor: {
+      working_directory: `${LOKI_DATA_DIR}/compactor`,
+      compaction_interval: "10m",
+      retention_enabled: true,
+      retention_delete_delay: "2h",
+      delete_request_store: "filesystem",
+    },
+    limits_config: {
+      retention_period: `${o.retentionDays * 24}h`,
+      // The collector stamps each line with its receive time: nothing older arrives.
+      reject_old_samples: true,
+      reject_old_samples_max_age: "168h",
+    },
+    analytics: { reporting_enabled: false },
+  };
+  return toYaml(config, ["Rendered by cdktf-zero-trust-ai (AuditLog). Do not edit: change the construct's props."]);
+}
+
+export interface LokiGatewayOptions {
+  readonly listenPort: number;
+  readonly healthPort: number;
+  /** Loki's loopback address, `127.0.0.1:3101`. */
+  readonly lokiUpstream: string;
+  /** Subjects (RFC 2253, as `$ssl_client_s_dn` prints them) that may push: the collector's. */
+  readonly writerSubjects: string[];
+  /** Subjects that may query: Grafana's, and any operator identity given. */
+  readonly readerSubjects: string[];
+  /** Directory holding ca.crt, server.crt, server.key. */
+  readonly configDir: string;
+  readonly runDir: string;
+  readonly accessLog: string;
+  readonly errorLog: string;
+}
+
+/** The read paths as one nginx regex (a label name in `/label/<name>/values` is `[A-Za-z_][A-Za-z0-9_]*`). */
+function readPathRegex(): string {
+  const alternatives = LOKI_READ_PATHS.map((p) => p.slice("/loki/api/v1/".length).replace("<name>", "[A-Za-z_][A-Za-z0-9_]*"));
+  return `/loki/api/v1/(${alternatives.join("|")})`;
+}
+
+/**
+ * The gateway in Loki's namespace. The decision is one map over "role method path": the role comes from the
+ * verified certificate subject, the path is nginx's normalized `$uri`, and exactly that path is what goes
+ * to Loki (`proxy_pass` with `$uri`), so an encoded or dotted path cannot be checked as one thing and
+ * served as another. Every request is logged; the push calls are not (each would be one more line to push).
+ */
+export function renderLokiGatewayNginxConfig(o: LokiGatewayOptions): string {
+  if (o.writerSubjects.length === 0) throw new Error("renderLokiGatewayNginxConfig: no writer subjects");
+  const overlap = o.writerSubjects.filter((s) => o.readerSubjects.includes(s));
+  if (overlap.length > 0) throw new Error(`renderLokiGatewayNginxConfig: a subject may not both write and read: ${overlap.join("; ")}`);
+  const roles = [
+    ...o.writerSubjects.map((s) => `        ${nginxString(s)} writer;`),
+    ...o.readerSubjects.map((s) => `        ${nginxString(s)} reader;`),
+  ].join("\n");
+  return `${nginxPreamble("AuditLog", "1", o)}
+    gzip off;
+
+    # Who the verified client certificate is.
+    map $ssl_client_s_dn $zta_loki_role {
+        default "";
+${roles}
+    }
+
+    # What that role may do: writers push, readers query; nothing else reaches Loki.
+    map "$zta_loki_role $request_method $uri" $zta_loki_allowed {
+        default 0;
+        "writer POST ${LOKI_PUSH_PATH}" 1;
+        "~^reader (GET|POST) ${readPathRegex()}$" 1;
+    }
+
+    # Reads and refusals are logged (who looked at the audit trail); accepted pushes are not.
+    map "$zta_loki_role $status" $zta_loki_log {
+        "~^writer 20[04]$" 0;
+        default 1;
+    }
+
+    map $http_upgrade $zta_connection_upgrade {
+        default upgrade;
+        "" "";
+    }
+
+    log_format zta_loki escape=json '{"time":"$time_iso8601","request_id":"$request_id","gateway":"loki",'
+        '"role":"$zta_loki_role","client_cert":"$ssl_client_s_dn","method":"$request_method","route":"$uri",'
+        '"query":"$arg_query","status":$status,"request_bytes":$request_length,"response_bytes":$bytes_sent,'
+        '"request_time":$request_time}';
+    access_log ${o.accessLog} zta_loki if=$zta_loki_log;
+
+    upstream zta_loki {
+        server ${o.lokiUpstream};
+        keepalive 8;
+    }
+
+    server {
+        listen ${o.listenPort} ssl;
+        ssl_certificate ${o.configDir}/${TLS_FILES.serverCert};
+        ssl_certificate_key ${o.configDir}/${TLS_FILES.serverKey};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_client_certificate ${o.configDir}/${TLS_FILES.caCert};
+        ssl_verify_client on;
+        ssl_verify_depth 1;
+        # A push batch of the collector; queries are small.
+        client_max_body_size 16m;
+        client_body_buffer_size 1m;
+
+        if ($zta_loki_allowed = 0) {
+            return 403;
+        }
+
+        location / {
+            proxy_pass http://zta_loki$uri$is_args$args;
+            proxy_http_version 1.1;
+            # /loki/api/v1/tail is a websocket.
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $zta_connection_upgrade;
+            proxy_set_header Host $host;
+            # One tenant: a client's tenant header means nothing here.
+            proxy_set_header X-Scope-OrgID "";
+            proxy_read_timeout 300s;
+        }
+    }
+
+${nginxHealthServer(o.healthPort)}
+}
+`;
+}
