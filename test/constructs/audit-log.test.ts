@@ -1,6 +1,7 @@
 import { Aspects } from "cdktf";
 import { AUDIT_RETENTION_LABEL, AuditLog, PolicyProfile, SecureInference, SecurityPolicy, TrustGraph } from "../../index";
 import { AUDIT_PORT, DAEMON_IDENTITY } from "../../lib/audit";
+import { AUDIT_COLLECTOR_IDENTITY } from "../../constructs/audit-log";
 import { RECORD_JOB_SCRIPT } from "../../lib/audit-events";
 import { CONFIG_HASH_LABEL } from "../../lib/identities";
 import { containerNamed, expectConfigError, hardeningGaps, inferenceProps, label, resources, runningContainers, stackWithProviders, synth, uploaded } from "../helpers";
@@ -151,5 +152,63 @@ describe("AuditLog and the production policy, the other way", () => {
     audit.collector.container.addOverride("mounts", [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }]);
     Aspects.of(stack).add(new SecurityPolicy({ profile: PolicyProfile.PRODUCTION, writeReports: false }));
     expect(() => synth(stack)).toThrow(/ZTA-CTR-009/);
+  });
+});
+
+describe("AuditLog's Loki store", () => {
+  const { json, audit } = auditedStack();
+  const loki = containerNamed(json, "zta-audit-loki");
+  const gateway = containerNamed(json, "zta-audit-loki-gateway");
+
+  test("Loki and its gateway are hardened, publish nothing, and Loki is on internal networks only", () => {
+    expect(hardeningGaps(loki)).toEqual([]);
+    expect(hardeningGaps(gateway)).toEqual([]);
+    expect(loki.ports).toBeUndefined();
+    expect(gateway.network_mode).toMatch(/^container:/);
+    const nets = resources(json, "docker_network");
+    for (const n of loki.networks_advanced) {
+      const net = Object.values(nets).find((x) => `\${docker_network.${Object.keys(nets).find((k) => nets[k] === x)}.name}` === n.name)!;
+      expect({ network: net.name, internal: net.internal }).toEqual({ network: net.name, internal: true });
+    }
+    expect(loki.user).toBe("10001:10001");
+    expect(loki.image).toBeDefined();
+  });
+
+  test("the collector pushes to the gateway's name with its own client certificate; the config carries the retention", () => {
+    const conf = uploaded(json, "zta-audit-collector-config-loader", "syslog-ng.conf");
+    expect(conf).toContain('url("https://zta-audit-loki:3100/loki/api/v1/push")');
+    expect(conf).toContain("destination(d_loki);");
+    expect(uploaded(json, "zta-audit-loki-config-loader", "loki.yaml")).toContain('retention_period: "8760h"');
+    expect(audit.lokiUrl).toBe("https://zta-audit-loki:3100");
+  });
+
+  test("without a reader the gateway lets the collector push and nobody read; its read lines are audited", () => {
+    const conf = uploaded(json, "zta-audit-loki-gateway-config-loader", "nginx.conf");
+    expect(conf).toContain('"CN=zta-audit-collector,OU=zta-services,O=cdktf-zero-trust-ai" writer;');
+    expect(conf).not.toMatch(/ reader;/);
+    expect(gateway.log_driver).toBe("syslog");
+  });
+
+  test("loki: false leaves the day files only", () => {
+    const off = auditedStack({ loki: false }).json;
+    const names = runningContainers(off).map((c) => c.name);
+    expect(names.filter((n) => String(n).includes("loki"))).toEqual([]);
+    expect(uploaded(off, "zta-audit-collector-config-loader", "syslog-ng.conf")).not.toContain("d_loki");
+  });
+
+  test.each([
+    [{ loki: "yes" }, "loki"],
+    [{ lokiSchemaFrom: "2025-13-45" }, "lokiSchemaFrom"],
+    [{ lokiMemoryMb: 64 }, "lokiMemoryMb"],
+    [{ lokiImage: "grafana/loki:latest" }, "lokiImage"],
+  ])("%j is a ConfigError on %s", (props, prop) => {
+    expectConfigError(() => auditedStack(props as never, false).stack, prop);
+  });
+
+  test("a reader cannot use the collector's identity, and loki: false has no reader", () => {
+    const { audit: a, ai } = auditedStack({}, false);
+    expect(() => a.allowLokiReader(a.collector, AUDIT_COLLECTOR_IDENTITY)).toThrow(/writes only/);
+    const { audit: off } = auditedStack({ loki: false }, false);
+    expect(() => off.allowLokiReader(ai.edge.service, AUDIT_COLLECTOR_IDENTITY)).toThrow(/loki/);
   });
 });
