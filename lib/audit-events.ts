@@ -303,6 +303,27 @@ export const AUDIT_EVENTS: readonly AuditEventType[] = [
       str("config_sha256"),
     ],
   },
+  {
+    name: "audit.read",
+    source: "Loki gateway (nginx, AuditLog)",
+    description:
+      "A request to the trail's Loki other than the collector's accepted pushes: a reader's query (who looked at the audit trail, with the LogQL query as sent, URL-encoded) or a refused request (403: an identity not allowed that path), with the certificate's subject and the role it was given (`writer`, `reader` or empty).",
+    verified: AuditVerification.RUNNING,
+    fields: [
+      str("gateway", { oneOf: ["loki"] }),
+      str("time"),
+      str("request_id", { nonEmpty: true }),
+      str("role", { oneOf: ["writer", "reader", ""] }),
+      str("client_cert"),
+      str("method"),
+      str("route"),
+      str("query"),
+      int("status"),
+      int("request_bytes"),
+      int("response_bytes"),
+      num("request_time"),
+    ],
+  },
 ];
 
 export function auditEventType(name: string): AuditEventType | undefined {
@@ -398,6 +419,7 @@ export function classifyAuditEvent(event: unknown): string | undefined {
   if (event === null || typeof event !== "object" || Array.isArray(event)) return undefined;
   const e = event as Record<string, unknown>;
   const status = Number(e.status);
+  if (e.gateway === "loki") return "audit.read";
   if ("request_id" in e && "caller" in e && "route" in e)
     return e.caller === "" ? "inference.refused" : "inference.call";
   if (typeof e.logger === "string" && /^http\.log\.access(\.|$)/.test(e.logger)) {

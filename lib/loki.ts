@@ -75,7 +75,8 @@ export interface LokiConfigOptions {
  * - No usage reports to grafana.com (`analytics.reporting_enabled: false`): the stack makes no outbound calls.
  */
 export function renderLokiConfig(o: LokiConfigOptions): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(o.schemaFrom)) throw new Error(`renderLokiConfig: schemaFrom must be YYYY-MM-DD: ${o.schemaFrom}`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(o.schemaFrom))
+    throw new Error(`renderLokiConfig: schemaFrom must be YYYY-MM-DD: ${o.schemaFrom}`);
   const config = {
     auth_enabled: false,
     server: {
@@ -141,7 +142,9 @@ export interface LokiGatewayOptions {
 
 /** The read paths as one nginx regex (a label name in `/label/<name>/values` is `[A-Za-z_][A-Za-z0-9_]*`). */
 function readPathRegex(): string {
-  const alternatives = LOKI_READ_PATHS.map((p) => p.slice("/loki/api/v1/".length).replace("<name>", "[A-Za-z_][A-Za-z0-9_]*"));
+  const alternatives = LOKI_READ_PATHS.map((p) =>
+    p.slice("/loki/api/v1/".length).replace("<name>", "[A-Za-z_][A-Za-z0-9_]*"),
+  );
   return `/loki/api/v1/(${alternatives.join("|")})`;
 }
 
@@ -154,7 +157,8 @@ function readPathRegex(): string {
 export function renderLokiGatewayNginxConfig(o: LokiGatewayOptions): string {
   if (o.writerSubjects.length === 0) throw new Error("renderLokiGatewayNginxConfig: no writer subjects");
   const overlap = o.writerSubjects.filter((s) => o.readerSubjects.includes(s));
-  if (overlap.length > 0) throw new Error(`renderLokiGatewayNginxConfig: a subject may not both write and read: ${overlap.join("; ")}`);
+  if (overlap.length > 0)
+    throw new Error(`renderLokiGatewayNginxConfig: a subject may not both write and read: ${overlap.join("; ")}`);
   const roles = [
     ...o.writerSubjects.map((s) => `        ${nginxString(s)} writer;`),
     ...o.readerSubjects.map((s) => `        ${nginxString(s)} reader;`),

@@ -25,6 +25,7 @@ start() {
   [ -x /usr/bin/curl ] || missing+=(curl)
   command -v setcap >/dev/null 2>&1 || missing+=(libcap2-bin)
   [ -x /usr/sbin/syslog-ng ] || missing+=(syslog-ng-core)   # the audit collector's stand-in
+  [ -e /usr/lib/syslog-ng/3.38/libhttp.so ] || missing+=(syslog-ng-mod-http)   # ...and its push to Loki
   if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -14,6 +14,8 @@ command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
 # The audit collector (test/e2e/audit.e2e.test.ts): Debian's syslog-ng 3.38; the package would start a system syslog, the tests run their own.
 [ -x /usr/sbin/syslog-ng ] || missing+=(syslog-ng-core)
+# ...and its http() destination, the push to Loki (test/e2e/audit-loki.e2e.test.ts).
+[ -e /usr/lib/syslog-ng/3.38/libhttp.so ] || missing+=(syslog-ng-mod-http)
 # The runbooks' audit queries (test/e2e/runbook-commands.e2e.test.ts) run with Debian's jq.
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # renders the trust-zone SVG (test/e2e/trust-diagram.e2e.test.ts)

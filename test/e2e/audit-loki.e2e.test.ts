@@ -15,6 +15,7 @@ import { spawnSync } from "child_process";
 import { AuditLog, HardenedService, SecureInference, ServiceIdentities } from "../../index";
 import { IMAGES } from "../../lib/images";
 import { AUDIT_DATA_DIR, AUDIT_PORT, DAEMON_IDENTITY } from "../../lib/audit";
+import { checkAuditEvent, classifyAuditEvent } from "../../lib/audit-events";
 import { CERT_ORGANIZATION, CONFIG_DIR, OPERATOR_OU, SERVICE_OU, serviceSubjectDn } from "../../lib/identities";
 import { LOKI_GATEWAY_HEALTH_PORT, LOKI_GATEWAY_PORT, LOKI_HTTP_PORT, LOKI_JOB, LOKI_PUSH_PATH } from "../../lib/loki";
 import { AUDIT_COLLECTOR_IDENTITY } from "../../constructs/audit-log";
@@ -51,11 +52,18 @@ class MockLoki {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        this.received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+        this.received.push({
+          method: req.method ?? "",
+          url: req.url ?? "",
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+        });
         if (req.url === LOKI_PUSH_PATH) {
           res.writeHead(204).end();
         } else {
-          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "success", data: { resultType: "streams", result: [] } }));
+          res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ status: "success", data: { resultType: "streams", result: [] } }));
         }
       });
     });
@@ -72,7 +80,11 @@ class MockLoki {
   entries(): Array<{ labels: Record<string, string>; ns: bigint; line: string }> {
     return this.received
       .filter((r) => r.url === LOKI_PUSH_PATH)
-      .flatMap((r) => (JSON.parse(r.body) as { streams: Array<{ stream: Record<string, string>; values: [string, string][] }> }).streams)
+      .flatMap(
+        (r) =>
+          (JSON.parse(r.body) as { streams: Array<{ stream: Record<string, string>; values: [string, string][] }> })
+            .streams,
+      )
       .flatMap((s) => s.values.map(([ns, line]) => ({ labels: s.stream, ns: BigInt(ns), line })));
   }
 }
@@ -87,10 +99,13 @@ function dockerFrame(tag: string, stream: "stdout" | "stderr", line: string): Bu
 
 function sendFrames(port: number, ca: string, client: CertificateFiles, frames: Buffer[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, ca, servername: "localhost", cert: client.certPem, key: client.keyPem }, () => {
-      for (const f of frames) socket.write(f);
-      setTimeout(() => socket.end(() => resolve()), 300);
-    });
+    const socket = tls.connect(
+      { host: "127.0.0.1", port, ca, servername: "localhost", cert: client.certPem, key: client.keyPem },
+      () => {
+        for (const f of frames) socket.write(f);
+        setTimeout(() => socket.end(() => resolve()), 300);
+      },
+    );
     socket.on("error", reject);
   });
 }
@@ -99,7 +114,12 @@ function dayFileLines(dir: string): Array<Record<string, any>> {
   return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith(".jsonl"))
-    .flatMap((f) => fs.readFileSync(path.join(dir, f), "utf8").split("\n").filter((l) => l !== ""))
+    .flatMap((f) =>
+      fs
+        .readFileSync(path.join(dir, f), "utf8")
+        .split("\n")
+        .filter((l) => l !== ""),
+    )
     .map((l) => JSON.parse(l));
 }
 
@@ -134,11 +154,28 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
   let gatewayAccessLog: string;
 
   /** A request to the gateway as `who` (undefined: no client certificate). */
-  function gateway(who: string | undefined, method: string, urlPath: string, body?: string, headers: Record<string, string> = {}): Promise<number | string> {
+  function gateway(
+    who: string | undefined,
+    method: string,
+    urlPath: string,
+    body?: string,
+    headers: Record<string, string> = {},
+  ): Promise<number | string> {
     const cert = who === undefined ? undefined : clients[who];
     return new Promise((resolve) => {
       const req = https.request(
-        { host: "127.0.0.1", port: gatewayPort, servername: "zta-audit-loki", ca: ca.certPem, cert: cert?.certPem, key: cert?.keyPem, method, path: urlPath, headers, agent: false },
+        {
+          host: "127.0.0.1",
+          port: gatewayPort,
+          servername: "zta-audit-loki",
+          ca: ca.certPem,
+          cert: cert?.certPem,
+          key: cert?.keyPem,
+          method,
+          path: urlPath,
+          headers,
+          agent: false,
+        },
         (res) => {
           res.resume();
           res.on("end", () => resolve(res.statusCode ?? 0));
@@ -154,19 +191,80 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
     dir = makeTempDir("zta-e2e-loki-");
     const pki = path.join(dir, "pki");
     fs.mkdirSync(pki);
-    const service = (cn: string): [string, string][] => [["O", CERT_ORGANIZATION], ["OU", SERVICE_OU], ["CN", cn]];
-    ca = issueWithOpenssl(pki, "ca", "ca", [["O", CERT_ORGANIZATION], ["CN", "e2e root CA"]], []);
-    const foreignCa = issueWithOpenssl(pki, "foreign-ca", "ca", [["O", "somebody-else"], ["CN", "foreign root CA"]], []);
-    const collectorServer = issueWithOpenssl(pki, "collector", "server", service("zta-audit-collector"), ["zta-audit-collector", "localhost"], ca);
+    const service = (cn: string): [string, string][] => [
+      ["O", CERT_ORGANIZATION],
+      ["OU", SERVICE_OU],
+      ["CN", cn],
+    ];
+    ca = issueWithOpenssl(
+      pki,
+      "ca",
+      "ca",
+      [
+        ["O", CERT_ORGANIZATION],
+        ["CN", "e2e root CA"],
+      ],
+      [],
+    );
+    const foreignCa = issueWithOpenssl(
+      pki,
+      "foreign-ca",
+      "ca",
+      [
+        ["O", "somebody-else"],
+        ["CN", "foreign root CA"],
+      ],
+      [],
+    );
+    const collectorServer = issueWithOpenssl(
+      pki,
+      "collector",
+      "server",
+      service("zta-audit-collector"),
+      ["zta-audit-collector", "localhost"],
+      ca,
+    );
     // The gateway's name as in the stack, plus localhost: the localized push URL's host.
-    const gatewayServer = issueWithOpenssl(pki, "gateway", "server", service("zta-audit-loki"), ["zta-audit-loki", "localhost"], ca);
+    const gatewayServer = issueWithOpenssl(
+      pki,
+      "gateway",
+      "server",
+      service("zta-audit-loki"),
+      ["zta-audit-loki", "localhost"],
+      ca,
+    );
     daemon = issueWithOpenssl(pki, "daemon", "client", service(DAEMON_IDENTITY.commonName), [], ca);
-    clients.collector = issueWithOpenssl(pki, "collector-client", "client", service(AUDIT_COLLECTOR_IDENTITY.commonName), [], ca);
+    clients.collector = issueWithOpenssl(
+      pki,
+      "collector-client",
+      "client",
+      service(AUDIT_COLLECTOR_IDENTITY.commonName),
+      [],
+      ca,
+    );
     clients.grafana = issueWithOpenssl(pki, "grafana", "client", service(ServiceIdentities.GRAFANA.commonName), [], ca);
     clients.edge = issueWithOpenssl(pki, "edge", "client", service("zta-edge"), [], ca);
-    clients.operator = issueWithOpenssl(pki, "operator", "client", [["O", CERT_ORGANIZATION], ["OU", OPERATOR_OU], ["CN", "alice"]], [], ca);
+    clients.operator = issueWithOpenssl(
+      pki,
+      "operator",
+      "client",
+      [
+        ["O", CERT_ORGANIZATION],
+        ["OU", OPERATOR_OU],
+        ["CN", "alice"],
+      ],
+      [],
+      ca,
+    );
     // The collector's subject, issued by another CA.
-    clients.foreign = issueWithOpenssl(pki, "foreign", "client", service(AUDIT_COLLECTOR_IDENTITY.commonName), [], foreignCa);
+    clients.foreign = issueWithOpenssl(
+      pki,
+      "foreign",
+      "client",
+      service(AUDIT_COLLECTOR_IDENTITY.commonName),
+      [],
+      foreignCa,
+    );
 
     const [lokiPort, healthPort, port1, port2] = await freePorts(4);
     syslogPort = port1;
@@ -192,8 +290,16 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
         [
           { from: `${CONFIG_DIR}/`, to: `${gwDir}/`, why: "config volume mount point" },
           { from: `listen ${LOKI_GATEWAY_PORT} ssl;`, to: `listen 127.0.0.1:${gatewayPort} ssl;`, why: "gateway port" },
-          { from: `listen 127.0.0.1:${LOKI_GATEWAY_HEALTH_PORT};`, to: `listen 127.0.0.1:${healthPort};`, why: "health port" },
-          { from: `server 127.0.0.1:${LOKI_HTTP_PORT};`, to: `server 127.0.0.1:${lokiPort};`, why: "Loki's loopback port (the mock)" },
+          {
+            from: `listen 127.0.0.1:${LOKI_GATEWAY_HEALTH_PORT};`,
+            to: `listen 127.0.0.1:${healthPort};`,
+            why: "health port",
+          },
+          {
+            from: `server 127.0.0.1:${LOKI_HTTP_PORT};`,
+            to: `server 127.0.0.1:${lokiPort};`,
+            why: "Loki's loopback port (the mock)",
+          },
           { from: "access_log /dev/stdout ", to: `access_log ${gatewayAccessLog} `, why: "container stdout" },
           { from: "error_log /dev/stderr ", to: `error_log ${errorLog} `, why: "container stderr" },
           { from: /(pid|_temp_path) \/tmp\//g, to: `$1 ${gwRun}/`, why: "run dir (tmpfs /tmp)" },
@@ -225,7 +331,11 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
           { from: `"${AUDIT_DATA_DIR}/`, to: `"${dataDir}/`, why: "the audit volume" },
           { from: `port(${AUDIT_PORT})`, to: `port(${syslogPort})`, why: "a free loopback port" },
           { from: 'ip("0.0.0.0")', to: 'ip("127.0.0.1")', why: "loopback only on the test host" },
-          { from: `https://zta-audit-loki:${LOKI_GATEWAY_PORT}/`, to: `https://localhost:${gatewayPort}/`, why: "the gateway's Docker name is the local gateway" },
+          {
+            from: `https://zta-audit-loki:${LOKI_GATEWAY_PORT}/`,
+            to: `https://localhost:${gatewayPort}/`,
+            why: "the gateway's Docker name is the local gateway",
+          },
         ],
         "syslog-ng.conf",
       ),
@@ -233,8 +343,17 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
     const syntax = spawnSync(syslogNg, ["--syntax-only", "-f", confPath], { encoding: "utf8" });
     expect({ status: syntax.status, stderr: syntax.stderr }).toEqual({ status: 0, stderr: "" });
     collector = new ManagedProcess("syslog-ng", syslogNg, [
-      "-F", "--no-caps", "-e", "-f", confPath,
-      "--persist-file", path.join(dataDir, ".syslog-ng.persist"), "--pidfile", path.join(dir, "syslog-ng.pid"), "--control", path.join(dir, "syslog-ng.ctl"),
+      "-F",
+      "--no-caps",
+      "-e",
+      "-f",
+      confPath,
+      "--persist-file",
+      path.join(dataDir, ".syslog-ng.persist"),
+      "--pidfile",
+      path.join(dir, "syslog-ng.pid"),
+      "--control",
+      path.join(dir, "syslog-ng.ctl"),
     ]);
     await collector.waitForPort(syslogPort, () => collector.logs().includes("syslog-ng starting up"));
   });
@@ -249,15 +368,29 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
   test("each line reaches Loki verbatim, labelled with the job, the container and the stream, through the gateway with the collector's certificate", async () => {
     const before = BigInt(Date.now()) * 1_000_000n;
     const lines: Array<[string, "stdout" | "stderr", string]> = [
-      ["inference-vllm-0-sidecar", "stdout", JSON.stringify({ request_id: "loki-1", identity: "alice@example.com", status: 200, request_time: 0.25 })],
+      [
+        "inference-vllm-0-sidecar",
+        "stdout",
+        JSON.stringify({ request_id: "loki-1", identity: "alice@example.com", status: 200, request_time: 0.25 }),
+      ],
       ["inference-edge", "stdout", JSON.stringify({ msg: 'quote " backslash \\ tab \t unicode é', status: 401 })],
       ["inference-gate", "stderr", "a plain line, not JSON"],
     ];
-    await sendFrames(syslogPort, ca.certPem, daemon, lines.map(([tag, stream, line]) => dockerFrame(tag, stream, line)));
-    const entries = await eventually(() => {
-      const e = mock.entries();
-      return e.length >= lines.length ? e : undefined;
-    }, "three entries pushed to Loki", 100, 100);
+    await sendFrames(
+      syslogPort,
+      ca.certPem,
+      daemon,
+      lines.map(([tag, stream, line]) => dockerFrame(tag, stream, line)),
+    );
+    const entries = await eventually(
+      () => {
+        const e = mock.entries();
+        return e.length >= lines.length ? e : undefined;
+      },
+      "three entries pushed to Loki",
+      100,
+      100,
+    );
     const after = BigInt(Date.now()) * 1_000_000n;
     expect(entries.map((e) => [e.labels, e.line])).toEqual([
       [{ job: LOKI_JOB, container: "inference-vllm-0-sidecar", stream: "info" }, lines[0][2]],
@@ -273,7 +406,11 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
       expect(p.headers["content-type"]).toBe("application/json");
     }
     // The day files have them too.
-    expect(dayFileLines(dataDir).filter((r) => ["inference-vllm-0-sidecar", "inference-edge", "inference-gate"].includes(r.container))).toHaveLength(3);
+    expect(
+      dayFileLines(dataDir).filter((r) =>
+        ["inference-vllm-0-sidecar", "inference-edge", "inference-gate"].includes(r.container),
+      ),
+    ).toHaveLength(3);
     // Accepted pushes are not logged by the gateway (each would be one more line to push).
     const logged = fs.existsSync(gatewayAccessLog) ? fs.readFileSync(gatewayAccessLog, "utf8") : "";
     expect(logged).not.toContain(LOKI_PUSH_PATH);
@@ -281,7 +418,9 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
 
   test("the gateway: the collector may only push, Grafana may only read, every other identity nothing", async () => {
     const start = mock.received.length;
-    const push = JSON.stringify({ streams: [{ stream: { job: "forged" }, values: [[`${Date.now()}000000`, "forged line"]] }] });
+    const push = JSON.stringify({
+      streams: [{ stream: { job: "forged" }, values: [[`${Date.now()}000000`, "forged line"]] }],
+    });
     const query = "/loki/api/v1/query_range?query=%7Bjob%3D%22zta-audit%22%7D";
     const results = {
       collectorQuery: await gateway("collector", "GET", query),
@@ -323,18 +462,42 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
     ]);
     // The reads and the refusals are logged, with the certificate and the role.
     const logged = await eventually(() => {
-      const l = fs.readFileSync(gatewayAccessLog, "utf8").split("\n").filter((x) => x !== "").map((x) => JSON.parse(x));
+      const l = fs
+        .readFileSync(gatewayAccessLog, "utf8")
+        .split("\n")
+        .filter((x) => x !== "")
+        .map((x) => JSON.parse(x));
       return l.length >= 11 ? l : undefined;
     }, "the gateway's access lines");
+    // Each is an audit.read event of the documented schema.
+    for (const l of logged)
+      expect({ line: l, kind: classifyAuditEvent(l), problems: checkAuditEvent("audit.read", l) }).toEqual({
+        line: l,
+        kind: "audit.read",
+        problems: [],
+      });
     const grafanaRead = logged.find((l) => l.route === "/loki/api/v1/query_range" && l.role === "reader");
-    expect(grafanaRead).toMatchObject({ gateway: "loki", role: "reader", client_cert: serviceSubjectDn(ServiceIdentities.GRAFANA.commonName), status: 200, query: "%7Bjob%3D%22zta-audit%22%7D" });
-    expect(logged.find((l) => l.role === "writer" && l.method === "GET")).toMatchObject({ status: 403, route: "/loki/api/v1/query_range" });
+    expect(grafanaRead).toMatchObject({
+      gateway: "loki",
+      role: "reader",
+      client_cert: serviceSubjectDn(ServiceIdentities.GRAFANA.commonName),
+      status: 200,
+      query: "%7Bjob%3D%22zta-audit%22%7D",
+    });
+    expect(logged.find((l) => l.role === "writer" && l.method === "GET")).toMatchObject({
+      status: 403,
+      route: "/loki/api/v1/query_range",
+    });
   });
 
   test("what reaches Loki is the path the gateway checked, and a client's tenant header is removed", async () => {
     const start = mock.received.length;
     // %5F is "_": nginx decodes before deciding, and passes on the decoded path it decided on.
-    expect(await gateway("grafana", "GET", "/loki/api/v1/query%5Frange?query=x", undefined, { "X-Scope-OrgID": "another-tenant" })).toBe(200);
+    expect(
+      await gateway("grafana", "GET", "/loki/api/v1/query%5Frange?query=x", undefined, {
+        "X-Scope-OrgID": "another-tenant",
+      }),
+    ).toBe(200);
     const got = mock.received.slice(start);
     expect(got.map((r) => r.url)).toEqual(["/loki/api/v1/query_range?query=x"]);
     expect(got[0].headers["x-scope-orgid"]).toBeUndefined();
@@ -343,15 +506,36 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
   test("while Loki is down the day files keep every line, and the queued lines reach Loki when it is back", async () => {
     await mock.stop();
     const marker = `loki-down-${Date.now()}`;
-    await sendFrames(syslogPort, ca.certPem, daemon, [dockerFrame("inference-vllm-0-sidecar", "stdout", JSON.stringify({ request_id: marker }))]);
-    await eventually(() => (dayFileLines(dataDir).some((r) => r.event?.request_id === marker) ? true : undefined), "the line in the day file", 100, 50);
+    await sendFrames(syslogPort, ca.certPem, daemon, [
+      dockerFrame("inference-vllm-0-sidecar", "stdout", JSON.stringify({ request_id: marker })),
+    ]);
+    await eventually(
+      () => (dayFileLines(dataDir).some((r) => r.event?.request_id === marker) ? true : undefined),
+      "the line in the day file",
+      100,
+      50,
+    );
     // The push failed (the gateway logs a writer's failed push: 502, Loki unreachable); syslog-ng keeps the
     // batch queued and retries every time-reopen (10 s).
     const accessLines = (): Array<Record<string, any>> =>
-      fs.readFileSync(gatewayAccessLog, "utf8").split("\n").filter((x) => x !== "").map((x) => JSON.parse(x));
-    await eventually(() => (accessLines().some((l) => l.role === "writer" && l.status === 502) ? true : undefined), "a failed push (502)", 100, 100);
+      fs
+        .readFileSync(gatewayAccessLog, "utf8")
+        .split("\n")
+        .filter((x) => x !== "")
+        .map((x) => JSON.parse(x));
+    await eventually(
+      () => (accessLines().some((l) => l.role === "writer" && l.status === 502) ? true : undefined),
+      "a failed push (502)",
+      100,
+      100,
+    );
     expect(mock.entries().some((e) => e.line.includes(marker))).toBe(false);
     await mock.start();
-    await eventually(() => (mock.entries().some((e) => e.line.includes(marker)) ? true : undefined), "the queued line pushed after Loki is back", 300, 100);
+    await eventually(
+      () => (mock.entries().some((e) => e.line.includes(marker)) ? true : undefined),
+      "the queued line pushed after Loki is back",
+      300,
+      100,
+    );
   }, 60_000);
 });

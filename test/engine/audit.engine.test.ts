@@ -11,7 +11,7 @@ import * as path from "path";
 import * as tls from "tls";
 import { apply, destroy, Deployment } from "./applier";
 import { inspectContainer, runTool, sleep } from "./docker-api";
-import { probePki, ProbePki } from "./probe";
+import { probePki, ProbePki, tcpOpens } from "./probe";
 import { hostRequest, services, settle } from "./stack-checks";
 import { buildAllStandins, toolImage } from "./standins";
 import { createHash } from "crypto";
@@ -85,7 +85,7 @@ afterAll(async () => {
 
 describe("AuditLog on the engine", () => {
   it("collector and pruner are running, healthy and hardened; no docker.sock; the port is on 127.0.0.1 only", async () => {
-    for (const name of [`${NAME}-collector`, `${NAME}-retention`]) {
+    for (const name of [`${NAME}-collector`, `${NAME}-retention`, `${NAME}-loki`, `${NAME}-loki-gateway`]) {
       const i = await inspectContainer(byName(name).id);
       expect({ name, status: i.State.Status, health: i.State.Health?.Status, restarts: i.RestartCount }).toEqual({ name, status: "running", health: "healthy", restarts: 0 });
       expect(i.HostConfig.ReadonlyRootfs).toBe(true);
@@ -138,6 +138,30 @@ describe("AuditLog on the engine", () => {
     expect(String(line!.event.status)).toBe("200");
     // The edge's output arrives too (its own container name as the tag).
     expect(records.some((r) => r.container === "inference-edge")).toBe(true);
+  });
+
+  it("Loki: the same line arrives through the gateway with the collector's certificate, labelled by the daemon's tag; Loki's own port is closed to the collector", async () => {
+    // What the Loki stand-in stored (its volume), after the request of the test above.
+    const pushed = async () => {
+      const r = await runTool({ image: toolImage(), cmd: ["sh", "-c", "cat /loki/standin-entries.jsonl 2>/dev/null || true"], binds: [`${NAME}-loki-data:/loki:ro`] });
+      return r.output.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { labels: Record<string, string>; ns: string; line: string });
+    };
+    let entries: Awaited<ReturnType<typeof pushed>> = [];
+    const isCall = (e: (typeof entries)[number]) => e.labels.container === "inference-vllm-0-mtls" && e.line.includes('"route":"/v1/models"');
+    for (let i = 0; i < 30 && !entries.some(isCall); i++) {
+      entries = await pushed();
+      if (!entries.some(isCall)) await sleep(1000);
+    }
+    const call = entries.find(isCall);
+    expect(call).toBeDefined();
+    expect(call!.labels).toEqual({ job: "zta-audit", container: "inference-vllm-0-mtls", stream: "info" });
+    // Verbatim: the sidecar's own JSON, numbers as numbers.
+    expect(JSON.parse(call!.line)).toMatchObject({ caller: "edge", status: 200 });
+    expect(Number(BigInt(call!.ns) / 1_000_000n)).toBeGreaterThan(Date.now() - 10 * 60 * 1000);
+    // The collector reaches the gateway on their pair network, never Loki's loopback listener.
+    const pair = `${NAME}-collector-to-${NAME}-loki`;
+    expect(await tcpOpens(pair, `${NAME}-loki`, 3100)).toBe(true);
+    expect(await tcpOpens(pair, `${NAME}-loki`, 3101)).toBe(false);
   });
 
   it("a SandboxRunner run becomes one tool.run record: image, command, exit code 3 and the SHA-256 of the output Terraform kept", async () => {

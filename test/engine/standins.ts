@@ -248,7 +248,8 @@ export const SPECS: Partial<Record<CatalogKey, Spec>> = {
       "/usr/sbin/syslog-ng": "/usr/sbin/syslog-ng",
       "/usr/sbin/syslog-ng-ctl": "/usr/sbin/syslog-ng-ctl",
       ...Object.fromEntries(
-        ["afsocket", "affile", "json-plugin", "syslogformat", "basicfuncs"].map((m) => [`${SYSLOG_NG_MODULES}/lib${m}.so`, `${SYSLOG_NG_MODULES}/lib${m}.so`]),
+        // http: the collector's push to Loki (Debian's syslog-ng-mod-http).
+        ["afsocket", "affile", "json-plugin", "syslogformat", "basicfuncs", "http"].map((m) => [`${SYSLOG_NG_MODULES}/lib${m}.so`, `${SYSLOG_NG_MODULES}/lib${m}.so`]),
       ),
     },
     busybox: [...SHELL_APPLETS, "date", "tr", "basename"],
@@ -256,6 +257,19 @@ export const SPECS: Partial<Record<CatalogKey, Spec>> = {
     passwd: ROOT_PASSWD,
     group: ROOT_GROUP,
     changes: ['ENTRYPOINT ["/usr/sbin/syslog-ng", "-F"]'],
+  },
+  // grafana/loki:3.7 (cmd/loki/Dockerfile: distroless static:nonroot, no shell): /usr/bin/loki as ENTRYPOINT,
+  // CMD -config.file=/etc/loki/local-config.yaml, USER 10001, /loki owned by 10001, EXPOSE 3100, no VOLUME.
+  // Loki itself is a Python mock of its push, query and -health contract (standins/loki.py).
+  loki: {
+    binaries: {},
+    mocks: { "loki.py": "/usr/bin/loki" },
+    python: true,
+    dirs: { "/loki": [10001, 10001, 0o755], "/loki/rules": [10001, 10001, 0o755], "/etc/loki": [0, 0, 0o755] },
+    files: { "/etc/loki/local-config.yaml": "# stand-in: the image's sample config\n" },
+    passwd: [...ROOT_PASSWD, "loki:x:10001:10001:loki:/loki:/sbin/nologin"],
+    group: [...ROOT_GROUP, "loki:x:10001:"],
+    changes: ["USER 10001", "EXPOSE 3100", 'ENTRYPOINT ["/usr/bin/loki"]', 'CMD ["-config.file=/etc/loki/local-config.yaml"]'],
   },
   // ghcr.io/berriai/litellm (docker/Dockerfile, v1.83): Wolfi base with python3 and bash, the venv at /app/.venv
   // (ENV PATH="/app/.venv/bin:$PATH"), WORKDIR /app, no USER (root), EXPOSE 4000, ENTRYPOINT
