@@ -72,7 +72,8 @@ function readDayFiles(dir: string): Array<Record<string, any>> {
 describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy access lines", () => {
   const stack = stackWithProviders();
   const ai = new SecureInference(stack, "inference", inferenceProps(stack));
-  new AuditLog(stack, "audit", { ca: ai.ca, profile: PolicyProfile.TEAM, retentionDays: 120 });
+  // The day-file leg; the push to Loki beside it is audit-loki.e2e.test.ts.
+  new AuditLog(stack, "audit", { ca: ai.ca, profile: PolicyProfile.TEAM, retentionDays: 120, loki: false });
   const json = synth(stack);
   const conf = uploaded(json, "zta-audit-collector-config-loader", "syslog-ng.conf");
   const pruneScript = uploaded(json, "zta-audit-retention-config-loader", "prune.sh");
