@@ -1,6 +1,7 @@
 /**
- * Renders Grafana's files: grafana.ini, the Prometheus datasource, the dashboard provider, the vLLM
- * dashboard, and the nginx.conf of the proxy in Grafana's network namespace. Pure functions.
+ * Renders Grafana's files: grafana.ini, the Prometheus datasource, the audit trail's Loki datasource, the
+ * dashboard provider, the vLLM and audit dashboards, and the nginx.conf of the proxy in Grafana's network
+ * namespace. Pure functions.
  *
  * Grafana cannot run on this machine (no Debian package, no registry): its files are checked
  * structurally by test/lib/grafana.test.ts, and each setting below was checked by reading Grafana's
@@ -23,6 +24,7 @@
 import { TLS_FILES } from "./identities";
 import { CLIENT_CERT_HEADER, GRAFANA_USER_HEADER, IDENTITY_HEADER, nginxHeaderVar } from "./headers";
 import { nginxHealthServer, nginxPreamble, nginxString } from "./nginx";
+import { AUDIT_IDENTITY_VARIABLE, AUDIT_LOGQL_QUERIES } from "./loki";
 import { toYaml } from "./yaml";
 
 /** Grafana's HTTP port, on 127.0.0.1 inside its own network namespace (the proxy is its only client). */
@@ -35,6 +37,11 @@ export const GRAFANA_PROXY_HEALTH_PORT = 8081;
 export const GRAFANA_DATASOURCE_UID = "zta-prometheus";
 /** The dashboard's uid (its URL is /d/<uid>). */
 export const GRAFANA_DASHBOARD_UID = "zta-vllm";
+/** The audit trail's Loki datasource: its uid (the audit dashboard refers to it) and the name Explore lists. */
+export const GRAFANA_LOKI_DATASOURCE_UID = "zta-audit-loki";
+export const GRAFANA_LOKI_DATASOURCE_NAME = "Audit trail (Loki)";
+/** The audit dashboard's uid. */
+export const GRAFANA_AUDIT_DASHBOARD_UID = "zta-audit";
 
 export interface GrafanaIniOptions {
   /** Directory with datasources/ and dashboards/ (each its own read-only volume). */
@@ -178,6 +185,50 @@ datasources:
 `;
 }
 
+export interface GrafanaLokiDatasourceOptions {
+  /** `https://host:port` of the trail's Loki gateway (AuditLog.lokiUrl). */
+  readonly url: string;
+  /** The SAN of the gateway's certificate (AuditLog.lokiServerName). */
+  readonly serverName: string;
+  /** Certificates and Grafana's client key, each ALREADY a YAML/JSON-quoted scalar (as for the Prometheus datasource). */
+  readonly quoted: {
+    readonly caCertPem: string;
+    readonly clientCertPem: string;
+    readonly clientKeyPem: string;
+  };
+}
+
+/**
+ * The audit trail's Loki datasource (when the stack has an AuditLog with Loki). Grafana dials the gateway with
+ * its own client certificate, whose subject the gateway maps to the reader role; no basic auth, no tenant header
+ * (one tenant). Keys as the Grafana plugin SDK reads them for type loki (tlsAuth, tlsAuthWithCACert,
+ * tlsSkipVerify, serverName; maxLines is the Loki datasource's own), read not run. Its Test button is the
+ * instant query `vector(1)+vector(1)` on GET /loki/api/v1/query, a read path the gateway admits.
+ */
+export function renderGrafanaLokiDatasource(o: GrafanaLokiDatasourceOptions): string {
+  return `# Rendered by cdktf-zero-trust-ai (Observability). Do not edit: change the construct's props.
+apiVersion: 1
+datasources:
+  - name: ${JSON.stringify(GRAFANA_LOKI_DATASOURCE_NAME)}
+    uid: ${JSON.stringify(GRAFANA_LOKI_DATASOURCE_UID)}
+    type: "loki"
+    access: "proxy"
+    url: ${JSON.stringify(o.url)}
+    isDefault: false
+    editable: false
+    jsonData:
+      tlsAuth: true
+      tlsAuthWithCACert: true
+      tlsSkipVerify: false
+      serverName: ${JSON.stringify(o.serverName)}
+      maxLines: 1000
+    secureJsonData:
+      tlsCACert: ${o.quoted.caCertPem}
+      tlsClientCert: ${o.quoted.clientCertPem}
+      tlsClientKey: ${o.quoted.clientKeyPem}
+`;
+}
+
 /** The dashboard provider: load the dashboards in `dashboardsDir`, read-only in the UI. */
 export function renderGrafanaDashboardProvider(dashboardsDir: string): string {
   return toYaml(
@@ -299,6 +350,57 @@ export function renderVllmDashboard(): string {
     refresh: "30s",
     time: { from: "now-6h", to: "now" },
     templating: { list: [] },
+    annotations: { list: [] },
+    panels,
+  };
+  return `${JSON.stringify(dashboard, null, 2)}\n`;
+}
+
+const LOKI_DATASOURCE_REF = { type: "loki", uid: GRAFANA_LOKI_DATASOURCE_UID };
+
+/**
+ * The audit dashboard: one logs panel per saved query (AUDIT_LOGQL_QUERIES), newest line first, over the last
+ * 24 h, with a textbox `identity` for the first panel. Each panel's description is the question it answers.
+ */
+export function renderAuditDashboard(): string {
+  const panels = AUDIT_LOGQL_QUERIES.map((q, i) => ({
+    id: i + 1,
+    type: "logs",
+    title: q.title,
+    description: q.question,
+    datasource: LOKI_DATASOURCE_REF,
+    gridPos: { h: 10, w: 24, x: 0, y: i * 10 },
+    options: {
+      showTime: true,
+      wrapLogMessage: true,
+      prettifyLogMessage: false,
+      enableLogDetails: true,
+      dedupStrategy: "none",
+      sortOrder: "Descending",
+    },
+    targets: [{ refId: "A", datasource: LOKI_DATASOURCE_REF, expr: q.expr, queryType: "range" }],
+  }));
+  const dashboard = {
+    uid: GRAFANA_AUDIT_DASHBOARD_UID,
+    title: "Audit trail",
+    tags: ["audit", "cdktf-zero-trust-ai"],
+    editable: false,
+    timezone: "utc",
+    schemaVersion: 39,
+    version: 1,
+    time: { from: "now-24h", to: "now" },
+    templating: {
+      list: [
+        {
+          name: AUDIT_IDENTITY_VARIABLE,
+          label: "Identity (e-mail, app or certificate CN)",
+          type: "textbox",
+          query: "",
+          current: { text: "", value: "" },
+          hide: 0,
+        },
+      ],
+    },
     annotations: { list: [] },
     panels,
   };

@@ -234,3 +234,85 @@ ${nginxHealthServer(o.healthPort)}
 }
 `;
 }
+
+/** One saved incident query over the trail in Loki: a panel of the audit dashboard and a runbook line. */
+export interface AuditLogqlQuery {
+  /** Stable key (runbooks pick queries by it). */
+  readonly id: string;
+  /** The panel's title. */
+  readonly title: string;
+  /** The question it answers, in a sentence. */
+  readonly question: string;
+  /** LogQL; `$identity` is the dashboard's textbox variable (AUDIT_IDENTITY_VARIABLE). */
+  readonly expr: string;
+}
+
+/** The audit dashboard's textbox variable: an e-mail, an app name or a certificate CN. */
+export const AUDIT_IDENTITY_VARIABLE = "identity";
+
+const TRAIL = `{job="${LOKI_JOB}"}`;
+/** A label filter that holds only when `label` is present and equals the identity (an empty box matches nothing). */
+const isIdentity = (label: string): string => `(${label}!="" and ${label}=\`$${AUDIT_IDENTITY_VARIABLE}\`)`;
+
+/**
+ * The saved queries (the audit dashboard's panels; the runbooks quote them for Grafana's Explore). Every line in
+ * Loki is the container's original JSON line, so `| json` turns its keys into labels, nested ones joined by `_`
+ * (Caddy's `request.tls.client_common_name` is `request_tls_client_common_name`, Open WebUI's `user.email`
+ * `user_email`); a line that is not JSON gets no labels and an `__error__` label, and so no filter below
+ * matches it. Written against Loki 3.x's LogQL reference, verified by reading, not run (Loki cannot run here):
+ * - label filters chained with `and`/`or` are evaluated right to left unless parenthesized, so every group is;
+ * - a missing label reads as "": an equality with the identity is guarded by `!=""`, so an empty box finds nothing;
+ * - statuses are compared as strings (`=~"40[13]"`): the gate's are words, and a numeric comparison on a word
+ *   would keep the line with an `__error__` label instead of dropping it;
+ * - a regex in backticks needs no doubled backslashes, and label regexes are anchored at both ends;
+ * - the line filter before `| json` (`|= ...`) only narrows what is parsed; the label filters decide.
+ * test/lib/loki.test.ts runs them in a small evaluator of that LogQL subset over schema-valid sample lines.
+ */
+export const AUDIT_LOGQL_QUERIES: readonly AuditLogqlQuery[] = [
+  {
+    id: "identity",
+    title: "Everything one identity did",
+    question:
+      "Everything the identity in the box did (set the range to the last 24 h): its calls through the sidecars, its sign-ins at the gate, its requests at the edge by certificate CN, its API gateway calls and its chat UI changes.",
+    expr:
+      `${TRAIL} |= \`$${AUDIT_IDENTITY_VARIABLE}\` | json | ` +
+      `(${["identity", "user", "user_email", "request_tls_client_common_name", "app"].map(isIdentity).join(" or ")})`,
+  },
+  {
+    id: "refused",
+    title: "Failed sign-ins and refused attempts",
+    question:
+      "Every failed or erroring sign-in at the gate, every request the edge answered 401 or 403, and every refused request to the audit trail itself.",
+    expr:
+      `${TRAIL} | json | ((gate="auth" and status=~"AuthFailure|AuthError") or ` +
+      `(logger=~\`http\\.log\\.access(\\..*)?\` and status=~"40[13]") or (gateway="loki" and status="403"))`,
+  },
+  {
+    id: "tool-failures",
+    title: "Tool runs that did not exit 0",
+    question:
+      "Every sandboxed tool run whose exit code was not 0 (compared as a string: a run with no recorded exit code is shown too).",
+    expr: `${TRAIL} |= \`"tool.run"\` | json | event="tool.run" and exit_code!="0"`,
+  },
+  {
+    id: "config-changes",
+    title: "Configuration changes",
+    question:
+      "Every configuration Terraform applied (config.deployed: image and config hash per container) and every state-changing call in the chat UI (Open WebUI's audit lines: admin settings, users and roles).",
+    expr: `${TRAIL} | json | (event="config.deployed" or (audit_level!="" and verb!=""))`,
+  },
+  {
+    id: "trail-reads",
+    title: "Who read the audit trail",
+    question:
+      "Every query of the trail through the Loki gateway, and every refused request to it: the certificate subject, its role and the LogQL query as sent.",
+    expr: `${TRAIL} |= \`"gateway":"loki"\` | json | gateway="loki"`,
+  },
+];
+
+/** One saved query by id, with `$identity` replaced by `identity` when given (Explore has no dashboard variables). */
+export function auditLogql(id: string, identity?: string): string {
+  const q = AUDIT_LOGQL_QUERIES.find((x) => x.id === id);
+  if (!q) throw new Error(`auditLogql: no saved query ${id}`);
+  return identity === undefined ? q.expr : q.expr.split(`$${AUDIT_IDENTITY_VARIABLE}`).join(identity);
+}

@@ -2,15 +2,22 @@
  * Grafana cannot run here (no package, no registry): its files are checked structurally. Each setting's
  * meaning was read in Grafana's configuration/provisioning docs and source (docs/observability.md).
  */
+import { parse as parseYaml } from "yaml";
 import {
+  GRAFANA_AUDIT_DASHBOARD_UID,
   GRAFANA_DASHBOARD_UID,
   GRAFANA_DATASOURCE_UID,
+  GRAFANA_LOKI_DATASOURCE_NAME,
+  GRAFANA_LOKI_DATASOURCE_UID,
   VLLM_DASHBOARD_PANELS,
+  renderAuditDashboard,
   renderGrafanaDashboardProvider,
   renderGrafanaDatasource,
   renderGrafanaIni,
+  renderGrafanaLokiDatasource,
   renderVllmDashboard,
 } from "../../lib/grafana";
+import { AUDIT_IDENTITY_VARIABLE, AUDIT_LOGQL_QUERIES } from "../../lib/loki";
 import { GRAFANA_USER_HEADER, IDENTITY_HEADER } from "../../lib/headers";
 
 /** A minimal ini reader: `[section]` then `key = value`; `;` comments. */
@@ -175,5 +182,78 @@ describe("dashboard", () => {
     expect(text).toContain("allowUiUpdates: false");
     expect(text).toContain("disableDeletion: true");
     expect(text).toContain('type: "file"');
+  });
+});
+
+describe("the audit trail's Loki datasource", () => {
+  const pem = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+  const text = renderGrafanaLokiDatasource({
+    url: "https://zta-audit-loki:3100",
+    serverName: "zta-audit-loki",
+    quoted: {
+      caCertPem: JSON.stringify(pem),
+      clientCertPem: JSON.stringify("CERT"),
+      clientKeyPem: JSON.stringify("KEY"),
+    },
+  });
+  const doc = parseYaml(text);
+
+  test("parses as one provisioned loki datasource: TLS client auth against the CA, verification on, read-only", () => {
+    expect(doc.apiVersion).toBe(1);
+    expect(doc.datasources).toHaveLength(1);
+    const ds = doc.datasources[0];
+    expect(ds).toEqual({
+      name: GRAFANA_LOKI_DATASOURCE_NAME,
+      uid: GRAFANA_LOKI_DATASOURCE_UID,
+      type: "loki",
+      access: "proxy",
+      url: "https://zta-audit-loki:3100",
+      isDefault: false,
+      editable: false,
+      jsonData: {
+        tlsAuth: true,
+        tlsAuthWithCACert: true,
+        tlsSkipVerify: false,
+        serverName: "zta-audit-loki",
+        maxLines: 1000,
+      },
+      secureJsonData: { tlsCACert: pem, tlsClientCert: "CERT", tlsClientKey: "KEY" },
+    });
+    // No password and no tenant: the gateway decides by the certificate alone.
+    expect(text).not.toMatch(/basicAuth|X-Scope-OrgID|httpHeader/);
+  });
+
+  test("a PEM with newlines stays one quoted scalar (the quoting is the caller's, as for Prometheus)", () => {
+    expect(doc.datasources[0].secureJsonData.tlsCACert.split("\n")).toHaveLength(4);
+  });
+});
+
+describe("audit dashboard", () => {
+  const dashboard = JSON.parse(renderAuditDashboard());
+
+  test("one logs panel per saved query, on the Loki datasource, newest first, over the last 24 h", () => {
+    expect(dashboard.uid).toBe(GRAFANA_AUDIT_DASHBOARD_UID);
+    expect(dashboard.editable).toBe(false);
+    expect(dashboard.time).toEqual({ from: "now-24h", to: "now" });
+    expect(dashboard.panels.map((p: { title: string }) => p.title)).toEqual(AUDIT_LOGQL_QUERIES.map((q) => q.title));
+    for (const [i, p] of dashboard.panels.entries()) {
+      expect(p.type).toBe("logs");
+      expect(p.datasource).toEqual({ type: "loki", uid: GRAFANA_LOKI_DATASOURCE_UID });
+      expect(p.targets).toEqual([
+        { refId: "A", datasource: p.datasource, expr: AUDIT_LOGQL_QUERIES[i].expr, queryType: "range" },
+      ]);
+      expect(p.options.sortOrder).toBe("Descending");
+    }
+    expect(new Set(dashboard.panels.map((p: { gridPos: object }) => JSON.stringify(p.gridPos))).size).toBe(
+      dashboard.panels.length,
+    );
+  });
+
+  test("a textbox variable identity, empty by default, used by the identity panel", () => {
+    expect(dashboard.templating.list).toEqual([
+      expect.objectContaining({ name: AUDIT_IDENTITY_VARIABLE, type: "textbox", query: "" }),
+    ]);
+    const identity = dashboard.panels.find((p: { title: string }) => p.title === "Everything one identity did");
+    expect(identity.targets[0].expr).toContain(`\`$${AUDIT_IDENTITY_VARIABLE}\``);
   });
 });
