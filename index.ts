@@ -67,8 +67,8 @@ export type { AllowExternalProps, AllowProps, TrustFlow } from "./constructs/tru
 export { ServiceIdentities, ServiceRole, serviceIdentity } from "./lib/identities";
 export type { ServiceIdentity } from "./lib/identities";
 export type { SidecarCallerOptions } from "./constructs/mtls-sidecar";
-export { isInferenceApi } from "./constructs/interfaces";
-export type { IInferenceApi, ITunnelApp, ITunnelTarget, InferenceCallerOptions, TunnelOrigin, TunnelTargetDescription } from "./constructs/interfaces";
+export { isAuditTrailReader, isInferenceApi } from "./constructs/interfaces";
+export type { IAuditTrailReader, IInferenceApi, ITunnelApp, ITunnelTarget, InferenceCallerOptions, TunnelOrigin, TunnelTargetDescription } from "./constructs/interfaces";
 export { renderTrustZoneSvg, trustZoneDot, writeTrustZoneDiagrams } from "./lib/trust-diagram";
 export { containerFindings } from "./lib/policy/hardened";
 export { AuditLog, AUDIT_COLLECTOR_ROLE, AUDIT_RETENTION_LABEL, AUDIT_RETENTION_ROLE } from "./constructs/audit-log";

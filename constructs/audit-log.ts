@@ -36,6 +36,7 @@ import { readBoolean } from "../lib/shape";
 import { ConfigVolume } from "./config-volume";
 import { HardenedJob, HardenedService } from "./hardened-service";
 import { InternalCa } from "./internal-ca";
+import { isAuditTrailReader } from "./interfaces";
 import { Authentication, ExternalZone, TrustGraph } from "./trust-graph";
 
 /** Roles of the audit containers (the `zta.role` label). */
@@ -104,6 +105,8 @@ export interface AuditLogProps {
 export class AuditLog extends Construct {
   public readonly collector: HardenedService;
   public readonly pruner: HardenedService;
+  /** The CA that issued its certificates: a reader's client certificate must be from it too. */
+  public readonly ca: InternalCa;
   /** The collector's own network: where its published port lands. */
   public readonly network: Network;
   /** The volume with the day files. */
@@ -165,6 +168,7 @@ export class AuditLog extends Construct {
     problems.report();
     this.retentionDays = retentionDays;
     this.hostPort = hostPort;
+    this.ca = props.ca;
 
     this.data = new Volume(this, "data", { name: `${name}-data` });
     const common = {
@@ -330,6 +334,8 @@ export class AuditLog extends Construct {
       this.loki.allowFrom(this.collector, { port: LOKI_GATEWAY_PORT, authentication: Authentication.MTLS, identity: AUDIT_COLLECTOR_IDENTITY });
       // Who read the trail is itself audited: the gateway's read lines go to the collector (pushes are not logged).
       this.route(this.lokiGateway.container);
+      // Readers created before this trail (Observability's Grafana) attach now; one created later looks it up.
+      for (const c of TerraformStack.of(this).node.findAll()) if (isAuditTrailReader(c)) c.attachAuditTrail(this);
     }
     Aspects.of(TerraformStack.of(this)).add(new AuditRouting(this));
   }

@@ -1,5 +1,6 @@
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { IConstruct } from "constructs";
+import type { AuditLog } from "./audit-log";
 import type { EdgeProxy } from "./edge-proxy";
 import type { HardenedService } from "./hardened-service";
 import type { InternalCa } from "./internal-ca";
@@ -90,4 +91,20 @@ export interface TunnelTargetDescription {
 /** A construct a CloudflareTunnel can point at (ChatUi, SecureInference, EdgeProxy, MtlsSidecar implement it). */
 export interface ITunnelTarget extends IConstruct {
   describeTunnelTarget(): TunnelTargetDescription;
+}
+
+/**
+ * A construct that reads the stack's audit trail once one exists (Observability implements it: Grafana's Loki
+ * datasource). An AuditLog created after it calls `attachAuditTrail` from its constructor; a reader created after
+ * the AuditLog looks it up itself. This interface is what lets audit-log.ts not import observability.ts.
+ */
+export interface IAuditTrailReader extends IConstruct {
+  /** Starts reading `trail` (an AuditLog with Loki); called once per trail, a second call with the same one does nothing. */
+  attachAuditTrail(trail: AuditLog): void;
+}
+
+/** True when `value` is an IAuditTrailReader. */
+export function isAuditTrailReader(value: unknown): value is IAuditTrailReader {
+  const v = value as Partial<IAuditTrailReader> | undefined;
+  return typeof v === "object" && v !== null && typeof v.attachAuditTrail === "function";
 }

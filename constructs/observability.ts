@@ -19,8 +19,10 @@ import {
   GRAFANA_PROXY_HEALTH_PORT,
   GRAFANA_PROXY_PORT,
   renderGrafanaDashboardProvider,
+  renderAuditDashboard,
   renderGrafanaDatasource,
   renderGrafanaIni,
+  renderGrafanaLokiDatasource,
   renderGrafanaProxyNginxConfig,
   renderVllmDashboard,
 } from "../lib/grafana";
@@ -41,8 +43,11 @@ import {
   renderPrometheusWebConfig,
 } from "../lib/prometheus";
 import { isDnsName, isDockerName, isEmail, isPositiveInt } from "../lib/validate";
+import { AuditLog } from "./audit-log";
 import { ConfigVolume } from "./config-volume";
 import { HardenedService } from "./hardened-service";
+import { IssuedCertificate } from "./internal-ca";
+import { IAuditTrailReader } from "./interfaces";
 import { PinnedImages } from "./pinned-images";
 import { Authentication } from "./trust-graph";
 import { SecureInference } from "./secure-inference";
@@ -112,10 +117,15 @@ export interface ObservabilityProps {
  * - Prometheus also scrapes the edge's Caddy (its metrics listener, EdgeProxy.allowMetricsScraper) for
  *   the 401/403 and 429 counts of the abuse alerts.
  *
+ * - With an AuditLog with Loki in the same stack (created before or after this), Grafana also gets the trail's
+ *   Loki datasource ("Audit trail (Loki)") and the audit dashboard of saved incident queries, and the Loki
+ *   gateway admits Grafana's client certificate as a reader (read API only).
+ *
  * Each container is a HardenedService; its flows are on the trust graph (Prometheus -> every sidecar and
- * -> the edge as the metrics scraper, Grafana -> Prometheus, edge -> Grafana's proxy), each pair with its own network.
+ * -> the edge as the metrics scraper, Grafana -> Prometheus, Grafana -> the trail's Loki, edge -> Grafana's
+ * proxy), each pair with its own network.
  */
-export class Observability extends Construct {
+export class Observability extends Construct implements IAuditTrailReader {
   public readonly prometheus: Container;
   public readonly grafana: Container;
   public readonly grafanaProxy: Container;
@@ -133,6 +143,11 @@ export class Observability extends Construct {
   private readonly autoProvisionViewers: boolean;
   private readonly inference: SecureInference;
   private readonly scrapeIntervalSeconds: number;
+  private readonly grafanaClient: IssuedCertificate;
+  private readonly grafanaDatasources: ConfigVolume;
+  private readonly grafanaDashboards: ConfigVolume;
+  /** The AuditLog whose Loki Grafana reads, once attached. */
+  private auditTrail?: AuditLog;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
@@ -288,12 +303,12 @@ export class Observability extends Construct {
     const adminPassword = new Password(this, "grafana-admin-password", { length: 40, special: false });
     // Issued here, not as the service's clientIdentity: the datasource file carries the PEMs inline.
     const grafanaIdentity = ServiceIdentities.GRAFANA;
-    const grafanaClient = ca.issueClientCertificate(this, "grafana-client-cert", {
+    const grafanaClient = (this.grafanaClient = ca.issueClientCertificate(this, "grafana-client-cert", {
       commonName: grafanaIdentity.commonName,
       organizationalUnit: grafanaIdentity.organizationalUnit,
-    });
+    }));
     const grafanaImageId = images.imageId(grafanaImage);
-    const datasources = new ConfigVolume(this, "grafana-datasources", {
+    const datasources = (this.grafanaDatasources = new ConfigVolume(this, "grafana-datasources", {
       name: `${this.grafanaName}-datasources`,
       imageId: grafanaImageId,
       files: [
@@ -315,16 +330,16 @@ export class Observability extends Construct {
           }),
         },
       ],
-    });
+    }));
     const dashboardsDir = `${GRAFANA_PROVISIONING_DIR}/dashboards`;
-    const dashboards = new ConfigVolume(this, "grafana-dashboards", {
+    const dashboards = (this.grafanaDashboards = new ConfigVolume(this, "grafana-dashboards", {
       name: `${this.grafanaName}-dashboards`,
       imageId: grafanaImageId,
       files: [
         { name: "provider.yaml", content: renderGrafanaDashboardProvider(dashboardsDir) },
         { name: "vllm.json", content: renderVllmDashboard() },
       ],
-    });
+    }));
     this.grafanaData = new Volume(this, "grafana-data", { name: `${this.grafanaName}-data` });
     this.grafanaService = new HardenedService(this, "grafana", {
       name: this.grafanaName,
@@ -437,6 +452,52 @@ export class Observability extends Construct {
     });
     // People sign in on the Grafana hostname too (register https://<hostname>/oauth2/callback at the IdP).
     ai.gate!.addHostname(props.grafanaHostname);
+
+    // An AuditLog created before this one: attach to it here (one created later calls attachAuditTrail itself).
+    const trail = TerraformStack.of(this)
+      .node.findAll()
+      .find((c): c is AuditLog => c instanceof AuditLog && c.loki !== undefined);
+    if (trail) this.attachAuditTrail(trail);
+  }
+
+  /**
+   * Lets Grafana read `trail`'s Loki: its datasource (with Grafana's client certificate issued here), the audit
+   * dashboard, and Grafana as a reader at the Loki gateway (its subject in the gateway's map, a network of the pair).
+   * Called once per stack, by whichever of the two constructs is created second; nothing happens with `loki: false`.
+   */
+  public attachAuditTrail(trail: AuditLog): void {
+    if (trail.loki === undefined || this.auditTrail === trail) return;
+    // The trail's props are where the fix goes: the problems name the AuditLog.
+    const problems = new Problems(whereIs("AuditLog", trail.node.path));
+    problems.check(
+      this.auditTrail === undefined,
+      "loki",
+      true,
+      `Grafana reads one audit trail, ${this.auditTrail?.node.path}'s: keep one AuditLog with Loki per stack (loki: false on the others).`,
+    );
+    problems.check(
+      trail.ca === this.inference.ca,
+      "ca",
+      trail.ca.node.path,
+      "Pass the inference service's CA (ca: ai.ca): the Loki gateway verifies Grafana's client certificate against it.",
+    );
+    problems.throwIfAny();
+    this.auditTrail = trail;
+    const ca = this.inference.ca;
+    this.grafanaDatasources.addFile({
+      name: "loki.yaml",
+      content: renderGrafanaLokiDatasource({
+        url: trail.lokiUrl!,
+        serverName: trail.lokiServerName!,
+        quoted: {
+          caCertPem: Fn.jsonencode(ca.certPem),
+          clientCertPem: Fn.jsonencode(this.grafanaClient.certPem),
+          clientKeyPem: Fn.jsonencode(this.grafanaClient.privateKeyPem),
+        },
+      }),
+    });
+    this.grafanaDashboards.addFile({ name: "audit.json", content: renderAuditDashboard() });
+    trail.allowLokiReader(this.grafanaService, ServiceIdentities.GRAFANA);
   }
 
   /** The rendered prometheus.yml (no secrets: keys and the password are files beside it). */

@@ -1,5 +1,15 @@
 import { Aspects, Testing } from "cdktf";
-import { Observability, PolicyViolationError, SecureInference, SecurityPolicy } from "../../index";
+import { parse as parseYaml } from "yaml";
+import {
+  AuditLog,
+  InternalCa,
+  Observability,
+  PolicyViolationError,
+  SecureInference,
+  SecurityPolicy,
+  TrustGraph,
+} from "../../index";
+import { GRAFANA_LOKI_DATASOURCE_UID } from "../../lib/grafana";
 import { stackViewOf } from "../../lib/policy/engine";
 import { monitoringUnauthenticated } from "../../lib/policy/rules/ai-005-monitoring-unauthenticated";
 import { OutcomeStatus } from "../../lib/policy/types";
@@ -312,6 +322,122 @@ describe("Observability under the production policy", () => {
     const stack = defaultStack();
     stack.observability!.prometheus.addOverride("ports", [{ internal: 9090, external: 9090, ip: "127.0.0.1" }]);
     expect(() => Testing.synth(stack)).toThrow(/ZTA-AI-005/);
+  });
+});
+
+/** SecureInference, Observability and an AuditLog, the trail created before or after Observability. */
+function withAuditLog(
+  order: "audit-first" | "observability-first",
+  audit: Partial<ConstructorParameters<typeof AuditLog>[2]> = {},
+) {
+  const stack = stackWithProviders();
+  const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true }));
+  const trail = () => new AuditLog(stack, "audit", { ca: ai.ca, ...audit });
+  const observe = () => new Observability(stack, "obs", { inference: ai, grafanaHostname: "grafana.example.internal" });
+  let log: AuditLog;
+  let obs: Observability;
+  if (order === "audit-first") {
+    log = trail();
+    obs = observe();
+  } else {
+    obs = observe();
+    log = trail();
+  }
+  return { stack, ai, obs, log, json: synth(stack) };
+}
+
+/** File names the loader of a config volume uploads. */
+function uploadedNames(json: ReturnType<typeof synth>, loader: string): string[] {
+  return (containerNamed(json, loader).upload ?? []).map((u: { file: string }) => u.file.split("/").pop());
+}
+
+const GRAFANA_SUBJECT = ServiceIdentities.GRAFANA.subjectDn;
+
+describe.each(["audit-first", "observability-first"] as const)(
+  "Observability with an AuditLog with Loki (%s)",
+  (order) => {
+    const { json, stack, obs, log } = withAuditLog(order);
+
+    test("Grafana gets exactly one Loki datasource and one audit dashboard beside its own", () => {
+      expect(uploadedNames(json, `${GRAFANA}-datasources-loader`).sort()).toEqual(["loki.yaml", "prometheus.yaml"]);
+      expect(uploadedNames(json, `${GRAFANA}-dashboards-loader`).sort()).toEqual([
+        "audit.json",
+        "provider.yaml",
+        "vllm.json",
+      ]);
+      const ds = parseYaml(uploaded(json, `${GRAFANA}-datasources-loader`, "loki.yaml")).datasources[0];
+      expect(ds).toMatchObject({ uid: GRAFANA_LOKI_DATASOURCE_UID, type: "loki", url: "https://zta-audit-loki:3100" });
+      expect(ds.jsonData).toMatchObject({
+        tlsAuth: true,
+        tlsAuthWithCACert: true,
+        tlsSkipVerify: false,
+        serverName: "zta-audit-loki",
+      });
+      // Grafana's own client certificate (issued in Observability) and the CA, quoted by Terraform at apply time.
+      expect(ds.secureJsonData.tlsClientCert).toMatch(
+        /^\$\{jsonencode\(tls_locally_signed_cert\.obs_grafana-client-cert_[^.]+\.cert_pem\)\}$/,
+      );
+      expect(ds.secureJsonData.tlsClientKey).toMatch(
+        /^\$\{jsonencode\(tls_private_key\.obs_grafana-client-cert_[^.]+\.private_key_pem\)\}$/,
+      );
+      const dashboard = JSON.parse(uploaded(json, `${GRAFANA}-dashboards-loader`, "audit.json"));
+      expect(dashboard.panels.every((p: any) => p.datasource.uid === GRAFANA_LOKI_DATASOURCE_UID)).toBe(true);
+    });
+
+    test("the Loki gateway admits Grafana's subject as a reader, over a network of that pair", () => {
+      const conf = uploaded(json, "zta-audit-loki-gateway-config-loader", "nginx.conf");
+      expect(conf).toContain(`"${GRAFANA_SUBJECT}" reader;`);
+      expect(conf.match(/ reader;/g)).toHaveLength(1);
+      const flows = TrustGraph.of(stack).flows.filter((f) => f.callee === "zta-audit-loki");
+      expect(flows.map((f) => [f.caller, f.identity?.subjectDn, f.port, f.authentication])).toEqual(
+        expect.arrayContaining([[GRAFANA, GRAFANA_SUBJECT, 3100, "mtls"]]),
+      );
+      expect(flows.filter((f) => f.caller === GRAFANA)).toHaveLength(1);
+      const network = Object.entries(json.resource.docker_network).find(
+        ([, n]) => n.name === `${GRAFANA}-to-zta-audit-loki`,
+      )!;
+      expect(network[1].internal).toBe(true);
+      const ref = { name: `\${docker_network.${network[0]}.name}` };
+      expect(containerNamed(json, GRAFANA).networks_advanced).toContainEqual(ref);
+      expect(containerNamed(json, "zta-audit-loki").networks_advanced).toContainEqual(expect.objectContaining(ref));
+    });
+
+    test("attaching again changes nothing", () => {
+      obs.attachAuditTrail(log);
+      const again = synth(stack);
+      expect(uploadedNames(again, `${GRAFANA}-datasources-loader`).filter((n) => n === "loki.yaml")).toHaveLength(1);
+      expect(uploaded(again, "zta-audit-loki-gateway-config-loader", "nginx.conf").match(/ reader;/g)).toHaveLength(1);
+    });
+  },
+);
+
+describe("Observability and the audit trail: when nothing is attached, or cannot be", () => {
+  test.each(["audit-first", "observability-first"] as const)(
+    "loki: false adds no datasource, dashboard or flow (%s)",
+    (order) => {
+      const { json, stack } = withAuditLog(order, { loki: false });
+      expect(uploadedNames(json, `${GRAFANA}-datasources-loader`)).toEqual(["prometheus.yaml"]);
+      expect(uploadedNames(json, `${GRAFANA}-dashboards-loader`).sort()).toEqual(["provider.yaml", "vllm.json"]);
+      expect(
+        TrustGraph.of(stack)
+          .flows.filter((f) => f.caller === GRAFANA)
+          .map((f) => f.callee),
+      ).toEqual(["inference-obs-prometheus"]);
+    },
+  );
+
+  test("without an AuditLog Grafana has its Prometheus datasource only", () => {
+    const { json } = build();
+    expect(uploadedNames(json, `${GRAFANA}-datasources-loader`)).toEqual(["prometheus.yaml"]);
+    expect(uploadedNames(json, `${GRAFANA}-dashboards-loader`)).not.toContain("audit.json");
+  });
+
+  test("an AuditLog on another CA is a ConfigError naming its ca (the gateway would refuse Grafana's certificate)", () => {
+    const stack = stackWithProviders();
+    const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true }));
+    new Observability(stack, "obs", { inference: ai, grafanaHostname: "grafana.example.internal" });
+    const other = new InternalCa(stack, "other-ca", {});
+    expectConfigError(() => new AuditLog(stack, "audit", { ca: other }), "ca", /inference service's CA/);
   });
 });
 
