@@ -8,7 +8,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { App, TerraformStack } from "cdktf";
 import { AUDIT_DATA_DIR } from "./audit";
+import { GRAFANA_LOKI_DATASOURCE_NAME, GRAFANA_LOKI_DATASOURCE_UID } from "./grafana";
 import { CONFIG_DIR, ServiceRole } from "./identities";
+import { AUDIT_LOGQL_QUERIES, auditLogql } from "./loki";
 import { list, record, str } from "./policy/docker";
 import {
   AUDIT_COLLECTOR,
@@ -65,6 +67,11 @@ class Doc {
   }
   public sh(commands: string[]): this {
     if (commands.length > 0) this.lines.push("```sh", ...commands, "```", "");
+    return this;
+  }
+  /** A fenced block of another language (never run as shell by the runbook checks). */
+  public block(lang: string, lines: string[]): this {
+    if (lines.length > 0) this.lines.push(`\`\`\`${lang}`, ...lines, "```", "");
     return this;
   }
   public toString(): string {
@@ -199,6 +206,31 @@ interface AuditQueries {
   readonly callsOf?: ModelContainer[];
   /** Containers whose own lines are wanted. */
   readonly linesOf?: ModelContainer[];
+  /** Tool runs that did not exit 0 (LogQL only: the jq lines select them by container). */
+  readonly toolRuns?: boolean;
+}
+
+/** Whether a Grafana of the stack is provisioned with the trail's Loki datasource (Observability beside an AuditLog with Loki). */
+function grafanaReadsLoki(c: Context): boolean {
+  return c.m.containers.some(
+    (x) => x.role === ServiceRole.CONFIG_LOADER && (uploadedFile(x, "loki.yaml") ?? "").includes(JSON.stringify(GRAFANA_LOKI_DATASOURCE_UID)),
+  );
+}
+
+/** The LogQL equivalents of the jq lines, for Grafana's Explore (the saved queries of lib/loki.ts). */
+function auditLogqlSteps(d: Doc, c: Context, q: AuditQueries): void {
+  if (!grafanaReadsLoki(c)) return;
+  const ids = [...(q.identity ? ["identity"] : []), ...(q.refused ? ["refused"] : []), ...(q.toolRuns ? ["tool-failures"] : []), "config-changes", "trail-reads"];
+  d.p(
+    `The same trail is in Loki: in Grafana, Explore → datasource ${code(GRAFANA_LOKI_DATASOURCE_NAME)} (or the dashboard "Audit trail", whose panels are these queries). ` +
+      "Set the time range (the last 24 h for the first one), then run:",
+  );
+  for (const id of ids) {
+    const query = AUDIT_LOGQL_QUERIES.find((x) => x.id === id)!;
+    d.p(`${query.title}: ${query.question}`);
+    d.block("logql", [auditLogql(id, "<an e-mail, an app name or a certificate CN>")]);
+  }
+  d.p("Each query is recorded in the trail too: an `audit.read` line with Grafana's certificate and the query; Grafana's proxy logs which user asked.");
 }
 
 /**
@@ -230,6 +262,7 @@ function auditTrail(d: Doc, c: Context, q: AuditQueries): void {
   }
   for (const x of q.linesOf ?? []) lines.push(`cat "$A"/*.jsonl | jq -c --arg c ${x.name} 'select(.container == $c)' > "$E/audit-lines-${x.name}.jsonl"   # every line ${x.name} wrote`);
   d.sh(lines);
+  auditLogqlSteps(d, c, q);
 }
 
 function stateSnapshot(): string[] {
@@ -421,7 +454,7 @@ function agentSecretLeak(c: Context): Runbook | undefined {
       return caller ? auditQuery(c, `select(.caller == "${caller}")`, ` > "$E/audit-${s.name}.jsonl"`) : [];
     }),
   ]);
-  auditTrail(d, c, { callsOf: sandboxes, linesOf: sandboxes });
+  auditTrail(d, c, { callsOf: sandboxes, linesOf: sandboxes, toolRuns: true });
   d.h(2, "What it could leak");
   for (const s of sandboxes) {
     const held = c.secrets.filter((h) => h.containers.includes(s.name));

@@ -7,7 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { App, TerraformStack, Testing } from "cdktf";
-import { AUDIT_COLLECTOR_ROLE, GatewayRole, Lockdown, SecureInference } from "../../index";
+import { AUDIT_COLLECTOR_ROLE, AuditLog, GatewayRole, Lockdown, Observability, SecureInference } from "../../index";
+import { auditLogql } from "../../lib/loki";
 import { renderRunbooks, writeAppRunbooks, Runbook } from "../../lib/runbooks";
 import { AUDIT_COLLECTOR, GATEWAY_ROLES, rotationCommand, secretHoldings, SecretKind, stackModel } from "../../lib/runbooks-model";
 import { DefaultInferenceStack } from "../../stacks/default-stack";
@@ -374,6 +375,35 @@ describe("the audit trail's steps", () => {
     expect(Object.values(json.resource.docker_volume).map((v: any) => v.name)).toContain("zta-audit-data");
     const copying = books.filter((b) => b.markdown.includes('A="$E/audit-$(date -u +%F)"; docker cp zta-audit-collector:/var/lib/zta-audit "$A"   # volume zta-audit-data')).map((b) => b.file);
     expect(copying).toEqual(["01-agent-secret-leak.md", "02-rag-document-extraction.md", "03-credential-leak.md", "05-host-compromise.md", "06-abuse-gpu-dos.md"]);
+  });
+
+  test("with Loki and Grafana's datasource: the LogQL equivalents beside the jq lines, per runbook", () => {
+    const logql = (md: string) => [...md.matchAll(/```logql\n([\s\S]*?)\n```/g)].map((m) => m[1]);
+    const book = (file: string) => books.find((b) => b.file === file)!.markdown;
+    const always = [auditLogql("config-changes"), auditLogql("trail-reads")];
+    const identity = auditLogql("identity", "<an e-mail, an app name or a certificate CN>");
+    expect(logql(book("03-credential-leak.md"))).toEqual([identity, auditLogql("refused"), ...always]);
+    expect(logql(book("06-abuse-gpu-dos.md"))).toEqual([identity, auditLogql("refused"), ...always]);
+    expect(logql(book("05-host-compromise.md"))).toEqual([auditLogql("refused"), ...always]);
+    expect(logql(book("01-agent-secret-leak.md"))).toEqual([auditLogql("tool-failures"), ...always]);
+    expect(identity).not.toContain("$identity");
+    expect(book("03-credential-leak.md")).toContain("Explore → datasource `Audit trail (Loki)`");
+    // The jq lines over the day files stay.
+    expect(book("03-credential-leak.md")).toMatch(/last24h \| jq -c --arg id "\$ID"/);
+    expect(book("04-internal-secret-leak.md")).not.toContain("```logql");
+  });
+
+  test.each([
+    ["an AuditLog with Loki but no Observability (nobody can read it)", {}, false],
+    ["Observability beside an AuditLog with loki: false", { loki: false }, true],
+  ])("%s: no LogQL step", (_, audit, observe) => {
+    const stack = stackWithProviders();
+    const ai = new SecureInference(stack, "inference", inferenceProps(stack, { metricsScraper: true }));
+    new AuditLog(stack, "audit", { ca: ai.ca, ...audit });
+    if (observe) new Observability(stack, "obs", { inference: ai, grafanaHostname: "grafana.example.internal" });
+    const md = renderRunbooks(synthJson(stack), "test").map((b) => b.markdown).join("\n");
+    expect(md).toContain("docker cp zta-audit-collector");
+    expect(md).not.toMatch(/```logql|Audit trail \(Loki\)/);
   });
 
   test("without one, no step reads it", () => {
