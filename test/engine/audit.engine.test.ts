@@ -164,6 +164,34 @@ describe("AuditLog on the engine", () => {
     expect(await tcpOpens(pair, `${NAME}-loki`, 3101)).toBe(false);
   });
 
+  it("Grafana reads the trail through its provisioned Loki datasource, and that read is itself recorded as audit.read", async () => {
+    const query = encodeURIComponent('{container="inference-vllm-0-mtls"}');
+    const ex = await hostRequest({
+      port: 443,
+      servername: "grafana.example.internal",
+      path: `/api/datasources/proxy/uid/zta-audit-loki/loki/api/v1/query_range?query=${query}`,
+      ca: fs.readFileSync(path.join(pki.dir, "ca.crt"), "utf8"),
+      cert: fs.readFileSync(path.join(pki.dir, "operator.crt"), "utf8"),
+      key: fs.readFileSync(path.join(pki.dir, "operator.key"), "utf8"),
+      headers: { Cookie: "__Host-zta-session=valid-alice" },
+    });
+    // operator -> edge -> Grafana's proxy -> Grafana -> (Grafana's client certificate) -> the gateway -> Loki.
+    expect(ex.status).toBe(200);
+    const result = JSON.parse(ex.body).data.result as Array<{ stream: Record<string, string>; values: [string, string][] }>;
+    expect(result.map((r) => r.stream.container)).toEqual(["inference-vllm-0-mtls"]);
+    expect(result[0].values.some(([, line]) => line.includes('"route":"/v1/models"'))).toBe(true);
+    // The gateway's line for that read reaches the collector (the gateway is audited; its pushes are not logged).
+    let read: Record<string, any> | undefined;
+    for (let i = 0; i < 30 && !read; i++) {
+      read = (await stored()).find((r) => r.container === `${NAME}-loki-gateway` && r.event?.route === "/loki/api/v1/query_range");
+      if (!read) await sleep(1000);
+    }
+    expect(read).toBeDefined();
+    expect(checkAuditRecord(read)).toEqual([]);
+    expect(read!.event).toMatchObject({ gateway: "loki", role: "reader", client_cert: "CN=zta-grafana,OU=zta-services,O=cdktf-zero-trust-ai" });
+    expect(String(read!.event.status)).toBe("200");
+  });
+
   it("a SandboxRunner run becomes one tool.run record: image, command, exit code 3 and the SHA-256 of the output Terraform kept", async () => {
     const run = byName(AGENT);
     const runValues = d.values.get(run.address)!;
