@@ -10,11 +10,9 @@ import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import * as path from "path";
-import * as tls from "tls";
-import { spawnSync } from "child_process";
 import { AuditLog, HardenedService, SecureInference, ServiceIdentities } from "../../index";
 import { IMAGES } from "../../lib/images";
-import { AUDIT_DATA_DIR, AUDIT_PORT, DAEMON_IDENTITY } from "../../lib/audit";
+import { DAEMON_IDENTITY } from "../../lib/audit";
 import { checkAuditEvent, classifyAuditEvent } from "../../lib/audit-events";
 import { CERT_ORGANIZATION, CONFIG_DIR, OPERATOR_OU, SERVICE_OU, serviceSubjectDn } from "../../lib/identities";
 import { LOKI_GATEWAY_HEALTH_PORT, LOKI_GATEWAY_PORT, LOKI_HTTP_PORT, LOKI_JOB, LOKI_PUSH_PATH } from "../../lib/loki";
@@ -30,9 +28,14 @@ import {
   makeTempDir,
   nginxStarted,
   nginxTest,
-  requireBinary,
   startNginx,
 } from "./harness";
+import { dockerFrame, readDayFiles, sendFrames, startCollector } from "../support/syslog";
+
+/** sendFrames, failing unless the collector took them. */
+async function sentFrames(...args: Parameters<typeof sendFrames>): Promise<void> {
+  expect(await sendFrames(...args)).toBe("sent");
+}
 
 interface Received {
   method: string;
@@ -87,40 +90,6 @@ class MockLoki {
       )
       .flatMap((s) => s.values.map(([ns, line]) => ({ labels: s.stream, ns: BigInt(ns), line })));
   }
-}
-
-/** What Docker's syslog driver sends for one line (as in audit.e2e: rfc5424micro, octet counting). */
-function dockerFrame(tag: string, stream: "stdout" | "stderr", line: string): Buffer {
-  const pri = 3 * 8 + (stream === "stdout" ? 6 : 3);
-  const ts = new Date().toISOString().replace("Z", "000Z");
-  const msg = Buffer.from(`<${pri}>1 ${ts} e2e-docker-host ${tag} ${process.pid} ${tag} - ${line}`);
-  return Buffer.concat([Buffer.from(`${msg.length} `), msg]);
-}
-
-function sendFrames(port: number, ca: string, client: CertificateFiles, frames: Buffer[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect(
-      { host: "127.0.0.1", port, ca, servername: "localhost", cert: client.certPem, key: client.keyPem },
-      () => {
-        for (const f of frames) socket.write(f);
-        setTimeout(() => socket.end(() => resolve()), 300);
-      },
-    );
-    socket.on("error", reject);
-  });
-}
-
-function dayFileLines(dir: string): Array<Record<string, any>> {
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith(".jsonl"))
-    .flatMap((f) =>
-      fs
-        .readFileSync(path.join(dir, f), "utf8")
-        .split("\n")
-        .filter((l) => l !== ""),
-    )
-    .map((l) => JSON.parse(l));
 }
 
 describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gateway", () => {
@@ -187,7 +156,6 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
   }
 
   beforeAll(async () => {
-    const syslogNg = requireBinary("syslog-ng");
     dir = makeTempDir("zta-e2e-loki-");
     const pki = path.join(dir, "pki");
     fs.mkdirSync(pki);
@@ -312,50 +280,19 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
     await nginx.waitForPort(gatewayPort, nginxStarted(nginx, gwRun));
 
     // The collector: real syslog-ng with the rendered config; its push URL names the local gateway.
-    const cfg = path.join(dir, "cfg");
-    dataDir = path.join(dir, "data");
-    fs.mkdirSync(cfg);
-    fs.mkdirSync(dataDir);
-    fs.writeFileSync(path.join(cfg, "ca.crt"), ca.certPem);
-    fs.writeFileSync(path.join(cfg, "server.crt"), collectorServer.certPem);
-    fs.writeFileSync(path.join(cfg, "server.key"), collectorServer.keyPem);
-    fs.writeFileSync(path.join(cfg, "client.crt"), clients.collector.certPem);
-    fs.writeFileSync(path.join(cfg, "client.key"), clients.collector.keyPem);
-    const confPath = path.join(dir, "syslog-ng.conf");
-    fs.writeFileSync(
-      confPath,
-      localize(
-        collectorConf,
-        [
-          { from: `"${CONFIG_DIR}/`, to: `"${cfg}/`, why: "certificates of the config volume" },
-          { from: `"${AUDIT_DATA_DIR}/`, to: `"${dataDir}/`, why: "the audit volume" },
-          { from: `port(${AUDIT_PORT})`, to: `port(${syslogPort})`, why: "a free loopback port" },
-          { from: 'ip("0.0.0.0")', to: 'ip("127.0.0.1")', why: "loopback only on the test host" },
-          {
-            from: `https://zta-audit-loki:${LOKI_GATEWAY_PORT}/`,
-            to: `https://localhost:${gatewayPort}/`,
-            why: "the gateway's Docker name is the local gateway",
-          },
-        ],
-        "syslog-ng.conf",
-      ),
-    );
-    const syntax = spawnSync(syslogNg, ["--syntax-only", "-f", confPath], { encoding: "utf8" });
-    expect({ status: syntax.status, stderr: syntax.stderr }).toEqual({ status: 0, stderr: "" });
-    collector = new ManagedProcess("syslog-ng", syslogNg, [
-      "-F",
-      "--no-caps",
-      "-e",
-      "-f",
-      confPath,
-      "--persist-file",
-      path.join(dataDir, ".syslog-ng.persist"),
-      "--pidfile",
-      path.join(dir, "syslog-ng.pid"),
-      "--control",
-      path.join(dir, "syslog-ng.ctl"),
-    ]);
-    await collector.waitForPort(syslogPort, () => collector.logs().includes("syslog-ng starting up"));
+    ({ process: collector, dataDir } = await startCollector(
+      collectorConf,
+      dir,
+      syslogPort,
+      { ca, server: collectorServer, client: clients.collector },
+      [
+        {
+          from: `https://zta-audit-loki:${LOKI_GATEWAY_PORT}/`,
+          to: `https://localhost:${gatewayPort}/`,
+          why: "the gateway's Docker name is the local gateway",
+        },
+      ],
+    ));
   });
 
   afterAll(async () => {
@@ -376,7 +313,7 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
       ["inference-edge", "stdout", JSON.stringify({ msg: 'quote " backslash \\ tab \t unicode é', status: 401 })],
       ["inference-gate", "stderr", "a plain line, not JSON"],
     ];
-    await sendFrames(
+    await sentFrames(
       syslogPort,
       ca.certPem,
       daemon,
@@ -407,7 +344,7 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
     }
     // The day files have them too.
     expect(
-      dayFileLines(dataDir).filter((r) =>
+      readDayFiles(dataDir).filter((r) =>
         ["inference-vllm-0-sidecar", "inference-edge", "inference-gate"].includes(r.container),
       ),
     ).toHaveLength(3);
@@ -506,11 +443,11 @@ describe("AuditLog's Loki leg: real syslog-ng pushing through the real nginx gat
   test("while Loki is down the day files keep every line, and the queued lines reach Loki when it is back", async () => {
     await mock.stop();
     const marker = `loki-down-${Date.now()}`;
-    await sendFrames(syslogPort, ca.certPem, daemon, [
+    await sentFrames(syslogPort, ca.certPem, daemon, [
       dockerFrame("inference-vllm-0-sidecar", "stdout", JSON.stringify({ request_id: marker })),
     ]);
     await eventually(
-      () => (dayFileLines(dataDir).some((r) => r.event?.request_id === marker) ? true : undefined),
+      () => (readDayFiles(dataDir).some((r) => r.event?.request_id === marker) ? true : undefined),
       "the line in the day file",
       100,
       50,

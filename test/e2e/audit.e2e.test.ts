@@ -11,11 +11,10 @@ import { spawn, spawnSync } from "child_process";
 import { ACCESS_LOGGER } from "../support/client";
 import * as fs from "fs";
 import * as path from "path";
-import * as tls from "tls";
 import { AuditLog, PolicyProfile, SecureInference } from "../../index";
-import { AUDIT_DATA_DIR, AUDIT_PORT, DAEMON_IDENTITY } from "../../lib/audit";
+import { AUDIT_DATA_DIR, DAEMON_IDENTITY } from "../../lib/audit";
 import { checkAuditRecord, classifyAuditRecord } from "../../lib/audit-events";
-import { CERT_ORGANIZATION, CONFIG_DIR, SERVICE_OU } from "../../lib/identities";
+import { CERT_ORGANIZATION, SERVICE_OU } from "../../lib/identities";
 import { inferenceProps, stackWithProviders, synth, uploaded } from "../helpers";
 import {
   CertificateFiles,
@@ -38,36 +37,9 @@ import {
   sidecarRequest,
   startChain,
 } from "./harness";
+import { dockerFrame, readDayFiles, sendFrames, startCollector } from "../support/syslog";
 
 const API_KEY = "e2e-audit-vllm-key";
-
-/** What Docker's syslog driver sends for one line (daemon/logger/syslog: rfc5424micro, app-name = msgid = tag). */
-function dockerFrame(tag: string, stream: "stdout" | "stderr", line: string): Buffer {
-  const pri = 3 * 8 + (stream === "stdout" ? 6 : 3); // facility daemon; info for stdout, err for stderr
-  const ts = new Date().toISOString().replace("Z", "000Z");
-  const msg = Buffer.from(`<${pri}>1 ${ts} e2e-docker-host ${tag} ${process.pid} ${tag} - ${line}`);
-  return Buffer.concat([Buffer.from(`${msg.length} `), msg]);
-}
-
-/** Sends frames over TLS like the daemon; resolves "sent" or the error the handshake ended with. */
-function sendFrames(port: number, ca: string, client: CertificateFiles | undefined, frames: Buffer[]): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host: "127.0.0.1", port, ca, servername: "localhost", cert: client?.certPem, key: client?.keyPem }, () => {
-      for (const f of frames) socket.write(f);
-      // TLS 1.3: the server's verdict on our certificate arrives after our handshake completed.
-      setTimeout(() => socket.end(() => resolve("sent")), 300);
-    });
-    socket.on("error", (e) => resolve(`error: ${e.message}`));
-  });
-}
-
-function readDayFiles(dir: string): Array<Record<string, any>> {
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith(".jsonl"))
-    .flatMap((f) => fs.readFileSync(path.join(dir, f), "utf8").split("\n").filter((l) => l !== ""))
-    .map((l) => JSON.parse(l));
-}
 
 describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy access lines", () => {
   const stack = stackWithProviders();
@@ -90,7 +62,6 @@ describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy acce
   let dataDir: string;
 
   beforeAll(async () => {
-    const syslogNg = requireBinary("syslog-ng");
     const rendered = renderChain({});
     dir = makeTempDir("zta-e2e-audit-");
     pki = createPki(path.join(dir, "pki"), rendered.pkiNames);
@@ -98,33 +69,8 @@ describe("AuditLog collector: real syslog-ng receiving real nginx and Caddy acce
     const server = issueWithOpenssl(pki.dir, "collector", "server", service("zta-audit-collector"), ["zta-audit-collector", "localhost"], pki.ca);
     daemon = issueWithOpenssl(pki.dir, "daemon", "client", service(DAEMON_IDENTITY.commonName), [], pki.ca);
     otherService = issueWithOpenssl(pki.dir, "not-daemon", "client", service("zta-edge"), [], pki.ca);
-    const cfg = path.join(dir, "cfg");
-    dataDir = path.join(dir, "data");
-    fs.mkdirSync(cfg);
-    fs.mkdirSync(dataDir);
-    fs.writeFileSync(path.join(cfg, "ca.crt"), pki.ca.certPem);
-    fs.writeFileSync(path.join(cfg, "server.crt"), server.certPem);
-    fs.writeFileSync(path.join(cfg, "server.key"), server.keyPem);
     [port] = await freePorts(1);
-    const local = localize(
-      conf,
-      [
-        { from: `"${CONFIG_DIR}/`, to: `"${cfg}/`, why: "certificates of the config volume" },
-        { from: `"${AUDIT_DATA_DIR}/`, to: `"${dataDir}/`, why: "the audit volume" },
-        { from: `port(${AUDIT_PORT})`, to: `port(${port})`, why: "a free loopback port" },
-        { from: 'ip("0.0.0.0")', to: 'ip("127.0.0.1")', why: "loopback only on the test host" },
-      ],
-      "syslog-ng.conf",
-    );
-    const confPath = path.join(dir, "syslog-ng.conf");
-    fs.writeFileSync(confPath, local);
-    const syntax = spawnSync(syslogNg, ["--syntax-only", "-f", confPath], { encoding: "utf8" });
-    expect({ status: syntax.status, stderr: syntax.stderr }).toEqual({ status: 0, stderr: "" });
-    collector = new ManagedProcess("syslog-ng", syslogNg, [
-      "-F", "--no-caps", "-e", "-f", confPath,
-      "--persist-file", path.join(dataDir, ".syslog-ng.persist"), "--pidfile", path.join(dir, "syslog-ng.pid"), "--control", path.join(dir, "syslog-ng.ctl"),
-    ]);
-    await collector.waitForPort(port, () => collector.logs().includes("syslog-ng starting up"));
+    ({ process: collector, dataDir } = await startCollector(conf, dir, port, { ca: pki.ca, server }));
 
     mock = new MockVllm();
     await mock.start();
