@@ -21,9 +21,8 @@
  * Self sign-up, the login form, basic auth and anonymous access are all off; the admin account gets
  * a generated password from a file (GF_SECURITY_ADMIN_PASSWORD__FILE), never admin/admin.
  */
-import { TLS_FILES } from "./identities";
 import { CLIENT_CERT_HEADER, GRAFANA_USER_HEADER, IDENTITY_HEADER, nginxHeaderVar } from "./headers";
-import { nginxHealthServer, nginxPreamble, nginxString } from "./nginx";
+import { nginxHealthServer, nginxMtlsServer, nginxPreamble, nginxString } from "./nginx";
 import { AUDIT_IDENTITY_VARIABLE, AUDIT_LOGQL_QUERIES } from "./loki";
 import { toYaml } from "./yaml";
 
@@ -459,12 +458,7 @@ ${edgeMap}
     # The edge (Caddy) -> here: mTLS, the edge's certificate subject only.
     server {
         listen ${o.listenPort} ssl;
-        ssl_certificate ${o.configDir}/${TLS_FILES.serverCert};
-        ssl_certificate_key ${o.configDir}/${TLS_FILES.serverKey};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_client_certificate ${o.configDir}/${TLS_FILES.caCert};
-        ssl_verify_client on;
-        ssl_verify_depth 1;
+${nginxMtlsServer(o.configDir)}
         client_max_body_size 8m;
 
         if ($zta_edge_caller = 0) {

@@ -16,7 +16,7 @@
 import { TLS_FILES } from "./identities";
 import { CLIENT_CERT_HEADER, IDENTITY_HEADER, SPOOFABLE_IDENTITY_HEADERS, nginxHeaderVar } from "./headers";
 import { LITELLM_KEY_ALIAS_HEADER, LITELLM_USER_INFO_HEADERS } from "./litellm";
-import { nginxHealthServer, nginxPreamble, nginxString } from "./nginx";
+import { nginxHealthServer, nginxMtlsServer, nginxPreamble, nginxString } from "./nginx";
 
 export interface GatewayProxyNginxOptions {
   /** TLS port for the edge (client certificate required). */
@@ -99,12 +99,7 @@ ${servers}
     # The edge (Caddy) -> here -> LiteLLM: mTLS, the edge's certificate subject only, OpenAI routes only.
     server {
         listen ${o.edgeListenPort} ssl;
-        ssl_certificate ${o.configDir}/${TLS_FILES.serverCert};
-        ssl_certificate_key ${o.configDir}/${TLS_FILES.serverKey};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_client_certificate ${o.configDir}/${TLS_FILES.caCert};
-        ssl_verify_client on;
-        ssl_verify_depth 1;
+${nginxMtlsServer(o.configDir)}
         client_max_body_size ${o.maxRequestBodyMb}m;
 
         if ($zta_edge_caller = 0) {

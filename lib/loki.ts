@@ -12,8 +12,7 @@
  * Loki cannot run here (Debian's `loki` is an unrelated program): the config is checked structurally and
  * against Loki 3.5's documented keys, read not run; docs/audit.md has the `-verify-config` command.
  */
-import { nginxHealthServer, nginxPreamble, nginxString } from "./nginx";
-import { TLS_FILES } from "./identities";
+import { nginxHealthServer, nginxMtlsServer, nginxPreamble, nginxString } from "./nginx";
 import { toYaml } from "./yaml";
 
 /** The gateway's TLS port (collector and Grafana dial it on their pair networks). */
@@ -203,12 +202,7 @@ ${roles}
 
     server {
         listen ${o.listenPort} ssl;
-        ssl_certificate ${o.configDir}/${TLS_FILES.serverCert};
-        ssl_certificate_key ${o.configDir}/${TLS_FILES.serverKey};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_client_certificate ${o.configDir}/${TLS_FILES.caCert};
-        ssl_verify_client on;
-        ssl_verify_depth 1;
+${nginxMtlsServer(o.configDir)}
         # A push batch of the collector; queries are small.
         client_max_body_size 16m;
         client_body_buffer_size 1m;

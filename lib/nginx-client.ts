@@ -28,7 +28,7 @@ import {
   WEBUI_TRUSTED_EMAIL_HEADER,
   nginxHeaderVar,
 } from "./headers";
-import { nginxHealthServer, nginxPreamble, nginxString } from "./nginx";
+import { nginxHealthServer, nginxMtlsServer, nginxPreamble, nginxString } from "./nginx";
 
 export interface ChatProxyNginxOptions {
   /** Loopback port Open WebUI calls for the OpenAI API (plain HTTP, 127.0.0.1 only). */
@@ -96,12 +96,7 @@ export function renderChatProxyNginxConfig(o: ChatProxyNginxOptions): string {
       : `    # The edge (Caddy) -> here: mTLS, the edge's certificate subject only.
     server {
         listen ${o.edgeListenPort} ssl;
-        ssl_certificate ${o.configDir}/${TLS_FILES.serverCert};
-        ssl_certificate_key ${o.configDir}/${TLS_FILES.serverKey};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_client_certificate ${o.configDir}/${TLS_FILES.caCert};
-        ssl_verify_client on;
-        ssl_verify_depth 1;
+${nginxMtlsServer(o.configDir)}
         client_max_body_size ${o.maxRequestBodyMb}m;
 
         if ($zta_edge_caller = 0) {

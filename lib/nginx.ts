@@ -96,6 +96,19 @@ http {
     scgi_temp_path ${o.runDir}/scgi;`;
 }
 
+/**
+ * The TLS of a server that requires a client certificate from the internal CA (inside `server {`, after
+ * `listen`): the directives every mTLS listener of the library shares. Who may do what is each config's own map.
+ */
+export function nginxMtlsServer(configDir: string): string {
+  return `        ssl_certificate ${configDir}/${TLS_FILES.serverCert};
+        ssl_certificate_key ${configDir}/${TLS_FILES.serverKey};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_client_certificate ${configDir}/${TLS_FILES.caCert};
+        ssl_verify_client on;
+        ssl_verify_depth 1;`;
+}
+
 /** The loopback-only healthcheck server, inside the `http` block (reachable only in the container's namespace). */
 export function nginxHealthServer(healthPort: number): string {
   return `    # Container healthcheck, reachable only inside the shared network namespace.
