@@ -10,9 +10,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tls from "tls";
 import { apply, destroy, Deployment } from "./applier";
-import { inspectContainer, runTool, sleep } from "./docker-api";
+import { inspectContainer, runTool } from "./docker-api";
 import { probePki, ProbePki, tcpOpens } from "./probe";
-import { hostRequest, services, settle } from "./stack-checks";
+import { hostRequest, readUntil, services, settle } from "./stack-checks";
 import { buildAllStandins, toolImage } from "./standins";
 import { createHash } from "crypto";
 import { AuditLog, SandboxRunner, SecureInference } from "../../index";
@@ -126,12 +126,7 @@ describe("AuditLog on the engine", () => {
       headers: { Authorization: "Bearer valid-alice" },
     });
     expect(ex.status).toBe(200);
-    let records: Array<Record<string, any>> = [];
-    for (let i = 0; i < 30; i++) {
-      records = await stored();
-      if (records.some((r) => r.container === "inference-vllm-0-mtls" && r.event?.route === "/v1/models")) break;
-      await sleep(1000);
-    }
+    const records = await readUntil(stored, (rs) => rs.some((r) => r.container === "inference-vllm-0-mtls" && r.event?.route === "/v1/models"));
     const line = records.find((r) => r.container === "inference-vllm-0-mtls" && r.event?.route === "/v1/models");
     expect(line).toBeDefined();
     expect(line!.event).toMatchObject({ caller: "edge", identity: expect.stringContaining("alice") });
@@ -146,13 +141,8 @@ describe("AuditLog on the engine", () => {
       const r = await runTool({ image: toolImage(), cmd: ["sh", "-c", "cat /loki/standin-entries.jsonl 2>/dev/null || true"], binds: [`${NAME}-loki-data:/loki:ro`] });
       return r.output.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { labels: Record<string, string>; ns: string; line: string });
     };
-    let entries: Awaited<ReturnType<typeof pushed>> = [];
-    const isCall = (e: (typeof entries)[number]) => e.labels.container === "inference-vllm-0-mtls" && e.line.includes('"route":"/v1/models"');
-    for (let i = 0; i < 30 && !entries.some(isCall); i++) {
-      entries = await pushed();
-      if (!entries.some(isCall)) await sleep(1000);
-    }
-    const call = entries.find(isCall);
+    const isCall = (e: Awaited<ReturnType<typeof pushed>>[number]) => e.labels.container === "inference-vllm-0-mtls" && e.line.includes('"route":"/v1/models"');
+    const call = (await readUntil(pushed, (es) => es.some(isCall))).find(isCall);
     expect(call).toBeDefined();
     expect(call!.labels).toEqual({ job: "zta-audit", container: "inference-vllm-0-mtls", stream: "info" });
     // Verbatim: the sidecar's own JSON, numbers as numbers.
@@ -181,11 +171,8 @@ describe("AuditLog on the engine", () => {
     expect(result.map((r) => r.stream.container)).toEqual(["inference-vllm-0-mtls"]);
     expect(result[0].values.some(([, line]) => line.includes('"route":"/v1/models"'))).toBe(true);
     // The gateway's line for that read reaches the collector (the gateway is audited; its pushes are not logged).
-    let read: Record<string, any> | undefined;
-    for (let i = 0; i < 30 && !read; i++) {
-      read = (await stored()).find((r) => r.container === `${NAME}-loki-gateway` && r.event?.route === "/loki/api/v1/query_range");
-      if (!read) await sleep(1000);
-    }
+    const isRead = (r: Record<string, any>) => r.container === `${NAME}-loki-gateway` && r.event?.route === "/loki/api/v1/query_range";
+    const read = (await readUntil(stored, (rs) => rs.some(isRead))).find(isRead);
     expect(read).toBeDefined();
     expect(checkAuditRecord(read)).toEqual([]);
     expect(read!.event).toMatchObject({ gateway: "loki", role: "reader", client_cert: "CN=zta-grafana,OU=zta-services,O=cdktf-zero-trust-ai" });
@@ -198,11 +185,8 @@ describe("AuditLog on the engine", () => {
     expect(runValues.exit_code).toBe(3);
     expect(runValues.container_logs).toContain("ran 3 tests");
     expect((await inspectContainer(byName(`${AGENT}-record`).id)).State).toMatchObject({ Status: "exited", ExitCode: 0 });
-    let record: Record<string, any> | undefined;
-    for (let i = 0; i < 30 && !record; i++) {
-      record = (await stored()).find((r) => r.event?.event === "tool.run");
-      if (!record) await sleep(1000);
-    }
+    const isToolRun = (r: Record<string, any>) => r.event?.event === "tool.run";
+    const record = (await readUntil(stored, (rs) => rs.some(isToolRun))).find(isToolRun);
     expect(record).toBeDefined();
     expect(checkAuditRecord(record)).toEqual([]);
     expect(record!.container).toBe(`${AGENT}-record`);
@@ -216,14 +200,8 @@ describe("AuditLog on the engine", () => {
     const hashOf = (name: string) => (byName(name).config.labels as { label: string; value: string }[]).find((l) => l.label === CONFIG_HASH_LABEL)?.value ?? "";
     // Every started container outside the AuditLog: the services, the model fetch, the sandbox run and its record job.
     const audited = d.containers.filter((c) => c.config.start !== false && !c.name.startsWith(NAME)).map((c) => c.name);
-    const deployed = async (count: number) => {
-      let found: Array<Record<string, any>> = [];
-      for (let i = 0; i < 30 && found.length < count; i++) {
-        found = (await stored()).filter((r) => r.event?.event === "config.deployed");
-        if (found.length < count) await sleep(1000);
-      }
-      return found;
-    };
+    const deployedIn = (rs: Array<Record<string, any>>) => rs.filter((r) => r.event?.event === "config.deployed");
+    const deployed = async (count: number) => deployedIn(await readUntil(stored, (rs) => deployedIn(rs).length >= count));
     const first = await deployed(audited.length);
     expect(first.map((r) => r.event.service).sort()).toEqual(audited.sort());
     for (const r of first) {

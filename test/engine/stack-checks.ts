@@ -152,3 +152,16 @@ export function hostRequest(options: {
     req.end(options.body);
   });
 }
+
+/**
+ * Reads until `done` holds, at most 30 times 1 s apart (the collector, Loki and the jobs write on their own
+ * schedule), and returns the last read either way: the test's own expectation judges it.
+ */
+export async function readUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, tries = 30): Promise<T> {
+  let value = await read();
+  for (let i = 1; i < tries && !done(value); i++) {
+    await sleep(1000);
+    value = await read();
+  }
+  return value;
+}
