@@ -433,7 +433,7 @@ describe("ApiGateway on real Caddy, nginx and PostgreSQL 15, LiteLLM as the cont
     expect(spend).toBe("nightly-summaries|qwen-0.5b|2|5|7|acompletion|success");
   });
 
-  test("the mock's spend log table is LiteLLM's, column by column (test/support/litellm-spend-logs.ts)", () => {
+  test("the mock's spend log table is the one DDL file's (LiteLLM's migration), column by column", () => {
     psql(`CREATE SCHEMA IF NOT EXISTS prisma_ref; SET search_path = prisma_ref; ${LITELLM_SPEND_LOGS_DDL}`);
     const columns = (schema: string) =>
       psql(`SELECT column_name, data_type, datetime_precision, is_nullable, column_default FROM information_schema.columns WHERE table_schema = '${schema}' AND table_name = 'LiteLLM_SpendLogs' ORDER BY ordinal_position`);

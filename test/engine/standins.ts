@@ -279,7 +279,7 @@ export const SPECS: Partial<Record<CatalogKey, Spec>> = {
   // psql (the real one uses Prisma), so this stand-in alone carries Debian's psql 15.
   litellm: {
     binaries: { [`${PG_BIN}/psql`]: `${PG_BIN}/psql` },
-    mocks: { "litellm.py": "/app/.venv/bin/litellm" },
+    mocks: { "litellm.py": "/app/.venv/bin/litellm", "litellm-spend-logs.sql": "/app/.venv/bin/litellm-spend-logs.sql" },
     busybox: SHELL_APPLETS,
     python: true,
     dirs: { "/app": [0, 0, 0o755], "/app/docker": [0, 0, 0o755] },

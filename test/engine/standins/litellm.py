@@ -17,7 +17,7 @@ Written from BerriAI/litellm's source and docs (read, not run: LiteLLM cannot be
 - Keys stored hashed (sha256 hex, as litellm.proxy.utils.hash_token) in Postgres, through psql. The keys table
   is the mock's own (LiteLLM's real schema comes from its Prisma migrations). The spend log is LiteLLM's own
   table, "LiteLLM_SpendLogs", with the columns of its Prisma migration (schema.prisma, model LiteLLM_SpendLogs;
-  test/support/litellm-spend-logs.ts holds the same DDL and the e2e suite compares the two), one row per
+  the DDL is test/engine/standins/litellm-spend-logs.sql, the one copy the e2e suites read too), one row per
   successful call as get_logging_payload shapes it (spend_tracking_utils.py): request_id, call_type, api_key
   (the key's hash), spend, token counts, "startTime"/"endTime" in UTC, model (the upstream), model_group (the
   name the app used), metadata with user_api_key_alias, status. Written right after the answer (LiteLLM
@@ -110,44 +110,10 @@ def db(sql):
     return [line.split("\x1f") for line in r.stdout.split("\n") if line]
 
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS zta_mock_keys (token text PRIMARY KEY, key_alias text UNIQUE, data jsonb NOT NULL);
-CREATE TABLE IF NOT EXISTS "LiteLLM_SpendLogs" (
-    "request_id" TEXT NOT NULL,
-    "call_type" TEXT NOT NULL,
-    "api_key" TEXT NOT NULL DEFAULT '',
-    "spend" DOUBLE PRECISION NOT NULL DEFAULT 0.0,
-    "total_tokens" INTEGER NOT NULL DEFAULT 0,
-    "prompt_tokens" INTEGER NOT NULL DEFAULT 0,
-    "completion_tokens" INTEGER NOT NULL DEFAULT 0,
-    "startTime" TIMESTAMP(3) NOT NULL,
-    "endTime" TIMESTAMP(3) NOT NULL,
-    "request_duration_ms" INTEGER,
-    "completionStartTime" TIMESTAMP(3),
-    "model" TEXT NOT NULL DEFAULT '',
-    "model_id" TEXT DEFAULT '',
-    "model_group" TEXT DEFAULT '',
-    "custom_llm_provider" TEXT DEFAULT '',
-    "api_base" TEXT DEFAULT '',
-    "user" TEXT DEFAULT '',
-    "metadata" JSONB DEFAULT '{}',
-    "cache_hit" TEXT DEFAULT '',
-    "cache_key" TEXT DEFAULT '',
-    "request_tags" JSONB DEFAULT '[]',
-    "team_id" TEXT,
-    "organization_id" TEXT,
-    "end_user" TEXT,
-    "requester_ip_address" TEXT,
-    "messages" JSONB DEFAULT '{}',
-    "response" JSONB DEFAULT '{}',
-    "session_id" TEXT,
-    "status" TEXT,
-    "mcp_namespaced_tool_name" TEXT,
-    "agent_id" TEXT,
-    "proxy_server_request" JSONB DEFAULT '{}',
-    CONSTRAINT "LiteLLM_SpendLogs_pkey" PRIMARY KEY ("request_id")
-);
-CREATE INDEX IF NOT EXISTS "LiteLLM_SpendLogs_startTime_idx" ON "LiteLLM_SpendLogs"("startTime");
-CREATE INDEX IF NOT EXISTS "LiteLLM_SpendLogs_startTime_request_id_idx" ON "LiteLLM_SpendLogs"("startTime", "request_id");"""
+# The mock's own key table, then LiteLLM's spend log table from the one DDL file beside this script (on the
+# host: test/engine/standins/; in the stand-in image: next to /app/.venv/bin/litellm).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "litellm-spend-logs.sql")) as _ddl:
+    SCHEMA = "CREATE TABLE IF NOT EXISTS zta_mock_keys (token text PRIMARY KEY, key_alias text UNIQUE, data jsonb NOT NULL);\n" + _ddl.read()
 
 
 def connect_db():
