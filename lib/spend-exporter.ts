@@ -84,6 +84,38 @@ LIMIT :batch;
 `;
 }
 
+interface PsqlPreambleOptions {
+  /** Shell variables and their rendered values, each overridable by the environment variable beside it (the tests). */
+  readonly settings: ReadonlyArray<readonly [name: string, value: string | number, override: string]>;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly appName: string;
+  /** The password's file under $CONFIG. */
+  readonly passwordFile: string;
+}
+
+/**
+ * The start both psql scripts share: where things are, libpq's connection (PGHOST/PGPORT may override it),
+ * and a private password file. Plain `$NAME` only: Terraform would take a dollar-brace for an interpolation.
+ */
+function renderPsqlPreamble(o: PsqlPreambleOptions): string {
+  return [
+    "# No dollar-brace expansions here: Terraform would take them for interpolations in the uploaded file. The ZTA_* and PG* overrides are for tests.",
+    `${o.settings.map(([name, value]) => `${name}=${value}`).join(" ")} HOST=${o.host} PORT=${o.port}`,
+    ...o.settings.map(([name, , env]) => `[ -z "$${env}" ] || ${name}="$${env}"`),
+    '[ -z "$PGHOST" ] || HOST="$PGHOST"',
+    '[ -z "$PGPORT" ] || PORT="$PGPORT"',
+    `export PGHOST="$HOST" PGPORT="$PORT" PGDATABASE="${o.database}" PGUSER="${o.user}"`,
+    `export PGCONNECT_TIMEOUT=10 PGAPPNAME=${o.appName}`,
+    "umask 077",
+    "# psql ignores a password file others may read: a private copy on the tmpfs (the volume's file is root's, 0444).",
+    'export PGPASSFILE="$RUN/pgpass"',
+    `printf '*:*:*:%s:%s\\n' "$PGUSER" "$(cat "$CONFIG/${o.passwordFile}")" > "$PGPASSFILE"`,
+  ].join("\n");
+}
+
 /**
  * The exporter (busybox sh + psql, both in the postgres image). Every poll prints the new calls to stdout, then
  * moves the cursor (written to a temporary file and renamed, so a crash leaves the old or the new one, never half):
@@ -94,23 +126,23 @@ LIMIT :batch;
 export function renderSpendExporterScript(o: SpendExporterOptions): string {
   return `#!/bin/sh
 # Rendered by cdktf-zero-trust-ai (ApiGateway): LiteLLM's spend logs -> one JSON line per call on stdout.
-# No dollar-brace expansions here: Terraform would take them for interpolations in the uploaded file. The ZTA_* and PG* overrides are for tests.
-CONFIG=${o.configDir} STATE=${o.stateDir} RUN=${o.runDir} HOST=${o.host} PORT=${o.port}
-[ -z "$ZTA_CONFIG_DIR" ] || CONFIG="$ZTA_CONFIG_DIR"
-[ -z "$ZTA_STATE_DIR" ] || STATE="$ZTA_STATE_DIR"
-[ -z "$ZTA_RUN_DIR" ] || RUN="$ZTA_RUN_DIR"
-[ -z "$PGHOST" ] || HOST="$PGHOST"
-[ -z "$PGPORT" ] || PORT="$PGPORT"
-export PGHOST="$HOST" PGPORT="$PORT" PGDATABASE="${o.database}" PGUSER="${SPEND_READER_ROLE}"
-export PGCONNECT_TIMEOUT=10 PGAPPNAME=zta-spend-exporter
+${renderPsqlPreamble({
+  settings: [
+    ["CONFIG", o.configDir, "ZTA_CONFIG_DIR"],
+    ["STATE", o.stateDir, "ZTA_STATE_DIR"],
+    ["RUN", o.runDir, "ZTA_RUN_DIR"],
+  ],
+  host: o.host,
+  port: o.port,
+  database: o.database,
+  user: SPEND_READER_ROLE,
+  appName: "zta-spend-exporter",
+  passwordFile: "spend-reader-password",
+})}
 INTERVAL=${o.intervalSeconds}
 SETTLE=${o.settleSeconds}
 BATCH=${SPEND_BATCH_ROWS}
 CURSOR="$STATE/cursor"
-umask 077
-# psql ignores a password file others may read: a private copy on the tmpfs (the volume's file is root's, 0444).
-export PGPASSFILE="$RUN/pgpass"
-printf '*:*:*:%s:%s\\n' "$PGUSER" "$(cat "$CONFIG/spend-reader-password")" > "$PGPASSFILE"
 # PID 1 ignores signals it does not trap: stop at once (the cursor is only ever replaced whole).
 sleeper=
 trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM INT
@@ -206,18 +238,19 @@ export function renderSpendGrantsScript(o: SpendGrantsOptions): string {
   return `#!/bin/sh
 # Rendered by cdktf-zero-trust-ai (ApiGateway): grants the spend exporter's read-only role.
 set -e
-# No dollar-brace expansions here: Terraform would take them for interpolations in the uploaded file. The ZTA_* and PG* overrides are for tests.
-CONFIG=${o.configDir} RUN=${o.runDir} WAIT=${o.waitSeconds} HOST=${o.host} PORT=${o.port}
-[ -z "$ZTA_CONFIG_DIR" ] || CONFIG="$ZTA_CONFIG_DIR"
-[ -z "$ZTA_RUN_DIR" ] || RUN="$ZTA_RUN_DIR"
-[ -z "$ZTA_WAIT_SECONDS" ] || WAIT="$ZTA_WAIT_SECONDS"
-[ -z "$PGHOST" ] || HOST="$PGHOST"
-[ -z "$PGPORT" ] || PORT="$PGPORT"
-export PGHOST="$HOST" PGPORT="$PORT" PGDATABASE="${o.database}" PGUSER="${o.ownerUser}"
-export PGCONNECT_TIMEOUT=10 PGAPPNAME=zta-spend-grants
-umask 077
-export PGPASSFILE="$RUN/pgpass"
-printf '*:*:*:%s:%s\\n' "$PGUSER" "$(cat "$CONFIG/db-password")" > "$PGPASSFILE"
+${renderPsqlPreamble({
+  settings: [
+    ["CONFIG", o.configDir, "ZTA_CONFIG_DIR"],
+    ["RUN", o.runDir, "ZTA_RUN_DIR"],
+    ["WAIT", o.waitSeconds, "ZTA_WAIT_SECONDS"],
+  ],
+  host: o.host,
+  port: o.port,
+  database: o.database,
+  user: o.ownerUser,
+  appName: "zta-spend-grants",
+  passwordFile: "db-password",
+})}
 waited=0
 # LiteLLM creates the table with its migrations at start.
 until [ "$(psql -X -q -A -t -c "SELECT to_regclass('public.${SPEND_LOGS_TABLE.replace(/"/g, '\\"')}') IS NOT NULL" 2>/dev/null)" = t ]; do
