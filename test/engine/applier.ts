@@ -776,7 +776,7 @@ export async function leftovers(): Promise<{ containers: string[]; networks: str
  * (before the groups start: scripts/engine-tests.sh).
  */
 export async function removeLeftovers(everyGroup = false): Promise<void> {
-  const filter = everyGroup ? encodeURIComponent(JSON.stringify({ label: [TEST_LABEL] })) : groupFilter();
+  const filter = groupFilter(undefined, everyGroup);
   for (const c of (await call("GET", `/containers/json?all=1&filters=${filter}`)).json()) await request("DELETE", `/containers/${c.Id}?force=1&v=1`);
   for (const n of (await call("GET", `/networks?filters=${filter}`)).json()) await request("DELETE", `/networks/${n.Id}`);
   for (const v of (await call("GET", `/volumes?filters=${filter}`)).json().Volumes ?? []) await request("DELETE", `/volumes/${encodeURIComponent(v.Name)}`);

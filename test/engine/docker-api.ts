@@ -22,9 +22,13 @@ export function suiteLabels(value: string): Record<string, string> {
   return { [TEST_LABEL]: value, [GROUP_LABEL]: ENGINE_GROUP };
 }
 
-/** An Engine API `filters` query value: this group's resources (with `value`: only those with that test label value). */
-export function groupFilter(value?: string): string {
-  return encodeURIComponent(JSON.stringify({ label: [value === undefined ? TEST_LABEL : `${TEST_LABEL}=${value}`, `${GROUP_LABEL}=${ENGINE_GROUP}`] }));
+/**
+ * An Engine API `filters` query value: this group's resources (with `value`: only those with that test label
+ * value); with `everyGroup`, the suite's resources of every group (the cleanup before the groups start).
+ */
+export function groupFilter(value?: string, everyGroup = false): string {
+  const test = value === undefined ? TEST_LABEL : `${TEST_LABEL}=${value}`;
+  return encodeURIComponent(JSON.stringify({ label: everyGroup ? [test] : [test, `${GROUP_LABEL}=${ENGINE_GROUP}`] }));
 }
 
 export function socketPath(): string {
