@@ -7,7 +7,10 @@
 import * as fs from "fs";
 import * as path from "path";
 
-export const LITELLM_SPEND_LOGS_DDL = fs.readFileSync(path.join(__dirname, "../engine/standins/litellm-spend-logs.sql"), "utf8");
+export const LITELLM_SPEND_LOGS_DDL = fs.readFileSync(
+  path.join(__dirname, "../engine/standins/litellm-spend-logs.sql"),
+  "utf8",
+);
 
 /** Another LiteLLM table the exporter's role must not read (keys, hashed). Its first columns, as Prisma creates them. */
 export const LITELLM_VERIFICATION_TOKEN_DDL = `CREATE TABLE IF NOT EXISTS "LiteLLM_VerificationToken" (
