@@ -44,6 +44,10 @@ export const CHAT_HEALTH_PORT = 8082;
 export const OPEN_WEBUI_ROOT_REASON = IMAGES.openWebui.rootReason;
 /** Where Open WebUI keeps its database, uploads and caches (the named volume). */
 export const WEBUI_DATA_DIR = "/app/backend/data";
+/** Open WebUI's audit log file on the data volume (AUDIT_LOGS_FILE_PATH, relative to the volume). */
+export const WEBUI_AUDIT_LOG_FILE = "audit.log";
+/** Where the audit relay mounts the data volume (read-only). */
+export const AUDIT_RELAY_DATA_DIR = "/data";
 
 export interface ChatUiProps {
   /** The inference service the UI talks to (through its sidecars, with the UI's own client certificate). */
@@ -59,7 +63,7 @@ export interface ChatUiProps {
   readonly publishOnEdge?: boolean;
   /** @default the catalog's pinned Open WebUI */
   readonly image?: string;
-  /** @default the catalog's pinned nginx-unprivileged */
+  /** The chat proxy's image, also the audit relay's (which needs `sh` and a `tail` with `-F`). @default the catalog's pinned nginx-unprivileged */
   readonly proxyImage?: string;
   /** Accept images that are not pinned by digest. @default false */
   readonly allowUnpinnedImages?: boolean;
@@ -76,6 +80,14 @@ export interface ChatUiProps {
    * (same email) before their first sign-in
    */
   readonly autoProvisionUsers?: boolean;
+  /**
+   * Run `<name>-audit-relay`: a hardened busybox `tail -F` of Open WebUI's audit log (on the data volume,
+   * mounted read-only, no network) to its stdout, so the records (`config.change`) reach an AuditLog's
+   * collector like every container's output. The pinned 0.6.36 writes them to that file only. Each
+   * (re)start of the relay sends the current file's records again: deduplicate by the record's `id`.
+   * @default true
+   */
+  readonly relayAuditLog?: boolean;
 }
 
 /** What a tunnel needs to reach an origin. */
@@ -106,6 +118,8 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
   public readonly webuiService!: HardenedService;
   /** The mTLS proxy in Open WebUI's namespace: what the edge, cloudflared and the sidecars talk to. */
   public readonly proxyService!: HardenedService;
+  /** The audit relay (Open WebUI's audit log file to stdout); undefined with `relayAuditLog: false`. */
+  public readonly auditRelayService?: HardenedService;
   public readonly dataVolume!: Volume;
   public readonly hostname: string;
   /** Docker name of the Open WebUI container (its DNS name on the internal network). */
@@ -136,6 +150,7 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
       publishOnEdge: readBoolean(problems, "publishOnEdge", rawProps.publishOnEdge, true),
       autoProvisionUsers: readBoolean(problems, "autoProvisionUsers", rawProps.autoProvisionUsers, false),
       allowUnpinnedImages: readBoolean(problems, "allowUnpinnedImages", rawProps.allowUnpinnedImages, false),
+      relayAuditLog: readBoolean(problems, "relayAuditLog", rawProps.relayAuditLog, true),
       image: readString(problems, "image", rawProps.image, false, "a digest-pinned reference"),
       proxyImage: readString(problems, "proxyImage", rawProps.proxyImage, false, "a digest-pinned reference"),
     };
@@ -262,6 +277,8 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
     });
     this.proxy = this.proxyService.container;
 
+    if (props.relayAuditLog ?? true) this.auditRelayService = this.auditRelay(proxyImage, allowUnpinned);
+
     // The UI is one more caller of every sidecar, with its own identity; it forwards verified users.
     if (valid) props.inference.addCaller(this.proxyService, { forwardsIdentity: true });
 
@@ -336,6 +353,46 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
   }
 
   /**
+   * The audit relay: Open WebUI 0.6.36 writes its audit records to a file on the data volume only, and
+   * only stdout reaches the AuditLog's collector (Docker's syslog driver), so busybox `tail` copies the
+   * file to stdout. `-F` follows the name: across Loguru's rotation (at 10 MB it renames the file and
+   * opens a new one, read from its start) and before the file exists (it waits for it). `-n +1` sends
+   * the whole current file at every (re)start: no record is lost across a relay restart, and repeated
+   * ones carry the same record `id` (deduplicate by it). busybox polls once a second; a record written
+   * to the old file just before the rename still comes out (busybox 1.35: the e2e suite runs this exact
+   * command with the host's busybox, rotation and a late record included).
+   *
+   * The catalog's Alpine nginx (its busybox; already on the host) as nginx's uid 101: Open WebUI runs as
+   * root, and Loguru creates the file with Python's open() and no mode (its _file_sink.py, read), so
+   * 0666 minus Docker's umask 022 = 0644, in the data volume's root-owned 0755 directory: readable by any
+   * uid, so the relay needs no root. No network, the volume read-only: it can read the file and nothing else.
+   */
+  private auditRelay(image: string, allowUnpinned: boolean): HardenedService {
+    const file = `${AUDIT_RELAY_DATA_DIR}/${WEBUI_AUDIT_LOG_FILE}`;
+    return new HardenedService(this, "audit-relay", {
+      name: `${this.name}-audit-relay`,
+      role: ServiceRole.CHAT_AUDIT_RELAY,
+      catalogImage: IMAGES.nginx,
+      image,
+      imageProp: "proxyImage",
+      allowUnpinnedImages: allowUnpinned,
+      networkMode: "none",
+      entrypoint: ["tail", "-n", "+1", "-F", file],
+      hardening: {
+        memoryMb: 32,
+        cpuShares: 64,
+        tmpfsMb: { "/tmp": 1 },
+        // Healthy while the file is absent (no record yet) or readable by the relay's uid; unhealthy if unreadable.
+        healthcheck: ["sh", "-c", `test ! -e ${file} || test -r ${file}`],
+        healthStartPeriod: "10s",
+      },
+      volumes: [{ volumeName: this.dataVolume.name, containerPath: AUDIT_RELAY_DATA_DIR, readOnly: true }],
+      // Open WebUI's container mounts the fresh volume first (Docker copies the image's data directory into it).
+      dependsOn: [this.webui],
+    });
+  }
+
+  /**
    * Open WebUI's environment: every day-one default that matters overridden. Names read in
    * open_webui/env.py and config.py (see docs/exposure.md for what was verified and how).
    */
@@ -381,11 +438,12 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
       WEBSOCKET_SERVER_PING_INTERVAL: "25",
       // The audit trail (docs/audit.md, event config.change): one record per state-changing API call of a
       // signed-in user (admin settings, users and roles among them), metadata only: no bodies, no prompts.
-      // The pinned 0.6.36 writes it to this file on the data volume only (utils/logger.py, read);
-      // ENABLE_AUDIT_STDOUT exists from 0.7.0 on (its changelog, read) and sends it to stdout as well, so
-      // the syslog driver ships it to the collector. The file stays on: it is the only copy on 0.6.x.
+      // The pinned 0.6.36 writes it to this file on the data volume only (utils/logger.py, read): the
+      // audit relay (relayAuditLog) copies it to its stdout, hence to the collector. ENABLE_AUDIT_STDOUT
+      // exists from 0.7.0 on (its changelog, read) and sends it to Open WebUI's own stdout as well (then
+      // turn the relay off, or records arrive twice). The file stays on: the relay reads it.
       AUDIT_LOG_LEVEL: "METADATA",
-      AUDIT_LOGS_FILE_PATH: `${WEBUI_DATA_DIR}/audit.log`,
+      AUDIT_LOGS_FILE_PATH: `${WEBUI_DATA_DIR}/${WEBUI_AUDIT_LOG_FILE}`,
       ENABLE_AUDIT_LOGS_FILE: "True",
       ENABLE_AUDIT_STDOUT: "True",
     };

@@ -104,6 +104,7 @@ export const ServiceRole = {
   GATE: "oidc-gate",
   CHAT_UI: "chat-ui",
   CHAT_PROXY: "chat-proxy",
+  CHAT_AUDIT_RELAY: "chat-audit-relay",
   TAILSCALE: "tailscale",
   CLOUDFLARED: "cloudflared",
   SANDBOX: "sandbox",

@@ -1,4 +1,4 @@
-import { ChatUi, ClientCertMode } from "../../index";
+import { AuditLog, ChatUi, ClientCertMode } from "../../index";
 import { IMAGES } from "../../lib/images";
 import { containerNamed, label, resources, synth, uploaded } from "../helpers";
 import {
@@ -143,6 +143,68 @@ describe("ChatUi: containers", () => {
     expect(label(proxy, "zta.config-sha256")).toMatch(/^\$\{sha256\(/);
     const { chat: two } = chatStack({ replicas: 2, vllm: { replicaGpus: ["device=0", "device=1"] } });
     expect(two.nginxConfig).toContain("server inference-vllm-0:8443;\n        server inference-vllm-1:8443;");
+  });
+});
+
+describe("ChatUi: the audit relay (Open WebUI's audit log file to the collector)", () => {
+  const { json } = chatStack();
+  const relay = containerNamed(json, "inference-chat-audit-relay");
+  const webui = containerNamed(json, "inference-chat");
+
+  test("present by default: busybox tail -F of the audit log from its first line, as nginx's uid, hardened", () => {
+    expect(relay.entrypoint).toEqual(["tail", "-n", "+1", "-F", "/data/audit.log"]);
+    // The chat proxy's image (the catalog's Alpine nginx: busybox sh, test and tail).
+    expect(relay.image).toBe(containerNamed(json, "inference-chat-proxy").image);
+    expect(label(relay, "zta.role")).toBe("chat-audit-relay");
+    expect(relay.user).toBe(IMAGES.nginx.user);
+    expect(hardeningGaps(relay)).toEqual([]);
+    expect(relay.read_only).toBe(true);
+    expect(relay.capabilities).toEqual({ drop: ["ALL"] });
+    expect(relay.healthcheck.test).toEqual(["CMD", "sh", "-c", "test ! -e /data/audit.log || test -r /data/audit.log"]);
+    // The file it follows is the one Open WebUI writes, on the volume both mount.
+    expect(envOf(webui).AUDIT_LOGS_FILE_PATH).toBe("/app/backend/data/audit.log");
+  });
+
+  test("no network at all, and the chat data volume mounted read-only (nothing else)", () => {
+    expect(relay.network_mode).toBe("none");
+    expect(relay.networks_advanced ?? []).toEqual([]);
+    expect(relay.ports ?? []).toEqual([]);
+    expect(relay.volumes).toEqual([{ volume_name: webui.volumes[0].volume_name, container_path: "/data", read_only: true }]);
+    expect(relay.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^docker_container\.chat_webui/)]));
+  });
+
+  test("the hardening check fails on a relay with capabilities or a writable root", () => {
+    expect(gapRuleIds({ ...relay, read_only: false, capabilities: { drop: [], add: ["DAC_READ_SEARCH"] } }).sort()).toEqual([
+      "ZTA-CTR-003",
+      "ZTA-CTR-005",
+    ]);
+  });
+
+  test("relayAuditLog: false leaves it out", () => {
+    const { json: off, chat } = chatStack({}, { relayAuditLog: false });
+    expect(Object.values(resources(off, "docker_container")).map((c) => c.name)).not.toContain("inference-chat-audit-relay");
+    expect(chat.auditRelayService).toBeUndefined();
+  });
+
+  test("relayAuditLog that is no boolean is a ConfigError", () => {
+    const { stack, ai } = inferenceStack();
+    expectConfigError(
+      () => new ChatUi(stack, "c", { inference: ai, hostname: "chat.example.com", relayAuditLog: "yes" as unknown as boolean }),
+      "relayAuditLog",
+      /^a string .*Use true or false/,
+    );
+  });
+
+  test("with an AuditLog in the stack it is routed to the collector (syslog driver) like every container", () => {
+    const { stack, ai } = inferenceStack();
+    new ChatUi(stack, "chat", { inference: ai, hostname: "chat.example.com" });
+    new AuditLog(stack, "audit", { ca: ai.ca });
+    const audited = synth(stack);
+    const r = containerNamed(audited, "inference-chat-audit-relay");
+    expect(r.log_driver).toBe("syslog");
+    expect(r.log_opts["syslog-address"]).toMatch(/^tcp\+tls:\/\/127\.0\.0\.1:/);
+    expect(r.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^docker_container\.audit_collector/)]));
+    expect(containerNamed(audited, "inference-chat").log_driver).toBe("syslog");
   });
 });
 

@@ -110,7 +110,7 @@ export const SPECS: Partial<Record<CatalogKey, Spec>> = {
   // cut, which SandboxRunner's record job runs with it).
   nginx: {
     binaries: { "/usr/sbin/nginx": "/usr/sbin/nginx" },
-    busybox: [...SHELL_APPLETS, "wget", "date", "cut", "printf"],
+    busybox: [...SHELL_APPLETS, "wget", "date", "cut", "printf", "tail"],
     files: {
       "/etc/nginx/nginx.conf": "pid /tmp/nginx.pid;\nevents {}\nhttp { server { listen 8080; } }\n",
       "/etc/nginx/mime.types": fs.existsSync("/etc/nginx/mime.types") ? fs.readFileSync("/etc/nginx/mime.types", "utf8") : "types {}\n",
