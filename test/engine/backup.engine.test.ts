@@ -2,7 +2,8 @@
  * EncryptedBackup on the engine (test/engine/backup-stack.ts): the job (the real Debian restic 0.14 in the
  * restic stand-in) comes up hardened, backs up the chat UI's real data volume into a local repository on
  * its first loop, and its restore drill verifies the snapshot; the repository is read back with the host's
- * restic and the construct's password.
+ * restic and the construct's password. The chat UI's audit relay comes up hardened and relays records
+ * written to Open WebUI's audit log on that volume.
  */
 import { Testing } from "cdktf";
 import { execFileSync } from "child_process";
@@ -10,10 +11,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { apply, container, destroy, Deployment, leftovers } from "./applier";
-import { containerLogs, execIn, inspectContainer } from "./docker-api";
+import { containerLogs, execIn, inspectContainer, runTool } from "./docker-api";
 import { BKP_JOB, BKP_PREFIX, backupStack } from "./backup-stack";
-import { jobs, loaders, readsItsFiles, services, settle } from "./stack-checks";
-import { buildAllStandins } from "./standins";
+import { appliedHardening, hardenedAs, jobs, loaders, readUntil, readsItsFiles, services, settle } from "./stack-checks";
+import { buildAllStandins, toolImage } from "./standins";
 
 /** The uid the job runs as (the construct's choice; the repository directory must be its own). */
 const JOB_UID = 0;
@@ -140,6 +141,39 @@ describe("backup: on demand, with the chat UI's files", () => {
     expect(files).toEqual(expect.arrayContaining(["/backup/sources/webui-data/webui.db", "/backup/sources/webui-data/notes.txt", "/backup/dumps/manifest.sha256"]));
     expect(files.filter((f) => f.includes("/cache"))).toEqual([]);
     expect(hostRestic(["dump", "latest", "/backup/sources/webui-data/notes.txt"])).toBe("kept\n");
+  });
+});
+
+describe("the chat UI's audit relay (Open WebUI's audit log file to stdout)", () => {
+  const RELAY = `${BKP_PREFIX}-chat-audit-relay`;
+
+  it("runs hardened and healthy: read-only root, no capabilities, nginx's uid, no network, the data volume read-only", async () => {
+    const c = container(d, RELAY);
+    const i = await inspectContainer(c.id);
+    expect({ status: i.State.Status, health: i.State.Health?.Status, restarts: i.RestartCount }).toEqual({ status: "running", health: "healthy", restarts: 0 });
+    expect(await appliedHardening(c)).toEqual(hardenedAs(c, "101:101"));
+    expect({ net: i.HostConfig.NetworkMode, networks: Object.keys(i.NetworkSettings.Networks ?? {}).filter((n) => n !== "none") }).toEqual({ net: "none", networks: [] });
+    expect(i.Mounts.filter((m: any) => m.Type === "volume").map((m: any) => ({ name: m.Name, at: m.Destination, rw: m.RW }))).toEqual([
+      { name: `${BKP_PREFIX}-chat-data`, at: "/data", rw: false },
+    ]);
+  });
+
+  it("two records appended to audit.log on the chat data volume come out of the relay's stdout, in order", async () => {
+    const relay = container(d, RELAY);
+    const stamp = Date.now();
+    const records = [1, 2].map((n) => JSON.stringify({ id: `engine-${stamp}-${n}`, timestamp: Math.floor(stamp / 1000), user: { id: "u1", role: "admin" }, audit_level: "METADATA", verb: "POST", request_uri: `/api/v1/auths/${n}` }));
+    // As Open WebUI does: root appends to the file (created 0644 under umask 022, like Loguru's open()).
+    const write = await runTool({
+      image: toolImage(),
+      cmd: ["sh", "-c", `umask 022; echo '${records[0]}' >> /data/audit.log && echo '${records[1]}' >> /data/audit.log`],
+      binds: [`${BKP_PREFIX}-chat-data:/data`],
+    });
+    expect(write).toEqual({ exitCode: 0, output: "" });
+    // Bounded: busybox polls once a second, up to 30 reads.
+    const logs = await readUntil(() => containerLogs(relay.id), (l) => l.includes(records[1]));
+    const out = logs.split("\n").filter((l) => l.includes(`engine-${stamp}-`));
+    expect(out).toEqual(records);
+    expect((await inspectContainer(relay.id)).State.Health?.Status).toBe("healthy");
   });
 });
 

@@ -107,7 +107,7 @@ export const SPECS: Partial<Record<CatalogKey, Spec>> = {
   },
   // nginxinc/nginx-unprivileged:alpine: USER 101 (nginx), pid and *_temp_path under /tmp, logs linked to
   // stdout/stderr, ENTRYPOINT /docker-entrypoint.sh, CMD nginx -g 'daemon off;', busybox wget (and date and
-  // cut, which SandboxRunner's record job runs with it).
+  // cut, which SandboxRunner's record job runs with it, and tail, ChatUi's audit relay).
   nginx: {
     binaries: { "/usr/sbin/nginx": "/usr/sbin/nginx" },
     busybox: [...SHELL_APPLETS, "wget", "date", "cut", "printf", "tail"],
