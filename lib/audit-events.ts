@@ -231,7 +231,7 @@ export const AUDIT_EVENTS: readonly AuditEventType[] = [
     name: "config.change",
     source: "chat UI (Open WebUI, ChatUi)",
     description:
-      "A state-changing API call (POST, PUT, PATCH, DELETE) of a signed-in user, admin settings and user/role changes among them, at AUDIT_LOG_LEVEL=METADATA (no bodies). The pinned 0.6.36 writes it to audit.log on the data volume only; 0.7.0+ also to stdout (ENABLE_AUDIT_STDOUT), hence to the collector.",
+      "A state-changing API call (POST, PUT, PATCH, DELETE) of a signed-in user, admin settings and user/role changes among them, at AUDIT_LOG_LEVEL=METADATA (no bodies). The pinned 0.6.36 writes it to audit.log on the data volume only; ChatUi's audit relay (`<name>-audit-relay`, busybox `tail -F` of that file) prints it to stdout, so it reaches the collector attributed to the relay container, not to Open WebUI's. Each relay (re)start sends the current file again: deduplicate by `id`.",
     verified: AuditVerification.READING,
     fields: [
       str("id"),
