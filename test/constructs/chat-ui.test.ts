@@ -169,27 +169,35 @@ describe("ChatUi: the audit relay (Open WebUI's audit log file to the collector)
     expect(relay.network_mode).toBe("none");
     expect(relay.networks_advanced ?? []).toEqual([]);
     expect(relay.ports ?? []).toEqual([]);
-    expect(relay.volumes).toEqual([{ volume_name: webui.volumes[0].volume_name, container_path: "/data", read_only: true }]);
+    expect(relay.volumes).toEqual([
+      { volume_name: webui.volumes[0].volume_name, container_path: "/data", read_only: true },
+    ]);
     expect(relay.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^docker_container\.chat_webui/)]));
   });
 
   test("the hardening check fails on a relay with capabilities or a writable root", () => {
-    expect(gapRuleIds({ ...relay, read_only: false, capabilities: { drop: [], add: ["DAC_READ_SEARCH"] } }).sort()).toEqual([
-      "ZTA-CTR-003",
-      "ZTA-CTR-005",
-    ]);
+    expect(
+      gapRuleIds({ ...relay, read_only: false, capabilities: { drop: [], add: ["DAC_READ_SEARCH"] } }).sort(),
+    ).toEqual(["ZTA-CTR-003", "ZTA-CTR-005"]);
   });
 
   test("relayAuditLog: false leaves it out", () => {
     const { json: off, chat } = chatStack({}, { relayAuditLog: false });
-    expect(Object.values(resources(off, "docker_container")).map((c) => c.name)).not.toContain("inference-chat-audit-relay");
+    expect(Object.values(resources(off, "docker_container")).map((c) => c.name)).not.toContain(
+      "inference-chat-audit-relay",
+    );
     expect(chat.auditRelayService).toBeUndefined();
   });
 
   test("relayAuditLog that is no boolean is a ConfigError", () => {
     const { stack, ai } = inferenceStack();
     expectConfigError(
-      () => new ChatUi(stack, "c", { inference: ai, hostname: "chat.example.com", relayAuditLog: "yes" as unknown as boolean }),
+      () =>
+        new ChatUi(stack, "c", {
+          inference: ai,
+          hostname: "chat.example.com",
+          relayAuditLog: "yes" as unknown as boolean,
+        }),
       "relayAuditLog",
       /^a string .*Use true or false/,
     );

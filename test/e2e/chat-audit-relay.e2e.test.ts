@@ -51,7 +51,12 @@ class Relay {
   }
   /** Bounded: busybox polls once a second. */
   async waitForLines(n: number): Promise<string[]> {
-    return eventually(() => (this.lines().length >= n ? this.lines() : undefined), `${n} lines on the relay's stdout (stderr: ${this.stderr})`, 50, 100);
+    return eventually(
+      () => (this.lines().length >= n ? this.lines() : undefined),
+      `${n} lines on the relay's stdout (stderr: ${this.stderr})`,
+      50,
+      100,
+    );
   }
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
@@ -61,7 +66,15 @@ class Relay {
   }
 }
 
-const record = (id: string) => JSON.stringify({ id, timestamp: 1765150000, user: { id: "u1", role: "admin" }, audit_level: "METADATA", verb: "POST", request_uri: `/api/v1/${id}` });
+const record = (id: string) =>
+  JSON.stringify({
+    id,
+    timestamp: 1765150000,
+    user: { id: "u1", role: "admin" },
+    audit_level: "METADATA",
+    verb: "POST",
+    request_uri: `/api/v1/${id}`,
+  });
 
 let dir: string;
 let file: string;
@@ -115,7 +128,12 @@ test("after Loguru's rotation (rename, new file) the new file's records follow; 
 
 test("started before the file exists, it picks the file up when Open WebUI creates it", async () => {
   const r = start();
-  await eventually(() => (r.stderr.includes("can't open") ? true : undefined), "busybox's note that the file is missing", 30, 100);
+  await eventually(
+    () => (r.stderr.includes("can't open") ? true : undefined),
+    "busybox's note that the file is missing",
+    30,
+    100,
+  );
   expect(r.lines()).toEqual([]);
   append(file, "n1", "n2");
   expect(await r.waitForLines(2)).toEqual([record("n1"), record("n2")]);
