@@ -107,6 +107,9 @@ export type { TunnelOrigin } from "./interfaces";
  * (tolerated since open-webui PR #2952; read, not run here). The image's `start.sh` is bypassed (it
  * writes `.webui_secret_key` and `server.log` under /app/backend): uvicorn runs directly.
  *
+ * Open WebUI 0.6.36 writes its audit log to a file only: `<name>-audit-relay` (relayAuditLog) prints it to
+ * stdout, the way every container's output reaches an AuditLog's collector.
+ *
  * Runs as root (uid 0) with every capability dropped and no-new-privileges: the image is built with
  * UID 0, upstream calls non-root "untested", and a fresh named volume is root-owned, which a non-root
  * uid could not write (the provider cannot chown a volume).
@@ -364,8 +367,10 @@ export class ChatUi extends Construct implements ITunnelApp, ITunnelTarget {
    *
    * The catalog's Alpine nginx (its busybox; already on the host) as nginx's uid 101: Open WebUI runs as
    * root, and Loguru creates the file with Python's open() and no mode (its _file_sink.py, read), so
-   * 0666 minus Docker's umask 022 = 0644, in the data volume's root-owned 0755 directory: readable by any
-   * uid, so the relay needs no root. No network, the volume read-only: it can read the file and nothing else.
+   * 0666 minus Docker's umask 022 = 0644, in the data volume's root-owned 0755 directory (the image's
+   * /app/backend/data, made by RUN and COPY under the default umask: its Dockerfile, read; the engine
+   * stand-in mimics it): readable by any uid, so the relay needs no root. No network, the volume
+   * read-only: it can read the file and nothing else.
    */
   private auditRelay(image: string, allowUnpinned: boolean): HardenedService {
     const file = `${AUDIT_RELAY_DATA_DIR}/${WEBUI_AUDIT_LOG_FILE}`;
