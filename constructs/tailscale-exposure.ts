@@ -143,11 +143,11 @@ export class TailscaleExposure extends Construct {
     // A list of the wrong shape is reported by validate(); build from a safe one meanwhile.
     this.tags = Array.isArray(givenTags) ? givenTags : [];
     const image = props.image ?? IMAGES.tailscale.reference;
-    const shapes = new Problems(whereIs("TailscaleExposure", this.node.path), this);
-    const kernel = readBoolean(shapes, "kernelNetworking", props.kernelNetworking, false);
-    shapes.report();
+    // One set of problems for every prop, reported together at synth.
+    const problems = new Problems(whereIs("TailscaleExposure", this.node.path), this);
+    const kernel = readBoolean(problems, "kernelNetworking", props.kernelNetworking, false);
     // An edge is what it attaches to: without one nothing can be built (synth reports why).
-    const valid = validate(this, props, name, this.tags, image);
+    const valid = validate(problems, props, name, this.tags, image);
     if (!valid && !(edge instanceof EdgeProxy)) return;
 
     if (props.createAuthKey) {
@@ -265,14 +265,14 @@ export class TailscaleExposure extends Construct {
   }
 }
 
+/** Checks the props into `problems` (the constructor's) and reports them; true when there were none. */
 function validate(
-  scope: Construct,
+  problems: Problems,
   props: TailscaleExposureProps,
   name: string,
   tags: string[],
   image: string,
 ): boolean {
-  const problems = new Problems(whereIs("TailscaleExposure", scope.node.path), scope);
   if (!(props.target instanceof EdgeProxy)) {
     const inference = (props.target as { edge?: unknown } | undefined)?.edge instanceof EdgeProxy;
     problems.add(
