@@ -144,12 +144,29 @@ export interface GrafanaDatasourceOptions {
    * Secrets and certificates, each ALREADY a YAML/JSON-quoted scalar: `JSON.stringify(pem)` for a
    * literal, `Fn.jsonencode(ref)` for a Terraform reference (resolved and quoted at apply time).
    */
-  readonly quoted: {
-    readonly basicAuthPassword: string;
-    readonly caCertPem: string;
-    readonly clientCertPem: string;
-    readonly clientKeyPem: string;
-  };
+  readonly quoted: GrafanaQuotedClientTls & { readonly basicAuthPassword: string };
+}
+
+/** The CA and Grafana's client certificate and key, each ALREADY a YAML/JSON-quoted scalar (see GrafanaDatasourceOptions.quoted). */
+export interface GrafanaQuotedClientTls {
+  readonly caCertPem: string;
+  readonly clientCertPem: string;
+  readonly clientKeyPem: string;
+}
+
+/** A datasource's jsonData TLS keys: Grafana's client certificate, the CA, verification on, the server's name. */
+function clientTlsJsonData(serverName: string): string {
+  return `      tlsAuth: true
+      tlsAuthWithCACert: true
+      tlsSkipVerify: false
+      serverName: ${JSON.stringify(serverName)}`;
+}
+
+/** ...and their secureJsonData values. */
+function clientTlsSecureJsonData(quoted: GrafanaQuotedClientTls): string {
+  return `      tlsCACert: ${quoted.caCertPem}
+      tlsClientCert: ${quoted.clientCertPem}
+      tlsClientKey: ${quoted.clientKeyPem}`;
 }
 
 /** The datasource provisioning file; it holds Grafana's Prometheus password and client key, so it is mode 0400 in its volume. */
@@ -168,19 +185,14 @@ datasources:
     basicAuth: true
     basicAuthUser: ${JSON.stringify(o.basicAuthUser)}
     jsonData:
-      tlsAuth: true
-      tlsAuthWithCACert: true
-      tlsSkipVerify: false
-      serverName: ${JSON.stringify(o.serverName)}
+${clientTlsJsonData(o.serverName)}
       httpMethod: "POST"
       prometheusType: "Prometheus"
       prometheusVersion: ${JSON.stringify(o.prometheusVersion)}
       timeInterval: "${o.scrapeIntervalSeconds}s"
     secureJsonData:
       basicAuthPassword: ${o.quoted.basicAuthPassword}
-      tlsCACert: ${o.quoted.caCertPem}
-      tlsClientCert: ${o.quoted.clientCertPem}
-      tlsClientKey: ${o.quoted.clientKeyPem}
+${clientTlsSecureJsonData(o.quoted)}
 `;
 }
 
@@ -190,11 +202,7 @@ export interface GrafanaLokiDatasourceOptions {
   /** The SAN of the gateway's certificate (AuditLog.lokiServerName). */
   readonly serverName: string;
   /** Certificates and Grafana's client key, each ALREADY a YAML/JSON-quoted scalar (as for the Prometheus datasource). */
-  readonly quoted: {
-    readonly caCertPem: string;
-    readonly clientCertPem: string;
-    readonly clientKeyPem: string;
-  };
+  readonly quoted: GrafanaQuotedClientTls;
 }
 
 /**
@@ -216,15 +224,10 @@ datasources:
     isDefault: false
     editable: false
     jsonData:
-      tlsAuth: true
-      tlsAuthWithCACert: true
-      tlsSkipVerify: false
-      serverName: ${JSON.stringify(o.serverName)}
+${clientTlsJsonData(o.serverName)}
       maxLines: 1000
     secureJsonData:
-      tlsCACert: ${o.quoted.caCertPem}
-      tlsClientCert: ${o.quoted.clientCertPem}
-      tlsClientKey: ${o.quoted.clientKeyPem}
+${clientTlsSecureJsonData(o.quoted)}
 `;
 }
 
